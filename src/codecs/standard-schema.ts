@@ -1,0 +1,55 @@
+import { ConfigError, ValidationError, type MessageLocation, type ValidationIssue } from '../core/errors.ts';
+
+/**
+ * The Standard Schema protocol (standardschema.dev), which zod, valibot, arktype and others
+ * implement: a `~standard` property with a `validate` function. Declared structurally here so
+ * Switchyard depends on no schema library.
+ */
+export interface StandardSchema<Input = unknown, Output = Input> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (
+      value: unknown,
+    ) => StandardResult<Output> | Promise<StandardResult<Output>>;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+  };
+}
+
+type StandardResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }> };
+
+/** The type a Standard Schema produces. */
+export type InferOutput<S> = S extends StandardSchema<unknown, infer O> ? O : never;
+
+/** True when `value` implements Standard Schema. */
+export function isStandardSchema(value: unknown): value is StandardSchema {
+  return typeof value === 'object' && value !== null && '~standard' in value;
+}
+
+function toIssues(result: Extract<StandardResult<unknown>, { issues: object }>): ValidationIssue[] {
+  return result.issues.map((issue) => ({
+    message: issue.message,
+    path: issue.path?.map((p) => (typeof p === 'object' && p !== null ? p.key : p)),
+  }));
+}
+
+/** Validates synchronously; throws ValidationError naming the message and every issue. */
+export function validateSync<O>(schema: StandardSchema<unknown, O>, value: unknown, at: MessageLocation): O {
+  const result = schema['~standard'].validate(value);
+  if (result instanceof Promise) {
+    throw new ConfigError(
+      `the ${schema['~standard'].vendor} schema for "${at.topic}" validates asynchronously; codecs need a synchronous schema (use the validate() middleware for async ones)`,
+    );
+  }
+  if (result.issues) throw new ValidationError(at, toIssues(result));
+  return result.value;
+}
+
+/** Validates, awaiting async schemas; throws ValidationError naming the message and every issue. */
+export async function validateAsync<O>(schema: StandardSchema<unknown, O>, value: unknown, at: MessageLocation): Promise<O> {
+  const result = await schema['~standard'].validate(value);
+  if (result.issues) throw new ValidationError(at, toIssues(result));
+  return result.value;
+}

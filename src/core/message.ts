@@ -1,0 +1,73 @@
+import { ConfigError } from './errors.ts';
+import { newMessageId } from './id.ts';
+import { topicProblems } from './topic.ts';
+
+/** A message as the application hands it to `publish`. */
+export interface OutgoingMessage {
+  /** Unique id; a time-ordered one (UUIDv7) is generated when absent. Downstream dedup keys on it. */
+  id?: string;
+  /** Ordering and partitioning key (a business key: customerId, orderId). Same key, same order. */
+  key?: string;
+  /** The bytes. Codecs turn values into bytes and back. */
+  payload: Uint8Array;
+  /** String headers, carried by every transport. */
+  headers?: Record<string, string>;
+}
+
+/** A message as a handler receives it. */
+export interface Message extends Required<OutgoingMessage> {
+  topic: string;
+  /** Milliseconds since epoch, set at publish. */
+  timestamp: number;
+  /** 1 on first delivery; grows by one on each redelivery. */
+  attempt: number;
+  /** Where the transport has them (Kafka, embedded). */
+  partition?: number;
+  /** Offset within the partition, as a decimal string (Kafka offsets exceed 2^53). */
+  offset?: string;
+}
+
+/** A message ready to be written: every field present, validated. */
+export interface NormalizedMessage {
+  id: string;
+  key: string;
+  payload: Uint8Array;
+  headers: Record<string, string>;
+  timestamp: number;
+}
+
+/**
+ * Validates what `publish` was given and fills in defaults, reporting every problem at once.
+ * Transports call this first, so bad input fails before anything is sent.
+ */
+export function normalizeOutgoing(topic: string, input: OutgoingMessage | readonly OutgoingMessage[]): NormalizedMessage[] {
+  const list = Array.isArray(input) ? input : [input as OutgoingMessage];
+  const problems = topicProblems(topic);
+  const now = Date.now();
+  const out: NormalizedMessage[] = [];
+  list.forEach((m, i) => {
+    const where = list.length === 1 ? `publish to "${topic}"` : `publish to "${topic}", message ${i}`;
+    if (typeof m !== 'object' || m === null) {
+      problems.push(`${where}: expected a message object, got ${m === null ? 'null' : typeof m}`);
+      return;
+    }
+    if (!(m.payload instanceof Uint8Array)) {
+      problems.push(`${where}: payload must be a Uint8Array (use a codec such as json() to turn values into bytes), got ${describe(m.payload)}`);
+    }
+    if (m.id !== undefined && (typeof m.id !== 'string' || m.id === '')) problems.push(`${where}: id must be a non-empty string`);
+    if (m.key !== undefined && typeof m.key !== 'string') problems.push(`${where}: key must be a string, got ${describe(m.key)}`);
+    const headers = m.headers ?? {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (typeof value !== 'string') problems.push(`${where}: header "${name}" must be a string, got ${describe(value)}`);
+    }
+    out.push({ id: m.id ?? newMessageId(now), key: m.key ?? '', payload: m.payload, headers: { ...headers }, timestamp: now });
+  });
+  ConfigError.throwIfAny(problems);
+  return out;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return typeof value;
+}

@@ -1,0 +1,121 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+/** Which way bytes travel: from the client to the broker, back, or both. */
+export type Direction = 'upstream' | 'downstream' | 'both';
+
+export interface FaultProxyOptions {
+  /** The broker to forward to. */
+  target: { host: string; port: number };
+  /** Where the proxy listens. Default 127.0.0.1 on a free port. */
+  listen?: { host?: string; port?: number };
+}
+
+/** A running proxy; point the transport at `host:port` instead of the broker. */
+export interface FaultProxy {
+  readonly host: string;
+  readonly port: number;
+  /** Open client connections. */
+  readonly connections: number;
+  /** Delays every chunk travelling in `direction` by `ms` (order kept). 0 removes the delay. */
+  latency(ms: number, direction?: Direction): void;
+  /** Silently drops bytes in `direction`: no error, no close — a network partition as TCP sees one. */
+  blackhole(direction?: Direction): void;
+  /** Ends the blackhole and any latency; new bytes flow again. */
+  heal(): void;
+  /** Resets (RST) every open connection, as a crashed peer or a firewall would. */
+  reset(): void;
+  /** Resets every connection and stops listening. */
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: Socket;
+  upstream: Socket;
+}
+
+/**
+ * A TCP proxy for adapter tests that injects network faults on command: added latency, a reset
+ * connection, and a blackhole, per direction. Only for loopback test brokers.
+ *
+ * @example
+ * ```ts
+ * const proxy = await faultProxy({ target: { host: '127.0.0.1', port: 5672 } });
+ * const bus = rabbitmq({ url: `amqp://guest:guest@127.0.0.1:${proxy.port}` });
+ * proxy.blackhole();            // partition: bytes vanish, nobody is told
+ * proxy.heal();
+ * ```
+ */
+export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
+  const pairs = new Set<Pair>();
+  const delay = { upstream: 0, downstream: 0 };
+  const dropping = { upstream: false, downstream: false };
+
+  const forward = (from: Socket, to: Socket, way: 'upstream' | 'downstream'): void => {
+    from.on('data', (chunk: Buffer) => {
+      if (dropping[way]) return;
+      if (delay[way] > 0) {
+        setTimeout(() => {
+          if (!dropping[way] && !to.destroyed) to.write(chunk);
+        }, delay[way]);
+      } else if (!to.destroyed) to.write(chunk);
+    });
+  };
+
+  const server: Server = createServer((client) => {
+    client.setNoDelay(true);
+    const upstream = connect({ host: options.target.host, port: options.target.port });
+    upstream.setNoDelay(true);
+    const pair = { client, upstream };
+    pairs.add(pair);
+    forward(client, upstream, 'upstream');
+    forward(upstream, client, 'downstream');
+    const drop = (): void => {
+      pairs.delete(pair);
+      if (!client.destroyed) client.destroy();
+      if (!upstream.destroyed) upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.listen?.port ?? 0, options.listen?.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('fault proxy: no TCP address');
+
+  const ways = (direction: Direction): Array<'upstream' | 'downstream'> =>
+    direction === 'both' ? ['upstream', 'downstream'] : [direction];
+
+  const reset = (): void => {
+    for (const { client, upstream } of pairs) {
+      client.resetAndDestroy();
+      upstream.resetAndDestroy();
+    }
+    pairs.clear();
+  };
+
+  return {
+    host: address.address,
+    port: address.port,
+    get connections() {
+      return pairs.size;
+    },
+    latency(ms, direction = 'both') {
+      for (const way of ways(direction)) delay[way] = ms;
+    },
+    blackhole(direction = 'both') {
+      for (const way of ways(direction)) dropping[way] = true;
+    },
+    heal() {
+      dropping.upstream = dropping.downstream = false;
+      delay.upstream = delay.downstream = 0;
+    },
+    reset,
+    async close() {
+      reset();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { memory, MemoryTransport, MemoryBroker, type MemoryOptions } from './transport.ts';
