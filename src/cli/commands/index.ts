@@ -1,0 +1,6 @@
+import type { Command } from 'commander';
+
+/** Each command adds itself to the program; one file per command in this folder. */
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];
