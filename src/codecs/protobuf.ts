@@ -19,8 +19,8 @@ export interface ProtobufType<T> {
 /**
  * Protocol Buffers payloads through protobufjs.
  *
- * Values are checked with the type's `verify` before encoding (a typo'd field is an error, not
- * silently dropped) and decoded values are plain objects (`toObject` with longs as strings and
+ * Values are converted with the type's `fromObject` and checked with `verify` before encoding
+ * (a value that cannot be converted is a ValidationError, not silently dropped), and decoded values are plain objects (`toObject` with longs as strings and
  * enums as names), so handlers get the same shape as JSON consumers would.
  *
  * @example
@@ -35,10 +35,17 @@ export function protobuf<T>(type: ProtobufType<unknown>): Codec<T> {
   return defineCodec<T>({
     contentType: `application/x-protobuf; messageType=${typeName}`,
     toBytes: (value) => {
-      const object = value as Record<string, unknown>;
-      const problem = type.verify?.(object);
-      if (problem) throw new ValidationError({ topic: '(encode)', messageId: '(encode)' }, [{ message: `${typeName}: ${problem}` }]);
-      return type.encode(type.fromObject ? type.fromObject(object) : object).finish();
+      // fromObject converts the JSON-like shape handlers use (64-bit integers as decimal strings,
+      // enums as names) and throws on what cannot be converted; verify catches the rest.
+      let message: unknown;
+      try {
+        message = type.fromObject ? type.fromObject(value as Record<string, unknown>) : value;
+      } catch (error) {
+        throw encodeRejected(typeName, (error as Error).message);
+      }
+      const problem = type.verify?.(message as Record<string, unknown>);
+      if (problem) throw encodeRejected(typeName, problem);
+      return type.encode(message).finish();
     },
     fromBytes: (bytes, at) => {
       let decoded: unknown;
@@ -51,4 +58,8 @@ export function protobuf<T>(type: ProtobufType<unknown>): Codec<T> {
       return object as T;
     },
   });
+}
+
+function encodeRejected(typeName: string, problem: string): ValidationError {
+  return new ValidationError({ topic: '(encode)', messageId: '(encode)' }, [{ message: `${typeName}: ${problem}` }]);
 }

@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'CONFIG'
   | 'CLOSED'
   | 'TIMEOUT'
-  | 'CONCURRENCY';
+  | 'CONCURRENCY'
+  | 'CORRUPT_LOG';
 
 /** Base class: a `code` to switch on and the `cause` that led to it. */
 export class SwitchyardError extends Error {

@@ -36,6 +36,8 @@ export interface TransportSuiteOptions {
 }
 
 const MiB = 1024 * 1024;
+const slow = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 2));
+const ignore = async (_m: Message): Promise<void> => {};
 
 /**
  * The conformance suite every transport runs: the contract's rules checked against a real
@@ -100,7 +102,7 @@ export function describeTransport(
 
   describe(`${name} transport conformance`, () => {
     afterEach(async () => {
-      const closing = open.splice(0).reverse();
+      const closing = open.splice(0).toReversed();
       for (const item of closing) await item.close().catch(() => undefined);
     });
 
@@ -223,7 +225,7 @@ export function describeTransport(
       await Promise.all([a.untilCount(200, wait), b.untilCount(200, wait)]);
       expect(a.ids().size).toBe(200);
       expect(b.ids().size).toBe(200);
-      expect([...a.ids()].sort()).toEqual([...b.ids()].sort());
+      expect([...a.ids()].toSorted()).toEqual([...b.ids()].toSorted());
     });
 
     test('group-split', 'splits the messages between members of one group, none given to two members', async () => {
@@ -233,7 +235,6 @@ export function describeTransport(
       const all = new Inbox();
       const one = new Inbox();
       const two = new Inbox();
-      const slow = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 2));
       await subscribe(t1, topic, { group: 'workers', concurrency: 2 }, async (m) => {
         await slow();
         one.push(m);
@@ -401,7 +402,7 @@ export function describeTransport(
       await t.publish(topic, Array.from({ length: 5 }, (_, i) => ({ id: `after-${i}`, payload: Buffer.from('y') })));
       await fresh.untilCount(5, wait);
       await warm.untilCount(10, wait);
-      expect([...fresh.ids()].sort()).toEqual(['after-0', 'after-1', 'after-2', 'after-3', 'after-4']);
+      expect([...fresh.ids()].toSorted()).toEqual(['after-0', 'after-1', 'after-2', 'after-3', 'after-4']);
     });
 
     test(
@@ -420,8 +421,8 @@ export function describeTransport(
         await t.publish(`${base}.order.created.eu`, { id: 'w4', payload: Buffer.from('4') });
         await star.untilCount(2, wait);
         await rest.untilCount(4, wait);
-        expect([...star.ids()].sort()).toEqual(['w1', 'w2']);
-        expect([...rest.ids()].sort()).toEqual(['w1', 'w2', 'w3', 'w4']);
+        expect([...star.ids()].toSorted()).toEqual(['w1', 'w2']);
+        expect([...rest.ids()].toSorted()).toEqual(['w1', 'w2', 'w3', 'w4']);
         expect(star.messages.find((m) => m.id === 'w2')!.topic).toBe(`${base}.order.created`);
       },
       [[caps.wildcards, `${name} does not support wildcard subscriptions`]],
@@ -460,14 +461,13 @@ export function describeTransport(
     test('invalid-input', 'rejects invalid topics, groups, options and payloads with ConfigError, sending nothing', async () => {
       const t = await transport();
       const topic = topicFor('invalid');
-      const handler = async (_m: Message): Promise<void> => {};
       const attempts: Array<Promise<unknown>> = [
-        t.subscribe('bad..topic', { group: 'g' }, handler),
-        t.subscribe('', { group: 'g' }, handler),
-        t.subscribe(topic, { group: '' }, handler),
-        t.subscribe(topic, { group: 'has space' }, handler),
-        t.subscribe(topic, { group: 'g', concurrency: 0 }, handler),
-        t.subscribe(topic, { group: 'g', from: 'middle' as 'earliest' }, handler),
+        t.subscribe('bad..topic', { group: 'g' }, ignore),
+        t.subscribe('', { group: 'g' }, ignore),
+        t.subscribe(topic, { group: '' }, ignore),
+        t.subscribe(topic, { group: 'has space' }, ignore),
+        t.subscribe(topic, { group: 'g', concurrency: 0 }, ignore),
+        t.subscribe(topic, { group: 'g', from: 'middle' as 'earliest' }, ignore),
         t.publish('orders.*', { payload: Buffer.from('x') }),
         t.publish('white space', { payload: Buffer.from('x') }),
         t.publish(topic, { payload: 'not bytes' as unknown as Uint8Array }),

@@ -28,6 +28,9 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+const ways = (direction: Direction): Array<'upstream' | 'downstream'> =>
+  direction === 'both' ? ['upstream', 'downstream'] : [direction];
+
 interface Pair {
   client: Socket;
   upstream: Socket;
@@ -84,9 +87,6 @@ export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('fault proxy: no TCP address');
-
-  const ways = (direction: Direction): Array<'upstream' | 'downstream'> =>
-    direction === 'both' ? ['upstream', 'downstream'] : [direction];
 
   const reset = (): void => {
     for (const { client, upstream } of pairs) {

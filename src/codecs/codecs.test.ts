@@ -1,0 +1,115 @@
+import { type } from 'arktype';
+import protobufjs from 'protobufjs';
+import * as v from 'valibot';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { isConfigError, type DecodeError, type ValidationError } from '../core/errors.ts';
+import { json } from './json.ts';
+import { protobuf } from './protobuf.ts';
+import { raw, text } from './raw.ts';
+
+const at = { topic: 'orders.placed', id: 'msg-1' };
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+const failure = (fn: () => unknown): Error & { code?: string } => {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the call to throw');
+};
+
+describe('json codec', () => {
+  it('round-trips values and writes its content type', () => {
+    const codec = json<{ orderId: string; total: number }>();
+    const out = codec.encode({ orderId: 'o-1', total: 42.5 }, { key: 'c-1', headers: { a: 'b' } });
+    expect(out.key).toBe('c-1');
+    expect(out.headers).toEqual({ a: 'b', 'content-type': 'application/json' });
+    expect(codec.decode({ ...at, payload: out.payload })).toEqual({ orderId: 'o-1', total: 42.5 });
+  });
+
+  it('raises DecodeError naming topic, message id and reason for malformed JSON, empty payloads and invalid UTF-8', () => {
+    const codec = json();
+    const malformed = failure(() => codec.decode({ ...at, payload: bytes('{"orderId": ') })) as DecodeError;
+    expect(malformed.code).toBe('DECODE');
+    expect(malformed.message).toMatch(/^cannot decode message msg-1 on "orders.placed": malformed JSON/);
+    expect(failure(() => codec.decode({ ...at, payload: new Uint8Array(0) })).message).toMatch(/empty payload/);
+    expect(failure(() => codec.decode({ ...at, payload: Uint8Array.of(0x22, 0xff, 0x22) })).code).toBe('DECODE');
+  });
+
+  it('refuses values JSON cannot represent', () => {
+    expect(() => json().encode(undefined)).toThrow(/cannot be encoded as JSON/);
+  });
+
+  const order = { orderId: 'o-1', total: 3 };
+  const broken = { orderId: 7, total: 'three' };
+  for (const [vendor, schema] of [
+    ['zod', z.object({ orderId: z.string(), total: z.number() })],
+    ['valibot', v.object({ orderId: v.string(), total: v.number() })],
+    ['arktype', type({ orderId: 'string', total: 'number' })],
+  ] as const) {
+    it(`validates with a ${vendor} schema through Standard Schema`, () => {
+      const codec = json(schema);
+      expect(codec.decode({ ...at, payload: bytes(JSON.stringify(order)) })).toEqual(order);
+      const error = failure(() => codec.decode({ ...at, payload: bytes(JSON.stringify(broken)) })) as ValidationError;
+      expect(error.code).toBe('VALIDATION');
+      expect(error.issues.length).toBeGreaterThanOrEqual(2);
+      expect(error.message).toMatch(/^message msg-1 on "orders.placed" failed validation: /);
+      expect(error.message).toMatch(/orderId/);
+    });
+  }
+
+  it('rejects async schemas with a ConfigError that says what to use instead', () => {
+    const codec = json(z.object({ id: z.string() }).refine(async () => true));
+    const error = failure(() => codec.decode({ ...at, payload: bytes('{"id":"x"}') }));
+    expect(isConfigError(error)).toBe(true);
+    expect(error.message).toMatch(/validate\(\) middleware/);
+  });
+});
+
+describe('raw and text codecs', () => {
+  it('pass bytes through and decode UTF-8 strictly', () => {
+    const payload = Uint8Array.of(0, 1, 255);
+    expect(raw().decode({ ...at, payload })).toBe(payload);
+    expect(raw().encode(payload).headers).toEqual({ 'content-type': 'application/octet-stream' });
+    expect(text().decode({ ...at, payload: bytes('zażółć 🚀') })).toBe('zażółć 🚀');
+    expect(failure(() => text().decode({ ...at, payload: Uint8Array.of(0xc3, 0x28) })).code).toBe('DECODE');
+  });
+});
+
+describe('protobuf codec', () => {
+  const root = protobufjs.parse(`
+    syntax = "proto3";
+    package shop;
+    message OrderPlaced { string order_id = 1; int64 total_cents = 2; repeated string items = 3; Status status = 4; Customer customer = 5; }
+    message Customer { string id = 1; }
+    enum Status { NEW = 0; PAID = 1; }
+  `).root;
+  const codec = protobuf<{ orderId: string; totalCents: string; items: string[]; status: string; customer: { id: string } | null }>(root.lookupType('shop.OrderPlaced'));
+
+  it('round-trips through protobufjs and names the message type in the content type', () => {
+    const out = codec.encode({ orderId: 'o-1', totalCents: '9007199254740993', items: ['a', 'b'], status: 'PAID', customer: { id: 'c-1' } });
+    expect(out.headers!['content-type']).toBe('application/x-protobuf; messageType=shop.OrderPlaced');
+    expect(codec.decode({ ...at, payload: out.payload })).toEqual({
+      orderId: 'o-1',
+      totalCents: '9007199254740993',
+      items: ['a', 'b'],
+      status: 'PAID',
+      customer: { id: 'c-1' },
+    });
+  });
+
+  it('raises DecodeError for bytes that are not the message', () => {
+    const error = failure(() => codec.decode({ ...at, payload: Uint8Array.of(0x0a, 0xff, 0xff, 0xff) }));
+    expect(error.code).toBe('DECODE');
+    expect(error.message).toMatch(/malformed shop.OrderPlaced protobuf/);
+  });
+
+  it('refuses values that cannot become the message instead of dropping them', () => {
+    const error = failure(() =>
+      codec.encode({ orderId: 'o-2', totalCents: '1', items: [], status: 'NEW', customer: 'bob' as unknown as { id: string } }),
+    );
+    expect(error.code).toBe('VALIDATION');
+    expect(error.message).toMatch(/shop.OrderPlaced: .*customer: object expected/);
+  });
+});

@@ -1,0 +1,25 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+// Docs show code from examples that the tests run. A code block preceded by
+// `<!-- snippet: FILE#REGION -->` must equal the `#region REGION` of FILE, so docs cannot drift.
+const root = new URL('../', import.meta.url);
+const docs = readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md'));
+
+function region(file: string, name: string): string {
+  const text = readFileSync(new URL(file, root), 'utf8');
+  const match = new RegExp(`// #region ${name}\\n([\\s\\S]*?)\\n\\s*// #endregion ${name}`).exec(text);
+  if (!match) throw new Error(`${file} has no region "${name}"`);
+  return match[1]!;
+}
+
+describe('documentation snippets come from examples that run', () => {
+  for (const doc of docs) {
+    const text = readFileSync(new URL(`docs/${doc}`, root), 'utf8');
+    const snippets = [...text.matchAll(/<!-- snippet: (\S+)#(\S+) -->\n```\w*\n([\s\S]*?)\n```/g)];
+    if (snippets.length === 0) continue;
+    it(`docs/${doc}: ${snippets.length} snippet(s) match their examples`, () => {
+      for (const [, file, name, code] of snippets) expect(code, `${file}#${name}`).toBe(region(file!, name!));
+    });
+  }
+});
