@@ -1,0 +1,86 @@
+import os from 'node:os';
+import { quantile, rate, spread } from './stats.ts';
+import { SkipScenario, type BenchCase, type BenchContext, type CaseResult, type Report, type Sample, type Scenario } from './types.ts';
+
+/** Runs the scenarios, each case's two sides interleaved round by round so drift hits both alike. */
+export async function runBench(scenarios: readonly Scenario[], options: { quick: boolean; rounds?: number; log?: (line: string) => void }): Promise<Report> {
+  const rounds = options.rounds ?? (options.quick ? 3 : 5);
+  const log = options.log ?? ((line: string) => console.error(line));
+  const ctx: BenchContext = { quick: options.quick, rounds, log };
+  const report: Report = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.availableParallelism(),
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      os: `${os.type()} ${os.release()}`,
+      node: process.version,
+    },
+    rounds,
+    quick: options.quick,
+    results: [],
+    skipped: [],
+  };
+  for (const scenario of scenarios) {
+    log(`▶ ${scenario.title}`);
+    let cases: BenchCase[];
+    try {
+      cases = await scenario.cases(ctx);
+    } catch (error) {
+      if (!(error instanceof SkipScenario)) throw error;
+      log(`  skipped: ${error.message}`);
+      report.skipped.push({ scenario: scenario.name, reason: error.message });
+      continue;
+    }
+    for (const c of cases) {
+      try {
+        report.results.push(await runCase(scenario.name, c, rounds, log));
+      } finally {
+        await c.close?.();
+      }
+    }
+  }
+  return report;
+}
+
+async function runCase(scenario: string, c: BenchCase, rounds: number, log: (line: string) => void): Promise<CaseResult> {
+  const ours: Sample[] = [];
+  const baseline: Sample[] = [];
+  // One uncounted warm-up of each side: JIT compilation and connection setup are not the figure.
+  await c.ours.run();
+  await c.baseline?.run();
+  for (let round = 0; round < rounds; round++) {
+    // Alternate which side goes first, so neither always gets the warmer cache.
+    const order = round % 2 === 0 ? (['ours', 'baseline'] as const) : (['baseline', 'ours'] as const);
+    for (const side of order) {
+      if (side === 'ours') ours.push(await c.ours.run());
+      else if (c.baseline) baseline.push(await c.baseline.run());
+    }
+    const last = ours[ours.length - 1]!;
+    log(`  ${c.name}: round ${round + 1}/${rounds} ${format(rate(last))} ${c.unit}` + (c.baseline ? ` vs ${format(rate(baseline[baseline.length - 1]!))}` : ''));
+  }
+  const summarize = (samples: Sample[], variant: string) => {
+    const latencies = samples.flatMap((s) => s.latenciesMs ?? []);
+    return {
+      variant,
+      ...spread(samples.map(rate)),
+      ...(latencies.length > 0 ? { p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99) } : {}),
+    };
+  };
+  const result: CaseResult = { scenario, name: c.name, unit: c.unit, ours: summarize(ours, c.ours.name) };
+  if (c.baseline) {
+    result.baseline = summarize(baseline, c.baseline.name);
+    result.ratio = result.ours.median / result.baseline.median;
+    if (c.target) result.target = { ...c.target, met: result.ratio >= c.target.ratio };
+  }
+  return result;
+}
+
+/** 1234567 → "1.23 M", 12345 → "12.3 k". */
+export function format(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(1)} k`;
+  if (n >= 100) return n.toFixed(0);
+  return n.toFixed(2);
+}

@@ -1,0 +1,6 @@
+import type { Scenario } from '../types.ts';
+import { floor } from './floor.ts';
+import { memoryScenario } from './memory.ts';
+
+/** Every scenario, in report order. Transports add theirs here. */
+export const scenarios: Scenario[] = [floor, memoryScenario];

@@ -1,0 +1,36 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { toMarkdown } from '../../bench/report.ts';
+import { runBench } from '../../bench/runner.ts';
+import { scenarios } from '../../bench/scenarios/index.ts';
+import { ConfigError } from '../../core/errors.ts';
+
+/** `switchyard bench`: measure on this machine and write bench/results/latest.{json,md}. */
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('run the benchmarks side by side with the raw clients and the physical floor, and write a table')
+    .option('-s, --scenario <names...>', `only these scenarios (${scenarios.map((s) => s.name).join(', ')})`)
+    .option('-q, --quick', 'fewer messages and 3 rounds: a smoke run for CI (under 2 minutes)')
+    .option('--rounds <n>', 'rounds per figure (default 5, quick 3)', (v) => Number.parseInt(v, 10))
+    .option('--json <file>', 'also write the JSON report here')
+    .option('--out <dir>', 'results folder', 'bench/results')
+    .action(async (opts: { scenario?: string[]; quick?: boolean; rounds?: number; json?: string; out: string }) => {
+      const unknown = (opts.scenario ?? []).filter((n) => !scenarios.some((s) => s.name === n));
+      if (unknown.length > 0) throw new ConfigError(`unknown scenario ${unknown.join(', ')}; choose from ${scenarios.map((s) => s.name).join(', ')}`);
+      const chosen = opts.scenario ? scenarios.filter((s) => opts.scenario!.includes(s.name)) : scenarios;
+      const report = await runBench(chosen, { quick: opts.quick ?? false, rounds: opts.rounds });
+      const markdown = toMarkdown(report);
+      const out = resolve(opts.out);
+      mkdirSync(out, { recursive: true });
+      writeFileSync(resolve(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+      writeFileSync(resolve(out, 'latest.md'), markdown);
+      if (opts.json) {
+        mkdirSync(dirname(resolve(opts.json)), { recursive: true });
+        writeFileSync(resolve(opts.json), `${JSON.stringify(report, null, 2)}\n`);
+      }
+      console.log(markdown);
+      console.log(`results written to ${out}/latest.json and latest.md`);
+    });
+}
