@@ -59,13 +59,6 @@ async function runCase(scenario: string, c: BenchCase, rounds: number, log: (lin
     const last = ours[ours.length - 1]!;
     log(`  ${c.name}: round ${round + 1}/${rounds} ${format(rate(last))} ${c.unit}` + (c.baseline ? ` vs ${format(rate(baseline[baseline.length - 1]!))}` : ''));
   }
-  const summarize = (samples: Sample[], variant: string) => {
-    const latencies = samples.flatMap((s) => s.latenciesMs ?? []);
-    return {
-      variant,
-      ...spread(samples.map(rate)),
-      ...(latencies.length > 0 ? { p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99) } : {}),
-    };
   };
   const result: CaseResult = { scenario, name: c.name, unit: c.unit, ours: summarize(ours, c.ours.name) };
   if (c.baseline) {
@@ -74,6 +67,15 @@ async function runCase(scenario: string, c: BenchCase, rounds: number, log: (lin
     if (c.target) result.target = { ...c.target, met: result.ratio >= c.target.ratio };
   }
   return result;
+}
+
+function summarize(samples: Sample[], variant: string): CaseResult['ours'] {
+  const latencies = samples.flatMap((s) => s.latenciesMs ?? []);
+  return {
+    variant,
+    ...spread(samples.map(rate)),
+    ...(latencies.length > 0 ? { p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99) } : {}),
+  };
 }
 
 /** 1234567 → "1.23 M", 12345 → "12.3 k". */
