@@ -59,7 +59,6 @@ async function runCase(scenario: string, c: BenchCase, rounds: number, log: (lin
     const last = ours[ours.length - 1]!;
     log(`  ${c.name}: round ${round + 1}/${rounds} ${format(rate(last))} ${c.unit}` + (c.baseline ? ` vs ${format(rate(baseline[baseline.length - 1]!))}` : ''));
   }
-  };
   const result: CaseResult = { scenario, name: c.name, unit: c.unit, ours: summarize(ours, c.ours.name) };
   if (c.baseline) {
     result.baseline = summarize(baseline, c.baseline.name);
