@@ -1,0 +1,424 @@
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NormalizedMessage } from '../../core/message.ts';
+import { isPattern, topicMatcher } from '../../core/topic.ts';
+import { ContiguousCommit } from '../../internal/contiguous-commit.ts';
+import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
+import { GroupOffsets } from './group-state.ts';
+import type { ResolvedEmbeddedOptions } from './options.ts';
+import type { PartitionLog, ReadHint, RecoveryNote } from './partition-log.ts';
+import type { StoredRecord } from './record.ts';
+import { compactPartition } from './compaction.ts';
+import { applyRetention } from './retention.ts';
+import { TopicLog, type TopicConfig } from './topic-log.ts';
+
+/** Entries read ahead per partition and group, beyond those in flight. */
+const LOOKAHEAD = 2_000;
+const READ_BYTES = 1024 * 1024;
+
+/** A message waiting for (or out with) a consumer. */
+export interface Entry extends KeyedEntry {
+  attempt: number;
+}
+
+/**
+ * Something that takes messages for a group: a subscription in this process or one of another
+ * process connected through the socket.
+ */
+export interface Consumer {
+  readonly pattern: string;
+  readonly group: string;
+  readonly from: 'earliest' | 'latest';
+  hasCapacity(): boolean;
+  /** Starts handling `record`; must end with `broker.settle(delivery, ok)` or `broker.giveBack(delivery)`. */
+  deliver(delivery: Delivery): void;
+}
+
+/** One message handed to a consumer. */
+export interface Delivery {
+  readonly group: ConsumerGroup;
+  readonly gp: GroupPartition;
+  readonly entry: Entry;
+  readonly record: StoredRecord;
+}
+
+/** A group's position in one partition. */
+export class GroupPartition {
+  readonly partition: number;
+  readonly log: PartitionLog;
+  readonly commit: ContiguousCommit;
+  readonly queue = new KeyedQueue<Entry>();
+  readonly records = new Map<number, StoredRecord>();
+  cursor: number;
+  hint: ReadHint | undefined;
+  /** The committed position moved since it was last written. */
+  moved = false;
+
+  constructor(partition: number, log: PartitionLog, start: number) {
+    this.partition = partition;
+    this.log = log;
+    this.cursor = start;
+    this.commit = new ContiguousCommit(start);
+  }
+
+  /** Reads more records into the queue; false when there is nothing new. */
+  refill(): boolean {
+    if (this.queue.size >= LOOKAHEAD || this.cursor >= this.log.endOffset) return false;
+    const { records, hint } = this.log.read(this.cursor, LOOKAHEAD - this.queue.size, READ_BYTES, this.hint);
+    this.hint = hint;
+    if (records.length === 0) return false;
+    for (const r of records) {
+      if (r.offset > this.cursor) this.#skipGap(this.cursor, r.offset);
+      this.records.set(r.offset, r);
+      this.queue.push({ seq: r.offset, key: r.key, attempt: 1 });
+      this.cursor = r.offset + 1;
+    }
+    return true;
+  }
+
+  /** Offsets with no record (deleted by retention or compaction) count as acknowledged. */
+  #skipGap(from: number, to: number): void {
+    if (this.commit.committed >= from) this.commit.skipTo(to);
+    else for (let o = from; o < to; o++) this.commit.ack(o);
+  }
+}
+
+/** One consumer group on one topic; it outlives its members. */
+export class ConsumerGroup {
+  readonly name: string;
+  readonly topic: TopicState;
+  readonly partitions: GroupPartition[];
+  readonly members: Consumer[] = [];
+  #nextMember = 0;
+  #nextPartition = 0;
+  #pumping = false;
+
+  constructor(name: string, topic: TopicState, partitions: GroupPartition[]) {
+    this.name = name;
+    this.topic = topic;
+    this.partitions = partitions;
+  }
+
+  /** Hands ready messages to members with free capacity. */
+  pump(): void {
+    if (this.#pumping || this.members.length === 0) return;
+    this.#pumping = true;
+    try {
+      for (;;) {
+        const member = this.#freeMember();
+        if (!member) return;
+        const delivery = this.#next();
+        if (!delivery) return;
+        member.deliver(delivery);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #freeMember(): Consumer | undefined {
+    const n = this.members.length;
+    for (let i = 0; i < n; i++) {
+      const member = this.members[(this.#nextMember + i) % n]!;
+      if (member.hasCapacity()) {
+        this.#nextMember = (this.#nextMember + i + 1) % n;
+        return member;
+      }
+    }
+    return undefined;
+  }
+
+  #next(): Delivery | undefined {
+    const n = this.partitions.length;
+    for (let i = 0; i < n; i++) {
+      const gp = this.partitions[(this.#nextPartition + i) % n]!;
+      let entry = gp.queue.take();
+      while (!entry && gp.refill()) entry = gp.queue.take();
+      if (entry) {
+        this.#nextPartition = (this.#nextPartition + i + 1) % n;
+        return { group: this, gp, entry, record: gp.records.get(entry.seq)! };
+      }
+    }
+    return undefined;
+  }
+}
+
+/** A topic with its groups. */
+export class TopicState {
+  readonly log: TopicLog;
+  readonly groups = new Map<string, ConsumerGroup>();
+
+  constructor(log: TopicLog) {
+    this.log = log;
+  }
+
+  get name(): string {
+    return this.log.name;
+  }
+}
+
+/** What `inspect()` reports per topic. */
+export interface TopicInfo {
+  topic: string;
+  partitions: Array<{ partition: number; startOffset: number; endOffset: number; bytes: number; segments: number }>;
+  groups: Array<{ group: string; partitions: Array<{ partition: number; committed: number; lag: number }>; lag: number }>;
+  compact: boolean;
+}
+
+/**
+ * The owner's state: topics and their logs, consumer groups with their durable positions, and
+ * the dispatch of messages to consumers (local subscriptions and remote ones alike).
+ */
+export class Broker {
+  readonly options: ResolvedEmbeddedOptions;
+  readonly topics = new Map<string, TopicState>();
+  readonly offsets: GroupOffsets;
+  readonly recovery: RecoveryNote[] = [];
+  readonly #consumers = new Set<Consumer>();
+  readonly #attachments = new Map<Consumer, ConsumerGroup[]>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #commitTimer: NodeJS.Timeout | undefined;
+  /** Groups whose committed position moved since the last write. */
+  readonly #moved: Array<[ConsumerGroup, GroupPartition]> = [];
+  #maintenance: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(options: ResolvedEmbeddedOptions) {
+    this.options = options;
+    mkdirSync(join(options.dir, 'topics'), { recursive: true, mode: 0o700 });
+    this.offsets = new GroupOffsets(join(options.dir, 'offsets.jsonl'), options.fsync !== 'never');
+  }
+
+  /** Opens every topic in the data directory (recovering each partition) and starts maintenance. */
+  static open(options: ResolvedEmbeddedOptions): Broker {
+    const broker = new Broker(options);
+    const topicsDir = join(options.dir, 'topics');
+    try {
+      for (const name of readdirSync(topicsDir).sort()) {
+        if (existsSync(join(topicsDir, name, 'meta.json'))) broker.#topic(name);
+      }
+    } catch (error) {
+      void broker.close();
+      throw error;
+    }
+    broker.#maintenance = setInterval(() => broker.maintain(), options.maintenanceIntervalMs);
+    broker.#maintenance.unref();
+    return broker;
+  }
+
+  #configFor(name: string): TopicConfig {
+    const t = this.options.topics[name] ?? {};
+    const retention = t.retention ?? this.options.retention;
+    return {
+      partitions: t.partitions ?? this.options.partitions,
+      retentionMs: retention.maxAgeMs,
+      retentionBytes: retention.maxBytes,
+      compact: t.compact ?? false,
+    };
+  }
+
+  #topic(name: string): TopicState {
+    let state = this.topics.get(name);
+    if (state) return state;
+    const { fsync, segmentBytes, batchWindowMs, verifyOnOpen } = this.options;
+    const log = TopicLog.open(name, join(this.options.dir, 'topics', name), this.#configFor(name), { fsync, segmentBytes, batchWindowMs, verifyOnOpen });
+    state = new TopicState(log);
+    this.topics.set(name, state);
+    for (const p of log.partitions) {
+      this.recovery.push(...p.recovery);
+      const s = state;
+      p.onVisible = () => {
+        for (const g of s.groups.values()) g.pump();
+      };
+    }
+    // Groups known from the offsets file keep their place even before a member returns.
+    for (const e of this.offsets.entries()) if (e.topic === name) this.#group(state, e.group, 'earliest');
+    // Pattern subscriptions pick up topics created after them, from the topic's first message.
+    for (const c of this.#consumers) {
+      if (topicMatcher(c.pattern)(name)) this.#join(c, this.#group(state, c.group, 'earliest'));
+    }
+    return state;
+  }
+
+  #group(t: TopicState, name: string, from: 'earliest' | 'latest'): ConsumerGroup {
+    let g = t.groups.get(name);
+    if (g) return g;
+    const parts = t.log.partitions.map((log, p) => {
+      const stored = this.offsets.get(t.name, name, p);
+      // A stored position is clamped into the log: below its start after retention, and above its
+      // end only if records it covered were lost (fsync 'never' and an OS crash).
+      const start = stored !== undefined ? Math.min(Math.max(stored, log.startOffset), log.nextOffset) : from === 'earliest' ? log.startOffset : log.nextOffset;
+      if (stored === undefined) this.offsets.set(t.name, name, p, start);
+      return new GroupPartition(p, log, start);
+    });
+    this.offsets.flush(); // a new group's starting point is durable before subscribe resolves
+    g = new ConsumerGroup(name, t, parts);
+    t.groups.set(name, g);
+    return g;
+  }
+
+  #join(c: Consumer, g: ConsumerGroup): void {
+    g.members.push(c);
+    this.#attachments.get(c)?.push(g);
+    g.pump();
+  }
+
+  /** Appends to `topic` (created on first use); resolves when durable per the fsync mode. */
+  async publish(topic: string, messages: readonly NormalizedMessage[]): Promise<void> {
+    if (messages.length === 0) {
+      this.#topic(topic);
+      return;
+    }
+    await this.#topic(topic).log.append(messages);
+  }
+
+  /** Adds a consumer to its group on every matching topic (and on matching topics created later). */
+  attach(c: Consumer): void {
+    this.#attachments.set(c, []);
+    // A concrete topic is created now, so nothing published after subscribe resolves is missed.
+    if (!isPattern(c.pattern)) this.#topic(c.pattern);
+    this.#consumers.add(c);
+    const matches = topicMatcher(c.pattern);
+    for (const t of this.topics.values()) {
+      if (matches(t.name) && !this.#attachments.get(c)!.some((g) => g.topic === t)) this.#join(c, this.#group(t, c.group, c.from));
+    }
+  }
+
+  /** Stops giving `c` messages (it settles or gives back what it holds itself). */
+  detach(c: Consumer): void {
+    this.#consumers.delete(c);
+    for (const g of this.#attachments.get(c) ?? []) {
+      const i = g.members.indexOf(c);
+      if (i >= 0) g.members.splice(i, 1);
+      g.pump();
+    }
+    this.#attachments.delete(c);
+  }
+
+  /** A consumer has capacity again: offer it messages from each of its groups. */
+  wake(c: Consumer): void {
+    const groups = this.#attachments.get(c);
+    if (!groups) return;
+    for (const g of groups) {
+      if (!c.hasCapacity()) return;
+      g.pump();
+    }
+  }
+
+  /** The handler of `d` finished: acknowledge it, or schedule its redelivery with attempt + 1. */
+  settle(d: Delivery, ok: boolean): void {
+    const { group, gp, entry } = d;
+    if (ok) {
+      gp.queue.release(entry);
+      gp.records.delete(entry.seq);
+      if (gp.commit.ack(entry.seq)) this.#committed(group, gp);
+      group.pump();
+      return;
+    }
+    // The key stays busy during the delay so later messages of that key cannot overtake it.
+    const retry = (): void => {
+      gp.queue.release(entry);
+      gp.queue.push({ seq: entry.seq, key: entry.key, attempt: entry.attempt + 1 });
+      group.pump();
+    };
+    if (this.options.redeliveryDelayMs > 0 && !this.#closed) {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        retry();
+      }, this.options.redeliveryDelayMs);
+      this.#timers.add(timer);
+    } else retry();
+  }
+
+  /** A consumer leaves without handling `d` (closing, or its process went away): someone else gets it. */
+  giveBack(d: Delivery): void {
+    d.gp.queue.release(d.entry);
+    d.gp.queue.push(d.entry);
+    d.group.pump();
+  }
+
+  #committed(group: ConsumerGroup, gp: GroupPartition): void {
+    if (gp.moved) return;
+    gp.moved = true;
+    this.#moved.push([group, gp]);
+    this.#commitTimer ??= setTimeout(() => this.flushCommits(), 20);
+  }
+
+  /** Writes committed positions now (on a short timer, and when subscriptions close). */
+  flushCommits(): void {
+    if (this.#commitTimer) clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
+    for (const [group, gp] of this.#moved) {
+      gp.moved = false;
+      this.offsets.set(group.topic.name, group.name, gp.partition, gp.commit.committed);
+    }
+    this.#moved.length = 0;
+    this.offsets.flush();
+  }
+
+  /** Retention and compaction of every topic; runs on a timer and on demand. */
+  maintain(now = Date.now()): { deletedSegments: number; compactedSegments: number } {
+    let deletedSegments = 0;
+    let compactedSegments = 0;
+    for (const t of this.topics.values()) {
+      deletedSegments += applyRetention(t.log, now);
+      if (t.log.config.compact) {
+        for (const p of t.log.partitions) compactedSegments += compactPartition(p, now, this.options.tombstoneRetentionMs);
+      }
+      for (const g of t.groups.values()) g.pump();
+    }
+    return { deletedSegments, compactedSegments };
+  }
+
+  /**
+   * Forgets a consumer group on every topic where it has no member left: its committed
+   * positions are removed (a later subscription with that name starts afresh). Returns the
+   * topics it was removed from.
+   */
+  deleteGroup(name: string): string[] {
+    const removed: string[] = [];
+    for (const t of this.topics.values()) {
+      const g = t.groups.get(name);
+      if (!g || g.members.length > 0) continue;
+      t.groups.delete(name);
+      removed.push(t.name);
+    }
+    this.#moved.splice(0, this.#moved.length, ...this.#moved.filter(([g]) => g.name !== name || g.members.length > 0));
+    this.offsets.delete(name, new Set(removed));
+    return removed;
+  }
+
+  /** Topics, partitions, sizes, end offsets, groups and their lag. */
+  inspect(): TopicInfo[] {
+    return [...this.topics.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((t) => {
+        const partitions = t.log.partitions.map((p, i) => ({
+          partition: i,
+          startOffset: p.startOffset,
+          endOffset: p.endOffset,
+          bytes: p.sizeBytes,
+          segments: p.segments.length,
+        }));
+        const groups = [...t.groups.values()].map((g) => {
+          const parts = g.partitions.map((gp) => {
+            const committed = Math.max(gp.commit.committed, gp.log.startOffset);
+            return { partition: gp.partition, committed, lag: Math.max(0, gp.log.endOffset - committed) };
+          });
+          return { group: g.name, partitions: parts, lag: parts.reduce((n, p) => n + p.lag, 0) };
+        });
+        return { topic: t.name, partitions, groups, compact: t.log.config.compact ?? false };
+      });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#maintenance) clearInterval(this.#maintenance);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    await Promise.all([...this.topics.values()].map((t) => t.log.close()));
+    this.flushCommits();
+    this.offsets.close();
+  }
+}

@@ -1,0 +1,51 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Inbox } from '../../testing/inbox.ts';
+import { embedded } from './index.ts';
+
+describe('embedded consumer groups', () => {
+  it('keep their committed positions across a restart of the broker', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-groups-'));
+    const bus = embedded({ dir, share: false, partitions: 2 });
+    const first = new Inbox();
+    const sub = await bus.subscribe('orders', { group: 'billing', concurrency: 4 }, async (m) => first.push(m));
+    await bus.publish('orders', Array.from({ length: 40 }, (_, i) => ({ id: `o-${i}`, key: `k${i % 8}`, payload: Buffer.from('x') })));
+    await first.untilCount(40, 10_000);
+    await sub.close();
+    // Published while the group has no member: it waits for the group.
+    await bus.publish('orders', Array.from({ length: 10 }, (_, i) => ({ id: `later-${i}`, key: `k${i}`, payload: Buffer.from('y') })));
+    await bus.close();
+
+    const again = embedded({ dir, share: false });
+    const lag = (await again.inspect())[0]!.groups.find((g) => g.group === 'billing')!.lag;
+    expect(lag).toBe(10);
+    const second = new Inbox();
+    await again.subscribe('orders', { group: 'billing' }, async (m) => second.push(m));
+    await second.untilCount(10, 10_000);
+    expect([...second.ids()].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `later-${i}`).sort());
+    await again.close();
+  });
+
+  it('redelivers failed messages after redeliveryDelayMs with attempt + 1, without blocking other keys', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-groups-'));
+    const bus = embedded({ dir, share: false, redeliveryDelayMs: 50 });
+    const inbox = new Inbox();
+    const firstSeen = new Map<string, number>();
+    await bus.subscribe('jobs', { group: 'w', concurrency: 2 }, async (m) => {
+      if (!firstSeen.has(m.id)) firstSeen.set(m.id, Date.now());
+      inbox.push(m);
+      if (m.id === 'flaky' && m.attempt < 2) throw new Error('try again');
+    });
+    await bus.publish('jobs', [
+      { id: 'flaky', key: 'a', payload: Buffer.from('1') },
+      { id: 'other', key: 'b', payload: Buffer.from('2') },
+    ]);
+    await inbox.until(() => inbox.messages.some((m) => m.id === 'flaky' && m.attempt === 2), 10_000, () => 'attempt 2');
+    const retry = inbox.messages.find((m) => m.id === 'flaky' && m.attempt === 2)!;
+    expect(retry.timestamp).toBe(inbox.messages.find((m) => m.id === 'flaky')!.timestamp);
+    expect(inbox.messages.findIndex((m) => m.id === 'other')).toBeLessThan(inbox.messages.indexOf(retry));
+    await bus.close();
+  });
+});

@@ -1,0 +1,108 @@
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { syncDir } from './sync-dir.ts';
+
+/**
+ * Durable committed positions of every consumer group: an append-only file of JSON lines
+ * `{"t":topic,"g":group,"p":partition,"o":offset}`, the last line per (topic, group, partition)
+ * winning. It is rewritten compactly on open and whenever it grows well past its live entries.
+ * A torn last line (crash while writing) is ignored: at worst a group re-reads a few messages.
+ */
+export class GroupOffsets {
+  readonly path: string;
+  readonly #committed = new Map<string, { t: string; g: string; p: number; o: number }>();
+  readonly #dirty = new Set<string>();
+  #fd: number;
+  #lines = 0;
+  readonly #sync: boolean;
+
+  constructor(path: string, sync: boolean) {
+    this.path = path;
+    this.#sync = sync;
+    if (existsSync(path)) {
+      for (const line of readFileSync(path, 'utf8').split('\n')) {
+        if (line === '') continue;
+        try {
+          const e = JSON.parse(line) as { t: string; g: string; p: number; o: number };
+          if (typeof e.t === 'string' && typeof e.g === 'string' && Number.isInteger(e.p) && Number.isInteger(e.o)) {
+            this.#committed.set(keyOf(e.t, e.g, e.p), e);
+          }
+        } catch {
+          // a torn line from a crash mid-write
+        }
+      }
+    }
+    this.#rewrite();
+    this.#fd = openSync(path, 'a', 0o600);
+  }
+
+  get(topic: string, group: string, partition: number): number | undefined {
+    return this.#committed.get(keyOf(topic, group, partition))?.o;
+  }
+
+  set(topic: string, group: string, partition: number, offset: number): void {
+    const key = keyOf(topic, group, partition);
+    this.#committed.set(key, { t: topic, g: group, p: partition, o: offset });
+    this.#dirty.add(key);
+  }
+
+  get dirty(): boolean {
+    return this.#dirty.size > 0;
+  }
+
+  /** Removes `group`'s positions on `topics` (rewriting the file). */
+  delete(group: string, topics: ReadonlySet<string>): void {
+    let changed = false;
+    for (const [key, e] of this.#committed) {
+      if (e.g === group && topics.has(e.t)) {
+        this.#committed.delete(key);
+        this.#dirty.delete(key);
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    this.flush();
+    closeSync(this.#fd);
+    this.#rewrite();
+    this.#fd = openSync(this.path, 'a', 0o600);
+  }
+
+  /** Every (topic, group, partition, offset) known. */
+  entries(): Array<{ topic: string; group: string; partition: number; offset: number }> {
+    return [...this.#committed.values()].map((e) => ({ topic: e.t, group: e.g, partition: e.p, offset: e.o }));
+  }
+
+  /** Writes the changed positions (one write call), synced to disk unless fsync is 'never'. */
+  flush(): void {
+    if (this.#dirty.size === 0) return;
+    let text = '';
+    for (const key of this.#dirty) text += `${JSON.stringify(this.#committed.get(key))}\n`;
+    this.#lines += this.#dirty.size;
+    this.#dirty.clear();
+    writeSync(this.#fd, text);
+    if (this.#sync) fdatasyncSync(this.#fd);
+    if (this.#lines > 1_000 && this.#lines > 4 * this.#committed.size) {
+      closeSync(this.#fd);
+      this.#rewrite();
+      this.#fd = openSync(this.path, 'a', 0o600);
+    }
+  }
+
+  #rewrite(): void {
+    let text = '';
+    for (const e of this.#committed.values()) text += `${JSON.stringify(e)}\n`;
+    writeFileSync(`${this.path}.tmp`, text, { mode: 0o600, flush: this.#sync });
+    renameSync(`${this.path}.tmp`, this.path);
+    if (this.#sync) syncDir(dirname(this.path));
+    this.#lines = this.#committed.size;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.#fd);
+  }
+}
+
+function keyOf(topic: string, group: string, partition: number): string {
+  return `${topic}\u0000${group}\u0000${partition}`;
+}

@@ -1,0 +1,341 @@
+import { fdatasync, fdatasyncSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { TransportError } from '../../core/errors.ts';
+import { deferred, type Deferred } from '../../internal/deferred.ts';
+import { CorruptLogError } from './errors.ts';
+import type { StoredRecord } from './record.ts';
+import { Segment, segmentName } from './segment.ts';
+import { syncDir } from './sync-dir.ts';
+
+/** How publishes reach the disk. See docs/embedded.md for what each mode survives. */
+export type FsyncMode = 'always' | 'batch' | 'never';
+
+export interface PartitionLogOptions {
+  fsync: FsyncMode;
+  /** Roll to a new segment once the active one reaches this many bytes. */
+  segmentBytes: number;
+  /** Wait this long for more publishes before a group commit (ms, 0 = next turn of the event loop). */
+  batchWindowMs: number;
+  /** Check every record's CRC in every segment on open (true), or only the active segment's. */
+  verifyOnOpen: boolean;
+}
+
+/** What opening a partition found and repaired. */
+export interface RecoveryNote {
+  file: string;
+  truncatedAt: number;
+  droppedBytes: number;
+  reason: string;
+}
+
+interface PendingWrite {
+  frames: Buffer;
+  count: number;
+  done: Deferred<void>;
+}
+
+/** Where a reader is: the segment and byte position of `offset`, to continue without an index lookup. */
+export interface ReadHint {
+  segment: Segment;
+  position: number;
+  offset: number;
+}
+
+/**
+ * One partition's log: its segments (oldest first, the last one active), appends with group
+ * commit, reads by offset, roll by size, recovery on open.
+ */
+export class PartitionLog {
+  readonly dir: string;
+  readonly options: PartitionLogOptions;
+  readonly segments: Segment[] = [];
+  readonly recovery: RecoveryNote[] = [];
+  /** Called when new records become visible to readers. */
+  onVisible: (() => void) | undefined;
+  #pending: PendingWrite[] = [];
+  #scheduled = false;
+  #syncing = false;
+  #failed: Error | undefined;
+  #closed = false;
+  #idle: Deferred<void> | undefined;
+
+  private constructor(dir: string, options: PartitionLogOptions) {
+    this.dir = dir;
+    this.options = options;
+  }
+
+  /** Opens (creating if needed) the partition in `dir`, recovering from a crash. */
+  static open(dir: string, options: PartitionLogOptions): PartitionLog {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const log = new PartitionLog(dir, options);
+    const files = readdirSync(dir);
+    // Leftovers of a crash while replacing a file (compaction, index or metadata writes).
+    for (const f of files) if (f.endsWith('.compacting') || f.endsWith('.tmp')) rmSync(join(dir, f), { force: true });
+    const bases = files
+      .filter((f) => /^\d{20}\.log$/.test(f))
+      .map((f) => Number(f.slice(0, 20)))
+      .sort((a, b) => a - b);
+    try {
+      bases.forEach((base, i) => log.#openSegment(base, i === bases.length - 1));
+    } catch (error) {
+      for (const s of log.segments) s.close();
+      throw error;
+    }
+    if (log.segments.length === 0) {
+      log.segments.push(Segment.create(dir, 0));
+      if (options.fsync !== 'never') syncDir(dir);
+    }
+    return log;
+  }
+
+  #openSegment(base: number, last: boolean): void {
+    const prev = this.segments[this.segments.length - 1];
+    const fresh = (): Segment => {
+      const s = Segment.open(this.dir, base);
+      if (prev) s.nextOffset = Math.max(base, prev.nextOffset);
+      return s;
+    };
+    let segment = fresh();
+    if (!last && !this.options.verifyOnOpen) {
+      if (segment.loadIndex()) {
+        segment.visibleNextOffset = segment.nextOffset;
+        this.segments.push(segment);
+        return;
+      }
+      segment.close(); // the index did not fit the file: rebuild it from a full scan
+      segment = fresh();
+    }
+    this.segments.push(segment);
+    const failure = segment.scan(true);
+    if (!failure) return;
+    // A torn tail: the last segment ends in an incomplete frame, a damaged final frame, or
+    // zero bytes. Anything else is damage in the middle of the log: report it, never skip it.
+    const torn = last && (failure.reason === 'truncated' || failure.lastFrame || failure.zeroTail);
+    if (!torn) throw new CorruptLogError(segment.logPath, failure.position, segment.nextOffset, `${failure.reason}: ${failure.detail}`);
+    const before = segment.size;
+    segment.truncate(failure.position);
+    this.recovery.push({ file: segment.logPath, truncatedAt: failure.position, droppedBytes: before - failure.position, reason: failure.detail });
+    segment.size = failure.position;
+    segment.visibleSize = failure.position;
+    segment.visibleNextOffset = segment.nextOffset;
+  }
+
+  get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** First offset still stored. */
+  get startOffset(): number {
+    const first = this.segments[0]!;
+    return first.index.length > 0 ? first.index[0]! : first.visibleNextOffset;
+  }
+
+  /** Offset after the last visible record. */
+  get endOffset(): number {
+    return this.active.visibleNextOffset;
+  }
+
+  /** Offset the next append gets. */
+  get nextOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  /** Bytes on disk. */
+  get sizeBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  /**
+   * Appends already framed records numbered from `nextOffset` (the caller frames them with
+   * `encodeRecords(messages, log.reserve(count))`). Resolves once they are as durable as the
+   * fsync mode makes them.
+   */
+  reserve(count: number): number {
+    if (this.#closed) throw new TransportError('partition log is closed', { retryable: false });
+    if (this.#failed) throw new TransportError(`partition log ${this.dir} failed: ${this.#failed.message}`, { cause: this.#failed, retryable: false });
+    const first = this.#reserved ?? this.active.nextOffset;
+    this.#reserved = first + count;
+    return first;
+  }
+
+  #reserved: number | undefined;
+
+  append(frames: Buffer, count: number): Promise<void> {
+    const done = deferred<void>();
+    this.#pending.push({ frames, count, done });
+    this.#schedule();
+    return done.promise;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#syncing) return;
+    this.#scheduled = true;
+    if (this.options.fsync === 'batch' && this.options.batchWindowMs > 0) setTimeout(() => this.#flush(), this.options.batchWindowMs);
+    else setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const mode = this.options.fsync;
+    const batch = mode === 'always' ? this.#pending.splice(0, 1) : this.#pending.splice(0);
+    if (batch.length === 0) return this.#settleIdle();
+    const touched = new Set<Segment>();
+    try {
+      // One write per segment touched: runs of batches that fit before the next roll.
+      let chunks: Buffer[] = [];
+      let bytes = 0;
+      let count = 0;
+      const write = (): void => {
+        if (chunks.length === 0) return;
+        this.active.append(chunks, count);
+        touched.add(this.active);
+        chunks = [];
+        bytes = 0;
+        count = 0;
+      };
+      for (const w of batch) {
+        const active = this.active;
+        if (chunks.length >= 512) write(); // stay well below the OS's iovec limit
+        if (active.size + bytes > 0 && active.size + bytes + w.frames.length > this.options.segmentBytes) {
+          write();
+          if (this.active.size > 0) this.#roll();
+        }
+        chunks.push(w.frames);
+        bytes += w.frames.length;
+        count += w.count;
+      }
+      write();
+      if (this.#pending.length === 0) this.#reserved = undefined;
+    } catch (error) {
+      this.#fail(error as Error, batch);
+      return;
+    }
+    if (mode === 'never') {
+      this.#publish(touched, batch);
+      if (this.#pending.length > 0) this.#schedule();
+      else this.#settleIdle();
+      return;
+    }
+    this.#syncing = true;
+    const active = this.active;
+    fdatasync(active.fd, (error) => {
+      this.#syncing = false;
+      if (error) return this.#fail(error, batch);
+      this.#publish(touched, batch);
+      if (this.#pending.length > 0) this.#schedule();
+      else this.#settleIdle();
+    });
+  }
+
+  #publish(touched: Set<Segment>, batch: PendingWrite[]): void {
+    for (const s of touched) {
+      s.visibleSize = s.size;
+      s.visibleNextOffset = s.nextOffset;
+    }
+    for (const w of batch) w.done.resolve();
+    this.onVisible?.();
+  }
+
+  #fail(error: Error, batch: PendingWrite[]): void {
+    this.#failed = error;
+    const wrapped = new TransportError(`writing to ${this.dir} failed: ${error.message}`, { cause: error, retryable: false });
+    for (const w of [...batch, ...this.#pending.splice(0)]) w.done.reject(wrapped);
+    this.#settleIdle();
+  }
+
+  #settleIdle(): void {
+    if (this.#pending.length === 0 && !this.#syncing && !this.#scheduled) {
+      this.#idle?.resolve();
+      this.#idle = undefined;
+    }
+  }
+
+  /** Starts a new segment; the old one is synced (unless fsync is 'never') and its index written. */
+  #roll(): void {
+    const old = this.active;
+    if (this.options.fsync !== 'never') fdatasyncSync(old.fd);
+    old.writeIndex();
+    this.segments.push(Segment.create(this.dir, old.nextOffset));
+    if (this.options.fsync !== 'never') syncDir(this.dir);
+  }
+
+  /** Resolves when every pending append has been written (and synced). */
+  flushed(): Promise<void> {
+    if (this.#pending.length === 0 && !this.#syncing && !this.#scheduled) return Promise.resolve();
+    this.#idle ??= deferred<void>();
+    return this.#idle.promise;
+  }
+
+  /**
+   * Reads up to `maxRecords` visible records from `offset` (or the first stored one after it).
+   * `hint` continues a sequential read without an index lookup.
+   */
+  read(offset: number, maxRecords: number, maxBytes: number, hint?: ReadHint): { records: StoredRecord[]; hint: ReadHint | undefined } {
+    let segIndex: number;
+    let position: number;
+    if (hint && hint.offset === offset && this.segments.includes(hint.segment)) {
+      segIndex = this.segments.indexOf(hint.segment);
+      position = hint.position;
+    } else {
+      segIndex = this.#segmentFor(offset);
+      position = this.segments[segIndex]!.positionFor(offset);
+    }
+    for (;;) {
+      const segment = this.segments[segIndex]!;
+      const { records, next } = segment.read(position, offset, maxBytes, maxRecords);
+      if (records.length > 0) {
+        const last = records[records.length - 1]!.offset + 1;
+        return { records, hint: { segment, position: next, offset: last } };
+      }
+      if (next > position && next < segment.visibleSize) {
+        position = next; // skipped records below `offset` (compacted gaps); keep going
+        continue;
+      }
+      if (segIndex + 1 >= this.segments.length || segment.visibleSize < segment.size) return { records, hint: undefined };
+      segIndex++;
+      position = 0;
+    }
+  }
+
+  #segmentFor(offset: number): number {
+    const segs = this.segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    let best = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (segs[mid]!.base <= offset) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  /** Removes the oldest closed segments for which `drop` says yes (stops at the first no). */
+  dropOldest(drop: (segment: Segment, index: number) => boolean): number {
+    let n = 0;
+    while (this.segments.length > 1 && drop(this.segments[0]!, n)) {
+      this.segments.shift()!.remove();
+      n++;
+    }
+    return n;
+  }
+
+  /** Waits for pending writes, writes the active index and closes every file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flushed();
+    this.#closed = true;
+    try {
+      this.active.writeIndex();
+    } catch {
+      // the index is rebuilt on open when missing
+    }
+    for (const s of this.segments) s.close();
+  }
+}
+
+export { segmentName };

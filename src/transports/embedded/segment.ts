@@ -1,0 +1,274 @@
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync, writevSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkFrame, decodeRecord, FRAME_HEADER, frameOffset, frameTimestamp, type FrameCheck, type StoredRecord } from './record.ts';
+
+/** Bytes between two sparse index entries. */
+export const INDEX_INTERVAL = 4096;
+const SCAN_CHUNK = 4 * 1024 * 1024;
+
+/** `00000000000000001234.log`: the base offset, zero-padded so names sort in offset order. */
+export function segmentName(base: number, ext: 'log' | 'index'): string {
+  return `${String(base).padStart(20, '0')}.${ext}`;
+}
+
+/** Where a scan stopped early, and why. */
+export interface ScanFailure {
+  position: number;
+  reason: string;
+  detail: string;
+  /** The whole rest of the file is zero bytes (a pre-extended or never-written tail). */
+  zeroTail: boolean;
+  /** The failing frame is complete and ends exactly at the end of the file. */
+  lastFrame: boolean;
+}
+
+/**
+ * One segment file of a partition: records with offsets from `base`, appended at the end, and
+ * its sparse offset index (one entry every INDEX_INTERVAL bytes, kept in memory and written to
+ * `<base>.index` when the segment is closed for writes).
+ */
+export class Segment {
+  readonly base: number;
+  readonly dir: string;
+  fd: number;
+  /** Bytes written. */
+  size = 0;
+  /** Bytes readers may see (synced, or written when fsync is 'never'). */
+  visibleSize = 0;
+  /** Offset after the last record written. */
+  nextOffset: number;
+  /** Offset after the last visible record. */
+  visibleNextOffset: number;
+  /** Newest record timestamp (0 when empty). */
+  maxTimestamp = 0;
+  /** Sparse index: [offset, position] pairs. */
+  readonly index: number[] = [];
+  #lastIndexed = -Infinity;
+
+  constructor(dir: string, base: number, fd: number) {
+    this.dir = dir;
+    this.base = base;
+    this.fd = fd;
+    this.nextOffset = base;
+    this.visibleNextOffset = base;
+  }
+
+  get logPath(): string {
+    return join(this.dir, segmentName(this.base, 'log'));
+  }
+
+  get indexPath(): string {
+    return join(this.dir, segmentName(this.base, 'index'));
+  }
+
+  static create(dir: string, base: number): Segment {
+    const fd = openSync(join(dir, segmentName(base, 'log')), 'a+', 0o600);
+    return new Segment(dir, base, fd);
+  }
+
+  static open(dir: string, base: number): Segment {
+    const fd = openSync(join(dir, segmentName(base, 'log')), 'r+');
+    return new Segment(dir, base, fd);
+  }
+
+  #noteFrame(offset: number, position: number, timestamp: number): void {
+    if (position - this.#lastIndexed >= INDEX_INTERVAL) {
+      this.index.push(offset, position);
+      this.#lastIndexed = position;
+    }
+    if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
+  }
+
+  /**
+   * Reads the file from `from` (a frame boundary; 0 for a full scan), checking every frame
+   * (CRC when `verify`), rebuilding the index and the next offset. Stops at the first bad frame.
+   */
+  scan(verify: boolean, from = 0): ScanFailure | undefined {
+    const fileSize = fstatSync(this.fd).size;
+    let pos = from;
+    let chunk = Buffer.alloc(0);
+    let chunkStart = 0;
+    while (pos < fileSize) {
+      if (pos + FRAME_HEADER > chunkStart + chunk.length || pos + FRAME_HEADER + chunk.readUInt32LE(pos - chunkStart) > chunkStart + chunk.length) {
+        // Refill so the frame at `pos` is complete in memory (when the file has it).
+        let want = Math.min(SCAN_CHUNK, fileSize - pos);
+        if (pos + FRAME_HEADER <= chunkStart + chunk.length) want = Math.max(want, Math.min(fileSize - pos, FRAME_HEADER + chunk.readUInt32LE(pos - chunkStart)));
+        const next = Buffer.allocUnsafe(want);
+        const got = readFully(this.fd, next, pos);
+        chunk = next.subarray(0, got);
+        chunkStart = pos;
+      }
+      const at = pos - chunkStart;
+      const check: FrameCheck = checkFrame(chunk, at, chunk.length, verify);
+      let failure: FrameCheck | undefined = check.ok ? undefined : check;
+      if (check.ok && frameOffset(chunk, at) < this.nextOffset) {
+        failure = { ok: false, reason: 'bad-body', detail: `offset ${frameOffset(chunk, at)} goes backwards (expected ≥ ${this.nextOffset})` };
+      }
+      if (check.ok && !failure && verify) {
+        try {
+          decodeRecord(chunk, at);
+        } catch (e) {
+          failure = { ok: false, reason: 'bad-body', detail: (e as Error).message };
+        }
+      }
+      if (failure && !failure.ok) {
+        return {
+          position: pos,
+          reason: failure.reason,
+          detail: failure.detail,
+          zeroTail: isZeroTail(this.fd, pos, fileSize),
+          lastFrame: failure.reason === 'crc-mismatch' && pos + FRAME_HEADER + chunk.readUInt32LE(at) === fileSize,
+        };
+      }
+      const end = (check as { end: number }).end - at + pos;
+      const offset = frameOffset(chunk, at);
+      this.#noteFrame(offset, pos, frameTimestamp(chunk, at));
+      this.nextOffset = offset + 1;
+      pos = end;
+    }
+    this.size = pos;
+    this.visibleSize = pos;
+    this.visibleNextOffset = this.nextOffset;
+    return undefined;
+  }
+
+  /** Loads `<base>.index` if it is present and plausible, then scans only past its last entry. */
+  loadIndex(): boolean {
+    if (!existsSync(this.indexPath)) return false;
+    const bytes = readFileSync(this.indexPath);
+    if (bytes.length % 16 !== 0 || bytes.length === 0) return false;
+    const fileSize = fstatSync(this.fd).size;
+    const entries: number[] = [];
+    for (let p = 0; p < bytes.length; p += 16) entries.push(bytes.readDoubleLE(p), bytes.readDoubleLE(p + 8));
+    const lastPos = entries[entries.length - 1]!;
+    if (lastPos >= fileSize || entries[1] !== 0) return false;
+    // Index entries before the last are trusted; the last is re-read to find the end.
+    for (let i = 0; i < entries.length - 2; i += 2) this.index.push(entries[i]!, entries[i + 1]!);
+    this.#lastIndexed = entries.length >= 4 ? entries[entries.length - 3]! : -Infinity;
+    this.nextOffset = entries[entries.length - 2]!;
+    return this.scan(false, lastPos) === undefined;
+  }
+
+  /** Writes the index file (when the segment stops taking writes, and on close). */
+  writeIndex(): void {
+    const bytes = Buffer.allocUnsafe(this.index.length * 8);
+    for (let i = 0; i < this.index.length; i++) bytes.writeDoubleLE(this.index[i]!, i * 8);
+    const tmp = `${this.indexPath}.tmp`;
+    writeFileSync(tmp, bytes, { mode: 0o600 });
+    renameSync(tmp, this.indexPath);
+  }
+
+  /** Cuts the file at `position` (a torn tail). */
+  truncate(position: number): void {
+    ftruncateSync(this.fd, position);
+    this.size = position;
+    this.visibleSize = position;
+  }
+
+  /** Appends framed records (already numbered from `nextOffset`) with one write call. */
+  append(chunks: readonly Buffer[], count: number): void {
+    let total = 0;
+    for (const c of chunks) total += c.length;
+    const written = writevSync(this.fd, chunks as Buffer[], this.size);
+    if (written < total) {
+      // A short write (rare on regular files): finish it piece by piece.
+      const rest = Buffer.concat(chunks as Buffer[]).subarray(written);
+      let done = 0;
+      while (done < rest.length) done += writeSync(this.fd, rest, done, rest.length - done, this.size + written + done);
+    }
+    let at = this.size;
+    for (const frames of chunks) {
+      let pos = 0;
+      while (pos < frames.length) {
+        this.#noteFrame(frameOffset(frames, pos), at + pos, frameTimestamp(frames, pos));
+        pos += FRAME_HEADER + frames.readUInt32LE(pos);
+      }
+      at += frames.length;
+    }
+    this.size += total;
+    this.nextOffset += count;
+  }
+
+  /** Byte position of the last index entry at or before `offset`. */
+  positionFor(offset: number): number {
+    const idx = this.index;
+    let lo = 0;
+    let hi = idx.length / 2 - 1;
+    let best = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (idx[mid * 2]! <= offset) {
+        best = idx[mid * 2 + 1]!;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  /**
+   * Reads visible records from byte `position`, skipping those below `fromOffset`, up to about
+   * `maxBytes`. Returns them and the position after the last one.
+   */
+  read(position: number, fromOffset: number, maxBytes: number, maxRecords: number): { records: StoredRecord[]; next: number } {
+    const records: StoredRecord[] = [];
+    const limit = this.visibleSize;
+    if (position >= limit) return { records, next: position };
+    let want = Math.min(maxBytes, limit - position);
+    let buf = Buffer.allocUnsafe(want);
+    let got = readFully(this.fd, buf, position);
+    if (got >= FRAME_HEADER) {
+      const first = FRAME_HEADER + buf.readUInt32LE(0);
+      if (first > got && position + first <= limit) {
+        want = first;
+        buf = Buffer.allocUnsafe(want);
+        got = readFully(this.fd, buf, position);
+      }
+    }
+    let p = 0;
+    while (p + FRAME_HEADER <= got && records.length < maxRecords) {
+      const end = p + FRAME_HEADER + buf.readUInt32LE(p);
+      if (end > got) break;
+      if (frameOffset(buf, p) >= fromOffset) records.push(decodeRecord(buf, p));
+      p = end;
+    }
+    return { records, next: position + p };
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  /** Closes and removes the segment's files (retention). */
+  remove(): void {
+    this.close();
+    for (const path of [this.logPath, this.indexPath]) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+function readFully(fd: number, buf: Buffer, position: number): number {
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+function isZeroTail(fd: number, from: number, fileSize: number): boolean {
+  const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, fileSize - from));
+  let pos = from;
+  while (pos < fileSize) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, fileSize - pos), pos);
+    if (n === 0) break;
+    for (let i = 0; i < n; i++) if (buf[i] !== 0) return false;
+    pos += n;
+  }
+  return true;
+}

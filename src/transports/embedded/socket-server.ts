@@ -1,0 +1,259 @@
+import { chmodSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { ConfigError } from '../../core/errors.ts';
+import type { NormalizedMessage } from '../../core/message.ts';
+import { groupProblems, patternProblems, topicProblems } from '../../core/topic.ts';
+import type { Broker, Consumer, Delivery } from './broker.ts';
+import { encodeRecords } from './record.ts';
+import { FrameBuilder, FrameSplitter, FrameWriter, Op, Outcome, type FrameReader, type WireError } from './wire-protocol.ts';
+
+/** The socket the owner listens on, inside the data directory. */
+export const SOCKET_FILE = 'broker.sock';
+
+/** A subscription of another process, as the owner's broker sees it. */
+class RemoteConsumer implements Consumer {
+  readonly conn: Connection;
+  readonly id: number;
+  readonly pattern: string;
+  readonly group: string;
+  readonly from: 'earliest' | 'latest';
+  /** Most deliveries out at once: the subscription's concurrency plus the client's prefetch. */
+  readonly window: number;
+  readonly out = new Map<number, Delivery>();
+  paused = false;
+  #nextDelivery = 1;
+
+  constructor(conn: Connection, id: number, pattern: string, group: string, from: 'earliest' | 'latest', window: number) {
+    this.conn = conn;
+    this.id = id;
+    this.pattern = pattern;
+    this.group = group;
+    this.from = from;
+    this.window = window;
+  }
+
+  hasCapacity(): boolean {
+    return !this.paused && this.out.size < this.window;
+  }
+
+  deliver(d: Delivery): void {
+    const id = this.#nextDelivery++;
+    this.out.set(id, d);
+    const r = d.record;
+    const topic = d.group.topic.name;
+    const f = new FrameBuilder(Op.deliver, 64 + topic.length * 3 + r.payload.length + r.id.length * 3 + r.key.length * 3)
+      .u32(this.id)
+      .u32(id)
+      .str16(topic)
+      .u32(d.gp.partition)
+      .u32(d.entry.attempt);
+    this.conn.sendDelivery(f, r);
+  }
+
+  /** Hands every unsettled delivery back to the group (the consumer left or its process went away). */
+  giveBackAll(broker: Broker): void {
+    const held = [...this.out.values()];
+    this.out.clear();
+    for (const d of held) broker.giveBack(d);
+  }
+}
+
+/** One connected process. */
+class Connection {
+  readonly socket: Socket;
+  readonly broker: Broker;
+  readonly consumers = new Map<number, RemoteConsumer>();
+  readonly writer: FrameWriter;
+  #closed = false;
+
+  constructor(socket: Socket, broker: Broker) {
+    this.socket = socket;
+    this.broker = broker;
+    this.writer = new FrameWriter((data) => {
+      if (!this.#closed) socket.write(data);
+    });
+    const splitter = new FrameSplitter((type, reader) => this.#onFrame(type, reader));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        splitter.push(chunk);
+      } catch {
+        socket.destroy(); // a malformed frame: drop the connection, give its messages back
+      }
+    });
+    socket.on('close', () => this.dispose());
+    socket.on('error', () => this.dispose());
+  }
+
+  sendDelivery(f: FrameBuilder, r: Delivery['record']): void {
+    const frame = f
+      .bytes(recordFrame(r))
+      .done();
+    this.writer.send(frame);
+  }
+
+  #result(req: number, ok: boolean, body: unknown): void {
+    this.writer.send(new FrameBuilder(Op.result).u32(req).u8(ok ? 1 : 0).str32(body === undefined ? '' : JSON.stringify(body)).done());
+  }
+
+  #error(req: number, error: unknown): void {
+    const e = error as Error & { code?: string; retryable?: boolean; problems?: string[] };
+    const wire: WireError = { message: e?.message ?? String(error), code: e?.code, retryable: e?.retryable, problems: e?.problems ? [...e.problems] : undefined };
+    this.#result(req, false, wire);
+  }
+
+  #onFrame(type: number, r: FrameReader): void {
+    switch (type) {
+      case Op.publish: {
+        const req = r.u32();
+        const topic = r.str16();
+        r.u32();
+        const messages: NormalizedMessage[] = r.records().map((rec) => ({ id: rec.id, key: rec.key, headers: rec.headers, payload: rec.payload, timestamp: rec.timestamp }));
+        // The client validated already; the owner checks names again, as they become paths.
+        const problems = topicProblems(topic);
+        if (problems.length > 0) return this.#error(req, new ConfigError(problems));
+        this.broker.publish(topic, messages).then(
+          () => this.#result(req, true, undefined),
+          (error: unknown) => this.#error(req, error),
+        );
+        return;
+      }
+      case Op.subscribe: {
+        const req = r.u32();
+        const id = r.u32();
+        const pattern = r.str16();
+        const group = r.str16();
+        const from = r.u8() === 0 ? 'earliest' : 'latest';
+        const window = r.u32();
+        const problems = [...patternProblems(pattern), ...groupProblems(group)];
+        if (problems.length > 0 || window < 1) return this.#error(req, new ConfigError(problems.length > 0 ? problems : ['window must be ≥ 1']));
+        const c = new RemoteConsumer(this, id, pattern, group, from, window);
+        this.consumers.set(id, c);
+        try {
+          this.broker.attach(c);
+          this.#result(req, true, undefined);
+        } catch (error) {
+          this.consumers.delete(id);
+          this.#error(req, error);
+        }
+        return;
+      }
+      case Op.acks: {
+        const count = r.u32();
+        const woken = new Set<RemoteConsumer>();
+        for (let i = 0; i < count; i++) {
+          const c = this.consumers.get(r.u32());
+          const deliveryId = r.u32();
+          const outcome = r.u8();
+          const d = c?.out.get(deliveryId);
+          if (!c || !d) continue;
+          c.out.delete(deliveryId);
+          if (outcome === Outcome.givenBack) this.broker.giveBack(d);
+          else this.broker.settle(d, outcome === Outcome.ok);
+          woken.add(c);
+        }
+        for (const c of woken) this.broker.wake(c);
+        return;
+      }
+      case Op.pause: {
+        const c = this.consumers.get(r.u32());
+        const paused = r.u8() === 1;
+        if (!c) return;
+        c.paused = paused;
+        if (!paused) this.broker.wake(c);
+        return;
+      }
+      case Op.leave: {
+        const req = r.u32();
+        const c = this.consumers.get(r.u32());
+        if (c) {
+          this.consumers.delete(c.id);
+          this.broker.detach(c);
+          c.giveBackAll(this.broker);
+          this.broker.flushCommits();
+        }
+        this.#result(req, true, undefined);
+        return;
+      }
+      case Op.admin: {
+        const req = r.u32();
+        const op = r.str16();
+        try {
+          if (op === 'inspect') this.#result(req, true, this.broker.inspect());
+          else if (op === 'maintain') this.#result(req, true, this.broker.maintain());
+          else if (op.startsWith('delete-group:')) this.#result(req, true, this.broker.deleteGroup(op.slice('delete-group:'.length)));
+          else throw new Error(`unknown admin operation "${op}"`);
+        } catch (error) {
+          this.#error(req, error);
+        }
+        return;
+      }
+      default:
+        this.socket.destroy();
+    }
+  }
+
+  dispose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.consumers.values()) {
+      this.broker.detach(c);
+      c.giveBackAll(this.broker);
+    }
+    this.consumers.clear();
+    this.socket.destroy();
+  }
+}
+
+/** The record in the log's own framing (offset kept, no CRC: the socket does not corrupt). */
+function recordFrame(r: Delivery['record']): Buffer {
+  return encodeRecords([{ id: r.id, key: r.key, headers: r.headers, payload: r.payload, timestamp: r.timestamp }], r.offset, false);
+}
+
+/**
+ * The owner's Unix socket server: lets other processes on this machine publish, subscribe with
+ * groups and acknowledge through this process's broker. The socket is created with mode 0600
+ * inside the 0700 data directory: only the user can connect.
+ */
+export class SocketServer {
+  readonly path: string;
+  readonly broker: Broker;
+  readonly #connections = new Set<Connection>();
+  #server: Server | undefined;
+
+  constructor(broker: Broker, path: string) {
+    this.broker = broker;
+    this.path = path;
+  }
+
+  async listen(): Promise<void> {
+    try {
+      unlinkSync(this.path); // left by an owner that died: we hold the lock now
+    } catch {
+      // not there
+    }
+    const server = createServer((socket) => {
+      const conn = new Connection(socket, this.broker);
+      this.#connections.add(conn);
+      socket.on('close', () => this.#connections.delete(conn));
+    });
+    this.#server = server;
+    // The directory is 0700, so nobody else can reach the socket even before the chmod.
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    chmodSync(this.path, 0o600);
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const c of this.#connections) c.dispose();
+    await closed;
+  }
+}

@@ -1,0 +1,120 @@
+import { ClosedError } from '../../core/errors.ts';
+import type { Message } from '../../core/message.ts';
+import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
+import type { Handler, Subscription } from '../../core/transport.ts';
+import { deferred } from '../../internal/deferred.ts';
+
+/** What a subscription needs from where its messages come from (the broker, or the owner's socket). */
+export interface SubscriptionSource {
+  /** Intake changed: paused or stopping (true) or taking again (false). */
+  setPaused(paused: boolean): void;
+  /** Every in-flight handler has settled after close(): leave the group. */
+  leave(): Promise<void>;
+}
+
+/**
+ * The handler side of a subscription: runs handlers (up to `concurrency`, enforced by the
+ * dispatcher), tracks what is in flight, and drains on close.
+ */
+export class EmbeddedSubscription implements Subscription {
+  readonly topic: string;
+  readonly options: ResolvedSubscribeOptions;
+  readonly handler: Handler;
+  readonly #abort = new AbortController();
+  readonly #closed = deferred<Error | undefined>();
+  readonly closed = this.#closed.promise;
+  readonly #drainTimeoutMs: number;
+  source: SubscriptionSource | undefined;
+  inflight = 0;
+  stopping = false;
+  #paused = false;
+  #idle = deferred();
+  #closing: Promise<void> | undefined;
+  /** Called when the subscription has stopped (closed or failed). */
+  onClosed: (() => void) | undefined;
+
+  constructor(topic: string, options: ResolvedSubscribeOptions, handler: Handler, drainTimeoutMs: number) {
+    this.topic = topic;
+    this.options = options;
+    this.handler = handler;
+    this.#drainTimeoutMs = drainTimeoutMs;
+    this.#idle.resolve();
+  }
+
+  get group(): string {
+    return this.options.group;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Runs the handler for `message`, then reports the outcome to `done`. */
+  run(message: Message, done: (ok: boolean) => void): void {
+    if (this.inflight++ === 0) this.#idle = deferred();
+    const handler = this.handler;
+    const signal = this.#abort.signal;
+    let result: Promise<void>;
+    try {
+      result = handler(message, { signal });
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    Promise.resolve(result).then(
+      () => this.#finish(done, true),
+      () => this.#finish(done, false),
+    );
+  }
+
+  #finish(done: (ok: boolean) => void, ok: boolean): void {
+    if (--this.inflight === 0) this.#idle.resolve();
+    done(ok);
+  }
+
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.source?.setPaused(true);
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (!this.stopping) this.source?.setPaused(false);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.stopping = true;
+    this.source?.setPaused(true);
+    const timer = setTimeout(() => this.#abort.abort(new ClosedError('subscription')), this.#drainTimeoutMs);
+    try {
+      await this.#idle.promise;
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      await this.source?.leave();
+    } catch {
+      // the connection is gone: the owner hands our messages to others anyway
+    }
+    this.onClosed?.();
+    this.#closed.resolve(undefined);
+  }
+
+  /** The source failed (owner went away): the subscription ends with `error`. */
+  fail(error: Error): void {
+    this.stopping = true;
+    this.#closing ??= Promise.resolve();
+    this.onClosed?.();
+    this.#closed.resolve(error);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

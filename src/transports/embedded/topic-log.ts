@@ -1,0 +1,92 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { syncDir } from './sync-dir.ts';
+import type { NormalizedMessage } from '../../core/message.ts';
+import { partitionForKey } from './murmur2.ts';
+import { PartitionLog, type PartitionLogOptions } from './partition-log.ts';
+import { encodeRecords } from './record.ts';
+
+/** Per-topic settings, fixed when the topic is created and kept in `<topic>/meta.json`. */
+export interface TopicConfig {
+  partitions: number;
+  /** Delete whole segments whose newest record is older than this (ms). */
+  retentionMs?: number;
+  /** Delete the oldest segments while the partition is larger than this (bytes). */
+  retentionBytes?: number;
+  /** Keep only the latest record per key (and drop keys whose latest record is a tombstone). */
+  compact?: boolean;
+}
+
+/** A topic: its partitions and how keys map onto them. */
+export class TopicLog {
+  readonly name: string;
+  readonly dir: string;
+  readonly config: TopicConfig;
+  readonly partitions: PartitionLog[] = [];
+  #roundRobin = 0;
+
+  private constructor(name: string, dir: string, config: TopicConfig) {
+    this.name = name;
+    this.dir = dir;
+    this.config = config;
+  }
+
+  /** Opens the topic stored in `dir`, or creates it there with `config`. */
+  static open(name: string, dir: string, config: TopicConfig, logOptions: PartitionLogOptions): TopicLog {
+    const metaPath = join(dir, 'meta.json');
+    let stored = config;
+    if (existsSync(metaPath)) {
+      stored = { ...config, ...(JSON.parse(readFileSync(metaPath, 'utf8')) as TopicConfig) };
+    } else {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileSync(`${metaPath}.tmp`, JSON.stringify({ name, ...config }), { mode: 0o600, flush: logOptions.fsync !== 'never' });
+      renameSync(`${metaPath}.tmp`, metaPath);
+      if (logOptions.fsync !== 'never') {
+        syncDir(dir);
+        syncDir(dirname(dir));
+      }
+    }
+    const topic = new TopicLog(name, dir, stored);
+    try {
+      for (let p = 0; p < stored.partitions; p++) topic.partitions.push(PartitionLog.open(join(dir, String(p)), logOptions));
+    } catch (error) {
+      for (const log of topic.partitions) void log.close();
+      throw error;
+    }
+    return topic;
+  }
+
+  /**
+   * Appends `messages`: keyed ones to Kafka's murmur2 partition for their key, unkeyed ones of
+   * one call together to the next partition in turn (sticky per call: one write, one fsync).
+   */
+  append(messages: readonly NormalizedMessage[]): Promise<void> {
+    const n = this.partitions.length;
+    if (n === 1) return this.#appendTo(0, messages);
+    const groups: NormalizedMessage[][] = Array.from({ length: n }, () => []);
+    let sticky = -1;
+    for (const m of messages) {
+      let p: number;
+      if (m.key === '') {
+        if (sticky < 0) sticky = this.#roundRobin++ % n;
+        p = sticky;
+      } else p = partitionForKey(m.key, n);
+      groups[p]!.push(m);
+    }
+    const writes: Promise<void>[] = [];
+    groups.forEach((list, p) => {
+      if (list.length > 0) writes.push(this.#appendTo(p, list));
+    });
+    return writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
+  }
+
+  #appendTo(partition: number, messages: readonly NormalizedMessage[]): Promise<void> {
+    const log = this.partitions[partition]!;
+    const first = log.reserve(messages.length);
+    return log.append(encodeRecords(messages, first), messages.length);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.partitions.map((p) => p.close()));
+  }
+}

@@ -1,0 +1,321 @@
+import { mkdirSync, realpathSync, chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Capabilities } from '../../core/capabilities.ts';
+import { ClosedError, ConfigError, TransportError } from '../../core/errors.ts';
+import type { Message, OutgoingMessage } from '../../core/message.ts';
+import { normalizeOutgoing } from '../../core/message.ts';
+import { resolveSubscribeOptions } from '../../core/subscribe-options.ts';
+import { groupProblems } from '../../core/topic.ts';
+import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
+import { Broker, type Consumer, type Delivery, type TopicInfo } from './broker.ts';
+import { tryLock } from './lock.ts';
+import { resolveOptions, type EmbeddedOptions, type ResolvedEmbeddedOptions } from './options.ts';
+import { SocketClient } from './socket-client.ts';
+import { SocketServer, SOCKET_FILE } from './socket-server.ts';
+import { EmbeddedSubscription, type SubscriptionSource } from './subscription.ts';
+
+const capabilities: Capabilities = Object.freeze({
+  durable: true,
+  redelivery: true,
+  persistentGroups: true,
+  replay: true,
+  partitions: true,
+  delayedRedelivery: true,
+  wildcards: true,
+  requestReply: false,
+  maxPayloadBytes: 64 * 1024 * 1024,
+});
+
+/** Longest Unix socket path every OS we run on accepts (Linux allows 107 bytes, macOS 103). */
+const MAX_SOCKET_PATH = 103;
+
+/** A broker owned by this process, shared by every `embedded()` transport on the same directory. */
+interface OwnedBroker {
+  broker: Broker;
+  server: SocketServer | undefined;
+  release(): void;
+  refs: number;
+}
+
+const owned = new Map<string, Promise<OwnedBroker>>();
+
+async function openOwned(dir: string, options: ResolvedEmbeddedOptions): Promise<OwnedBroker | undefined> {
+  const existing = owned.get(dir);
+  if (existing) {
+    const o = await existing;
+    o.refs++;
+    return o;
+  }
+  const lock = tryLock(dir);
+  if (!lock.owned) return undefined;
+  const opening = (async (): Promise<OwnedBroker> => {
+    let broker: Broker | undefined;
+    try {
+      broker = Broker.open({ ...options, dir });
+      const server = options.share ? new SocketServer(broker, join(dir, SOCKET_FILE)) : undefined;
+      await server?.listen();
+      return { broker, server, release: lock.release, refs: 1 };
+    } catch (error) {
+      await broker?.close();
+      lock.release();
+      throw error;
+    }
+  })();
+  owned.set(dir, opening);
+  opening.catch(() => owned.delete(dir));
+  return opening;
+}
+
+async function releaseOwned(dir: string, o: OwnedBroker): Promise<void> {
+  if (--o.refs > 0) return;
+  owned.delete(dir);
+  await o.server?.close();
+  await o.broker.close();
+  o.release();
+}
+
+/** Turns a delivery into the Message a handler sees. */
+export function toMessage(d: Delivery): Message {
+  const r = d.record;
+  return {
+    topic: d.group.topic.name,
+    id: r.id,
+    key: r.key,
+    payload: r.payload,
+    headers: r.headers,
+    timestamp: r.timestamp,
+    attempt: d.entry.attempt,
+    partition: d.gp.partition,
+    offset: String(r.offset),
+  };
+}
+
+/** A subscription of this process attached to the broker it owns. */
+class LocalConsumer implements Consumer, SubscriptionSource {
+  readonly broker: Broker;
+  readonly sub: EmbeddedSubscription;
+  #paused = false;
+
+  constructor(broker: Broker, sub: EmbeddedSubscription) {
+    this.broker = broker;
+    this.sub = sub;
+  }
+
+  get pattern(): string {
+    return this.sub.topic;
+  }
+
+  get group(): string {
+    return this.sub.options.group;
+  }
+
+  get from(): 'earliest' | 'latest' {
+    return this.sub.options.from;
+  }
+
+  hasCapacity(): boolean {
+    return !this.#paused && this.sub.inflight < this.sub.options.concurrency;
+  }
+
+  deliver(d: Delivery): void {
+    this.sub.run(toMessage(d), (ok) => {
+      this.broker.settle(d, ok);
+      this.broker.wake(this);
+    });
+  }
+
+  setPaused(paused: boolean): void {
+    this.#paused = paused;
+    if (!paused) this.broker.wake(this);
+  }
+
+  async leave(): Promise<void> {
+    this.broker.detach(this);
+    this.broker.flushCommits();
+  }
+}
+
+/**
+ * The embedded durable broker as a Transport. The first process to open a data directory owns
+ * it (a lock file) and runs the broker in-process; it also listens on `<dir>/broker.sock`, and
+ * `embedded({ dir })` in any other local process connects through that socket transparently.
+ */
+export class EmbeddedTransport implements Transport {
+  readonly name = 'embedded';
+  readonly capabilities = capabilities;
+  readonly options: ResolvedEmbeddedOptions;
+  readonly #subscriptions = new Set<EmbeddedSubscription>();
+  readonly #publishes = new Set<Promise<unknown>>();
+  #connecting: Promise<void> | undefined;
+  #owned: OwnedBroker | undefined;
+  #client: SocketClient | undefined;
+  #dir = '';
+  #closed = false;
+
+  constructor(options: EmbeddedOptions) {
+    this.options = resolveOptions(options);
+  }
+
+  /** `'owner'` when this process runs the broker, `'client'` when it reaches another process's. */
+  get role(): 'owner' | 'client' | 'disconnected' {
+    return this.#owned ? 'owner' : this.#client ? 'client' : 'disconnected';
+  }
+
+  /** The broker, when this process owns the directory (for tools and tests). */
+  get broker(): Broker | undefined {
+    return this.#owned?.broker;
+  }
+
+  connect(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('embedded transport'));
+    this.#connecting ??= this.#connect();
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<void> {
+    const requested = resolve(this.options.dir);
+    mkdirSync(requested, { recursive: true, mode: 0o700 });
+    chmodSync(requested, 0o700);
+    this.#dir = realpathSync(requested);
+    const socketPath = join(this.#dir, SOCKET_FILE);
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+      throw new ConfigError(
+        `the data directory path is too long for its Unix socket (${socketPath} is ${Buffer.byteLength(socketPath)} bytes, the limit is ${MAX_SOCKET_PATH}): use a shorter dir`,
+      );
+    }
+    const deadline = Date.now() + this.options.connectTimeoutMs;
+    for (;;) {
+      const o = await openOwned(this.#dir, this.options);
+      if (o) {
+        this.#owned = o;
+        return;
+      }
+      try {
+        // Short attempts, re-checking the lock in between: the owner may exit and free the directory.
+        const client = await SocketClient.connect(join(this.#dir, SOCKET_FILE), Math.min(250, Math.max(0, deadline - Date.now())));
+        client.onLost = (error, subs) => this.#failover(client, error, subs);
+        this.#client = client;
+        return;
+      } catch (error) {
+        // The owner may have died between our lock check and the connection: try to take over.
+        if (Date.now() >= deadline) {
+          throw new TransportError(`cannot open or connect to the embedded broker in ${this.#dir}: ${(error as Error).message}`, { cause: error });
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  async publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
+    if (this.#closed) throw new ClosedError('embedded transport');
+    const normalized = normalizeOutgoing(topic, messages);
+    const max = capabilities.maxPayloadBytes;
+    const tooLarge = normalized.flatMap((m, i) => (m.payload.length > max ? [`publish to "${topic}", message ${i}: payload of ${m.payload.length} bytes exceeds the embedded broker's limit of ${max} bytes`] : []));
+    ConfigError.throwIfAny(tooLarge);
+    if (!this.#owned && !this.#client) await this.connect();
+    const p = this.#owned ? this.#owned.broker.publish(topic, normalized) : this.#client!.publish(topic, normalized);
+    this.#publishes.add(p);
+    try {
+      await p;
+    } finally {
+      this.#publishes.delete(p);
+    }
+  }
+
+  async subscribe(topic: string, options: SubscribeOptions, handler: Handler): Promise<Subscription> {
+    const resolved = resolveSubscribeOptions(this, topic, options, handler);
+    if (this.#closed) throw new ClosedError('embedded transport');
+    await this.connect();
+    const sub = new EmbeddedSubscription(topic, resolved, handler, this.options.drainTimeoutMs);
+    this.#subscriptions.add(sub);
+    sub.onClosed = () => this.#subscriptions.delete(sub);
+    await this.#attach(sub);
+    return sub;
+  }
+
+  async #attach(sub: EmbeddedSubscription): Promise<void> {
+    if (this.#owned) {
+      const consumer = new LocalConsumer(this.#owned.broker, sub);
+      sub.source = consumer;
+      if (sub.paused) consumer.setPaused(true);
+      this.#owned.broker.attach(consumer);
+    } else {
+      await this.#client!.subscribe(sub);
+      if (sub.paused) sub.source?.setPaused(true);
+    }
+  }
+
+  /**
+   * The owner this transport was connected to went away. Publishes in flight were rejected
+   * (retryable: they may or may not have been written). Reconnect — taking ownership after
+   * recovery if nobody else did — and attach the subscriptions again; messages that were in
+   * flight are delivered again, as nothing unacknowledged was committed.
+   */
+  #failover(client: SocketClient, error: Error, subs: EmbeddedSubscription[]): void {
+    if (this.#client !== client || this.#closed) {
+      for (const sub of subs) sub.fail(error);
+      return;
+    }
+    this.#client = undefined;
+    this.#connecting = undefined;
+    void (async () => {
+      try {
+        await this.connect();
+        for (const sub of subs) if (!sub.stopping) await this.#attach(sub);
+      } catch (reconnectError) {
+        for (const sub of subs) sub.fail(reconnectError as Error);
+      }
+    })();
+  }
+
+  /** Topics, partitions, sizes, end offsets, groups and their lag. */
+  async inspect(): Promise<TopicInfo[]> {
+    await this.connect();
+    return this.#owned ? this.#owned.broker.inspect() : this.#client!.inspect();
+  }
+
+  /** Runs retention and compaction now (they also run every `maintenanceIntervalMs`). */
+  async maintain(): Promise<{ deletedSegments: number; compactedSegments: number }> {
+    await this.connect();
+    return this.#owned ? this.#owned.broker.maintain() : this.#client!.maintain();
+  }
+
+  /**
+   * Forgets consumer group `group` on every topic where it has no member (its committed
+   * positions are removed). For throwaway groups such as `switchyard tail`'s. Returns the topics.
+   */
+  async deleteGroup(group: string): Promise<string[]> {
+    ConfigError.throwIfAny(groupProblems(group));
+    await this.connect();
+    return this.#owned ? this.#owned.broker.deleteGroup(group) : this.#client!.deleteGroup(group);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+    await Promise.allSettled([...this.#publishes]);
+    await this.#connecting?.catch(() => undefined);
+    if (this.#owned) await releaseOwned(this.#dir, this.#owned);
+    this.#owned = undefined;
+    await this.#client?.close();
+    this.#client = undefined;
+  }
+}
+
+/**
+ * Creates the embedded durable broker transport: a log on local disk, no server to run.
+ *
+ * @example
+ * ```ts
+ * import { embedded } from 'switchyard/embedded';
+ * const bus = embedded({ dir: './data' });
+ * await bus.subscribe('orders.placed', { group: 'billing', from: 'earliest' }, async (msg) => {
+ *   console.log(msg.offset, Buffer.from(msg.payload).toString());
+ * });
+ * await bus.publish('orders.placed', { key: 'order-1', payload: Buffer.from('{"total":42}') });
+ * ```
+ */
+export function embedded(options: EmbeddedOptions): EmbeddedTransport {
+  return new EmbeddedTransport(options);
+}
