@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { ConfigError } from '../../core/errors.ts';
+import { listDeadLetters, replayDeadLetters } from '../../router/dlq.ts';
+import { embedded } from '../../transports/embedded/index.ts';
+
+/** The dead-letter topic of `topic`: itself when it already ends in `.dlq`. */
+function dlqTopic(topic: string): string {
+  return topic.endsWith('.dlq') ? topic : `${topic}.dlq`;
+}
+
+/**
+ * `switchyard dlq list <topic> --dir DIR` and `switchyard dlq replay <topic> --dir DIR [--id ID… | --all]`:
+ * the dead letters of a topic (`<topic>.dlq`) on an embedded broker, and replaying them to their
+ * original topic (each removed from the DLQ only after its publish succeeded).
+ */
+export function registerDlq(program: Command): void {
+  const dlq = program.command('dlq').description('list and replay dead-lettered messages (embedded broker)');
+  dlq
+    .command('list')
+    .description('list the dead letters of <topic> (reads <topic>.dlq)')
+    .argument('<topic>', 'the original topic, or the .dlq topic itself')
+    .requiredOption('-d, --dir <dir>', 'the embedded data directory')
+    .option('--json', 'print JSON lines instead of a table')
+    .option('--idle <ms>', 'stop reading after this long without a new message', '500')
+    .action(async (topic: string, opts: { dir: string; json?: boolean; idle: string }) => {
+      const bus = embedded({ dir: opts.dir });
+      try {
+        const letters = await listDeadLetters(bus, dlqTopic(topic), { idleMs: Number(opts.idle) });
+        if (letters.length === 0) console.log(`no dead letters in ${dlqTopic(topic)}`);
+        for (const d of letters) {
+          if (opts.json) {
+            const { message, ...rest } = d;
+            console.log(JSON.stringify({ ...rest, key: message.headers['x-original-key'] ?? '', headers: message.headers, bytes: message.payload.length }));
+          } else {
+            console.log(`${d.id}  ${d.failedAt}  attempts=${d.attempts}  handler=${d.handler}  ${d.originalTopic}\n    ${d.error}`);
+          }
+        }
+      } finally {
+        await bus.close();
+      }
+    });
+  dlq
+    .command('replay')
+    .description('republish dead letters of <topic> to their original topic, then remove them from the DLQ')
+    .argument('<topic>', 'the original topic, or the .dlq topic itself')
+    .requiredOption('-d, --dir <dir>', 'the embedded data directory')
+    .option('--id <id...>', 'replay only these message ids')
+    .option('--all', 'replay every dead letter')
+    .option('--idle <ms>', 'stop reading after this long without a new message', '500')
+    .action(async (topic: string, opts: { dir: string; id?: string[]; all?: boolean; idle: string }) => {
+      if (!opts.all && !opts.id?.length) throw new ConfigError('dlq replay: say which messages: --id <id…> or --all');
+      if (opts.all && opts.id?.length) throw new ConfigError('dlq replay: give either --id or --all, not both');
+      const bus = embedded({ dir: opts.dir });
+      try {
+        const replayed = await replayDeadLetters(bus, dlqTopic(topic), { idleMs: Number(opts.idle), ...(opts.id ? { ids: opts.id } : {}) });
+        for (const id of replayed) console.log(`replayed ${id}`);
+        const missing = (opts.id ?? []).filter((id) => !replayed.includes(id));
+        console.log(`${replayed.length} message(s) replayed from ${dlqTopic(topic)}`);
+        if (missing.length > 0) {
+          console.error(`not found in ${dlqTopic(topic)}: ${missing.join(', ')}`);
+          process.exitCode = 1;
+        }
+      } finally {
+        await bus.close();
+      }
+    });
+}

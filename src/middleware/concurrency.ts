@@ -1,0 +1,47 @@
+import { ClosedError } from '../core/errors.ts';
+import type { Middleware } from '../router/types.ts';
+
+/**
+ * Bounds how many handler attempts run at once through this middleware instance (per handler when
+ * given in the route's `use`, across handlers when given to `router.use`). Messages over the bound
+ * wait their turn, in arrival order. The route's `concurrency` option bounds intake; this bounds
+ * work, e.g. calls to one downstream shared by several handlers.
+ *
+ * @example
+ * ```ts
+ * const db = concurrency(4); // at most 4 handlers talk to the database at once
+ * router.handle('a', { ...routeA, use: [db] }, a).handle('b', { ...routeB, use: [db] }, b);
+ * ```
+ */
+export function concurrency(max = 1): Middleware {
+  if (!Number.isInteger(max) || max < 1) throw new RangeError(`concurrency(max): max must be a whole number ≥ 1, got ${max}`);
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const release = (): void => {
+    const nextUp = waiting.shift();
+    if (nextUp) nextUp();
+    else running--;
+  };
+  return async function concurrency(_msg, ctx, next) {
+    if (running < max) running++;
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const go = (): void => {
+          ctx.stopSignal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = (): void => {
+          waiting.splice(waiting.indexOf(go), 1);
+          reject(new ClosedError(`handler "${ctx.handler}"`));
+        };
+        waiting.push(go);
+        ctx.stopSignal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+    try {
+      await next();
+    } finally {
+      release();
+    }
+  };
+}

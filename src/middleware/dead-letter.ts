@@ -1,0 +1,106 @@
+import { ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
+import { topicMatches } from '../core/topic.ts';
+import type { Message } from '../core/message.ts';
+import type { Transport } from '../core/transport.ts';
+import type { Middleware, RouterContext } from '../router/types.ts';
+
+/** Headers a dead-lettered message carries besides its original ones. */
+export const DEAD_LETTER_HEADERS = [
+  'x-error',
+  'x-error-stack',
+  'x-original-topic',
+  'x-original-partition',
+  'x-original-offset',
+  'x-original-key',
+  'x-original-group',
+  'x-attempts',
+  'x-failed-at',
+  'x-handler',
+] as const;
+
+/** Dead-letter policy. Every field has a default. */
+export interface DeadLetterOptions {
+  /** Dead-letter once this many attempts failed (see `ctx.attempt`). Default 3. */
+  maxAttempts?: number;
+  /** The dead-letter topic for a message. Default `<topic>.dlq`. */
+  topic?: (message: Message) => string;
+  /** The transport to publish dead letters to. Default: the one the message came from. */
+  transport?: Transport;
+  /** Longest `x-error` value, in characters. Default 1,000. */
+  maxErrorLength?: number;
+  /** Stack lines kept in `x-error-stack`. Default 8. */
+  stackLines?: number;
+}
+
+/**
+ * Publishes a message that cannot be processed to a dead-letter topic and acknowledges it, so it
+ * never blocks the stream and is never lost: on a permanent error (DecodeError, ValidationError,
+ * PermanentError) at once, on other errors once `maxAttempts` attempts failed and no in-process
+ * retry follows. The dead letter keeps the original id, payload and headers and adds `x-error`,
+ * `x-error-stack`, `x-original-topic`, `x-original-partition`, `x-original-offset`,
+ * `x-original-key`, `x-original-group`, `x-attempts`, `x-failed-at` and `x-handler`. If the
+ * dead-letter publish fails, the message is not acknowledged (the transport delivers it again).
+ *
+ * Install it inside or outside `retry()`, either works. Use `replayDeadLetters()` to send dead
+ * letters back to their topic.
+ *
+ * @example
+ * ```ts
+ * router.use(retry({ attempts: 5 }), deadLetter({ maxAttempts: 5 }));
+ * ```
+ */
+export function deadLetter(options: DeadLetterOptions = {}): Middleware {
+  const maxAttempts = options.maxAttempts ?? 3;
+  const topicFor = options.topic ?? ((m: Message) => `${m.topic}.dlq`);
+  const maxErrorLength = options.maxErrorLength ?? 1_000;
+  const stackLines = options.stackLines ?? 8;
+
+  return async function deadLetter(msg, ctx, next) {
+    try {
+      await next();
+    } catch (thrown) {
+      // Stopping is not a failure of the message: leave it to the transport.
+      if (ctx.stopSignal.aborted || isClosedError(thrown)) throw thrown;
+      const permanent = isPermanentError(thrown);
+      if (!permanent && !(ctx.final && ctx.attempt >= maxAttempts)) throw thrown;
+      const error = toError(thrown);
+      ctx.discardPending();
+      const dlqTopic = topicFor(msg);
+      const target = options.transport ?? ctx.from;
+      if (target === ctx.from && topicMatches(ctx.route, dlqTopic)) {
+        // The handler would consume its own dead letters and dead-letter them again, forever.
+        throw new ConfigError(
+          `handler "${ctx.handler}": dead-letter topic "${dlqTopic}" matches the handler's own pattern "${ctx.route}"; ` +
+            `give deadLetter({ topic: (msg) => … }) a topic outside it (e.g. "dlq.${msg.topic}") or another transport`,
+          { cause: error },
+        );
+      }
+      await target.publish(dlqTopic, {
+        id: msg.id,
+        // No key: dead letters of one key must not hold each other back when listed or replayed.
+        payload: msg.payload,
+        headers: deadLetterHeaders(msg, ctx, error, maxErrorLength, stackLines),
+      });
+      ctx.count('dead-lettered');
+      ctx.logger.warn(`handler "${ctx.handler}" dead-lettered message ${msg.id} to "${dlqTopic}"`, { error: error.message });
+    }
+  };
+}
+
+function deadLetterHeaders(msg: Message, ctx: RouterContext, error: Error, maxErrorLength: number, stackLines: number): Record<string, string> {
+  const headers: Record<string, string> = {};
+  // Drop dead-letter headers of an earlier round (a replayed message failing again).
+  for (const [k, v] of Object.entries(msg.headers)) if (!(DEAD_LETTER_HEADERS as readonly string[]).includes(k)) headers[k] = v;
+  const text = `${error.name}: ${error.message}`;
+  headers['x-error'] = text.length > maxErrorLength ? `${text.slice(0, maxErrorLength - 1)}…` : text;
+  headers['x-error-stack'] = (error.stack ?? '').split('\n').slice(0, stackLines + 1).join('\n').slice(0, 4_000);
+  headers['x-original-topic'] = msg.topic;
+  if (msg.partition !== undefined) headers['x-original-partition'] = String(msg.partition);
+  if (msg.offset !== undefined) headers['x-original-offset'] = msg.offset;
+  if (msg.key !== '') headers['x-original-key'] = msg.key;
+  headers['x-original-group'] = ctx.group;
+  headers['x-attempts'] = String(ctx.attempt);
+  headers['x-failed-at'] = new Date().toISOString();
+  headers['x-handler'] = ctx.handler;
+  return headers;
+}

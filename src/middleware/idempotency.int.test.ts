@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { json } from '../codecs/json.ts';
+import { Router } from '../router/router.ts';
+import type { Middleware } from '../router/types.ts';
+import { pgTransaction, postgresIdempotencyStore } from '../stores/idempotency/postgres.ts';
+import { redisIdempotencyStore } from '../stores/idempotency/redis.ts';
+import type { IdempotencyStore } from '../stores/idempotency/store.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { MemoryBroker, memory } from '../transports/memory/index.ts';
+import { quiet } from './harness.test-support.ts';
+import { idempotency } from './idempotency.ts';
+
+const PG_URL = process.env.SWITCHYARD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.SWITCHYARD_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+const pool = new pg.Pool({ connectionString: PG_URL, max: 20 });
+const redis = new Redis(REDIS_URL);
+const tables: string[] = [];
+
+afterAll(async () => {
+  for (const t of tables) await pool.query(`DROP TABLE IF EXISTS ${t}`);
+  await pool.end();
+  const keys = await redis.keys(`switchyard-test:${run}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+const codec = json<{ n: number }>();
+
+/**
+ * Two consumers (routers) in one group on one broker; each message id is published 10 times
+ * under different ordering keys, so copies run at the same moment on both consumers.
+ */
+async function concurrentDuplicates(store: () => IdempotencyStore, write: (ctx: Parameters<Middleware>[1], id: string) => Promise<void>): Promise<void> {
+  const broker = new MemoryBroker();
+  const topic = `idem-int.${run}.${tables.length}`;
+  const acked = new Inbox();
+  const observe: Middleware = async function observe(msg, _ctx, next) {
+    await next();
+    acked.push(msg);
+  };
+  const routers = [1, 2].map((i) =>
+    new Router({ logger: quiet }).use(observe, idempotency({ store: store() })).handle(`c${i}`, { from: memory({ broker }), topic, group: 'g', codec, concurrency: 8 }, async (msg, ctx) => {
+      await write(ctx, msg.id);
+      await new Promise((r) => setTimeout(r, 5)); // hold the claim a moment so copies overlap
+    }),
+  );
+  await Promise.all(routers.map((r) => r.start()));
+  const publisher = memory({ broker });
+  for (let n = 0; n < 20; n++) {
+    await publisher.publish(topic, Array.from({ length: 10 }, (_, copy) => codec.encode({ n }, { id: `${run}-m${n}`, key: `copy-${copy}` })));
+  }
+  await acked.untilCount(200, 60_000);
+  await Promise.all(routers.map((r) => r.stop()));
+  const skipped = routers.reduce((sum, r) => sum + (r.inspector.handlers()[0]!.counters['skipped-duplicate'] ?? 0), 0);
+  expect(skipped).toBe(180);
+}
+
+describe('idempotency() with shared stores: concurrent copies on two consumers run once', () => {
+  it('PostgreSQL, transactional: one effect per id', async () => {
+    const effects = `idem_int_effects_${run}`;
+    const keys = `idem_int_keys_${run}`;
+    tables.push(effects, keys);
+    await pool.query(`CREATE TABLE ${effects} (msg_id text NOT NULL)`);
+    await concurrentDuplicates(
+      () => postgresIdempotencyStore({ pool, table: keys }),
+      async (ctx, id) => void (await pgTransaction(ctx).query(`INSERT INTO ${effects} VALUES ($1)`, [id])),
+    );
+    const r = await pool.query<{ rows: string; ids: string }>(`SELECT count(*) AS rows, count(DISTINCT msg_id) AS ids FROM ${effects}`);
+    expect(r.rows[0]).toEqual({ rows: '20', ids: '20' });
+  });
+
+  it('Redis: one effect per id', async () => {
+    const effects = new Map<string, number>();
+    await concurrentDuplicates(
+      () => redisIdempotencyStore({ client: redis, prefix: `switchyard-test:${run}:` }),
+      async (_ctx, id) => void effects.set(id, (effects.get(id) ?? 0) + 1),
+    );
+    expect(effects.size).toBe(20);
+    expect([...effects.values()].every((n) => n === 1)).toBe(true);
+  });
+});

@@ -1,0 +1,71 @@
+import { SwitchyardError } from '../core/errors.ts';
+import type { Message } from '../core/message.ts';
+import { delay } from '../router/shutdown.ts';
+import type { Middleware, RouterContext } from '../router/types.ts';
+import type { IdempotencyStore } from '../stores/idempotency/store.ts';
+
+/** Idempotency settings. */
+export interface IdempotencyOptions {
+  /** Where processed keys are kept (memory, Redis, PostgreSQL). */
+  store: IdempotencyStore;
+  /** The dedup key of a message. Default `<group>:<message id>`. */
+  key?: (message: Message, ctx: RouterContext) => string;
+  /** How long a key stays processed, in ms. Default 7 days. */
+  ttlMs?: number;
+  /** How long a claim lasts before another consumer may take over (crashed processor), in ms. Default 60,000. */
+  leaseMs?: number;
+}
+
+/**
+ * Skips messages whose key was already processed (the message is acknowledged without running
+ * the handler). A key is claimed before the handler runs, so concurrent duplicates never both
+ * run; a duplicate arriving while the first is in flight waits for it. After the handler
+ * succeeded, its queued publishes are sent and then the key is marked processed; a failure
+ * releases the key. With the transactional PostgreSQL store the handler's writes and the mark
+ * commit in one transaction: exactly-once effect. See docs/middleware.md for each store's guarantee.
+ *
+ * Install it inside `retry()` and `deadLetter()` (after them in `use`), so each attempt has its
+ * own claim (and transaction).
+ *
+ * @example
+ * ```ts
+ * router.use(retry(), deadLetter(), idempotency({ store: memoryIdempotencyStore() }));
+ * ```
+ */
+export function idempotency(options: IdempotencyOptions): Middleware {
+  const { store } = options;
+  if (typeof store?.claim !== 'function') throw new TypeError('idempotency({ store }): store must be an IdempotencyStore');
+  const keyOf = options.key ?? ((m: Message, ctx: RouterContext) => `${ctx.group}:${m.id}`);
+  const ttlMs = options.ttlMs ?? 7 * 24 * 3600_000;
+  const leaseMs = options.leaseMs ?? 60_000;
+
+  return async function idempotency(msg, ctx, next) {
+    const key = keyOf(msg, ctx);
+    const started = Date.now();
+    for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
+      const claim = await store.claim(key, { leaseMs, ttlMs });
+      if (claim.status === 'processed') {
+        ctx.count('skipped-duplicate');
+        return;
+      }
+      if (claim.status === 'busy') {
+        if (Date.now() - started > leaseMs || !(await delay(wait, ctx.stopSignal))) {
+          throw new SwitchyardError(`message key "${key}" is still being processed by another consumer; it will be delivered again`);
+        }
+        continue;
+      }
+      claim.attach?.(ctx);
+      try {
+        await next();
+        // Publish before marking processed: a crash in between re-runs the message (and re-sends,
+        // at-least-once) rather than losing what it had to publish.
+        await ctx.flush();
+      } catch (error) {
+        await claim.release().catch((e: unknown) => ctx.logger.warn(`idempotency: releasing "${key}" failed`, { error: String(e) }));
+        throw error;
+      }
+      await claim.complete();
+      return;
+    }
+  };
+}

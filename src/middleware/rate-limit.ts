@@ -1,0 +1,50 @@
+import { ClosedError } from '../core/errors.ts';
+import { delay } from '../router/shutdown.ts';
+import type { Middleware } from '../router/types.ts';
+
+/** Rate limit settings. */
+export interface RateLimitOptions {
+  /** Messages per second, on average. */
+  perSecond: number;
+  /** Messages that may go at once after a quiet spell. Default 1 (evenly spaced). */
+  burst?: number;
+}
+
+/**
+ * Lets at most `perSecond` messages a second through this middleware instance (a token bucket
+ * holding `burst` tokens). Messages over the rate wait; while they wait the subscription's
+ * in-flight bound fills up, so intake slows down too (backpressure), nothing is dropped.
+ *
+ * @example
+ * ```ts
+ * router.handle('email', { ...route, use: [rateLimit({ perSecond: 50, burst: 10 })] }, sendEmail);
+ * ```
+ */
+export function rateLimit(options: RateLimitOptions): Middleware {
+  const perSecond = options?.perSecond;
+  if (!(perSecond > 0)) throw new RangeError(`rateLimit({ perSecond }): perSecond must be a positive number, got ${perSecond}`);
+  const burst = options.burst ?? 1;
+  const interval = 1_000 / perSecond;
+  let tokens = burst;
+  let refilled = performance.now();
+  /** Time (performance.now) by which the last reserved token becomes available. */
+  let chain = Promise.resolve();
+
+  const take = async (signal: AbortSignal): Promise<void> => {
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + (now - refilled) / interval);
+    refilled = now;
+    tokens -= 1;
+    if (tokens >= 0) return;
+    const wait = -tokens * interval;
+    if (!(await delay(wait, signal))) throw new ClosedError('rate-limited handler');
+  };
+
+  return async function rateLimit(_msg, ctx, next) {
+    // Reserve tokens in arrival order.
+    const turn = chain.then(() => take(ctx.stopSignal));
+    chain = turn.catch(() => {});
+    await turn;
+    await next();
+  };
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import type { StandardSchema } from '../codecs/standard-schema.ts';
+import { deadLetter } from './dead-letter.ts';
+import { harness, record } from './harness.test-support.ts';
+import { validate } from './validate.ts';
+
+/** An async Standard Schema: { n: positive number } → { n, doubled }. */
+const schema: StandardSchema<unknown, { n: number; doubled: number }> = {
+  '~standard': {
+    version: 1,
+    vendor: 'test',
+    validate: async (value) => {
+      const n = (value as { n?: unknown }).n;
+      if (typeof n !== 'number') return { issues: [{ message: 'must be a number', path: ['n'] }] };
+      if (n <= 0) return { issues: [{ message: 'must be positive', path: [{ key: 'n' }] }] };
+      return { value: { n, doubled: n * 2 } };
+    },
+  },
+};
+
+describe('validate()', () => {
+  it('gives the handler the schema’s output and dead-letters invalid messages at once with the issues', async () => {
+    const seen: unknown[] = [];
+    const h = await harness<{ n: unknown }>('validate', [deadLetter({ maxAttempts: 5 }), validate(schema)], async (msg, _ctx, h) => {
+      seen.push(msg.payload);
+      record(h.done, msg);
+    });
+    await h.publish([{ n: 2 }, { n: 'two' }, { n: -1 }, { n: 3 }]);
+    await h.done.untilCount(2, 5_000);
+    await h.dlq.untilCount(2, 5_000);
+    expect(seen).toEqual([
+      { n: 2, doubled: 4 },
+      { n: 3, doubled: 6 },
+    ]);
+    expect(h.dlq.messages.map((m) => m.headers['x-error'])).toEqual([
+      expect.stringMatching(/^ValidationError: .* failed validation: n: must be a number$/),
+      expect.stringMatching(/^ValidationError: .* failed validation: n: must be positive$/),
+    ]);
+    expect(h.dlq.messages.map((m) => m.headers['x-attempts'])).toEqual(['1', '1']);
+    await h.stop();
+  });
+});

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { json } from '../codecs/json.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { memory } from '../transports/memory/index.ts';
+import { postgresOutbox } from './postgres.ts';
+
+const PG_URL = process.env.SWITCHYARD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+const pool = new pg.Pool({ connectionString: PG_URL, max: 16 });
+const tables: string[] = [];
+const codec = json<{ key: string; seq: number; tx: number }>();
+
+afterAll(async () => {
+  for (const t of tables) await pool.query(`DROP TABLE IF EXISTS ${t}`);
+  await pool.end();
+});
+
+describe('postgresOutbox', () => {
+  it('publishes exactly the committed rows of 5,000 enqueued (half rolled back), in order per key, with two relays running', async () => {
+    const table = `outbox_${run}`;
+    tables.push(table);
+    const box = postgresOutbox({ pool, table });
+    await box.migrate();
+    const bus = memory();
+    const topic = `outbox.${run}`;
+    const got = new Inbox();
+    await bus.subscribe(topic, { group: 'g', concurrency: 1 }, async (m) => got.push(m));
+    const errors: Error[] = [];
+    const relays = [1, 2].map(() => box.relay({ transport: bus, batchSize: 50, pollIntervalMs: 5, onError: (e) => errors.push(e) }));
+
+    const keys = Array.from({ length: 20 }, (_, i) => `key-${i}`);
+    const committed: string[] = [];
+    let tx = 0;
+    // Each key's transactions run one after another; keys run in parallel. 50 transactions of 5 rows per key.
+    await Promise.all(
+      keys.map(async (key) => {
+        let seq = 0;
+        for (let t = 0; t < 50; t++) {
+          const txId = ++tx;
+          const client = await pool.connect();
+          try {
+            await client.query('BEGIN');
+            const batch = Array.from({ length: 5 }, () => codec.encode({ key, seq: seq++, tx: txId }, { key, id: `${run}-${txId}-${seq}` }));
+            await box.enqueue(client, topic, batch.slice(0, 2));
+            await box.enqueue(client, topic, batch.slice(2));
+            if (Math.random() < 0.5) {
+              await client.query('ROLLBACK');
+            } else {
+              await client.query('COMMIT');
+              committed.push(...batch.map((m) => m.id!));
+            }
+          } finally {
+            client.release();
+          }
+        }
+      }),
+    );
+    expect(tx * 5).toBe(5_000);
+    await got.untilCount(committed.length, 60_000);
+    await Promise.all(relays.map((r) => r.stop()));
+    expect(errors).toEqual([]);
+    expect(await box.pending()).toBe(0);
+    expect(got.messages).toHaveLength(committed.length);
+    expect(new Set(got.messages.map((m) => m.id))).toEqual(new Set(committed));
+    // In order per key: sequence numbers of one key only grow.
+    const last = new Map<string, number>();
+    for (const m of got.messages) {
+      const { key, seq } = codec.decode(m);
+      expect(m.key).toBe(key);
+      expect(seq).toBeGreaterThan(last.get(key) ?? -1);
+      last.set(key, seq);
+    }
+    console.info(`outbox: ${committed.length} committed of 5000; relays published ${relays.map((r) => r.published).join(' + ')}`);
+    await bus.close();
+  });
+
+  it('rejects an unsafe table name and invalid messages before touching the database', async () => {
+    expect(() => postgresOutbox({ pool, table: 'x; DROP TABLE y' })).toThrow(/identifier/);
+    const box = postgresOutbox({ pool, table: `outbox_never_${run}` });
+    await expect(box.enqueue(pool, 'bad..topic', { payload: new Uint8Array() })).rejects.toThrow(/empty token/);
+  });
+
+  it('keeps rows whose publish failed pending, marks the ones published before the failure, and loses nothing', async () => {
+    const table = `outbox_fail_${run}`;
+    tables.push(table);
+    const box = postgresOutbox({ pool, table });
+    await box.migrate();
+    const bus = memory();
+    const got = new Inbox();
+    await bus.subscribe(`outbox-fail.${run}.>`, { group: 'g' }, async (m) => got.push(m));
+    // Two topics alternate, so a round makes several publish calls; the third call fails once.
+    await box.enqueue(pool, `outbox-fail.${run}.a`, [1, 2].map((seq) => codec.encode({ key: 'k', seq, tx: 0 }, { key: 'k' })));
+    await box.enqueue(pool, `outbox-fail.${run}.b`, [3].map((seq) => codec.encode({ key: 'k', seq, tx: 0 }, { key: 'k' })));
+    await box.enqueue(pool, `outbox-fail.${run}.a`, [4, 5].map((seq) => codec.encode({ key: 'k', seq, tx: 0 }, { key: 'k' })));
+    let calls = 0;
+    const published: number[] = [];
+    const flaky = Object.create(bus) as typeof bus;
+    flaky.publish = async (topic, messages) => {
+      if (++calls === 3) throw new Error('broker unavailable');
+      await bus.publish(topic, messages);
+      for (const m of Array.isArray(messages) ? messages : [messages]) published.push(codec.decode({ ...m, topic, id: '' } as never).seq);
+    };
+    await expect(box.relayOnce({ transport: flaky })).rejects.toThrow(/unavailable/);
+    expect(await box.pending()).toBe(2);
+    expect(await box.relayOnce({ transport: flaky })).toBe(2);
+    await got.untilCount(5, 5_000);
+    // Published in enqueue order (the subscriber's two topics are not ordered with each other).
+    expect(published).toEqual([1, 2, 3, 4, 5]);
+    expect(got.messages.map((m) => codec.decode(m).seq).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(await box.pending()).toBe(0);
+    await bus.close();
+  });
+});

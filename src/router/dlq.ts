@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import type { Message, OutgoingMessage } from '../core/message.ts';
+import type { Subscription, Transport } from '../core/transport.ts';
+import { deferred } from '../internal/deferred.ts';
+import { DEAD_LETTER_HEADERS } from '../middleware/dead-letter.ts';
+
+/** The consumer group whose position defines what is still "in" a dead-letter topic. */
+export const DLQ_GROUP = 'switchyard.dlq';
+
+/** How to read a dead-letter topic. */
+export interface DeadLetterReadOptions {
+  /** Group whose unacknowledged messages are the DLQ's content. Default `switchyard.dlq`. */
+  group?: string;
+  /** Stop once no new message arrived for this long, in ms. Default 500. */
+  idleMs?: number;
+  /** Most messages looked at in one call. Default 10,000. */
+  limit?: number;
+}
+
+/** One dead letter, as listed. */
+export interface DeadLetter {
+  id: string;
+  originalTopic: string;
+  error: string;
+  attempts: number;
+  failedAt: string;
+  handler: string;
+  message: Message;
+}
+
+function toDeadLetter(m: Message): DeadLetter {
+  const h = m.headers;
+  return {
+    id: m.id,
+    originalTopic: h['x-original-topic'] ?? '',
+    error: h['x-error'] ?? '',
+    attempts: Number(h['x-attempts'] ?? 0),
+    failedAt: h['x-failed-at'] ?? '',
+    handler: h['x-handler'] ?? '',
+    message: m,
+  };
+}
+
+/**
+ * Reads the dead-letter topic with the DLQ group, handing each message to `decide`: `'ack'`
+ * removes it (after `decide` resolved), `'keep'` leaves it where it is (it is handed back
+ * unacknowledged once the topic has been quiet for `idleMs`). A message seen twice in one sweep
+ * (one that `decide` moved to the end of the topic) is kept.
+ */
+async function sweep(
+  transport: Transport,
+  dlqTopic: string,
+  options: DeadLetterReadOptions,
+  decide: (m: Message) => Promise<'ack' | 'keep'>,
+): Promise<void> {
+  const idleMs = options.idleMs ?? 500;
+  const limit = options.limit ?? 10_000;
+  const release = deferred<void>();
+  const seen = new Set<string>();
+  // Assigned once subscribe resolves; `done` may run before that.
+  // eslint-disable-next-line prefer-const
+  let sub: Subscription | undefined;
+  // Pause first, so messages handed back are not delivered to this sweep again.
+  const done = (): void => {
+    sub?.pause();
+    release.resolve();
+  };
+  let timer = setTimeout(done, idleMs);
+  const touch = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(done, idleMs);
+  };
+  sub = await transport.subscribe(dlqTopic, { group: options.group ?? DLQ_GROUP, from: 'earliest', concurrency: limit }, async (m) => {
+    const first = !seen.has(m.id) && seen.size < limit;
+    seen.add(m.id);
+    if (first) {
+      touch();
+      if ((await decide(m)) === 'ack') return;
+    }
+    await release.promise;
+    throw new Error('kept in the dead-letter topic');
+  });
+  await release.promise;
+  clearTimeout(timer);
+  sub.pause();
+  await sub.close();
+}
+
+/**
+ * Lists the messages in a dead-letter topic (those the DLQ group has not removed), oldest first.
+ * Nothing is removed. Needs a transport that keeps messages for groups (`persistentGroups`).
+ *
+ * @example
+ * ```ts
+ * for (const d of await listDeadLetters(bus, 'orders.placed.dlq')) console.log(d.id, d.error);
+ * ```
+ */
+export async function listDeadLetters(transport: Transport, dlqTopic: string, options: DeadLetterReadOptions = {}): Promise<DeadLetter[]> {
+  const found: DeadLetter[] = [];
+  await sweep(transport, dlqTopic, options, async (m) => {
+    found.push(toDeadLetter(m));
+    return 'keep';
+  });
+  return found.sort((a, b) => Number(a.message.offset ?? 0) - Number(b.message.offset ?? 0) || a.message.timestamp - b.message.timestamp);
+}
+
+/** What to replay. */
+export interface ReplayOptions extends DeadLetterReadOptions {
+  /** Only these message ids; default: every message. */
+  ids?: readonly string[];
+  /** Publish to this transport instead of the dead-letter topic's. */
+  to?: Transport;
+}
+
+/**
+ * Publishes dead letters back to their original topic (`x-original-topic`) with their original
+ * id, key, payload and headers (the `x-` dead-letter headers removed), and removes each from the
+ * DLQ only after its publish succeeded. Dead letters not selected by `ids` are moved to the end of
+ * the DLQ (same id, payload and headers). Returns the replayed ids.
+ *
+ * @example
+ * ```ts
+ * await replayDeadLetters(bus, 'orders.placed.dlq');                 // all
+ * await replayDeadLetters(bus, 'orders.placed.dlq', { ids: [id] });  // one
+ * ```
+ */
+export async function replayDeadLetters(transport: Transport, dlqTopic: string, options: ReplayOptions = {}): Promise<string[]> {
+  const wanted = options.ids ? new Set(options.ids) : undefined;
+  const replayed: string[] = [];
+  await sweep(transport, dlqTopic, options, async (m) => {
+    const original = m.headers['x-original-topic'];
+    if ((wanted && !wanted.has(m.id)) || !original) {
+      // Not replayed: move it to the end of the DLQ, so the group's position can pass it (log
+      // transports commit contiguous offsets) and it stays listed.
+      await transport.publish(dlqTopic, { id: m.id, payload: m.payload, headers: m.headers });
+      return 'ack';
+    }
+    await (options.to ?? transport).publish(original, restore(m));
+    replayed.push(m.id);
+    return 'ack';
+  });
+  return replayed;
+}
+
+/** The message as it was before it was dead-lettered. */
+export function restore(m: Message): OutgoingMessage {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.headers)) if (!(DEAD_LETTER_HEADERS as readonly string[]).includes(k)) headers[k] = v;
+  return { id: m.id, payload: m.payload, headers, ...(m.headers['x-original-key'] ? { key: m.headers['x-original-key'] } : {}) };
+}
+
+/** A random suffix, for tools that need a throwaway group. */
+export function runId(): string {
+  return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}

@@ -1,0 +1,397 @@
+import { ConfigError, toError } from '../core/errors.ts';
+import type { Message } from '../core/message.ts';
+import { groupProblems, patternProblems } from '../core/topic.ts';
+import type { Subscription, Transport } from '../core/transport.ts';
+import { compose, type Terminal } from './compose.ts';
+import { HandlerContext } from './handler-context.ts';
+import type { HandlerCounters, HandlerSnapshot, HandlerState, RouterEvent, RouterInspector, RouterState } from './inspector.ts';
+import { processSignals, whenAborted } from './shutdown.ts';
+import type { IntakeControl, Logger, Middleware, RouteHandler, RouteOptions } from './types.ts';
+
+/** Router settings. */
+export interface RouterOptions {
+  /** Where the router logs. Default: warnings and errors to the console. */
+  logger?: Logger;
+  /** How long `stop()` lets in-flight handlers finish before aborting their signals. Default 30,000 ms. */
+  drainTimeoutMs?: number;
+  /** Close the transports the handlers use once stopped. Default true. */
+  closeTransports?: boolean;
+}
+
+/** How `run()` starts and when it stops. */
+export interface RunOptions {
+  /** Stops the router when aborted. */
+  signal?: AbortSignal;
+  /** Process signals that stop the router. Default `['SIGINT', 'SIGTERM']`; `[]` for none. */
+  processSignals?: readonly NodeJS.Signals[];
+}
+
+const consoleLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: (message, fields) => console.warn(`switchyard: ${message}`, fields ?? ''),
+  error: (message, fields) => console.error(`switchyard: ${message}`, fields ?? ''),
+};
+
+class Route {
+  readonly name: string;
+  readonly options: RouteOptions<unknown>;
+  readonly handler: RouteHandler<unknown>;
+  state: HandlerState = 'registered';
+  inFlight = 0;
+  counters: HandlerCounters = { received: 0, succeeded: 0, failed: 0, published: 0 };
+  lastError: { message: string; at: number } | undefined;
+  subscription: Subscription | undefined;
+  middleware: readonly Middleware[] = [];
+  chain: Terminal | undefined;
+  readonly intake: IntakeControl;
+  #pausedBeforeStart = false;
+
+  constructor(name: string, options: RouteOptions<unknown>, handler: RouteHandler<unknown>, onState: (r: Route) => void) {
+    this.name = name;
+    this.options = options;
+    this.handler = handler;
+    const intake = {
+      pause: (): void => {
+        if (this.subscription) this.subscription.pause();
+        else this.#pausedBeforeStart = true;
+        if (this.state === 'running') {
+          this.state = 'paused';
+          onState(this);
+        }
+      },
+      resume: (): void => {
+        this.#pausedBeforeStart = false;
+        this.subscription?.resume();
+        if (this.state === 'paused') {
+          this.state = 'running';
+          onState(this);
+        }
+      },
+    };
+    this.intake = Object.defineProperty(intake, 'paused', {
+      get: () => (this.subscription ? this.subscription.paused : this.#pausedBeforeStart),
+      enumerable: true,
+    }) as IntakeControl;
+  }
+
+  get pausedBeforeStart(): boolean {
+    return this.#pausedBeforeStart;
+  }
+
+  snapshot(): HandlerSnapshot {
+    const o = this.options;
+    return {
+      name: this.name,
+      state: this.state,
+      transport: o.from.name,
+      to: (o.to ?? o.from).name,
+      topic: o.topic,
+      group: o.group,
+      concurrency: o.concurrency ?? 1,
+      inFlight: this.inFlight,
+      middleware: this.middleware.map((m) => m.name || '(anonymous)'),
+      counters: { ...this.counters },
+      ...(this.lastError ? { lastError: { ...this.lastError } } : {}),
+    };
+  }
+}
+
+/**
+ * Runs named handlers: each consumes a topic (or pattern) of a transport in a consumer group,
+ * gets its payload decoded by the route's codec, and may publish (to the same or another
+ * transport) what is sent only after it succeeded and before the message is acknowledged.
+ * Middleware wraps every handler, outermost first; per-handler middleware runs inside the
+ * router's.
+ *
+ * @example
+ * ```ts
+ * const bus = memory();
+ * const router = new Router();
+ * router.use(correlation(), retry({ attempts: 5 }), deadLetter());
+ * router.handle('charge-on-order',
+ *   { from: bus, topic: 'orders.placed', group: 'billing', codec: json<OrderPlaced>() },
+ *   async (msg, ctx) => {
+ *     await charge(msg.payload);
+ *     ctx.publish('payments.charged', json().encode({ orderId: msg.payload.orderId }));
+ *   });
+ * await router.run(); // until SIGINT/SIGTERM: stop intake, drain, commit, close
+ * ```
+ */
+export class Router {
+  readonly #routes = new Map<string, Route>();
+  readonly #middleware: Middleware[] = [];
+  readonly #listeners = new Set<(event: RouterEvent) => void>();
+  readonly #logger: Logger;
+  readonly #drainTimeoutMs: number;
+  readonly #closeTransports: boolean;
+  readonly #stop = new AbortController();
+  #state: RouterState = 'idle';
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  readonly inspector: RouterInspector;
+
+  constructor(options: RouterOptions = {}) {
+    this.#logger = options.logger ?? consoleLogger;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    this.#closeTransports = options.closeTransports ?? true;
+    const inspector = {
+      handlers: () => [...this.#routes.values()].map((r) => r.snapshot()),
+      handler: (name: string) => this.#routes.get(name)?.snapshot(),
+      on: (listener: (event: RouterEvent) => void) => {
+        this.#listeners.add(listener);
+        return () => void this.#listeners.delete(listener);
+      },
+    };
+    this.inspector = Object.freeze(Object.defineProperty(inspector, 'state', { get: () => this.#state, enumerable: true }) as RouterInspector);
+  }
+
+  /** The router's state (also on the inspector). */
+  get state(): RouterState {
+    return this.#state;
+  }
+
+  /** Adds middleware around every handler, in order (the first is outermost). Before `start()` only. */
+  use(...middleware: Middleware[]): this {
+    this.#assertNotStarted('use');
+    for (const [i, m] of middleware.entries()) {
+      if (typeof m !== 'function') throw new ConfigError(`router.use: argument ${i} is not a middleware function (got ${typeof m})`);
+    }
+    this.#middleware.push(...middleware);
+    return this;
+  }
+
+  /**
+   * Registers a handler under a unique name. Every problem with the route is reported at once in
+   * one ConfigError. Before `start()` only.
+   */
+  handle<T = Uint8Array>(name: string, route: RouteOptions<T>, handler: RouteHandler<T>): this {
+    this.#assertNotStarted('handle');
+    const problems: string[] = [];
+    if (typeof name !== 'string' || name === '') problems.push('handler name must be a non-empty string');
+    else if (this.#routes.has(name)) problems.push(`a handler named "${name}" is already registered`);
+    const where = `handler "${String(name)}"`;
+    if (typeof route !== 'object' || route === null) {
+      problems.push(`${where}: route options are required: { from, topic, group }`);
+      ConfigError.throwIfAny(problems);
+    }
+    if (!isTransport(route.from)) problems.push(`${where}: "from" must be a transport (memory(), embedded(), kafka(…)…)`);
+    if (route.to !== undefined && !isTransport(route.to)) problems.push(`${where}: "to" must be a transport when given`);
+    problems.push(...patternProblems(route.topic).map((p) => `${where}: ${p}`));
+    problems.push(...groupProblems(route.group).map((p) => `${where}: ${p}`));
+    if (route.start !== undefined && route.start !== 'earliest' && route.start !== 'latest') {
+      problems.push(`${where}: start must be "earliest" or "latest", got ${JSON.stringify(route.start)}`);
+    }
+    if (route.concurrency !== undefined && (!Number.isInteger(route.concurrency) || route.concurrency < 1)) {
+      problems.push(`${where}: concurrency must be a whole number ≥ 1, got ${JSON.stringify(route.concurrency)}`);
+    }
+    if (route.codec !== undefined && typeof route.codec?.decode !== 'function') problems.push(`${where}: codec must be a Codec (json(), raw(), protobuf(…))`);
+    for (const [i, m] of (route.use ?? []).entries()) {
+      if (typeof m !== 'function') problems.push(`${where}: use[${i}] is not a middleware function`);
+    }
+    if (typeof handler !== 'function') problems.push(`${where}: handler must be a function (msg, ctx) => Promise<void>`);
+    ConfigError.throwIfAny(problems);
+    this.#routes.set(name, new Route(name, route as RouteOptions<unknown>, handler as RouteHandler<unknown>, (r) => this.#handlerState(r)));
+    return this;
+  }
+
+  /**
+   * Connects the transports and subscribes every handler; resolves once all consume. If one
+   * subscription fails, the ones already started are closed and the error is thrown.
+   */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    if (this.#routes.size === 0) throw new ConfigError('router.start: no handlers registered (router.handle(name, route, handler))');
+    this.#setState('starting');
+    const transports = new Set<Transport>();
+    for (const r of this.#routes.values()) {
+      transports.add(r.options.from);
+      if (r.options.to) transports.add(r.options.to);
+    }
+    try {
+      await Promise.all([...transports].map((t) => t.connect()));
+      for (const r of this.#routes.values()) await this.#subscribe(r);
+    } catch (error) {
+      this.#logger.error('router failed to start', { error: toError(error).message });
+      this.#stopping ??= this.#stopNow();
+      await this.#stopping;
+      throw error;
+    }
+    this.#setState('running');
+  }
+
+  async #subscribe(r: Route): Promise<void> {
+    const o = r.options;
+    r.middleware = [...this.#middleware, ...(o.use ?? [])];
+    const handler = r.handler;
+    r.chain = compose(r.middleware, async (message, ctx) => {
+      const payload = ctx.payload();
+      await handler({ ...message, payload, bytes: message.payload }, ctx);
+    });
+    r.state = 'starting';
+    this.#handlerState(r);
+    r.subscription = await o.from.subscribe(
+      o.topic,
+      { group: o.group, from: o.start ?? 'latest', concurrency: o.concurrency ?? 1 },
+      (message, tctx) => this.#deliver(r, message, tctx.signal),
+    );
+    if (r.pausedBeforeStart) r.subscription.pause();
+    r.state = r.subscription.paused ? 'paused' : 'running';
+    this.#handlerState(r);
+    void r.subscription.closed.then((error) => {
+      if (error && this.#state !== 'stopping' && this.#state !== 'stopped') {
+        r.state = 'failed';
+        this.#handlerState(r, error);
+      }
+    });
+  }
+
+  async #deliver(r: Route, message: Message, transportSignal: AbortSignal): Promise<void> {
+    r.counters.received++;
+    r.inFlight++;
+    const stopSignal = AbortSignal.any([transportSignal, this.#stop.signal]);
+    const ctx = new HandlerContext({
+      handler: r.name,
+      route: r.options.topic,
+      group: r.options.group,
+      from: r.options.from,
+      to: r.options.to ?? r.options.from,
+      signal: stopSignal,
+      stopSignal,
+      message,
+      codec: r.options.codec,
+      intake: r.intake,
+      logger: this.#logger,
+      count: (counter) => {
+        r.counters[counter] = (r.counters[counter] ?? 0) + 1;
+      },
+      published: (n) => {
+        r.counters.published += n;
+      },
+    });
+    try {
+      await r.chain!(message, ctx);
+      await ctx.flush();
+      r.counters.succeeded++;
+    } catch (thrown) {
+      const error = toError(thrown);
+      r.counters.failed++;
+      r.lastError = { message: error.message, at: Date.now() };
+      this.#logger.warn(`handler "${r.name}" failed on message ${message.id} (attempt ${message.attempt}); it will be delivered again`, {
+        error: error.message,
+      });
+      this.#emit({ type: 'delivery-failed', handler: r.name, messageId: message.id, topic: message.topic, attempt: ctx.attempt, error });
+      throw error;
+    } finally {
+      r.inFlight--;
+    }
+  }
+
+  /**
+   * Stops intake, lets in-flight handlers finish within `drainTimeoutMs` (then aborts their
+   * signals), commits what succeeded, and closes the transports (unless `closeTransports: false`).
+   * Idempotent; resolves when everything is closed.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#starting?.catch(() => {});
+      await this.#stopNow();
+    })();
+    return this.#stopping;
+  }
+
+  async #stopNow(): Promise<void> {
+    if (this.#state === 'idle') {
+      this.#setState('stopped'); // never started: nothing to drain or close
+      return;
+    }
+    this.#setState('stopping');
+    const routes = [...this.#routes.values()].filter((r) => r.subscription);
+    for (const r of routes) {
+      r.state = 'stopping';
+      this.#handlerState(r);
+    }
+    const closing = Promise.all(routes.map((r) => r.subscription!.close()));
+    const timer = setTimeout(() => {
+      this.#logger.warn(`drain time (${this.#drainTimeoutMs} ms) is up: aborting in-flight handlers`);
+      this.#stop.abort(new Error('router drain timeout'));
+    }, this.#drainTimeoutMs);
+    try {
+      await closing;
+    } finally {
+      clearTimeout(timer);
+    }
+    for (const r of this.#routes.values()) {
+      r.state = 'stopped';
+      this.#handlerState(r);
+    }
+    if (this.#closeTransports) {
+      const transports = new Set<Transport>();
+      for (const r of this.#routes.values()) {
+        transports.add(r.options.from);
+        if (r.options.to) transports.add(r.options.to);
+      }
+      await Promise.all([...transports].map((t) => t.close()));
+    }
+    this.#setState('stopped');
+  }
+
+  /**
+   * Starts every handler and runs until `signal` aborts, a process signal arrives (SIGINT,
+   * SIGTERM by default) or `stop()` is called; then shuts down gracefully and resolves.
+   */
+  async run(options: RunOptions = {}): Promise<void> {
+    const signals = processSignals(options.processSignals ?? ['SIGINT', 'SIGTERM']);
+    try {
+      const stopSignal = AbortSignal.any([signals.signal, ...(options.signal ? [options.signal] : [])]);
+      await this.start();
+      await Promise.race([whenAborted(stopSignal), this.#stopRequested()]);
+      await this.stop();
+    } finally {
+      signals.dispose();
+    }
+  }
+
+  #stopRequested(): Promise<void> {
+    return new Promise((resolve) => {
+      const off = this.inspector.on((e) => {
+        if (e.type === 'router-state' && (e.state === 'stopping' || e.state === 'stopped')) {
+          off();
+          resolve();
+        }
+      });
+      if (this.#state === 'stopping' || this.#state === 'stopped') resolve();
+    });
+  }
+
+  #assertNotStarted(what: string): void {
+    if (this.#state !== 'idle') throw new ConfigError(`router.${what}: the router has already started; register handlers and middleware before start()/run()`);
+  }
+
+  #setState(state: RouterState): void {
+    this.#state = state;
+    this.#emit({ type: 'router-state', state });
+  }
+
+  #handlerState(r: Route, error?: Error): void {
+    this.#emit({ type: 'handler-state', handler: r.name, state: r.state, ...(error ? { error } : {}) });
+  }
+
+  #emit(event: RouterEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#logger.error('router event listener threw', { error: toError(error).message });
+      }
+    }
+  }
+}
+
+function isTransport(value: unknown): value is Transport {
+  return typeof value === 'object' && value !== null && typeof (value as Transport).subscribe === 'function' && typeof (value as Transport).publish === 'function';
+}

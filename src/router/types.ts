@@ -1,0 +1,136 @@
+import type { Codec } from '../core/codec.ts';
+import type { Message, OutgoingMessage } from '../core/message.ts';
+import type { Transport } from '../core/transport.ts';
+
+/** A typed slot in a context's local storage; make one with `contextKey()`. */
+export interface ContextKey<T> {
+  readonly name: string;
+  /** Phantom: carries `T`, never set. */
+  readonly type?: T;
+}
+
+/**
+ * A typed key for `ctx.set()` / `ctx.get()`, how middleware hands values (a database client, a
+ * correlation id) to the handler and to inner middleware.
+ *
+ * @example
+ * ```ts
+ * const tenantKey = contextKey<string>('tenant');
+ * router.use(async function tenant(msg, ctx, next) { ctx.set(tenantKey, msg.headers['x-tenant'] ?? 'default'); await next(); });
+ * ```
+ */
+export function contextKey<T>(name: string): ContextKey<T> {
+  return Object.freeze({ name });
+}
+
+/** Where a log line goes. Each method takes a message and structured fields. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Pause and resume the subscription a message came from (used by circuit breakers). */
+export interface IntakeControl {
+  /** Stops taking new messages for this handler; in-flight ones carry on. */
+  pause(): void;
+  /** Takes messages again. */
+  resume(): void;
+  readonly paused: boolean;
+}
+
+/**
+ * What a handler and its middleware get besides the message. One context per delivery; the
+ * retry middleware runs the inner chain again with the same context (`attempt` grows).
+ */
+export interface RouterContext {
+  /** The handler's name (as given to `router.handle`). */
+  readonly handler: string;
+  /** The subscription's topic or pattern; the message's own topic is `msg.topic`. */
+  readonly route: string;
+  readonly group: string;
+  /** The transport the message came from. */
+  readonly from: Transport;
+  /** Where `publish()` sends: the route's `to`, or `from`. */
+  readonly to: Transport;
+  /**
+   * Aborted when this attempt should stop: the router's drain time ran out, or a `timeout()`
+   * middleware's deadline passed. Pass it on to fetch, database calls and so on.
+   */
+  signal: AbortSignal;
+  /** Aborted only when the router (or subscription) is stopping and its drain time is up. */
+  readonly stopSignal: AbortSignal;
+  /**
+   * Attempt number: the delivery's `msg.attempt` for the first try in this process, plus one per
+   * in-process retry (the `retry()` middleware).
+   */
+  attempt: number;
+  /**
+   * True when no further in-process attempt follows if this one fails (set by `retry()`; true
+   * when there is no retry middleware). `deadLetter()` dead-letters only final attempts.
+   */
+  final: boolean;
+  /** The incoming message's headers (same object as `msg.headers`). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Headers added to every message `publish()` sends (the message's own headers win). */
+  readonly outgoingHeaders: Record<string, string>;
+  /**
+   * Queues messages to publish once the handler succeeded, before the incoming message is
+   * acknowledged. Nothing is sent if the handler fails. Messages of one topic keep their order.
+   */
+  publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): void;
+  /** Messages queued by `publish()` and not yet sent. */
+  readonly pending: number;
+  /** Drops the queued messages (a failed attempt's output; used by retry and dead-letter). */
+  discardPending(): void;
+  /** Sends the queued messages now (idempotency stores do this before marking processed). */
+  flush(): Promise<void>;
+  /** The decoded payload (decoded once, through the route's codec). Throws DecodeError. */
+  payload<T = unknown>(): T;
+  /** Replaces the decoded payload the handler will see (validation output, upcasting). */
+  setPayload(value: unknown): void;
+  set<T>(key: ContextKey<T>, value: T): void;
+  get<T>(key: ContextKey<T>): T | undefined;
+  /** Adds one to a named counter shown by the inspector (`dead-lettered`, `skipped`, …). */
+  count(counter: string): void;
+  /** Pauses and resumes this handler's intake. */
+  readonly intake: IntakeControl;
+  readonly logger: Logger;
+}
+
+/**
+ * Wraps the rest of the chain: do something, `await next()`, do something after. Throwing fails
+ * the attempt; returning without calling `next()` skips the handler (the message is acknowledged).
+ */
+export type Middleware = (message: Message, ctx: RouterContext, next: () => Promise<void>) => Promise<void>;
+
+/** What a handler receives: the message with its payload decoded by the route's codec. */
+export type RoutedMessage<T> = Omit<Message, 'payload'> & {
+  readonly payload: T;
+  /** The payload's bytes as received. */
+  readonly bytes: Uint8Array;
+};
+
+/** A route's handler. Resolving acknowledges the message (after queued publishes were sent). */
+export type RouteHandler<T> = (message: RoutedMessage<T>, ctx: RouterContext) => Promise<void> | void;
+
+/** Where a handler consumes and how. */
+export interface RouteOptions<T> {
+  /** The transport to consume from. */
+  from: Transport;
+  /** Topic or pattern (`orders.*`, `orders.>`). */
+  topic: string;
+  /** Consumer group. */
+  group: string;
+  /** Decodes payloads for the handler; default: raw bytes. */
+  codec?: Codec<T>;
+  /** Where `ctx.publish()` sends; default `from`. */
+  to?: Transport;
+  /** Where a new group starts. Default `'latest'`. */
+  start?: 'earliest' | 'latest';
+  /** Handlers in flight at once for this route (passed to subscribe). Default 1. */
+  concurrency?: number;
+  /** Middleware for this handler only, inside the router's. */
+  use?: readonly Middleware[];
+}

@@ -1,0 +1,42 @@
+import type { RouterContext } from '../../router/types.ts';
+
+/** How long a claim and a processed mark last. */
+export interface ClaimOptions {
+  /**
+   * How long a claim protects a key while its handler runs, in ms. If the process dies, another
+   * may claim the key after this. Stores that hold a database transaction ignore it.
+   */
+  leaseMs: number;
+  /** How long a key stays "processed" once completed, in ms. */
+  ttlMs: number;
+}
+
+/** The result of `claim`: the key was processed already, is being processed, or is now yours. */
+export type IdempotencyClaim =
+  | { readonly status: 'processed' }
+  | { readonly status: 'busy' }
+  | {
+      readonly status: 'claimed';
+      /** Makes store resources available to the handler (the PostgreSQL transaction). */
+      attach?(ctx: RouterContext): void;
+      /** Marks the key processed (commits the transaction, for transactional stores). */
+      complete(): Promise<void>;
+      /** Gives the key up after a failure, so a later delivery processes it (rolls back). */
+      release(): Promise<void>;
+    };
+
+/**
+ * Where the idempotency middleware remembers processed keys. `claim` is atomic: of concurrent
+ * claims of one key, at most one gets `claimed` until it completes or releases (or its lease
+ * expires); the others get `busy` or, once it completed, `processed`. Transactional stores may
+ * instead make the later claim wait for the first to finish.
+ *
+ * Every implementation runs `describeStore` from `switchyard/testing`.
+ */
+export interface IdempotencyStore {
+  /** Short name for logs: `memory`, `redis`, `postgres`. */
+  readonly name: string;
+  claim(key: string, options: ClaimOptions): Promise<IdempotencyClaim>;
+  /** Releases connections the store opened itself (not ones it was given). */
+  close(): Promise<void>;
+}
