@@ -1,0 +1,222 @@
+import type { Codec } from '../core/codec.ts';
+import { ClosedError, ConcurrencyError, ConfigError } from '../core/errors.ts';
+import { newMessageId } from '../core/id.ts';
+import { json } from '../codecs/json.ts';
+import {
+  versionMatches,
+  type AllPage,
+  type AppendOptions,
+  type AppendResult,
+  type DomainEvent,
+  type EventStorage,
+  type EventStore,
+  type EventSubscribeOptions,
+  type EventSubscription,
+  type EventToStore,
+  type ExpectedVersion,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type StoredEvent,
+} from './event-store.ts';
+import { AppendSignal, startSubscription } from './event-subscription.ts';
+import { publishEvents, type PublishOptions } from './publish.ts';
+import { noUpcasting, type Upcasting } from './upcasting.ts';
+
+/** Options every event store takes, whatever its backend. */
+export interface EventStoreOptions {
+  /** Turns event data into bytes and back. Default `json()`. */
+  codec?: Codec<unknown>;
+  /** Schema versions and upcasters applied on read (`defineUpcasters`). Default: none. */
+  upcasters?: Upcasting;
+  /** Publish appended events to a transport after they are stored (key = stream id). */
+  publish?: PublishOptions;
+}
+
+/**
+ * Builds an `EventStore` on a backend's `EventStorage`: validation, codecs, upcasting,
+ * subscriptions and publishing are the same for every backend. Backends export their own
+ * factory (`memoryEventStore`, `postgresEventStore`); call this to plug in another one.
+ *
+ * @example
+ * ```ts
+ * const store = createEventStore(new MyStorage(), { codec: json() });
+ * ```
+ */
+export function createEventStore<E extends DomainEvent = DomainEvent>(storage: EventStorage, options: EventStoreOptions = {}): EventStore<E> {
+  const codec = options.codec ?? json();
+  const upcasting = options.upcasters ?? noUpcasting;
+  const subscriptions = new Set<EventSubscription>();
+  let closed = false;
+
+  const decode = (stored: StoredEvent): RecordedEvent<E> => {
+    const raw = codec.fromBytes(stored.data, { topic: `stream "${stored.streamId}"`, messageId: stored.id });
+    const { type, data } = upcasting.upcast(stored.type, stored.schemaVersion, raw);
+    return {
+      type,
+      data,
+      id: stored.id,
+      streamId: stored.streamId,
+      version: stored.version,
+      position: stored.position,
+      timestamp: stored.timestamp,
+      metadata: stored.metadata,
+      schemaVersion: stored.schemaVersion,
+    } as RecordedEvent<E>;
+  };
+
+  const checkOpen = (what: string): void => {
+    if (closed) throw new ClosedError(`event store (${storage.name}) — ${what}`);
+  };
+
+  const store: EventStore<E> = {
+    name: storage.name,
+
+    async appendToStream(streamId: string, input: NewEvent<E> | readonly NewEvent<E>[], appendOptions: AppendOptions = {}): Promise<AppendResult> {
+      checkOpen('appendToStream');
+      const expected = appendOptions.expectedVersion ?? 'any';
+      const list = (Array.isArray(input) ? input : [input]) as readonly NewEvent<E>[];
+      const toStore = validateAppend(streamId, list, expected, (event, at) => {
+        const now = Date.now();
+        return {
+          id: event.id ?? newMessageId(now),
+          streamId,
+          timestamp: now,
+          type: event.type,
+          schemaVersion: upcasting.currentVersion(event.type),
+          contentType: codec.contentType,
+          data: encode(codec, event.data, at),
+          metadata: { ...event.metadata },
+        };
+      });
+      if (toStore.length === 0) {
+        const actual = await storage.streamVersion(streamId);
+        if (!versionMatches(expected, actual)) throw new ConcurrencyError(`stream "${streamId}"`, expected, actual);
+        return { nextExpectedVersion: actual, position: await storage.headPosition(), events: [] };
+      }
+      const stored = await storage.append(streamId, toStore, expected);
+      if (options.publish) {
+        try {
+          await publishEvents(options.publish, stored);
+        } catch (error) {
+          if (!options.publish.onError) throw error;
+          options.publish.onError(error, stored);
+        }
+      }
+      const last = stored[stored.length - 1]!;
+      return { nextExpectedVersion: last.version, position: last.position, events: stored.map(decode) };
+    },
+
+    async readStream(streamId: string, readOptions: ReadStreamOptions = {}): Promise<RecordedEvent<E>[]> {
+      checkOpen('readStream');
+      checkStreamId(streamId);
+      const problems: string[] = [];
+      const direction = readOptions.direction ?? 'forwards';
+      if (direction !== 'forwards' && direction !== 'backwards') problems.push(`readStream: direction must be "forwards" or "backwards", got ${JSON.stringify(direction)}`);
+      if (readOptions.from !== undefined && !(Number.isInteger(readOptions.from) && readOptions.from >= 0)) problems.push(`readStream: from must be a version ≥ 0, got ${readOptions.from}`);
+      if (readOptions.limit !== undefined && !(Number.isInteger(readOptions.limit) && readOptions.limit >= 0)) problems.push(`readStream: limit must be an integer ≥ 0, got ${readOptions.limit}`);
+      ConfigError.throwIfAny(problems);
+      const stored = await storage.readStream(streamId, { ...readOptions, direction });
+      return stored.map(decode);
+    },
+
+    async streamVersion(streamId: string): Promise<number> {
+      checkOpen('streamVersion');
+      checkStreamId(streamId);
+      return storage.streamVersion(streamId);
+    },
+
+    async readAll(readOptions: ReadAllOptions = {}): Promise<RecordedEvent<E>[]> {
+      return (await store.readAllPage(readOptions)).events;
+    },
+
+    async readAllPage(readOptions: ReadAllOptions = {}): Promise<AllPage<E>> {
+      checkOpen('readAll');
+      const from = readOptions.from ?? 1;
+      const limit = readOptions.limit ?? 1_000;
+      const problems: string[] = [];
+      if (!Number.isInteger(from) || from < 0) problems.push(`readAll: from must be a global position ≥ 0, got ${from}`);
+      if (!Number.isInteger(limit) || limit < 1) problems.push(`readAll: limit must be an integer ≥ 1, got ${limit}`);
+      ConfigError.throwIfAny(problems);
+      const page = await storage.readAll(Math.max(1, from), limit, readOptions.filter);
+      return { events: page.events.map(decode), next: page.next };
+    },
+
+    headPosition(): Promise<number> {
+      checkOpen('headPosition');
+      return storage.headPosition();
+    },
+
+    subscribe(subscribeOptions: EventSubscribeOptions, handler: (event: RecordedEvent<E>) => Promise<void> | void): EventSubscription {
+      checkOpen('subscribe');
+      if (typeof handler !== 'function') throw new ConfigError('subscribe: handler must be a function');
+      const subscription = startSubscription(storage, subscribeOptions, async (stored) => handler(decode(stored)));
+      subscriptions.add(subscription);
+      void subscription.closed.then(() => subscriptions.delete(subscription));
+      return subscription;
+    },
+
+    watchAppends() {
+      checkOpen('watchAppends');
+      return new AppendSignal(storage);
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...subscriptions].map((s) => s.close()));
+      await storage.close();
+    },
+  };
+  return store;
+}
+
+function checkStreamId(streamId: unknown): void {
+  if (typeof streamId !== 'string' || streamId === '') {
+    throw new ConfigError(`stream id must be a non-empty string, got ${JSON.stringify(streamId)}`);
+  }
+}
+
+function encode(codec: Codec<unknown>, data: unknown, at: string): Uint8Array {
+  try {
+    return codec.toBytes(data);
+  } catch (error) {
+    throw new ConfigError(`${at}: data cannot be encoded with ${codec.contentType}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function validateAppend<E extends DomainEvent>(
+  streamId: string,
+  list: readonly NewEvent<E>[],
+  expected: ExpectedVersion,
+  build: (event: NewEvent<E>, at: string) => EventToStore,
+): EventToStore[] {
+  const problems: string[] = [];
+  if (typeof streamId !== 'string' || streamId === '') problems.push(`appendToStream: stream id must be a non-empty string, got ${JSON.stringify(streamId)}`);
+  if (!(expected === 'any' || expected === 'noStream' || expected === 'exists' || (Number.isInteger(expected) && (expected as number) >= 0))) {
+    problems.push(`appendToStream: expectedVersion must be 'any', 'noStream', 'exists' or a version ≥ 0, got ${JSON.stringify(expected)}`);
+  }
+  const out: EventToStore[] = [];
+  list.forEach((event, i) => {
+    const at = `appendToStream("${streamId}"), event ${i}`;
+    if (typeof event !== 'object' || event === null) {
+      problems.push(`${at}: expected an event object { type, data }, got ${event === null ? 'null' : typeof event}`);
+      return;
+    }
+    if (typeof event.type !== 'string' || event.type === '') problems.push(`${at}: type must be a non-empty string`);
+    if (event.id !== undefined && (typeof event.id !== 'string' || event.id === '')) problems.push(`${at}: id must be a non-empty string when given`);
+    for (const [name, value] of Object.entries(event.metadata ?? {})) {
+      if (typeof value !== 'string') problems.push(`${at}: metadata "${name}" must be a string, got ${typeof value}`);
+    }
+    if (problems.length === 0) {
+      try {
+        out.push(build(event, at));
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+  });
+  ConfigError.throwIfAny(problems);
+  return out;
+}

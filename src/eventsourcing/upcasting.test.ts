@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { isConfigError } from '../core/errors.ts';
+import { createEventStore } from './create-event-store.ts';
+import { MemoryEventStorage } from './memory-event-store.ts';
+import { defineUpcasters } from './upcasting.ts';
+
+describe('upcasting', () => {
+  const upcasters = defineUpcasters({
+    NameSet: {
+      1: ({ data }) => ({ type: 'NameSet', data: { full: (data as { name: string }).name } }),
+      2: ({ data }) => ({ type: 'Renamed', data }),
+    },
+    Renamed: { 3: ({ data }) => ({ type: 'Renamed', data: { ...(data as object), v: 4 } }) },
+  });
+
+  it('chains upcasters from the stored version to the current one, following renames', () => {
+    expect(upcasters.currentVersion('NameSet')).toBe(3);
+    expect(upcasters.currentVersion('Renamed')).toBe(4);
+    expect(upcasters.currentVersion('Other')).toBe(1);
+    expect(upcasters.upcast('NameSet', 1, { name: 'Ann' })).toEqual({ type: 'Renamed', data: { full: 'Ann', v: 4 } });
+    expect(upcasters.upcast('NameSet', 2, { full: 'Bo' })).toEqual({ type: 'Renamed', data: { full: 'Bo', v: 4 } });
+    expect(upcasters.upcast('Renamed', 4, { full: 'Cy', v: 4 })).toEqual({ type: 'Renamed', data: { full: 'Cy', v: 4 } });
+  });
+
+  it('applies on read without rewriting what is stored', async () => {
+    const storage = new MemoryEventStorage();
+    await createEventStore(storage).appendToStream('person-1', { type: 'NameSet', data: { name: 'Ann' } });
+    const store = createEventStore(storage, { upcasters });
+    const [event] = await store.readStream('person-1');
+    expect(event).toMatchObject({ type: 'Renamed', data: { full: 'Ann', v: 4 }, schemaVersion: 1 });
+    const [raw] = (await storage.readAll(1, 10, undefined)).events;
+    expect(JSON.parse(Buffer.from(raw!.data).toString())).toEqual({ name: 'Ann' });
+  });
+
+  it('reports every bad definition at once', () => {
+    const error = (() => {
+      try {
+        defineUpcasters({ A: { 0: ({ type, data }) => ({ type, data }) }, B: { 1: 'nope' as never } });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isConfigError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/2 problems/);
+  });
+});
