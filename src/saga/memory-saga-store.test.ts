@@ -1,0 +1,4 @@
+import { describeSagaStore } from '../testing/describe-saga-store.ts';
+import { memorySagaStore } from './memory-saga-store.ts';
+
+describeSagaStore('memory', () => memorySagaStore());

@@ -1,0 +1,319 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { PermanentError } from '../core/errors.ts';
+import type { Message } from '../core/message.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { memory } from '../transports/memory/index.ts';
+import { defineSaga, type SagaDefinition, type StepContext } from './definition.ts';
+import type { SagaEvent } from './events.ts';
+import { memorySagaStore } from './memory-saga-store.ts';
+import { SagaOrchestrator, type OrchestratorOptions } from './orchestrator.ts';
+import type { SagaRecord } from './saga-store.ts';
+
+const STEPS = ['reserve', 'charge', 'ship', 'notify'] as const;
+const quiet = { warn: () => {}, error: () => {} };
+
+interface Log {
+  calls: string[];
+  keys: string[];
+}
+
+/** Four steps; `failAt` fails that step permanently; `notify` has no compensation. */
+function fourSteps(log: Log, failAt?: string): SagaDefinition<{ n: number }> {
+  const step = (name: string) => async (input: unknown, ctx: StepContext) => {
+    log.calls.push(`do:${name}`);
+    log.keys.push(ctx.idempotencyKey);
+    if (name === failAt) throw new PermanentError(`${name} refused`);
+    return { after: name, from: input };
+  };
+  const undo = (name: string) => async (output: unknown, ctx: StepContext) => {
+    expect((output as { after: string }).after).toBe(name); // a compensation gets its own step's result
+    log.calls.push(`undo:${name}`);
+    log.keys.push(ctx.idempotencyKey);
+  };
+  return defineSaga<{ n: number }>('four')
+    .step({ name: 'reserve', action: step('reserve'), compensate: undo('reserve') })
+    .step({ name: 'charge', action: step('charge'), compensate: undo('charge') })
+    .step({ name: 'ship', action: step('ship'), compensate: undo('ship') })
+    .step({ name: 'notify', action: step('notify') })
+    .build();
+}
+
+const open: SagaOrchestrator[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close();
+});
+
+function orchestrator(options: Partial<OrchestratorOptions> & Pick<OrchestratorOptions, 'sagas'>): SagaOrchestrator {
+  const o = new SagaOrchestrator({ store: memorySagaStore(), logger: quiet, recoveryIntervalMs: 0, ...options });
+  open.push(o);
+  return o;
+}
+
+const summary = (r: SagaRecord): string[] => r.history.map((h) => `${h.kind}:${h.step}:${h.outcome}`);
+
+describe('SagaOrchestrator', () => {
+  it('runs every step in order, each getting the previous result, and persists completed with the full history', async () => {
+    const log: Log = { calls: [], keys: [] };
+    const events: SagaEvent[] = [];
+    const saga = fourSteps(log);
+    const o = orchestrator({ sagas: [saga], onEvent: (e) => events.push(e) });
+    const record = await o.run(saga, { n: 1 }, { id: 's-ok' });
+    expect(record.status).toBe('completed');
+    expect(log.calls).toEqual(['do:reserve', 'do:charge', 'do:ship', 'do:notify']);
+    expect(log.keys).toEqual(['s-ok:reserve', 's-ok:charge', 's-ok:ship', 's-ok:notify']);
+    expect(summary(record)).toEqual(STEPS.map((s) => `action:${s}:completed`));
+    expect(record.history[1]!.output).toEqual({ after: 'charge', from: { after: 'reserve', from: { n: 1 } } });
+    expect(events.map((e) => e.type)).toEqual([
+      'saga.started',
+      'saga.step.completed',
+      'saga.step.completed',
+      'saga.step.completed',
+      'saga.step.completed',
+      'saga.completed',
+    ]);
+    expect(await o.status('s-ok')).toEqual(record);
+  });
+
+  for (const [i, failing] of STEPS.entries()) {
+    it(`a failure at step ${i + 1} ("${failing}") compensates exactly the completed steps, in reverse order, recorded in the history`, async () => {
+      const log: Log = { calls: [], keys: [] };
+      const events: SagaEvent[] = [];
+      const saga = fourSteps(log, failing);
+      const o = orchestrator({ sagas: [saga], onEvent: (e) => events.push(e) });
+      const record = await o.run(saga, { n: 1 }, { id: `s-${failing}` });
+      const done = STEPS.slice(0, i);
+      const compensated = done.filter((s) => s !== 'notify').toReversed();
+      expect(record.status).toBe('rolled_back');
+      expect(log.calls).toEqual([...STEPS.slice(0, i + 1).map((s) => `do:${s}`), ...compensated.map((s) => `undo:${s}`)]);
+      expect(summary(record)).toEqual([
+        ...done.map((s) => `action:${s}:completed`),
+        `action:${failing}:failed`,
+        ...compensated.map((s) => `compensation:${s}:completed`),
+      ]);
+      expect(record.error).toMatch(new RegExp(`step "${failing}" failed: PermanentError: ${failing} refused`));
+      expect(log.keys.slice(i + 1)).toEqual(compensated.map((s) => `s-${failing}:${s}:compensation`));
+      expect(events.map((e) => e.type)).toEqual([
+        'saga.started',
+        ...done.map(() => 'saga.step.completed'),
+        'saga.step.failed',
+        ...compensated.map(() => 'saga.compensation.completed'),
+        'saga.rolled_back',
+      ]);
+      // The persisted record says the same.
+      expect(await o.status(record.id)).toEqual(record);
+    });
+  }
+
+  it('retries a failing action with backoff, passing the same idempotency key on every try', async () => {
+    const keys: string[] = [];
+    const saga = defineSaga<number>('flaky')
+      .step({
+        name: 'flaky',
+        retry: { attempts: 4, initialDelayMs: 1 },
+        action: async (n, ctx) => {
+          keys.push(`${ctx.idempotencyKey}#${ctx.attempt}`);
+          if (ctx.attempt < 3) throw new Error('transient');
+          return n * 2;
+        },
+      })
+      .build();
+    const o = orchestrator({ sagas: [saga] });
+    const record = await o.run(saga, 21, { id: 'f' });
+    expect(record.status).toBe('completed');
+    expect(keys).toEqual(['f:flaky#1', 'f:flaky#2', 'f:flaky#3']);
+    expect(record.history[0]).toMatchObject({ outcome: 'completed', attempts: 3, output: 42 });
+  });
+
+  it('does not retry a PermanentError', async () => {
+    let tries = 0;
+    const saga = defineSaga<number>('permanent')
+      .step({
+        name: 'no',
+        retry: { attempts: 5, initialDelayMs: 1 },
+        action: async () => {
+          tries++;
+          throw new PermanentError('no');
+        },
+      })
+      .build();
+    const record = await orchestrator({ sagas: [saga] }).run(saga, 1);
+    expect(record.status).toBe('rolled_back');
+    expect(tries).toBe(1);
+  });
+
+  it('times out a step that never answers, aborts its signal and compensates the steps before it', async () => {
+    const log: string[] = [];
+    let aborted: unknown;
+    const saga = defineSaga<string>('hangs')
+      .step({ name: 'reserve', action: async () => 'r-1', compensate: async (r) => void log.push(`release ${r}`) })
+      .step({
+        name: 'wait-forever',
+        timeoutMs: 50,
+        action: (_input, ctx) =>
+          new Promise<never>(() => {
+            ctx.signal.addEventListener('abort', () => (aborted = ctx.signal.reason));
+          }),
+      })
+      .build();
+    const events: SagaEvent[] = [];
+    const record = await orchestrator({ sagas: [saga], onEvent: (e) => events.push(e) }).run(saga, 'x');
+    expect(record.status).toBe('rolled_back');
+    expect(summary(record)).toEqual(['action:reserve:completed', 'action:wait-forever:timed_out', 'compensation:reserve:completed']);
+    expect(log).toEqual(['release r-1']);
+    expect(String(aborted)).toMatch(/timed out after 50 ms/);
+    expect(events.find((e) => e.type === 'saga.step.failed')).toMatchObject({ timedOut: true, step: 'wait-forever' });
+  });
+
+  it('a compensation that keeps failing ends compensation_failed, reported by event, metric and dead-letter record; retry() finishes the rollback', async () => {
+    let healthy = false;
+    const undone: string[] = [];
+    const saga = defineSaga<string>('stuck')
+      .step({ name: 'a', action: async () => 'a', compensate: async () => void undone.push('a') })
+      .step({
+        name: 'b',
+        action: async () => 'b',
+        compensationRetry: { attempts: 3, initialDelayMs: 1 },
+        compensate: async () => {
+          if (!healthy) throw new Error('refund service down');
+          undone.push('b');
+        },
+      })
+      .step({
+        name: 'c',
+        action: async () => {
+          throw new PermanentError('c refused');
+        },
+      })
+      .build();
+    const bus = memory();
+    const dlq = new Inbox();
+    const sagaEvents = new Inbox();
+    await bus.subscribe('saga.events.dlq', { group: 'ops' }, async (m) => dlq.push(m));
+    await bus.subscribe('saga.events', { group: 'audit' }, async (m) => sagaEvents.push(m));
+    const counted: string[] = [];
+    const o = orchestrator({ sagas: [saga], transport: bus, metrics: { count: (type, name) => counted.push(`${name}:${type}`) } });
+    const failed = await o.run(saga, 'in', { id: 'stuck-1' });
+    expect(failed.status).toBe('compensation_failed');
+    expect(summary(failed)).toEqual(['action:a:completed', 'action:b:completed', 'action:c:failed', 'compensation:b:failed']);
+    expect(failed.history.at(-1)).toMatchObject({ attempts: 3, error: 'Error: refund service down' });
+    expect(undone).toEqual([]); // "a" is not compensated before "b": reverse order holds
+    expect(counted).toContain('stuck:saga.compensation.failed');
+    expect(o.counts()['saga.compensation.failed']).toBe(1);
+    await dlq.untilCount(1, 5_000);
+    const letter: Message = dlq.messages[0]!;
+    expect(letter.headers).toMatchObject({ 'x-saga-id': 'stuck-1', 'x-failed-step': 'b', 'x-attempts': '3', 'x-saga': 'stuck' });
+    expect(JSON.parse(Buffer.from(letter.payload).toString())).toMatchObject({ id: 'stuck-1', status: 'compensation_failed' });
+    await sagaEvents.until(
+      () => sagaEvents.messages.some((m) => m.headers['x-saga-event'] === 'saga.compensation.failed'),
+      5_000,
+      () => 'saga.compensation.failed on saga.events',
+    );
+
+    healthy = true;
+    const retried = await o.retry('stuck-1');
+    expect(retried.status).toBe('rolled_back');
+    expect(undone).toEqual(['b', 'a']);
+    expect(summary(retried).slice(4)).toEqual(['compensation:b:completed', 'compensation:a:completed']);
+    await bus.close();
+  });
+
+  it('publishes every event to the configured topic on the transport, keyed by saga id, with stable ids', async () => {
+    const bus = memory();
+    const inbox = new Inbox();
+    await bus.subscribe('orders.saga', { group: 'g' }, async (m) => inbox.push(m));
+    const saga = fourSteps({ calls: [], keys: [] });
+    await orchestrator({ sagas: [saga], transport: bus, topic: 'orders.saga' }).run(saga, { n: 1 }, { id: 'pub-1' });
+    await inbox.untilCount(6, 5_000);
+    expect(inbox.messages.map((m) => m.headers['x-saga-event'])).toEqual([
+      'saga.started',
+      'saga.step.completed',
+      'saga.step.completed',
+      'saga.step.completed',
+      'saga.step.completed',
+      'saga.completed',
+    ]);
+    expect(new Set(inbox.messages.map((m) => m.key))).toEqual(new Set(['pub-1']));
+    expect(inbox.messages[0]!.id).toBe('pub-1@1');
+    const completed = JSON.parse(Buffer.from(inbox.messages[5]!.payload).toString()) as SagaEvent;
+    expect(completed).toMatchObject({ type: 'saga.completed', sagaId: 'pub-1', saga: 'four' });
+    await bus.close();
+  });
+
+  it('rejects a second saga with the same id and an unknown saga name', async () => {
+    const saga = fourSteps({ calls: [], keys: [] });
+    const o = orchestrator({ sagas: [saga] });
+    await o.run(saga, { n: 1 }, { id: 'dup' });
+    await expect(o.begin(saga, { n: 2 }, { id: 'dup' })).rejects.toMatchObject({ code: 'CONCURRENCY' });
+    await expect(o.begin('nope', {})).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/unknown saga "nope"/) });
+  });
+
+  it('reports every definition problem at once', () => {
+    expect(() =>
+      defineSaga('bad name!')
+        .step({ name: 'a', action: async () => 1, timeoutMs: -1 })
+        .step({ name: 'a', action: 'no' as never, retry: { attempts: 0 } })
+        .build(),
+    ).toThrow(/5 problems/);
+  });
+
+  it('resumes an instance left by a dead orchestrator from its persisted state, re-running the current step with the same key', async () => {
+    let clock = 1_000;
+    const store = memorySagaStore({ now: () => clock });
+    const log: Log = { calls: [], keys: [] };
+    const saga = fourSteps(log);
+    // As a crashed process leaves it: "charge" done, "ship" running, the owner's lease ended.
+    await store.create(
+      {
+        id: 'crashed',
+        saga: 'four',
+        status: 'in_progress',
+        input: { n: 1 },
+        step: 2,
+        history: [
+          { step: 'reserve', index: 0, kind: 'action', outcome: 'completed', attempts: 1, at: 1, output: { after: 'reserve' } },
+          { step: 'charge', index: 1, kind: 'action', outcome: 'completed', attempts: 1, at: 2, output: { after: 'charge' } },
+        ],
+      },
+      { owner: 'dead', ms: 30_000 },
+    );
+    clock += 60_000; // the dead owner's lease has run out
+    const o = orchestrator({ sagas: [saga], store });
+    const settled = o.settled('crashed');
+    await o.start();
+    const record = await settled;
+    expect(record.status).toBe('completed');
+    expect(log.calls).toEqual(['do:ship', 'do:notify']);
+    expect(log.keys).toEqual(['crashed:ship', 'crashed:notify']);
+    expect(record.history[2]!.output).toEqual({ after: 'ship', from: { after: 'charge' } });
+  });
+
+  it('close() lets the running step finish, persists it and releases the lease for another orchestrator', async () => {
+    const store = memorySagaStore();
+    const gate = Promise.withResolvers<void>();
+    const started = Promise.withResolvers<void>();
+    const saga = defineSaga<number>('slow')
+      .step({
+        name: 'one',
+        action: async () => {
+          started.resolve();
+          await gate.promise;
+          return 1;
+        },
+      })
+      .step({ name: 'two', action: async (n) => n + 1 })
+      .build();
+    const first = orchestrator({ sagas: [saga], store, owner: 'first' });
+    await first.begin(saga, 0, { id: 'handover' });
+    await started.promise;
+    const closing = first.close();
+    gate.resolve();
+    await closing;
+    const paused = await store.get('handover');
+    expect(paused).toMatchObject({ status: 'in_progress', step: 1 });
+    expect(paused!.owner).toBeUndefined();
+    const second = orchestrator({ sagas: [saga], store, owner: 'second' });
+    const settled = second.settled('handover');
+    await second.start();
+    expect((await settled).history.map((h) => h.output)).toEqual([1, 2]);
+  });
+});

@@ -1,0 +1,486 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { ClosedError, ConfigError, isConcurrencyError, toError } from '../core/errors.ts';
+import type { Transport } from '../core/transport.ts';
+import { actionKey, compensationKey, validateSaga, type SagaDefinition, type SagaStep } from './definition.ts';
+import { SAGA_EVENTS_TOPIC, sagaEventMessage, type SagaEvent, type SagaEventType } from './events.ts';
+import { RecoveryLoop } from './recovery.ts';
+import { retrySaga } from './retry-saga.ts';
+import { isSettled, type Lease, type SagaQuery, type SagaRecord, type SagaStore } from './saga-store.ts';
+import { runWithRetry, StepInterrupted, type StepOutcome } from './step-runner.ts';
+
+/** Counts what sagas do; plug prom-client or anything else in. */
+export interface SagaMetrics {
+  /** One event happened (`saga.completed`, `saga.compensation.failed`, …) in saga `saga`. */
+  count(type: SagaEventType, saga: string): void;
+}
+
+/** Where the orchestrator logs. */
+export interface SagaLogger {
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Orchestrator settings. Only `store` and `sagas` are required. */
+export interface OrchestratorOptions {
+  /** Where instances are persisted after every transition. */
+  store: SagaStore;
+  /** The definitions this orchestrator can run (and recover). */
+  sagas: readonly SagaDefinition[];
+  /** Where saga events and dead-letter records are published. Without it, events only reach `onEvent`. */
+  transport?: Transport;
+  /** Topic of saga events. Default `saga.events`. */
+  topic?: string;
+  /** Topic of dead-letter records for `compensation_failed` instances. Default `<topic>.dlq`. */
+  deadLetterTopic?: string;
+  /** This orchestrator's identity in leases. Keep it stable across restarts to resume own instances at once. Default host:pid:random. */
+  owner?: string;
+  /** How long an instance stays leased without a write or renewal, in ms. Default 30,000. */
+  leaseMs?: number;
+  /** How often to look for instances to resume (owners gone, retry commands), in ms. 0 = only on start. Default 5,000. */
+  recoveryIntervalMs?: number;
+  /** Most instances this orchestrator drives at once through recovery. Default 1,000. */
+  maxActive?: number;
+  /** Called with every event, after it was persisted. Must not throw. */
+  onEvent?: (event: SagaEvent) => void;
+  metrics?: SagaMetrics;
+  logger?: SagaLogger;
+  /** How long `close()` lets running steps finish before aborting their signal, in ms. Default 30,000. */
+  drainTimeoutMs?: number;
+}
+
+/** A saga that was started: its id, and a promise of its final record. */
+export interface SagaHandle {
+  readonly id: string;
+  /** Resolves with the record once this orchestrator settles it (completed, rolled_back or compensation_failed). */
+  readonly settled: Promise<SagaRecord>;
+}
+
+interface Active {
+  readonly stop: AbortController;
+  done: Promise<void>;
+}
+
+const consoleLogger: SagaLogger = {
+  warn: (message, fields) => console.warn(`switchyard saga: ${message}`, fields ?? ''),
+  error: (message, fields) => console.error(`switchyard saga: ${message}`, fields ?? ''),
+};
+
+/**
+ * Runs orchestrated sagas: each step's action in order, each result feeding the next; on a
+ * failure (after retries) or a timeout, the completed steps' compensations in reverse order. The
+ * instance is persisted after every transition, with optimistic concurrency and a lease, so
+ * several orchestrators can share a store and a restarted one resumes where it stopped
+ * (`start()`), re-running the current step with the same idempotency key.
+ *
+ * A compensation that keeps failing puts the instance in `compensation_failed`: it is reported
+ * (event, metric, dead-letter record) and waits for `retry(id)` (or `switchyard saga retry`).
+ *
+ * @example
+ * ```ts
+ * const orchestrator = new SagaOrchestrator({ store: memorySagaStore(), sagas: [fulfillment], transport: bus });
+ * await orchestrator.start();
+ * const saga = await orchestrator.begin(fulfillment, { orderId: 'o-1', amount: 99.99 });
+ * const record = await saga.settled; // record.status: 'completed' | 'rolled_back' | 'compensation_failed'
+ * await orchestrator.close();
+ * ```
+ */
+export class SagaOrchestrator {
+  readonly store: SagaStore;
+  readonly owner: string;
+  readonly topic: string;
+  readonly deadLetterTopic: string;
+  readonly #sagas = new Map<string, SagaDefinition>();
+  readonly #options: OrchestratorOptions;
+  readonly #lease: Lease;
+  readonly #active = new Map<string, Active>();
+  readonly #waiters = new Map<string, Array<{ resolve: (record: SagaRecord) => void; reject: (error: Error) => void }>>();
+  readonly #idle: Array<() => void> = [];
+  readonly #logger: SagaLogger;
+  readonly #counts = new Map<SagaEventType, number>();
+  readonly #recovery: RecoveryLoop;
+  #closing = false;
+  #started = false;
+
+  constructor(options: OrchestratorOptions) {
+    const problems: string[] = [];
+    if (!options?.store || typeof options.store.update !== 'function') problems.push('store is required: memorySagaStore(), postgresSagaStore({ pool })');
+    if (!Array.isArray(options?.sagas) || options.sagas.length === 0) problems.push('sagas must list at least one definition (defineSaga(...).build())');
+    const leaseMs = options?.leaseMs ?? 30_000;
+    if (!(leaseMs > 0)) problems.push(`leaseMs must be a positive number of ms, got ${JSON.stringify(options?.leaseMs)}`);
+    ConfigError.throwIfAny(problems);
+    for (const definition of options.sagas) {
+      const valid = validateSaga(definition);
+      if (this.#sagas.has(valid.name)) throw new ConfigError(`saga "${valid.name}" is listed twice`);
+      this.#sagas.set(valid.name, valid);
+    }
+    this.#options = options;
+    this.store = options.store;
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.topic = options.topic ?? SAGA_EVENTS_TOPIC;
+    this.deadLetterTopic = options.deadLetterTopic ?? `${this.topic}.dlq`;
+    this.#lease = { owner: this.owner, ms: leaseMs };
+    this.#logger = options.logger ?? consoleLogger;
+    this.#recovery = new RecoveryLoop({
+      store: this.store,
+      lease: this.#lease,
+      sagas: [...this.#sagas.keys()],
+      intervalMs: options.recoveryIntervalMs ?? 5_000,
+      maxActive: options.maxActive ?? 1_000,
+      active: () => [...this.#active.keys()],
+      drive: (record) => this.#startDrive(record, true),
+      lost: (id) => this.#active.get(id)?.stop.abort(new Error(`lease on saga ${id} lost`)),
+      logger: this.#logger,
+    });
+  }
+
+  /**
+   * Resumes every unfinished instance this orchestrator can take (its own at once, others' once
+   * their lease ended), then keeps looking every `recoveryIntervalMs` and renews its leases.
+   */
+  async start(): Promise<void> {
+    if (this.#closing) throw new ConfigError('this orchestrator was closed; create a new one');
+    if (this.#started) return;
+    this.#started = true;
+    await this.#recovery.start();
+  }
+
+  /** Looks for instances to resume now (owners gone, retry commands) instead of at the next interval. */
+  recover(): Promise<number> {
+    return this.#recovery.scan();
+  }
+
+  /**
+   * Persists a new instance (`initiated`, leased to this orchestrator), publishes `saga.started`
+   * and drives it. Rejects with ConcurrencyError if `options.id` exists, ConfigError for an
+   * unknown saga.
+   */
+  async begin<I>(saga: SagaDefinition<I, unknown> | string, input: I, options: { id?: string } = {}): Promise<SagaHandle> {
+    if (this.#closing) throw new ConfigError('this orchestrator is closing; it starts no new sagas');
+    const name = typeof saga === 'string' ? saga : saga.name;
+    if (!this.#sagas.has(name)) throw new ConfigError(`unknown saga "${name}"; this orchestrator runs ${[...this.#sagas.keys()].join(', ')}`);
+    const id = options.id ?? randomUUID();
+    this.#recovery.heartbeat();
+    const event = this.#event(id, name, 1, { type: 'saga.started' });
+    const record = await this.store.create({ id, saga: name, status: 'initiated', input, step: 0, history: [], lastEvent: event }, this.#lease);
+    const settled = this.#settled(id);
+    await this.#emit(event);
+    this.#startDrive(record, false);
+    return { id, settled };
+  }
+
+  /**
+   * `begin` and wait until settled. Rejects with ClosedError if this orchestrator closes first, or
+   * ConcurrencyError if another orchestrator took the instance over (it carries on there).
+   */
+  async run<I>(saga: SagaDefinition<I, unknown> | string, input: I, options: { id?: string } = {}): Promise<SagaRecord> {
+    return (await this.begin(saga, input, options)).settled;
+  }
+
+  /** The persisted instance, or undefined. */
+  status(id: string): Promise<SagaRecord | undefined> {
+    return this.store.get(id);
+  }
+
+  /** Persisted instances, newest first. */
+  list(query?: SagaQuery): Promise<SagaRecord[]> {
+    return this.store.list(query);
+  }
+
+  /**
+   * Puts a `compensation_failed` instance back to `compensating` and drives it: the failed
+   * compensation is tried again, then the earlier ones. Resolves with its next settled record.
+   */
+  async retry(id: string): Promise<SagaRecord> {
+    await retrySaga(this.store, id);
+    const settled = this.#settled(id);
+    this.#recovery.heartbeat();
+    const record = await this.store.acquire(id, this.#lease);
+    if (record) this.#startDrive(record, false);
+    return settled;
+  }
+
+  /**
+   * Resolves with the record when this orchestrator settles instance `id` (at once if it is
+   * settled already). Rejects like `run`.
+   */
+  async settled(id: string): Promise<SagaRecord> {
+    let resolveNow: ((record: SagaRecord) => void) | undefined;
+    const waiting = this.#settled(id, (resolve) => (resolveNow = resolve));
+    const record = await this.store.get(id);
+    if (record && isSettled(record.status) && !this.#active.has(id)) {
+      this.#forget(id, resolveNow!);
+      return record;
+    }
+    return waiting;
+  }
+
+  /** Resolves once no instance is being driven here. */
+  idle(): Promise<void> {
+    if (this.#active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Instances driven here right now. */
+  get activeCount(): number {
+    return this.#active.size;
+  }
+
+  /** How many of each event this orchestrator emitted. */
+  counts(): Partial<Record<SagaEventType, number>> {
+    return Object.fromEntries(this.#counts);
+  }
+
+  /**
+   * Stops taking work, lets running steps finish (aborting them after `drainTimeoutMs`), persists
+   * their outcome and releases the leases, so another orchestrator can continue at once. Idempotent.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#recovery.stop();
+    const timer = setTimeout(() => {
+      for (const a of this.#active.values()) a.stop.abort(new Error('orchestrator closed'));
+    }, this.#options.drainTimeoutMs ?? 30_000);
+    timer.unref();
+    await Promise.all([...this.#active.values()].map((a) => a.done));
+    clearTimeout(timer);
+  }
+
+  #settled(id: string, expose?: (resolve: (record: SagaRecord) => void) => void): Promise<SagaRecord> {
+    const promise = new Promise<SagaRecord>((resolve, reject) => {
+      const list = this.#waiters.get(id) ?? [];
+      list.push({ resolve, reject });
+      this.#waiters.set(id, list);
+      expose?.(resolve);
+    });
+    // A handle nobody awaits must not turn a close() into an unhandled rejection.
+    promise.catch(() => undefined);
+    return promise;
+  }
+
+  #forget(id: string, resolve: (record: SagaRecord) => void): void {
+    const list = (this.#waiters.get(id) ?? []).filter((w) => w.resolve !== resolve);
+    if (list.length > 0) this.#waiters.set(id, list);
+    else this.#waiters.delete(id);
+  }
+
+  #notify(id: string, outcome: { record: SagaRecord } | { error: Error }): void {
+    const waiters = this.#waiters.get(id) ?? [];
+    this.#waiters.delete(id);
+    for (const w of waiters) {
+      if ('record' in outcome) w.resolve(outcome.record);
+      else w.reject(outcome.error);
+    }
+  }
+
+  #startDrive(record: SagaRecord, recovered: boolean): void {
+    if (this.#active.has(record.id)) return;
+    const active: Active = { stop: new AbortController(), done: Promise.resolve() };
+    this.#active.set(record.id, active);
+    active.done = this.#drive(record, recovered, active.stop.signal).finally(() => {
+      this.#active.delete(record.id);
+      if (this.#active.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    });
+  }
+
+  async #drive(start: SagaRecord, recovered: boolean, stop: AbortSignal): Promise<void> {
+    let record = start;
+    const definition = this.#sagas.get(record.saga)!;
+    try {
+      // The last transition's event may not have gone out before a crash: publish it again (same id).
+      if (recovered && record.lastEvent) await this.#emit(record.lastEvent, true);
+      while (!isSettled(record.status)) {
+        if (this.#closing || stop.aborted) {
+          await this.store.update({ ...record, owner: undefined });
+          this.#notify(record.id, { error: new ClosedError(`orchestrator ${this.owner} (saga ${record.id} is left to be resumed)`) });
+          return;
+        }
+        record = await this.#advance(definition, record, stop);
+      }
+      this.#notify(record.id, { record });
+    } catch (thrown) {
+      if (thrown instanceof StepInterrupted) {
+        // Stopped mid-step: leave the step to be re-run (same idempotency key) by whoever resumes.
+        await this.store.update({ ...record, owner: undefined }).catch(() => undefined);
+        this.#notify(record.id, { error: new ClosedError(`orchestrator ${this.owner} (saga ${record.id} is left to be resumed)`) });
+      } else if (isConcurrencyError(thrown)) {
+        this.#logger.warn(`saga ${record.id}: another orchestrator took it over; stopping here`, { owner: this.owner });
+        this.#notify(record.id, { error: thrown });
+      } else {
+        // The store failed: the instance stays leased to us and the next recovery scan resumes it.
+        this.#logger.error(`saga ${record.id}: ${toError(thrown).message}; it will be resumed by recovery`, { owner: this.owner });
+      }
+    }
+  }
+
+  /** Performs one transition and returns the persisted record. */
+  async #advance(definition: SagaDefinition, record: SagaRecord, stop: AbortSignal): Promise<SagaRecord> {
+    const steps = definition.steps;
+    switch (record.status) {
+      case 'initiated':
+        return this.#write(record, { status: 'in_progress', step: 0 });
+      case 'in_progress': {
+        const index = record.step;
+        if (index >= steps.length) {
+          return this.#write(record, { status: 'completed' }, { type: 'saga.completed', durationMs: Date.now() - record.createdAt });
+        }
+        const step = steps[index]!;
+        const input = index === 0 ? record.input : outputOf(record, index - 1);
+        const timeoutMs = step.timeoutMs ?? 30_000;
+        const outcome: StepOutcome<unknown> = await runWithRetry(
+          (ctx) => step.action(input, ctx),
+          { sagaId: record.id, saga: record.saga, step: step.name, idempotencyKey: actionKey(record.id, step.name) },
+          { policy: step.retry, defaultAttempts: 3, timeoutMs, perTry: false, what: `saga ${record.id} step "${step.name}"`, stop },
+        );
+        const at = Date.now();
+        if (outcome.ok) {
+          return this.#write(
+            record,
+            {
+              step: index + 1,
+              history: [...record.history, { step: step.name, index, kind: 'action', outcome: 'completed', attempts: outcome.attempts, at, output: outcome.value }],
+            },
+            { type: 'saga.step.completed', step: step.name, index, attempts: outcome.attempts },
+          );
+        }
+        const error = `${outcome.error.name}: ${outcome.error.message}`;
+        return this.#write(
+          record,
+          {
+            status: 'compensating',
+            step: index - 1,
+            error: `step "${step.name}" failed: ${error}`,
+            history: [
+              ...record.history,
+              { step: step.name, index, kind: 'action', outcome: outcome.timedOut ? 'timed_out' : 'failed', attempts: outcome.attempts, at, error },
+            ],
+          },
+          { type: 'saga.step.failed', step: step.name, index, attempts: outcome.attempts, error, timedOut: outcome.timedOut },
+        );
+      }
+      case 'compensating': {
+        let index = record.step;
+        while (index >= 0 && !(steps[index]!.compensate && completedAction(record, index))) index--;
+        if (index < 0) {
+          return this.#write(
+            record,
+            { status: 'rolled_back', step: -1 },
+            { type: 'saga.rolled_back', durationMs: Date.now() - record.createdAt, error: record.error ?? 'rolled back' },
+          );
+        }
+        const step = steps[index]! as SagaStep & { compensate: NonNullable<SagaStep['compensate']> };
+        const input = index === 0 ? record.input : outputOf(record, index - 1);
+        const output = outputOf(record, index);
+        const outcome = await runWithRetry(
+          (ctx) => step.compensate(output, { ...ctx, input }),
+          { sagaId: record.id, saga: record.saga, step: step.name, idempotencyKey: compensationKey(record.id, step.name) },
+          {
+            policy: step.compensationRetry,
+            defaultAttempts: 5,
+            timeoutMs: step.compensationTimeoutMs ?? step.timeoutMs ?? 30_000,
+            perTry: true,
+            what: `saga ${record.id} compensation of "${step.name}"`,
+            stop,
+          },
+        );
+        const at = Date.now();
+        if (outcome.ok) {
+          return this.#write(
+            record,
+            { step: index - 1, history: [...record.history, { step: step.name, index, kind: 'compensation', outcome: 'completed', attempts: outcome.attempts, at }] },
+            { type: 'saga.compensation.completed', step: step.name, index, attempts: outcome.attempts },
+          );
+        }
+        const error = `${outcome.error.name}: ${outcome.error.message}`;
+        const failed = await this.#write(
+          record,
+          {
+            status: 'compensation_failed',
+            step: index,
+            history: [
+              ...record.history,
+              { step: step.name, index, kind: 'compensation', outcome: outcome.timedOut ? 'timed_out' : 'failed', attempts: outcome.attempts, at, error },
+            ],
+          },
+          { type: 'saga.compensation.failed', step: step.name, index, attempts: outcome.attempts, error },
+        );
+        await this.#deadLetter(failed, step.name, error, outcome.attempts);
+        return failed;
+      }
+      default:
+        return record;
+    }
+  }
+
+  /** Persists a transition (renewing the lease) and then emits its event. */
+  async #write(record: SagaRecord, patch: Partial<SagaRecord>, event?: DistributiveOmit<SagaEvent, 'id' | 'sagaId' | 'saga' | 'at'>): Promise<SagaRecord> {
+    const full = event && this.#event(record.id, record.saga, record.version + 1, event);
+    const saved = await this.store.update({ ...record, ...patch, lastEvent: full }, this.#lease);
+    if (full) await this.#emit(full);
+    return saved;
+  }
+
+  #event(sagaId: string, saga: string, version: number, body: DistributiveOmit<SagaEvent, 'id' | 'sagaId' | 'saga' | 'at'>): SagaEvent {
+    return { ...body, id: `${sagaId}@${version}`, sagaId, saga, at: Date.now() } as SagaEvent;
+  }
+
+  async #emit(event: SagaEvent, replay = false): Promise<void> {
+    if (!replay) {
+      this.#counts.set(event.type, (this.#counts.get(event.type) ?? 0) + 1);
+      this.#options.metrics?.count(event.type, event.saga);
+      try {
+        this.#options.onEvent?.(event);
+      } catch (error) {
+        this.#logger.warn(`onEvent threw for ${event.type}: ${toError(error).message}`);
+      }
+    }
+    const transport = this.#options.transport;
+    if (!transport) return;
+    try {
+      await transport.publish(this.topic, sagaEventMessage(event));
+    } catch (error) {
+      this.#logger.error(`could not publish ${event.type} of saga ${event.sagaId}: ${toError(error).message}`);
+    }
+  }
+
+  /** Publishes the failed instance to the dead-letter topic (the store keeps it as well). */
+  async #deadLetter(record: SagaRecord, step: string, error: string, attempts: number): Promise<void> {
+    this.#logger.error(`saga ${record.id}: compensation of "${step}" failed ${attempts} times; the saga is compensation_failed until retried`, {
+      error,
+    });
+    const transport = this.#options.transport;
+    if (!transport) return;
+    const { owner: _o, leaseUntil: _l, ...rest } = record;
+    try {
+      await transport.publish(this.deadLetterTopic, {
+        id: `${record.id}@${record.version}:dlq`,
+        key: record.id,
+        payload: new TextEncoder().encode(JSON.stringify(rest)),
+        headers: {
+          'content-type': 'application/json',
+          'x-error': error.slice(0, 1_000),
+          'x-saga': record.saga,
+          'x-saga-id': record.id,
+          'x-failed-step': step,
+          'x-attempts': String(attempts),
+          'x-failed-at': new Date().toISOString(),
+          'x-original-topic': this.topic,
+          'x-correlation-id': record.id,
+        },
+      });
+    } catch (thrown) {
+      this.#logger.error(`could not publish the dead-letter record of saga ${record.id}: ${toError(thrown).message}`);
+    }
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The result of the last completed run of step `index`'s action. */
+function outputOf(record: SagaRecord, index: number): unknown {
+  return completedAction(record, index)?.output;
+}
+
+function completedAction(record: SagaRecord, index: number): SagaRecord['history'][number] | undefined {
+  return record.history.findLast((h) => h.index === index && h.kind === 'action' && h.outcome === 'completed');
+}

@@ -1,0 +1,222 @@
+import { ConfigError, isConcurrencyError, toError } from '../core/errors.ts';
+import type { Message, OutgoingMessage } from '../core/message.ts';
+import type { Subscription, Transport } from '../core/transport.ts';
+import { CAUSATION_HEADER, CORRELATION_HEADER } from './choreography.ts';
+import { isSettled, type PendingMessage, type SagaRecord, type SagaStatus, type SagaStore } from './saga-store.ts';
+
+/** The input a state machine gets when its deadline passed. */
+export interface SagaTimedOut {
+  readonly type: 'saga.timed_out';
+  /** The deadline that passed, ms since epoch. */
+  readonly deadline: number;
+}
+
+/** A message a state machine decided to send; the runtime encodes `payload` as JSON. */
+export interface SagaOutput {
+  readonly topic: string;
+  readonly payload: unknown;
+  readonly key?: string;
+  readonly headers?: Record<string, string>;
+}
+
+/**
+ * A saga as a pure state machine (a process manager): `correlate` finds the instance an event
+ * belongs to, `decide` says what to send in reply, `evolve` gives the next state. No I/O: test it
+ * with `SagaSpecification`, run it with `runStateMachine` on any transport and saga store.
+ */
+export interface SagaStateMachine<State, Event extends { readonly type: string }> {
+  /** Instance records carry it as their `saga`. */
+  readonly name: string;
+  /** Topics to consume. */
+  readonly topics: readonly string[];
+  /** A message as an event, or undefined to ignore it. */
+  toEvent(message: Message): Event | undefined;
+  /** The instance id (a correlation id, an order id), or undefined to ignore the event. */
+  correlate(event: Event, message: Message): string | undefined;
+  initialState(): State;
+  /** What to send in reply to `event` in `state` (the state before `evolve`). */
+  decide(event: Event | SagaTimedOut, state: State): readonly SagaOutput[];
+  evolve(state: State, event: Event | SagaTimedOut): State;
+  /** When the instance times out in `state` (ms since epoch), or undefined for no deadline. */
+  deadline?(state: State): number | undefined;
+  /** The status to persist for `state`. Default `in_progress`; settled statuses ignore later events. */
+  status?(state: State): SagaStatus;
+  /** Whether an event may create an instance. Default: every event may. */
+  starts?(event: Event): boolean;
+}
+
+/** Where and how a state machine runs. */
+export interface StateMachineRunOptions {
+  transport: Transport;
+  store: SagaStore;
+  /** Consumer group of its subscriptions. Default: the machine's name. */
+  group?: string;
+  /** Messages handled at once (different instances in parallel; writes are optimistic). Default 8. */
+  concurrency?: number;
+  /** Message ids remembered per instance for deduplication. Default 50. */
+  remember?: number;
+  /** Called when handling fails (the transport redelivers the message). */
+  onError?: (error: Error, message: Message | undefined) => void;
+  /** Called after each persisted transition, before its messages are published. */
+  onTransition?: (record: SagaRecord) => void;
+}
+
+/** A running state machine. */
+export interface StateMachineRunner extends AsyncDisposable {
+  /** Stops consuming and cancels deadline timers (deadlines are persisted and re-armed on the next run). */
+  close(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+const TIMEOUT_PREFIX = 'timeout@';
+/** Transitions whose messages are kept for replays. */
+const KEEP_PENDING = 10;
+
+/**
+ * Runs a state-machine saga: consumes its topics, persists each instance's state after every
+ * event (optimistic concurrency, retried on conflict), publishes what `decide` returned with
+ * `x-correlation-id` and `x-causation-id`, and fires `saga.timed_out` at the persisted deadline
+ * (re-armed after a restart). Deduplicates redelivered messages (the last `remember` ids per
+ * instance); the messages of a transition are stored with it (for the last 10 transitions) and
+ * re-published with the same ids when it is replayed, so a crash between the write and the
+ * publish loses nothing. Delivery of decided messages is at least once, with stable ids.
+ *
+ * @example
+ * ```ts
+ * const runner = await runStateMachine(paymentSaga, { transport: bus, store: memorySagaStore() });
+ * // … later
+ * await runner.close();
+ * ```
+ */
+export async function runStateMachine<S, E extends { readonly type: string }>(
+  machine: SagaStateMachine<S, E>,
+  options: StateMachineRunOptions,
+): Promise<StateMachineRunner> {
+  if (!machine?.name || !Array.isArray(machine.topics) || machine.topics.length === 0) {
+    throw new ConfigError('a state machine needs a name and at least one topic');
+  }
+  const { transport, store } = options;
+  const remember = options.remember ?? 50;
+  const timers = new Map<string, NodeJS.Timeout>();
+  const subscriptions: Subscription[] = [];
+  let closed = false;
+
+  const publish = async (pending: readonly PendingMessage[]): Promise<void> => {
+    for (const p of pending) {
+      const message: OutgoingMessage = { id: p.id, payload: Buffer.from(p.payload, 'base64'), headers: p.headers, ...(p.key ? { key: p.key } : {}) };
+      await transport.publish(p.topic, message);
+    }
+  };
+
+  const arm = (record: SagaRecord): void => {
+    clearTimeout(timers.get(record.id));
+    timers.delete(record.id);
+    if (closed || record.deadlineAt === undefined || isSettled(record.status)) return;
+    const timer = setTimeout(
+      () => {
+        timers.delete(record.id);
+        const deadline = record.deadlineAt!;
+        void apply(record.id, { type: 'saga.timed_out', deadline }, `${TIMEOUT_PREFIX}${deadline}`, undefined).catch((error: unknown) => {
+          options.onError?.(toError(error), undefined);
+          // Try again shortly: the deadline is persisted, so nothing is forgotten meanwhile.
+          if (!closed) arm({ ...record, deadlineAt: deadline });
+        });
+      },
+      Math.max(0, record.deadlineAt - Date.now()),
+    );
+    // Not unref'd: a pending deadline is work to do; close() clears it.
+    timers.set(record.id, timer);
+  };
+
+  /** One event into one instance: decide, evolve, persist with the outgoing messages, publish. */
+  const apply = async (id: string, event: E | SagaTimedOut, inputId: string, message: Message | undefined): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      const record = await store.get(id);
+      if (record?.handled?.includes(inputId)) {
+        // A replay (a redelivery after a crash, a second timer): send what that transition
+        // decided again, with the same ids, in case the crash came before they were sent.
+        await publish((record.pending ?? []).filter((p) => p.id.startsWith(`${id}/${inputId}/`)));
+        return;
+      }
+      if (record && isSettled(record.status)) return;
+      if (!record && (event.type === 'saga.timed_out' || machine.starts?.(event as E) === false)) return;
+      if (event.type === 'saga.timed_out' && record?.deadlineAt !== (event as SagaTimedOut).deadline) return; // moved meanwhile
+      const state = (record ? record.state : machine.initialState()) as S;
+      const outputs = machine.decide(event, state);
+      const next = machine.evolve(state, event);
+      const correlationId = message?.headers[CORRELATION_HEADER] || id;
+      const pending: PendingMessage[] = outputs.map((o, i) => ({
+        topic: o.topic,
+        id: `${id}/${inputId}/${i}`,
+        ...(o.key ? { key: o.key } : {}),
+        headers: { 'content-type': 'application/json', [CORRELATION_HEADER]: correlationId, [CAUSATION_HEADER]: message?.id ?? inputId, ...o.headers },
+        payload: Buffer.from(encoder.encode(JSON.stringify(o.payload))).toString('base64'),
+      }));
+      const deadlineAt = machine.deadline?.(next);
+      const handled = [...(record?.handled ?? []), inputId].slice(-remember);
+      // The messages of the last few transitions stay with the state, for replays.
+      const kept = new Set(handled.slice(-KEEP_PENDING).map((h) => `${id}/${h}/`));
+      const fields = {
+        state: next,
+        status: machine.status?.(next) ?? 'in_progress',
+        handled,
+        pending: [...(record?.pending ?? []), ...pending].filter((p) => kept.has(p.id.slice(0, p.id.lastIndexOf('/') + 1))),
+        ...(deadlineAt === undefined ? {} : { deadlineAt }),
+      };
+      let saved: SagaRecord;
+      try {
+        saved = record
+          ? await store.update({ ...withoutDeadline(record), ...fields })
+          : await store.create({ id, saga: machine.name, input: null, step: 0, history: [], ...fields });
+      } catch (error) {
+        if (isConcurrencyError(error) && attempt < 20) continue; // someone else wrote first: read again
+        throw error;
+      }
+      options.onTransition?.(saved);
+      await publish(pending);
+      arm(saved);
+      return;
+    }
+  };
+
+  // Re-arm persisted deadlines; re-publish a timeout transition's messages that a crash may have cut off.
+  for (let offset = 0; ; offset += 500) {
+    const page = await store.list({ saga: machine.name, status: ['initiated', 'in_progress', 'compensating'], limit: 500, offset });
+    for (const record of page) {
+      const last = record.handled?.at(-1);
+      if (last?.startsWith(TIMEOUT_PREFIX)) await publish((record.pending ?? []).filter((p) => p.id.startsWith(`${record.id}/${last}/`)));
+      arm(record);
+    }
+    if (page.length < 500) break;
+  }
+
+  for (const topic of machine.topics) {
+    subscriptions.push(
+      await transport.subscribe(topic, { group: options.group ?? machine.name, concurrency: options.concurrency ?? 8 }, async (message) => {
+        try {
+          const event = machine.toEvent(message);
+          if (event === undefined) return;
+          const id = machine.correlate(event, message);
+          if (id === undefined) return;
+          await apply(id, event, message.id, message);
+        } catch (error) {
+          options.onError?.(toError(error), message);
+          throw error;
+        }
+      }),
+    );
+  }
+
+  const close = async (): Promise<void> => {
+    closed = true;
+    for (const timer of timers.values()) clearTimeout(timer);
+    timers.clear();
+    await Promise.all(subscriptions.map((s) => s.close()));
+  };
+  return { close, [Symbol.asyncDispose]: close };
+}
+
+function withoutDeadline(record: SagaRecord): SagaRecord {
+  const { deadlineAt: _d, ...rest } = record;
+  return rest;
+}
