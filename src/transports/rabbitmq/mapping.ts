@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import type { AsyncMessage, Envelope } from 'rabbitmq-client';
+import { newMessageId } from '../../core/id.ts';
+import type { Message, NormalizedMessage } from '../../core/message.ts';
+
+/**
+ * Switchyard message ⇄ AMQP message.
+ *
+ * - topic → routing key on the shared topic exchange (or the route's exchange and key);
+ * - id → `message-id` property; timestamp → `timestamp` property (seconds, for other clients)
+ *   and `x-switchyard-ts` (milliseconds);
+ * - key, attempt and the original topic of a redelivered message travel in `x-switchyard-*`
+ *   headers, which handlers never see: `Message.headers` is exactly what was published.
+ * - payload → body, byte for byte; delivery mode 2 (persistent).
+ */
+
+/** Headers starting with this are Switchyard's own; publishing such a header is a ConfigError. */
+export const INTERNAL_PREFIX = 'x-switchyard-';
+const KEY = 'x-switchyard-key';
+const ATTEMPT = 'x-switchyard-attempt';
+const TIMESTAMP = 'x-switchyard-ts';
+const TOPIC = 'x-switchyard-topic';
+/** A broker-owned header saved across one of our redeliveries: `x-switchyard-h-x-death` etc. */
+const SAVED = 'x-switchyard-h-';
+
+/** Headers RabbitMQ writes when it dead-letters a message. */
+const DEATH_HEADERS = new Set(['x-death', 'x-first-death-reason', 'x-first-death-queue', 'x-first-death-exchange', 'x-last-death-reason', 'x-last-death-queue', 'x-last-death-exchange']);
+
+/**
+ * A subscription pattern → an AMQP topic binding key. `*` stays `*` (one word); `>` (one or more
+ * tokens) becomes `*.#` because AMQP's `#` also matches zero words.
+ */
+export function bindingKey(pattern: string): string {
+  return pattern
+    .split('.')
+    .map((token) => (token === '>' ? '*.#' : token))
+    .join('.');
+}
+
+const MAX_NAME_BYTES = 255;
+
+/** Shortens a name to 255 bytes, keeping it unique with a hash of the whole. */
+export function fitName(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 16);
+  let head = name.slice(0, MAX_NAME_BYTES - 17);
+  while (Buffer.byteLength(head) > MAX_NAME_BYTES - 17) head = head.slice(0, -1);
+  return `${head}~${hash}`;
+}
+
+/** The default queue of a group: `<topic>.<group>` (a pattern keeps its `*` and `>`). */
+export function defaultQueueName(topic: string, group: string): string {
+  return fitName(`${topic}.${group}`);
+}
+
+/** The queue where failed messages wait `delayMs` before going back to `queue`. */
+export function retryQueueName(queue: string, delayMs: number): string {
+  return fitName(`${queue}.retry.${delayMs}`);
+}
+
+/** Which of `delaysMs` applies after attempt `attempt` failed (the last one repeats). */
+export function retryDelay(delaysMs: readonly number[], attempt: number): number {
+  if (delaysMs.length === 0) return 0;
+  return delaysMs[Math.min(attempt, delaysMs.length) - 1]!;
+}
+
+/** Problems with user headers under AMQP's rules and our reserved prefix. */
+export function headerProblems(where: string, headers: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const name of Object.keys(headers)) {
+    if (name.toLowerCase().startsWith(INTERNAL_PREFIX)) problems.push(`${where}: header "${name}" uses the prefix "${INTERNAL_PREFIX}", which Switchyard reserves for its own headers`);
+    else if (Buffer.byteLength(name) > 255) problems.push(`${where}: header name "${name.slice(0, 30)}…" is longer than 255 bytes (AMQP's limit)`);
+  }
+  return problems;
+}
+
+/** Bytes as a Buffer without copying (rabbitmq-client JSON-encodes anything that is not a Buffer). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The AMQP envelope of one outgoing message. */
+export function toEnvelope(m: NormalizedMessage, exchange: string, routingKey: string, mandatory: boolean): Envelope {
+  const headers: Record<string, unknown> = { ...m.headers, [TIMESTAMP]: String(m.timestamp) };
+  if (m.key !== '') headers[KEY] = m.key;
+  return {
+    exchange,
+    routingKey,
+    mandatory,
+    durable: true,
+    messageId: m.id,
+    timestamp: Math.floor(m.timestamp / 1000),
+    headers,
+  };
+}
+
+/** A header value from any AMQP client as a string: numbers and booleans as text, tables and arrays as JSON. */
+export function headerText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
+      return Buffer.from((v as { data: number[] }).data).toString('utf8');
+    }
+    return v;
+  });
+}
+
+/**
+ * The body as bytes. rabbitmq-client hands `text/plain` bodies over as strings and
+ * `application/json` ones parsed (only messages from other clients: Switchyard never sets the
+ * content-type property); both are turned back into bytes.
+ */
+export function bodyBytes(body: unknown): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof Uint8Array) return asBuffer(body);
+  return Buffer.from(JSON.stringify(body) ?? '', 'utf8');
+}
+
+/** A delivery as the handler sees it. `topic` is used when the delivery does not name one. */
+export function fromDelivery(msg: Pick<AsyncMessage, 'headers' | 'messageId' | 'timestamp' | 'routingKey' | 'body' | 'contentType'>, fallbackTopic?: string): Message {
+  const raw = (msg.headers ?? {}) as Record<string, unknown>;
+  const redelivered = raw[ATTEMPT] !== undefined;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (name.startsWith(SAVED)) headers[name.slice(SAVED.length)] = headerText(value);
+    else if (name.startsWith(INTERNAL_PREFIX)) continue;
+    // After one of our redeliveries, death headers are from our retry queue: the saved ones count.
+    else if (redelivered && DEATH_HEADERS.has(name)) continue;
+    else if (!(name in headers)) headers[name] = headerText(value);
+  }
+  // Another client's content type, where codecs look for it.
+  if (msg.contentType && headers['content-type'] === undefined) headers['content-type'] = msg.contentType;
+  const ts = Number(headerText(raw[TIMESTAMP]));
+  const attempt = Number(headerText(raw[ATTEMPT]));
+  return {
+    topic: raw[TOPIC] !== undefined ? headerText(raw[TOPIC]) : (fallbackTopic ?? msg.routingKey),
+    id: msg.messageId || newMessageId(),
+    key: raw[KEY] !== undefined ? headerText(raw[KEY]) : '',
+    payload: bodyBytes(msg.body),
+    headers,
+    timestamp: Number.isFinite(ts) && ts > 0 ? ts : typeof msg.timestamp === 'number' ? msg.timestamp * 1000 : Date.now(),
+    attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
+  };
+}
+
+/**
+ * The envelope that puts a failed message back into `queue` (directly, or through its retry
+ * queue) with `attempt + 1`, keeping its id, key, timestamp, topic, headers and body.
+ */
+export function redeliveryEnvelope(msg: Pick<AsyncMessage, 'headers' | 'contentType' | 'contentEncoding' | 'correlationId' | 'replyTo' | 'type' | 'appId' | 'priority'>, message: Message, targetQueue: string): Envelope {
+  const raw = (msg.headers ?? {}) as Record<string, unknown>;
+  const headers: Record<string, unknown> = {};
+  const redelivered = raw[ATTEMPT] !== undefined;
+  for (const [name, value] of Object.entries(raw)) {
+    if (name.startsWith(INTERNAL_PREFIX)) {
+      if (name.startsWith(SAVED)) headers[name] = value;
+    } else if (DEATH_HEADERS.has(name)) {
+      // Broker-owned: keep what the handler saw, under our prefix, so the retry queue's own
+      // dead-lettering does not mix with it.
+      if (!redelivered) headers[SAVED + name] = headerText(value);
+    } else headers[name] = value;
+  }
+  headers[ATTEMPT] = String(message.attempt + 1);
+  headers[TOPIC] = message.topic;
+  headers[TIMESTAMP] = String(message.timestamp);
+  if (message.key !== '') headers[KEY] = message.key;
+  const envelope: Envelope = {
+    exchange: '',
+    routingKey: targetQueue,
+    mandatory: true,
+    durable: true,
+    messageId: message.id,
+    timestamp: Math.floor(message.timestamp / 1000),
+    headers,
+  };
+  for (const field of ['contentType', 'contentEncoding', 'correlationId', 'replyTo', 'type', 'appId', 'priority'] as const) {
+    if (msg[field] !== undefined) (envelope as Record<string, unknown>)[field] = msg[field];
+  }
+  return envelope;
+}

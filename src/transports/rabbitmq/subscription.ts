@@ -1,0 +1,300 @@
+import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
+import { ClosedError, isConfigError, toError } from '../../core/errors.ts';
+import type { Message } from '../../core/message.ts';
+import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
+import type { Handler, Subscription } from '../../core/transport.ts';
+import { deferred } from '../../internal/deferred.ts';
+import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
+import { toSwitchyardError } from './errors.ts';
+import { fromDelivery, retryDelay, retryQueueName } from './mapping.ts';
+import type { RabbitMQEvent } from './options.ts';
+import type { queueDeclaration } from './topology.ts';
+
+/** What a subscription declares and consumes. */
+export interface ConsumePlan {
+  queue: string;
+  /** Declared (idempotently) on every (re)start; undefined: the queue must exist (passive check). */
+  declare: ReturnType<typeof queueDeclaration> | undefined;
+  /** Exchange declarations needed by `bindings`. */
+  exchanges: Array<{ exchange: string; type: string; durable: boolean; autoDelete?: boolean; internal?: boolean; arguments?: Record<string, unknown> }>;
+  bindings: Array<{ exchange: string; routingKey: string }>;
+  /** TTL queues that dead-letter failed messages back to `queue`. */
+  retryQueues: Array<ReturnType<typeof queueDeclaration>>;
+  /** Message topic when a delivery does not name one (native queues); else the routing key. */
+  topic: string | undefined;
+  prefetch: number;
+}
+
+/** What a subscription needs from its transport. */
+export interface SubscriptionHost {
+  readonly connection: Connection;
+  readonly drainTimeoutMs: number;
+  readonly redeliveryDelaysMs: readonly number[];
+  readonly reconnectDelayMs: { min: number; max: number };
+  event(event: RabbitMQEvent): void;
+  /** Puts a failed message back with attempt + 1 into `queue`; resolves once the broker confirmed it. */
+  redeliver(delivery: AsyncMessage, message: Message, queue: string): Promise<void>;
+  detach(subscription: RabbitMQSubscription): void;
+}
+
+interface Entry extends KeyedEntry {
+  delivery: AsyncMessage;
+  message: Message;
+  channel: Channel;
+}
+
+const backoff = (min: number, max: number, failures: number): number => Math.min(max, min * 2 ** Math.min(failures, 16)) * (0.5 + Math.random() / 2);
+
+/**
+ * One consumer on one queue, on its own channel. Deliveries go through a KeyedQueue so that a
+ * key never runs twice at once and `concurrency` bounds the handlers; `prefetch` bounds what the
+ * broker hands over. A message is acknowledged only after its handler resolved; a failed one is
+ * republished with attempt + 1 (through a retry queue when a delay applies) and only then
+ * acknowledged. When the channel or connection is lost, consuming resumes on a new channel by
+ * itself; the broker redelivers what was not acknowledged.
+ */
+export class RabbitMQSubscription implements Subscription {
+  readonly topic: string;
+  readonly options: ResolvedSubscribeOptions;
+  readonly plan: ConsumePlan;
+  readonly #handler: Handler;
+  readonly #host: SubscriptionHost;
+  readonly #waiting = new KeyedQueue<Entry>();
+  readonly #abort = new AbortController();
+  readonly #closed = deferred<Error | undefined>();
+  readonly closed = this.#closed.promise;
+  #seq = 0;
+  #inflight = 0;
+  #idle = deferred();
+  #channel: Channel | undefined;
+  #consumerTag: string | undefined;
+  #paused = false;
+  #stopping = false;
+  #started = false;
+  #failures = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(host: SubscriptionHost, topic: string, options: ResolvedSubscribeOptions, handler: Handler, plan: ConsumePlan) {
+    this.#host = host;
+    this.topic = topic;
+    this.options = options;
+    this.#handler = handler;
+    this.plan = plan;
+    this.#idle.resolve();
+  }
+
+  get group(): string {
+    return this.options.group;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Deliveries held by this subscription, not yet acknowledged (running or waiting). */
+  get unacknowledged(): number {
+    return this.#inflight + this.#waiting.size;
+  }
+
+  /** Declares and starts consuming; rejects (ConfigError, TransportError) if the first setup fails. */
+  async start(): Promise<void> {
+    await this.#setup();
+    this.#started = true;
+  }
+
+  async #setup(): Promise<void> {
+    const { plan } = this;
+    const ch = await this.#host.connection.acquire({ emitErrorsFromChannel: true });
+    // Once per channel: when a connection dies, rabbitmq-client reports every ack written to it.
+    let reported = false;
+    ch.on('error', (error: unknown) => {
+      if (reported) return;
+      reported = true;
+      this.#host.event({ type: 'error', error: toError(error), context: `consumer of queue "${plan.queue}"` });
+    });
+    try {
+      for (const e of plan.exchanges) await ch.exchangeDeclare(e);
+      if (plan.declare) await ch.queueDeclare(plan.declare);
+      else await ch.queueDeclare({ queue: plan.queue, passive: true });
+      for (const b of plan.bindings) await ch.queueBind({ queue: plan.queue, exchange: b.exchange, routingKey: b.routingKey });
+      for (const r of plan.retryQueues) await ch.queueDeclare(r);
+      await ch.basicQos({ prefetchCount: plan.prefetch });
+      if (this.#stopping) {
+        await ch.close();
+        return;
+      }
+      this.#channel = ch;
+      ch.once('close', () => this.#lost(ch));
+      // The server cancels a consumer whose queue was deleted: start over on a new channel.
+      ch.on('basic.cancel', () => {
+        if (this.#channel === ch && !this.#stopping) void ch.close().catch(() => undefined);
+      });
+      const { consumerTag } = await ch.basicConsume({ queue: plan.queue }, (delivery) => this.#deliver(delivery, ch));
+      this.#consumerTag = consumerTag;
+    } catch (error) {
+      if (this.#channel === ch) this.#channel = undefined;
+      void ch.close().catch(() => undefined);
+      throw toSwitchyardError(error, `subscribing to queue "${plan.queue}"`);
+    }
+  }
+
+  /** The channel closed (connection lost, broker closed it, or we did). */
+  #lost(ch: Channel): void {
+    if (this.#channel !== ch) return;
+    this.#channel = undefined;
+    this.#consumerTag = undefined;
+    // Waiting deliveries cannot be acknowledged on another channel; the broker redelivers them.
+    this.#waiting.drain();
+    if (this.#stopping || !this.#started) return;
+    this.#scheduleRecovery();
+  }
+
+  #scheduleRecovery(): void {
+    if (this.#retryTimer || this.#stopping) return;
+    const { min, max } = this.#host.reconnectDelayMs;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#stopping) return;
+      this.#setup().then(
+        () => {
+          if (this.#stopping) return;
+          this.#failures = 0;
+          this.#host.event({ type: 'consumer-recovered', queue: this.plan.queue });
+          this.#pump();
+        },
+        (error: unknown) => {
+          if (this.#stopping) return;
+          if (isConfigError(error)) {
+            this.#host.event({ type: 'error', error, context: `consumer of queue "${this.plan.queue}" stopped` });
+            void this.#finish(error);
+            return;
+          }
+          if (this.#failures++ === 0) this.#host.event({ type: 'error', error: toError(error), context: `recovering consumer of queue "${this.plan.queue}"` });
+          this.#scheduleRecovery();
+        },
+      );
+    }, backoff(min, max, this.#failures));
+  }
+
+  #deliver(delivery: AsyncMessage, ch: Channel): void {
+    if (this.#stopping || this.#channel !== ch) {
+      try {
+        ch.basicNack({ deliveryTag: delivery.deliveryTag, requeue: true });
+      } catch {
+        // channel already gone: the broker requeues it anyway
+      }
+      return;
+    }
+    const message = fromDelivery(delivery, this.plan.topic);
+    this.#waiting.push({ seq: ++this.#seq, key: message.key, delivery, message, channel: ch });
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (!this.#paused && !this.#stopping && this.#inflight < this.options.concurrency) {
+      const entry = this.#waiting.take();
+      if (!entry) return;
+      this.#run(entry);
+    }
+  }
+
+  #run(entry: Entry): void {
+    if (this.#inflight++ === 0) this.#idle = deferred();
+    const signal = this.#abort.signal;
+    // A later tick, so a handler that throws synchronously cannot break the pump.
+    void Promise.resolve()
+      .then(() => this.#handler(entry.message, { signal }))
+      .then(
+        () => true,
+        () => false,
+      )
+      .then((ok) => this.#settle(entry, ok))
+      .catch((error: unknown) => this.#host.event({ type: 'error', error: toError(error), context: `settling message ${entry.message.id}` }))
+      .finally(() => {
+        this.#waiting.release(entry);
+        if (--this.#inflight === 0) this.#idle.resolve();
+        this.#pump();
+      });
+  }
+
+  async #settle(entry: Entry, ok: boolean): Promise<void> {
+    const { channel: ch, delivery, message } = entry;
+    // Channel gone: the broker delivers the message again (a duplicate if the handler succeeded).
+    if (!ch.active) return;
+    if (ok) {
+      ack(ch, delivery);
+      return;
+    }
+    const delay = retryDelay(this.#host.redeliveryDelaysMs, message.attempt);
+    const target = delay > 0 ? retryQueueName(this.plan.queue, delay) : this.plan.queue;
+    try {
+      await this.#host.redeliver(delivery, message, target);
+    } catch (error) {
+      this.#host.event({ type: 'error', error: toError(error), context: `redelivering message ${message.id} through "${target}"` });
+      // Could not republish: hand it back as it is, after a pause (never a hot requeue loop).
+      await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(delay, 100), 1_000)));
+      if (ch.active) {
+        try {
+          ch.basicNack({ deliveryTag: delivery.deliveryTag, requeue: true });
+        } catch {
+          // the broker requeues it when the channel closes
+        }
+      }
+      return;
+    }
+    ack(ch, delivery);
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#pump();
+  }
+
+  close(): Promise<void> {
+    return this.#finish(undefined);
+  }
+
+  #finish(error: Error | undefined): Promise<void> {
+    this.#closing ??= this.#end(error);
+    return this.#closing;
+  }
+
+  async #end(error: Error | undefined): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#host.detach(this);
+    const ch = this.#channel;
+    const tag = this.#consumerTag;
+    if (ch?.active && tag) await ch.basicCancel(tag).catch(() => undefined);
+    const timer = setTimeout(() => this.#abort.abort(new ClosedError('subscription')), this.#host.drainTimeoutMs);
+    try {
+      await this.#idle.promise;
+    } finally {
+      clearTimeout(timer);
+    }
+    // Deliveries that never started go back to the queue, in order, when the channel closes.
+    this.#waiting.drain();
+    this.#channel = undefined;
+    if (ch?.active) await ch.close().catch(() => undefined);
+    this.#closed.resolve(error);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function ack(ch: Channel, delivery: AsyncMessage): void {
+  try {
+    ch.basicAck({ deliveryTag: delivery.deliveryTag });
+  } catch {
+    // channel closed meanwhile: the broker delivers the message again
+  }
+}

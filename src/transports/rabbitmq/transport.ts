@@ -1,0 +1,372 @@
+import { Connection, type AsyncMessage, type Publisher, type ReturnedMessage } from 'rabbitmq-client';
+import type { Capabilities } from '../../core/capabilities.ts';
+import { ClosedError, ConfigError, toError, TransportError } from '../../core/errors.ts';
+import type { Message, OutgoingMessage } from '../../core/message.ts';
+import { normalizeOutgoing } from '../../core/message.ts';
+import { resolveSubscribeOptions, type ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
+import { isPattern } from '../../core/topic.ts';
+import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
+import { withTimeout } from '../../internal/with-timeout.ts';
+import { amqpCode, toSwitchyardError } from './errors.ts';
+import { asBuffer, bindingKey, bodyBytes, headerProblems, redeliveryEnvelope, retryQueueName, toEnvelope } from './mapping.ts';
+import type { RabbitMQNative } from './native.ts';
+import { resolveOptions, type RabbitMQEvent, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options.ts';
+import { RabbitMQSubscription, type ConsumePlan, type SubscriptionHost } from './subscription.ts';
+import { declareTopology, exchangeDeclaration, queueDeclaration, type QueueSettings } from './topology.ts';
+
+/** Codes of connection errors that retrying will not fix: fail `connect()` at once. */
+const FATAL_CONNECT = new Set(['ACCESS_REFUSED', 'NOT_ALLOWED']);
+
+const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Counts `basic.return`s per message id, so a confirmed publish can tell it was unroutable. */
+class Returns {
+  readonly #counts = new Map<string, number>();
+
+  add(msg: ReturnedMessage): void {
+    const id = msg.messageId ?? '';
+    this.#counts.set(id, (this.#counts.get(id) ?? 0) + 1);
+  }
+
+  /** True (and forgets it) if a publish of `id` came back. */
+  take(id: string): boolean {
+    const n = this.#counts.get(id) ?? 0;
+    if (n === 0) return false;
+    if (n === 1) this.#counts.delete(id);
+    else this.#counts.set(id, n - 1);
+    return true;
+  }
+}
+
+/**
+ * The RabbitMQ transport, over rabbitmq-client (AMQP 0-9-1).
+ *
+ * Mapping: every topic is a routing key on one durable topic exchange (`switchyard.topics`);
+ * each group is a durable queue (`<topic>.<group>`) bound to it, so a pattern subscription is
+ * just a binding (`*` → `*`, `>` → `*.#`). Publishes are persistent and, with `confirm` (the
+ * default), resolve once the broker confirmed them. A failed message is republished with
+ * `attempt + 1` through a TTL retry queue that dead-letters it back to the group's queue, then
+ * acknowledged. The connection, topology, publishers and consumers recover by themselves after a
+ * dropped connection or a broker restart; unconfirmed publishes are sent again.
+ */
+export class RabbitMQTransport implements Transport {
+  readonly name = 'rabbitmq';
+  readonly capabilities: Capabilities;
+  readonly options: ResolvedRabbitMQOptions;
+  #connection: Connection | undefined;
+  #publisher: Publisher | undefined;
+  #redeliverer: Publisher | undefined;
+  #connecting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+  #ready = false;
+  readonly #subscriptions = new Set<RabbitMQSubscription>();
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #returns = new Returns();
+  readonly #redeliveryReturns = new Returns();
+  readonly #declaredQueues = new Set<string>();
+  readonly #declaredExchanges = new Set<string>();
+  readonly #host: SubscriptionHost;
+
+  constructor(options: RabbitMQOptions = {}) {
+    this.options = resolveOptions(options);
+    const connection = (): Connection => {
+      if (!this.#connection) throw new TransportError('rabbitmq: not connected');
+      return this.#connection;
+    };
+    this.#host = {
+      get connection() {
+        return connection();
+      },
+      drainTimeoutMs: this.options.drainTimeoutMs,
+      redeliveryDelaysMs: this.options.redeliveryDelaysMs,
+      reconnectDelayMs: this.options.reconnectDelayMs,
+      event: (event) => this.#event(event),
+      redeliver: (delivery, message, queue) => this.#redeliver(delivery, message, queue),
+      detach: (sub) => void this.#subscriptions.delete(sub),
+    };
+    this.capabilities = Object.freeze({
+      durable: true,
+      redelivery: true,
+      persistentGroups: true,
+      replay: false,
+      partitions: false,
+      delayedRedelivery: true,
+      wildcards: true,
+      requestReply: false,
+      maxPayloadBytes: this.options.maxPayloadBytes,
+    });
+  }
+
+  /** The underlying client, for what the contract does not cover. Connect first. */
+  get native(): RabbitMQNative {
+    if (!this.#connection || !this.#publisher) throw new TransportError('rabbitmq: not connected; await transport.connect() first', { retryable: false });
+    return { connection: this.#connection, publisher: this.#publisher };
+  }
+
+  /** Queues and exchanges this transport declared (topology, group and retry queues), e.g. to clean up after tests. */
+  declared(): { queues: string[]; exchanges: string[] } {
+    return { queues: [...this.#declaredQueues], exchanges: [...this.#declaredExchanges] };
+  }
+
+  /** The queue a group of `topic` reads. */
+  queueFor(topic: string, group: string): string {
+    const route = isPattern(topic) ? undefined : this.options.routes[topic];
+    return route?.queues?.[group] ?? this.options.queueName(topic, group);
+  }
+
+  /** Deliveries of `queue` this transport holds unacknowledged (running or waiting for a handler). */
+  unacknowledged(queue: string): number {
+    let n = 0;
+    for (const sub of this.#subscriptions) if (sub.plan.queue === queue) n += sub.unacknowledged;
+    return n;
+  }
+
+  #event(event: RabbitMQEvent): void {
+    try {
+      this.options.onEvent(event);
+    } catch {
+      // a listener's bug must not break the transport
+    }
+  }
+
+  connect(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('rabbitmq transport'));
+    this.#connecting ??= this.#open().catch((error: unknown) => {
+      this.#connecting = undefined;
+      throw error;
+    });
+    return this.#connecting;
+  }
+
+  async #open(): Promise<void> {
+    const o = this.options;
+    const connection = new Connection({
+      url: o.url,
+      ...(o.tls === undefined ? {} : { tls: o.tls }),
+      noDelay: true, // without it, Nagle holds small publishes back for tens of milliseconds
+      heartbeat: o.heartbeatSeconds,
+      connectionTimeout: o.connectionTimeoutMs,
+      retryLow: o.reconnectDelayMs.min,
+      retryHigh: o.reconnectDelayMs.max,
+      frameMax: 131_072,
+      connectionName: o.connectionName,
+    });
+    let fatal: ((error: unknown) => void) | undefined;
+    const failedFast = new Promise<never>((_, reject) => {
+      fatal = reject;
+    });
+    failedFast.catch(() => undefined);
+    connection.on('error', (error: unknown) => {
+      const code = amqpCode(error);
+      if (!this.#ready && code !== undefined && FATAL_CONNECT.has(code)) fatal?.(error);
+      if (this.#ready) this.#event({ type: 'disconnected', error: toError(error) });
+      else this.#event({ type: 'error', error: toError(error), context: 'connecting' });
+    });
+    connection.on('connection', () => {
+      const again = this.#ready;
+      this.#event({ type: 'connected' });
+      if (again) void this.#redeclare(connection);
+    });
+    connection.on('connection.blocked', (reason: string) => this.#event({ type: 'blocked', reason }));
+    connection.on('connection.unblocked', () => this.#event({ type: 'unblocked' }));
+    try {
+      await Promise.race([connection.onConnect(o.connectTimeoutMs, true), failedFast]);
+      await this.#declareAll(connection);
+    } catch (error) {
+      connection.unsafeDestroy();
+      throw toSwitchyardError(error, `connecting to ${redact(o.url)}`);
+    }
+    const exchanges = [this.#sharedExchange(), ...(o.topology.exchanges ?? []).map(exchangeDeclaration)];
+    const publisher = connection.createPublisher({ confirm: o.confirm, maxAttempts: o.publishAttempts, exchanges });
+    publisher.on('basic.return', (msg: ReturnedMessage) => this.#returns.add(msg));
+    const redeliverer = connection.createPublisher({ confirm: true, maxAttempts: o.publishAttempts });
+    redeliverer.on('basic.return', (msg: ReturnedMessage) => this.#redeliveryReturns.add(msg));
+    this.#connection = connection;
+    this.#publisher = publisher;
+    this.#redeliverer = redeliverer;
+    this.#ready = true;
+  }
+
+  #sharedExchange() {
+    return exchangeDeclaration({ name: this.options.exchange, type: 'topic' });
+  }
+
+  /** Declares the shared exchange and the native topology on a short-lived channel. */
+  async #declareAll(connection: Connection): Promise<void> {
+    const ch = await connection.acquire();
+    try {
+      await ch.exchangeDeclare(this.#sharedExchange());
+      await declareTopology(ch, this.options.topology);
+    } catch (error) {
+      throw toSwitchyardError(error, 'declaring the topology');
+    } finally {
+      if (ch.active) await ch.close().catch(() => undefined);
+    }
+    this.#declaredExchanges.add(this.options.exchange);
+    for (const e of this.options.topology.exchanges ?? []) this.#declaredExchanges.add(e.name);
+    for (const q of this.options.topology.queues ?? []) this.#declaredQueues.add(q.name);
+  }
+
+  async #redeclare(connection: Connection): Promise<void> {
+    try {
+      await this.#declareAll(connection);
+      this.#event({ type: 'topology-redeclared' });
+    } catch (error) {
+      this.#event({ type: 'error', error: toError(error), context: 'declaring the topology again after reconnecting' });
+    }
+  }
+
+  async publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
+    if (this.#closed) throw new ClosedError('rabbitmq transport');
+    const batch = normalizeOutgoing(topic, messages);
+    const problems: string[] = [];
+    batch.forEach((m, i) => {
+      const where = batch.length === 1 ? `publish to "${topic}"` : `publish to "${topic}", message ${i}`;
+      problems.push(...headerProblems(where, m.headers));
+      if (m.payload.byteLength > this.options.maxPayloadBytes) {
+        problems.push(`${where}: payload of ${m.payload.byteLength} bytes exceeds maxPayloadBytes (${this.options.maxPayloadBytes}); raise it together with the broker's max_message_size`);
+      }
+    });
+    ConfigError.throwIfAny(problems);
+    await this.connect();
+    if (this.#closed) throw new ClosedError('rabbitmq transport');
+    const route = this.options.routes[topic];
+    const exchange = route?.exchange ?? this.options.exchange;
+    const routingKey = route?.routingKey ?? topic;
+    const { mandatory } = this.options;
+    const publisher = this.#publisher!;
+    const sending = Promise.all(batch.map((m) => publisher.send(toEnvelope(m, exchange, routingKey, mandatory), asBuffer(m.payload)))).then(
+      async () => {
+        if (!mandatory) return;
+        await nextTick(); // returns are emitted on a later tick than the confirm that follows them
+        const unroutable = batch.filter((m) => this.#returns.take(m.id)).map((m) => m.id);
+        if (unroutable.length > 0) {
+          throw new TransportError(
+            `rabbitmq: ${unroutable.length} of ${batch.length} message(s) to "${topic}" reached no queue (exchange "${exchange}", routing key "${routingKey}"): no group is bound yet; subscribe first or publish without mandatory`,
+            { retryable: true },
+          );
+        }
+      },
+      (error: unknown) => {
+        throw toSwitchyardError(error, `publish to "${topic}"`);
+      },
+    );
+    this.#pending.add(sending);
+    const forget = (): void => void this.#pending.delete(sending);
+    sending.then(forget, forget);
+    await withTimeout(sending, this.options.publishTimeoutMs, `rabbitmq publish of ${batch.length} message(s) to "${topic}" (the broker may still store them)`);
+  }
+
+  async subscribe(topic: string, options: SubscribeOptions, handler: Handler): Promise<Subscription> {
+    const resolved = resolveSubscribeOptions(this, topic, options, handler);
+    if (this.#closed) throw new ClosedError('rabbitmq transport');
+    const plan = this.#plan(topic, resolved);
+    await this.connect();
+    if (this.#closed) throw new ClosedError('rabbitmq transport');
+    const sub = new RabbitMQSubscription(this.#host, topic, resolved, handler, plan);
+    this.#subscriptions.add(sub);
+    try {
+      await sub.start();
+    } catch (error) {
+      this.#subscriptions.delete(sub);
+      throw error;
+    }
+    if (plan.declare) this.#declaredQueues.add(plan.queue);
+    for (const r of plan.retryQueues) this.#declaredQueues.add(r.queue);
+    return sub;
+  }
+
+  /** What a subscription declares and consumes. */
+  #plan(topic: string, resolved: ResolvedSubscribeOptions): ConsumePlan {
+    const o = this.options;
+    const route = isPattern(topic) ? undefined : o.routes[topic];
+    const existing = route?.queues?.[resolved.group];
+    const queue = this.queueFor(topic, resolved.group);
+    let settings: QueueSettings = o.groupQueue;
+    let declare: ConsumePlan['declare'];
+    const exchanges: ConsumePlan['exchanges'] = [];
+    const bindings: ConsumePlan['bindings'] = [];
+    if (existing !== undefined) {
+      const spec = (o.topology.queues ?? []).find((q) => q.name === existing);
+      if (spec) settings = spec;
+      declare = spec ? queueDeclaration(spec.name, spec) : undefined;
+    } else {
+      declare = queueDeclaration(queue, settings);
+      if (route) {
+        const spec = (o.topology.exchanges ?? []).find((e) => e.name === route.exchange);
+        if (spec) exchanges.push(exchangeDeclaration(spec));
+        if (route.exchange === '') throw new ConfigError(`routes["${topic}"]: the default exchange cannot be bound; name the queue in routes["${topic}"].queues`);
+        bindings.push({ exchange: route.exchange, routingKey: route.routingKey ?? topic });
+      } else {
+        exchanges.push(this.#sharedExchange());
+        bindings.push({ exchange: o.exchange, routingKey: bindingKey(topic) });
+      }
+    }
+    const delays = [...new Set(o.redeliveryDelaysMs.filter((d) => d > 0))];
+    const retryQueues = delays.map((d) =>
+      queueDeclaration(retryQueueName(queue, d), { type: settings.type ?? 'classic', messageTtlMs: d, deadLetterExchange: '', deadLetterRoutingKey: queue }),
+    );
+    return {
+      queue,
+      declare,
+      exchanges,
+      bindings,
+      retryQueues,
+      topic: route ? topic : undefined,
+      prefetch: o.prefetch ?? Math.max(2 * resolved.concurrency, 50),
+    };
+  }
+
+  async #redeliver(delivery: AsyncMessage, message: Message, queue: string): Promise<void> {
+    const redeliverer = this.#redeliverer;
+    if (!redeliverer) throw new ClosedError('rabbitmq transport');
+    try {
+      await redeliverer.send(redeliveryEnvelope(delivery, message, queue), bodyBytes(delivery.body));
+    } catch (error) {
+      throw toSwitchyardError(error, `redelivering message ${message.id} through "${queue}"`);
+    }
+    await nextTick();
+    if (this.#redeliveryReturns.take(message.id)) throw new TransportError(`rabbitmq: queue "${queue}" does not exist; message ${message.id} was not redelivered through it`);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    await this.#connecting?.catch(() => undefined);
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+    await Promise.allSettled([...this.#pending]);
+    await Promise.allSettled([this.#publisher?.close(), this.#redeliverer?.close()]);
+    await this.#connection?.close().catch(() => undefined);
+  }
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+/**
+ * Creates the RabbitMQ transport. Nothing connects until `connect()`, `publish()` or `subscribe()`.
+ *
+ * @example
+ * ```ts
+ * import { rabbitmq } from 'switchyard/rabbitmq';
+ * const bus = rabbitmq({ url: 'amqp://guest:guest@127.0.0.1:5672', prefetch: 100 });
+ * await bus.subscribe('orders.*', { group: 'audit' }, async (msg) => console.log(msg.topic, msg.attempt));
+ * await bus.publish('orders.placed', { key: 'customer-7', payload: Buffer.from('{"id":1}') });
+ * await bus.close();
+ * ```
+ */
+export function rabbitmq(options: RabbitMQOptions = {}): RabbitMQTransport {
+  return new RabbitMQTransport(options);
+}
