@@ -1,0 +1,143 @@
+import type { Msg, NatsConnection, Subscription as NatsSub } from '@nats-io/transport-node';
+import { ClosedError } from '../../core/errors.ts';
+import type { Message } from '../../core/message.ts';
+import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
+import type { Handler, Subscription } from '../../core/transport.ts';
+import { deferred } from '../../internal/deferred.ts';
+import type { KeyedEntry } from '../../internal/keyed-queue.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { fromCoreMsg } from './mapping.ts';
+import type { ResolvedNatsOptions } from './options.ts';
+import type { StatusEmitter } from './status.ts';
+
+interface Entry extends KeyedEntry {
+  message: Message;
+}
+
+/** What a core subscription needs from its transport. */
+export interface CoreSubscriptionContext {
+  nc: NatsConnection;
+  options: ResolvedNatsOptions;
+  status: StatusEmitter;
+  onClose(sub: CoreSubscription): void;
+}
+
+/**
+ * Core NATS: a subscription with the group as queue group, so members of one group split the
+ * messages and each group gets all of them. At-most-once: a handler that throws loses its
+ * message; nothing is stored for absent members. Messages received are buffered (up to
+ * `maxBufferedMessages`, beyond which they are dropped and a `slow-consumer` status is emitted)
+ * and handled with the same per-key exclusivity and concurrency bound as JetStream.
+ * `pause()` stops handlers; messages keep arriving into the buffer (core NATS has no flow control).
+ */
+export class CoreSubscription implements Subscription {
+  readonly topic: string;
+  readonly #closed = deferred<Error | undefined>();
+  readonly closed = this.#closed.promise;
+  readonly #options: ResolvedSubscribeOptions;
+  readonly #handler: Handler;
+  readonly #ctx: CoreSubscriptionContext;
+  readonly #dispatcher: Dispatcher<Entry>;
+  readonly #abort = new AbortController();
+  #sub: NatsSub | undefined;
+  #seq = 0;
+  #paused = false;
+  #dropped = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(ctx: CoreSubscriptionContext, topic: string, options: ResolvedSubscribeOptions, handler: Handler) {
+    this.#ctx = ctx;
+    this.topic = topic;
+    this.#options = options;
+    this.#handler = handler;
+    this.#dispatcher = new Dispatcher<Entry>(options.concurrency, async (entry) => {
+      try {
+        await this.#handler(entry.message, { signal: this.#abort.signal });
+      } catch {
+        // at-most-once: core NATS has nowhere to put it back
+      }
+      return 0;
+    });
+  }
+
+  get group(): string {
+    return this.#options.group;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Messages dropped because the buffer was full. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Subscribes on the server; resolves once the server has the interest (so later publishes reach it). */
+  async start(): Promise<void> {
+    this.#sub = this.#ctx.nc.subscribe(this.topic, {
+      queue: this.group,
+      callback: (error, msg) => {
+        if (error) {
+          this.#ctx.status.emit({ type: 'error', error });
+          return;
+        }
+        this.#accept(msg);
+      },
+    });
+    await this.#ctx.nc.flush();
+  }
+
+  #accept(msg: Msg): void {
+    if (this.#dispatcher.held >= this.#ctx.options.maxBufferedMessages) {
+      this.#dropped++;
+      this.#ctx.status.emit({ type: 'slow-consumer', subject: this.topic, pending: this.#dispatcher.held });
+      return;
+    }
+    const message = fromCoreMsg(msg);
+    this.#dispatcher.push({ seq: this.#seq++, key: message.key, message });
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#dispatcher.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#dispatcher.resume();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close(undefined);
+    return this.#closing;
+  }
+
+  fail(error: Error): void {
+    this.#closing ??= this.#close(error);
+  }
+
+  async #close(error: Error | undefined): Promise<void> {
+    this.#ctx.onClose(this);
+    // Stop intake, then handle everything already received: it exists nowhere else.
+    if (this.#sub && !this.#ctx.nc.isClosed()) this.#sub.unsubscribe();
+    this.#paused = false;
+    this.#dispatcher.resume();
+    const timer = setTimeout(() => {
+      this.#abort.abort(new ClosedError('subscription'));
+      this.#dispatcher.stop();
+      this.#dispatcher.takeWaiting();
+      this.#dispatcher.notify();
+    }, this.#ctx.options.drainTimeoutMs);
+    try {
+      await this.#dispatcher.until(() => this.#dispatcher.held === 0 || (this.#abort.signal.aborted && this.#dispatcher.inflight === 0));
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#closed.resolve(error);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

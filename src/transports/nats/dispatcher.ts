@@ -1,0 +1,117 @@
+import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
+
+/** How long a settled entry's key stays busy: ms, or until a promise settles. */
+export type KeyHold = number | { until: Promise<unknown> };
+
+/**
+ * Runs received messages through a handler with bounded concurrency and per-key exclusivity
+ * (messages with one key never overlap and keep stream order), for both NATS modes.
+ * `run` settles the message with the broker and resolves to how long its key stays busy
+ * afterwards: 0, a number of ms, or a promise (after a failure: until the redelivered message is
+ * back in the queue, so later messages of that key cannot overtake it).
+ */
+export class Dispatcher<E extends KeyedEntry> {
+  readonly #queue = new KeyedQueue<E>();
+  readonly #held = new Set<E>();
+  readonly #inflight = new Set<E>();
+  readonly #concurrency: number;
+  readonly #run: (entry: E) => Promise<KeyHold>;
+  readonly #onSettle: () => void;
+  #waiters: Array<{ ready: () => boolean; resolve: () => void }> = [];
+  #paused = false;
+  #stopped = false;
+
+  /** `onSettle` runs after each entry settles (a puller asks for more then). */
+  constructor(concurrency: number, run: (entry: E) => Promise<KeyHold>, onSettle: () => void = () => {}) {
+    this.#concurrency = concurrency;
+    this.#run = run;
+    this.#onSettle = onSettle;
+  }
+
+  /** Entries received and not yet settled: waiting plus in flight. */
+  get held(): number {
+    return this.#held.size;
+  }
+
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /** Every entry received and not settled (for in-progress acks). */
+  entries(): IterableIterator<E> {
+    return this.#held.values();
+  }
+
+  push(entry: E): void {
+    this.#held.add(entry);
+    this.#queue.push(entry);
+    this.pump();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.pump();
+  }
+
+  /** No new handler starts after this; waiting entries stay until `takeWaiting()`. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Removes and returns the entries no handler has started on. */
+  takeWaiting(): E[] {
+    const waiting = this.#queue.drain();
+    for (const e of waiting) this.#held.delete(e);
+    this.notify();
+    return waiting;
+  }
+
+  /** Resolves once `ready()` holds, re-checked whenever an entry settles. */
+  until(ready: () => boolean): Promise<void> {
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ ready, resolve }));
+  }
+
+  pump(): void {
+    while (!this.#paused && !this.#stopped && this.#inflight.size < this.#concurrency) {
+      const entry = this.#queue.take();
+      if (!entry) return;
+      this.#start(entry);
+    }
+  }
+
+  #start(entry: E): void {
+    this.#inflight.add(entry);
+    void Promise.resolve()
+      .then(() => this.#run(entry))
+      .catch((): KeyHold => 0)
+      .then((hold) => {
+        this.#inflight.delete(entry);
+        this.#held.delete(entry);
+        const release = (): void => {
+          this.#queue.release(entry);
+          this.pump();
+        };
+        if (this.#stopped || hold === 0) release();
+        else if (typeof hold === 'number') setTimeout(release, hold).unref();
+        else void hold.until.then(release, release);
+        this.notify();
+        this.pump();
+        this.#onSettle();
+      });
+  }
+
+  /** Re-checks `until()` waiters (call after changing state they look at). */
+  notify(): void {
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiting) {
+      if (w.ready()) w.resolve();
+      else this.#waiters.push(w);
+    }
+  }
+}

@@ -1,0 +1,343 @@
+import { createInbox, nanos, type Msg, type NatsConnection, type Subscription as NatsSub } from '@nats-io/transport-node';
+import { ClosedError } from '../../core/errors.ts';
+import type { Message } from '../../core/message.ts';
+import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
+import type { Handler, Subscription } from '../../core/transport.ts';
+import { deferred } from '../../internal/deferred.ts';
+import type { KeyedEntry } from '../../internal/keyed-queue.ts';
+import { Dispatcher, type KeyHold } from './dispatcher.ts';
+import { fromJetStream, parseAckSubject, type DeliveryInfo } from './mapping.ts';
+import { redeliveryDelay, type ResolvedNatsOptions } from './options.ts';
+import type { StatusEmitter } from './status.ts';
+
+interface Entry extends KeyedEntry {
+  /** Ack subject of the latest delivery of this stream sequence (acks go to it). */
+  reply: string;
+  info: DeliveryInfo;
+  message: Message;
+}
+
+const ACK = new TextEncoder().encode('+ACK');
+/** How many acked messages a subscription remembers to recognise their redeliveries. */
+const RECENTLY_ACKED = 8_192;
+const WORKING = new TextEncoder().encode('+WPI');
+const NAK = new TextEncoder().encode('-NAK');
+
+/**
+ * How long one pull request waits on the server for messages. Short on purpose: `close()` waits
+ * for the open request to end before handing messages back, because a 2.9 server may still
+ * deliver a message to a request whose inbox is gone (it is then lost until its ack wait runs
+ * out). The server's 408 at expiry doubles as the liveness signal (no idle heartbeats needed): a
+ * request not heard of by `PULL_EXPIRES_MS + 1 s` is given up and a new one sent. An idle
+ * subscription costs one small request and one status message per second.
+ */
+const PULL_EXPIRES_MS = 1_000;
+
+/** Waits for `p` (ignoring its failure) at most `ms`: closing must not hang on a dead link. */
+async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** What a JetStream subscription needs from its transport. */
+export interface JetStreamSubscriptionContext {
+  nc: NatsConnection;
+  options: ResolvedNatsOptions;
+  status: StatusEmitter;
+  /** JetStream API prefix, `$JS.API` unless a domain is used. */
+  apiPrefix: string;
+  onClose(sub: JetStreamSubscription): void;
+}
+
+/**
+ * One member of a group: pulls from the group's durable consumer, runs handlers through a
+ * Dispatcher, acks after success and naks with the configured delay after failure.
+ *
+ * It speaks the pull protocol itself (one outstanding `MSG.NEXT` request for the free part of
+ * `prefetch`, expiring after a second) rather than through the client's `consume()`, so that it
+ * controls the end: on `close()` no new pull is issued and the inbox is *drained* — messages the
+ * server sent before it saw the unsubscribe are still received and handed back with a nak
+ * instead of waiting out the ack wait. Every message held here, waiting or in a handler, gets an
+ * in-progress ack every third of `ackWait`, so long handlers are not redelivered while working.
+ */
+export class JetStreamSubscription implements Subscription {
+  readonly topic: string;
+  readonly stream: string;
+  readonly consumerName: string;
+  readonly #closed = deferred<Error | undefined>();
+  readonly closed = this.#closed.promise;
+  readonly #options: ResolvedSubscribeOptions;
+  readonly #handler: Handler;
+  readonly #ctx: JetStreamSubscriptionContext;
+  readonly #dispatcher: Dispatcher<Entry>;
+  readonly #bySeq = new Map<number, Entry>();
+  readonly #abort = new AbortController();
+  readonly #prefetch: number;
+  readonly #inbox = createInbox();
+  #sub: NatsSub | undefined;
+  /** The outstanding pull request: messages it may still bring, and when it is given up. */
+  #request: { remaining: number; expires: NodeJS.Timeout } | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #offStatus: (() => void) | undefined;
+  /** Ack subjects of messages that arrived while closing. */
+  #late: string[] = [];
+  #requestEnded: (() => void) | undefined;
+  /** Failed messages whose key waits for their redelivery: stream sequence → release. */
+  readonly #awaitingRedelivery = new Map<number, () => void>();
+  /**
+   * Messages this subscription handled and acked recently, by stream sequence and stored time: a
+   * redelivery of one (its ack was lost in a disconnect or restart) is acked again without
+   * running the handler a second time. The stored time tells a recreated stream's new message
+   * with a reused sequence apart.
+   */
+  readonly #acked = new Set<string>();
+  #suppressed = 0;
+  /** When the next pull may go out (after an error status, to avoid a hot loop). */
+  #pullAfter = 0;
+  #pullTimer: NodeJS.Timeout | undefined;
+  #paused = false;
+  #offline = false;
+  #stopping = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    ctx: JetStreamSubscriptionContext,
+    where: { topic: string; stream: string; consumerName: string },
+    options: ResolvedSubscribeOptions,
+    handler: Handler,
+  ) {
+    this.#ctx = ctx;
+    this.topic = where.topic;
+    this.stream = where.stream;
+    this.consumerName = where.consumerName;
+    this.#options = options;
+    this.#handler = handler;
+    this.#prefetch = ctx.options.consumers.prefetch ?? Math.max(64, options.concurrency * 4);
+    this.#dispatcher = new Dispatcher<Entry>(
+      options.concurrency,
+      (entry) => this.#run(entry),
+      () => this.#pull(),
+    );
+  }
+
+  get group(): string {
+    return this.#options.group;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Redeliveries of messages this subscription had already handled, acked without running the handler again. */
+  get suppressedRedeliveries(): number {
+    return this.#suppressed;
+  }
+
+  /** Subscribes the inbox and sends the first pull request. */
+  async start(): Promise<void> {
+    const nc = this.#ctx.nc;
+    this.#sub = nc.subscribe(this.#inbox, { callback: (error, msg) => (error ? undefined : this.#receive(msg)) });
+    const keepAlive = setInterval(() => {
+      for (const entry of this.#dispatcher.entries()) this.#send(entry.reply, WORKING);
+    }, Math.max(500, Math.floor(this.#ctx.options.consumers.ackWaitMs / 3)));
+    // Self-healing: if a pull is due and none is open (a missed trigger), send one.
+    const watchdog = setInterval(() => this.#pull(), PULL_EXPIRES_MS);
+    keepAlive.unref();
+    watchdog.unref();
+    this.#timers.push(keepAlive, watchdog);
+    // After a reconnect the server may have lost the pull request (it restarted): ask again.
+    this.#offStatus = this.#ctx.status.on((s) => {
+      if (s.type === 'disconnected') {
+        this.#offline = true; // do not pile up pull requests in the client's reconnect buffer
+        this.#endRequest(false);
+      } else if (s.type === 'reconnected') {
+        this.#offline = false;
+        this.#endRequest();
+      }
+    });
+    await nc.flush();
+    this.#pull();
+  }
+
+  #send(subject: string, data: Uint8Array): void {
+    try {
+      if (!this.#ctx.nc.isClosed()) this.#ctx.nc.publish(subject, data);
+    } catch {
+      // the connection closed under us; the server redelivers after ack wait
+    }
+  }
+
+  #pull(): void {
+    if (this.#stopping || this.#paused || this.#offline || this.#request || this.#ctx.nc.isClosed()) return;
+    const wait = this.#pullAfter - Date.now();
+    if (wait > 0) {
+      this.#pullTimer ??= setTimeout(() => {
+        this.#pullTimer = undefined;
+        this.#pull();
+      }, wait);
+      return;
+    }
+    const want = this.#prefetch - this.#dispatcher.held;
+    if (want <= 0 || (this.#dispatcher.held > 0 && want < Math.ceil(this.#prefetch / 4))) return;
+    const body = JSON.stringify({ batch: want, expires: nanos(PULL_EXPIRES_MS) });
+    const subject = `${this.#ctx.apiPrefix}.CONSUMER.MSG.NEXT.${this.stream}.${this.consumerName}`;
+    const expires = setTimeout(() => {
+      this.#report('pull request unanswered (server restarted or link down?); pulling again');
+      this.#endRequest();
+    }, PULL_EXPIRES_MS + 1_000);
+    expires.unref();
+    this.#request = { remaining: want, expires };
+    try {
+      this.#ctx.nc.publish(subject, new TextEncoder().encode(body), { reply: this.#inbox });
+    } catch (error) {
+      this.#endRequest(false);
+      this.#report(`cannot pull: ${(error as Error).message}`);
+    }
+  }
+
+  #endRequest(pullAgain = true): void {
+    if (this.#request) clearTimeout(this.#request.expires);
+    this.#request = undefined;
+    this.#requestEnded?.();
+    if (pullAgain) this.#pull();
+  }
+
+  #receive(msg: Msg): void {
+    const reply = msg.reply ?? '';
+    const info = parseAckSubject(reply);
+    if (!info) {
+      // A status: 408 the request expired, 409 it was cut short, 503 no consumer (100: heartbeat, unused).
+      const code = msg.headers?.code ?? 0;
+      if (code === 100) return;
+      if (code !== 408) {
+        // Not a plain expiry: the consumer or stream is missing (503, 409 Consumer Deleted) or the
+        // request was refused. Say so, and wait a second before asking again.
+        this.#report(`${code} ${msg.headers?.description ?? ''}`.trim());
+        this.#pullAfter = Date.now() + 1_000;
+      }
+      this.#endRequest();
+      return;
+    }
+    if (this.#request && --this.#request.remaining <= 0) this.#endRequest(false);
+    this.#accept(reply, info, msg);
+    if (!this.#request) this.#pull();
+  }
+
+  #accept(reply: string, info: DeliveryInfo, msg: Msg): void {
+    if (this.#stopping) {
+      this.#late.push(reply); // arrived after intake stopped: handed back once the inbox is drained
+      return;
+    }
+    if (this.#acked.has(`${info.streamSequence}:${info.timestampNanos}`)) {
+      this.#suppressed++;
+      this.#send(reply, ACK);
+      return;
+    }
+    const held = this.#bySeq.get(info.streamSequence);
+    if (held) {
+      // Redelivered while still held here (ack wait ran out): keep one copy, ack the latest delivery.
+      held.reply = reply;
+      held.info = info;
+      return;
+    }
+    const message = fromJetStream(msg, info);
+    const entry: Entry = { seq: info.streamSequence, key: message.key, reply, info, message };
+    this.#bySeq.set(entry.seq, entry);
+    this.#dispatcher.push(entry);
+    // A failed message is back: its key may go again, and it is first in line for that key.
+    this.#awaitingRedelivery.get(entry.seq)?.();
+  }
+
+  #report(detail: string): void {
+    this.#ctx.status.emit({ type: 'consumer', topic: this.topic, group: this.group, detail });
+  }
+
+  async #run(entry: Entry): Promise<KeyHold> {
+    const message = { ...entry.message, attempt: entry.info.deliveryCount };
+    let ok = true;
+    try {
+      await this.#handler(message, { signal: this.#abort.signal });
+    } catch {
+      ok = false;
+    }
+    this.#bySeq.delete(entry.seq);
+    if (ok) {
+      this.#send(entry.reply, ACK);
+      this.#acked.add(`${entry.seq}:${entry.info.timestampNanos}`);
+      if (this.#acked.size > RECENTLY_ACKED) this.#acked.delete(this.#acked.values().next().value!);
+      return 0;
+    }
+    const delay = redeliveryDelay(this.#ctx.options.consumers.redeliveryDelayMs, message.attempt);
+    this.#send(entry.reply, delay > 0 ? new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: nanos(delay) })}`) : NAK);
+    if (entry.key === '') return 0;
+    // Keep the key busy until the message comes back (usually here, after `delay`), so later messages of
+    // the key cannot overtake it; give up waiting if another member got it.
+    const until = new Promise<void>((resolve) => {
+      const release = (): void => {
+        clearTimeout(timer);
+        this.#awaitingRedelivery.delete(entry.seq);
+        resolve();
+      };
+      const timer = setTimeout(release, delay + Math.max(1_000, delay));
+      this.#awaitingRedelivery.set(entry.seq, release);
+    });
+    return { until };
+  }
+
+  pause(): void {
+    if (this.#paused || this.#stopping) return;
+    this.#paused = true;
+    this.#dispatcher.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#dispatcher.resume();
+    this.#pull();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close(undefined);
+    return this.#closing;
+  }
+
+  /** Ends the subscription because its connection is gone; `closed` resolves to the error. */
+  fail(error: Error): void {
+    this.#closing ??= this.#close(error);
+  }
+
+  async #close(error: Error | undefined): Promise<void> {
+    this.#stopping = true;
+    this.#ctx.onClose(this);
+    this.#offStatus?.();
+    this.#dispatcher.stop();
+    const nc = this.#ctx.nc;
+    // Let the open pull request end (filled, or expired within PULL_EXPIRES_MS), then drain the
+    // inbox; only then hand back what no handler started on, so no redelivery can go to a dead inbox.
+    if (this.#request && !nc.isClosed()) await new Promise<void>((resolve) => (this.#requestEnded = resolve));
+    if (this.#sub && !nc.isClosed()) await bounded(this.#sub.drain(), 5_000);
+    this.#endRequest(false);
+    for (const entry of this.#dispatcher.takeWaiting()) {
+      this.#bySeq.delete(entry.seq);
+      this.#send(entry.reply, NAK);
+    }
+    for (const reply of this.#late.splice(0)) this.#send(reply, NAK);
+    const timer = setTimeout(() => this.#abort.abort(new ClosedError('subscription')), this.#ctx.options.drainTimeoutMs);
+    try {
+      await this.#dispatcher.until(() => this.#dispatcher.inflight === 0);
+    } finally {
+      clearTimeout(timer);
+    }
+    for (const t of this.#timers) clearInterval(t);
+    clearTimeout(this.#pullTimer);
+    for (const release of this.#awaitingRedelivery.values()) release(); // deleting while iterating a Map is safe
+    if (!nc.isClosed()) await bounded(nc.flush(), 5_000); // acks are on the wire (unless the link is down)
+    this.#closed.resolve(error);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isConfigError } from '../../core/errors.ts';
+import { Inbox } from '../../testing/inbox.ts';
+import { nats, natsLag, planStream, type NatsStatus, type NatsTransport } from './index.ts';
+
+const run = `sy-js-${randomBytes(4).toString('hex')}`;
+const declared = `SYT_${run.replace(/-/g, '_')}_declared`;
+
+describe('NATS JetStream specifics', () => {
+  let bus: NatsTransport;
+  beforeAll(async () => {
+    bus = nats({
+      consumers: { ackWaitMs: 2_000, redeliveryDelayMs: 50 },
+      streams: [{ name: declared, subjects: [`${run}-declared.>`], storage: 'memory', maxMessages: 1_000, duplicateWindowMs: 60_000 }],
+    });
+    await bus.connect();
+  });
+  afterAll(async () => {
+    const jsm = bus.native.manager!;
+    await bus.close();
+    const admin = nats();
+    await admin.connect();
+    for (const name of [planStream(`${run}.x`, admin.options).name, declared]) {
+      await admin.native.manager!.streams.delete(name).catch(() => undefined);
+    }
+    await admin.close();
+    void jsm;
+  });
+
+  it('drops a re-publish of the same message id within the duplicate window: consumed once', async () => {
+    const topic = `${run}.dedup`;
+    const inbox = new Inbox();
+    await bus.subscribe(topic, { group: 'g' }, async (m) => inbox.push(m));
+    await bus.publish(topic, { id: 'order-42', payload: Buffer.from('first') });
+    await bus.publish(topic, { id: 'order-42', payload: Buffer.from('again') });
+    await bus.publish(topic, { id: 'order-43', payload: Buffer.from('next') });
+    await inbox.untilCount(2, 10_000);
+    // Another message after the duplicate proves the duplicate is not merely late.
+    await bus.publish(topic, { id: 'order-44', payload: Buffer.from('last') });
+    await inbox.untilCount(3, 10_000);
+    expect(inbox.messages.map((m) => [m.id, Buffer.from(m.payload).toString()])).toEqual([
+      ['order-42', 'first'],
+      ['order-43', 'next'],
+      ['order-44', 'last'],
+    ]);
+  });
+
+  it('keeps the same id on two topics of one stream apart (dedup is per topic)', async () => {
+    const inbox = new Inbox();
+    await bus.subscribe(`${run}.scoped.*`, { group: 'g' }, async (m) => inbox.push(m));
+    await bus.publish(`${run}.scoped.a`, { id: 'same-id', payload: Buffer.from('a') });
+    await bus.publish(`${run}.scoped.dlq`, { id: 'same-id', payload: Buffer.from('dead letter of a') });
+    await inbox.untilCount(2, 10_000);
+    expect(inbox.messages.map((m) => m.topic).sort()).toEqual([`${run}.scoped.a`, `${run}.scoped.dlq`]);
+  });
+
+  it('keeps per-key order across a failure: later messages of the key wait for the redelivery', async () => {
+    const topic = `${run}.key-retry`;
+    const seen: string[] = [];
+    const inbox = new Inbox();
+    await bus.subscribe(topic, { group: 'g', concurrency: 4 }, async (m) => {
+      seen.push(`${m.id}#${m.attempt}`);
+      if (m.id === 'k-1' && m.attempt === 1) throw new Error('first attempt fails');
+      inbox.push(m);
+    });
+    await bus.publish(topic, ['k-1', 'k-2', 'k-3'].map((id) => ({ id, key: 'k', payload: Buffer.from(id) })));
+    await inbox.untilCount(3, 10_000);
+    expect(seen).toEqual(['k-1#1', 'k-1#2', 'k-2#1', 'k-3#1']);
+  });
+
+  it('round-trips headers a NATS header line cannot carry as is', async () => {
+    const topic = `${run}.odd-headers`;
+    const inbox = new Inbox();
+    await bus.subscribe(topic, { group: 'g' }, async (m) => inbox.push(m));
+    const headers = {
+      'Nats-Msg-Id': 'user value, not the dedup id',
+      'sy-key': 'not our key',
+      'has space': 'v',
+      'colon:name': 'v',
+      multi: 'line one\r\nline two',
+      padded: '  spaces kept  ',
+      'MiXeD-Case': 'kept',
+      plain: 'ünïcödé ✓',
+    };
+    await bus.publish(topic, { id: 'odd-1', key: 'k', payload: Buffer.from('x'), headers });
+    await inbox.untilCount(1, 10_000);
+    const got = inbox.messages[0]!;
+    expect(got.headers).toEqual(headers);
+    expect(got.id).toBe('odd-1');
+    expect(got.key).toBe('k');
+  });
+
+  it('sends in-progress acks, so a handler running longer than ackWait is not redelivered', async () => {
+    const topic = `${run}.long`;
+    const quick = nats({ consumers: { ackWaitMs: 1_000 } }); // in-progress acks every ~333 ms
+    try {
+      const started: string[] = [];
+      const inbox = new Inbox();
+      await quick.subscribe(topic, { group: 'g', concurrency: 2 }, async (m) => {
+        started.push(`${m.id}#${m.attempt}`);
+        if (m.id === 'long-1') await new Promise((resolve) => setTimeout(resolve, 3_000)); // 3 × ackWait
+        inbox.push(m);
+      });
+      await quick.publish(topic, { id: 'long-1', payload: Buffer.from('x') });
+      await inbox.untilCount(1, 20_000);
+      await quick.publish(topic, { id: 'after', payload: Buffer.from('y') }); // anything redelivered would come first
+      await inbox.untilCount(2, 20_000);
+      expect(started).toEqual(['long-1#1', 'after#1']);
+    } finally {
+      await quick.close();
+    }
+  });
+
+  it('reports lag per group as num_pending + num_ack_pending', async () => {
+    const topic = `${run}.lag`;
+    const other = nats();
+    try {
+      const sub = await other.subscribe(topic, { group: 'slow' }, async () => {});
+      await sub.close(); // the group exists but has no member now
+      await bus.publish(topic, Array.from({ length: 25 }, (_, i) => ({ payload: Buffer.from(String(i)) })));
+      const [lag] = await natsLag(bus, [{ topic, group: 'slow' }]);
+      expect(lag).toMatchObject({ topic, group: 'slow', pending: 25, ackPending: 0, lag: 25 });
+      expect(await natsLag(bus, [{ topic, group: 'never-subscribed' }])).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('puts topics covered by a declared stream into that stream', async () => {
+    const topic = `${run}-declared.orders`;
+    const inbox = new Inbox();
+    await bus.subscribe(topic, { group: 'g', from: 'earliest' }, async (m) => inbox.push(m));
+    await bus.publish(topic, { id: 'd-1', payload: Buffer.from('x') });
+    await inbox.untilCount(1, 10_000);
+    const info = await bus.native.manager!.streams.info(declared);
+    expect(info.state.messages).toBe(1);
+    expect(info.config.max_msgs).toBe(1_000);
+    expect(info.config.storage).toBe('memory');
+  });
+
+  it('refuses a pattern starting with a wildcard unless a declared stream covers it', async () => {
+    const error = await bus.subscribe('*.created', { group: 'g' }, async () => {}).catch((e: unknown) => e);
+    expect(isConfigError(error), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(/declare a stream/);
+  });
+
+  it('emits typed status events and reports the end of the connection', async () => {
+    const t = nats();
+    const seen: NatsStatus['type'][] = [];
+    t.on('status', (s) => seen.push(s.type));
+    await t.connect();
+    await t.close();
+    expect(seen[0]).toBe('connected');
+    expect(seen).toContain('closed');
+  });
+});

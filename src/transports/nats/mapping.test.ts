@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { fromWireHeaders, isPlainHeader, parseAckSubject, toWireHeaders, WIRE } from './mapping.ts';
+
+const base = { id: 'id-1', key: 'k-1', timestamp: 1_700_000_000_123, headers: {} as Record<string, string> };
+
+describe('NATS header mapping', () => {
+  it('writes the id scoped by topic, the key, the time, then the application headers', () => {
+    expect(toWireHeaders('orders.placed', { ...base, headers: { 'x-trace': 't' } })).toEqual([
+      [WIRE.id, 'orders.placed:id-1'],
+      [WIRE.key, 'k-1'],
+      [WIRE.time, '1700000000123'],
+      ['x-trace', 't'],
+    ]);
+  });
+
+  it('leaves out an empty key', () => {
+    expect(toWireHeaders('t', { ...base, key: '' }).map(([k]) => k)).toEqual([WIRE.id, WIRE.time]);
+  });
+
+  it('reads back exactly what it wrote, internal headers removed', () => {
+    const headers = { 'x-a': '1', 'X-Case': 'Kept', 'x-empty': '', 'x-unicode': 'gęślą 🚀' };
+    const lines = toWireHeaders('a.b', { ...base, headers });
+    expect(fromWireHeaders('a.b', lines)).toEqual({ id: 'id-1', key: 'k-1', timestamp: base.timestamp, headers });
+  });
+
+  it('carries headers a NATS header line cannot hold in one JSON header, and restores them', () => {
+    const headers = { 'bad name': 'v', 'x:y': 'v', multi: 'a\r\nb', padded: ' p ', 'Nats-Msg-Id': 'mine', 'sy-key': 'mine too', ok: 'fine' };
+    const lines = toWireHeaders('a.b', { ...base, headers });
+    expect(lines.filter(([k]) => k === WIRE.extra)).toHaveLength(1);
+    expect(lines.some(([k]) => k === 'ok')).toBe(true);
+    expect(fromWireHeaders('a.b', lines).headers).toEqual(headers);
+  });
+
+  it('tells which headers ride as plain NATS headers', () => {
+    expect(isPlainHeader('x-trace', 'abc def')).toBe(true);
+    expect(isPlainHeader('x-trace', '')).toBe(true);
+    expect(isPlainHeader('with space', 'v')).toBe(false);
+    expect(isPlainHeader('x', 'line\nbreak')).toBe(false);
+    expect(isPlainHeader('x', ' lead')).toBe(false);
+    expect(isPlainHeader('NATS-Expected-Stream', 'v')).toBe(false);
+  });
+
+  it('takes a foreign Nats-Msg-Id as the id, and keeps a malformed Sy-Headers visible', () => {
+    const f = fromWireHeaders('a.b', [
+      ['Nats-Msg-Id', 'foreign-7'],
+      [WIRE.extra, '{not json'],
+    ]);
+    expect(f.id).toBe('foreign-7');
+    expect(f.key).toBeUndefined();
+    expect(f.headers).toEqual({ [WIRE.extra]: '{not json' });
+  });
+
+  it('joins repeated foreign headers with commas', () => {
+    expect(fromWireHeaders('s', [['x', '1'], ['x', '2']]).headers).toEqual({ x: '1,2' });
+  });
+});
+
+describe('JetStream ack subjects', () => {
+  it('parses the short form of 2.9 servers', () => {
+    expect(parseAckSubject('$JS.ACK.SY_orders.billing_1.3.42.57.1700000000123456789.9')).toEqual({
+      stream: 'SY_orders',
+      consumer: 'billing_1',
+      deliveryCount: 3,
+      streamSequence: 42,
+      deliverySequence: 57,
+      timestampNanos: 1_700_000_000_123_456_789n,
+      pending: 9,
+    });
+  });
+
+  it('parses the long form with domain and account hash', () => {
+    const info = parseAckSubject('$JS.ACK.hub.ACCHASH.S.C.1.2.3.1700000000000000000.0.rand');
+    expect(info).toMatchObject({ stream: 'S', consumer: 'C', deliveryCount: 1, streamSequence: 2, deliverySequence: 3, pending: 0 });
+  });
+
+  it('returns undefined for anything else (status messages, inboxes)', () => {
+    expect(parseAckSubject(undefined)).toBeUndefined();
+    expect(parseAckSubject('_INBOX.abc')).toBeUndefined();
+    expect(parseAckSubject('$JS.ACK.too.short')).toBeUndefined();
+  });
+});

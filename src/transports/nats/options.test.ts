@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../core/errors.ts';
+import { DEFAULT_NATS_URL, redeliveryDelay, resolveNatsOptions, type NatsOptions } from './options.ts';
+
+function problemsOf(options: NatsOptions): readonly string[] {
+  try {
+    resolveNatsOptions(options, {});
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('NATS options', () => {
+  it('defaults to JetStream on the local server, or SWITCHYARD_NATS_URL', () => {
+    expect(resolveNatsOptions({}, {})).toMatchObject({ servers: [DEFAULT_NATS_URL], mode: 'jetstream', streamPrefix: 'SY_', publishWindow: 256 });
+    expect(resolveNatsOptions({}, { SWITCHYARD_NATS_URL: 'nats://a:1,nats://b:2' }).servers).toEqual(['nats://a:1', 'nats://b:2']);
+  });
+
+  it('reports every problem at once', () => {
+    const problems = problemsOf({
+      servers: 'http://nope',
+      mode: 'durable' as 'core',
+      streams: [{ name: 'bad.name', subjects: [] }],
+      consumers: { ackWaitMs: 10, backoffMs: [100, 200] },
+      reconnect: { pingIntervalMs: -1 },
+      auth: { user: 'u' } as never,
+    });
+    expect(problems).toHaveLength(8);
+    expect(problems.join('\n')).toMatch(/not a NATS URL/);
+    expect(problems.join('\n')).toMatch(/mode must be/);
+    expect(problems.join('\n')).toMatch(/backoffMs needs consumers.maxDeliver/);
+  });
+
+  it('rejects a declared stream named twice and invalid subjects', () => {
+    const problems = problemsOf({ streams: [{ name: 'A', subjects: ['a..b'] }, { name: 'A', subjects: ['c'] }] });
+    expect(problems.some((p) => p.includes('declared twice'))).toBe(true);
+    expect(problems.some((p) => p.includes('empty token'))).toBe(true);
+  });
+
+  it('picks the redelivery delay by attempt, repeating the last', () => {
+    expect(redeliveryDelay([100, 500, 2_000], 1)).toBe(100);
+    expect(redeliveryDelay([100, 500, 2_000], 3)).toBe(2_000);
+    expect(redeliveryDelay([100, 500, 2_000], 9)).toBe(2_000);
+    expect(redeliveryDelay(250, 4)).toBe(250);
+  });
+});

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json } from '../../codecs/json.ts';
+import { isConfigError, isTimeoutError, isTransportError } from '../../core/errors.ts';
+import { isNoRespondersError, nats, planStream, type NatsTransport } from './index.ts';
+
+const run = `sy-rr-${randomBytes(4).toString('hex')}`;
+
+describe('NATS request-reply', () => {
+  let bus: NatsTransport;
+  beforeAll(async () => {
+    bus = nats({ mode: 'core' });
+    await bus.connect();
+  });
+  afterAll(async () => {
+    await bus.close();
+  });
+
+  it('round-trips a typed request and reply through codecs, headers included', async () => {
+    const subject = `${run}.quote`;
+    const responder = await bus.respond(
+      subject,
+      { codec: json<{ sku: string }>(), replyCodec: json<{ sku: string; cents: number; trace: string }>() },
+      async (q, msg) => ({ sku: q.sku, cents: 1299, trace: msg.headers['x-trace'] ?? '' }),
+    );
+    const reply = await bus.request(subject, { sku: 'A-1' }, {
+      codec: json<{ sku: string }>(),
+      replyCodec: json<{ sku: string; cents: number; trace: string }>(),
+      headers: { 'x-trace': 't-1' },
+      timeoutMs: 2_000,
+    });
+    expect(reply).toEqual({ sku: 'A-1', cents: 1299, trace: 't-1' });
+    await responder.close();
+  });
+
+  it('rejects with TimeoutError when the responder does not answer in time', async () => {
+    const subject = `${run}.slow`;
+    const responder = await bus.respond(subject, {}, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      return new Uint8Array(0);
+    });
+    const error = await bus.request(subject, Uint8Array.of(1), { timeoutMs: 200 }).catch((e: unknown) => e);
+    expect(isTimeoutError(error), String(error)).toBe(true);
+    expect(isNoRespondersError(error)).toBe(false);
+    await responder.close();
+  });
+
+  it('rejects with a "no responders" TransportError, distinct from a timeout, when nobody listens', async () => {
+    const error = await bus.request(`${run}.nobody`, Uint8Array.of(1), { timeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect(isNoRespondersError(error), String(error)).toBe(true);
+    expect(isTransportError(error)).toBe(true);
+    expect(isTimeoutError(error)).toBe(false);
+    expect((error as Error).message).toMatch(/no responders/);
+  });
+
+  it('answers 1,000 concurrent requests, each with its own reply', async () => {
+    const subject = `${run}.square`;
+    const codec = json<number>();
+    const responder = await bus.respond(subject, { codec, replyCodec: codec }, async (n) => {
+      await new Promise((resolve) => setTimeout(resolve, n % 5));
+      return n * n;
+    });
+    const inputs = Array.from({ length: 1_000 }, (_, i) => i);
+    const replies = await Promise.all(inputs.map((n) => bus.request(subject, n, { codec, replyCodec: codec, timeoutMs: 10_000 })));
+    expect(replies).toEqual(inputs.map((n) => n * n));
+    await responder.close();
+  });
+
+  it('reports a responder that threw as a TransportError naming its message', async () => {
+    const subject = `${run}.broken`;
+    const responder = await bus.respond(subject, {}, async () => {
+      throw new Error('inventory offline');
+    });
+    const error = await bus.request(subject, Uint8Array.of(1), { timeoutMs: 2_000 }).catch((e: unknown) => e);
+    expect(isTransportError(error), String(error)).toBe(true);
+    expect((error as { reason?: string }).reason).toBe('responder-failed');
+    expect((error as Error).message).toMatch(/inventory offline/);
+    await responder.close();
+  });
+
+  it('says so when a JetStream stream captures the request subject, instead of returning the stream ack', async () => {
+    const js = nats();
+    const topic = `${run}-captured.orders`;
+    try {
+      await js.publish(topic, { payload: Uint8Array.of(1) }); // creates the stream capturing `${run}-captured.>`
+      const error = await js.request(`${run}-captured.rpc`, Uint8Array.of(1), { timeoutMs: 2_000 }).catch((e: unknown) => e);
+      expect(isConfigError(error), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(/answered by JetStream stream/);
+    } finally {
+      await js.native.manager!.streams.delete(planStream(topic, js.options).name).catch(() => undefined);
+      await js.close();
+    }
+  });
+
+  it('works the same on a JetStream-mode transport', async () => {
+    const js = nats();
+    try {
+      const subject = `${run}.js-echo`;
+      await js.respond(subject, {}, async (bytes) => bytes);
+      const reply = await js.request(subject, Uint8Array.of(7, 8, 9), { timeoutMs: 2_000 });
+      expect([...reply]).toEqual([7, 8, 9]);
+    } finally {
+      await js.close();
+    }
+  });
+});

@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { ConfigError } from '../../core/errors.ts';
+import { natsError } from './errors.ts';
+import type { NatsStreamLimits, ResolvedNatsOptions } from './options.ts';
+
+/**
+ * Where topics live in JetStream.
+ *
+ * A stream per topic cannot serve a pattern subscription (`orders.*`) that must also see topics
+ * created after it: a JetStream consumer reads one stream. So the transport keeps **one stream per
+ * first token**: `orders.placed` and `orders.paid` both live in `SY_orders` (subjects `orders` and
+ * `orders.>`), and a group subscribing to `orders.*` is one durable consumer on `SY_orders`
+ * filtered by `orders.*` — it sees every matching topic, including ones published for the first
+ * time later. Declared streams (`streams: [{ name, subjects }]`) take precedence for the topics their
+ * subjects cover. A pattern whose first token is a wildcard (`*.created`, `>`) spans streams and is
+ * refused unless one declared stream covers it.
+ */
+
+/** The stream that holds a topic or pattern, and the subjects it is created with. */
+export interface StreamPlan {
+  name: string;
+  subjects: string[];
+  limits: NatsStreamLimits;
+  declared: boolean;
+}
+
+/** Whether every subject matching `inner` also matches the stream subject `outer` (both may be patterns). */
+export function subjectCovers(outer: string, inner: string): boolean {
+  const o = outer.split('.');
+  const i = inner.split('.');
+  for (let k = 0; k < o.length; k++) {
+    const ot = o[k];
+    if (ot === '>') return i.length > k; // `>` needs at least one more token, which inner has
+    if (k >= i.length) return false;
+    const it = i[k];
+    if (it === '>') return false; // inner goes on arbitrarily; outer is narrower here
+    if (ot === '*') continue;
+    if (it === '*' || ot !== it) return false;
+  }
+  return o.length === i.length;
+}
+
+/** A topic token as a stream-name-safe string: letters, digits and "-" stay; anything else becomes `_xx` (hex). */
+export function encodeToken(token: string): string {
+  return token.replace(/[^A-Za-z0-9-]/g, (c) => `_${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Which stream holds `topic` (a name or a pattern). Throws ConfigError for patterns no stream can serve. */
+export function planStream(topic: string, options: Pick<ResolvedNatsOptions, 'streams' | 'streamPrefix' | 'defaultStream'>): StreamPlan {
+  const declared = options.streams.find((s) => s.subjects.some((subject) => subjectCovers(subject, topic)));
+  if (declared) return { name: declared.name, subjects: declared.subjects, limits: declared, declared: true };
+  const first = topic.split('.')[0]!;
+  if (first === '*' || first === '>') {
+    throw new ConfigError(
+      `pattern "${topic}" starts with a wildcard, so it spans several JetStream streams (one per first token); ` +
+        `declare a stream whose subjects cover it, e.g. nats({ streams: [{ name: "ALL_EVENTS", subjects: ["${topic}"] }] })`,
+    );
+  }
+  return { name: `${options.streamPrefix}${encodeToken(first)}`, subjects: [first, `${first}.>`], limits: options.defaultStream, declared: false };
+}
+
+/** The durable consumer name of `group` reading `topic`: readable, and unique per (group, topic). */
+export function consumerName(group: string, topic: string): string {
+  const readable = `${group}__${topic}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48);
+  const hash = createHash('sha256').update(`${group}\0${topic}`).digest('hex').slice(0, 12);
+  return `${readable}_${hash}`;
+}
+
+const retention = { limits: RetentionPolicy.Limits, interest: RetentionPolicy.Interest, workqueue: RetentionPolicy.Workqueue } as const;
+
+/** The JetStream configuration of a planned stream. */
+export function streamConfig(plan: StreamPlan): Partial<StreamConfig> & { name: string } {
+  const l = plan.limits;
+  const config: Partial<StreamConfig> & { name: string } = {
+    name: plan.name,
+    subjects: plan.subjects,
+    retention: retention[l.retention ?? 'limits'],
+    storage: l.storage === 'memory' ? StorageType.Memory : StorageType.File,
+    num_replicas: l.replicas ?? 1,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(l.duplicateWindowMs ?? 120_000),
+  };
+  if (l.maxAgeMs !== undefined) config.max_age = nanos(l.maxAgeMs);
+  if (l.maxBytes !== undefined) config.max_bytes = l.maxBytes;
+  if (l.maxMessages !== undefined) config.max_msgs = l.maxMessages;
+  return config;
+}
+
+/** Makes sure the stream exists (creating it when missing). Resolves to the stream's name. */
+export async function ensureStream(jsm: JetStreamManager, plan: StreamPlan): Promise<string> {
+  try {
+    await jsm.streams.info(plan.name);
+    return plan.name;
+  } catch (error) {
+    if (!isNotFound(error)) throw natsError(`cannot look up stream "${plan.name}"`, error);
+  }
+  try {
+    await jsm.streams.add(streamConfig(plan));
+    return plan.name;
+  } catch (error) {
+    if (/already in use/i.test(String((error as Error)?.message))) return plan.name; // another client won the race
+    if (/overlap/i.test(String((error as Error)?.message)) && !plan.declared) {
+      // An existing stream (created outside Switchyard) already captures these subjects: use it.
+      const existing = await jsm.streams.find(plan.subjects[1] ?? plan.subjects[0]!).catch(() => undefined);
+      if (existing) return existing;
+    }
+    throw natsError(`cannot create stream "${plan.name}" for subjects ${plan.subjects.join(', ')}`, error);
+  }
+}
+
+/** What a subscription asks of its durable consumer. */
+export interface ConsumerPlan {
+  stream: string;
+  name: string;
+  topic: string;
+  from: 'earliest' | 'latest';
+}
+
+/** The JetStream configuration of a group's durable consumer. */
+export function consumerConfig(plan: ConsumerPlan, c: ResolvedNatsOptions['consumers']): Partial<ConsumerConfig> {
+  const config: Partial<ConsumerConfig> = {
+    durable_name: plan.name,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(c.ackWaitMs),
+    max_deliver: c.maxDeliver,
+    filter_subject: plan.topic,
+    deliver_policy: plan.from === 'earliest' ? DeliverPolicy.All : DeliverPolicy.New,
+  };
+  if (c.backoffMs) config.backoff = c.backoffMs.map((ms) => nanos(ms));
+  if (c.maxAckPending !== undefined) config.max_ack_pending = c.maxAckPending;
+  return config;
+}
+
+/**
+ * Makes sure the group's durable consumer exists. An existing one keeps its position (that is what
+ * makes the group persistent); `from` only matters when it is created.
+ */
+export async function ensureConsumer(jsm: JetStreamManager, plan: ConsumerPlan, c: ResolvedNatsOptions['consumers']): Promise<ConsumerInfo> {
+  const lookup = async (): Promise<ConsumerInfo | undefined> => {
+    try {
+      return await jsm.consumers.info(plan.stream, plan.name);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw natsError(`cannot look up consumer "${plan.name}" on stream "${plan.stream}"`, error);
+    }
+  };
+  const existing = await lookup();
+  if (existing) {
+    if (existing.config.filter_subject && existing.config.filter_subject !== plan.topic) {
+      throw new ConfigError(`consumer "${plan.name}" on stream "${plan.stream}" filters "${existing.config.filter_subject}", not "${plan.topic}"; delete it or pick another group`);
+    }
+    return existing;
+  }
+  try {
+    return await jsm.consumers.add(plan.stream, consumerConfig(plan, c));
+  } catch (error) {
+    const raced = await lookup().catch(() => undefined);
+    if (raced) return raced;
+    throw natsError(`cannot create consumer "${plan.name}" on stream "${plan.stream}" for "${plan.topic}"`, error);
+  }
+}
+
+/** Whether a JetStream API error says "not found" (stream or consumer). */
+export function isNotFound(error: unknown): boolean {
+  const e = error as { code?: unknown; api_error?: { err_code?: number; code?: number }; message?: string };
+  const code = e?.api_error?.code;
+  return code === 404 || /not found/i.test(String(e?.message ?? ''));
+}

@@ -1,0 +1,406 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  connect,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  type MsgHdrs,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
+import type { Capabilities } from '../../core/capabilities.ts';
+import { ClosedError, ConfigError, TimeoutError, TransportError } from '../../core/errors.ts';
+import { normalizeOutgoing, type NormalizedMessage, type OutgoingMessage } from '../../core/message.ts';
+import { resolveSubscribeOptions } from '../../core/subscribe-options.ts';
+import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
+import { CoreSubscription } from './core-subscription.ts';
+import { isNatsClosed, isNatsNoResponders, isNatsTimeout, natsError, NatsTransportError } from './errors.ts';
+import { JetStreamSubscription } from './jetstream-subscription.ts';
+import { headerBytes, natsHeadersOf, toWireHeaders } from './mapping.ts';
+import type { NatsNative } from './native.ts';
+import { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from './options.ts';
+import { sendRequest, startResponder, type RequestOptions, type Responder, type RespondOptions, type Responding } from './request-reply.ts';
+import { StatusEmitter, fromClientStatus, type NatsStatus, type NatsStatusListener } from './status.ts';
+import { consumerName, ensureConsumer, ensureStream, planStream } from './streams.ts';
+
+/** What each mode can promise (see Capabilities). */
+export function natsCapabilities(mode: 'jetstream' | 'core', maxPayloadBytes = 1_048_576): Capabilities {
+  const durable = mode === 'jetstream';
+  return Object.freeze({
+    durable,
+    redelivery: durable,
+    persistentGroups: durable,
+    replay: durable,
+    partitions: false,
+    delayedRedelivery: durable,
+    wildcards: true,
+    requestReply: true,
+    maxPayloadBytes,
+  });
+}
+
+interface Prepared {
+  payload: Uint8Array;
+  headers: MsgHdrs;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * The NATS transport. JetStream mode (default): a stream per first topic token, a durable pull
+ * consumer per group, explicit acks, `nak` with delay, in-progress acks for long handlers,
+ * `Nats-Msg-Id` de-duplication and retried publishes. Core mode: subjects and queue groups,
+ * at-most-once. Both offer request-reply and status events. See docs/nats.md.
+ */
+export class NatsTransport implements Transport {
+  readonly name = 'nats';
+  readonly capabilities: Capabilities;
+  readonly options: ResolvedNatsOptions;
+  readonly #status = new StatusEmitter();
+  readonly #subscriptions = new Set<JetStreamSubscription | CoreSubscription>();
+  readonly #responders = new Set<Responding>();
+  readonly #publishing = new Set<Promise<unknown>>();
+  readonly #streams = new Map<string, Promise<string>>();
+  #nc: NatsConnection | undefined;
+  #js: JetStreamClient | undefined;
+  #jsm: JetStreamManager | undefined;
+  #connecting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: NatsOptions = {}) {
+    this.options = resolveNatsOptions(options);
+    this.capabilities = natsCapabilities(this.options.mode, this.options.maxPayloadBytes);
+  }
+
+  /** The underlying clients; throws TransportError before `connect()`. */
+  get native(): NatsNative {
+    if (!this.#nc) throw new TransportError('the NATS transport is not connected yet: await connect() first', { retryable: false });
+    return { connection: this.#nc, jetstream: this.#js, manager: this.#jsm };
+  }
+
+  /** Listens to connection and consumer status events; returns the function that stops listening. */
+  on(event: 'status', listener: NatsStatusListener): () => void {
+    if (event !== 'status') throw new ConfigError(`unknown event ${JSON.stringify(event)}: the NATS transport emits "status"`);
+    return this.#status.on(listener);
+  }
+
+  /** Status events as an async iterator, until `signal` aborts or the connection closes. */
+  statuses(signal?: AbortSignal): AsyncGenerator<NatsStatus> {
+    return this.#status.iterate(signal);
+  }
+
+  connect(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('nats transport'));
+    this.#connecting ??= this.#connect().catch((error: unknown) => {
+      this.#connecting = undefined; // a later call may try again
+      throw error;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<void> {
+    const o = this.options;
+    const r = o.reconnect;
+    const opts: NodeConnectionOptions = {
+      servers: o.servers,
+      name: o.name,
+      maxReconnectAttempts: r.maxReconnects,
+      reconnectTimeWait: r.waitMs,
+      reconnectJitter: r.jitterMs,
+      reconnectJitterTLS: r.jitterMs,
+      pingInterval: r.pingIntervalMs,
+      maxPingOut: r.maxPingsOut,
+      timeout: r.connectTimeoutMs,
+    };
+    if (o.tls) opts.tls = { ...o.tls };
+    const a = o.auth;
+    if (a && 'user' in a) Object.assign(opts, { user: a.user, pass: a.pass });
+    else if (a && 'token' in a) opts.token = a.token;
+    else if (a && 'nkeySeed' in a) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(a.nkeySeed));
+    else if (a && 'creds' in a) opts.authenticator = credsAuthenticator(new TextEncoder().encode(a.creds));
+    let nc: NatsConnection;
+    try {
+      nc = await connect(opts);
+    } catch (error) {
+      throw natsError(`cannot connect to NATS at ${o.servers.join(', ')}`, error);
+    }
+    if (o.mode === 'jetstream') {
+      try {
+        this.#jsm = await jetstreamManager(nc, { timeout: o.ackTimeoutMs });
+        this.#js = jetstream(nc, { timeout: o.ackTimeoutMs });
+      } catch (error) {
+        await nc.close().catch(() => undefined);
+        throw new TransportError(
+          `JetStream is not available on ${o.servers.join(', ')} (${(error as Error)?.message}): start nats-server with -js, or use nats({ mode: 'core' })`,
+          { cause: error, retryable: false },
+        );
+      }
+    }
+    this.#nc = nc;
+    if (this.#closed) {
+      await nc.close();
+      throw new ClosedError('nats transport');
+    }
+    this.#status.emit({ type: 'connected', server: nc.getServer() });
+    void (async () => {
+      for await (const s of nc.status()) {
+        const status = fromClientStatus(s);
+        if (status && status.type !== 'closed') this.#status.emit(status);
+      }
+    })().catch(() => undefined);
+    void nc.closed().then((error) => {
+      this.#status.emit(error ? { type: 'closed', error } : { type: 'closed' });
+      if (!this.#closed) {
+        const reason = new NatsTransportError(`the NATS connection closed${error ? `: ${error.message}` : ''}`, 'connection-closed', { cause: error });
+        for (const sub of this.#subscriptions) sub.fail(reason);
+      }
+    });
+  }
+
+  async publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
+    if (this.#closed) throw new ClosedError('nats transport');
+    const list = normalizeOutgoing(topic, messages);
+    if (list.length === 0) return;
+    await this.connect();
+    const prepared = this.#prepare(topic, list);
+    const work = this.options.mode === 'jetstream' ? this.#publishJetStream(topic, prepared) : this.#publishCore(topic, prepared);
+    this.#publishing.add(work);
+    try {
+      await work;
+    } finally {
+      this.#publishing.delete(work);
+    }
+  }
+
+  #prepare(topic: string, list: readonly NormalizedMessage[]): Prepared[] {
+    const limit = this.#nc?.info?.max_payload ?? this.options.maxPayloadBytes;
+    const problems: string[] = [];
+    const out = list.map((m, i) => {
+      const lines = toWireHeaders(topic, m);
+      const size = m.payload.length + headerBytes(lines);
+      if (size > limit) {
+        problems.push(
+          `publish to "${topic}"${list.length > 1 ? `, message ${i}` : ''}: ${size} bytes with headers exceed the server's max_payload of ${limit} bytes ` +
+            '(raise max_payload in the server config, or store large payloads elsewhere and send a reference)',
+        );
+      }
+      return { payload: m.payload, headers: natsHeadersOf(lines) };
+    });
+    ConfigError.throwIfAny(problems);
+    return out;
+  }
+
+  #stream(topic: string): Promise<string> {
+    const plan = planStream(topic, this.options);
+    let ensured = this.#streams.get(plan.name);
+    if (!ensured) {
+      ensured = ensureStream(this.#jsm!, plan);
+      this.#streams.set(plan.name, ensured);
+      ensured.catch(() => this.#streams.delete(plan.name));
+    }
+    return ensured;
+  }
+
+  async #publishJetStream(topic: string, prepared: Prepared[]): Promise<void> {
+    await this.#stream(topic);
+    const window = this.options.publishWindow;
+    const pending = new Set<Promise<void>>();
+    let failure: unknown;
+    for (const p of prepared) {
+      if (failure !== undefined) break;
+      while (pending.size >= window) await Promise.race(pending);
+      const one: Promise<void> = this.#publishOne(topic, p)
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .finally(() => pending.delete(one));
+      pending.add(one);
+    }
+    await Promise.all(pending);
+    if (failure !== undefined) throw failure;
+  }
+
+  /** One JetStream publish, retried with the same Nats-Msg-Id through timeouts and outages until `publishTimeoutMs`. */
+  async #publishOne(topic: string, p: Prepared): Promise<void> {
+    const deadline = Date.now() + this.options.publishTimeoutMs;
+    let wait = 100;
+    for (;;) {
+      try {
+        await this.#js!.publish(topic, p.payload, { headers: p.headers, timeout: this.options.ackTimeoutMs });
+        return;
+      } catch (error) {
+        const nc = this.#nc!;
+        if (nc.isClosed() || isNatsClosed(error)) {
+          throw new NatsTransportError(`publish to "${topic}": the NATS connection is closed`, 'connection-closed', { cause: error, retryable: false });
+        }
+        const retry = isNatsTimeout(error) || isNatsNoResponders(error) || /disconnect|reconnect|connection/i.test(String((error as Error)?.message));
+        if (!retry) throw natsError(`publish to "${topic}"`, error);
+        if (Date.now() + wait > deadline) {
+          throw new NatsTransportError(
+            `publish to "${topic}" was not confirmed by JetStream within ${this.options.publishTimeoutMs} ms (${(error as Error)?.message}); ` +
+              'publishing it again with the same id is safe',
+            'broker',
+            { cause: error, retryable: true },
+          );
+        }
+        await sleep(wait);
+        wait = Math.min(wait * 2, 2_000);
+        // A 503 may mean the stream was deleted: make sure it exists before trying again.
+        if (isNatsNoResponders(error)) {
+          this.#streams.delete(planStream(topic, this.options).name);
+          await this.#stream(topic).catch(() => undefined);
+        }
+      }
+    }
+  }
+
+  async #publishCore(topic: string, prepared: Prepared[]): Promise<void> {
+    const nc = this.#nc!;
+    try {
+      for (const p of prepared) nc.publish(topic, p.payload, { headers: p.headers });
+    } catch (error) {
+      throw natsError(`publish to "${topic}"`, error);
+    }
+    // The server has the messages once a PING sent after them is answered.
+    const ms = this.options.publishTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        nc.flush(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new TimeoutError(`publish to "${topic}" (waiting for the server to confirm receipt)`, ms)), ms);
+        }),
+      ]);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'TIMEOUT') throw error;
+      throw natsError(`publish to "${topic}"`, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async subscribe(topic: string, options: SubscribeOptions, handler: Handler): Promise<Subscription> {
+    const resolved = resolveSubscribeOptions(this, topic, options, handler);
+    if (this.#closed) throw new ClosedError('nats transport');
+    const plan = this.options.mode === 'jetstream' ? planStream(topic, this.options) : undefined;
+    await this.connect();
+    const onClose = (sub: JetStreamSubscription | CoreSubscription): void => {
+      this.#subscriptions.delete(sub);
+    };
+    if (!plan) {
+      if (this.#closed) throw new ClosedError('nats transport');
+      const sub = new CoreSubscription({ nc: this.#nc!, options: this.options, status: this.#status, onClose }, topic, resolved, handler);
+      this.#subscriptions.add(sub);
+      try {
+        await sub.start();
+      } catch (error) {
+        this.#subscriptions.delete(sub);
+        throw natsError(`subscribe to "${topic}"`, error);
+      }
+      return sub;
+    }
+    const stream = await this.#stream(topic);
+    const name = consumerName(resolved.group, topic);
+    await ensureConsumer(this.#jsm!, { stream, name, topic, from: resolved.from }, this.options.consumers);
+    if (this.#closed) throw new ClosedError('nats transport');
+    const sub = new JetStreamSubscription(
+      { nc: this.#nc!, options: this.options, status: this.#status, apiPrefix: '$JS.API', onClose },
+      { topic, stream, consumerName: name },
+      resolved,
+      handler,
+    );
+    this.#subscriptions.add(sub);
+    try {
+      await sub.start();
+    } catch (error) {
+      await sub.close();
+      throw natsError(`subscribe to "${topic}"`, error);
+    }
+    return sub;
+  }
+
+  /**
+   * Sends a request and resolves to the reply (core NATS request-reply, in both modes). Rejects with
+   * TimeoutError when no reply came within `timeoutMs`, with a TransportError whose `reason` is
+   * `'no-responders'` (see `isNoRespondersError`) when nobody listens on the subject, and with
+   * `reason: 'responder-failed'` when the responder threw.
+   *
+   * @example
+   * ```ts
+   * const price = await bus.request('prices.quote', { sku: 'A-1' }, { codec: json<Quote>(), replyCodec: json<Price>(), timeoutMs: 2_000 });
+   * ```
+   */
+  async request<Req = Uint8Array, Res = Uint8Array>(subject: string, value: Req, options: RequestOptions<Req, Res> = {}): Promise<Res> {
+    if (this.#closed) throw new ClosedError('nats transport');
+    await this.connect();
+    return sendRequest(this.#nc!, subject, value, options);
+  }
+
+  /**
+   * Answers requests on `subject` until the returned handle is closed (or the transport is).
+   * Responders in one `group` (default `switchyard-responders`) share the requests.
+   *
+   * @example
+   * ```ts
+   * await bus.respond('prices.quote', { codec: json<Quote>(), replyCodec: json<Price>() }, async (q) => ({ sku: q.sku, cents: 1299 }));
+   * ```
+   */
+  async respond<Req = Uint8Array, Res = Uint8Array>(
+    subject: string,
+    options: RespondOptions<Req, Res>,
+    handler: Responder<Req, Res>,
+  ): Promise<Responding> {
+    if (this.#closed) throw new ClosedError('nats transport');
+    await this.connect();
+    const responding = await startResponder(this.#nc!, subject, options, handler, (r) => this.#responders.delete(r));
+    this.#responders.add(responding);
+    return responding;
+  }
+
+  /** @internal The JetStream manager and where a group's consumer lives (for lag). */
+  async locate(topic: string, group: string): Promise<{ manager: JetStreamManager; stream: string; consumer: string }> {
+    if (this.options.mode !== 'jetstream') throw new ConfigError('consumer lag needs JetStream mode: core NATS keeps no backlog');
+    await this.connect();
+    return { manager: this.#jsm!, stream: await this.#stream(topic), consumer: consumerName(group, topic) };
+  }
+
+  /** @internal Topics and groups of this transport's open subscriptions. */
+  subscriptions(): Array<{ topic: string; group: string }> {
+    return [...this.#subscriptions].map((s) => ({ topic: s.topic, group: s.group }));
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+    await Promise.all([...this.#responders].map((r) => r.close()));
+    await Promise.allSettled(this.#publishing);
+    await this.#connecting?.catch(() => undefined);
+    const nc = this.#nc;
+    if (!nc || nc.isClosed()) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([nc.flush(), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]).catch(() => undefined);
+    clearTimeout(timer);
+    await nc.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Creates the NATS transport (`switchyard/nats`).
+ *
+ * @example
+ * ```ts
+ * import { nats } from 'switchyard/nats';
+ * const bus = nats({ servers: 'nats://127.0.0.1:4222' });              // JetStream, durable
+ * const fast = nats({ servers: 'nats://127.0.0.1:4222', mode: 'core' }); // at-most-once
+ * await bus.subscribe('orders.placed', { group: 'billing' }, async (msg) => { ... });
+ * await bus.publish('orders.placed', { key: 'order-1', payload: bytes });
+ * ```
+ */
+export function nats(options: NatsOptions = {}): NatsTransport {
+  return new NatsTransport(options);
+}
