@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
+// Tests (and examples' tests) import `switchyard/*` from the sources, not from a built dist/.
+const conditions = ['switchyard-source', 'node', 'import', 'default'];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['switchyard-source'] } },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
     reporters: ['verbose'],

@@ -37,3 +37,65 @@ export { raw, text } from './codecs/raw.ts';
 export { protobuf, type ProtobufType } from './codecs/protobuf.ts';
 export { isStandardSchema, validateAsync, type StandardSchema, type InferOutput } from './codecs/standard-schema.ts';
 export { memory, MemoryTransport, MemoryBroker, type MemoryOptions } from './transports/memory/index.ts';
+
+// ── Router and reliability middleware (issue 7) ────────────────────────────────────────────
+export {
+  Router,
+  compose,
+  contextKey,
+  processSignals,
+  listDeadLetters,
+  replayDeadLetters,
+  DLQ_GROUP,
+  type RouterOptions,
+  type RunOptions,
+  type Terminal,
+  type ContextKey,
+  type IntakeControl,
+  type Logger,
+  type Middleware,
+  type RouteHandler,
+  type RouteOptions,
+  type RoutedMessage,
+  type RouterContext,
+  type HandlerCounters,
+  type HandlerSnapshot,
+  type HandlerState,
+  type RouterEvent,
+  type RouterInspector,
+  type RouterState,
+  type DeadLetter,
+  type DeadLetterReadOptions,
+  type ReplayOptions,
+} from './router/index.ts';
+export {
+  retry,
+  deadLetter,
+  DEAD_LETTER_HEADERS,
+  timeout,
+  recover,
+  correlation,
+  CORRELATION_HEADER,
+  CAUSATION_HEADER,
+  validate,
+  concurrency,
+  rateLimit,
+  circuitBreaker,
+  idempotency,
+  type RetryOptions,
+  type DeadLetterOptions,
+  type RateLimitOptions,
+  type CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitEvent,
+  type CircuitState,
+  type IdempotencyOptions,
+} from './middleware/index.ts';
+export {
+  memoryIdempotencyStore,
+  type MemoryIdempotencyOptions,
+  type ClaimOptions,
+  type IdempotencyClaim,
+  type IdempotencyStore,
+} from './stores/idempotency/index.ts';
+// ── end issue 7 ────────────────────────────────────────────────────────────────────────────

@@ -6,10 +6,12 @@ import type { Message } from '../core/message.ts';
  */
 export class Inbox {
   readonly messages: Message[] = [];
+  readonly #ids = new Set<string>();
   readonly #waiters: Array<{ done: () => boolean; resolve: () => void }> = [];
 
   push(message: Message): void {
     this.messages.push(message);
+    this.#ids.add(message.id);
     this.notify();
   }
 
@@ -53,8 +55,13 @@ export class Inbox {
     );
   }
 
-  /** Distinct message ids received. */
-  ids(): Set<string> {
-    return new Set(this.messages.map((m) => m.id));
+  /** Distinct message ids received (a live, read-only view: cheap to call in `until` predicates). */
+  ids(): ReadonlySet<string> {
+    return this.#ids;
+  }
+
+  /** How many distinct ids arrived. */
+  get distinct(): number {
+    return this.#ids.size;
   }
 }

@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import { registerBench } from './bench.ts';
+import { registerTail } from './tail.ts';
+import { registerTopics } from './topics.ts';
+import { registerDlq } from './dlq.ts';
+import { registerSaga } from './saga.ts';
 
 /** Each command adds itself to the program; one file per command in this folder. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerBench];
+export const commands: RegisterCommand[] = [registerBench, registerTopics, registerTail, registerDlq, registerSaga];
