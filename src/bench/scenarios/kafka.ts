@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { Consumer, Producer, ProduceAcks } from '@platformatic/kafka';
+import { kafka, type KafkaTransport } from '../../transports/kafka/index.ts';
+import { newMessageId } from '../../core/id.ts';
+import { MESSAGE_ID_HEADER } from '../../transports/kafka/mapping.ts';
+import { javaCompatiblePartitioner } from '../../transports/kafka/producer.ts';
+import { testBrokers, usingMock } from '../../transports/kafka/test-cluster.ts';
+import { timed } from '../stats.ts';
+import { SkipScenario, type Sample, type Scenario } from '../types.ts';
+
+/**
+ * Kafka: the adapter against the raw @platformatic/kafka client it wraps, same cluster, same run,
+ * interleaved rounds. Produce: batches of 1,000 × 256 B with acks=all and idempotence on both sides;
+ * the raw client sends the same records the adapter writes (key, value, `x-message-id` header).
+ * Consume: a fresh group reads N pre-produced records; the adapter also runs a handler per message
+ * and commits after success, the raw client only reads.
+ *
+ * Default cluster: the librdkafka mock (NOT Apache Kafka) — `SWITCHYARD_KAFKA_BROKERS` points it at a real one.
+ */
+
+const BATCH = 1_000;
+const ID_HEADER = Buffer.from(MESSAGE_ID_HEADER);
+let run = 0;
+const topicName = (what: string): string => `bench.kafka.${what}.${process.pid}.${Date.now().toString(36)}.${++run}`;
+
+async function reachable(brokers: string[]): Promise<void> {
+  const probe = new Producer({ clientId: 'bench-probe', bootstrapBrokers: brokers, retries: 0, connectTimeout: 1_000, timeout: 2_000 });
+  try {
+    await probe.metadata({ topics: [] });
+  } catch (error) {
+    throw new SkipScenario(`no Kafka reachable at ${brokers.join(',')} (${(error as Error).message}); start one with: bash scripts/services.sh kafka`);
+  } finally {
+    await probe.close().catch(() => undefined);
+  }
+}
+
+function rawProducer(brokers: string[]): Producer<Buffer, Buffer, Buffer, Buffer> {
+  return new Producer({
+    clientId: 'bench-raw',
+    bootstrapBrokers: brokers,
+    acks: ProduceAcks.ALL,
+    idempotent: true,
+    producerId: -1n,
+    producerEpoch: -1,
+    autocreateTopics: true,
+    partitioner: javaCompatiblePartitioner(),
+  });
+}
+
+/** Fills a topic with `count` records of `payload` (raw client), for the consume cases. */
+async function fill(brokers: string[], topic: string, count: number, payload: Buffer): Promise<void> {
+  const p = rawProducer(brokers);
+  try {
+    for (let i = 0; i < count; i += BATCH) {
+      await p.send({ messages: Array.from({ length: Math.min(BATCH, count - i) }, (_, j) => ({ topic, key: Buffer.from(`k${(i + j) % 64}`), value: payload })) });
+    }
+  } finally {
+    await p.close();
+  }
+}
+
+export const kafkaScenario: Scenario = {
+  name: 'kafka',
+  title: `Kafka: adapter vs raw @platformatic/kafka, 256 B${usingMock() ? ' (librdkafka mock cluster — not Apache Kafka)' : ''}`,
+  async cases(ctx) {
+    const brokers = testBrokers();
+    await reachable(brokers);
+    const count = ctx.quick ? 20_000 : 100_000;
+    const payload = randomBytes(256);
+    const consumer = { maxWaitMs: 100, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500, maxBufferedMessages: 2_000 };
+    const fresh = async (): Promise<KafkaTransport> => {
+      const t = kafka({ brokers, consumer });
+      await t.connect();
+      return t;
+    };
+    const consumeTopic = topicName('consume');
+    ctx.log(`filling ${consumeTopic} with ${count} records`);
+    await fill(brokers, consumeTopic, count, payload);
+    const records = Array.from({ length: BATCH }, (_, i) => ({ key: `k${i % 64}`, payload }));
+
+    return [
+      {
+        name: `produce, batches of ${BATCH}, acks=all, idempotent`,
+        unit: 'msgs/s',
+        target: { ratio: 0.9, label: '≥ 0.9× raw @platformatic/kafka' },
+        ours: {
+          name: 'switchyard kafka',
+          run: async (): Promise<Sample> => {
+            const t = await fresh();
+            const topic = topicName('produce');
+            await t.publish(topic, records.slice(0, 1)); // topic created, producer id assigned
+            try {
+              return await timed(async () => {
+                for (let sent = 0; sent < count; sent += BATCH) await t.publish(topic, records);
+                return count;
+              });
+            } finally {
+              await t.close();
+            }
+          },
+        },
+        baseline: {
+          name: '@platformatic/kafka',
+          run: async (): Promise<Sample> => {
+            const p = rawProducer(brokers);
+            const topic = topicName('produce-raw');
+            // The same records the adapter writes: key, value and its x-message-id header.
+            const messages = records.map((r) => ({ topic, key: Buffer.from(r.key), value: payload, headers: new Map([[ID_HEADER, Buffer.from(newMessageId())]]) }));
+            await p.send({ messages: messages.slice(0, 1) });
+            try {
+              return await timed(async () => {
+                for (let sent = 0; sent < count; sent += BATCH) await p.send({ messages });
+                return count;
+              });
+            } finally {
+              await p.close();
+            }
+          },
+        },
+      },
+      {
+        name: 'consume (fresh group, from earliest), concurrency 16',
+        unit: 'msgs/s',
+        target: { ratio: 0.9, label: '≥ 0.9× raw @platformatic/kafka' },
+        ours: {
+          name: 'switchyard kafka',
+          run: async (): Promise<Sample> => {
+            const t = await fresh();
+            let received = 0;
+            const { promise: done, resolve } = Promise.withResolvers<void>();
+            try {
+              return await timed(async () => {
+                await t.subscribe(consumeTopic, { group: `bench-${++run}`, from: 'earliest', concurrency: 16 }, async () => {
+                  if (++received === count) resolve();
+                });
+                await done;
+                return count;
+              });
+            } finally {
+              await t.close();
+            }
+          },
+        },
+        baseline: {
+          name: '@platformatic/kafka',
+          run: async (): Promise<Sample> => {
+            const c = new Consumer({ clientId: 'bench-raw', bootstrapBrokers: brokers, groupId: `bench-raw-${++run}`, maxWaitTime: 100, autocommit: false, sessionTimeout: 10_000, heartbeatInterval: 500 });
+            try {
+              return await timed(async () => {
+                const stream = await c.consume({ topics: [consumeTopic], mode: 'earliest', autocommit: false, maxWaitTime: 100 });
+                let received = 0;
+                await new Promise<void>((resolve) => {
+                  stream.on('data', () => {
+                    if (++received === count) resolve();
+                  });
+                });
+                await stream.close();
+                return count;
+              });
+            } finally {
+              await c.close(true).catch(() => undefined);
+            }
+          },
+        },
+      },
+    ];
+  },
+};

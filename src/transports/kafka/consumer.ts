@@ -1,0 +1,535 @@
+import { Consumer, ListOffsetTimestamps, type Admin, type Message as KafkaRecord, type MessagesStream } from '@platformatic/kafka';
+import { ClosedError, toError } from '../../core/errors.ts';
+import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
+import type { Handler, Subscription } from '../../core/transport.ts';
+import { ContiguousCommit } from '../../internal/contiguous-commit.ts';
+import { deferred } from '../../internal/deferred.ts';
+import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
+import { withTimeout } from '../../internal/with-timeout.ts';
+import { subscriptionAwareAssigner } from './assignor.ts';
+import { toKafkaError } from './errors.ts';
+import { fromRecord } from './mapping.ts';
+import { baseClientOptions, type ResolvedKafkaOptions } from './options.ts';
+
+type Record = KafkaRecord<Buffer, Buffer, Buffer, Buffer>;
+
+interface Entry extends KeyedEntry {
+  record: Record;
+  attempt: number;
+}
+
+/** One assigned partition: messages read ahead, per-key order, and the contiguous committed prefix. */
+class PartitionState {
+  readonly topic: string;
+  readonly partition: number;
+  readonly queue = new KeyedQueue<Entry>();
+  readonly commit: ContiguousCommit;
+  /** Next offset expected from the fetcher; lower offsets are refetches and are skipped. */
+  next: number;
+  /** Offset last committed to the group (or -1 when nothing committed yet by this member). */
+  committed = -1;
+  leaderEpoch = -1;
+  /** Messages held (waiting or in flight) and not yet acknowledged. */
+  held = 0;
+  /** The partition was revoked: results of its in-flight handlers are ignored. */
+  dropped = false;
+
+  constructor(topic: string, partition: number, first: number) {
+    this.topic = topic;
+    this.partition = partition;
+    this.next = first;
+    this.commit = new ContiguousCommit(first);
+  }
+}
+
+const partitionKey = (topic: string, partition: number): string => `${topic}:${partition}`;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+/** Waits for `promise` (ignoring its outcome) at most `ms`. */
+const within = (promise: Promise<unknown> | undefined, ms: number): Promise<unknown> =>
+  Promise.race([promise?.catch(() => undefined), sleep(ms)]);
+
+/**
+ * A Kafka consumer-group member running a handler over one topic.
+ *
+ * - Intake: @platformatic/kafka's MessagesStream in `committed` mode; every partition keeps a
+ *   KeyedQueue, so with `concurrency > 1` different keys of a partition run in parallel while each
+ *   key stays in order, and a ContiguousCommit whose prefix is what gets committed.
+ * - Redelivery: a failed message stays at the head of its key and runs again (after
+ *   `redeliveryDelayMs`) with `attempt + 1`; other keys go on; nothing past it is committed.
+ * - Backpressure: when `maxBufferedMessages` are held, fetching pauses until half are done.
+ * - Rebalance: before every (re)join — the group's revoke point — intake stops, in-flight handlers
+ *   finish (up to `drainTimeoutMs`), completed prefixes are committed; after the join, partitions
+ *   no longer assigned are dropped (their uncommitted messages go to the new owner).
+ */
+export class KafkaSubscription implements Subscription {
+  readonly topic: string;
+  readonly options: ResolvedSubscribeOptions;
+  readonly #handler: Handler;
+  readonly #config: ResolvedKafkaOptions;
+  readonly #admin: Admin;
+  readonly #abort = new AbortController();
+  readonly #context = { signal: this.#abort.signal };
+  readonly #closed = deferred<Error | undefined>();
+  readonly closed: Promise<Error | undefined> = this.#closed.promise;
+  readonly #states = new Map<string, PartitionState>();
+  readonly #onClose: () => void;
+  #order: PartitionState[] = [];
+  #cursor = 0;
+  #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
+  #generation = -1;
+  #last: PartitionState | undefined;
+  #inflight = 0;
+  #held = 0;
+  #paused = false;
+  #fetchPaused = false;
+  #revoking: Promise<void> | undefined;
+  #stopping = false;
+  #closing: Promise<void> | undefined;
+  #idleWaiters: Array<() => void> = [];
+  #commitRunning: Promise<void> | undefined;
+  #commitAgain = false;
+  #restarting = false;
+  /** Messages delivered again after a failure, and refetched records skipped: for tests and metrics. */
+  readonly stats = { redelivered: 0, skippedRefetched: 0, rebalances: 0, restarts: 0, commits: 0 };
+
+  constructor(
+    config: ResolvedKafkaOptions,
+    admin: Admin,
+    topic: string,
+    options: ResolvedSubscribeOptions,
+    handler: Handler,
+    onClose: () => void,
+  ) {
+    this.#config = config;
+    this.#admin = admin;
+    this.topic = topic;
+    this.options = options;
+    this.#handler = handler;
+    this.#onClose = onClose;
+  }
+
+  get group(): string {
+    return this.options.group;
+  }
+
+  /** Messages read and not yet acknowledged (waiting or in flight). */
+  get held(): number {
+    return this.#held;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** The @platformatic/kafka consumer of this subscription (undefined while restarting). */
+  get consumer(): Consumer<Buffer, Buffer, Buffer, Buffer> | undefined {
+    return this.#consumer;
+  }
+
+  /** Joins the group and starts fetching; resolves once positions are fixed. */
+  async start(): Promise<void> {
+    await this.#fixStartPositions();
+    await this.#open();
+  }
+
+  /**
+   * A group that never committed on a partition starts at `from` (earliest/latest). The position
+   * is committed before joining (Kafka accepts such commits while the group has no member), so it
+   * is fixed at subscribe time, whoever in the group gets the partition later. Brokers that refuse
+   * it (the librdkafka mock wants a member id) fall back to the first fetched offset, committed as
+   * soon as a partition's first message arrives.
+   */
+  async #fixStartPositions(): Promise<void> {
+    const metadata = await this.#admin.metadata({ topics: [this.topic], autocreateTopics: this.#config.producer.autocreateTopics });
+    const count = metadata.topics.get(this.topic)?.partitionsCount ?? 0;
+    const partitionIndexes = Array.from({ length: count }, (_, i) => i);
+    const [offsets] = await this.#admin.listConsumerGroupOffsets({ groups: [{ groupId: this.group, topics: [{ name: this.topic, partitionIndexes }] }] });
+    const missing = (offsets?.topics[0]?.partitions ?? []).filter((p) => p.committedOffset < 0n).map((p) => p.partitionIndex);
+    if (missing.length === 0) return;
+    const timestamp = this.options.from === 'earliest' ? ListOffsetTimestamps.EARLIEST : ListOffsetTimestamps.LATEST;
+    const listed = await this.#admin.listOffsets({ topics: [{ name: this.topic, partitions: missing.map((partitionIndex) => ({ partitionIndex, timestamp })) }] });
+    const partitionOffsets = (listed[0]?.partitions ?? []).map((p) => ({ partition: p.partitionIndex, offset: p.offset }));
+    // Fails when the group has active members; they fixed the positions already.
+    await this.#admin.alterConsumerGroupOffsets({ groupId: this.group, topics: [{ name: this.topic, partitionOffsets }] }).catch(() => undefined);
+  }
+
+  /** Commits the stream's start offsets of assigned partitions that have no committed offset. */
+  async #fixAssignedPositions(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
+    const assignments = (consumer.assignments ?? []).filter((a) => a.partitions.length > 0);
+    if (assignments.length === 0) return;
+    // Taken synchronously, right after the stream listed offsets and before any fetch moved them.
+    const start = new Map(assignments.flatMap((a) => a.partitions.map((p) => [partitionKey(a.topic, p), stream.offsetsToFetch.get(partitionKey(a.topic, p))] as const)));
+    const committed = await consumer.listCommittedOffsets({ topics: assignments });
+    const offsets: Array<{ topic: string; partition: number; offset: bigint; leaderEpoch: number }> = [];
+    for (const a of assignments) {
+      const list = committed.get(a.topic) ?? [];
+      for (const p of a.partitions) {
+        const offset = start.get(partitionKey(a.topic, p));
+        if ((list[p] ?? -1n) < 0n && offset !== undefined && offset >= 0n) offsets.push({ topic: a.topic, partition: p, offset, leaderEpoch: -1 });
+      }
+    }
+    if (offsets.length > 0 && consumer === this.#consumer) await consumer.commit({ offsets });
+  }
+
+  async #open(): Promise<void> {
+    const c = this.#config.consumer;
+    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+      ...baseClientOptions(this.#config, 'consumer'),
+      groupId: this.group,
+      autocommit: false,
+      sessionTimeout: c.sessionTimeoutMs,
+      heartbeatInterval: c.heartbeatIntervalMs,
+      rebalanceTimeout: c.rebalanceTimeoutMs,
+      maxWaitTime: c.maxWaitMs,
+      maxBytesPerPartition: c.maxBytesPerPartition,
+      retries: 5,
+      retryDelay: 250,
+      // Called before every JoinGroup: the revoke point of the eager protocol.
+      protocolsMetadata: () => this.#revoke().then(() => Buffer.alloc(0)),
+      partitionAssigner: subscriptionAwareAssigner,
+    });
+    this.#consumer = consumer;
+    consumer.on('consumer:group:join', (payload) => this.#joined(consumer, payload.generationId ?? -1));
+    consumer.on('error', (error: Error) => this.#failed(consumer, error, 'consumer'));
+    await this.#openStream(consumer);
+  }
+
+  /** Starts (or restarts) fetching on `consumer`: joins the group if needed, fixes start positions. */
+  async #openStream(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
+    const c = this.#config.consumer;
+    // consume() joins the group; bounded, since with a broker unreachable it can hang unsettled.
+    const joining = consumer.consume({
+      topics: [this.topic],
+      mode: 'committed',
+      fallbackMode: this.options.from,
+      autocommit: false,
+      maxWaitTime: c.maxWaitMs,
+      highWaterMark: 256,
+    });
+    const stream = await withTimeout(joining, c.rebalanceTimeoutMs + this.#config.requestTimeoutMs, `join group "${this.group}"`);
+    if (this.#stopping) {
+      // close() ran while we were joining: it may have missed this member.
+      await stream.close().catch(() => undefined);
+      await consumer.close(true).catch(() => undefined);
+      return;
+    }
+    this.#stream = stream;
+    // Fetch positions are fixed once the stream has listed its offsets (after every join): commit
+    // them for partitions the group never committed, and let subscribe() resolve only then, so a
+    // message published after subscribe() resolved is never skipped by a `latest` start.
+    let first: ((error?: Error) => void) | undefined;
+    const positioned = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, this.#config.requestTimeoutMs).unref();
+      first = (error) => {
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      };
+    });
+    stream.on('offsets', () => {
+      const settle = first;
+      first = undefined;
+      this.#fixAssignedPositions(consumer, stream).then(
+        () => settle?.(),
+        () => settle?.(),
+      );
+    });
+    stream.once('error', (error: Error) => first?.(error));
+    stream.on('data', (record: Record) => this.#receive(record));
+    stream.on('error', (error: Error) => this.#failed(consumer, error, 'stream'));
+    if (this.#fetchPaused) stream.pause();
+    await positioned;
+  }
+
+  #joined(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, generation: number): void {
+    if (consumer !== this.#consumer) return;
+    this.#generation = generation;
+    const assigned = new Set<string>();
+    for (const a of consumer.assignments ?? []) for (const p of a.partitions) assigned.add(partitionKey(a.topic, p));
+    for (const [key, state] of this.#states) {
+      if (!assigned.has(key)) this.#drop(key, state);
+    }
+    this.#revoking = undefined;
+    this.#pump();
+  }
+
+  #drop(key: string, state: PartitionState): void {
+    state.dropped = true;
+    this.#states.delete(key);
+    this.#order = this.#order.filter((s) => s !== state);
+    const waiting = state.queue.drain().length;
+    this.#held -= waiting;
+    state.held -= waiting;
+    // In-flight entries settle later and are ignored; count them out of `held` now.
+    this.#held -= state.held;
+    state.held = 0;
+    this.#flow();
+  }
+
+  #receive(record: Record): void {
+    const consumer = this.#consumer;
+    if (!consumer || this.#stopping) return;
+    let state = this.#last;
+    if (state === undefined || state.partition !== record.partition || state.dropped || state.topic !== record.topic) {
+      state = this.#states.get(partitionKey(record.topic, record.partition));
+    }
+    if (!state) {
+      const key = partitionKey(record.topic, record.partition);
+      const owned = consumer.assignments?.some((a) => a.topic === record.topic && a.partitions.includes(record.partition));
+      const generation = (record.metadata as { consumer?: { generationId?: number } }).consumer?.generationId ?? -1;
+      if (!owned || generation < this.#generation) return; // read for an earlier assignment
+      state = new PartitionState(record.topic, record.partition, Number(record.offset));
+      this.#states.set(key, state);
+      this.#order.push(state);
+      // Commit the start position at once, so whoever owns the partition next continues from here.
+      this.#scheduleCommit();
+    }
+    this.#last = state;
+    const offset = Number(record.offset);
+    if (offset < state.next) {
+      this.stats.skippedRefetched++;
+      return;
+    }
+    // Offsets never delivered (transaction markers, compaction) count as done.
+    for (let o = state.next; o < offset; o++) state.commit.ack(o);
+    state.next = offset + 1;
+    state.leaderEpoch = record.leaderEpoch;
+    state.queue.push({ seq: offset, key: record.key ? record.key.toString('utf8') : '', record, attempt: 1 });
+    state.held++;
+    this.#held++;
+    this.#flow();
+    this.#pump();
+  }
+
+  /** Pauses fetching while too much is held, resumes below half. */
+  #flow(): void {
+    const limit = this.#config.consumer.maxBufferedMessages;
+    if (!this.#fetchPaused && this.#held >= limit) {
+      this.#fetchPaused = true;
+      this.#stream?.pause();
+    } else if (this.#fetchPaused && this.#held <= limit / 2) {
+      this.#fetchPaused = false;
+      this.#stream?.resume();
+    }
+  }
+
+  #pump(): void {
+    if (this.#paused || this.#stopping || this.#revoking) return;
+    const n = this.#order.length;
+    let idle = 0;
+    while (this.#inflight < this.options.concurrency && idle < n) {
+      const state = this.#order[this.#cursor % n]!;
+      this.#cursor = (this.#cursor + 1) % n;
+      const entry = state.queue.take();
+      if (!entry) {
+        idle++;
+        continue;
+      }
+      idle = 0;
+      this.#run(state, entry);
+    }
+  }
+
+  #run(state: PartitionState, entry: Entry): void {
+    this.#inflight++;
+    const message = fromRecord(entry.record, entry.attempt);
+    let running: Promise<void>;
+    try {
+      running = this.#handler(message, this.#context);
+    } catch (error) {
+      running = Promise.reject(error); // a handler that throws synchronously fails like one that rejects
+    }
+    Promise.resolve(running).then(
+      () => this.#settle(state, entry, true),
+      () => this.#settle(state, entry, false),
+    );
+  }
+
+  #settle(state: PartitionState, entry: Entry, ok: boolean): void {
+    this.#inflight--;
+    if (state.dropped) {
+      // The partition was revoked meanwhile: its new owner starts from the committed offset.
+    } else if (ok) {
+      state.queue.release(entry);
+      state.held--;
+      this.#held--;
+      if (state.commit.ack(entry.seq)) this.#scheduleCommit();
+      this.#flow();
+    } else {
+      this.stats.redelivered++;
+      const again = (): void => {
+        state.queue.release(entry);
+        if (state.dropped) return;
+        state.queue.push({ ...entry, attempt: entry.attempt + 1 });
+        this.#pump();
+      };
+      const delay = this.#config.consumer.redeliveryDelayMs;
+      // The key stays busy during the delay, so later messages of that key cannot overtake it.
+      if (delay > 0 && !this.#stopping) setTimeout(again, delay).unref();
+      else again();
+    }
+    if (this.#inflight === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    this.#pump();
+  }
+
+  /** Resolves when no handler is in flight, or after `ms` (then the handlers' signal is aborted when `abort`). */
+  #idle(ms: number, abort: boolean): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (abort) this.#abort.abort(new ClosedError('subscription'));
+        resolve();
+      }, ms);
+      timer.unref();
+      this.#idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #scheduleCommit(): void {
+    if (this.#commitRunning) {
+      this.#commitAgain = true;
+      return;
+    }
+    // Commits are batched over `commitIntervalMs` (0: next turn of the event loop); revoke and close
+    // commit at once, so the interval only bounds what a crash redelivers.
+    const interval = this.#config.consumer.commitIntervalMs;
+    this.#commitRunning = new Promise<void>((resolve) => (interval > 0 ? setTimeout(resolve, interval).unref() : setImmediate(resolve))).then(() =>
+      this.#commitLoop(),
+    );
+  }
+
+  async #commitLoop(): Promise<void> {
+    try {
+      this.#commitAgain = false;
+      await this.#commitNow();
+    } finally {
+      this.#commitRunning = undefined;
+    }
+    if (this.#commitAgain && !this.#stopping) this.#scheduleCommit();
+  }
+
+  /** Commits every partition's contiguous completed prefix that moved since the last commit. */
+  async #commitNow(force = false): Promise<void> {
+    const consumer = this.#consumer;
+    if (!consumer) return;
+    const states = [...this.#states.values()].filter((s) => force || s.committed < 0 || s.commit.committed > s.committed);
+    if (states.length === 0) return;
+    const offsets = states.map((s) => ({ topic: s.topic, partition: s.partition, offset: BigInt(s.commit.committed), leaderEpoch: s.leaderEpoch, state: s, at: s.commit.committed }));
+    try {
+      await consumer.commit({ offsets: offsets.map(({ topic, partition, offset, leaderEpoch }) => ({ topic, partition, offset, leaderEpoch })) });
+      this.stats.commits++;
+      for (const o of offsets) if (o.state.committed < o.at) o.state.committed = o.at;
+    } catch {
+      // Kept for the next commit (the group may be rebalancing); a revoked partition is redelivered
+      // from its last committed offset, so a lost commit only means duplicates.
+      if (!this.#stopping) setTimeout(() => this.#scheduleCommit(), 250).unref();
+    }
+  }
+
+  /** The revoke point: stop intake, let in-flight handlers finish, commit what completed. */
+  #revoke(): Promise<void> {
+    if (this.#revoking) return Promise.resolve(); // nested rejoin (e.g. from a failed commit): don't wait on ourselves
+    if (this.#states.size === 0) return Promise.resolve();
+    this.stats.rebalances++;
+    const c = this.#config.consumer;
+    const budget = Math.max(1_000, Math.min(c.drainTimeoutMs, c.rebalanceTimeoutMs - 5_000));
+    const revoking = (async () => {
+      // Commit what completed right away, while the group still takes commits of this generation
+      // (a broker may refuse them once other members have rejoined), then again after the drain.
+      await within(this.#commitNow(true), Math.min(2_000, budget));
+      await this.#idle(budget, false);
+      await within(this.#commitNow(true), Math.min(5_000, budget));
+    })();
+    this.#revoking = revoking;
+    return revoking;
+  }
+
+  /** The consumer or its stream failed (broker gone for longer than the retries): start over. */
+  /**
+   * The stream failed (a broker unreachable for longer than the client's retries) or the consumer
+   * did (a rejoin that kept failing): commit what completed, drop what is held, and start fetching
+   * again — on the same group member when only the stream failed, so the group keeps its member.
+   */
+  #failed(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, _error: Error, source: 'stream' | 'consumer'): void {
+    if (consumer !== this.#consumer || this.#stopping || this.#restarting) return;
+    this.#restarting = true;
+    this.stats.restarts++;
+    void (async () => {
+      const limit = this.#config.requestTimeoutMs;
+      await this.#idle(this.#config.consumer.drainTimeoutMs, false);
+      await within(this.#commitNow(true), Math.min(2_000, limit));
+      for (const [key, state] of this.#states) this.#drop(key, state);
+      this.#revoking = undefined;
+      const stream = this.#stream;
+      this.#stream = undefined;
+      // A client stuck on an unreachable broker must not stall the restart.
+      await within(stream?.close(), limit);
+      let keep = source === 'stream' && consumer.isActive();
+      let backoff = 250;
+      let attempts = 0;
+      while (!this.#stopping) {
+        try {
+          if (keep) await this.#openStream(consumer);
+          else {
+            const old = this.#consumer;
+            this.#consumer = undefined;
+            await within(old?.close(true), limit);
+            await this.#open();
+          }
+          break;
+        } catch {
+          const brokenStream = this.#stream as MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
+          this.#stream = undefined;
+          await within(brokenStream?.close(), limit);
+          if (++attempts >= 5 || !consumer.isActive()) keep = false;
+          await sleep(backoff);
+          backoff = Math.min(backoff * 2, 5_000);
+        }
+      }
+      this.#restarting = false;
+    })();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#pump();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#stopping = true;
+    this.#stream?.pause();
+    await this.#idle(this.#config.consumer.drainTimeoutMs, true);
+    await this.#commitRunning;
+    let error: Error | undefined;
+    try {
+      await this.#commitNow();
+    } catch (e) {
+      error = toError(e);
+    }
+    const stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined = this.#stream;
+    const consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined = this.#consumer;
+    await stream?.close().catch(() => undefined);
+    await consumer?.close(true).catch(() => undefined);
+    this.#onClose();
+    this.#closed.resolve(undefined);
+    if (error) throw toKafkaError(`close subscription to "${this.topic}"`, error);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

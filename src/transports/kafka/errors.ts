@@ -1,0 +1,81 @@
+import { ConfigError, isTimeoutError, TransportError, type SwitchyardError } from '../../core/errors.ts';
+
+/** Kafka protocol errors that mean the request itself is wrong: retrying cannot help. */
+const PERMANENT_API_ERRORS = new Set([
+  'INVALID_TOPIC_EXCEPTION',
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_REQUIRED_ACKS',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'UNSUPPORTED_VERSION',
+  'UNSUPPORTED_COMPRESSION_TYPE',
+  'INVALID_CONFIG',
+  'INVALID_PARTITIONS',
+  'INVALID_REPLICATION_FACTOR',
+  'POLICY_VIOLATION',
+]);
+
+interface PlatformaticErrorShape {
+  code?: string;
+  apiId?: string;
+  canRetry?: boolean;
+  errors?: unknown[];
+  message?: string;
+}
+
+/** The Kafka protocol error ids (`NOT_LEADER_OR_FOLLOWER`, …) found anywhere in a client error. */
+export function kafkaErrorIds(error: unknown, seen = new Set<unknown>()): string[] {
+  if (typeof error !== 'object' || error === null || seen.has(error)) return [];
+  seen.add(error);
+  const e = error as PlatformaticErrorShape & { cause?: unknown };
+  const ids = typeof e.apiId === 'string' ? [e.apiId] : [];
+  for (const inner of e.errors ?? []) ids.push(...kafkaErrorIds(inner, seen));
+  ids.push(...kafkaErrorIds(e.cause, seen));
+  return ids;
+}
+
+/** Messages of the errors nested in a client error (MultipleErrors/AggregateError), innermost last. */
+function nestedMessages(error: unknown, seen = new Set<unknown>()): string[] {
+  if (typeof error !== 'object' || error === null || seen.has(error)) return [];
+  seen.add(error);
+  const e = error as { errors?: unknown[]; cause?: unknown };
+  const out: string[] = [];
+  for (const inner of e.errors ?? []) {
+    if (inner instanceof Error) out.push(inner.message);
+    out.push(...nestedMessages(inner, seen));
+  }
+  if (e.cause instanceof Error) out.push(e.cause.message, ...nestedMessages(e.cause, seen));
+  return out;
+}
+
+/**
+ * Turns an error from @platformatic/kafka into a Switchyard error naming what was attempted:
+ * ConfigError for mistakes retrying cannot fix (authorization, invalid topic, too large),
+ * otherwise a TransportError (`retryable` unless the broker said otherwise).
+ */
+export function toKafkaError(what: string, error: unknown): SwitchyardError {
+  if (typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string') {
+    const code = (error as { code: string }).code;
+    if (['CONFIG', 'TRANSPORT', 'CLOSED'].includes(code)) return error as SwitchyardError;
+  }
+  if (isTimeoutError(error)) return new TransportError(`${what}: ${(error as Error).message}`, { cause: error, retryable: true });
+  const ids = kafkaErrorIds(error);
+  const inner = [...new Set(nestedMessages(error))].filter((m) => m.length > 0).slice(0, 3);
+  const message = (error instanceof Error ? error.message : String(error)) + (inner.length > 0 ? ` (${inner.join('; ')})` : '');
+  const detail = ids.length > 0 ? `${message} [${[...new Set(ids)].join(', ')}]` : message;
+  const code = (error as PlatformaticErrorShape | null)?.code;
+  if (code === 'PLT_KFK_USER') return new ConfigError(`${what}: ${detail}`, { cause: error });
+  if (code === 'PLT_KFK_AUTHENTICATION') return new ConfigError(`${what}: authentication failed — check sasl/ssl options: ${detail}`, { cause: error });
+  if (inner.some((m) => m.startsWith('Unsupported API'))) {
+    return new TransportError(`${what}: ${detail} — the broker does not offer this API (the librdkafka mock cluster has no admin APIs); do it with your Kafka tooling`, {
+      cause: error,
+      retryable: false,
+    });
+  }
+  const permanent = ids.find((id) => PERMANENT_API_ERRORS.has(id));
+  if (permanent) return new TransportError(`${what}: ${detail}`, { cause: error, retryable: false });
+  return new TransportError(`${what}: ${detail}`, { cause: error, retryable: true });
+}

@@ -1,0 +1,45 @@
+import type { Message as KafkaRecord } from '@platformatic/kafka';
+import { describe, expect, it } from 'vitest';
+import { fromRecord, MESSAGE_ID_HEADER, toRecord } from './mapping.ts';
+
+function consumed(record: ReturnType<typeof toRecord>, offset: bigint): KafkaRecord<Buffer, Buffer, Buffer, Buffer> {
+  const entries = [...(record.headers as Map<Buffer, Buffer>).entries()];
+  return {
+    topic: record.topic,
+    partition: 2,
+    offset,
+    key: record.key ?? (null as unknown as Buffer),
+    value: record.value!,
+    headers: new Map(entries),
+    headerEntries: entries,
+    timestamp: record.timestamp!,
+    leaderEpoch: 0,
+    metadata: {},
+    commit: () => undefined,
+    toJSON: () => ({}) as never,
+  } as KafkaRecord<Buffer, Buffer, Buffer, Buffer>;
+}
+
+describe('kafka mapping', () => {
+  it('round-trips id, key, payload, headers and timestamp, stripping the id header', () => {
+    const record = toRecord('orders', { id: 'id-1', key: 'kéy', payload: Buffer.from('hi'), headers: { a: 'ż', empty: '' }, timestamp: 1_700_000_000_123 });
+    expect(record.key?.toString()).toBe('kéy');
+    const m = fromRecord(consumed(record, 41n), 3);
+    expect(m).toMatchObject({ id: 'id-1', key: 'kéy', headers: { a: 'ż', empty: '' }, timestamp: 1_700_000_000_123, attempt: 3, partition: 2, offset: '41', topic: 'orders' });
+    expect(Buffer.from(m.payload).toString()).toBe('hi');
+    expect(Object.keys(m.headers)).not.toContain(MESSAGE_ID_HEADER);
+  });
+
+  it("sends an empty key as a null key and reads it back as ''", () => {
+    const record = toRecord('t', { id: 'x', key: '', payload: new Uint8Array(0), headers: {}, timestamp: 1 });
+    expect(record.key).toBeUndefined();
+    const m = fromRecord(consumed(record, 0n), 1);
+    expect(m.key).toBe('');
+    expect(m.payload.byteLength).toBe(0);
+  });
+
+  it('gives records from other producers a stable id from topic/partition/offset', () => {
+    const record = consumed({ topic: 't', value: Buffer.from('v'), headers: new Map(), timestamp: 5n }, 9n);
+    expect(fromRecord(record, 1).id).toBe('t/2/9');
+  });
+});

@@ -1,0 +1,151 @@
+import { Admin } from '@platformatic/kafka';
+import type { Capabilities } from '../../core/capabilities.ts';
+import { ClosedError, ConfigError } from '../../core/errors.ts';
+import { normalizeOutgoing, type OutgoingMessage } from '../../core/message.ts';
+import { resolveSubscribeOptions } from '../../core/subscribe-options.ts';
+import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
+import { KafkaSubscription } from './consumer.ts';
+import { toKafkaError } from './errors.ts';
+import { MESSAGE_ID_HEADER } from './mapping.ts';
+import { baseClientOptions, resolveKafkaOptions, type KafkaOptions, type ResolvedKafkaOptions } from './options.ts';
+import { KafkaPublisher } from './producer.ts';
+import { declareTopics, type TopologyReport } from './topology.ts';
+
+/** Options of `kafka()` plus what only the transport (not the clients) needs. */
+export interface KafkaTransportOptions extends KafkaOptions {
+  /**
+   * Largest payload the transport claims to carry (`capabilities.maxPayloadBytes`). Default
+   * 1,000,000: a broker's default `message.max.bytes` (1,048,588) minus record overhead. Raise it
+   * together with the broker's and topic's `max.message.bytes`.
+   */
+  maxPayloadBytes?: number;
+}
+
+/**
+ * The Kafka transport over @platformatic/kafka: one idempotent producer and one admin client per
+ * transport, one consumer-group member per subscription.
+ */
+export class KafkaTransport implements Transport {
+  readonly name = 'kafka';
+  readonly capabilities: Capabilities;
+  /** The options with defaults applied. */
+  readonly config: ResolvedKafkaOptions;
+  /** What `connect()` found when declaring `topics` (undefined before). */
+  topology: TopologyReport | undefined;
+  readonly #subscriptions = new Set<KafkaSubscription>();
+  #publisher: KafkaPublisher | undefined;
+  #admin: Admin | undefined;
+  #connecting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: KafkaTransportOptions) {
+    this.config = resolveKafkaOptions(options);
+    const max = options.maxPayloadBytes ?? 1_000_000;
+    if (!Number.isInteger(max) || max < 1) throw new ConfigError(`maxPayloadBytes must be a whole number ≥ 1, got ${JSON.stringify(max)}`);
+    this.capabilities = Object.freeze({
+      durable: true,
+      redelivery: true,
+      persistentGroups: true,
+      replay: true,
+      partitions: true,
+      delayedRedelivery: true,
+      // @platformatic/kafka subscribes to a list of topic names only: no regex subscriptions that
+      // pick up topics created later.
+      wildcards: false,
+      requestReply: false,
+      maxPayloadBytes: max,
+    });
+  }
+
+  /** The producer, admin client and subscriptions' consumers (see `native.ts`). */
+  get clients(): { producer: KafkaPublisher | undefined; admin: Admin | undefined; subscriptions: ReadonlySet<KafkaSubscription> } {
+    return { producer: this.#publisher, admin: this.#admin, subscriptions: this.#subscriptions };
+  }
+
+  connect(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('kafka transport'));
+    this.#connecting ??= this.#connect().catch((error: unknown) => {
+      this.#connecting = undefined;
+      throw error;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<void> {
+    const admin = new Admin(baseClientOptions(this.config, 'admin'));
+    const publisher = new KafkaPublisher(this.config);
+    try {
+      await admin.metadata({ topics: [] });
+      this.topology = await declareTopics(admin, this.config.topics);
+    } catch (error) {
+      await admin.close().catch(() => undefined);
+      await publisher.close().catch(() => undefined);
+      throw toKafkaError(`connect to Kafka at ${this.config.brokers.join(',')}`, error);
+    }
+    this.#admin = admin;
+    this.#publisher = publisher;
+  }
+
+  async publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
+    if (this.#closed) throw new ClosedError('kafka transport');
+    const batch = normalizeOutgoing(topic, messages);
+    const reserved = batch.findIndex((m) => Object.hasOwn(m.headers, MESSAGE_ID_HEADER));
+    if (reserved >= 0) {
+      throw new ConfigError(`publish to "${topic}": header "${MESSAGE_ID_HEADER}" is reserved for the message id (set message.id instead)`);
+    }
+    if (batch.length === 0) return;
+    await this.connect();
+    await this.#publisher!.publish(topic, batch);
+  }
+
+  async subscribe(topic: string, options: SubscribeOptions, handler: Handler): Promise<Subscription> {
+    const resolved = resolveSubscribeOptions(this, topic, options, handler);
+    if (this.#closed) throw new ClosedError('kafka transport');
+    await this.connect();
+    const sub = new KafkaSubscription(this.config, this.#admin!, topic, resolved, handler, () => this.#subscriptions.delete(sub));
+    this.#subscriptions.add(sub);
+    try {
+      await sub.start();
+    } catch (error) {
+      await sub.close().catch(() => undefined);
+      throw toKafkaError(`subscribe to "${topic}" as group "${resolved.group}"`, error);
+    }
+    return sub;
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.#connecting?.catch(() => undefined);
+    await Promise.all([...this.#subscriptions].map((s) => s.close().catch(() => undefined)));
+    await this.#publisher?.close();
+    await this.#admin?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Creates the Kafka transport. Nothing connects until `connect()` (or the first publish/subscribe).
+ * Defaults are the safe ones: `acks: 'all'`, idempotent producer, commits only after success.
+ *
+ * @example
+ * ```ts
+ * import { kafka } from 'switchyard/kafka';
+ * const bus = kafka({
+ *   brokers: ['127.0.0.1:9092'],
+ *   producer: { compression: 'lz4' },
+ *   topics: { 'orders.placed': { partitions: 6, retentionMs: 7 * 24 * 3600_000 } },
+ * });
+ * await bus.subscribe('orders.placed', { group: 'billing', concurrency: 16 }, async (msg) => {
+ *   console.log(msg.key, msg.partition, msg.offset);
+ * });
+ * await bus.publish('orders.placed', { key: 'customer-42', payload: new TextEncoder().encode('{}') });
+ * ```
+ */
+export function kafka(options: KafkaTransportOptions): KafkaTransport {
+  return new KafkaTransport(options);
+}
