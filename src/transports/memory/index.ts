@@ -1,1 +1,1 @@
-export { memory, MemoryTransport, MemoryBroker, type MemoryOptions } from './transport.ts';
+export { memory, MemoryTransport, MemoryBroker, type MemoryOptions, type MemoryGroupLag } from './transport.ts';

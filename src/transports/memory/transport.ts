@@ -33,6 +33,16 @@ const capabilities: Capabilities = Object.freeze({
   maxPayloadBytes: Number.MAX_SAFE_INTEGER,
 });
 
+/** One group's position on one topic of a memory broker. */
+export interface MemoryGroupLag {
+  topic: string;
+  group: string;
+  endOffset: number;
+  committedOffset: number;
+  lag: number;
+  oldestTimestamp: number | undefined;
+}
+
 /** Messages read ahead of the slowest key, per group, when other keys are blocked behind it. */
 const LOOKAHEAD = 1_000;
 
@@ -279,6 +289,27 @@ export class MemoryBroker {
   constructor(options: Pick<MemoryOptions, 'retain' | 'redeliveryDelayMs'> = {}) {
     this.retain = options.retain ?? 10_000;
     this.redeliveryDelayMs = options.redeliveryDelayMs ?? 0;
+  }
+
+  /**
+   * Read-only: per topic and consumer group, the end offset, the group's committed position (every
+   * message before it is acknowledged), the difference, and the publish time of the oldest
+   * unacknowledged message. For lag monitoring (`memoryLagSource` in `switchyard/observability`).
+   *
+   * @example
+   * ```ts
+   * for (const g of bus.broker.lag()) console.log(`${g.group} on ${g.topic}: ${g.lag} behind`);
+   * ```
+   */
+  lag(): MemoryGroupLag[] {
+    const out: MemoryGroupLag[] = [];
+    for (const t of this.#topics.values()) {
+      for (const [group, g] of t.groups) {
+        const committed = g.commit.committed;
+        out.push({ topic: t.name, group, endOffset: t.end, committedOffset: committed, lag: Math.max(0, t.end - committed), oldestTimestamp: t.at(committed)?.timestamp });
+      }
+    }
+    return out;
   }
 
   /** @internal */

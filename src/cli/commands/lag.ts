@@ -1,0 +1,95 @@
+import { createServer, type Server } from 'node:http';
+import type { Command } from 'commander';
+import { Registry } from 'prom-client';
+import { ConfigError } from '../../core/errors.ts';
+import { lagMonitor, type LagReading } from '../../observability/lag.ts';
+import { embeddedLagSource } from '../../observability/lag-sources.ts';
+import { metricsHandler } from '../../observability/metrics-handler.ts';
+import { embedded } from '../../transports/embedded/index.ts';
+
+/** Readings as an aligned text table, one row per topic and group, most behind first. */
+export function lagTable(readings: readonly LagReading[]): string {
+  if (readings.length === 0) return 'no consumer groups';
+  const rows = readings
+    .toSorted((a, b) => b.messages - a.messages || a.topic.localeCompare(b.topic) || a.group.localeCompare(b.group))
+    .map((r) => [
+      r.topic,
+      r.group,
+      String(r.messages),
+      r.oldestAgeMs === undefined ? '-' : `${(r.oldestAgeMs / 1000).toFixed(1)} s`,
+      (r.partitions ?? []).map((p) => `${p.partition}:${p.messages}`).join(' ') || '-',
+    ]);
+  const header = ['TOPIC', 'GROUP', 'LAG', 'OLDEST', 'PARTITIONS'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+const positive = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number, got "${v}"`);
+  return n;
+};
+
+/**
+ * `switchyard lag --dir DIR`: each consumer group's lag on an embedded broker, as a table (or
+ * JSON). `--watch` samples every `--interval` ms, prints `lag.high` / `lag.recovered` as groups
+ * cross `--high` (recovering at half of it) and, with `--metrics-port`, serves the lag gauges at /metrics.
+ */
+export function registerLag(program: Command): void {
+  program
+    .command('lag')
+    .description('show consumer lag per topic and group of an embedded broker; --watch to follow it and alert on a threshold')
+    .requiredOption('-d, --dir <dir>', 'the embedded data directory')
+    .option('-g, --group <groups...>', 'only these groups')
+    .option('-t, --topic <topics...>', 'only these topics')
+    .option('-w, --watch', 'sample repeatedly until Ctrl-C')
+    .option('--interval <ms>', 'time between samples with --watch', positive('--interval'), 5_000)
+    .option('--high <messages>', 'with --watch: report lag.high at this many messages behind', positive('--high'), 10_000)
+    .option('--metrics-port <port>', 'with --watch: serve switchyard_consumer_lag_* at http://0.0.0.0:PORT/metrics', (v) => Number.parseInt(v, 10))
+    .option('--json', 'print JSON instead of a table')
+    .action(async (opts: { dir: string; group?: string[]; topic?: string[]; watch?: boolean; interval: number; high: number; metricsPort?: number; json?: boolean }) => {
+      if (opts.metricsPort !== undefined && !(opts.metricsPort >= 0 && opts.metricsPort < 65_536)) throw new ConfigError(`--metrics-port must be a port number, got ${opts.metricsPort}`);
+      const bus = embedded({ dir: opts.dir });
+      const registry = new Registry();
+      const monitor = lagMonitor({
+        sources: [embeddedLagSource(bus, { ...(opts.group ? { groups: opts.group } : {}), ...(opts.topic ? { topics: opts.topic } : {}) })],
+        intervalMs: opts.interval,
+        high: { messages: opts.high },
+        registry,
+      });
+      const print = (readings: readonly LagReading[]): void => {
+        console.log(opts.json ? JSON.stringify(readings, null, 2) : lagTable(readings));
+      };
+      let server: Server | undefined;
+      try {
+        if (!opts.watch) {
+          print(await monitor.sample());
+          return;
+        }
+        monitor.on((e) => {
+          const when = new Date(e.at).toISOString();
+          if (e.type === 'lag.error') console.error(`${when} lag.error ${e.source}: ${e.error.message}`);
+          else console.log(`${when} ${e.type} ${e.reading.topic} ${e.reading.group}: ${e.reading.messages} behind`);
+        });
+        if (opts.metricsPort !== undefined) {
+          server = createServer(metricsHandler({ registry }));
+          await new Promise<void>((resolve) => server!.listen(opts.metricsPort, resolve));
+          console.error(`serving lag metrics at http://0.0.0.0:${opts.metricsPort}/metrics`);
+        }
+        const stop = new AbortController();
+        process.once('SIGINT', () => stop.abort());
+        process.once('SIGTERM', () => stop.abort());
+        while (!stop.signal.aborted) {
+          print(await monitor.sample());
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, opts.interval);
+            stop.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+          });
+        }
+      } finally {
+        server?.close();
+        await bus.close();
+      }
+    });
+}

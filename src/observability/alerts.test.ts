@@ -1,0 +1,94 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { Router } from '../router/router.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { memory } from '../transports/memory/index.ts';
+import { alertRules, type AlertEvent } from './alerts.ts';
+import { instrument } from './instrument.ts';
+import { metricSet } from './metric-set.ts';
+import { metrics } from './metrics.ts';
+import { quiet } from './harness.test-support.ts';
+
+const summary = (events: AlertEvent[]): string[] => events.map((e) => `${e.type} ${e.rule}`);
+
+describe('alert rules', () => {
+  it('fires on an error rate over 5 % of a real workload, once, and resolves when it drops', async () => {
+    const registry = new Registry();
+    const bus = memory();
+    const topic = `alerts-test.${process.pid}.errors`;
+    const settled = new Inbox();
+    let failing = true;
+    const router = new Router({ logger: quiet });
+    router.use(
+      metrics({ registry }),
+      async function settle(msg, _ctx, next) {
+        try {
+          await next();
+        } finally {
+          settled.push(msg);
+        }
+      },
+    );
+    router.handle('flaky', { from: bus, topic, group: 'g' }, async (msg) => {
+      if (failing && msg.attempt === 1 && msg.payload[0]! % 10 === 0) throw new Error('down');
+    });
+    await router.start();
+    const rules = alertRules({ registry, latency: false, throughput: false, skew: false });
+    await bus.publish(topic, Array.from({ length: 100 }, (_, i) => ({ payload: new Uint8Array([i]) })));
+    await settled.untilCount(110, 10_000); // 100 + 10 redeliveries
+    const first = rules.evaluate();
+    expect(summary(first)).toEqual(['alert.firing error-rate']);
+    expect(first[0]!.value).toBeCloseTo(10 / 110);
+    expect(rules.evaluate()).toEqual([]); // no traffic: nothing new, no flapping
+    failing = false;
+    await bus.publish(topic, Array.from({ length: 50 }, (_, i) => ({ payload: new Uint8Array([i]) })));
+    await settled.untilCount(160, 10_000);
+    expect(summary(rules.evaluate())).toEqual(['alert.resolved error-rate']);
+    await router.stop();
+  });
+
+  it('fires on mean end-to-end latency over 5 s', () => {
+    const registry = new Registry();
+    const s = metricSet(registry).consumeSeries('memory', 't', 'g', 'h');
+    const rules = alertRules({ registry, errorRate: false, throughput: false, skew: false });
+    s.latency.observe(6);
+    s.latency.observe(7);
+    expect(rules.evaluate().map((e) => [e.type, e.rule, e.value])).toEqual([['alert.firing', 'latency', 6500]]);
+    s.latency.observe(0.2);
+    expect(summary(rules.evaluate())).toEqual(['alert.resolved latency']);
+  });
+
+  it('fires on throughput under 100 msg/s only once traffic was expected (reached the floor before)', () => {
+    const registry = new Registry();
+    const s = metricSet(registry).consumeSeries('memory', 't', 'g', 'h');
+    const rules = alertRules({ registry, errorRate: false, latency: false, skew: false });
+    const t0 = Date.now();
+    s.acked += 10;
+    expect(rules.evaluate(t0 + 1_000)).toEqual([]); // 10 msg/s, never reached the floor: idle, not a drop
+    s.acked += 1_000;
+    expect(rules.evaluate(t0 + 2_000)).toEqual([]); // 1,000 msg/s
+    s.acked += 20;
+    expect(summary(rules.evaluate(t0 + 3_000))).toEqual(['alert.firing throughput']);
+    s.acked += 500;
+    expect(summary(rules.evaluate(t0 + 4_000))).toEqual(['alert.resolved throughput']);
+  });
+
+  it('warns when one partition or one key takes a disproportionate share', async () => {
+    const registry = new Registry();
+    const set = metricSet(registry);
+    const s = set.consumeSeries('kafka', 't', 'g', 'h');
+    const rules = alertRules({ registry, errorRate: false, latency: false, throughput: false, skew: { minMessages: 100 } });
+    s.partitions.push(30, 30, 40); // even enough
+    const bus = instrument(memory(), { registry });
+    await bus.publish('keyed', [...Array.from({ length: 90 }, () => ({ key: 'hot', payload: new Uint8Array(1) })), ...Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, payload: new Uint8Array(1) }))]);
+    const events = rules.evaluate();
+    expect(events.map((e) => [e.rule, e.severity, e.subject.topic])).toEqual([['key-skew', 'warning', 'keyed']]);
+    expect(events[0]!.message).toMatch(/key "hot" took 75 %/);
+    s.partitions[0]! += 10;
+    s.partitions[1]! += 10;
+    s.partitions[2]! += 200;
+    await bus.publish('keyed', Array.from({ length: 120 }, (_, i) => ({ key: `k${i % 12}`, payload: new Uint8Array(1) })));
+    expect(rules.evaluate().map((e) => `${e.type} ${e.rule}`)).toEqual(['alert.firing partition-skew', 'alert.resolved key-skew']);
+    await bus.close();
+  });
+});

@@ -1,0 +1,239 @@
+import { register as defaultRegistry, type Registry } from 'prom-client';
+import { ConfigError, toError } from '../core/errors.ts';
+import type { Logger } from '../router/types.ts';
+import { metricSet, type ConsumeSeries, type MetricSet, type PublishSeries } from './metric-set.ts';
+
+/** The alert rules besides lag. */
+export type AlertRule = 'error-rate' | 'latency' | 'throughput' | 'partition-skew' | 'key-skew';
+
+/** What an alert is about: a handler on a topic, or (key skew) a transport's topic. */
+export interface AlertSubject {
+  transport: string;
+  topic: string;
+  group?: string;
+  handler?: string;
+}
+
+/** What the alert rules report; switch on `type`. */
+export type AlertEvent =
+  | { type: 'alert.firing'; rule: AlertRule; severity: 'critical' | 'warning'; subject: AlertSubject; value: number; threshold: number; message: string; at: number }
+  | { type: 'alert.resolved'; rule: AlertRule; severity: 'critical' | 'warning'; subject: AlertSubject; value: number; threshold: number; message: string; at: number; firingForMs: number };
+
+/** Settings of `alertRules()`. Each rule has the reference's threshold as default; `false` turns it off. */
+export interface AlertRulesOptions {
+  /** Where `metrics()`/`instrument()` count (the same registry). Default: prom-client's global `register`. */
+  registry?: Registry;
+  /** The evaluation window, in ms: each rule looks at what happened since the previous evaluation. Default 60,000. */
+  windowMs?: number;
+  /** Failed plus dead-lettered deliveries over consumed ones, above `max` (default 0.05), given at least `minDeliveries` (default 20). */
+  errorRate?: { max?: number; minDeliveries?: number } | false;
+  /** Mean end-to-end latency (publish to handled) over the window above `maxMs`. Default 5,000 ms. */
+  latency?: { maxMs?: number } | false;
+  /**
+   * Acknowledged messages per second below `min` (default 100) while traffic is expected:
+   * by default once a handler has reached `min` in an earlier window (a drop, not an idle system).
+   */
+  throughput?: { min?: number; expected?: (subject: AlertSubject) => boolean } | false;
+  /**
+   * One partition (of a handler's topic) or one key (of a transport's topic; needs `instrument()`)
+   * taking a disproportionate share of at least `minMessages` (default 1,000) in the window:
+   * a partition above `factor` (default 2) times its fair share, a key above `maxKeyShare` (default 0.5).
+   */
+  skew?: { factor?: number; maxKeyShare?: number; minMessages?: number } | false;
+  /** Where firing (warn) and resolved (info) alerts are logged. Default: none. */
+  logger?: Logger;
+}
+
+interface Window {
+  consumed: number;
+  acked: number;
+  errors: number;
+  latencySum: number;
+  latencyCount: number;
+  partitions: number[];
+}
+
+/**
+ * Evaluates alert rules over the figures `metrics()` and `instrument()` collect, once per window:
+ * error rate (> 5 %), end-to-end latency (> 5 s), throughput below a floor while traffic is
+ * expected (< 100 msg/s) and partition/key skew. Each raises `alert.firing` once when its condition
+ * starts to hold and `alert.resolved` once when it stops; both are logged and counted in
+ * `switchyard_alerts_total`.
+ *
+ * @example
+ * ```ts
+ * const alerts = alertRules({ registry, logger, throughput: { min: 50 } }).start();
+ * alerts.on((e) => { if (e.type === 'alert.firing') notify(e.message); });
+ * ```
+ */
+export class AlertRules {
+  readonly #set: MetricSet;
+  readonly #options: AlertRulesOptions;
+  readonly #windowMs: number;
+  readonly #listeners = new Set<(event: AlertEvent) => void>();
+  readonly #previous = new Map<ConsumeSeries, Window>();
+  readonly #firing = new Map<string, { since: number; event: AlertEvent }>();
+  readonly #armed = new Set<ConsumeSeries>();
+  #last = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: AlertRulesOptions = {}) {
+    const problems: string[] = [];
+    const windowMs = options.windowMs ?? 60_000;
+    if (!(windowMs > 0)) problems.push(`alertRules: windowMs must be a positive number, got ${windowMs}`);
+    const rate = options.errorRate === false ? undefined : options.errorRate?.max;
+    if (rate !== undefined && !(rate >= 0 && rate <= 1)) problems.push(`alertRules: errorRate.max must be between 0 and 1, got ${rate}`);
+    const share = options.skew === false ? undefined : options.skew?.maxKeyShare;
+    if (share !== undefined && !(share > 0 && share <= 1)) problems.push(`alertRules: skew.maxKeyShare must be in (0, 1], got ${share}`);
+    ConfigError.throwIfAny(problems);
+    this.#options = options;
+    this.#windowMs = windowMs;
+    this.#set = metricSet(options.registry ?? defaultRegistry);
+    if (options.skew !== false) this.#set.trackKeys = true;
+    for (const s of this.#set.consume) this.#previous.set(s, snapshot(s));
+  }
+
+  /** Alerts firing now. */
+  get firing(): AlertEvent[] {
+    return [...this.#firing.values()].map((f) => f.event);
+  }
+
+  /** Calls `listener` for every event until the returned function is called. */
+  on(listener: (event: AlertEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /** Evaluates every `windowMs` until `stop()`. The timer does not keep the process alive. */
+  start(): this {
+    if (this.#timer) return this;
+    this.#timer = setInterval(() => this.evaluate(), this.#windowMs);
+    this.#timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.stop();
+  }
+
+  /** Evaluates the rules over what happened since the previous evaluation; returns the events raised. */
+  evaluate(now = Date.now()): AlertEvent[] {
+    const seconds = Math.max((now - this.#last) / 1000, 0.001);
+    this.#last = now;
+    const o = this.#options;
+    const events: AlertEvent[] = [];
+    // `breached` undefined: too little data in this window to say either way; the alert keeps its state.
+    const judge = (rule: AlertRule, severity: 'critical' | 'warning', subject: AlertSubject, value: number, threshold: number, breached: boolean | undefined, message: string): void => {
+      const id = `${rule}\u0000${subject.transport}\u0000${subject.topic}\u0000${subject.group ?? ''}\u0000${subject.handler ?? ''}`;
+      const firing = this.#firing.get(id);
+      if (breached === undefined) return;
+      if (breached) {
+        if (firing) return;
+        const event: AlertEvent = { type: 'alert.firing', rule, severity, subject, value, threshold, message, at: now };
+        this.#firing.set(id, { since: now, event });
+        events.push(event);
+      } else if (firing) {
+        this.#firing.delete(id);
+        events.push({ type: 'alert.resolved', rule, severity, subject, value, threshold, message, at: now, firingForMs: now - firing.since });
+      }
+    };
+
+    for (const s of this.#set.consume) {
+      const before = this.#previous.get(s) ?? { consumed: 0, acked: 0, errors: 0, latencySum: 0, latencyCount: 0, partitions: [] };
+      const after = snapshot(s);
+      this.#previous.set(s, after);
+      const subject: AlertSubject = { ...s.labels };
+      const where = `handler "${s.labels.handler}" on "${s.labels.topic}"`;
+      const consumed = after.consumed - before.consumed;
+      if (o.errorRate !== false) {
+        const max = o.errorRate?.max ?? 0.05;
+        const min = o.errorRate?.minDeliveries ?? 20;
+        const rate = consumed > 0 ? (after.errors - before.errors) / consumed : 0;
+        judge('error-rate', 'critical', subject, rate, max, consumed >= min ? rate > max : undefined, `${where}: error rate ${(rate * 100).toFixed(1)} % (over ${(max * 100).toFixed(1)} %)`);
+      }
+      if (o.latency !== false) {
+        const maxMs = o.latency?.maxMs ?? 5_000;
+        const n = after.latencyCount - before.latencyCount;
+        const meanMs = n > 0 ? ((after.latencySum - before.latencySum) / n) * 1000 : 0;
+        judge('latency', 'critical', subject, meanMs, maxMs, n > 0 ? meanMs > maxMs : undefined, `${where}: end-to-end latency ${Math.round(meanMs)} ms (over ${maxMs} ms)`);
+      }
+      if (o.throughput !== false) {
+        const min = o.throughput?.min ?? 100;
+        const rate = (after.acked - before.acked) / seconds;
+        const expected = o.throughput?.expected ? o.throughput.expected(subject) : this.#armed.has(s);
+        if (rate >= min) this.#armed.add(s);
+        judge('throughput', 'critical', subject, rate, min, expected && rate < min, `${where}: throughput ${rate.toFixed(1)} msg/s (under ${min} msg/s)`);
+      }
+      if (o.skew !== false) {
+        const factor = o.skew?.factor ?? 2;
+        const minMessages = o.skew?.minMessages ?? 1_000;
+        const counts = after.partitions.map((c, i) => c - (before.partitions[i] ?? 0));
+        const total = counts.reduce((a, b) => a + b, 0);
+        const top = Math.max(0, ...counts);
+        const share = total > 0 ? top / total : 0;
+        const limit = counts.length > 1 ? Math.min(1, factor / counts.length) : 1;
+        judge('partition-skew', 'warning', subject, share, limit, total >= minMessages && counts.length > 1 ? share > limit : undefined, `${where}: partition ${counts.indexOf(top)} took ${(share * 100).toFixed(0)} % of ${total} messages across ${counts.length} partitions`);
+      }
+    }
+    if (o.skew !== false) {
+      const maxShare = o.skew?.maxKeyShare ?? 0.5;
+      const minMessages = o.skew?.minMessages ?? 1_000;
+      for (const p of this.#set.publish) this.#keySkew(p, maxShare, minMessages, judge);
+    }
+    for (const e of events) this.#emit(e);
+    return events;
+  }
+
+  #keySkew(p: PublishSeries, maxShare: number, minMessages: number, judge: (rule: AlertRule, severity: 'critical' | 'warning', subject: AlertSubject, value: number, threshold: number, breached: boolean | undefined, message: string) => void): void {
+    const keys = p.keys;
+    if (!keys) return;
+    let total = 0;
+    let topKey = '';
+    let top = 0;
+    for (const [key, n] of keys) {
+      total += n;
+      if (n > top) {
+        top = n;
+        topKey = key;
+      }
+    }
+    keys.clear(); // one window's worth, so memory stays bounded
+    const share = total > 0 ? top / total : 0;
+    judge('key-skew', 'warning', { ...p.labels }, share, maxShare, total >= minMessages ? share > maxShare : undefined, `"${p.labels.topic}" on ${p.labels.transport}: key "${topKey}" took ${(share * 100).toFixed(0)} % of ${total} keyed messages`);
+  }
+
+  #emit(event: AlertEvent): void {
+    this.#set.alerts.inc({ type: event.type, rule: event.rule });
+    const fields = { rule: event.rule, severity: event.severity, ...event.subject, value: event.value, threshold: event.threshold };
+    if (event.type === 'alert.firing') this.#options.logger?.warn(`alert: ${event.message}`, fields);
+    else this.#options.logger?.info(`alert resolved: ${event.message}`, fields);
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#options.logger?.error('alert: an event listener threw', { error: toError(error).message });
+      }
+    }
+  }
+}
+
+function snapshot(s: ConsumeSeries): Window {
+  return { consumed: s.consumed, acked: s.acked, errors: s.failed + s.deadLettered, latencySum: s.latency.sum, latencyCount: s.latency.count, partitions: [...s.partitions].map((n) => n ?? 0) };
+}
+
+/**
+ * Creates alert rules over a registry's Switchyard metrics; `start()` evaluates every window.
+ *
+ * @example
+ * ```ts
+ * alertRules({ registry, logger }).start();
+ * ```
+ */
+export function alertRules(options: AlertRulesOptions = {}): AlertRules {
+  return new AlertRules(options);
+}

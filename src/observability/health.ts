@@ -1,0 +1,149 @@
+import { isClosedError, toError } from '../core/errors.ts';
+import type { Transport } from '../core/transport.ts';
+import type { HandlerSnapshot, RouterInspector } from '../router/inspector.ts';
+import { sendJson, type HttpHandler } from './http.ts';
+
+/** One thing the health check looked at. */
+export interface ComponentHealth {
+  name: string;
+  kind: 'router' | 'handler' | 'transport' | 'check';
+  /** False when restarting the process is the remedy (a failed or stalled handler, a closed transport). */
+  live: boolean;
+  /** False when it should not get traffic now (connecting, reconnecting, stopping). */
+  ready: boolean;
+  detail?: string;
+}
+
+/** The result of `Health.check()`. */
+export interface HealthReport {
+  live: boolean;
+  ready: boolean;
+  components: ComponentHealth[];
+  at: number;
+}
+
+/** What `health()` watches. */
+export interface HealthOptions {
+  /** Routers (or their inspectors): the router's state and each handler's. */
+  routers?: ReadonlyArray<{ readonly inspector: RouterInspector } | RouterInspector>;
+  /** Transports probed with `connect()` (idempotent; connects one that is not yet connected). */
+  transports?: readonly Transport[];
+  /** A handler with messages in flight and no delivery settled for this long is stalled (not live). Default 60,000 ms. */
+  stallMs?: number;
+  /** How long a transport probe may take before it counts as not ready. Default 2,000 ms. */
+  timeoutMs?: number;
+  /** Extra readiness checks: throw (or reject) for not ready. */
+  checks?: Record<string, () => unknown>;
+}
+
+interface Progress {
+  settled: number;
+  since: number;
+}
+
+/**
+ * Liveness and readiness of routers, their handlers (with stalled-handler detection) and
+ * transport connections, as a function (`check()`) and as node:http handlers (`healthHandler`).
+ *
+ * @example
+ * ```ts
+ * const h = health({ routers: [router], transports: [bus], stallMs: 30_000 });
+ * http.createServer(routes({ '/livez': healthHandler(h, 'live'), '/readyz': healthHandler(h, 'ready') })).listen(8080);
+ * ```
+ */
+export class Health {
+  readonly #options: HealthOptions;
+  readonly #progress = new Map<string, Progress>();
+
+  constructor(options: HealthOptions) {
+    this.#options = options;
+  }
+
+  /** Checks everything now. `now` is for tests and replays; default `Date.now()`. */
+  async check(now = Date.now()): Promise<HealthReport> {
+    const components: ComponentHealth[] = [];
+    const stallMs = this.#options.stallMs ?? 60_000;
+    (this.#options.routers ?? []).forEach((r, i) => {
+      const inspector = 'inspector' in r ? r.inspector : r;
+      const name = (this.#options.routers?.length ?? 0) > 1 ? `router ${i + 1}` : 'router';
+      components.push({ name, kind: 'router', live: true, ready: inspector.state === 'running', detail: inspector.state });
+      for (const h of inspector.handlers()) components.push(this.#handler(`${name}/${h.name}`, h, now, stallMs));
+    });
+    const timeoutMs = this.#options.timeoutMs ?? 2_000;
+    const probes = [
+      ...(this.#options.transports ?? []).map((t, i) => ({ name: `${t.name}${countOf(this.#options.transports!, t.name) > 1 ? ` ${i + 1}` : ''}`, kind: 'transport' as const, run: () => t.connect() })),
+      ...Object.entries(this.#options.checks ?? {}).map(([name, run]) => ({ name, kind: 'check' as const, run: async () => void (await run()) })),
+    ];
+    components.push(
+      ...(await Promise.all(
+        probes.map(async (p): Promise<ComponentHealth> => {
+          try {
+            await withTimeout(p.run, timeoutMs);
+            return { name: p.name, kind: p.kind, live: true, ready: true };
+          } catch (thrown) {
+            const error = toError(thrown);
+            return { name: p.name, kind: p.kind, live: !(p.kind === 'transport' && isClosedError(error)), ready: false, detail: error.message };
+          }
+        }),
+      )),
+    );
+    return { live: components.every((c) => c.live), ready: components.every((c) => c.ready), components, at: now };
+  }
+
+  #handler(name: string, h: HandlerSnapshot, now: number, stallMs: number): ComponentHealth {
+    const settled = h.counters.succeeded + h.counters.failed;
+    const last = this.#progress.get(name);
+    const progress = !last || last.settled !== settled || h.inFlight === 0 ? { settled, since: now } : last;
+    this.#progress.set(name, progress);
+    if (h.state === 'failed') return { name, kind: 'handler', live: false, ready: false, detail: `failed${h.lastError ? `: ${h.lastError.message}` : ''}` };
+    if (h.inFlight > 0 && now - progress.since >= stallMs) {
+      return { name, kind: 'handler', live: false, ready: false, detail: `stalled: ${h.inFlight} in flight, nothing settled for ${now - progress.since} ms` };
+    }
+    const ready = h.state === 'running' || h.state === 'paused';
+    return { name, kind: 'handler', live: true, ready, detail: h.state };
+  }
+}
+
+function countOf(transports: readonly Transport[], name: string): number {
+  return transports.filter((t) => t.name === name).length;
+}
+
+async function withTimeout(run: () => Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([run(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Creates a health check.
+ *
+ * @example
+ * ```ts
+ * const report = await health({ routers: [router], transports: [bus] }).check();
+ * if (!report.ready) console.warn(report.components.filter((c) => !c.ready));
+ * ```
+ */
+export function health(options: HealthOptions): Health {
+  return new Health(options);
+}
+
+/**
+ * A node:http handler answering 200 when `probe` (`'live'` or `'ready'`, default `'ready'`) holds and
+ * 503 when not, with the report as JSON.
+ *
+ * @example
+ * ```ts
+ * http.createServer(healthHandler(health({ routers: [router] }))).listen(8080);
+ * ```
+ */
+export function healthHandler(h: Health, probe: 'live' | 'ready' = 'ready'): HttpHandler {
+  return function healthHandler(_req, res) {
+    h.check().then(
+      (report) => sendJson(res, report[probe] ? 200 : 503, report),
+      (error: unknown) => sendJson(res, 500, { error: toError(error).message }),
+    );
+  };
+}

@@ -1,0 +1,37 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** A plain node:http request handler; it answers every request it is given. */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** The request's path without query string. */
+export function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Serves several handlers on one server: the first whose path matches answers; others get 404.
+ *
+ * @example
+ * ```ts
+ * http.createServer(routes({ '/metrics': metricsHandler({ registry }), '/healthz': healthHandler(h) })).listen(9464);
+ * ```
+ */
+export function routes(table: Record<string, HttpHandler>): HttpHandler {
+  return function routes(req, res) {
+    const path = pathOf(req);
+    const handler = table[path] ?? Object.entries(table).find(([prefix]) => prefix.endsWith('/') && path.startsWith(prefix))?.[1];
+    if (handler) handler(req, res);
+    else send(res, 404, 'text/plain; charset=utf-8', `not found: ${path} (try ${Object.keys(table).join(', ')})\n`);
+  };
+}

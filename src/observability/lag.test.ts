@@ -1,0 +1,150 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Transport } from '../core/transport.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { embedded } from '../transports/embedded/index.ts';
+import { memory } from '../transports/memory/index.ts';
+import { lagMonitor, type LagEvent, type LagReading, type LagSource } from './lag.ts';
+import { embeddedLagSource, memoryLagSource } from './lag-sources.ts';
+import { METRIC_NAMES } from './metric-names.ts';
+import { parseProm, valueOf } from './harness.test-support.ts';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+let seq = 0;
+const topicName = (name: string): string => `lag-test.${process.pid}.${++seq}.${name}`;
+
+/** A source whose readings the test sets. */
+function scripted(): LagSource & { set(r: Partial<LagReading>): void; fail?: Error } {
+  let reading: LagReading = { transport: 'test', topic: 't', group: 'g', messages: 0 };
+  const source = {
+    name: 'scripted',
+    fail: undefined as Error | undefined,
+    set(r: Partial<LagReading>) {
+      reading = { ...reading, ...r };
+    },
+    async read() {
+      if (source.fail) throw source.fail;
+      return [{ ...reading }];
+    },
+  };
+  return source;
+}
+
+/**
+ * Publishes `n`, lets the group acknowledge `m` and holds the next one in its handler, so the
+ * group is exactly `n - m` behind; `release()` lets it drain.
+ */
+async function backlog(bus: Transport, topic: string, n: number, m: number): Promise<{ release(): void; drained: Promise<void> }> {
+  const handled = new Inbox();
+  const gate = Promise.withResolvers<void>();
+  const held = Promise.withResolvers<void>();
+  const sub = await bus.subscribe(topic, { group: 'billing', from: 'earliest' }, async (msg) => {
+    if (handled.messages.length === m) {
+      // With concurrency 1 this delivery comes only after the previous one was acknowledged.
+      held.resolve();
+      await gate.promise;
+    }
+    handled.push(msg);
+  });
+  cleanups.push(() => gate.resolve());
+  await bus.publish(topic, Array.from({ length: n }, (_, i) => ({ payload: new Uint8Array([i]) })));
+  await held.promise;
+  // Drained: every message handled and (closing the subscription waits for it) acknowledged.
+  const drained = handled.untilCount(n, 10_000).then(() => sub.close());
+  return { release: () => gate.resolve(), drained };
+}
+
+describe('lag monitor', () => {
+  it('raises lag.high once when a threshold is crossed and lag.recovered once below the recovery threshold (hysteresis)', async () => {
+    const source = scripted();
+    const registry = new Registry();
+    const monitor = lagMonitor({ sources: [source], high: { messages: 100 }, registry });
+    const events: LagEvent[] = [];
+    monitor.on((e) => events.push(e));
+    for (const messages of [10, 100, 150, 60, 99, 120, 50, 0, 10]) {
+      source.set({ messages });
+      await monitor.sample();
+    }
+    expect(events.map((e) => `${e.type}@${e.type === 'lag.error' ? '' : e.reading.messages}`)).toEqual(['lag.high@100', 'lag.recovered@50']);
+    const samples = parseProm(await registry.metrics());
+    expect(valueOf(samples, METRIC_NAMES.consumerLag, { transport: 'test', topic: 't', group: 'g' })).toBe(10);
+    expect(valueOf(samples, METRIC_NAMES.alerts, { type: 'lag.high', rule: 'lag' })).toBe(1);
+    expect(valueOf(samples, METRIC_NAMES.alerts, { type: 'lag.recovered', rule: 'lag' })).toBe(1);
+  });
+
+  it('judges the age of the oldest unconsumed message too, and reports read errors as lag.error', async () => {
+    const source = scripted();
+    const monitor = lagMonitor({ sources: [source], high: { ageMs: 60_000 }, registry: false });
+    const events: LagEvent[] = [];
+    monitor.on((e) => events.push(e));
+    source.set({ messages: 3, oldestAgeMs: 61_000 });
+    await monitor.sample();
+    expect(monitor.lagging).toHaveLength(1);
+    source.fail = new Error('broker unreachable');
+    await monitor.sample();
+    source.fail = undefined;
+    source.set({ messages: 0, oldestAgeMs: 0 });
+    await monitor.sample();
+    expect(events.map((e) => e.type)).toEqual(['lag.high', 'lag.error', 'lag.recovered']);
+    expect(monitor.lagging).toHaveLength(0);
+  });
+
+  it('reports every configuration problem at once', () => {
+    expect(() => lagMonitor({ sources: [], intervalMs: 0, high: {} })).toThrow(/3 problems/);
+    expect(() => lagMonitor({ sources: [scripted(), scripted()] })).toThrow(/"scripted" appears more than once/);
+  });
+
+  it('embedded: publish N, consume M, lag reads N − M; lag.high once, lag.recovered once after draining', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-obs-lag-'));
+    const bus = embedded({ dir });
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(() => bus.close());
+    const topic = topicName('orders');
+    const { release, drained } = await backlog(bus, topic, 50, 20);
+    const monitor = lagMonitor({ sources: [embeddedLagSource(bus, { topics: [topic] })], high: { messages: 25 }, registry: false });
+    const events: LagEvent[] = [];
+    monitor.on((e) => events.push(e));
+
+    const [reading] = await monitor.sample();
+    expect(reading).toMatchObject({ transport: 'embedded', topic, group: 'billing', messages: 30 });
+    await monitor.sample();
+    expect(events.map((e) => e.type)).toEqual(['lag.high']);
+
+    release();
+    await drained;
+    expect((await monitor.sample())[0]).toMatchObject({ messages: 0 });
+    await monitor.sample();
+    expect(events.map((e) => e.type)).toEqual(['lag.high', 'lag.recovered']);
+  });
+});
+
+// The memory transport's lag comes from MemoryBroker.lag().
+describe('memory lag source', () => {
+  it('publish N, consume M: lag reads N − M; lag.high once, lag.recovered once after draining', async () => {
+    const bus = memory();
+    cleanups.push(() => bus.close());
+    const topic = topicName('orders');
+    const { release, drained } = await backlog(bus, topic, 50, 20);
+    const monitor = lagMonitor({ sources: [memoryLagSource(bus, { topics: [topic] })], high: { messages: 25 }, registry: false });
+    const events: LagEvent[] = [];
+    monitor.on((e) => events.push(e));
+
+    const [reading] = await monitor.sample();
+    expect(reading).toMatchObject({ transport: 'memory', topic, group: 'billing', messages: 30 });
+    expect(reading!.oldestAgeMs).toBeGreaterThanOrEqual(0);
+    await monitor.sample();
+    expect(events.map((e) => e.type)).toEqual(['lag.high']);
+
+    release();
+    await drained;
+    expect((await monitor.sample())[0]).toMatchObject({ messages: 0 });
+    await monitor.sample();
+    expect(events.map((e) => e.type)).toEqual(['lag.high', 'lag.recovered']);
+  });
+});

@@ -1,0 +1,266 @@
+import { register as defaultRegistry, type Registry } from 'prom-client';
+import { ConfigError, toError } from '../core/errors.ts';
+import type { Logger } from '../router/types.ts';
+import { metricSet, type MetricSet } from './metric-set.ts';
+
+/** How far one consumer group is behind on one topic, at one moment. */
+export interface LagReading {
+  /** The transport's name (`memory`, `embedded`, `kafka`, `rabbitmq`, `nats`). */
+  transport: string;
+  topic: string;
+  group: string;
+  /** Messages the group still has to process (published and not yet acknowledged). */
+  messages: number;
+  /** Age of the oldest message the group has not processed, in ms, where the source knows it. */
+  oldestAgeMs?: number;
+  /** The same per partition, where the transport has partitions. */
+  partitions?: Array<{ partition: number; messages: number }>;
+}
+
+/**
+ * Where lag is read from: one per transport (or per set of groups). `read()` returns the current
+ * lag of every group it covers; it rejects when the broker cannot be asked.
+ *
+ * @example
+ * ```ts
+ * const source: LagSource = { name: 'orders', read: async () => [{ transport: 'custom', topic: 'orders', group: 'billing', messages: 3 }] };
+ * ```
+ */
+export interface LagSource {
+  readonly name: string;
+  read(): Promise<LagReading[]>;
+}
+
+/** When a group counts as lagging. A threshold left out is not checked. */
+export interface LagThresholds {
+  /** Messages behind. */
+  messages?: number;
+  /** Age of the oldest unprocessed message, in ms. */
+  ageMs?: number;
+}
+
+/** What the lag monitor reports; switch on `type`. */
+export type LagEvent =
+  | { type: 'lag.high'; source: string; reading: LagReading; threshold: LagThresholds; at: number }
+  | { type: 'lag.recovered'; source: string; reading: LagReading; threshold: LagThresholds; at: number; highForMs: number }
+  | { type: 'lag.error'; source: string; error: Error; at: number };
+
+/** Settings of `lagMonitor()`. */
+export interface LagMonitorOptions {
+  sources: readonly LagSource[];
+  /** Time between samples, in ms. Default 30,000. */
+  intervalMs?: number;
+  /** A group is lagging once it reaches either threshold. Default `{ messages: 10_000 }`. */
+  high?: LagThresholds;
+  /**
+   * A lagging group has recovered once it is at or below every threshold here (hysteresis, so a
+   * group hovering around `high` does not flap). Default: half of each `high` threshold.
+   */
+  recovered?: LagThresholds;
+  /** Export `switchyard_consumer_lag_messages` / `_seconds` here; `false` for none. Default: prom-client's global `register`. */
+  registry?: Registry | false;
+  /** Where `lag.high` (warn), `lag.recovered` (info) and read errors (warn) are logged. Default: none. */
+  logger?: Logger;
+}
+
+interface GroupState {
+  high: boolean;
+  since: number;
+}
+
+/**
+ * Samples consumer lag from its sources on an interval, exports it as gauges, and raises
+ * `lag.high` when a group crosses a threshold and `lag.recovered` once it is back under the
+ * recovery thresholds — each once per episode.
+ *
+ * @example
+ * ```ts
+ * const monitor = lagMonitor({ sources: [memoryLagSource(bus)], high: { messages: 1_000, ageMs: 60_000 }, logger });
+ * monitor.on((e) => { if (e.type === 'lag.high') page(`${e.reading.group} is ${e.reading.messages} behind`); });
+ * monitor.start();
+ * ```
+ */
+export class LagMonitor {
+  readonly #sources: readonly LagSource[];
+  readonly #intervalMs: number;
+  readonly #high: LagThresholds;
+  readonly #recovered: LagThresholds;
+  readonly #set: MetricSet | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #listeners = new Set<(event: LagEvent) => void>();
+  readonly #state = new Map<string, GroupState>();
+  #timer: NodeJS.Timeout | undefined;
+  #sampling: Promise<LagReading[]> | undefined;
+  #last: LagReading[] = [];
+  readonly #id = String(++monitors);
+
+  constructor(options: LagMonitorOptions) {
+    const problems: string[] = [];
+    if (!Array.isArray(options?.sources) || options.sources.length === 0) problems.push('lagMonitor: sources must list at least one LagSource');
+    else {
+      options.sources.forEach((s, i) => typeof s?.read !== 'function' && problems.push(`lagMonitor: sources[${i}] is not a LagSource ({ name, read() })`));
+      const names = options.sources.map((s) => s?.name);
+      const twice = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
+      if (twice.length > 0) problems.push(`lagMonitor: source names must be unique; ${twice.map((n) => JSON.stringify(n)).join(', ')} appears more than once (give each LagSource its own name)`);
+    }
+    const intervalMs = options?.intervalMs ?? 30_000;
+    if (!(intervalMs > 0)) problems.push(`lagMonitor: intervalMs must be a positive number, got ${intervalMs}`);
+    const high = options?.high ?? { messages: 10_000 };
+    if (high.messages === undefined && high.ageMs === undefined) problems.push('lagMonitor: high needs messages and/or ageMs');
+    for (const [name, t] of [['high', high], ['recovered', options?.recovered ?? {}]] as const) {
+      if (t.messages !== undefined && !(t.messages >= 0)) problems.push(`lagMonitor: ${name}.messages must be ≥ 0, got ${t.messages}`);
+      if (t.ageMs !== undefined && !(t.ageMs >= 0)) problems.push(`lagMonitor: ${name}.ageMs must be ≥ 0, got ${t.ageMs}`);
+    }
+    ConfigError.throwIfAny(problems);
+    this.#sources = [...options.sources];
+    this.#intervalMs = intervalMs;
+    this.#high = { ...high };
+    this.#recovered = options.recovered ?? {
+      ...(high.messages !== undefined ? { messages: Math.floor(high.messages / 2) } : {}),
+      ...(high.ageMs !== undefined ? { ageMs: high.ageMs / 2 } : {}),
+    };
+    this.#set = options.registry === false ? undefined : metricSet(options.registry ?? defaultRegistry);
+    this.#logger = options.logger;
+  }
+
+  /** The readings of the last sample. */
+  get readings(): readonly LagReading[] {
+    return this.#last;
+  }
+
+  /** Groups currently lagging (between their `lag.high` and `lag.recovered`). */
+  get lagging(): LagReading[] {
+    return this.#last.filter((r) => this.#state.get(this.#key(r))?.high);
+  }
+
+  /** Calls `listener` for every event until the returned function is called. */
+  on(listener: (event: LagEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /** Samples now and then every `intervalMs` until `stop()`. The timer does not keep the process alive. */
+  start(): this {
+    if (this.#timer) return this;
+    void this.sample();
+    this.#timer = setInterval(() => void this.sample(), this.#intervalMs);
+    this.#timer.unref();
+    return this;
+  }
+
+  /** Stops sampling (a sample in progress completes). */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.stop();
+  }
+
+  /**
+   * Reads every source once, updates the gauges and raises events; resolves to the readings. A
+   * source that fails raises `lag.error` and keeps its previous readings. Concurrent calls share one sample.
+   */
+  sample(): Promise<LagReading[]> {
+    this.#sampling ??= this.#sample().finally(() => (this.#sampling = undefined));
+    return this.#sampling;
+  }
+
+  async #sample(): Promise<LagReading[]> {
+    const results = await Promise.all(
+      this.#sources.map(async (source) => {
+        try {
+          return { source, readings: await source.read() };
+        } catch (thrown) {
+          const error = toError(thrown);
+          this.#logger?.warn(`lag: cannot read ${source.name}`, { source: source.name, error: error.message });
+          this.#emit({ type: 'lag.error', source: source.name, error, at: Date.now() });
+          return { source, readings: this.#last.filter((r) => (r as Tagged)[SOURCE] === source.name) };
+        }
+      }),
+    );
+    const now = Date.now();
+    const all: LagReading[] = [];
+    const seen = new Set<string>();
+    for (const { source, readings } of results) {
+      for (const reading of readings) {
+        Object.defineProperty(reading, SOURCE, { value: source.name, enumerable: false, configurable: true });
+        all.push(reading);
+        const key = this.#key(reading);
+        seen.add(key);
+        this.#set?.lag.set(key, {
+          labels: { transport: reading.transport, topic: reading.topic, group: reading.group },
+          messages: reading.messages,
+          ageSeconds: reading.oldestAgeMs === undefined ? undefined : reading.oldestAgeMs / 1000,
+        });
+        this.#judge(source.name, key, reading, now);
+      }
+    }
+    for (const key of [...this.#state.keys()]) if (!seen.has(key)) this.#state.delete(key);
+    if (this.#set) for (const key of [...this.#set.lag.keys()]) if (key.startsWith(`${this.#id}\u0000`) && !seen.has(key)) this.#set.lag.delete(key);
+    this.#last = all;
+    return all;
+  }
+
+  #judge(source: string, key: string, reading: LagReading, now: number): void {
+    const state = this.#state.get(key);
+    if (!state?.high) {
+      if (!exceeds(reading, this.#high)) {
+        if (!state) this.#state.set(key, { high: false, since: now });
+        return;
+      }
+      this.#state.set(key, { high: true, since: now });
+      this.#logger?.warn(`consumer lag high: group "${reading.group}" is ${reading.messages} messages behind on "${reading.topic}"`, fields(reading));
+      this.#emit({ type: 'lag.high', source, reading, threshold: this.#high, at: now });
+      return;
+    }
+    if (!within(reading, this.#recovered)) return;
+    this.#state.set(key, { high: false, since: now });
+    this.#logger?.info(`consumer lag recovered: group "${reading.group}" on "${reading.topic}"`, fields(reading));
+    this.#emit({ type: 'lag.recovered', source, reading, threshold: this.#recovered, at: now, highForMs: now - state.since });
+  }
+
+  #key(r: LagReading): string {
+    return `${this.#id}\u0000${(r as Tagged)[SOURCE] ?? ''}\u0000${r.transport}\u0000${r.topic}\u0000${r.group}`;
+  }
+
+  #emit(event: LagEvent): void {
+    if (event.type !== 'lag.error') this.#set?.alerts.inc({ type: event.type, rule: 'lag' });
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#logger?.error('lag: an event listener threw', { error: toError(error).message });
+      }
+    }
+  }
+}
+
+let monitors = 0;
+const SOURCE = Symbol('lag source');
+type Tagged = LagReading & { [SOURCE]?: string };
+
+function exceeds(r: LagReading, t: LagThresholds): boolean {
+  return (t.messages !== undefined && r.messages >= t.messages) || (t.ageMs !== undefined && r.oldestAgeMs !== undefined && r.oldestAgeMs >= t.ageMs);
+}
+
+function within(r: LagReading, t: LagThresholds): boolean {
+  return (t.messages === undefined || r.messages <= t.messages) && (t.ageMs === undefined || r.oldestAgeMs === undefined || r.oldestAgeMs <= t.ageMs);
+}
+
+function fields(r: LagReading): Record<string, unknown> {
+  return { transport: r.transport, topic: r.topic, group: r.group, lag: r.messages, ...(r.oldestAgeMs !== undefined ? { oldestAgeMs: r.oldestAgeMs } : {}) };
+}
+
+/**
+ * Creates a lag monitor; call `start()` to sample on its interval, or `sample()` yourself.
+ *
+ * @example
+ * ```ts
+ * const monitor = lagMonitor({ sources: [embeddedLagSource(bus)], intervalMs: 10_000, high: { messages: 5_000 } }).start();
+ * ```
+ */
+export function lagMonitor(options: LagMonitorOptions): LagMonitor {
+  return new LagMonitor(options);
+}

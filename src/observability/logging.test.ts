@@ -1,0 +1,55 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Router } from '../router/router.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { memory } from '../transports/memory/index.ts';
+import { logging, messageFields, pinoLogger, safeFields } from './logging.ts';
+
+function capture(): { lines: Array<Record<string, unknown>>; stream: Writable } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  return { lines, stream };
+}
+
+describe('logging', () => {
+  it('pinoLogger writes structured fields and never credentials or payloads', () => {
+    const { lines, stream } = capture();
+    const logger = pinoLogger(pino({ level: 'debug' }, stream));
+    logger.warn('cannot connect', { url: 'amqp://app:s3cret@rabbit:5672/', password: 'hunter2', payload: new Uint8Array([1, 2]), nested: { apiKey: 'k', ok: 1 } });
+    expect(lines[0]).toMatchObject({ level: 40, msg: 'cannot connect', url: 'amqp://app:***@rabbit:5672/', password: '[redacted]', payload: '[redacted]', nested: { apiKey: '[redacted]', ok: 1 } });
+    expect(JSON.stringify(lines)).not.toMatch(/s3cret|hunter2/);
+  });
+
+  it('safeFields shows byte arrays by size and errors by name and message', () => {
+    expect(safeFields({ bytes: new Uint8Array(3), error: new TypeError('x') })).toEqual({ bytes: '[3 bytes]', error: { name: 'TypeError', message: 'x' } });
+  });
+
+  it('logging() logs each delivery with transport, topic, group, handler, message id and attempt — and no payload', async () => {
+    const { lines, stream } = capture();
+    const bus = memory();
+    const done = new Inbox();
+    const router = new Router({ logger: pinoLogger(pino({ level: 'debug' }, stream)) });
+    router.use(logging());
+    router.handle('audit', { from: bus, topic: 'log.test', group: 'auditors' }, async (msg) => {
+      if (msg.attempt === 1) throw new Error('first attempt fails');
+      done.push({ ...msg, payload: msg.bytes });
+    });
+    await router.start();
+    await bus.publish('log.test', { id: 'm-1', payload: new TextEncoder().encode('{"card":"4111111111111111"}') });
+    await done.untilCount(1, 10_000);
+    await router.stop();
+    const mine = lines.filter((l) => l.msg === 'message handled' || l.msg === 'message failed');
+    expect(mine).toEqual([
+      expect.objectContaining({ msg: 'message failed', transport: 'memory', topic: 'log.test', group: 'auditors', handler: 'audit', messageId: 'm-1', attempt: 1, error: 'first attempt fails' }),
+      expect.objectContaining({ msg: 'message handled', messageId: 'm-1', attempt: 2 }),
+    ]);
+    expect(JSON.stringify(lines)).not.toContain('4111');
+    expect(messageFields({ topic: 't', id: 'i', attempt: 3 })).toEqual({ topic: 't', messageId: 'i', attempt: 3 });
+  });
+});

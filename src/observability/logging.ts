@@ -1,0 +1,115 @@
+import { toError } from '../core/errors.ts';
+import type { Message } from '../core/message.ts';
+import type { Logger, Middleware, RouterContext } from '../router/types.ts';
+
+/** The part of a pino logger the adapter uses (pino 9 and 10 have it). */
+export interface PinoLike {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** Field names whose values are never logged (compared case-insensitively, ignoring `-` and `_`). */
+export const REDACTED_FIELDS: readonly string[] = Object.freeze(['payload', 'body', 'password', 'passwd', 'secret', 'token', 'accesstoken', 'refreshtoken', 'authorization', 'apikey', 'credentials', 'cookie', 'sasl', 'privatekey']);
+
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^:/?#@\s]+):([^@/?#\s]*)@/gi;
+
+/** Settings of `pinoLogger()`. */
+export interface PinoLoggerOptions {
+  /** More field names to redact, or `false` to log fields as given. Default: `REDACTED_FIELDS` only. */
+  redact?: readonly string[] | false;
+}
+
+const normalize = (name: string): string => name.toLowerCase().replace(/[-_]/g, '');
+
+/**
+ * Makes fields safe to log: values of credential and payload fields become `[redacted]`, passwords
+ * in URLs (`amqp://user:secret@host`) become `***`, byte arrays show only their size. Nested
+ * objects are cleaned to a depth of 4.
+ *
+ * @example
+ * ```ts
+ * safeFields({ url: 'amqp://guest:guest@localhost', password: 'x' }); // { url: 'amqp://guest:***@localhost', password: '[redacted]' }
+ * ```
+ */
+export function safeFields(fields: Record<string, unknown>, redact: readonly string[] = REDACTED_FIELDS): Record<string, unknown> {
+  const names = new Set(redact.map(normalize));
+  const clean = (value: unknown, depth: number): unknown => {
+    if (typeof value === 'string') return value.includes('@') ? value.replace(URL_CREDENTIALS, '$1$2:***@') : value;
+    if (value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
+    if (value instanceof Error) return { name: value.name, message: clean(value.message, depth) };
+    if (typeof value !== 'object' || value === null) return value;
+    if (depth >= 4) return '[object]';
+    if (Array.isArray(value)) return value.map((v) => clean(v, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = names.has(normalize(k)) ? '[redacted]' : clean(v, depth + 1);
+    return out;
+  };
+  return clean(fields, 0) as Record<string, unknown>;
+}
+
+/**
+ * Adapts a pino logger to Switchyard's `Logger` (for `new Router({ logger })`, `lagMonitor`,
+ * `alertRules`). Fields go to pino as structured data, cleaned by `safeFields()`: credentials and
+ * payloads are never logged unless `redact: false`.
+ *
+ * @example
+ * ```ts
+ * import pino from 'pino';
+ * const router = new Router({ logger: pinoLogger(pino({ level: 'info' })) });
+ * ```
+ */
+export function pinoLogger(pino: PinoLike, options: PinoLoggerOptions = {}): Logger {
+  const redact = options.redact === false ? undefined : [...REDACTED_FIELDS, ...(options.redact ?? [])];
+  const prepare = (fields: Record<string, unknown> | undefined): object => (fields === undefined ? {} : redact ? safeFields(fields, redact) : fields);
+  return {
+    debug: (message, fields) => pino.debug(prepare(fields), message),
+    info: (message, fields) => pino.info(prepare(fields), message),
+    warn: (message, fields) => pino.warn(prepare(fields), message),
+    error: (message, fields) => pino.error(prepare(fields), message),
+  };
+}
+
+/**
+ * The structured fields that identify a delivery in logs: transport, topic, group, handler,
+ * message id and attempt. Never the payload, headers or key (they may hold personal data).
+ *
+ * @example
+ * ```ts
+ * ctx.logger.info('charged', { ...messageFields(msg, ctx), amount });
+ * ```
+ */
+export function messageFields(message: Pick<Message, 'topic' | 'id' | 'attempt' | 'partition' | 'offset'>, ctx?: Pick<RouterContext, 'from' | 'group' | 'handler' | 'attempt'>): Record<string, unknown> {
+  return {
+    ...(ctx ? { transport: ctx.from.name, group: ctx.group, handler: ctx.handler } : {}),
+    topic: message.topic,
+    messageId: message.id,
+    attempt: ctx?.attempt ?? message.attempt,
+    ...(message.partition !== undefined ? { partition: message.partition } : {}),
+    ...(message.offset !== undefined ? { offset: message.offset } : {}),
+  };
+}
+
+/**
+ * Router middleware that logs each delivery through `ctx.logger` with `messageFields()` and its
+ * duration: successes at `level` (default `'debug'`), failures at `warn` with the error message.
+ *
+ * @example
+ * ```ts
+ * router.use(tracing(), metrics({ registry }), logging({ level: 'info' }), retry());
+ * ```
+ */
+export function logging(options: { level?: 'debug' | 'info' } = {}): Middleware {
+  const level = options.level ?? 'debug';
+  return async function logging(msg, ctx, next) {
+    const started = performance.now();
+    try {
+      await next();
+      ctx.logger[level]('message handled', { ...messageFields(msg, ctx), durationMs: Math.round((performance.now() - started) * 1000) / 1000 });
+    } catch (error) {
+      ctx.logger.warn('message failed', { ...messageFields(msg, ctx), durationMs: Math.round((performance.now() - started) * 1000) / 1000, error: toError(error).message });
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,136 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Counter, Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { circuitBreaker } from '../middleware/circuit-breaker.ts';
+import { Router } from '../router/router.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { embedded } from '../transports/embedded/index.ts';
+import { memory } from '../transports/memory/index.ts';
+import { observeCircuit } from './circuit.ts';
+import { METRIC_NAMES } from './metric-names.ts';
+import { metricSet } from './metric-set.ts';
+import { metricsHandler } from './metrics-handler.ts';
+import { metrics } from './metrics.ts';
+import { expectKnownWorkload, knownWorkload, parseProm, quiet, scrape, serve, valueOf } from './harness.test-support.ts';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+let seq = 0;
+const topicName = (name: string): string => `obs-test.${process.pid}.${++seq}.${name}`;
+
+describe('metrics', () => {
+  it('counts a known workload on the memory transport and serves it at /metrics over HTTP', async () => {
+    const bus = memory();
+    cleanups.push(() => bus.close());
+    const topic = topicName('orders');
+    expectKnownWorkload(await knownWorkload(bus, topic), 'memory', topic);
+  });
+
+  it('counts the same workload with the same names on the embedded broker', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-obs-metrics-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const bus = embedded({ dir });
+    cleanups.push(() => bus.close());
+    const topic = topicName('orders');
+    expectKnownWorkload(await knownWorkload(bus, topic), 'embedded', topic);
+  });
+
+  it('does not count twice when scraped twice', async () => {
+    const registry = new Registry();
+    const bus = memory();
+    cleanups.push(() => bus.close());
+    const s = metricSet(registry).consumeSeries('memory', 't', 'g', 'h');
+    s.consumed += 3;
+    const http = await serve(metricsHandler({ registry }));
+    cleanups.push(http.close);
+    expect(valueOf(await scrape(http.url('/metrics')), METRIC_NAMES.consumed, { handler: 'h' })).toBe(3);
+    s.consumed += 2;
+    expect(valueOf(await scrape(http.url('/metrics')), METRIC_NAMES.consumed, { handler: 'h' })).toBe(5);
+    expect((await fetch(http.url('/metrics'), { method: 'POST' })).status).toBe(405);
+  });
+
+  it('counts a delivery that failed and came back from the transport as failed, then acked', async () => {
+    const registry = new Registry();
+    const bus = memory();
+    const topic = topicName('flaky');
+    const done = new Inbox();
+    const router = new Router({ logger: quiet, closeTransports: false });
+    router.use(metrics({ registry }));
+    router.handle('flaky', { from: bus, topic, group: 'g' }, async (msg) => {
+      if (msg.attempt === 1) throw new Error('first time fails');
+      done.push({ ...msg, payload: msg.bytes });
+    });
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    await bus.publish(topic, [{ payload: new Uint8Array([1]) }, { payload: new Uint8Array([2]) }]);
+    await done.untilCount(2, 10_000);
+    await router.stop();
+    const samples = parseProm(await registry.metrics());
+    const route = { transport: 'memory', topic, group: 'g', handler: 'flaky' };
+    expect(valueOf(samples, METRIC_NAMES.consumed, route)).toBe(4);
+    expect(valueOf(samples, METRIC_NAMES.failed, route)).toBe(2);
+    expect(valueOf(samples, METRIC_NAMES.acked, route)).toBe(2);
+  });
+
+  it('times one delivery in timeEvery for the histograms and still counts every one', async () => {
+    const registry = new Registry();
+    const bus = memory();
+    const topic = topicName('sampled');
+    const done = new Inbox();
+    const router = new Router({ logger: quiet, closeTransports: false });
+    router.use(metrics({ registry, timeEvery: 5 }));
+    router.handle('sampled', { from: bus, topic, group: 'g' }, async (msg) => done.push({ ...msg, payload: msg.bytes }));
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    await bus.publish(topic, Array.from({ length: 10 }, () => ({ payload: new Uint8Array(1) })));
+    await done.untilCount(10, 10_000);
+    await router.stop();
+    const samples = parseProm(await registry.metrics());
+    expect(valueOf(samples, METRIC_NAMES.acked, { handler: 'sampled' })).toBe(10);
+    expect(valueOf(samples, `${METRIC_NAMES.handlerDuration}_count`, { handler: 'sampled' })).toBe(2);
+    expect(valueOf(samples, `${METRIC_NAMES.endToEndLatency}_count`, { handler: 'sampled' })).toBe(2);
+    expect(() => metrics({ registry, timeEvery: 0 })).toThrow(/timeEvery must be a whole number ≥ 1, got 0/);
+  });
+
+  it('exports a circuit breaker state as 0 closed, 2 open', async () => {
+    const registry = new Registry();
+    const breaker = circuitBreaker({ failureThreshold: 1, resetTimeoutMs: 60_000 });
+    const stop = observeCircuit(breaker, { name: 'payments', registry });
+    cleanups.push(async () => stop());
+    const bus = memory();
+    const topic = topicName('cb');
+    const router = new Router({ logger: quiet, closeTransports: false, drainTimeoutMs: 50 });
+    router.handle('pay', { from: bus, topic, group: 'g', use: [breaker] }, async () => {
+      throw new Error('down');
+    });
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    const read = async () => valueOf(parseProm(await registry.metrics()), METRIC_NAMES.circuitState, { circuit: 'payments' });
+    expect(await read()).toBe(0);
+    const opened = new Promise<void>((resolve) => breaker.on((e) => e.type === 'open' && resolve()));
+    await bus.publish(topic, { payload: new Uint8Array([1]) });
+    await opened;
+    expect(await read()).toBe(2);
+  });
+
+  it('refuses a registry where something else registered a Switchyard metric name, and shares one set per registry', () => {
+    const taken = new Registry();
+    new Counter({ name: METRIC_NAMES.consumed, help: 'not ours', registers: [taken] });
+    expect(() => metricSet(taken)).toThrow(/switchyard_messages_consumed_total" is already registered/);
+    const ours = new Registry();
+    expect(metricSet(ours)).toBe(metricSet(ours));
+  });
+});

@@ -1,0 +1,162 @@
+import { context, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterEach, describe, expect, it } from 'vitest';
+import { json } from '../codecs/json.ts';
+import { Router } from '../router/router.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { memory } from '../transports/memory/index.ts';
+import { instrument } from './instrument.ts';
+import { quiet } from './harness.test-support.ts';
+import { headerGetter, headerSetter, messageContext, w3cTraceContext } from './trace-context.ts';
+import { tracing } from './tracing.ts';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+let seq = 0;
+const topicName = (name: string): string => `trace-test.${process.pid}.${++seq}.${name}`;
+
+function sdk(): { exporter: InMemorySpanExporter; provider: BasicTracerProvider } {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  return { exporter, provider };
+}
+
+describe('tracing', () => {
+  it('carries one trace id through publish → consume → publish → consume across two brokers', async () => {
+    const { exporter, provider } = sdk();
+    const tracer = provider.getTracer('test');
+    // Two separate in-process brokers stand for two kinds of broker (Kafka → RabbitMQ, say).
+    const first = instrument(memory(), { registry: false, tracer });
+    const second = instrument(memory(), { registry: false, tracer });
+    const orders = topicName('orders');
+    const payments = topicName('payments');
+    const codec = json<{ orderId: string }>();
+    const done = new Inbox();
+    const router = new Router({ logger: quiet });
+    router.use(tracing({ tracer }));
+    router.handle('request-payment', { from: first, to: second, topic: orders, group: 'billing', codec }, async (msg, ctx) => {
+      ctx.publish(payments, codec.encode({ orderId: msg.payload.orderId }));
+    });
+    router.handle('charge', { from: second, topic: payments, group: 'payments', codec }, async (msg) => {
+      done.push({ ...msg, payload: msg.bytes });
+    });
+    await router.start();
+    cleanups.push(() => router.stop());
+
+    await first.publish(orders, codec.encode({ orderId: 'o-1' }, { id: 'm-1' }));
+    await done.untilCount(1, 10_000);
+    await router.stop();
+
+    const spans = exporter.getFinishedSpans();
+    const byName = (name: string): ReadableSpan => {
+      const found = spans.filter((s) => s.name === name);
+      expect(found, `spans named ${name} among ${spans.map((s) => s.name).join(', ')}`).toHaveLength(1);
+      return found[0]!;
+    };
+    const send1 = byName(`send ${orders}`);
+    const process1 = byName(`process ${orders}`);
+    const send2 = byName(`send ${payments}`);
+    const process2 = byName(`process ${payments}`);
+    expect(spans).toHaveLength(4);
+    const traceId = send1.spanContext().traceId;
+    for (const s of spans) expect(s.spanContext().traceId).toBe(traceId);
+    expect(send1.parentSpanContext).toBeUndefined();
+    expect(process1.parentSpanContext?.spanId).toBe(send1.spanContext().spanId);
+    expect(send2.parentSpanContext?.spanId).toBe(process1.spanContext().spanId);
+    expect(process2.parentSpanContext?.spanId).toBe(send2.spanContext().spanId);
+    expect([send1.kind, process1.kind, send2.kind, process2.kind]).toEqual([SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.PRODUCER, SpanKind.CONSUMER]);
+    expect(send1.attributes).toMatchObject({
+      'messaging.system': 'switchyard.memory',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': orders,
+      'messaging.message.id': 'm-1',
+    });
+    expect(process1.attributes).toMatchObject({
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': orders,
+      'messaging.consumer.group.name': 'billing',
+      'messaging.message.id': 'm-1',
+      'switchyard.handler': 'request-payment',
+      'switchyard.attempt': 1,
+    });
+    // The message that arrived carried the producer span's context in W3C form.
+    expect(done.messages[0]!.headers.traceparent).toBe(`00-${traceId}-${send2.spanContext().spanId}-01`);
+  });
+
+  it('records a failed attempt on the consumer span', async () => {
+    const { exporter, provider } = sdk();
+    const tracer = provider.getTracer('test');
+    const bus = memory();
+    const topic = topicName('failing');
+    const failed = new Inbox();
+    const router = new Router({ logger: quiet, closeTransports: false });
+    router.use(tracing({ tracer }));
+    router.handle('fails-once', { from: bus, topic, group: 'g' }, async (msg) => {
+      if (msg.attempt === 1) throw new TypeError('boom');
+      failed.push({ ...msg, payload: msg.bytes });
+    });
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    await bus.publish(topic, { payload: new Uint8Array([1]) });
+    await failed.untilCount(1, 10_000);
+    await router.stop();
+    const [firstTry, secondTry] = exporter.getFinishedSpans();
+    expect(firstTry!.status).toMatchObject({ code: 2, message: 'boom' });
+    expect(firstTry!.attributes['error.type']).toBe('TypeError');
+    expect(firstTry!.events.map((e) => e.name)).toContain('exception');
+    expect(secondTry!.status.code).toBe(0);
+    expect(secondTry!.attributes['switchyard.attempt']).toBe(2);
+  });
+
+  it('without an SDK, passes an incoming traceparent on unchanged and adds nothing to messages that had none', async () => {
+    const bus = instrument(memory(), { registry: false });
+    const topic = topicName('no-sdk');
+    const out = new Inbox();
+    await bus.subscribe(`${topic}.out`, { group: 'watch' }, async (m) => out.push(m));
+    const router = new Router({ logger: quiet, closeTransports: false });
+    router.use(tracing());
+    router.handle('relay', { from: bus, topic, group: 'g' }, async (msg, ctx) => {
+      ctx.publish(`${topic}.out`, { payload: msg.bytes });
+    });
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    await bus.publish(topic, [{ payload: new Uint8Array([1]), headers: { traceparent, tracestate: 'vendor=1' } }, { payload: new Uint8Array([2]) }]);
+    await out.untilCount(2, 10_000);
+    const [carried, plain] = out.messages;
+    expect(carried!.headers).toMatchObject({ traceparent, tracestate: 'vendor=1' });
+    expect(plain!.headers.traceparent).toBeUndefined();
+  });
+});
+
+describe('w3cTraceContext', () => {
+  it('writes and reads traceparent and tracestate', () => {
+    const sc = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED, isRemote: true };
+    const headers: Record<string, string> = {};
+    w3cTraceContext.inject(trace.setSpanContext(ROOT_CONTEXT, sc), headers, headerSetter);
+    expect(headers).toEqual({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
+    const back = trace.getSpanContext(w3cTraceContext.extract(context.active(), { ...headers, tracestate: 'a=1,b=2' }, headerGetter));
+    expect(back).toMatchObject({ ...sc, isRemote: true });
+    expect(back?.traceState?.get('b')).toBe('2');
+  });
+
+  it('messageContext() gives plain subscribers the context a message carries', () => {
+    const ctx = messageContext({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' });
+    expect(trace.getSpanContext(ctx)).toMatchObject({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 0 });
+    expect(trace.getSpanContext(messageContext({}))).toBeUndefined();
+  });
+
+  it('ignores malformed, all-zero and version-ff traceparent headers', () => {
+    for (const traceparent of ['garbage', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', 'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra']) {
+      expect(trace.getSpanContext(w3cTraceContext.extract(ROOT_CONTEXT, { traceparent }, headerGetter)), traceparent).toBeUndefined();
+    }
+  });
+});

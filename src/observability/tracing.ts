@@ -1,0 +1,98 @@
+import { context, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { toError } from '../core/errors.ts';
+import type { Middleware, RouterContext } from '../router/types.ts';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_DESTINATION_PARTITION_ID,
+  ATTR_MESSAGING_DESTINATION_SUBSCRIPTION_NAME,
+  ATTR_MESSAGING_MESSAGE_BODY_SIZE,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  ATTR_SWITCHYARD_ATTEMPT,
+  ATTR_SWITCHYARD_HANDLER,
+  messagingSystem,
+} from './semconv.ts';
+import { headerGetter, headerSetter, TRACEPARENT_HEADER, w3cTraceContext } from './trace-context.ts';
+
+/** Settings of `tracing()` and `instrument()`. */
+export interface TracingOptions {
+  /** Where spans go. Default `trace.getTracer('switchyard')`: the global provider, a no-op until an SDK registers. */
+  tracer?: Tracer;
+  /** How trace context travels in headers. Default W3C Trace Context (`traceparent`, `tracestate`). */
+  propagator?: TextMapPropagator<Record<string, string>>;
+}
+
+/** The tracer `tracing()` and `instrument()` use when given none. */
+export function defaultTracer(): Tracer {
+  return trace.getTracer('switchyard');
+}
+
+/**
+ * Router middleware that runs each delivery in a CONSUMER span `process <topic>` (OpenTelemetry
+ * messaging conventions), a child of the trace context the message carries in its headers, and
+ * puts the span's context into `ctx.outgoingHeaders`, so what the handler publishes with
+ * `ctx.publish()` continues the trace on any transport. Messages queued by `ctx.publish()` are
+ * sent inside the span. The span records a failed attempt's error.
+ *
+ * Without an OpenTelemetry SDK every span is a no-op: an incoming `traceparent` is passed on
+ * unchanged and nothing else happens. Install it first, before `metrics()`.
+ *
+ * @example
+ * ```ts
+ * router.use(tracing(), metrics({ registry }), retry());
+ * ```
+ */
+export function tracing(options: TracingOptions = {}): Middleware {
+  const tracer = options.tracer ?? defaultTracer();
+  const propagator = options.propagator ?? w3cTraceContext;
+  const w3c = propagator === w3cTraceContext;
+
+  // Not async: the no-SDK path hands back next()'s own promise, adding no promise of its own.
+  return function tracing(msg, ctx, next) {
+    // Nothing to continue and (below) nothing recorded: the no-SDK fast path costs a lookup and a no-op span.
+    const carries = !w3c || msg.headers[TRACEPARENT_HEADER] !== undefined;
+    const active = context.active();
+    const parent = carries ? propagator.extract(active, msg.headers, headerGetter) : active;
+    const span = tracer.startSpan(`process ${msg.topic}`, { kind: SpanKind.CONSUMER }, parent);
+    if (!span.isRecording()) {
+      if (carries) propagator.inject(trace.setSpan(parent, span), ctx.outgoingHeaders, headerSetter);
+      return next();
+    }
+    span.setAttributes({
+      [ATTR_MESSAGING_SYSTEM]: messagingSystem(ctx.from.name),
+      [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+      [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+      [ATTR_MESSAGING_DESTINATION_NAME]: msg.topic,
+      [ATTR_MESSAGING_DESTINATION_SUBSCRIPTION_NAME]: ctx.route,
+      [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: ctx.group,
+      [ATTR_MESSAGING_MESSAGE_ID]: msg.id,
+      [ATTR_MESSAGING_MESSAGE_BODY_SIZE]: msg.payload.byteLength,
+      [ATTR_SWITCHYARD_HANDLER]: ctx.handler,
+      [ATTR_SWITCHYARD_ATTEMPT]: msg.attempt,
+      ...(msg.partition !== undefined ? { [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(msg.partition) } : {}),
+    });
+    const spanContext = trace.setSpan(parent, span);
+    propagator.inject(spanContext, ctx.outgoingHeaders, headerSetter);
+    return traced(span, spanContext, ctx, next);
+  };
+}
+
+async function traced(span: Span, spanContext: Context, ctx: RouterContext, next: () => Promise<void>): Promise<void> {
+  try {
+    await context.with(spanContext, next);
+    // Send what the handler queued while the span is open, so the producer spans nest in it.
+    if (ctx.pending > 0) await context.with(spanContext, () => ctx.flush());
+  } catch (thrown) {
+    const error = toError(thrown);
+    span.recordException(error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+    span.setAttribute(ATTR_ERROR_TYPE, error.name);
+    throw thrown;
+  } finally {
+    span.end();
+  }
+}
