@@ -12,8 +12,8 @@ afterAll(async () => {
   await admin.close();
 });
 
-it('examples/06-nats: consumes durable orders once each (redelivery, de-duplication), answers a request, reports lag', async () => {
-  const { stdout } = await runExample('examples/06-nats/main.ts', [app]);
+it('examples/08-nats: consumes durable orders once each (redelivery, de-duplication), answers a request, reports lag', async () => {
+  const { stdout } = await runExample('examples/08-nats/main.ts', [app]);
   expect(stdout).toContain(`billing: charged alice 19.99 for o-1 on ${app}.orders.placed (attempt 1)`);
   expect(stdout).toContain(`billing: charged bob 5.00 for o-2 on ${app}.orders.placed (attempt 2)`);
   expect(stdout).toContain(`billing: charged carol 42.50 for o-3 on ${app}.orders.express (attempt 1)`);

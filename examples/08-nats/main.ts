@@ -1,6 +1,6 @@
 // NATS with JetStream: durable topics, consumer groups, redelivery with delay, de-duplication by
 // message id, request-reply, status events and lag — against a running nats-server (-js).
-// Run: node --conditions=switchyard-source examples/06-nats/main.ts [APP]   (APP: first topic token, default "shop")
+// Run: node --conditions=switchyard-source examples/08-nats/main.ts [APP]   (APP: first topic token, default "shop")
 // The server comes from SWITCHYARD_NATS_URL (default nats://127.0.0.1:4222).
 import { json } from 'switchyard';
 import { isNoRespondersError, nats, natsLag } from 'switchyard/nats';
