@@ -4,8 +4,9 @@ import { registerTail } from './tail.ts';
 import { registerTopics } from './topics.ts';
 import { registerDlq } from './dlq.ts';
 import { registerSaga } from './saga.ts';
+import { registerLag } from './lag.ts';
 
 /** Each command adds itself to the program; one file per command in this folder. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerBench, registerTopics, registerTail, registerDlq, registerSaga];
+export const commands: RegisterCommand[] = [registerBench, registerTopics, registerTail, registerDlq, registerSaga, registerLag];
