@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 // Docs show code from examples that the tests run. A code block preceded by
 // `<!-- snippet: FILE#REGION -->` must equal the `#region REGION` of FILE, so docs cannot drift.
 const root = new URL('../', import.meta.url);
-const docs = readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md'));
+const docs = [...readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`), 'README.md'];
 
 function region(file: string, name: string): string {
   const text = readFileSync(new URL(file, root), 'utf8');
@@ -15,10 +15,10 @@ function region(file: string, name: string): string {
 
 describe('documentation snippets come from examples that run', () => {
   for (const doc of docs) {
-    const text = readFileSync(new URL(`docs/${doc}`, root), 'utf8');
+    const text = readFileSync(new URL(doc, root), 'utf8');
     const snippets = [...text.matchAll(/<!-- snippet: (\S+)#(\S+) -->\n```\w*\n([\s\S]*?)\n```/g)];
     if (snippets.length === 0) continue;
-    it(`docs/${doc}: ${snippets.length} snippet(s) match their examples`, () => {
+    it(`${doc}: ${snippets.length} snippet(s) match their examples`, () => {
       for (const [, file, name, code] of snippets) expect(code, `${file}#${name}`).toBe(region(file!, name!));
     });
   }
