@@ -14,14 +14,15 @@
 #   kafka     Kafka mock cluster (NOT Apache Kafka, see
 #             docs/kafka-test-cluster.md): brokers 127.0.0.1:39092-39094,
 #             control port 127.0.0.1:39090; bootstrap list written to
-#             .tools/kafka-mock/brokers. Skipped when SWITCHYARD_KAFKA_BROKERS
+#             ~/.cache/switchyard/kafka-mock/brokers. Skipped when SWITCHYARD_KAFKA_BROKERS
 #             is set (tests then use that real Kafka).
 #
 # Exit status is non-zero if any requested service could not be brought up.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KAFKA_MOCK_DIR="${KAFKA_MOCK_DIR:-$ROOT/.tools/kafka-mock}"
+KAFKA_MOCK_DIR="${KAFKA_MOCK_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/switchyard/kafka-mock}"
+export KAFKA_MOCK_DIR
 KAFKA_MOCK_PORT_BASE="${KAFKA_MOCK_PORT_BASE:-39092}"
 KAFKA_MOCK_CONTROL_PORT="${KAFKA_MOCK_CONTROL_PORT:-39090}"
 KAFKA_MOCK_BROKERS="${KAFKA_MOCK_BROKERS:-3}"
@@ -242,6 +243,13 @@ ensure_kafka() {
     bootstrap+="${bootstrap:+,}127.0.0.1:$p"
   done
 
+  # Tests start private clusters from the binary, so it must exist even when one already runs
+  # (the build is a no-op when its stamps match).
+  mkdir -p "$KAFKA_MOCK_DIR"
+  if ! bash "$ROOT/scripts/kafka-mock/build.sh" >"$KAFKA_MOCK_DIR.build.log" 2>&1; then
+    fail $name "$addr" "build failed: $(tail -1 "$KAFKA_MOCK_DIR.build.log") (log: $KAFKA_MOCK_DIR.build.log)"
+    return
+  fi
   if port_open "$first_port" && port_open "$ctl"; then
     how="already running"
   else
@@ -251,10 +259,6 @@ ensure_kafka() {
         return
       fi
     done
-    if ! bash "$ROOT/scripts/kafka-mock/build.sh" >"$KAFKA_MOCK_DIR.build.log" 2>&1; then
-      fail $name "$addr" "build failed: $(tail -1 "$KAFKA_MOCK_DIR.build.log") (log: $KAFKA_MOCK_DIR.build.log)"
-      return
-    fi
     grep -q 'done in' "$KAFKA_MOCK_DIR.build.log" && how="built+started" || how="started"
     mkdir -p "$KAFKA_MOCK_DIR"
     # setsid: detach from this shell so it keeps running after the script.

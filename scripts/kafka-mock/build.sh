@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Switchyard Kafka test cluster (librdkafka mock cluster + harness)
-# into .tools/kafka-mock/ (override with KAFKA_MOCK_DIR). Skips work already
+# into ~/.cache/switchyard/kafka-mock/ (override with KAFKA_MOCK_DIR). Skips work already
 # done: re-running is a no-op unless the patch, harness or versions changed.
 #
 #   bash scripts/kafka-mock/build.sh [--force]
@@ -8,12 +8,13 @@
 # Steps: npm pack @confluentinc/kafka-javascript (which bundles the librdkafka
 # source under deps/librdkafka) -> extract pristine librdkafka -> apply
 # librdkafka-mock.patch -> configure + build static librdkafka -> compile
-# harness.c -> .tools/kafka-mock/bin/kafka-mock
+# harness.c -> ~/.cache/switchyard/kafka-mock/bin/kafka-mock
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-OUT="${KAFKA_MOCK_DIR:-$ROOT/.tools/kafka-mock}"
+# Outside the checkout, so every clone on this machine shares one build (stamps keep it current).
+OUT="${KAFKA_MOCK_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/switchyard/kafka-mock}"
 
 # @confluentinc/kafka-javascript 1.10.1 ships librdkafka 2.15.1 sources.
 NPM_PKG="@confluentinc/kafka-javascript"

@@ -2,17 +2,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * Test helpers for the Kafka test cluster — librdkafka's mock cluster (NOT Apache Kafka), see
  * docs/kafka-test-cluster.md. Not part of the public API.
  */
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const brokersFile = `${root}.tools/kafka-mock/brokers`;
+/** Where scripts/services.sh builds and runs the mock: shared by every checkout on this machine. */
+const mockDir = process.env['KAFKA_MOCK_DIR'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'switchyard', 'kafka-mock');
+const brokersFile = join(mockDir, 'brokers');
 
-/** Bootstrap list: SWITCHYARD_KAFKA_BROKERS, else `.tools/kafka-mock/brokers`, else 127.0.0.1:39092. */
+/** Bootstrap list: SWITCHYARD_KAFKA_BROKERS, else `~/.cache/switchyard/kafka-mock/brokers`, else 127.0.0.1:39092. */
 export function testBrokers(): string[] {
   const env = process.env['SWITCHYARD_KAFKA_BROKERS'];
   if (env) return env.split(',').map((b) => b.trim()).filter(Boolean);
@@ -50,9 +52,9 @@ export interface OwnCluster {
   stop(): Promise<void>;
 }
 
-/** Starts `.tools/kafka-mock/bin/kafka-mock` with random ports (stdin control). */
+/** Starts `~/.cache/switchyard/kafka-mock/bin/kafka-mock` with random ports (stdin control). */
 export function startOwnCluster(args: string[] = []): Promise<OwnCluster> {
-  const bin = `${root}.tools/kafka-mock/bin/kafka-mock`;
+  const bin = join(mockDir, 'bin', 'kafka-mock');
   const child: ChildProcess = spawn(bin, ['--port-base', '0', '--control-port', '0', '--exit-on-stdin-eof', ...args], {
     stdio: ['pipe', 'pipe', 'ignore'],
   });
