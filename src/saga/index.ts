@@ -1,7 +1,7 @@
 /**
  * `switchyard/saga`: orchestrated sagas (steps, compensations, persistence, recovery), saga
- * stores (memory, PostgreSQL), saga events, choreography helpers with correlation headers, a
- * deadline watcher, state-machine sagas and Given/When/Then specifications.
+ * stores (memory, PostgreSQL, embedded), saga events, choreography helpers with correlation
+ * headers, a deadline watcher, state-machine sagas and Given/When/Then specifications.
  */
 export {
   defineSaga,
@@ -32,6 +32,7 @@ export {
 } from './saga-store.ts';
 export { memorySagaStore, type MemorySagaStoreOptions } from './memory-saga-store.ts';
 export { postgresSagaStore, type PostgresSagaStore, type PostgresSagaStoreOptions } from './postgres-saga-store.ts';
+export { embeddedSagaStore, type EmbeddedSagaStore, type EmbeddedSagaStoreOptions } from './embedded-saga-store.ts';
 export { SAGA_EVENTS_TOPIC, SAGA_EVENT_HEADER, sagaEventMessage, type SagaEvent, type SagaEventType } from './events.ts';
 export {
   react,

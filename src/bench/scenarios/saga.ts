@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineSaga, type SagaDefinition } from '../../saga/definition.ts';
+import { embeddedSagaStore } from '../../saga/embedded-saga-store.ts';
 import { memorySagaStore } from '../../saga/memory-saga-store.ts';
 import { SagaOrchestrator } from '../../saga/orchestrator.ts';
 import { postgresSagaStore } from '../../saga/postgres-saga-store.ts';
@@ -48,13 +52,27 @@ async function direct(count: number, perStep = false): Promise<Sample> {
   });
 }
 
+/** An embedded saga store in a temporary directory, removed by `close`. */
+function tempEmbeddedStore(): { store: SagaStore; close(): Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-sagas-'));
+  const store = embeddedSagaStore({ dir }); // fsync 'batch': every write durable before it resolves
+  return {
+    store,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /**
- * Orchestrated sagas: completions per second with 4 steps on the memory and PostgreSQL stores,
- * and the persistence cost per step (sequential sagas, PostgreSQL against memory).
+ * Orchestrated sagas: completions per second with 4 steps on the memory, embedded and PostgreSQL
+ * stores, and the persistence cost per step (sequential sagas, embedded and PostgreSQL against
+ * memory).
  */
 export const sagaScenario: Scenario = {
   name: 'saga',
-  title: 'Sagas: 4-step orchestrated sagas, memory and PostgreSQL saga stores',
+  title: 'Sagas: 4-step orchestrated sagas, memory, embedded and PostgreSQL saga stores',
   async cases(ctx) {
     const memoryCount = ctx.quick ? 2_000 : 10_000;
     const cases: BenchCase[] = [
@@ -70,6 +88,25 @@ export const sagaScenario: Scenario = {
         baseline: { name: 'the 4 calls, no orchestrator', run: () => direct(memoryCount, true) },
       },
     ];
+    const embeddedCount = ctx.quick ? 1_000 : 5_000;
+    const embeddedSequential = ctx.quick ? 100 : 300;
+    const parallel = tempEmbeddedStore();
+    const oneAtATime = tempEmbeddedStore();
+    cases.push(
+      {
+        name: 'sagas completed, 4 steps, embedded store (fsync batch), 64 in parallel',
+        unit: 'sagas/s',
+        ours: { name: 'orchestrator + embedded store', run: () => sagas(parallel.store, embeddedCount, 64) },
+        close: parallel.close,
+      },
+      {
+        name: 'persistence per step: one saga at a time, embedded store (fsync batch) vs memory store',
+        unit: 'steps/s',
+        ours: { name: 'embedded store', run: () => sagas(oneAtATime.store, embeddedSequential, 1, true) },
+        baseline: { name: 'memory store', run: () => sagas(memorySagaStore(), embeddedSequential * 10, 1, true) },
+        close: oneAtATime.close,
+      },
+    );
     const url = process.env.SWITCHYARD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
     let pg: typeof import('pg').default;
     try {
