@@ -8,7 +8,8 @@ import { routerScenario } from './router.ts';
 import { kafkaScenario } from './kafka.ts';
 import { observabilityScenario } from './observability.ts';
 import { sagaScenario } from './saga.ts';
+import { ecommerceScenario } from './ecommerce.ts';
 import { eventsourcingScenario } from './eventsourcing.ts';
 
 /** Every scenario, in report order. Transports add theirs here. */
-export const scenarios: Scenario[] = [floor, memoryScenario, embeddedScenario, kafkaScenario, rabbitmqScenario, natsScenario, routerScenario, observabilityScenario, eventsourcingScenario, sagaScenario];
+export const scenarios: Scenario[] = [floor, memoryScenario, embeddedScenario, kafkaScenario, rabbitmqScenario, natsScenario, routerScenario, observabilityScenario, eventsourcingScenario, sagaScenario, ecommerceScenario];

@@ -1,0 +1,81 @@
+// Where every piece of the shop runs. Services never build a transport or a store themselves:
+// they get them by role from here, so moving from one machine to the distributed setup is a
+// change of profile, not of service code.
+//
+//   role        embedded profile (now)                mixed profile (planned)
+//   events      embedded broker (durable log)         Kafka: order events, saga events
+//   processes   the same embedded broker              RabbitMQ: order requests, email queue
+//   realtime    the same embedded broker              NATS: customer updates, stock/price queries
+//   eventStore  embeddedEventStore({ dir })           postgresEventStore({ pool })
+//   sagaStore   memorySagaStore()                     postgresSagaStore({ pool })
+//   dedup       memoryIdempotencyStore()              postgresIdempotencyStore({ pool })
+import { join } from 'node:path';
+import { ConfigError, memoryIdempotencyStore, type IdempotencyStore, type Transport } from 'switchyard';
+import { embedded, type EmbeddedTransport } from 'switchyard/embedded';
+import { embeddedEventStore, type EventStore } from 'switchyard/eventsourcing';
+import { memorySagaStore, type SagaStore } from 'switchyard/saga';
+import type { OrderEvent } from './order.ts';
+import { TOPICS } from './topics.ts';
+
+export const PROFILES = ['embedded', 'mixed'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+export interface Infrastructure {
+  readonly profile: Profile;
+  /** Event streams: order events, saga events. Replayable. */
+  readonly events: Transport;
+  /** Work queues: order requests, the email queue. Each message handled once per group. */
+  readonly processes: Transport;
+  /** Fire-and-forget and request-reply: customer updates, stock/price queries. */
+  readonly realtime: Transport;
+  readonly eventStore: EventStore<OrderEvent>;
+  readonly sagaStore: SagaStore;
+  readonly dedup: IdempotencyStore;
+  /** Consumer lag per group, summed over the transports (what is published and not yet acknowledged). */
+  lag(): Promise<number>;
+  close(): Promise<void>;
+}
+
+// #region profile
+export function createInfrastructure(profile: string, dir: string): Infrastructure {
+  switch (profile) {
+    case 'embedded': {
+      const hot = { partitions: 4 }; // per-customer update topics keep the default of one partition
+      const bus = embedded({
+        dir: join(dir, 'broker'),
+        redeliveryDelayMs: 50,
+        topics: { [TOPICS.orderRequests]: hot, [TOPICS.orderEvents]: hot, [TOPICS.sagaEvents]: hot, [TOPICS.email]: hot },
+      });
+      const eventStore = embeddedEventStore<OrderEvent>({ dir: join(dir, 'events'), publish: { transport: bus, topic: TOPICS.orderEvents } });
+      return {
+        profile,
+        events: bus,
+        processes: bus,
+        realtime: bus,
+        eventStore,
+        sagaStore: memorySagaStore(),
+        dedup: memoryIdempotencyStore({ maxKeys: 1_000_000 }),
+        lag: () => embeddedLag(bus),
+        close: async () => {
+          await eventStore.close();
+          await bus.close();
+        },
+      };
+    }
+    case 'mixed':
+      throw new ConfigError(
+        'profile "mixed" (Kafka events, RabbitMQ processes, NATS real-time, PostgreSQL stores) is not yet available; use --profile embedded',
+      );
+    default:
+      throw new ConfigError(`unknown profile "${profile}"; choose one of ${PROFILES.join(', ')}`);
+  }
+}
+// #endregion profile
+
+async function embeddedLag(bus: EmbeddedTransport): Promise<number> {
+  let lag = 0;
+  for (const topic of await bus.inspect()) {
+    for (const group of topic.groups) if (!group.group.startsWith('switchyard.')) lag += group.lag;
+  }
+  return lag;
+}

@@ -1,0 +1,152 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import { ConfigError } from '../../core/errors.ts';
+
+/** The parts of examples/ecommerce/main.ts this command uses (kept local: examples are not part of the build). */
+interface DemoModule {
+  runDemo(options: DemoRunOptions): Promise<{ ok: boolean }>;
+  formatSummary(summary: { ok: boolean }): string;
+  formatProgress(progress: unknown): string;
+  defaultFaults: DemoFaults;
+  noFaults: DemoFaults;
+}
+/** examples/ecommerce/dashboard.ts */
+interface DashboardModule {
+  startDashboard(port?: number): Promise<{ url: string; push(progress: unknown): void; finish(summary: unknown): void; close(): Promise<void> }>;
+}
+interface DemoFaults {
+  paymentFailures: number;
+  transientPaymentFailures: number;
+  duplicates: number;
+  poison: number;
+  shippingFailures: number;
+  realtimeFailures: number;
+  slowDownstreamS: number;
+}
+interface DemoRunOptions {
+  profile: string;
+  dir?: string;
+  durationS: number;
+  rate: number;
+  customers: number;
+  products: number;
+  faults: DemoFaults;
+  onProgress?: (progress: unknown) => void;
+  logger?: { debug(m: string): void; info(m: string): void; warn(m: string, f?: unknown): void; error(m: string, f?: unknown): void };
+}
+
+interface DemoFlags {
+  duration: number;
+  rate: number;
+  profile: string;
+  json?: boolean;
+  customers: number;
+  products: number;
+  dir?: string;
+  faults: boolean;
+  paymentFailures?: number;
+  transientFailures?: number;
+  duplicates?: number;
+  poison?: number;
+  shippingFailures?: number;
+  realtimeFailures?: number;
+  slowDownstream?: number;
+  verbose?: boolean;
+  dashboard: boolean;
+  dashboardPort: number;
+  keepOpen?: boolean;
+}
+
+/** The demo lives with the examples (services written only against the public API); it runs from a repository checkout. */
+const DEMO = new URL('../../../examples/ecommerce/main.ts', import.meta.url);
+const DASHBOARD = new URL('../../../examples/ecommerce/dashboard.ts', import.meta.url);
+
+const number = (name: string, min: number, max = Number.POSITIVE_INFINITY) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(`${name} must be a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ''}, got "${v}"`);
+  return n;
+};
+
+/**
+ * `switchyard demo`: the Black Friday e-commerce demo (examples/ecommerce) with injected faults,
+ * a live progress display and a verified summary; exit code 0 only when every check holds.
+ */
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('run the Black Friday e-commerce demo with injected faults and verify the outcome from the system state')
+    .option('--duration <s>', 'seconds of load', number('--duration', 1), 30)
+    .option('--rate <orders/s>', 'orders per second (0 = full speed)', number('--rate', 0), 50)
+    .option('--profile <name>', 'where it runs: embedded (mixed: Kafka, RabbitMQ, NATS, PostgreSQL — not yet available)', 'embedded')
+    .option('--json', 'print the summary as JSON (progress goes to stderr)')
+    .option('--customers <n>', 'distinct customers', number('--customers', 1), 200)
+    .option('--products <n>', 'products in the catalog', number('--products', 4), 50)
+    .option('--dir <path>', 'keep the data here (default: a temporary folder, removed afterwards)')
+    .option('--no-faults', 'inject no faults')
+    .option('--payment-failures <pct>', 'percent of cards declined (default 5)', number('--payment-failures', 0, 100))
+    .option('--transient-failures <pct>', 'percent of charge attempts failing transiently (default 5)', number('--transient-failures', 0, 100))
+    .option('--duplicates <pct>', 'percent of order requests delivered twice (default 5)', number('--duplicates', 0, 100))
+    .option('--poison <n>', 'malformed order requests (default 5)', number('--poison', 0))
+    .option('--shipping-failures <pct>', 'percent of orders no courier takes (default 2)', number('--shipping-failures', 0, 100))
+    .option('--realtime-failures <pct>', 'percent of real-time updates dropped (default 5)', number('--realtime-failures', 0, 100))
+    .option('--slow-downstream <s>', 'seconds the email provider hangs mid-run (default 2)', number('--slow-downstream', 0))
+    .option('--verbose', 'print warnings and errors from the router and the saga orchestrator')
+    .option('--no-dashboard', 'no live dashboard (it is off with --json too)')
+    .option('--dashboard-port <port>', 'dashboard port on 127.0.0.1 (default: any free port)', number('--dashboard-port', 0, 65_535), 0)
+    .option('--keep-open', 'keep the dashboard up after the run until Ctrl-C')
+    .action(async (flags: DemoFlags) => {
+      if (flags.profile === 'mixed') {
+        throw new ConfigError('profile "mixed" (Kafka events, RabbitMQ processes, NATS real-time, PostgreSQL stores) is not yet available; use --profile embedded');
+      }
+      if (flags.profile !== 'embedded') throw new ConfigError(`unknown profile "${flags.profile}"; choose embedded (mixed is not yet available)`);
+      if (!existsSync(fileURLToPath(DEMO))) throw new ConfigError(`the demo runs from a Switchyard repository checkout: ${fileURLToPath(DEMO)} not found`);
+      const demo = (await import(pathToFileURL(fileURLToPath(DEMO)).href)) as DemoModule;
+      const base = flags.faults ? demo.defaultFaults : demo.noFaults;
+      const faults: DemoFaults = {
+        paymentFailures: flags.paymentFailures ?? base.paymentFailures,
+        transientPaymentFailures: flags.transientFailures ?? base.transientPaymentFailures,
+        duplicates: flags.duplicates ?? base.duplicates,
+        poison: flags.poison ?? base.poison,
+        shippingFailures: flags.shippingFailures ?? base.shippingFailures,
+        realtimeFailures: flags.realtimeFailures ?? base.realtimeFailures,
+        slowDownstreamS: flags.slowDownstream ?? base.slowDownstreamS,
+      };
+      const out = flags.json ? process.stderr : process.stdout;
+      const live = out.isTTY === true;
+      const dashboard = flags.dashboard && !flags.json ? await ((await import(pathToFileURL(fileURLToPath(DASHBOARD)).href)) as DashboardModule).startDashboard(flags.dashboardPort) : undefined;
+      if (!flags.json) console.log(`switchyard demo: ${flags.duration} s at ${flags.rate === 0 ? 'full speed' : `${flags.rate} orders/s`}, profile ${flags.profile}${flags.faults ? ', faults injected' : ''}`);
+      if (dashboard) console.log(`dashboard: ${dashboard.url}`);
+      try {
+        const summary = await demo.runDemo({
+          profile: flags.profile,
+          ...(flags.dir ? { dir: flags.dir } : {}),
+          durationS: flags.duration,
+          rate: flags.rate,
+          customers: flags.customers,
+          products: flags.products,
+          faults,
+          // One line rewritten in place on a terminal; a plain line per second otherwise.
+          onProgress: (p) => {
+            dashboard?.push(p);
+            out.write(live ? `\r\x1b[2K${demo.formatProgress(p)}` : `${demo.formatProgress(p)}\n`);
+          },
+          ...(flags.verbose
+            ? { logger: { debug: () => {}, info: () => {}, warn: (m: string, f?: unknown) => console.error(`warn: ${m}`, f ?? ''), error: (m: string, f?: unknown) => console.error(`error: ${m}`, f ?? '') } }
+            : {}),
+        });
+        if (live) out.write('\n');
+        console.log(flags.json ? JSON.stringify(summary, null, 2) : demo.formatSummary(summary));
+        if (!summary.ok) process.exitCode = 1;
+        if (dashboard) {
+          dashboard.finish(summary);
+          if (flags.keepOpen) {
+            console.log(`dashboard still at ${dashboard.url}; Ctrl-C to stop`);
+            await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+          }
+        }
+      } finally {
+        await dashboard?.close();
+      }
+    });
+}
