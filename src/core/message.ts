@@ -45,25 +45,34 @@ export function normalizeOutgoing(topic: string, input: OutgoingMessage | readon
   const problems = topicProblems(topic);
   const now = Date.now();
   const out: NormalizedMessage[] = [];
-  list.forEach((m, i) => {
-    const where = list.length === 1 ? `publish to "${topic}"` : `publish to "${topic}", message ${i}`;
+  // A plain loop with no per-message closures or strings unless something is wrong: this runs once
+  // per published message.
+  for (let i = 0; i < list.length; i++) {
+    if (!(i in list)) continue; // a hole in a sparse array, as forEach skipped it
+    const m = list[i] as OutgoingMessage;
     if (typeof m !== 'object' || m === null) {
-      problems.push(`${where}: expected a message object, got ${m === null ? 'null' : typeof m}`);
-      return;
+      problems.push(`${where(topic, list.length, i)}: expected a message object, got ${m === null ? 'null' : typeof m}`);
+      continue;
     }
     if (!(m.payload instanceof Uint8Array)) {
-      problems.push(`${where}: payload must be a Uint8Array (use a codec such as json() to turn values into bytes), got ${describe(m.payload)}`);
+      problems.push(`${where(topic, list.length, i)}: payload must be a Uint8Array (use a codec such as json() to turn values into bytes), got ${describe(m.payload)}`);
     }
-    if (m.id !== undefined && (typeof m.id !== 'string' || m.id === '')) problems.push(`${where}: id must be a non-empty string`);
-    if (m.key !== undefined && typeof m.key !== 'string') problems.push(`${where}: key must be a string, got ${describe(m.key)}`);
-    const headers = m.headers ?? {};
-    for (const [name, value] of Object.entries(headers)) {
-      if (typeof value !== 'string') problems.push(`${where}: header "${name}" must be a string, got ${describe(value)}`);
+    if (m.id !== undefined && (typeof m.id !== 'string' || m.id === '')) problems.push(`${where(topic, list.length, i)}: id must be a non-empty string`);
+    if (m.key !== undefined && typeof m.key !== 'string') problems.push(`${where(topic, list.length, i)}: key must be a string, got ${describe(m.key)}`);
+    const headers: Record<string, string> = { ...m.headers };
+    for (const name in headers) {
+      if (!Object.hasOwn(headers, name)) continue;
+      const value: unknown = headers[name];
+      if (typeof value !== 'string') problems.push(`${where(topic, list.length, i)}: header "${name}" must be a string, got ${describe(value)}`);
     }
-    out.push({ id: m.id ?? newMessageId(now), key: m.key ?? '', payload: m.payload, headers: { ...headers }, timestamp: now });
-  });
+    out.push({ id: m.id ?? newMessageId(now), key: m.key ?? '', payload: m.payload, headers, timestamp: now });
+  }
   ConfigError.throwIfAny(problems);
   return out;
+}
+
+function where(topic: string, count: number, i: number): string {
+  return count === 1 ? `publish to "${topic}"` : `publish to "${topic}", message ${i}`;
 }
 
 function describe(value: unknown): string {

@@ -32,6 +32,44 @@ describe('KeyedQueue', () => {
     expect(q.take()!.seq).toBe(1);
   });
 
+  it('keeps order, key exclusivity and redelivery placement through deep queues', () => {
+    const q = new KeyedQueue<{ seq: number; key: string }>();
+    const n = 5_000;
+    for (let seq = 0; seq < n; seq++) q.push({ seq, key: seq % 3 === 0 ? '' : `k${seq % 7}` });
+    const taken: number[] = [];
+    const busy = new Map<string, { seq: number; key: string }>();
+    const failed = new Set<number>();
+    for (let round = 0; q.size > 0 || busy.size > 0; round++) {
+      for (let e = q.take(); e; e = q.take()) {
+        if (e.key !== '') {
+          expect(busy.has(e.key)).toBe(false);
+          busy.set(e.key, e);
+        }
+        taken.push(e.seq);
+        if (taken.length % 997 === 0 && e.key !== '' && !failed.has(e.seq)) {
+          failed.add(e.seq);
+          // A failure: the entry goes back (before later ones) once its key is released.
+          busy.delete(e.key);
+          q.release(e);
+          q.push(e);
+          taken.pop();
+        }
+      }
+      for (const e of busy.values()) q.release(e);
+      busy.clear();
+      expect(round).toBeLessThan(n);
+    }
+    expect(taken.toSorted((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+    // Each key's entries were taken in stream order.
+    const lastOfKey = new Map<number, number>();
+    for (const seq of taken) {
+      if (seq % 3 === 0) continue;
+      expect(seq).toBeGreaterThan(lastOfKey.get(seq % 7) ?? -1);
+      lastOfKey.set(seq % 7, seq);
+    }
+    expect(q.drain()).toEqual([]);
+  });
+
   it('puts a redelivered entry back before later entries', () => {
     const q = new KeyedQueue<{ seq: number; key: string }>();
     q.push({ seq: 5, key: 'x' });

@@ -39,11 +39,13 @@ export function idempotency(options: IdempotencyOptions): Middleware {
   const ttlMs = options.ttlMs ?? 7 * 24 * 3600_000;
   const leaseMs = options.leaseMs ?? 60_000;
 
+  const claimOptions = Object.freeze({ leaseMs, ttlMs });
+
   return async function idempotency(msg, ctx, next) {
     const key = keyOf(msg, ctx);
     const started = Date.now();
     for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
-      const claim = await store.claim(key, { leaseMs, ttlMs });
+      const claim = await store.claim(key, claimOptions);
       if (claim.status === 'processed') {
         ctx.count('skipped-duplicate');
         return;
@@ -59,7 +61,7 @@ export function idempotency(options: IdempotencyOptions): Middleware {
         await next();
         // Publish before marking processed: a crash in between re-runs the message (and re-sends,
         // at-least-once) rather than losing what it had to publish.
-        await ctx.flush();
+        if (ctx.pending > 0) await ctx.flush();
       } catch (error) {
         await claim.release().catch((e: unknown) => ctx.logger.warn(`idempotency: releasing "${key}" failed`, { error: String(e) }));
         throw error;

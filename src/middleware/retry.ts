@@ -48,12 +48,15 @@ export function retry(options: RetryOptions = {}): Middleware {
     return Math.max(0, Math.round(base * (1 + jitter * (Math.random() * 2 - 1))));
   };
 
+  // Without maxElapsedMs neither the clock nor the next wait matters until an attempt failed.
+  const limited = Number.isFinite(maxElapsed);
+
   return async function retry(_msg, ctx, next) {
-    const started = Date.now();
+    const started = limited ? Date.now() : 0;
     const first = ctx.attempt;
     for (let n = 1; ; n++) {
-      const wait = backoff(n);
-      ctx.final = n >= attempts || Date.now() - started + wait > maxElapsed;
+      let wait = limited ? backoff(n) : -1;
+      ctx.final = n >= attempts || (limited && Date.now() - started + wait > maxElapsed);
       try {
         await next();
         return;
@@ -61,6 +64,7 @@ export function retry(options: RetryOptions = {}): Middleware {
         if (ctx.final || !retryable(error) || ctx.stopSignal.aborted) throw error;
         ctx.discardPending();
         ctx.count('retried');
+        if (wait < 0) wait = backoff(n);
         const waited = await delay(wait, ctx.stopSignal);
         if (!waited) throw error; // stopping: leave the message to the transport
         ctx.attempt = first + n;

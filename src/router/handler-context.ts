@@ -5,90 +5,132 @@ import type { ContextKey, IntakeControl, Logger, RouterContext } from './types.t
 
 const NOT_DECODED = Symbol('not decoded');
 
-/** Everything a context needs from the router for one delivery. */
-export interface ContextInit {
-  handler: string;
-  route: string;
-  group: string;
-  from: Transport;
-  to: Transport;
-  signal: AbortSignal;
-  stopSignal: AbortSignal;
-  message: Message;
-  codec: Codec<unknown> | undefined;
-  intake: IntakeControl;
-  logger: Logger;
-  count(counter: string): void;
-  published(count: number): void;
-}
-
-/** The router's RouterContext for one delivery. */
-export class HandlerContext implements RouterContext {
+/**
+ * What every delivery of one route shares: built once per route, so a delivery's context holds
+ * only what is its own (the hot path allocates one small object per message).
+ */
+export interface RouteInfo {
   readonly handler: string;
   readonly route: string;
   readonly group: string;
   readonly from: Transport;
   readonly to: Transport;
-  signal: AbortSignal;
-  readonly stopSignal: AbortSignal;
-  attempt: number;
-  final = true;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly outgoingHeaders: Record<string, string> = {};
+  readonly codec: Codec<unknown> | undefined;
   readonly intake: IntakeControl;
   readonly logger: Logger;
-  readonly #init: ContextInit;
-  #queue: Array<{ topic: string; message: OutgoingMessage }> = [];
-  #payload: unknown = NOT_DECODED;
-  readonly #locals = new Map<ContextKey<unknown>, unknown>();
+  count(counter: string): void;
+  published(count: number): void;
+}
 
-  constructor(init: ContextInit) {
-    this.#init = init;
-    this.handler = init.handler;
-    this.route = init.route;
-    this.group = init.group;
-    this.from = init.from;
-    this.to = init.to;
-    this.signal = init.signal;
-    this.stopSignal = init.stopSignal;
-    this.attempt = init.message.attempt;
-    this.headers = init.message.headers;
-    this.intake = init.intake;
-    this.logger = init.logger;
+/**
+ * The router's RouterContext for one delivery. The stop signal is created on first use (most
+ * handlers never look at it); it aborts exactly when `stopSource` does, with its reason.
+ */
+export class HandlerContext implements RouterContext {
+  attempt: number;
+  final = true;
+  readonly #info: RouteInfo;
+  readonly #message: Message;
+  readonly #stopSource: AbortSignal;
+  #stopSignal: AbortSignal | undefined;
+  #signal: AbortSignal | undefined;
+  #outgoingHeaders: Record<string, string> | undefined;
+  #queue: Array<{ topic: string; message: OutgoingMessage }> | undefined;
+  #payload: unknown = NOT_DECODED;
+  #locals: Map<ContextKey<unknown>, unknown> | undefined;
+
+  /** `stopSource`: aborted when this delivery must stop (transport closing or router drain time up). */
+  constructor(info: RouteInfo, message: Message, stopSource: AbortSignal) {
+    this.#info = info;
+    this.#message = message;
+    this.#stopSource = stopSource;
+    this.attempt = message.attempt;
+  }
+
+  get handler(): string {
+    return this.#info.handler;
+  }
+
+  get route(): string {
+    return this.#info.route;
+  }
+
+  get group(): string {
+    return this.#info.group;
+  }
+
+  get from(): Transport {
+    return this.#info.from;
+  }
+
+  get to(): Transport {
+    return this.#info.to;
+  }
+
+  get intake(): IntakeControl {
+    return this.#info.intake;
+  }
+
+  get logger(): Logger {
+    return this.#info.logger;
+  }
+
+  get headers(): Readonly<Record<string, string>> {
+    return this.#message.headers;
+  }
+
+  get outgoingHeaders(): Record<string, string> {
+    return (this.#outgoingHeaders ??= {});
+  }
+
+  get stopSignal(): AbortSignal {
+    // A signal of its own per delivery, so listeners a handler leaves on it go away with it.
+    return (this.#stopSignal ??= AbortSignal.any([this.#stopSource]));
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal ?? this.stopSignal;
+  }
+
+  set signal(value: AbortSignal) {
+    this.#signal = value;
   }
 
   publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): void {
-    const list = Array.isArray(messages) ? messages : [messages as OutgoingMessage];
-    for (const message of list) this.#queue.push({ topic, message });
+    const queue = (this.#queue ??= []);
+    if (Array.isArray(messages)) for (const message of messages as readonly OutgoingMessage[]) queue.push({ topic, message });
+    else queue.push({ topic, message: messages as OutgoingMessage });
   }
 
   get pending(): number {
-    return this.#queue.length;
+    return this.#queue?.length ?? 0;
   }
 
   discardPending(): void {
-    this.#queue = [];
+    this.#queue = undefined;
   }
 
   async flush(): Promise<void> {
-    while (this.#queue.length > 0) {
+    for (let queue = this.#queue; queue && queue.length > 0; queue = this.#queue) {
       // One publish call per run of same-topic messages keeps order within and across topics.
-      const topic = this.#queue[0]!.topic;
+      const topic = queue[0]!.topic;
       let n = 1;
-      while (n < this.#queue.length && this.#queue[n]!.topic === topic) n++;
-      const batch = this.#queue.slice(0, n).map(({ message }) => ({
+      while (n < queue.length && queue[n]!.topic === topic) n++;
+      const outgoing = this.#outgoingHeaders;
+      const batch = queue.slice(0, n).map(({ message }) => ({
         ...message,
-        headers: { ...this.outgoingHeaders, ...message.headers },
+        headers: { ...outgoing, ...message.headers },
       }));
       await this.to.publish(topic, batch);
-      this.#queue.splice(0, n);
-      this.#init.published(n);
+      this.#queue?.splice(0, n);
+      this.#info.published(n);
     }
   }
 
   payload<T = unknown>(): T {
     if (this.#payload === NOT_DECODED) {
-      const { codec, message } = this.#init;
+      const codec = this.#info.codec;
+      const message = this.#message;
       this.#payload = codec ? codec.decode(message) : message.payload;
     }
     return this.#payload as T;
@@ -99,14 +141,14 @@ export class HandlerContext implements RouterContext {
   }
 
   set<T>(key: ContextKey<T>, value: T): void {
-    this.#locals.set(key, value);
+    (this.#locals ??= new Map()).set(key, value);
   }
 
   get<T>(key: ContextKey<T>): T | undefined {
-    return this.#locals.get(key) as T | undefined;
+    return this.#locals?.get(key) as T | undefined;
   }
 
   count(counter: string): void {
-    this.#init.count(counter);
+    this.#info.count(counter);
   }
 }

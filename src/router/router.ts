@@ -3,7 +3,7 @@ import type { Message } from '../core/message.ts';
 import { groupProblems, patternProblems } from '../core/topic.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { compose, type Terminal } from './compose.ts';
-import { HandlerContext } from './handler-context.ts';
+import { HandlerContext, type RouteInfo } from './handler-context.ts';
 import type { HandlerCounters, HandlerSnapshot, HandlerState, RouterEvent, RouterInspector, RouterState } from './inspector.ts';
 import { processSignals, whenAborted } from './shutdown.ts';
 import type { IntakeControl, Logger, Middleware, RouteHandler, RouteOptions } from './types.ts';
@@ -44,6 +44,9 @@ class Route {
   subscription: Subscription | undefined;
   middleware: readonly Middleware[] = [];
   chain: Terminal | undefined;
+  info: RouteInfo | undefined;
+  transportSignal: AbortSignal | undefined;
+  stopSource: AbortSignal | undefined;
   readonly intake: IntakeControl;
   #pausedBeforeStart = false;
 
@@ -228,10 +231,26 @@ export class Router {
     const o = r.options;
     r.middleware = [...this.#middleware, ...(o.use ?? [])];
     const handler = r.handler;
-    r.chain = compose(r.middleware, async (message, ctx) => {
+    r.chain = compose(r.middleware, (message, ctx) => {
       const payload = ctx.payload();
-      await handler({ ...message, payload, bytes: message.payload }, ctx);
+      return handler({ ...message, payload, bytes: message.payload }, ctx);
     });
+    r.info = {
+      handler: r.name,
+      route: o.topic,
+      group: o.group,
+      from: o.from,
+      to: o.to ?? o.from,
+      codec: o.codec,
+      intake: r.intake,
+      logger: this.#logger,
+      count: (counter) => {
+        r.counters[counter] = (r.counters[counter] ?? 0) + 1;
+      },
+      published: (n) => {
+        r.counters.published += n;
+      },
+    };
     r.state = 'starting';
     this.#handlerState(r);
     r.subscription = await o.from.subscribe(
@@ -253,29 +272,16 @@ export class Router {
   async #deliver(r: Route, message: Message, transportSignal: AbortSignal): Promise<void> {
     r.counters.received++;
     r.inFlight++;
-    const stopSignal = AbortSignal.any([transportSignal, this.#stop.signal]);
-    const ctx = new HandlerContext({
-      handler: r.name,
-      route: r.options.topic,
-      group: r.options.group,
-      from: r.options.from,
-      to: r.options.to ?? r.options.from,
-      signal: stopSignal,
-      stopSignal,
-      message,
-      codec: r.options.codec,
-      intake: r.intake,
-      logger: this.#logger,
-      count: (counter) => {
-        r.counters[counter] = (r.counters[counter] ?? 0) + 1;
-      },
-      published: (n) => {
-        r.counters.published += n;
-      },
-    });
+    // Transports hand the same signal to every delivery of a subscription: combine it with the
+    // router's once, not per message. Each context derives its own signal from it on first use.
+    if (r.transportSignal !== transportSignal) {
+      r.transportSignal = transportSignal;
+      r.stopSource = AbortSignal.any([transportSignal, this.#stop.signal]);
+    }
+    const ctx = new HandlerContext(r.info!, message, r.stopSource!);
     try {
       await r.chain!(message, ctx);
-      await ctx.flush();
+      if (ctx.pending > 0) await ctx.flush();
       r.counters.succeeded++;
     } catch (thrown) {
       const error = toError(thrown);

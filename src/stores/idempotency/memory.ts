@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ClaimOptions, IdempotencyClaim, IdempotencyStore } from './store.ts';
 
 /** Memory store settings. */
@@ -9,7 +8,74 @@ export interface MemoryIdempotencyOptions {
   now?: () => number;
 }
 
-type Entry = { state: 'processing'; token: string; until: number } | { state: 'done'; until: number };
+const PROCESSED: IdempotencyClaim = Object.freeze({ status: 'processed' });
+const BUSY: IdempotencyClaim = Object.freeze({ status: 'busy' });
+
+/**
+ * One store's keys. A key being processed maps to its claim (identity tells claims of one key
+ * apart: one whose lease expired and was taken over is no longer "mine"); a processed key maps to
+ * the end of its TTL as a plain number, relative to `base` so that it usually stays a small
+ * integer: most keys are processed ones, and they then cost no object of their own.
+ */
+class Keys {
+  readonly map = new Map<string, MemoryClaim | number>();
+  readonly maxKeys: number;
+  readonly now: () => number;
+  readonly base: number;
+  /** The claim that inserted the map's newest key (undefined: unknown), so it is already in completion order. */
+  last: MemoryClaim | undefined;
+
+  constructor(maxKeys: number, now: () => number) {
+    this.maxKeys = maxKeys;
+    this.now = now;
+    this.base = now();
+  }
+
+  until(value: MemoryClaim | number): number {
+    return typeof value === 'number' ? value + this.base : value.until;
+  }
+
+  evict(): void {
+    const map = this.map;
+    if (map.size <= this.maxKeys) return;
+    for (const [key, value] of map) {
+      if (map.size <= this.maxKeys) return;
+      // Insertion order is completion order for processed keys: oldest first. Never drop live claims.
+      if (typeof value === 'number' || value.until <= this.now()) map.delete(key);
+    }
+  }
+}
+
+class MemoryClaim {
+  readonly status = 'claimed';
+  readonly until: number;
+  readonly #keys: Keys;
+  readonly #key: string;
+  readonly #ttlMs: number;
+
+  constructor(keys: Keys, key: string, until: number, ttlMs: number) {
+    this.#keys = keys;
+    this.#key = key;
+    this.until = until;
+    this.#ttlMs = ttlMs;
+  }
+
+  async complete(): Promise<void> {
+    const keys = this.#keys;
+    // Processed keys are kept in completion order: move the key to the end, unless nothing was
+    // inserted since this claim's (then it is the newest already, or absent and added at the end).
+    if (keys.last !== this) {
+      keys.map.delete(this.#key);
+      keys.last = this;
+    }
+    keys.map.set(this.#key, keys.now() + this.#ttlMs - keys.base);
+    keys.evict();
+  }
+
+  async release(): Promise<void> {
+    if (this.#keys.map.get(this.#key) === this) this.#keys.map.delete(this.#key);
+  }
+}
 
 /**
  * Processed keys in this process's memory, with a TTL and a size bound. Guarantee: duplicates are
@@ -22,46 +88,26 @@ type Entry = { state: 'processing'; token: string; until: number } | { state: 'd
  * ```
  */
 export function memoryIdempotencyStore(options: MemoryIdempotencyOptions = {}): IdempotencyStore {
-  const maxKeys = options.maxKeys ?? 100_000;
-  const now = options.now ?? Date.now;
-  const entries = new Map<string, Entry>();
-
-  const evict = (): void => {
-    if (entries.size <= maxKeys) return;
-    for (const [key, entry] of entries) {
-      if (entries.size <= maxKeys) return;
-      // Insertion order is completion order for done keys: oldest first. Never drop live claims.
-      if (entry.state === 'done' || entry.until <= now()) entries.delete(key);
-    }
-  };
+  const keys = new Keys(options.maxKeys ?? 100_000, options.now ?? Date.now);
+  const map = keys.map;
 
   return {
     name: 'memory',
     async claim(key: string, { leaseMs, ttlMs }: ClaimOptions): Promise<IdempotencyClaim> {
-      const existing = entries.get(key);
-      if (existing && existing.until > now()) return { status: existing.state === 'done' ? 'processed' : 'busy' };
-      const token = randomUUID();
-      entries.delete(key);
-      entries.set(key, { state: 'processing', token, until: now() + leaseMs });
-      evict();
-      const mine = (): boolean => {
-        const e = entries.get(key);
-        return e?.state === 'processing' && e.token === token;
-      };
-      return {
-        status: 'claimed',
-        async complete() {
-          entries.delete(key);
-          entries.set(key, { state: 'done', until: now() + ttlMs });
-          evict();
-        },
-        async release() {
-          if (mine()) entries.delete(key);
-        },
-      };
+      const existing = map.get(key);
+      if (existing !== undefined) {
+        if (keys.until(existing) > keys.now()) return typeof existing === 'number' ? PROCESSED : BUSY;
+        map.delete(key);
+      }
+      const claim = new MemoryClaim(keys, key, keys.now() + leaseMs, ttlMs);
+      map.set(key, claim);
+      keys.last = claim;
+      keys.evict();
+      return claim;
     },
     async close() {
-      entries.clear();
+      map.clear();
+      keys.last = undefined;
     },
   };
 }

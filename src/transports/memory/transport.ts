@@ -185,17 +185,17 @@ class Member {
       offset: String(stored.offset),
     };
     const sub = this.subscription;
+    const settle = (ok: boolean): void => {
+      if (--this.inflight === 0) this.#idle.resolve();
+      group.settle(entry, ok);
+    };
     // Run on a later tick so a handler that throws synchronously cannot break the pump.
     void Promise.resolve()
       .then(() => sub.handler(message, { signal: sub.signal }))
       .then(
-        () => true,
-        () => false,
-      )
-      .then((ok) => {
-        if (--this.inflight === 0) this.#idle.resolve();
-        group.settle(entry, ok);
-      });
+        () => settle(true),
+        () => settle(false),
+      );
   }
 }
 

@@ -5,10 +5,12 @@ import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, Subscription } from '../../core/transport.ts';
 import { deferred } from '../../internal/deferred.ts';
 import type { KeyedEntry } from '../../internal/keyed-queue.ts';
-import { Dispatcher } from './dispatcher.ts';
+import { Dispatcher, type KeyHold } from './dispatcher.ts';
 import { fromCoreMsg } from './mapping.ts';
 import type { ResolvedNatsOptions } from './options.ts';
 import type { StatusEmitter } from './status.ts';
+
+const noHold = (): KeyHold => 0;
 
 interface Entry extends KeyedEntry {
   message: Message;
@@ -50,14 +52,11 @@ export class CoreSubscription implements Subscription {
     this.topic = topic;
     this.#options = options;
     this.#handler = handler;
-    this.#dispatcher = new Dispatcher<Entry>(options.concurrency, async (entry) => {
-      try {
-        await this.#handler(entry.message, { signal: this.#abort.signal });
-      } catch {
-        // at-most-once: core NATS has nowhere to put it back
-      }
-      return 0;
-    });
+    // Settled either way with no hold: at-most-once, core NATS has nowhere to put a failed message
+    // back. (The dispatcher turns a synchronous throw into a rejection, also hold 0.)
+    this.#dispatcher = new Dispatcher<Entry>(options.concurrency, (entry) =>
+      Promise.resolve(this.#handler(entry.message, { signal: this.#abort.signal })).then(noHold, noHold),
+    );
   }
 
   get group(): string {

@@ -86,27 +86,32 @@ export class Dispatcher<E extends KeyedEntry> {
 
   #start(entry: E): void {
     this.#inflight.add(entry);
-    void Promise.resolve()
-      .then(() => this.#run(entry))
-      .catch((): KeyHold => 0)
-      .then((hold) => {
-        this.#inflight.delete(entry);
-        this.#held.delete(entry);
+    const settle = (hold: KeyHold): void => {
+      this.#inflight.delete(entry);
+      this.#held.delete(entry);
+      if (this.#stopped || hold === 0) {
+        this.#queue.release(entry);
+        this.pump();
+      } else {
         const release = (): void => {
           this.#queue.release(entry);
           this.pump();
         };
-        if (this.#stopped || hold === 0) release();
-        else if (typeof hold === 'number') setTimeout(release, hold).unref();
+        if (typeof hold === 'number') setTimeout(release, hold).unref();
         else void hold.until.then(release, release);
-        this.notify();
-        this.pump();
-        this.#onSettle();
-      });
+      }
+      this.notify();
+      this.pump();
+      this.#onSettle();
+    };
+    void Promise.resolve()
+      .then(() => this.#run(entry))
+      .then(settle, () => settle(0));
   }
 
   /** Re-checks `until()` waiters (call after changing state they look at). */
   notify(): void {
+    if (this.#waiters.length === 0) return;
     const waiting = this.#waiters;
     this.#waiters = [];
     for (const w of waiting) {

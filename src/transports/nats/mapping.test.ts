@@ -1,5 +1,12 @@
+import { MsgHdrsImpl } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { fromWireHeaders, isPlainHeader, parseAckSubject, toWireHeaders, WIRE } from './mapping.ts';
+import { encodeHeaders, fromWireHeaders, headerBytes, isPlainHeader, natsHeadersOf, parseAckSubject, parseHeaderBlock, toWireHeaders, WIRE } from './mapping.ts';
+
+/** What the client's own header map makes of a header block: names and their values in order. */
+function clientLines(block: string): Array<[string, string]> {
+  const h = MsgHdrsImpl.decode(new TextEncoder().encode(block));
+  return h.keys().flatMap((name) => h.values(name).map((value): [string, string] => [name, value]));
+}
 
 const base = { id: 'id-1', key: 'k-1', timestamp: 1_700_000_000_123, headers: {} as Record<string, string> };
 
@@ -52,6 +59,41 @@ describe('NATS header mapping', () => {
 
   it('joins repeated foreign headers with commas', () => {
     expect(fromWireHeaders('s', [['x', '1'], ['x', '2']]).headers).toEqual({ x: '1,2' });
+  });
+});
+
+describe('NATS header blocks', () => {
+  it('encodes header lines byte for byte as the client does, and sizes them as headerBytes', () => {
+    const cases: Array<Array<[string, string]>> = [
+      toWireHeaders('orders.placed', { id: 'id-1', key: 'k-1', timestamp: 1, headers: { 'x-a': '1', 'X-Case': 'Kept', 'x-empty': '', 'x-u': 'gęślą 🚀' } }),
+      toWireHeaders('t', { id: 'i', key: '', timestamp: 2, headers: { 'bad name': 'v', padded: ' p ' } }),
+      [['Nats-Msg-Id', 't: spaced id '], ['Sy-Time', '3']], // trimmed by the client: falls back
+      [['a', '1'], ['a', '2'], ['b', '3']], // repeated name: falls back
+    ];
+    for (const lines of cases) {
+      const { headers, size } = encodeHeaders(lines);
+      const expected = Buffer.from((natsHeadersOf(lines) as MsgHdrsImpl).encode());
+      expect(Buffer.from((headers as unknown as MsgHdrsImpl).encode())).toEqual(expected);
+      expect(size).toBe(headerBytes(lines));
+      expect(headers.keys()).toEqual(natsHeadersOf(lines).keys());
+      expect(size).toBeGreaterThan(0);
+    }
+    expect(() => encodeHeaders([['Sy-Key', 'a\r\nb']])).toThrow(); // as the client rejects it
+  });
+
+  it('reads header blocks exactly as the client does', () => {
+    const blocks = [
+      'NATS/1.0\r\nNats-Msg-Id: a.b:id-1\r\nSy-Time: 5\r\nx-a:  spaced  \r\n\r\n',
+      'NATS/1.0\r\nx: 1\r\ny: 2\r\nx: 3\r\nno colon\r\n:empty name\r\n\r\n',
+      'NATS/1.0 503\r\n\r\n',
+      'NATS/1.0',
+      '',
+      'NATS/1.0\r\nu: gęślą 🚀\r\nv: a:b:c\r\n\r\n',
+    ];
+    for (const block of blocks) expect(parseHeaderBlock(new TextEncoder().encode(block))).toEqual(clientLines(block));
+    // Blocks the client rejects are left to it (so it throws as before).
+    expect(parseHeaderBlock(new TextEncoder().encode('NATS/1.0\r\nbad name: v\r\n\r\n'))).toBeUndefined();
+    expect(parseHeaderBlock(new TextEncoder().encode('NATS/1.0\r\nx: a\nb\r\n\r\n'))).toBeUndefined();
   });
 });
 

@@ -1,4 +1,4 @@
-import { headers as natsHeaders, type Msg, type MsgHdrs } from '@nats-io/transport-node';
+import { headers as natsHeaders, type Match, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import { newMessageId } from '../../core/id.ts';
 import type { Message, NormalizedMessage } from '../../core/message.ts';
 
@@ -23,6 +23,13 @@ export const WIRE = Object.freeze({
   time: 'Sy-Time',
   extra: 'Sy-Headers',
   error: 'Sy-Error',
+});
+
+const WIRE_LOWER = Object.freeze({
+  id: WIRE.id.toLowerCase(),
+  key: WIRE.key.toLowerCase(),
+  time: WIRE.time.toLowerCase(),
+  extra: WIRE.extra.toLowerCase(),
 });
 
 const SAFE_NAME = /^[!-9;-~]+$/; // printable ASCII except ":"
@@ -60,17 +67,23 @@ export function fromWireHeaders(subject: string, lines: Iterable<readonly [strin
   const fields: WireFields = { headers: {} };
   let extra: string | undefined;
   for (const [name, value] of lines) {
-    if (!RESERVED.test(name)) {
-      fields.headers[name] = name in fields.headers ? `${fields.headers[name]},${value}` : value;
-      continue;
+    // Our own names as we write them first (the common case), then any spelling of a reserved one.
+    let lower = name === WIRE.id ? WIRE_LOWER.id : name === WIRE.time ? WIRE_LOWER.time : name === WIRE.key ? WIRE_LOWER.key : undefined;
+    if (lower === undefined) {
+      if (!RESERVED.test(name)) {
+        fields.headers[name] = name in fields.headers ? `${fields.headers[name]},${value}` : value;
+        continue;
+      }
+      lower = name.toLowerCase();
     }
-    const lower = name.toLowerCase();
-    if (lower === WIRE.id.toLowerCase()) fields.id = value.startsWith(`${subject}:`) ? value.slice(subject.length + 1) : value;
-    else if (lower === WIRE.key.toLowerCase()) fields.key = value;
-    else if (lower === WIRE.time.toLowerCase()) {
+    if (lower === WIRE_LOWER.id) {
+      const scoped = value.length > subject.length && value.charCodeAt(subject.length) === 58 /* ":" */ && value.startsWith(subject);
+      fields.id = scoped ? value.slice(subject.length + 1) : value;
+    } else if (lower === WIRE_LOWER.key) fields.key = value;
+    else if (lower === WIRE_LOWER.time) {
       const ms = Number(value);
       if (Number.isFinite(ms)) fields.timestamp = ms;
-    } else if (lower === WIRE.extra.toLowerCase()) extra = value;
+    } else if (lower === WIRE_LOWER.extra) extra = value;
   }
   if (extra !== undefined) {
     try {
@@ -92,11 +105,177 @@ export function natsHeadersOf(lines: ReadonlyArray<readonly [string, string]>): 
   return h;
 }
 
+/**
+ * Header lines as NATS headers whose wire bytes are built in one go; the client's header map is
+ * only built if something reads the headers (the client's publish only asks for `encode()`).
+ * `encode()` returns exactly what `natsHeadersOf(lines).encode()` would.
+ */
+class EncodedHeaders implements MsgHdrs {
+  readonly #lines: ReadonlyArray<readonly [string, string]>;
+  readonly #bytes: Uint8Array;
+  #map: MsgHdrs | undefined;
+
+  constructor(lines: ReadonlyArray<readonly [string, string]>, bytes: Uint8Array) {
+    this.#lines = lines;
+    this.#bytes = bytes;
+  }
+
+  get #h(): MsgHdrs {
+    return (this.#map ??= natsHeadersOf(this.#lines));
+  }
+
+  /** The header block as sent. */
+  encode(): Uint8Array {
+    return this.#map ? (this.#map as MsgHdrs & { encode(): Uint8Array }).encode() : this.#bytes;
+  }
+
+  toString(): string {
+    return this.#h.toString();
+  }
+
+  get hasError(): boolean {
+    return this.#h.hasError;
+  }
+
+  get status(): string {
+    return this.#h.status;
+  }
+
+  get code(): number {
+    return this.#h.code;
+  }
+
+  get description(): string {
+    return this.#h.description;
+  }
+
+  get(k: string, match?: Match): string {
+    return this.#h.get(k, match);
+  }
+
+  set(k: string, v: string, match?: Match): void {
+    this.#h.set(k, v, match);
+  }
+
+  append(k: string, v: string, match?: Match): void {
+    this.#h.append(k, v, match);
+  }
+
+  has(k: string, match?: Match): boolean {
+    return this.#h.has(k, match);
+  }
+
+  keys(): string[] {
+    return this.#h.keys();
+  }
+
+  values(k: string, match?: Match): string[] {
+    return this.#h.values(k, match);
+  }
+
+  delete(k: string, match?: Match): void {
+    this.#h.delete(k, match);
+  }
+
+  last(k: string, match?: Match): string {
+    return this.#h.last(k, match);
+  }
+
+  [Symbol.iterator](): Iterator<[string, string[]]> {
+    return this.#h[Symbol.iterator]();
+  }
+}
+
+const CR_OR_LF = /[\r\n]/;
+
+/**
+ * NATS headers for header lines plus their wire size, built without the client's per-line header
+ * map. The size is `headerBytes(lines)`. Lines the client would reject or alter (a value with CR/LF
+ * or surrounding whitespace, an invalid or repeated name) go through `natsHeadersOf`, which
+ * rejects or normalizes them exactly as before.
+ */
+export function encodeHeaders(lines: ReadonlyArray<readonly [string, string]>): { headers: MsgHdrs; size: number } {
+  if (lines.length === 0) return { headers: natsHeadersOf(lines), size: headerBytes(lines) };
+  let text = 'NATS/1.0';
+  for (let i = 0; i < lines.length; i++) {
+    const [name, value] = lines[i]!;
+    if (!SAFE_NAME.test(name) || CR_OR_LF.test(value) || value.trim() !== value || repeated(lines, i)) {
+      return { headers: natsHeadersOf(lines), size: headerBytes(lines) };
+    }
+    text += `\r\n${name}: ${value}`;
+  }
+  const bytes = Buffer.from(`${text}\r\n\r\n`, 'utf8');
+  return { headers: new EncodedHeaders(lines, bytes), size: bytes.length };
+}
+
+function repeated(lines: ReadonlyArray<readonly [string, string]>, i: number): boolean {
+  const name = lines[i]![0];
+  for (let j = 0; j < i; j++) if (lines[j]![0] === name) return true;
+  return false;
+}
+
 function linesOf(h: MsgHdrs | undefined): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   if (!h) return out;
   for (const name of h.keys()) for (const value of h.values(name)) out.push([name, value]);
   return out;
+}
+
+const textDecoder = new TextDecoder();
+
+/**
+ * The header lines of a header block (`NATS/1.0…\r\n\r\n`) exactly as reading the client's
+ * `msg.headers` and listing names and their values gives them: names as sent, values trimmed,
+ * repeated names grouped in first-seen order. Undefined when the client would reject the block
+ * (it then throws the same error as before when the caller falls back to `msg.headers`).
+ */
+export function parseHeaderBlock(block: Uint8Array): Array<[string, string]> | undefined {
+  const text = textDecoder.decode(block);
+  const out: Array<[string, string]> = [];
+  let grouped = false;
+  let start = text.indexOf('\r\n');
+  if (start < 0) return out;
+  for (start += 2; start < text.length; ) {
+    let end = text.indexOf('\r\n', start);
+    if (end < 0) end = text.length;
+    const colon = text.indexOf(':', start);
+    if (colon > -1 && colon < end) {
+      const name = text.slice(start, colon);
+      const value = text.slice(colon + 1, end).trim();
+      if ((name !== '' && !SAFE_NAME.test(name)) || CR_OR_LF.test(value)) return undefined;
+      if (!grouped) for (const [n] of out) if (n === name) grouped = true;
+      out.push([name, value]);
+    }
+    start = end + 2;
+  }
+  if (!grouped) return out;
+  // Group repeated names where their first occurrence is, keeping each name's values in order.
+  const names: string[] = [];
+  const values = new Map<string, string[]>();
+  for (const [name, value] of out) {
+    const list = values.get(name);
+    if (list) list.push(value);
+    else {
+      names.push(name);
+      values.set(name, [value]);
+    }
+  }
+  return names.flatMap((name) => values.get(name)!.map((value): [string, string] => [name, value]));
+}
+
+/** The header lines of a received message; reads its raw header bytes when the client keeps them. */
+function wireLinesOf(m: Msg): Array<[string, string]> {
+  // The client's Msg keeps the header length (`_msg.hdr`, -1 without headers) and the raw bytes
+  // (`_rdata`); parsing those directly skips building its header map. Anything unexpected: the
+  // public `headers` getter.
+  const raw = m as unknown as { _headers?: unknown; _msg?: { hdr?: unknown }; _rdata?: unknown };
+  const hdr = raw._msg?.hdr;
+  if (raw._headers === undefined && typeof hdr === 'number' && raw._rdata instanceof Uint8Array) {
+    if (hdr < 0) return [];
+    const lines = parseHeaderBlock(raw._rdata.subarray(0, hdr));
+    if (lines) return lines;
+  }
+  return linesOf(m.headers);
 }
 
 /** Approximate bytes the header block takes on the wire (for the max_payload check). */
@@ -150,7 +329,7 @@ export function parseAckSubject(reply: string | undefined): DeliveryInfo | undef
 
 /** A JetStream delivery → the Message a handler sees. */
 export function fromJetStream(m: Msg, info: DeliveryInfo): Message {
-  const f = fromWireHeaders(m.subject, linesOf(m.headers));
+  const f = fromWireHeaders(m.subject, wireLinesOf(m));
   return {
     topic: m.subject,
     id: f.id ?? `${info.stream}:${info.streamSequence}`,
@@ -164,15 +343,17 @@ export function fromJetStream(m: Msg, info: DeliveryInfo): Message {
 }
 
 /** A core NATS message → the Message a handler sees (always attempt 1: core mode never redelivers). */
-export function fromCoreMsg(m: Msg, receivedAt: number = Date.now()): Message {
-  const f = fromWireHeaders(m.subject, linesOf(m.headers));
+export function fromCoreMsg(m: Msg, receivedAt?: number): Message {
+  const f = fromWireHeaders(m.subject, wireLinesOf(m));
+  // The arrival time only when the headers lack the id or the time (a plain NATS publisher).
+  if ((f.id === undefined || f.timestamp === undefined) && receivedAt === undefined) receivedAt = Date.now();
   return {
     topic: m.subject,
-    id: f.id ?? newMessageId(receivedAt),
+    id: f.id ?? newMessageId(receivedAt!),
     key: f.key ?? '',
     payload: m.data,
     headers: f.headers,
-    timestamp: f.timestamp ?? receivedAt,
+    timestamp: f.timestamp ?? receivedAt!,
     attempt: 1,
   };
 }

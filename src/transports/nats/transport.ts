@@ -15,7 +15,7 @@ import type { Handler, SubscribeOptions, Subscription, Transport } from '../../c
 import { CoreSubscription } from './core-subscription.ts';
 import { isNatsClosed, isNatsNoResponders, isNatsTimeout, natsError, NatsTransportError } from './errors.ts';
 import { JetStreamSubscription } from './jetstream-subscription.ts';
-import { headerBytes, natsHeadersOf, toWireHeaders } from './mapping.ts';
+import { encodeHeaders, toWireHeaders } from './mapping.ts';
 import type { NatsNative } from './native.ts';
 import { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from './options.ts';
 import { sendRequest, startResponder, type RequestOptions, type Responder, type RespondOptions, type Responding } from './request-reply.ts';
@@ -175,17 +175,19 @@ export class NatsTransport implements Transport {
   #prepare(topic: string, list: readonly NormalizedMessage[]): Prepared[] {
     const limit = this.#nc?.info?.max_payload ?? this.options.maxPayloadBytes;
     const problems: string[] = [];
-    const out = list.map((m, i) => {
-      const lines = toWireHeaders(topic, m);
-      const size = m.payload.length + headerBytes(lines);
+    const out = new Array<Prepared>(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const m = list[i]!;
+      const encoded = encodeHeaders(toWireHeaders(topic, m));
+      const size = m.payload.length + encoded.size;
       if (size > limit) {
         problems.push(
           `publish to "${topic}"${list.length > 1 ? `, message ${i}` : ''}: ${size} bytes with headers exceed the server's max_payload of ${limit} bytes ` +
             '(raise max_payload in the server config, or store large payloads elsewhere and send a reference)',
         );
       }
-      return { payload: m.payload, headers: natsHeadersOf(lines) };
-    });
+      out[i] = { payload: m.payload, headers: encoded.headers };
+    }
     ConfigError.throwIfAny(problems);
     return out;
   }
