@@ -32,5 +32,8 @@ export function registerBench(program: Command): void {
       }
       console.log(markdown);
       console.log(`results written to ${out}/latest.json and latest.md`);
+      // Client libraries measured here (keep-alive sockets, pools, reconnect timers) may hold the
+      // event loop open after their scenario closed them; the report is written, so end here.
+      process.exit(0);
     });
 }
