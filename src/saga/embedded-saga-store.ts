@@ -2,6 +2,7 @@ import { ConcurrencyError } from '../core/errors.ts';
 import type { NormalizedMessage } from '../core/message.ts';
 import type { StoredRecord } from '../transports/embedded/record.ts';
 import { isTombstone, StoreLog, type StoreLogOptions } from '../transports/embedded/store-log.ts';
+import { bodyOf, recordOf, type SagaMeta } from './record-body.ts';
 import { UNFINISHED_STATUSES, type Lease, type NewSagaRecord, type SagaQuery, type SagaRecord, type SagaStore } from './saga-store.ts';
 
 /** Embedded saga store settings: `dir` (a directory of its own) or `transport` (a topic of an embedded broker). */
@@ -18,21 +19,10 @@ export interface EmbeddedSagaStore extends SagaStore {
   compact(): Promise<number>;
 }
 
-/** The fields a database would index; the rest is the JSON body, stored as it is. */
-interface Meta {
-  id: string;
-  saga: string;
-  status: SagaRecord['status'];
-  version: number;
-  owner?: string;
-  leaseUntil?: number;
-  createdAt: number;
-  updatedAt: number;
-}
 
 /** One stored state of an instance. Never changed once made: every write makes a new one. */
 interface Entry {
-  readonly meta: Meta;
+  readonly meta: SagaMeta;
   readonly body: string;
   /** Write order in this process, so an older write completing never hides a newer one. */
   readonly seq: number;
@@ -41,12 +31,7 @@ interface Entry {
 const META_HEADER = 'saga-meta';
 const DEFAULT_TOPIC = 'switchyard.sagas';
 
-function bodyOf(record: NewSagaRecord | SagaRecord): string {
-  const { id: _i, saga: _s, status: _st, version: _v, owner: _o, leaseUntil: _l, createdAt: _c, updatedAt: _u, ...rest } = record as SagaRecord;
-  return JSON.stringify(rest);
-}
 
-const read = (e: Entry): SagaRecord => ({ ...(JSON.parse(e.body) as object), ...e.meta }) as SagaRecord;
 
 function toMessage(e: Entry): NormalizedMessage {
   return { id: '', key: e.meta.id, payload: Buffer.from(e.body), headers: { [META_HEADER]: JSON.stringify(e.meta) }, timestamp: e.meta.updatedAt };
@@ -84,7 +69,7 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
         this.#visible.delete(record.key);
         return;
       }
-      const entry: Entry = { meta: JSON.parse(record.headers[META_HEADER]!) as Meta, body: Buffer.from(record.payload).toString('utf8'), seq: ++this.#seq };
+      const entry: Entry = { meta: JSON.parse(record.headers[META_HEADER]!) as SagaMeta, body: Buffer.from(record.payload).toString('utf8'), seq: ++this.#seq };
       this.#latest.set(record.key, entry);
       this.#visible.set(record.key, entry);
     });
@@ -119,11 +104,11 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
     }
   }
 
-  #entry(meta: Meta, body: string): Entry {
+  #entry(meta: SagaMeta, body: string): Entry {
     return { meta, body, seq: ++this.#seq };
   }
 
-  #free(m: Meta, owner: string): boolean {
+  #free(m: SagaMeta, owner: string): boolean {
     return UNFINISHED_STATUSES.includes(m.status) && (m.owner === undefined || m.owner === owner || (m.leaseUntil ?? 0) < this.#now());
   }
 
@@ -137,7 +122,7 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
     const existing = this.#latest.get(record.id);
     if (existing) throw new ConcurrencyError(`saga ${record.id} already exists`, 0, existing.meta.version);
     const at = this.#now();
-    const meta: Meta = {
+    const meta: SagaMeta = {
       id: record.id,
       saga: record.saga,
       status: record.status,
@@ -148,13 +133,13 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
     };
     const entry = this.#entry(meta, bodyOf(record));
     await this.#write(log, [entry]);
-    return read(entry);
+    return recordOf(entry);
   }
 
   async get(id: string): Promise<SagaRecord | undefined> {
     await this.#ready();
     const e = this.#visible.get(id);
-    return e && read(e);
+    return e && recordOf(e);
   }
 
   async update(record: SagaRecord, lease?: Lease): Promise<SagaRecord> {
@@ -164,7 +149,7 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
       throw new ConcurrencyError(`saga ${record.id}`, record.version, current?.meta.version ?? 'none');
     }
     const at = this.#now();
-    const meta: Meta = {
+    const meta: SagaMeta = {
       id: record.id,
       saga: current.meta.saga,
       status: record.status,
@@ -185,7 +170,7 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
     if (!e || !this.#free(e.meta, lease.owner)) return undefined;
     const taken = this.#take(e, lease);
     await this.#write(log, [taken]);
-    return read(taken);
+    return recordOf(taken);
   }
 
   async claim(lease: Lease, limit: number, filter: { sagas?: readonly string[]; exclude?: readonly string[] } = {}): Promise<SagaRecord[]> {
@@ -198,7 +183,7 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
       .map((e) => this.#take(e, lease));
     if (taken.length === 0) return [];
     await this.#write(log, taken);
-    return taken.map(read);
+    return taken.map(recordOf);
   }
 
   async renew(ids: readonly string[], lease: Lease): Promise<string[]> {
@@ -220,7 +205,7 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
       .filter((e) => (!query.status || query.status.includes(e.meta.status)) && (!query.saga || e.meta.saga === query.saga))
       .toSorted((a, b) => b.meta.createdAt - a.meta.createdAt || (a.meta.id < b.meta.id ? 1 : -1))
       .slice(offset, offset + limit)
-      .map(read);
+      .map(recordOf);
   }
 
   async compact(): Promise<number> {

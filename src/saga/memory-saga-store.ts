@@ -1,4 +1,5 @@
 import { ConcurrencyError } from '../core/errors.ts';
+import { bodyOf, recordOf, type SagaMeta } from './record-body.ts';
 import { UNFINISHED_STATUSES, type Lease, type NewSagaRecord, type SagaQuery, type SagaRecord, type SagaStore } from './saga-store.ts';
 
 /** Memory saga store settings. */
@@ -7,28 +8,13 @@ export interface MemorySagaStoreOptions {
   now?: () => number;
 }
 
-/** The columns a database would index; the rest is kept as JSON text, as a database keeps it. */
-interface Meta {
-  id: string;
-  saga: string;
-  status: SagaRecord['status'];
-  version: number;
-  owner?: string;
-  leaseUntil?: number;
-  createdAt: number;
-  updatedAt: number;
-}
 
 interface Entry {
-  meta: Meta;
+  meta: SagaMeta;
   /** JSON of everything else: what cannot be serialised fails here, as it would in a database. */
   body: string;
 }
 
-function bodyOf(record: NewSagaRecord | SagaRecord): string {
-  const { id: _i, saga: _s, status: _st, version: _v, owner: _o, leaseUntil: _l, createdAt: _c, updatedAt: _u, ...rest } = record as SagaRecord;
-  return JSON.stringify(rest);
-}
 
 /**
  * Saga instances in this process's memory. Every guarantee of the interface holds within the
@@ -44,14 +30,13 @@ export function memorySagaStore(options: MemorySagaStoreOptions = {}): SagaStore
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
 
-  const read = (e: Entry): SagaRecord => ({ ...(JSON.parse(e.body) as object), ...e.meta }) as SagaRecord;
 
-  const free = (m: Meta, owner: string): boolean =>
+  const free = (m: SagaMeta, owner: string): boolean =>
     UNFINISHED_STATUSES.includes(m.status) && (m.owner === undefined || m.owner === owner || (m.leaseUntil ?? 0) < now());
 
   const take = (e: Entry, lease: Lease): SagaRecord => {
     e.meta = { ...e.meta, version: e.meta.version + 1, owner: lease.owner, leaseUntil: now() + lease.ms, updatedAt: now() };
-    return read(e);
+    return recordOf(e);
   };
 
   return {
@@ -60,7 +45,7 @@ export function memorySagaStore(options: MemorySagaStoreOptions = {}): SagaStore
       const existing = entries.get(record.id);
       if (existing) throw new ConcurrencyError(`saga ${record.id} already exists`, 0, existing.meta.version);
       const at = now();
-      const meta: Meta = {
+      const meta: SagaMeta = {
         id: record.id,
         saga: record.saga,
         status: record.status,
@@ -71,11 +56,11 @@ export function memorySagaStore(options: MemorySagaStoreOptions = {}): SagaStore
       };
       const entry = { meta, body: bodyOf(record) };
       entries.set(record.id, entry);
-      return read(entry);
+      return recordOf(entry);
     },
     async get(id) {
       const e = entries.get(id);
-      return e && read(e);
+      return e && recordOf(e);
     },
     async update(record, lease) {
       const current = entries.get(record.id);
@@ -84,7 +69,7 @@ export function memorySagaStore(options: MemorySagaStoreOptions = {}): SagaStore
       }
       const body = bodyOf(record);
       const at = now();
-      const meta: Meta = {
+      const meta: SagaMeta = {
         id: record.id,
         saga: current.meta.saga,
         status: record.status,
@@ -129,7 +114,7 @@ export function memorySagaStore(options: MemorySagaStoreOptions = {}): SagaStore
         .filter((e) => (!query.status || query.status.includes(e.meta.status)) && (!query.saga || e.meta.saga === query.saga))
         .toSorted((a, b) => b.meta.createdAt - a.meta.createdAt || (a.meta.id < b.meta.id ? 1 : -1))
         .slice(offset, offset + limit)
-        .map(read);
+        .map(recordOf);
     },
     async close() {},
   };
