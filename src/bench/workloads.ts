@@ -1,4 +1,7 @@
+import type { Codec } from '../core/codec.ts';
 import type { Transport } from '../core/transport.ts';
+import { Router } from '../router/router.ts';
+import type { Middleware } from '../router/types.ts';
 import { timed } from './stats.ts';
 import type { Sample } from './types.ts';
 
@@ -29,5 +32,37 @@ export async function publishAndConsume(
     return count;
   });
   await sub.close();
+  return sample;
+}
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * A Router with `use` middleware handling `count` messages published in batches of 1,000 on one
+ * topic (concurrency 1); the sample covers first publish to last handler.
+ */
+export async function routerThroughput(
+  transport: Transport,
+  use: readonly Middleware[],
+  count: number,
+  payload: Uint8Array,
+  codec?: Codec<unknown>,
+): Promise<Sample> {
+  const topic = `bench.router.${process.pid}.${++run}`;
+  const router = new Router({ logger: quiet });
+  router.use(...use);
+  let handled = 0;
+  const { promise: done, resolve } = Promise.withResolvers<void>();
+  router.handle('bench', { from: transport, topic, group: 'bench', codec, concurrency: 1 }, async () => {
+    if (++handled === count) resolve();
+  });
+  await router.start();
+  const batch = Array.from({ length: 1_000 }, () => ({ payload }));
+  const sample = await timed(async () => {
+    for (let sent = 0; sent < count; sent += 1_000) await transport.publish(topic, batch.slice(0, Math.min(1_000, count - sent)));
+    await done;
+    return count;
+  });
+  await router.stop();
   return sample;
 }
