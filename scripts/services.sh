@@ -282,13 +282,25 @@ ensure_kafka() {
   report $name "$addr" "$how (mock, NOT Apache Kafka; control :$ctl; bootstrap in ${brokers_file#"$ROOT"/})"
 }
 
+# ---------------------------------------------------------------- Chromium
+# Not a service: the headless browser the dashboard test drives (Debian's chromium; playwright-core
+# never downloads one of its own).
+ensure_chromium() {
+  local name=chromium bin=${CHROMIUM_PATH:-/usr/bin/chromium} how="already installed"
+  if [[ ! -x $bin ]]; then
+    apt_install chromium || { fail $name "$bin" "could not install chromium (the dashboard browser test will be skipped)"; return; }
+    how="installed"
+  fi
+  report $name "$bin" "$how (headless, for the dashboard test)"
+}
+
 # ---------------------------------------------------------------- main
-ALL=(rabbitmq nats postgres redis kafka)
+ALL=(rabbitmq nats postgres redis kafka chromium)
 SELECTED=("$@")
 ((${#SELECTED[@]})) || SELECTED=("${ALL[@]}")
 for s in "${SELECTED[@]}"; do
   case "$s" in
-    rabbitmq|nats|postgres|redis|kafka) "ensure_$s" ;;
+    rabbitmq|nats|postgres|redis|kafka|chromium) "ensure_$s" ;;
     *) echo "unknown service '$s' (known: ${ALL[*]})" >&2; FAILED+=("$s") ;;
   esac
 done

@@ -31,8 +31,8 @@ export interface Infrastructure {
   readonly eventStore: EventStore<OrderEvent>;
   readonly sagaStore: SagaStore;
   readonly dedup: IdempotencyStore;
-  /** Consumer lag per group, summed over the transports (what is published and not yet acknowledged). */
-  lag(): Promise<number>;
+  /** Consumer lag by `topic / group` (what is published and not yet acknowledged), over every transport. */
+  lagByGroup(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -55,7 +55,7 @@ export function createInfrastructure(profile: string, dir: string): Infrastructu
         eventStore,
         sagaStore: memorySagaStore(),
         dedup: memoryIdempotencyStore({ maxKeys: 1_000_000 }),
-        lag: () => embeddedLag(bus),
+        lagByGroup: () => embeddedLag(bus),
         close: async () => {
           await eventStore.close();
           await bus.close();
@@ -72,10 +72,20 @@ export function createInfrastructure(profile: string, dir: string): Infrastructu
 }
 // #endregion profile
 
-async function embeddedLag(bus: EmbeddedTransport): Promise<number> {
-  let lag = 0;
+/** The shop's groups only: tools' groups (`switchyard.*`, e.g. the DLQ reader) are not the shop's backlog. */
+async function embeddedLag(bus: EmbeddedTransport): Promise<Record<string, number>> {
+  const lag: Record<string, number> = {};
   for (const topic of await bus.inspect()) {
-    for (const group of topic.groups) if (!group.group.startsWith('switchyard.')) lag += group.lag;
+    // One line for all the per-customer update topics, not one per customer.
+    const name = topic.topic.startsWith('orders.updates.') ? 'orders.updates.*' : topic.topic;
+    for (const group of topic.groups) {
+      if (!group.group.startsWith('switchyard.')) lag[`${name} / ${group.group}`] = (lag[`${name} / ${group.group}`] ?? 0) + group.lag;
+    }
   }
   return lag;
+}
+
+/** Total lag over every group. */
+export async function totalLag(infra: Infrastructure): Promise<number> {
+  return Object.values(await infra.lagByGroup()).reduce((n, l) => n + l, 0);
 }

@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, type Logger } from 'switchyard';
 import { CatalogClient } from './catalog.ts';
-import { createInfrastructure } from './infrastructure.ts';
+import { DeadLetterDesk } from './dead-letter-desk.ts';
+import { createInfrastructure, totalLag } from './infrastructure.ts';
 import type { Product } from './inventory.ts';
+import { liveView, type LiveView } from './live-view.ts';
 import { LoadGenerator, productIds } from './load-generator.ts';
 import { createShop } from './shop.ts';
 import { DemoStats, percentile, routerCounts } from './stats.ts';
@@ -43,6 +45,13 @@ export interface DemoOptions {
   };
   /** Called about once a second with the live figures. */
   onProgress?: (p: Progress) => void;
+  /** Called once the shop runs, with what a dashboard may look at and do. */
+  onStart?: (view: LiveView) => void;
+  /**
+   * Called with the summary after the shop stopped and before the broker and stores close: the
+   * run's state stays inspectable (and dead letters replayable) until the promise settles.
+   */
+  afterRun?: (summary: DemoSummary) => Promise<void>;
   /** Warnings and errors from the router and the orchestrator. Default: counted, not printed. */
   logger?: Logger;
   /** Longest wait for in-flight orders to settle after the load stops, in ms. */
@@ -59,6 +68,8 @@ export interface Progress {
   p50Ms: number;
   p99Ms: number;
   lag: number;
+  /** Lag by `topic / group`. */
+  lagByGroup: Record<string, number>;
   retries: number;
   deadLetters: number;
   completed: number;
@@ -143,9 +154,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     logger: counting,
   });
   const client = new CatalogClient(infra.realtime);
+  const desk = new DeadLetterDesk(infra.processes, infra.events);
+  let summary: DemoSummary | undefined;
   try {
     await shop.start();
     await client.start();
+    options.onStart?.(liveView(shop, infra.sagaStore, desk));
     generator = new LoadGenerator(infra.processes, client, {
       rate: options.rate,
       durationS: options.durationS,
@@ -166,12 +180,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       const window = stats.takeWindow().toSorted((a, b) => a - b);
       const settled = stats.completed + stats.rolledBack;
       const counts = routerCounts(shop.router.inspector);
+      const lagByGroup = await infra.lagByGroup();
       options.onProgress?.({
         elapsedS: Math.round((Date.now() - began) / 1_000),
         ordersPerSecond: settled - lastSettled,
         p50Ms: percentile(window, 50),
         p99Ms: percentile(window, 99),
-        lag: await infra.lag(),
+        lag: Object.values(lagByGroup).reduce((n, l) => n + l, 0),
+        lagByGroup,
         retries: counts.retried + stats.stepRetries,
         deadLetters: counts.deadLettered,
         completed: stats.completed,
@@ -191,7 +207,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       const settledAll = result.orderIds.every((id) => stats.settledIds.has(id));
       const projection = await shop.projection.status();
       const realtimeDone = shop.realtime.attempted === shop.realtime.published + shop.realtime.failed;
-      if (settledAll && projection.lag === 0 && realtimeDone && (await infra.lag()) === 0) break;
+      if (settledAll && projection.lag === 0 && realtimeDone && (await totalLag(infra)) === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     clearInterval(ticker);
@@ -202,15 +218,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       shop,
       eventStore: infra.eventStore,
       sagaStore: infra.sagaStore,
-      processes: infra.processes,
-      events: infra.events,
+      desk,
       requested: result.orderIds,
       poisonIds: result.poisonIds,
     });
     const counts = routerCounts(shop.router.inspector);
     const sorted = stats.latenciesMs.toSorted((a, b) => a - b);
     const quotes = client.latenciesMs.toSorted((a, b) => a - b);
-    return {
+    summary = {
       ok: verified.ok,
       profile: infra.profile,
       durationS: options.durationS,
@@ -236,9 +251,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   } finally {
     await client.close();
     await shop.stop();
-    await infra.close();
-    if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    try {
+      if (summary && options.afterRun) await options.afterRun(summary);
+    } finally {
+      await infra.close();
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    }
   }
+  return summary;
 }
 // #endregion run
 

@@ -2,9 +2,9 @@
 // in the event store, the saga store, the payment ledger, inventory, shipments, the email
 // provider, the analytics read model and the dead-letter topics — never from what the load
 // generator believes it did.
-import { listDeadLetters, type Transport } from 'switchyard';
 import type { EventStore, RecordedEvent } from 'switchyard/eventsourcing';
 import type { SagaStore } from 'switchyard/saga';
+import type { DeadLetterDesk } from './dead-letter-desk.ts';
 import { TOPICS } from './topics.ts';
 import type { OrderEvent, OrderLine } from './order.ts';
 import type { Shop } from './shop.ts';
@@ -33,14 +33,14 @@ export interface VerifyInput {
   shop: Shop;
   eventStore: EventStore<OrderEvent>;
   sagaStore: SagaStore;
-  processes: Transport;
-  events: Transport;
+  /** The dead-letter topics, read one sweep at a time (the dashboard may be reading them too). */
+  desk: DeadLetterDesk;
   requested: readonly string[];
   poisonIds: readonly string[];
 }
 
 // #region verify
-export async function verify({ shop, eventStore, sagaStore, processes, events, requested, poisonIds }: VerifyInput): Promise<Verified> {
+export async function verify({ shop, eventStore, sagaStore, desk, requested, poisonIds }: VerifyInput): Promise<Verified> {
   const checks: Check[] = [];
   const check = (name: string, problems: string[], okDetail: string): void => {
     checks.push({ name, ok: problems.length === 0, detail: problems.length === 0 ? okDetail : `${problems.length} problem(s): ${problems.slice(0, 5).join('; ')}` });
@@ -129,11 +129,9 @@ export async function verify({ shop, eventStore, sagaStore, processes, events, r
   check('one confirmation email per completed order', mailProblems, `${confirmed.size} emails sent, none twice`);
 
   // Dead letters: exactly the poison messages, nothing else anywhere.
-  const dlq = await listDeadLetters(processes, `${TOPICS.orderRequests}.dlq`, { idleMs: 300 });
-  const otherDlq = [
-    ...(await listDeadLetters(processes, `${TOPICS.email}.dlq`, { idleMs: 300 })),
-    ...(await listDeadLetters(events, 'saga.events.dlq', { idleMs: 300 })),
-  ];
+  const dlq = await desk.list(`${TOPICS.orderRequests}.dlq`);
+  const otherDlq = [];
+  for (const topic of desk.topics) if (topic !== `${TOPICS.orderRequests}.dlq`) otherDlq.push(...(await desk.list(topic)));
   const dlqIds = dlq.map((d) => d.id).toSorted();
   const dlqProblems: string[] = [];
   if (JSON.stringify(dlqIds) !== JSON.stringify([...poisonIds].toSorted())) dlqProblems.push(`DLQ holds ${dlqIds.length} (${dlqIds.slice(0, 3).join(', ')}…), injected ${poisonIds.length}`);

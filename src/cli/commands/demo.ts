@@ -13,7 +13,7 @@ interface DemoModule {
 }
 /** examples/ecommerce/dashboard.ts */
 interface DashboardModule {
-  startDashboard(port?: number): Promise<{ url: string; push(progress: unknown): void; finish(summary: unknown): void; close(): Promise<void> }>;
+  startDashboard(port?: number): Promise<{ url: string; push(progress: unknown): void; attach(view: unknown): void; finish(summary: unknown): void; close(): Promise<void> }>;
 }
 interface DemoFaults {
   paymentFailures: number;
@@ -33,6 +33,8 @@ interface DemoRunOptions {
   products: number;
   faults: DemoFaults;
   onProgress?: (progress: unknown) => void;
+  onStart?: (view: unknown) => void;
+  afterRun?: (summary: { ok: boolean }) => Promise<void>;
   logger?: { debug(m: string): void; info(m: string): void; warn(m: string, f?: unknown): void; error(m: string, f?: unknown): void };
 }
 
@@ -118,7 +120,7 @@ export function registerDemo(program: Command): void {
       if (!flags.json) console.log(`switchyard demo: ${flags.duration} s at ${flags.rate === 0 ? 'full speed' : `${flags.rate} orders/s`}, profile ${flags.profile}${flags.faults ? ', faults injected' : ''}`);
       if (dashboard) console.log(`dashboard: ${dashboard.url}`);
       try {
-        const summary = await demo.runDemo({
+        await demo.runDemo({
           profile: flags.profile,
           ...(flags.dir ? { dir: flags.dir } : {}),
           durationS: flags.duration,
@@ -131,20 +133,24 @@ export function registerDemo(program: Command): void {
             dashboard?.push(p);
             out.write(live ? `\r\x1b[2K${demo.formatProgress(p)}` : `${demo.formatProgress(p)}\n`);
           },
+          ...(dashboard ? { onStart: (view: unknown) => dashboard.attach(view) } : {}),
+          // The summary is printed while the broker is still open, so --keep-open leaves the
+          // dead letters replayable and the sagas browsable from the dashboard.
+          afterRun: async (summary) => {
+            if (live) out.write('\n');
+            console.log(flags.json ? JSON.stringify(summary, null, 2) : demo.formatSummary(summary));
+            if (!summary.ok) process.exitCode = 1;
+            if (!dashboard) return;
+            dashboard.finish(summary);
+            if (flags.keepOpen) {
+              console.log(`dashboard still at ${dashboard.url}; Ctrl-C to stop`);
+              await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+            }
+          },
           ...(flags.verbose
             ? { logger: { debug: () => {}, info: () => {}, warn: (m: string, f?: unknown) => console.error(`warn: ${m}`, f ?? ''), error: (m: string, f?: unknown) => console.error(`error: ${m}`, f ?? '') } }
             : {}),
         });
-        if (live) out.write('\n');
-        console.log(flags.json ? JSON.stringify(summary, null, 2) : demo.formatSummary(summary));
-        if (!summary.ok) process.exitCode = 1;
-        if (dashboard) {
-          dashboard.finish(summary);
-          if (flags.keepOpen) {
-            console.log(`dashboard still at ${dashboard.url}; Ctrl-C to stop`);
-            await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-          }
-        }
       } finally {
         await dashboard?.close();
       }
