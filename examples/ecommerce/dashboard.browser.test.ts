@@ -48,7 +48,7 @@ it.skipIf(!existsSync(CHROMIUM))(`the dashboard shows a live run, replays a dead
         // The dead letters are the poison messages; replaying one takes it out of the list.
         const rows = page.locator('#dlq tr');
         await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(POISON);
-        const shown = (await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.deadLetter))).toSorted();
+        const shown = (await rows.evaluateAll((trs) => trs.map((tr) => (tr as unknown as { dataset: Record<string, string> }).dataset.deadLetter))).toSorted();
         expect(shown).toEqual([...s.injected.poisonIds].toSorted());
         const replayed = shown[0]!;
         await page.locator(`#dlq tr[data-dead-letter="${replayed}"] button`).click();
@@ -63,7 +63,7 @@ it.skipIf(!existsSync(CHROMIUM))(`the dashboard shows a live run, replays a dead
           .toSatisfy((statuses: string[]) => statuses.length > 0 && statuses.every((st) => st === 'rolled_back'));
         // One that got past reserving stock, so something was compensated (payment declined, no courier).
         const compensated = await page.evaluate(() =>
-          (window as unknown as { sagaRows: Array<{ id: string; history: Array<{ kind: string }> }> }).sagaRows.find((r) => r.history.some((h) => h.kind === 'compensation'))?.id,
+          (globalThis as unknown as { sagaRows: Array<{ id: string; history: Array<{ kind: string }> }> }).sagaRows.find((r) => r.history.some((h) => h.kind === 'compensation'))?.id,
         );
         expect(compensated).toBeDefined();
         await page.locator(`#saga-list tr[data-saga="${compensated}"]`).click();

@@ -5,6 +5,7 @@
 // node:http and a canvas; no dependencies.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { exposure, requireToken, type ExposureOptions } from 'switchyard/security';
 import { DASHBOARD_PAGE } from './dashboard-page.ts';
 import type { LiveView } from './live-view.ts';
 import type { DemoSummary, Progress } from './main.ts';
@@ -20,7 +21,13 @@ export interface Dashboard {
 
 const SAGA_STATUSES = new Set(['initiated', 'in_progress', 'completed', 'compensating', 'rolled_back', 'compensation_failed']);
 
-export async function startDashboard(port = 0): Promise<Dashboard> {
+/**
+ * Serves the dashboard on 127.0.0.1 by default. Another host (`0.0.0.0` to reach it from other
+ * machines) needs a token — `options.token` or `$SWITCHYARD_DASHBOARD_TOKEN` — which every
+ * request must then present (the printed URL carries it); without one it refuses to start.
+ */
+export async function startDashboard(port = 0, options: ExposureOptions = {}): Promise<Dashboard> {
+  const { host, token } = exposure('dashboard', options);
   const points: Progress[] = [];
   let summary: DemoSummary | undefined;
   let view: LiveView | undefined;
@@ -53,16 +60,18 @@ export async function startDashboard(port = 0): Promise<Dashboard> {
       json(res, 404, { error: `no ${req.method} ${url.pathname}` });
     }
   };
-  const server = createServer((req, res) => {
-    route(req, res).catch((error: unknown) => json(res, 500, { error: (error as Error).message }));
-  });
+  const server = createServer(
+    requireToken((req, res) => {
+      route(req, res).catch((error: unknown) => json(res, 500, { error: (error as Error).message }));
+    }, token),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
+    server.listen(port, host, resolve);
   });
   const { port: bound } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${bound}/`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}/${token ? `?token=${encodeURIComponent(token)}` : ''}`,
     push: (p) => void points.push(p),
     attach: (v) => void (view = v),
     finish: (s) => void (summary = s),

@@ -27,6 +27,14 @@ export class DeadLetterDesk {
     return this.#topics.map((t) => t.topic);
   }
 
+  /**
+   * Reads each dead-letter topic once, so its DLQ group exists before the first dead letter: on
+   * RabbitMQ a group is a queue, and a message published before its queue is bound goes nowhere.
+   */
+  async prepare(): Promise<void> {
+    for (const topic of this.topics) await this.list(topic);
+  }
+
   /** What `topic` holds now, oldest first. */
   list(topic: string): Promise<DeadLetter[]> {
     const { transport } = this.#find(topic);

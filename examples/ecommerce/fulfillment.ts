@@ -10,6 +10,7 @@ import type { Inventory } from './inventory.ts';
 import type { EmailRequest } from './notifications.ts';
 import { orderDecider, totalOf, type Order, type OrderCommand, type OrderEvent, type OrderLine } from './order.ts';
 import type { Payments } from './payments.ts';
+import { FulfillmentWorker } from './fulfillment-worker.ts';
 import type { Shipping } from './shipping.ts';
 import { TOPICS } from './topics.ts';
 
@@ -76,7 +77,8 @@ export function fulfillmentSaga({ orders, inventory, payments, shipping, process
 
 export interface OrderService {
   orders: Orders;
-  orchestrator: SagaOrchestrator;
+  /** Drives the sagas; the demo crashes and restarts it. */
+  worker: FulfillmentWorker;
   saga: SagaDefinition<FulfillmentInput>;
 }
 
@@ -94,15 +96,21 @@ export function orderService(deps: OrderServiceDeps): OrderService {
   const { router, processes, events, eventStore, sagaStore, dedup } = deps;
   const orders: Orders = commandHandler({ store: eventStore, decider: orderDecider, streamId: (id) => `order-${id}`, maxRetries: 10 });
   const saga = fulfillmentSaga({ ...deps, orders });
-  const orchestrator = new SagaOrchestrator({
-    store: sagaStore,
-    sagas: [saga],
-    transport: events,
-    recoveryIntervalMs: 1_000,
-    maxActive: 100_000,
-    ...(deps.onSagaEvent ? { onEvent: deps.onSagaEvent } : {}),
-    ...(deps.logger ? { logger: deps.logger } : {}),
-  });
+  const worker = new FulfillmentWorker(
+    sagaStore,
+    (store) =>
+      new SagaOrchestrator({
+        store,
+        sagas: [saga],
+        transport: events,
+        // A crashed worker's instances are taken over 2 s after its last lease renewal.
+        leaseMs: 2_000,
+        recoveryIntervalMs: 1_000,
+        maxActive: 100_000,
+        ...(deps.onSagaEvent ? { onEvent: deps.onSagaEvent } : {}),
+        ...(deps.logger ? { logger: deps.logger } : {}),
+      }),
+  );
 
   // #region place-order
   router.handle(
@@ -121,7 +129,7 @@ export function orderService(deps: OrderServiceDeps): OrderService {
       await orders.handle(orderId, { type: 'PlaceOrder', customerId, lines, placedAt }, { metadata: { correlationId: orderId } });
       const input: FulfillmentInput = { orderId, customerId, lines, totalCents: totalOf(lines) };
       try {
-        await orchestrator.begin(saga, input, { id: orderId }); // the saga id is the order id: one saga per order
+        await (await worker.orchestrator()).begin(saga, input, { id: orderId }); // the saga id is the order id: one saga per order
       } catch (error) {
         if (!isConcurrencyError(error)) throw error; // already begun by an earlier delivery
       }
@@ -130,12 +138,12 @@ export function orderService(deps: OrderServiceDeps): OrderService {
   // #endregion place-order
 
   // The saga's rollback is written to the order's stream.
-  router.handle('order-outcome', { from: events, topic: orchestrator.topic, group: 'orders-outcome', concurrency: 8, start: 'earliest', use: [retry({ attempts: 5 })] }, async (msg) => {
+  router.handle('order-outcome', { from: events, topic: worker.topic, group: 'orders-outcome', concurrency: 8, start: 'earliest', use: [retry({ attempts: 5 })] }, async (msg) => {
     if (msg.headers['x-saga-event'] !== 'saga.rolled_back') return;
     const event = json<SagaEvent & { type: 'saga.rolled_back' }>().decode(msg);
     await orders.handle(event.sagaId, { type: 'CancelOrder', reason: event.error }, { metadata: { correlationId: event.sagaId } });
   });
 
-  return { orders, orchestrator, saga };
+  return { orders, worker, saga };
 }
 

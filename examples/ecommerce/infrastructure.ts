@@ -2,19 +2,20 @@
 // they get them by role from here, so moving from one machine to the distributed setup is a
 // change of profile, not of service code.
 //
-//   role        embedded profile (now)                mixed profile (planned)
+//   role        embedded profile (default)            mixed profile (mixed-profile.ts)
 //   events      embedded broker (durable log)         Kafka: order events, saga events
 //   processes   the same embedded broker              RabbitMQ: order requests, email queue
 //   realtime    the same embedded broker              NATS: customer updates, stock/price queries
-//   eventStore  embeddedEventStore({ dir })           postgresEventStore({ pool })
-//   sagaStore   memorySagaStore()                     postgresSagaStore({ pool })
+//   eventStore  embeddedEventStore({ dir })           postgresEventStore({ pool, outbox })
+//   sagaStore   embeddedSagaStore({ dir })            postgresSagaStore({ pool })
 //   dedup       memoryIdempotencyStore()              postgresIdempotencyStore({ pool })
 import { join } from 'node:path';
 import { ConfigError, memoryIdempotencyStore, type IdempotencyStore, type Transport } from 'switchyard';
 import { embedded, type EmbeddedTransport } from 'switchyard/embedded';
 import { embeddedEventStore, type EventStore } from 'switchyard/eventsourcing';
-import { memorySagaStore, type SagaStore } from 'switchyard/saga';
+import { embeddedSagaStore, type SagaStore } from 'switchyard/saga';
 import type { OrderEvent } from './order.ts';
+import { mixedInfrastructure } from './mixed-profile.ts';
 import { TOPICS } from './topics.ts';
 
 export const PROFILES = ['embedded', 'mixed'] as const;
@@ -37,7 +38,7 @@ export interface Infrastructure {
 }
 
 // #region profile
-export function createInfrastructure(profile: string, dir: string): Infrastructure {
+export async function createInfrastructure(profile: string, dir: string): Promise<Infrastructure> {
   switch (profile) {
     case 'embedded': {
       const hot = { partitions: 4 }; // per-customer update topics keep the default of one partition
@@ -47,25 +48,26 @@ export function createInfrastructure(profile: string, dir: string): Infrastructu
         topics: { [TOPICS.orderRequests]: hot, [TOPICS.orderEvents]: hot, [TOPICS.sagaEvents]: hot, [TOPICS.email]: hot },
       });
       const eventStore = embeddedEventStore<OrderEvent>({ dir: join(dir, 'events'), publish: { transport: bus, topic: TOPICS.orderEvents } });
+      // Saga instances in a compacted topic of the same broker: one fsync group for both.
+      const sagaStore = embeddedSagaStore({ transport: bus, topic: 'shop.sagas' });
       return {
         profile,
         events: bus,
         processes: bus,
         realtime: bus,
         eventStore,
-        sagaStore: memorySagaStore(),
+        sagaStore,
         dedup: memoryIdempotencyStore({ maxKeys: 1_000_000 }),
         lagByGroup: () => embeddedLag(bus),
         close: async () => {
           await eventStore.close();
+          await sagaStore.close();
           await bus.close();
         },
       };
     }
     case 'mixed':
-      throw new ConfigError(
-        'profile "mixed" (Kafka events, RabbitMQ processes, NATS real-time, PostgreSQL stores) is not yet available; use --profile embedded',
-      );
+      return mixedInfrastructure();
     default:
       throw new ConfigError(`unknown profile "${profile}"; choose one of ${PROFILES.join(', ')}`);
   }

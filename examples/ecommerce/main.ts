@@ -42,6 +42,8 @@ export interface DemoOptions {
     realtimeFailures: number;
     /** The email provider turns slow for this many seconds mid-run (circuit breaker). */
     slowDownstreamS: number;
+    /** Times the fulfillment worker is killed mid-run (and restarted half a second later). */
+    workerCrashes: number;
   };
   /** Called about once a second with the live figures. */
   onProgress?: (p: Progress) => void;
@@ -91,6 +93,8 @@ export interface DemoSummary {
     duplicatesSkipped: number;
     paymentDuplicatesAbsorbed: number;
     breakerOpened: number;
+    /** When the fulfillment worker was killed, and how many sagas it was driving then. */
+    workerCrashes: Array<{ atS: number; inFlight: number }>;
     realtime: { published: number; failed: number; received: number };
     catalogQueries: { answered: number; p50Ms: number };
     warnings: number;
@@ -111,9 +115,10 @@ export const defaultFaults: DemoOptions['faults'] = {
   shippingFailures: 2,
   realtimeFailures: 5,
   slowDownstreamS: 2,
+  workerCrashes: 1,
 };
 
-export const noFaults: DemoOptions['faults'] = { paymentFailures: 0, transientPaymentFailures: 0, duplicates: 0, poison: 0, shippingFailures: 0, realtimeFailures: 0, slowDownstreamS: 0 };
+export const noFaults: DemoOptions['faults'] = { paymentFailures: 0, transientPaymentFailures: 0, duplicates: 0, poison: 0, shippingFailures: 0, realtimeFailures: 0, slowDownstreamS: 0, workerCrashes: 0 };
 
 /** The catalog: two doorbusters with little stock (they sell out), the rest stocked for the expected load. */
 export function catalog(products: number, expectedOrders: number): Array<Product & { stock: number }> {
@@ -133,7 +138,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     throw new ConfigError(`--dir ${options.dir} is not empty; the summary verifies one run, so give a new or empty folder`);
   }
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'switchyard-demo-'));
-  const infra = createInfrastructure(options.profile, dir); // 'embedded' now; 'mixed' is a config change later
+  const infra = await createInfrastructure(options.profile, dir);
   const f = options.faults;
   let warnings = 0;
   const logger: Logger = options.logger ?? quiet;
@@ -157,6 +162,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const desk = new DeadLetterDesk(infra.processes, infra.events);
   let summary: DemoSummary | undefined;
   try {
+    await desk.prepare();
     await shop.start();
     await client.start();
     options.onStart?.(liveView(shop, infra.sagaStore, desk));
@@ -172,6 +178,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     });
     const slowFrom = Date.now() + options.durationS * 300; // 30 % into the run
     shop.notifications.provider.slow = () => f.slowDownstreamS > 0 && Date.now() >= slowFrom && Date.now() < slowFrom + f.slowDownstreamS * 1_000;
+    // Worker crashes spread evenly over the load phase (the first at half of it when there is one).
+    const crashes: Array<Promise<unknown>> = [];
+    const crashTimers = Array.from({ length: f.workerCrashes }, (_, i) =>
+      setTimeout(() => crashes.push(shop.orders.worker.crashAndRestart(500)), (options.durationS * 1_000 * (i + 1)) / (f.workerCrashes + 1)),
+    );
 
     const began = Date.now();
     let phase: Progress['phase'] = 'load';
@@ -200,6 +211,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const ticker = setInterval(() => void report().catch(() => {}), 1_000);
 
     const result = await generator.run();
+    for (const t of crashTimers) clearTimeout(t);
+    await Promise.all(crashes);
     phase = 'settling';
     // Wait until every order settled and every queue is drained (or give up: the summary says which are stuck).
     const deadline = Date.now() + (options.settleTimeoutMs ?? 30_000);
@@ -219,6 +232,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       eventStore: infra.eventStore,
       sagaStore: infra.sagaStore,
       desk,
+      crashes: shop.orders.worker.crashes,
       requested: result.orderIds,
       poisonIds: result.poisonIds,
     });
@@ -238,6 +252,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         duplicatesSkipped: counts.duplicateRequests,
         paymentDuplicatesAbsorbed: shop.payments.duplicatesAbsorbed,
         breakerOpened: shop.notifications.opened,
+        workerCrashes: shop.orders.worker.crashes.map((c) => ({ atS: round((c.at - began) / 1_000), inFlight: c.inFlight.length })),
         realtime: { published: shop.realtime.published, failed: shop.realtime.failed, received: shop.realtime.received },
         catalogQueries: { answered: client.answered, p50Ms: round(percentile(quotes, 50)) },
         warnings,
@@ -273,8 +288,8 @@ export function formatSummary(s: DemoSummary): string {
     `VERIFIED SUMMARY — profile ${s.profile}, ${s.durationS} s at ${s.rate === 0 ? 'full speed' : `${s.rate} orders/s`}`,
     `  orders      ${s.orders.requested} requested: ${s.orders.completed} completed, ${s.orders.rolledBack} rolled back (${Object.entries(s.orders.rolledBackBy).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}), ${s.orders.stuck.length} stuck`,
     `  throughput  ${s.throughput.ordersPerSecond} orders/s settled; order latency p50 ${s.throughput.p50Ms} ms, p99 ${s.throughput.p99Ms} ms`,
-    `  injected    declined ${i.paymentFailures}%, transient payment errors ${i.transientPaymentFailures}%, duplicates ${i.duplicates}% (${i.duplicatesSent} sent twice), poison ${i.poison}, no courier ${i.shippingFailures}%, real-time drops ${i.realtimeFailures}%, slow email provider ${i.slowDownstreamS} s`,
-    `  observed    ${o.retries} retries, ${o.duplicatesSkipped} duplicate deliveries skipped, ${o.paymentDuplicatesAbsorbed} duplicate charges absorbed, circuit opened ${o.breakerOpened}×, real-time ${o.realtime.published} sent / ${o.realtime.failed} dropped / ${o.realtime.received} received, ${o.catalogQueries.answered} stock/price queries (p50 ${o.catalogQueries.p50Ms} ms)`,
+    `  injected    declined ${i.paymentFailures}%, transient payment errors ${i.transientPaymentFailures}%, duplicates ${i.duplicates}% (${i.duplicatesSent} sent twice), poison ${i.poison}, no courier ${i.shippingFailures}%, real-time drops ${i.realtimeFailures}%, slow email provider ${i.slowDownstreamS} s, worker crashes ${i.workerCrashes}`,
+    `  observed    ${o.retries} retries, ${o.duplicatesSkipped} duplicate deliveries skipped, ${o.paymentDuplicatesAbsorbed} duplicate charges absorbed, circuit opened ${o.breakerOpened}×, worker killed ${o.workerCrashes.length}× (${o.workerCrashes.map((c) => `${c.inFlight} sagas in flight at ${c.atS} s`).join(', ') || '-'}), real-time ${o.realtime.published} sent / ${o.realtime.failed} dropped / ${o.realtime.received} received, ${o.catalogQueries.answered} stock/price queries (p50 ${o.catalogQueries.p50Ms} ms)`,
     `  payments    ${s.payments.charges} charges, ${s.payments.refunds} refunds, net ${money(s.payments.netCents)}`,
     `  analytics   revenue ${money(s.analytics.revenueCents)}; top products ${s.analytics.topProducts.map((p) => `${p.productId} (${p.units})`).join(', ')}`,
     `  dead letters ${s.deadLetters.orderRequests} on orders.requests.dlq, ${s.deadLetters.other} elsewhere`,

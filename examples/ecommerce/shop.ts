@@ -83,11 +83,11 @@ export function createShop({ infra, products, faults, onSagaEvent, logger }: Sho
     projection,
     async start() {
       await router.start();
-      await orders.orchestrator.start();
+      await orders.worker.start();
       projection.start();
     },
     async stop() {
-      await orders.orchestrator.close();
+      await orders.worker.close();
       await projection.stop();
       await router.stop();
     },

@@ -5,6 +5,7 @@
 import type { EventStore, RecordedEvent } from 'switchyard/eventsourcing';
 import type { SagaStore } from 'switchyard/saga';
 import type { DeadLetterDesk } from './dead-letter-desk.ts';
+import type { Crash } from './fulfillment-worker.ts';
 import { TOPICS } from './topics.ts';
 import type { OrderEvent, OrderLine } from './order.ts';
 import type { Shop } from './shop.ts';
@@ -35,12 +36,14 @@ export interface VerifyInput {
   sagaStore: SagaStore;
   /** The dead-letter topics, read one sweep at a time (the dashboard may be reading them too). */
   desk: DeadLetterDesk;
+  /** Fulfillment worker crashes: the sagas each left behind must have been finished by the restarted worker. */
+  crashes: readonly Crash[];
   requested: readonly string[];
   poisonIds: readonly string[];
 }
 
 // #region verify
-export async function verify({ shop, eventStore, sagaStore, desk, requested, poisonIds }: VerifyInput): Promise<Verified> {
+export async function verify({ shop, eventStore, sagaStore, desk, crashes, requested, poisonIds }: VerifyInput): Promise<Verified> {
   const checks: Check[] = [];
   const check = (name: string, problems: string[], okDetail: string): void => {
     checks.push({ name, ok: problems.length === 0, detail: problems.length === 0 ? okDetail : `${problems.length} problem(s): ${problems.slice(0, 5).join('; ')}` });
@@ -75,6 +78,11 @@ export async function verify({ shop, eventStore, sagaStore, desk, requested, poi
     const reason = /failed: (\w+)/.exec(s.error ?? '')?.[1] ?? 'unknown'; // the failed step's error class: OutOfStock, CardDeclined…
     rolledBackBy[reason] = (rolledBackBy[reason] ?? 0) + 1;
   }
+  // Sagas a crashed worker was driving: finished by the restarted one, not left leased to the dead.
+  const bySaga = new Map(sagas.map((r) => [r.id, r]));
+  const crashProblems = crashes.flatMap((c) => c.inFlight.filter((id) => !['completed', 'rolled_back'].includes(bySaga.get(id)?.status ?? '')).map((id) => `${id} is ${bySaga.get(id)?.status ?? 'missing'}`));
+  const inFlight = crashes.reduce((n, c) => n + c.inFlight.length, 0);
+  check('sagas of a crashed worker resumed and settled', crashProblems, crashes.length === 0 ? 'no worker crash injected' : `${crashes.length} crash(es) left ${inFlight} saga(s) in flight; the restarted worker settled all`);
   check('every saga settled and agrees with its order', sagaProblems, `${sagas.length} sagas: ${sagas.filter((s) => s.status === 'completed').length} completed, ${sagas.filter((s) => s.status === 'rolled_back').length} rolled back`);
 
   // Payments: charged once per order; confirmed orders paid in full, cancelled ones refunded.

@@ -23,6 +23,7 @@ interface DemoFaults {
   shippingFailures: number;
   realtimeFailures: number;
   slowDownstreamS: number;
+  workerCrashes: number;
 }
 interface DemoRunOptions {
   profile: string;
@@ -54,6 +55,7 @@ interface DemoFlags {
   shippingFailures?: number;
   realtimeFailures?: number;
   slowDownstream?: number;
+  workerCrashes?: number;
   verbose?: boolean;
   dashboard: boolean;
   dashboardPort: number;
@@ -80,7 +82,7 @@ export function registerDemo(program: Command): void {
     .description('run the Black Friday e-commerce demo with injected faults and verify the outcome from the system state')
     .option('--duration <s>', 'seconds of load', number('--duration', 1), 30)
     .option('--rate <orders/s>', 'orders per second (0 = full speed)', number('--rate', 0), 50)
-    .option('--profile <name>', 'where it runs: embedded (mixed: Kafka, RabbitMQ, NATS, PostgreSQL — not yet available)', 'embedded')
+    .option('--profile <name>', 'where it runs: embedded (no services needed) or mixed (Kafka, RabbitMQ, NATS, PostgreSQL from `npm run services`; SWITCHYARD_KAFKA_BROKERS, SWITCHYARD_AMQP_URL, SWITCHYARD_NATS_URL, SWITCHYARD_PG_URL override)', 'embedded')
     .option('--json', 'print the summary as JSON (progress goes to stderr)')
     .option('--customers <n>', 'distinct customers', number('--customers', 1), 200)
     .option('--products <n>', 'products in the catalog', number('--products', 4), 50)
@@ -93,15 +95,13 @@ export function registerDemo(program: Command): void {
     .option('--shipping-failures <pct>', 'percent of orders no courier takes (default 2)', number('--shipping-failures', 0, 100))
     .option('--realtime-failures <pct>', 'percent of real-time updates dropped (default 5)', number('--realtime-failures', 0, 100))
     .option('--slow-downstream <s>', 'seconds the email provider hangs mid-run (default 2)', number('--slow-downstream', 0))
+    .option('--worker-crashes <n>', 'times the fulfillment worker is killed mid-run and restarted (default 1)', number('--worker-crashes', 0, 20))
     .option('--verbose', 'print warnings and errors from the router and the saga orchestrator')
     .option('--no-dashboard', 'no live dashboard (it is off with --json too)')
     .option('--dashboard-port <port>', 'dashboard port on 127.0.0.1 (default: any free port)', number('--dashboard-port', 0, 65_535), 0)
     .option('--keep-open', 'keep the dashboard up after the run until Ctrl-C')
     .action(async (flags: DemoFlags) => {
-      if (flags.profile === 'mixed') {
-        throw new ConfigError('profile "mixed" (Kafka events, RabbitMQ processes, NATS real-time, PostgreSQL stores) is not yet available; use --profile embedded');
-      }
-      if (flags.profile !== 'embedded') throw new ConfigError(`unknown profile "${flags.profile}"; choose embedded (mixed is not yet available)`);
+      if (flags.profile !== 'embedded' && flags.profile !== 'mixed') throw new ConfigError(`unknown profile "${flags.profile}"; choose embedded or mixed`);
       if (!existsSync(fileURLToPath(DEMO))) throw new ConfigError(`the demo runs from a Switchyard repository checkout: ${fileURLToPath(DEMO)} not found`);
       const demo = (await import(pathToFileURL(fileURLToPath(DEMO)).href)) as DemoModule;
       const base = flags.faults ? demo.defaultFaults : demo.noFaults;
@@ -113,6 +113,7 @@ export function registerDemo(program: Command): void {
         shippingFailures: flags.shippingFailures ?? base.shippingFailures,
         realtimeFailures: flags.realtimeFailures ?? base.realtimeFailures,
         slowDownstreamS: flags.slowDownstream ?? base.slowDownstreamS,
+        workerCrashes: flags.workerCrashes ?? base.workerCrashes,
       };
       const out = flags.json ? process.stderr : process.stdout;
       const live = out.isTTY === true;
