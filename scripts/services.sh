@@ -294,13 +294,25 @@ ensure_chromium() {
   report $name "$bin" "$how (headless, for the dashboard test)"
 }
 
+# ---------------------------------------------------------------- kcat
+# Not a service: an independent Kafka client (librdkafka's CLI) the interop tests check the
+# adapter against.
+ensure_kcat() {
+  local name=kcat how="already installed"
+  if ! command -v kcat >/dev/null 2>&1; then
+    apt_install kcat || { fail $name "-" "could not install kcat (Kafka interop tests need it)"; return; }
+    how="installed"
+  fi
+  report $name "$(command -v kcat)" "$how (independent Kafka client for interop tests)"
+}
+
 # ---------------------------------------------------------------- main
-ALL=(rabbitmq nats postgres redis kafka chromium)
+ALL=(rabbitmq nats postgres redis kafka kcat chromium)
 SELECTED=("$@")
 ((${#SELECTED[@]})) || SELECTED=("${ALL[@]}")
 for s in "${SELECTED[@]}"; do
   case "$s" in
-    rabbitmq|nats|postgres|redis|kafka|chromium) "ensure_$s" ;;
+    rabbitmq|nats|postgres|redis|kafka|kcat|chromium) "ensure_$s" ;;
     *) echo "unknown service '$s' (known: ${ALL[*]})" >&2; FAILED+=("$s") ;;
   esac
 done

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { exposure, requireToken, type ExposureOptions } from '../security/http-guard.ts';
 
 /** A plain node:http request handler; it answers every request it is given. */
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -34,4 +35,34 @@ export function routes(table: Record<string, HttpHandler>): HttpHandler {
     if (handler) handler(req, res);
     else send(res, 404, 'text/plain; charset=utf-8', `not found: ${path} (try ${Object.keys(table).join(', ')})\n`);
   };
+}
+
+/** Where `serve()` listens. */
+export interface ServeOptions extends ExposureOptions {
+  /** Port; 0 picks a free one. Default 0. */
+  port?: number;
+}
+
+/**
+ * Starts a node:http server for `handler` with safe defaults: it binds 127.0.0.1 unless `host`
+ * says otherwise, and any other host needs a token (`token`, or `$SWITCHYARD_DASHBOARD_TOKEN`)
+ * which every request must then present; without one it refuses to start (ConfigError).
+ * Resolves once listening.
+ *
+ * @example
+ * ```ts
+ * const server = await serve(routes({ '/metrics': metricsHandler({ registry }) }), { port: 9464 });
+ * ```
+ */
+export async function serve(handler: HttpHandler, options: ServeOptions = {}): Promise<Server> {
+  const { host, token } = exposure('serve', options);
+  const server = createServer(requireToken(handler, token));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
 }

@@ -11,7 +11,7 @@ export { tracing, type TracingOptions } from './tracing.ts';
 export { instrument, unwrap, type InstrumentOptions, type InstrumentedTransport } from './instrument.ts';
 export { w3cTraceContext, messageContext, headerGetter, headerSetter, TRACEPARENT_HEADER, TRACESTATE_HEADER } from './trace-context.ts';
 export { metricsHandler, type MetricsHandlerOptions } from './metrics-handler.ts';
-export { routes, type HttpHandler } from './http.ts';
+export { routes, serve, type HttpHandler, type ServeOptions } from './http.ts';
 export { observeCircuit } from './circuit.ts';
 export { LagMonitor, lagMonitor, type LagEvent, type LagMonitorOptions, type LagReading, type LagSource, type LagThresholds } from './lag.ts';
 export { memoryLagSource, embeddedLagSource, kafkaLagSource, rabbitmqLagSource, natsLagSource, type LagFilter, type MemoryGroupLag } from './lag-sources.ts';

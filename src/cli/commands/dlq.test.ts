@@ -51,11 +51,11 @@ it('switchyard dlq list / replay: lists dead letters of an embedded topic and re
   expect(listed.stdout).toMatch(/handler=bill {2}orders\.placed\n {4}DecodeError: cannot decode message p-1/);
 
   expect((await cli('dlq', 'replay', 'orders.placed', '--dir', dir)).stderr).toMatch(/--id <id…> or --all/);
-  const one = await cli('dlq', 'replay', 'orders.placed', '--dir', dir, '--id', 'p-2', '--idle', '200');
+  const one = await cli('dlq', 'replay', 'orders.placed', '--dir', dir, '--id', 'p-2', '--idle', '200', '--yes');
   expect(one.stdout).toContain('replayed p-2\n1 message(s) replayed from orders.placed.dlq');
   const rest = await cli('dlq', 'list', 'orders.placed.dlq', '--dir', dir, '--idle', '200', '--json');
   expect(rest.stdout.trim().split('\n').map((l) => JSON.parse(l).id)).toEqual(['p-1', 'p-3']);
-  const all = await cli('dlq', 'replay', 'orders.placed', '--dir', dir, '--all', '--idle', '200');
+  const all = await cli('dlq', 'replay', 'orders.placed', '--dir', dir, '--all', '--idle', '200', '-y');
   expect(all.stdout).toContain('2 message(s) replayed');
   expect((await cli('dlq', 'list', 'orders.placed', '--dir', dir, '--idle', '200')).stdout).toContain('no dead letters in orders.placed.dlq');
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
 import { listDeadLetters, replayDeadLetters } from '../../router/dlq.ts';
 import { embedded } from '../../transports/embedded/index.ts';
+import { confirm } from '../confirm.ts';
 
 /** The dead-letter topic of `topic`: itself when it already ends in `.dlq`. */
 function dlqTopic(topic: string): string {
@@ -9,9 +10,10 @@ function dlqTopic(topic: string): string {
 }
 
 /**
- * `switchyard dlq list <topic> --dir DIR` and `switchyard dlq replay <topic> --dir DIR [--id ID… | --all]`:
+ * `switchyard dlq list <topic> --dir DIR` and `switchyard dlq replay <topic> --dir DIR [--id ID… | --all] [--yes]`:
  * the dead letters of a topic (`<topic>.dlq`) on an embedded broker, and replaying them to their
- * original topic (each removed from the DLQ only after its publish succeeded).
+ * original topic (each removed from the DLQ only after its publish succeeded). Replaying asks for
+ * confirmation on a terminal and refuses without `--yes` when stdin is not one.
  */
 export function registerDlq(program: Command): void {
   const dlq = program.command('dlq').description('list and replay dead-lettered messages (embedded broker)');
@@ -46,10 +48,17 @@ export function registerDlq(program: Command): void {
     .requiredOption('-d, --dir <dir>', 'the embedded data directory')
     .option('--id <id...>', 'replay only these message ids')
     .option('--all', 'replay every dead letter')
+    .option('-y, --yes', 'do not ask for confirmation (needed when stdin is not a terminal)')
     .option('--idle <ms>', 'stop reading after this long without a new message', '500')
-    .action(async (topic: string, opts: { dir: string; id?: string[]; all?: boolean; idle: string }) => {
+    .action(async (topic: string, opts: { dir: string; id?: string[]; all?: boolean; idle: string; yes?: boolean }) => {
       if (!opts.all && !opts.id?.length) throw new ConfigError('dlq replay: say which messages: --id <id…> or --all');
       if (opts.all && opts.id?.length) throw new ConfigError('dlq replay: give either --id or --all, not both');
+      const what = opts.all ? 'every dead letter' : `${opts.id!.length} dead letter(s) (${opts.id!.join(', ')})`;
+      if (!(await confirm(`dlq replay: republish ${what} of ${dlqTopic(topic)} to the original topic?`, opts.yes))) {
+        console.error('dlq replay: not confirmed; nothing replayed');
+        process.exitCode = 1;
+        return;
+      }
       const bus = embedded({ dir: opts.dir });
       try {
         const replayed = await replayDeadLetters(bus, dlqTopic(topic), { idleMs: Number(opts.idle), ...(opts.id ? { ids: opts.id } : {}) });
