@@ -101,8 +101,12 @@ export class Segment {
       const at = pos - chunkStart;
       const check: FrameCheck = checkFrame(chunk, at, chunk.length, verify);
       let failure: FrameCheck | undefined = check.ok ? undefined : check;
-      if (check.ok && frameOffset(chunk, at) < this.nextOffset) {
-        failure = { ok: false, reason: 'bad-body', detail: `offset ${frameOffset(chunk, at)} goes backwards (expected ≥ ${this.nextOffset})` };
+      if (check.ok) {
+        const offset = frameOffset(chunk, at);
+        // A CRC only says the bytes are the ones written; an offset that is not a whole number
+        // (found by the fuzzer: 2.5, 2^60, NaN) would make every later offset wrong.
+        if (!Number.isSafeInteger(offset)) failure = { ok: false, reason: 'bad-body', detail: `offset ${offset} is not a whole number` };
+        else if (offset < this.nextOffset) failure = { ok: false, reason: 'bad-body', detail: `offset ${offset} goes backwards (expected ≥ ${this.nextOffset})` };
       }
       if (check.ok && !failure && verify) {
         try {

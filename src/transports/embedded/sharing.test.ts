@@ -30,9 +30,10 @@ describe('one embedded broker shared by local processes', () => {
     expect((error as Error).message).toContain('too long');
   });
 
-  // Known race (issue #3 note): about one run in three, the re-attached subscription receives nothing
-  // after the takeover. Retried until it is found and fixed; each try asserts the full behaviour.
-  it('when the owner is killed, a connected process takes over after recovery and its subscription carries on', { retry: 2 }, async () => {
+  // Regression: the client could reconnect to the dying owner's socket, lose it again while
+  // re-attaching, and leave its subscription failed; and handlers started before a failover did
+  // not wake the new source, so nothing more was delivered (about one run in three).
+  it('when the owner is killed, a connected process takes over after recovery and its subscription carries on', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-share-'));
     const owner = await spawnOwner(dir, 2);
     const client = embedded({ dir });

@@ -28,6 +28,8 @@ const PREFETCH = 256;
 interface ClientSub {
   sub: EmbeddedSubscription;
   waiting: Array<[delivery: number, message: Message]>;
+  /** The owner confirmed the subscription. Until then a lost connection is the subscriber's to retry, not `onLost`'s. */
+  attached: boolean;
 }
 
 function fromWire(w: WireError): Error {
@@ -95,7 +97,7 @@ export class SocketClient {
 
   async subscribe(sub: EmbeddedSubscription): Promise<void> {
     const id = this.#nextSub++;
-    const state: ClientSub = { sub, waiting: [] };
+    const state: ClientSub = { sub, waiting: [], attached: false };
     this.#subs.set(id, state);
     sub.source = {
       setPaused: (paused) => {
@@ -104,6 +106,7 @@ export class SocketClient {
         if (paused) for (const [delivery] of state.waiting.splice(0)) this.#ack(id, delivery, Outcome.givenBack);
         else this.#drain(id, state);
       },
+      wake: () => this.#drain(id, state),
       leave: async () => {
         this.#flushAcks();
         try {
@@ -119,6 +122,7 @@ export class SocketClient {
       await this.#request((req) =>
         new FrameBuilder(Op.subscribe).u32(req).u32(id).str16(sub.topic).str16(group).u8(from === 'earliest' ? 0 : 1).u32(window).done(),
       );
+      state.attached = true;
     } catch (error) {
       this.#subs.delete(id);
       throw error;
@@ -216,7 +220,9 @@ export class SocketClient {
       : new TransportError(`lost the connection to the embedded broker owner: ${cause.message}`, { cause, retryable: true });
     for (const d of this.#requests.values()) d.reject(this.#error);
     this.#requests.clear();
-    const subs = [...this.#subs.values()].map((state) => state.sub);
+    // Prefetched deliveries of the lost owner are not run: its successor delivers them again.
+    for (const state of this.#subs.values()) state.waiting.length = 0;
+    const subs = [...this.#subs.values()].filter((state) => state.attached).map((state) => state.sub);
     this.#subs.clear();
     if (!this.#closing && this.onLost) this.onLost(this.#error, subs);
     else for (const sub of subs) sub.fail(this.#error);

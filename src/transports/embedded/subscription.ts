@@ -10,6 +10,8 @@ export interface SubscriptionSource {
   setPaused(paused: boolean): void;
   /** Every in-flight handler has settled after close(): leave the group. */
   leave(): Promise<void>;
+  /** A handler started by an earlier source settled: there is room again (see `run`). */
+  wake(): void;
 }
 
 /**
@@ -52,6 +54,7 @@ export class EmbeddedSubscription implements Subscription {
   /** Runs the handler for `message`, then reports the outcome to `done`. */
   run(message: Message, done: (ok: boolean) => void): void {
     if (this.inflight++ === 0) this.#idle = deferred();
+    const source = this.source;
     const handler = this.handler;
     const signal = this.#abort.signal;
     let result: Promise<void>;
@@ -61,14 +64,17 @@ export class EmbeddedSubscription implements Subscription {
       result = Promise.reject(error);
     }
     Promise.resolve(result).then(
-      () => this.#finish(done, true),
-      () => this.#finish(done, false),
+      () => this.#finish(done, true, source),
+      () => this.#finish(done, false, source),
     );
   }
 
-  #finish(done: (ok: boolean) => void, ok: boolean): void {
+  #finish(done: (ok: boolean) => void, ok: boolean, source: SubscriptionSource | undefined): void {
     if (--this.inflight === 0) this.#idle.resolve();
     done(ok);
+    // Started before a failover: `done` woke the old source, but the room it frees is the new
+    // source's, which may have held deliveries back while this handler ran.
+    if (source !== this.source) this.source?.wake();
   }
 
   pause(): void {

@@ -1,4 +1,4 @@
-import { mkdirSync, realpathSync, chmodSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Capabilities } from '../../core/capabilities.ts';
 import { ClosedError, ConfigError, TransportError } from '../../core/errors.ts';
@@ -11,6 +11,7 @@ import { Broker, type Consumer, type Delivery, type TopicInfo } from './broker.t
 import { tryLock } from './lock.ts';
 import { resolveOptions, type EmbeddedOptions, type ResolvedEmbeddedOptions } from './options.ts';
 import { SocketClient } from './socket-client.ts';
+import { ensurePrivateDir } from './private-dir.ts';
 import { SocketServer, SOCKET_FILE } from './socket-server.ts';
 import { EmbeddedSubscription, type SubscriptionSource } from './subscription.ts';
 
@@ -129,6 +130,10 @@ class LocalConsumer implements Consumer, SubscriptionSource {
     if (!paused) this.broker.wake(this);
   }
 
+  wake(): void {
+    this.broker.wake(this);
+  }
+
   async leave(): Promise<void> {
     this.broker.detach(this);
     this.broker.flushCommits();
@@ -174,8 +179,7 @@ export class EmbeddedTransport implements Transport {
 
   async #connect(): Promise<void> {
     const requested = resolve(this.options.dir);
-    mkdirSync(requested, { recursive: true, mode: 0o700 });
-    chmodSync(requested, 0o700);
+    ensurePrivateDir(requested);
     this.#dir = realpathSync(requested);
     const socketPath = join(this.#dir, SOCKET_FILE);
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
@@ -258,14 +262,34 @@ export class EmbeddedTransport implements Transport {
     }
     this.#client = undefined;
     this.#connecting = undefined;
-    void (async () => {
+    void this.#reattach(subs);
+  }
+
+  /**
+   * Attaches `subs` to whatever this transport is connected to now. The connection may be lost
+   * again meanwhile — e.g. it reached the dying owner's socket before the kernel closed it — and
+   * then the subscriptions not yet confirmed are attached anew, after the next (re)connect.
+   */
+  async #reattach(subs: EmbeddedSubscription[]): Promise<void> {
+    const pending = [...subs];
+    for (let attempt = 1; ; attempt++) {
       try {
         await this.connect();
-        for (const sub of subs) if (!sub.stopping) await this.#attach(sub);
-      } catch (reconnectError) {
-        for (const sub of subs) sub.fail(reconnectError as Error);
+        while (pending.length > 0) {
+          const sub = pending[0]!;
+          if (!sub.stopping) await this.#attach(sub);
+          pending.shift();
+        }
+        return;
+      } catch (error) {
+        const again = error instanceof TransportError && error.retryable && !this.#closed && attempt < 50;
+        if (!again) {
+          for (const sub of pending) sub.fail(error as Error);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 20));
       }
-    })();
+    }
   }
 
   /** Topics, partitions, sizes, end offsets, groups and their lag. */
