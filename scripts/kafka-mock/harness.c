@@ -194,7 +194,8 @@ static void handle_command(char *line, char *out, size_t outsize) {
                          "delete-topic <name> | "
                          "set-leader <topic> <partition> <id|-1> | "
                          "coordinator <group|transaction> <key> <id> | "
-                         "topic-error <topic> <err> | quit");
+                         "topic-error <topic> <err> | "
+                         "advertise <id> <host> <port> | quit");
                 return;
 
         } else if (!strcmp(argv[0], "broker-down") ||
@@ -315,6 +316,15 @@ static void handle_command(char *line, char *out, size_t outsize) {
                 if (argc != 3 || parse_err(argv[2], &terr))
                         USAGE("topic-error <topic> <err>");
                 rd_kafka_mock_topic_set_error(mcluster, argv[1], terr);
+
+        } else if (!strcmp(argv[0], "advertise")) {
+                /* Lets a test put a TLS-terminating proxy in front of a broker:
+                 * Metadata then sends clients to the proxy, not the plain port. */
+                if (argc != 4 || parse_int(argv[3], 1, 65535, &b))
+                        USAGE("advertise <id> <host> <port>");
+                BROKER_ID(argv[1], &a);
+                rd_kafka_mock_broker_set_host_port(mcluster, (int32_t)a,
+                                                   argv[2], (int)b);
 
         } else if (!strcmp(argv[0], "quit")) {
                 run = 0;

@@ -1,4 +1,5 @@
 import { ConfigError, isTimeoutError, TransportError, type SwitchyardError } from '../../core/errors.ts';
+import { tlsError } from '../../internal/transport-tls.ts';
 
 /** Kafka protocol errors that mean the request itself is wrong: retrying cannot help. */
 const PERMANENT_API_ERRORS = new Set([
@@ -61,6 +62,9 @@ export function toKafkaError(what: string, error: unknown): SwitchyardError {
     const code = (error as { code: string }).code;
     if (['CONFIG', 'TRANSPORT', 'CLOSED'].includes(code)) return error as SwitchyardError;
   }
+  // A certificate the client refused: say which check failed and what to do, and do not retry.
+  const tls = tlsError(what, error, 'tls');
+  if (tls) return tls;
   if (isTimeoutError(error)) return new TransportError(`${what}: ${(error as Error).message}`, { cause: error, retryable: true });
   const ids = kafkaErrorIds(error);
   const inner = [...new Set(nestedMessages(error))].filter((m) => m.length > 0).slice(0, 3);
@@ -68,7 +72,11 @@ export function toKafkaError(what: string, error: unknown): SwitchyardError {
   const detail = ids.length > 0 ? `${message} [${[...new Set(ids)].join(', ')}]` : message;
   const code = (error as PlatformaticErrorShape | null)?.code;
   if (code === 'PLT_KFK_USER') return new ConfigError(`${what}: ${detail}`, { cause: error });
-  if (code === 'PLT_KFK_AUTHENTICATION') return new ConfigError(`${what}: authentication failed — check sasl/ssl options: ${detail}`, { cause: error });
+  if (code === 'PLT_KFK_AUTHENTICATION' || ids.includes('SASL_AUTHENTICATION_FAILED')) {
+    return new ConfigError(`${what}: SASL authentication failed (${detail}): the broker refused these credentials; check sasl.mechanism, sasl.username and sasl.password`, {
+      cause: error,
+    });
+  }
   if (inner.some((m) => m.startsWith('Unsupported API'))) {
     return new TransportError(`${what}: ${detail} — the broker does not offer this API (the librdkafka mock cluster has no admin APIs); do it with your Kafka tooling`, {
       cause: error,

@@ -2,6 +2,7 @@ import type { SASLOptions } from '@platformatic/kafka';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigError } from '../../core/errors.ts';
 import { topicProblems } from '../../core/topic.ts';
+import { nodeTlsOptions, tlsOptionProblems, type TlsConnectOptions } from '../../internal/transport-tls.ts';
 
 /** Compression codecs @platformatic/kafka writes and reads (zstd needs Node's zlib zstd, Node ≥ 22.15). */
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
@@ -77,9 +78,20 @@ export interface KafkaOptions {
   consumer?: KafkaConsumerOptions;
   /** Topics declared on `connect()`. */
   topics?: Record<string, KafkaTopicSpec>;
-  /** TLS: `true` for defaults, or Node's `tls.connect` options (ca, cert, key, servername…). */
-  ssl?: boolean | TlsOptions;
-  /** SASL authentication, as @platformatic/kafka takes it (`PLAIN`, `SCRAM-SHA-256/512`, `OAUTHBEARER`). */
+  /**
+   * TLS: `true` for defaults, or Node's `tls.connect` options (`ca`, client `cert`/`key`,
+   * `servername`…). The broker's certificate is always verified (chain and host name) unless
+   * `{ dangerouslySkipVerify: true }`, which logs a warning; `rejectUnauthorized: false` is refused.
+   * The same option as `tls` on the RabbitMQ and NATS transports.
+   */
+  tls?: boolean | TlsConnectOptions;
+  /** Kafka's name for `tls` (either, not both). */
+  ssl?: boolean | TlsConnectOptions;
+  /**
+   * SASL authentication, as @platformatic/kafka takes it (`PLAIN`, `SCRAM-SHA-256/512`,
+   * `OAUTHBEARER`). Use it over `tls` (SASL PLAIN sends the password as is). Take the password
+   * from the environment or a secret store; Switchyard never logs it and masks it in errors.
+   */
   sasl?: SASLOptions;
   /** Connection timeout. Default 5,000 ms. */
   connectTimeoutMs?: number;
@@ -112,6 +124,23 @@ function nonNegative(problems: string[], name: string, value: unknown, integer =
 function positive(problems: string[], name: string, value: unknown): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) problems.push(`${name} must be a whole number ≥ 1, got ${JSON.stringify(value)}`);
+}
+
+const MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER', 'GSSAPI'];
+
+function saslProblems(sasl: SASLOptions | undefined): string[] {
+  if (sasl === undefined) return [];
+  const shape = 'sasl must be { mechanism: "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512", username, password } or { mechanism: "OAUTHBEARER", token }';
+  if (typeof sasl !== 'object' || sasl === null || typeof sasl.mechanism !== 'string') return [shape];
+  if (!MECHANISMS.includes(sasl.mechanism)) return [`sasl.mechanism must be one of ${MECHANISMS.join(', ')}, got ${JSON.stringify(sasl.mechanism)}`];
+  const custom = typeof (sasl as { authenticate?: unknown }).authenticate === 'function';
+  if (!custom && ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'].includes(sasl.mechanism)) {
+    const s = sasl as { username?: unknown; password?: unknown };
+    // Say which is missing, never what was given: it may be the password.
+    const missing = [typeof s.username === 'string' || typeof s.username === 'function' ? '' : 'username', typeof s.password === 'string' || typeof s.password === 'function' ? '' : 'password'].filter(Boolean);
+    if (missing.length > 0) return [`sasl ${sasl.mechanism} needs ${missing.join(' and ')}`];
+  }
+  return [];
 }
 
 /** Validates `kafka()` options, reporting every problem in one ConfigError, and applies defaults. */
@@ -183,12 +212,11 @@ export function resolveKafkaOptions(options: KafkaOptions): ResolvedKafkaOptions
   }
   nonNegative(problems, 'connectTimeoutMs', options.connectTimeoutMs);
   nonNegative(problems, 'requestTimeoutMs', options.requestTimeoutMs);
-  if (options.ssl !== undefined && typeof options.ssl !== 'boolean' && (typeof options.ssl !== 'object' || options.ssl === null)) {
-    problems.push('ssl must be true or tls.connect options');
-  }
-  if (options.sasl !== undefined && (typeof options.sasl !== 'object' || options.sasl === null || typeof options.sasl.mechanism !== 'string')) {
-    problems.push('sasl must be { mechanism: "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512" | "OAUTHBEARER", username, password }');
-  }
+  if (options.tls !== undefined && options.ssl !== undefined) problems.push('give tls or ssl (the same option), not both');
+  const tlsName = options.tls !== undefined ? 'tls' : 'ssl';
+  const tls = options.tls ?? options.ssl;
+  problems.push(...tlsOptionProblems(tlsName, tls));
+  problems.push(...saslProblems(options.sasl));
   ConfigError.throwIfAny(problems);
 
   return {
@@ -217,7 +245,7 @@ export function resolveKafkaOptions(options: KafkaOptions): ResolvedKafkaOptions
       commitIntervalMs: c.commitIntervalMs ?? 100,
     },
     topics,
-    ssl: options.ssl === true ? {} : options.ssl === false ? undefined : options.ssl,
+    ssl: tls === true ? { rejectUnauthorized: true } : tls === false || tls === undefined ? undefined : nodeTlsOptions(tls),
     sasl: options.sasl,
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,

@@ -2,8 +2,11 @@ import { Admin } from '@platformatic/kafka';
 import type { Capabilities } from '../../core/capabilities.ts';
 import { ClosedError, ConfigError } from '../../core/errors.ts';
 import { normalizeOutgoing, type OutgoingMessage } from '../../core/message.ts';
+import { redact } from '../../core/redact.ts';
 import { resolveSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
+import { checkMessageLimits, DEFAULT_MAX_HEADER_BYTES } from '../../internal/message-limits.ts';
+import { skipsVerify, warnSkipVerify } from '../../internal/transport-tls.ts';
 import { KafkaSubscription } from './consumer.ts';
 import { toKafkaError } from './errors.ts';
 import { MESSAGE_ID_HEADER } from './mapping.ts';
@@ -19,6 +22,8 @@ export interface KafkaTransportOptions extends KafkaOptions {
    * together with the broker's and topic's `max.message.bytes`.
    */
   maxPayloadBytes?: number;
+  /** Largest total size of a message's headers (names and values, UTF-8); they count toward the broker's limit too. Default 65,536. */
+  maxHeaderBytes?: number;
 }
 
 /**
@@ -33,6 +38,7 @@ export class KafkaTransport implements Transport {
   /** What `connect()` found when declaring `topics` (undefined before). */
   topology: TopologyReport | undefined;
   readonly #subscriptions = new Set<KafkaSubscription>();
+  readonly #maxHeaderBytes: number;
   #publisher: KafkaPublisher | undefined;
   #admin: Admin | undefined;
   #connecting: Promise<void> | undefined;
@@ -42,7 +48,17 @@ export class KafkaTransport implements Transport {
   constructor(options: KafkaTransportOptions) {
     this.config = resolveKafkaOptions(options);
     const max = options.maxPayloadBytes ?? 1_000_000;
-    if (!Number.isInteger(max) || max < 1) throw new ConfigError(`maxPayloadBytes must be a whole number ≥ 1, got ${JSON.stringify(max)}`);
+    const maxHeaders = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+    ConfigError.throwIfAny(
+      [
+        ['maxPayloadBytes', max],
+        ['maxHeaderBytes', maxHeaders],
+      ]
+        .filter(([, v]) => !Number.isInteger(v) || (v as number) < 1)
+        .map(([name, v]) => `${name} must be a whole number ≥ 1, got ${JSON.stringify(v)}`),
+    );
+    this.#maxHeaderBytes = maxHeaders;
+    if (skipsVerify(options.tls ?? options.ssl)) warnSkipVerify('kafka', this.config.brokers.join(','));
     this.capabilities = Object.freeze({
       durable: true,
       redelivery: true,
@@ -81,7 +97,9 @@ export class KafkaTransport implements Transport {
     } catch (error) {
       await admin.close().catch(() => undefined);
       await publisher.close().catch(() => undefined);
-      throw toKafkaError(`connect to Kafka at ${this.config.brokers.join(',')}`, error);
+      const failure = toKafkaError(`connect to Kafka at ${this.config.brokers.join(',')}`, error);
+      failure.message = redact(failure.message, this.#secrets());
+      throw failure;
     }
     this.#admin = admin;
     this.#publisher = publisher;
@@ -95,6 +113,12 @@ export class KafkaTransport implements Transport {
       throw new ConfigError(`publish to "${topic}": header "${MESSAGE_ID_HEADER}" is reserved for the message id (set message.id instead)`);
     }
     if (batch.length === 0) return;
+    checkMessageLimits(topic, batch, {
+      transport: 'kafka',
+      maxPayloadBytes: this.capabilities.maxPayloadBytes,
+      maxHeaderBytes: this.#maxHeaderBytes,
+      payloadHint: "together with the broker's message.max.bytes and the topic's max.message.bytes",
+    });
     await this.connect();
     await this.#publisher!.publish(topic, batch);
   }
@@ -112,6 +136,12 @@ export class KafkaTransport implements Transport {
       throw toKafkaError(`subscribe to "${topic}" as group "${resolved.group}"`, error);
     }
     return sub;
+  }
+
+  /** The SASL password (when a string), so messages built from client errors can be scrubbed of it. */
+  #secrets(): string[] {
+    const password = (this.config.sasl as { password?: unknown } | undefined)?.password;
+    return typeof password === 'string' ? [password] : [];
   }
 
   close(): Promise<void> {

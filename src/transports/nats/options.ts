@@ -1,5 +1,7 @@
 import { ConfigError } from '../../core/errors.ts';
 import { patternProblems } from '../../core/topic.ts';
+import { DEFAULT_MAX_HEADER_BYTES } from '../../internal/message-limits.ts';
+import { tlsOptionProblems, type SkipVerifyOption } from '../../internal/transport-tls.ts';
 
 /** How a JetStream stream keeps messages (`retention` in the stream config). */
 export type NatsRetention = 'limits' | 'interest' | 'workqueue';
@@ -65,8 +67,12 @@ export interface NatsReconnectOptions {
   connectTimeoutMs?: number;
 }
 
-/** TLS settings (passed to Node's `tls.connect`). */
-export interface NatsTlsOptions {
+/**
+ * TLS settings (passed to Node's `tls.connect`). The server's certificate is always verified
+ * against `ca` (default: Node's trusted roots) and the host name of the server URL, unless
+ * `dangerouslySkipVerify` says otherwise. A `tls://` server URL asks for TLS too.
+ */
+export interface NatsTlsOptions extends SkipVerifyOption {
   /** PEM text of the CA, client certificate and key, or file paths through `*File`. */
   ca?: string;
   cert?: string;
@@ -78,7 +84,11 @@ export interface NatsTlsOptions {
   handshakeFirst?: boolean;
 }
 
-/** Credentials: user/password, a token, or an NKey seed / creds file text. */
+/**
+ * Credentials: user/password, a token, or an NKey seed / creds file text. Take them from the
+ * environment or a secret store, not from code; Switchyard never logs them and redacts them from
+ * error messages.
+ */
 export type NatsAuth =
   | { user: string; pass: string }
   | { token: string }
@@ -115,8 +125,13 @@ export interface NatsOptions {
   ackTimeoutMs?: number;
   /** How long `close()` lets in-flight handlers run before aborting their signal, in ms. Default 30,000. */
   drainTimeoutMs?: number;
-  /** Largest payload this transport promises to carry (the server's `max_payload`, which also counts headers). Default 1,048,576. */
+  /**
+   * Largest payload `publish()` accepts. Default: the server's `max_payload` (which also counts
+   * headers) once connected, 1,048,576 before. A value you set applies on top of the server's.
+   */
   maxPayloadBytes?: number;
+  /** Largest total size of a message's headers (names and values, UTF-8). Default 65,536. */
+  maxHeaderBytes?: number;
   /** Core mode: received messages buffered per subscription before new ones are dropped (slow consumer). Default 65,536. */
   maxBufferedMessages?: number;
 }
@@ -139,6 +154,9 @@ export interface ResolvedNatsOptions {
   ackTimeoutMs: number;
   drainTimeoutMs: number;
   maxPayloadBytes: number;
+  /** The `maxPayloadBytes` the caller set, if any (the server's `max_payload` applies otherwise). */
+  maxPayloadBytesSet: number | undefined;
+  maxHeaderBytes: number;
   maxBufferedMessages: number;
 }
 
@@ -247,6 +265,9 @@ export function resolveNatsOptions(options: NatsOptions = {}, env: Record<string
   positive(problems, 'ackTimeoutMs', options.ackTimeoutMs);
   positive(problems, 'drainTimeoutMs', options.drainTimeoutMs, { allowZero: true });
   positive(problems, 'maxPayloadBytes', options.maxPayloadBytes);
+  positive(problems, 'maxHeaderBytes', options.maxHeaderBytes);
+  if (options.tls !== undefined && (typeof options.tls !== 'object' || options.tls === null)) problems.push('tls must be an object of TLS options, e.g. { ca }');
+  else problems.push(...tlsOptionProblems('tls', options.tls));
   positive(problems, 'maxBufferedMessages', options.maxBufferedMessages);
   ConfigError.throwIfAny(problems);
 
@@ -280,6 +301,8 @@ export function resolveNatsOptions(options: NatsOptions = {}, env: Record<string
     ackTimeoutMs: options.ackTimeoutMs ?? 5_000,
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     maxPayloadBytes: options.maxPayloadBytes ?? 1_048_576,
+    maxPayloadBytesSet: options.maxPayloadBytes,
+    maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
     maxBufferedMessages: options.maxBufferedMessages ?? 65_536,
   };
 }

@@ -10,8 +10,11 @@ import {
 import type { Capabilities } from '../../core/capabilities.ts';
 import { ClosedError, ConfigError, TimeoutError, TransportError } from '../../core/errors.ts';
 import { normalizeOutgoing, type NormalizedMessage, type OutgoingMessage } from '../../core/message.ts';
+import { redact, redactUrl } from '../../core/redact.ts';
 import { resolveSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
+import { checkMessageLimits } from '../../internal/message-limits.ts';
+import { nodeTlsOptions, skipsVerify, tlsError, warnSkipVerify } from '../../internal/transport-tls.ts';
 import { CoreSubscription } from './core-subscription.ts';
 import { isNatsClosed, isNatsNoResponders, isNatsTimeout, natsError, NatsTransportError } from './errors.ts';
 import { JetStreamSubscription } from './jetstream-subscription.ts';
@@ -70,6 +73,27 @@ export class NatsTransport implements Transport {
   constructor(options: NatsOptions = {}) {
     this.options = resolveNatsOptions(options);
     this.capabilities = natsCapabilities(this.options.mode, this.options.maxPayloadBytes);
+    if (skipsVerify(this.options.tls)) warnSkipVerify('nats', this.#where());
+  }
+
+  /** The servers, with any credentials in their URLs masked: safe for messages and logs. */
+  #where(): string {
+    return this.options.servers.map((s) => (s.includes('://') ? redactUrl(s, { userIsSecret: true }) : s)).join(', ');
+  }
+
+  /** Every credential this transport knows, so error messages can be scrubbed of them. */
+  #secrets(): string[] {
+    const a = this.options.auth as Record<string, string | undefined> | undefined;
+    const fromUrls = this.options.servers.flatMap((s) => {
+      try {
+        const u = new URL(s);
+        // nats://user:pass@… hides the password; nats://token@… carries the token as the user.
+        return [u.password || u.username].filter(Boolean).map((x) => decodeURIComponent(x));
+      } catch {
+        return [];
+      }
+    });
+    return [a?.['pass'], a?.['token'], a?.['nkeySeed'], a?.['creds'], ...fromUrls].filter((x): x is string => typeof x === 'string');
   }
 
   /** The underlying clients; throws TransportError before `connect()`. */
@@ -112,7 +136,9 @@ export class NatsTransport implements Transport {
       maxPingOut: r.maxPingsOut,
       timeout: r.connectTimeoutMs,
     };
-    if (o.tls) opts.tls = { ...o.tls };
+    // nats.js spreads these over its own TLS defaults (verification on), so only
+    // dangerouslySkipVerify can switch verification off.
+    if (o.tls) opts.tls = nodeTlsOptions(o.tls) as NodeConnectionOptions['tls'];
     const a = o.auth;
     if (a && 'user' in a) Object.assign(opts, { user: a.user, pass: a.pass });
     else if (a && 'token' in a) opts.token = a.token;
@@ -122,7 +148,7 @@ export class NatsTransport implements Transport {
     try {
       nc = await connect(opts);
     } catch (error) {
-      throw natsError(`cannot connect to NATS at ${o.servers.join(', ')}`, error);
+      throw this.#connectError(error);
     }
     if (o.mode === 'jetstream') {
       try {
@@ -157,6 +183,25 @@ export class NatsTransport implements Transport {
     });
   }
 
+  /** A connect failure as a distinct, actionable error: certificate, credentials, or the network. */
+  #connectError(error: unknown): Error {
+    const what = `cannot connect to NATS at ${this.#where()}`;
+    const secrets = this.#secrets();
+    const tls = tlsError(what, error, 'tls', secrets);
+    if (tls) return tls;
+    const name = (error as { name?: string } | null)?.name ?? '';
+    const message = redact(error instanceof Error ? error.message : String(error), secrets);
+    if (name === 'AuthorizationError' || /authorization violation|authentication/i.test(message)) {
+      return new ConfigError(
+        `${what}: authentication failed (${message}): the server refused these credentials; check auth ({ user, pass }, { token }, { nkeySeed } or { creds })`,
+        { cause: error },
+      );
+    }
+    const mapped = natsError(what, error);
+    mapped.message = redact(mapped.message, secrets);
+    return mapped;
+  }
+
   async publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
     if (this.#closed) throw new ClosedError('nats transport');
     const list = normalizeOutgoing(topic, messages);
@@ -174,6 +219,13 @@ export class NatsTransport implements Transport {
 
   #prepare(topic: string, list: readonly NormalizedMessage[]): Prepared[] {
     const limit = this.#nc?.info?.max_payload ?? this.options.maxPayloadBytes;
+    const set = this.options.maxPayloadBytesSet;
+    checkMessageLimits(topic, list, {
+      transport: 'nats',
+      maxPayloadBytes: set === undefined ? limit : Math.min(set, limit),
+      maxHeaderBytes: this.options.maxHeaderBytes,
+      payloadHint: `(the server's max_payload, ${limit} bytes, caps it: raise max_payload in the server config)`,
+    });
     const problems: string[] = [];
     const out = new Array<Prepared>(list.length);
     for (let i = 0; i < list.length; i++) {

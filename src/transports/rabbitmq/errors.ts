@@ -1,4 +1,6 @@
 import { ConfigError, isConfigError, isTimeoutError, isTransportError, TransportError, type SwitchyardError } from '../../core/errors.ts';
+import { redact, redactUrl, urlSecrets } from '../../core/redact.ts';
+import { tlsError } from '../../internal/transport-tls.ts';
 
 /**
  * AMQP reply codes that mean "the request itself is wrong" — retrying cannot help, the
@@ -29,7 +31,46 @@ export function toSwitchyardError(error: unknown, what: string): SwitchyardError
   const code = amqpCode(error);
   const cause = (error as { cause?: unknown } | null)?.cause;
   const message = (error instanceof Error ? error.message : String(error)).replace(/^undefined: /, '') + (cause instanceof Error ? ` (${cause.message})` : '');
-  const hint = code === undefined ? undefined : CONFIG_CODES[code];
+  const hint = /larger than configured max size/i.test(message)
+    ? "the broker's max_message_size is lower than this message; raise it on the broker, or lower maxPayloadBytes to the same value so publish() refuses such messages up front"
+    : code === undefined
+      ? undefined
+      : CONFIG_CODES[code];
   if (hint !== undefined) return new ConfigError(`rabbitmq: ${what} failed with ${code}: ${message} — ${hint}`, { cause: error });
   return new TransportError(`rabbitmq: ${what} failed${code ? ` (${code})` : ''}: ${message}`, { cause: error, retryable: true });
+}
+
+/**
+ * A failed first connection as a distinct error that says what to do: the certificate (not
+ * trusted, wrong host name), the credentials (login refused), the vhost (access refused), or
+ * else the network. The URL's password is masked everywhere in the message.
+ */
+export function connectError(error: unknown, url: string): SwitchyardError {
+  const where = redactUrl(url);
+  const secrets = urlSecrets(url);
+  const what = `rabbitmq: connecting to ${where}`;
+  const tls = tlsError(what, error, 'tls', secrets);
+  if (tls) return tls;
+  const code = amqpCode(error);
+  const message = redact(error instanceof Error ? error.message : String(error), secrets);
+  if (code === 'ACCESS_REFUSED' && /login was refused|authentication/i.test(message)) {
+    let user = '';
+    try {
+      user = decodeURIComponent(new URL(url).username);
+    } catch {
+      // the URL was validated by resolveOptions
+    }
+    return new ConfigError(
+      `${what}: authentication failed (${message}): RabbitMQ refused user "${user}"; check the user name and password in the url (or the broker's auth mechanisms)`,
+      { cause: error },
+    );
+  }
+  if (code === 'NOT_ALLOWED' && /vhost/i.test(message)) {
+    return new ConfigError(`${what}: ${message}: the user may not use this vhost; grant it with rabbitmqctl set_permissions -p <vhost> <user> ... or use another vhost in the url`, {
+      cause: error,
+    });
+  }
+  const mapped = toSwitchyardError(error, `connecting to ${where}`);
+  mapped.message = redact(mapped.message, secrets);
+  return mapped;
 }

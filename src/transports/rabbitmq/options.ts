@@ -1,6 +1,7 @@
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigError } from '../../core/errors.ts';
 import { topicProblems } from '../../core/topic.ts';
+import { DEFAULT_MAX_HEADER_BYTES } from '../../internal/message-limits.ts';
+import { tlsOptionProblems, type TlsConnectOptions } from '../../internal/transport-tls.ts';
 import { defaultQueueName } from './mapping.ts';
 import { queueSettingsProblems, topologyProblems, type QueueSettings, type RabbitMQTopology } from './topology.ts';
 
@@ -33,10 +34,18 @@ export type RabbitMQEvent =
 
 /** Options of `rabbitmq()`. Everything has a default except what your broker needs. */
 export interface RabbitMQOptions {
-  /** `amqp://user:pass@host:5672/vhost` or `amqps://…`. Default `SWITCHYARD_AMQP_URL`, else `amqp://guest:guest@127.0.0.1:5672`. */
+  /**
+   * `amqp://user:pass@host:5672/vhost` or `amqps://…` (TLS). Default `SWITCHYARD_AMQP_URL`, else
+   * `amqp://guest:guest@127.0.0.1:5672`. Keep the password out of code (environment, secret
+   * store): Switchyard masks it in every error message and event.
+   */
   url?: string;
-  /** TLS: `true`, or Node TLS options (CA, client certificate…). On by default for `amqps://`. */
-  tls?: boolean | TlsOptions;
+  /**
+   * TLS: `true`, or Node TLS options (`ca`, client `cert`/`key`, `servername`…). On by default for
+   * `amqps://`. The server's certificate is always verified (chain and host name) unless
+   * `{ dangerouslySkipVerify: true }`, which logs a warning; `rejectUnauthorized: false` is refused.
+   */
+  tls?: boolean | TlsConnectOptions;
   /** Unacknowledged messages a subscription may hold (AMQP `basic.qos`). Default max(2 × concurrency, 50). */
   prefetch?: number;
   /** Publisher confirms: `publish()` resolves once the broker has the messages. Default true. */
@@ -75,8 +84,13 @@ export interface RabbitMQOptions {
   reconnectDelayMs?: { min?: number; max?: number };
   /** How long `close()` lets in-flight handlers run before aborting their signal. Default 30,000 ms. */
   drainTimeoutMs?: number;
-  /** Largest payload accepted by `publish()` (the broker's `max_message_size`). Default 16 MiB. */
+  /**
+   * Largest payload accepted by `publish()`. Default 16 MiB (RabbitMQ 4's `max_message_size`;
+   * 3.x allows 128 MiB): raise it together with the broker's `max_message_size`.
+   */
   maxPayloadBytes?: number;
+  /** Largest total size of a message's headers (names and values, UTF-8). Default 65,536. */
+  maxHeaderBytes?: number;
   /** Connection name shown in the management UI. */
   connectionName?: string;
   /**
@@ -91,7 +105,7 @@ export interface RabbitMQOptions {
 /** Options with defaults applied. */
 export interface ResolvedRabbitMQOptions {
   url: string;
-  tls: boolean | TlsOptions | undefined;
+  tls: boolean | TlsConnectOptions | undefined;
   prefetch: number | undefined;
   confirm: boolean;
   mandatory: boolean;
@@ -109,6 +123,7 @@ export interface ResolvedRabbitMQOptions {
   reconnectDelayMs: { min: number; max: number };
   drainTimeoutMs: number;
   maxPayloadBytes: number;
+  maxHeaderBytes: number;
   connectionName: string;
   managementUrl: string | undefined;
   onEvent: (event: RabbitMQEvent) => void;
@@ -129,7 +144,7 @@ export function resolveOptions(options: RabbitMQOptions = {}): ResolvedRabbitMQO
     const parsed = new URL(url);
     if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') problems.push(`url must start with amqp:// or amqps://, got "${parsed.protocol}//…"`);
   } catch {
-    problems.push(`url is not a valid URL: ${JSON.stringify(url)}`);
+    problems.push(`url is not a valid URL (${url.length} characters, not shown as it may hold a password): expected amqp://user:pass@host:5672/vhost`);
   }
   const check = (name: string, value: unknown, min: number): void => {
     if (value !== undefined && !whole(value, min)) problems.push(`${name} must be a whole number ≥ ${min}, got ${JSON.stringify(value)}`);
@@ -145,6 +160,7 @@ export function resolveOptions(options: RabbitMQOptions = {}): ResolvedRabbitMQO
   check('reconnectDelayMs.max', options.reconnectDelayMs?.max, 1);
   check('drainTimeoutMs', options.drainTimeoutMs, 0);
   check('maxPayloadBytes', options.maxPayloadBytes, 1);
+  check('maxHeaderBytes', options.maxHeaderBytes, 1);
   const delays = options.redeliveryDelaysMs ?? [1_000, 5_000, 30_000];
   if (!Array.isArray(delays) || delays.some((d) => !whole(d, 0) || d > 2 ** 31 - 1)) {
     problems.push(`redeliveryDelaysMs must be a list of whole numbers of milliseconds ≥ 0, got ${JSON.stringify(delays)}`);
@@ -165,9 +181,7 @@ export function resolveOptions(options: RabbitMQOptions = {}): ResolvedRabbitMQO
     }
   }
   if (options.queueName !== undefined && typeof options.queueName !== 'function') problems.push('queueName must be a function (topic, group) => string');
-  if (options.tls !== undefined && typeof options.tls !== 'boolean' && (typeof options.tls !== 'object' || options.tls === null)) {
-    problems.push('tls must be true, false or Node TLS options');
-  }
+  problems.push(...tlsOptionProblems('tls', options.tls));
   ConfigError.throwIfAny(problems);
   return {
     url,
@@ -189,6 +203,7 @@ export function resolveOptions(options: RabbitMQOptions = {}): ResolvedRabbitMQO
     reconnectDelayMs: { min: options.reconnectDelayMs?.min ?? 250, max: options.reconnectDelayMs?.max ?? 10_000 },
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     maxPayloadBytes: options.maxPayloadBytes ?? 16 * 1024 * 1024,
+    maxHeaderBytes: options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
     connectionName: options.connectionName ?? `switchyard ${process.pid}`,
     managementUrl: options.managementUrl,
     onEvent: options.onEvent ?? (() => {}),

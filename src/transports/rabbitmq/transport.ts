@@ -6,8 +6,10 @@ import { normalizeOutgoing } from '../../core/message.ts';
 import { resolveSubscribeOptions, type ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
 import { isPattern } from '../../core/topic.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
+import { checkMessageLimits } from '../../internal/message-limits.ts';
+import { nodeTlsOptions, skipsVerify, tlsFailure, warnSkipVerify } from '../../internal/transport-tls.ts';
 import { withTimeout } from '../../internal/with-timeout.ts';
-import { amqpCode, toSwitchyardError } from './errors.ts';
+import { amqpCode, connectError, toSwitchyardError } from './errors.ts';
 import { asBuffer, bindingKey, bodyBytes, headerProblems, redeliveryEnvelope, retryQueueName, toEnvelope } from './mapping.ts';
 import type { RabbitMQNative } from './native.ts';
 import { resolveOptions, type RabbitMQEvent, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options.ts';
@@ -70,6 +72,7 @@ export class RabbitMQTransport implements Transport {
 
   constructor(options: RabbitMQOptions = {}) {
     this.options = resolveOptions(options);
+    if (skipsVerify(this.options.tls)) warnSkipVerify('rabbitmq', this.options.url);
     const connection = (): Connection => {
       if (!this.#connection) throw new TransportError('rabbitmq: not connected');
       return this.#connection;
@@ -143,7 +146,8 @@ export class RabbitMQTransport implements Transport {
     const o = this.options;
     const connection = new Connection({
       url: o.url,
-      ...(o.tls === undefined ? {} : { tls: o.tls }),
+      // Node verifies chain and host name unless dangerouslySkipVerify turned rejectUnauthorized off.
+      ...(o.tls === undefined || o.tls === false ? {} : { tls: o.tls === true ? {} : nodeTlsOptions(o.tls) }),
       noDelay: true, // without it, Nagle holds small publishes back for tens of milliseconds
       heartbeat: o.heartbeatSeconds,
       connectionTimeout: o.connectionTimeoutMs,
@@ -159,7 +163,9 @@ export class RabbitMQTransport implements Transport {
     failedFast.catch(() => undefined);
     connection.on('error', (error: unknown) => {
       const code = amqpCode(error);
-      if (!this.#ready && code !== undefined && FATAL_CONNECT.has(code)) fatal?.(error);
+      // Wrong credentials, a refused vhost or a certificate that fails verification will not
+      // fix themselves: fail connect() now instead of retrying until connectTimeoutMs.
+      if (!this.#ready && ((code !== undefined && FATAL_CONNECT.has(code)) || tlsFailure(error))) fatal?.(error);
       if (this.#ready) this.#event({ type: 'disconnected', error: toError(error) });
       else this.#event({ type: 'error', error: toError(error), context: 'connecting' });
     });
@@ -175,7 +181,7 @@ export class RabbitMQTransport implements Transport {
       await this.#declareAll(connection);
     } catch (error) {
       connection.unsafeDestroy();
-      throw toSwitchyardError(error, `connecting to ${redact(o.url)}`);
+      throw connectError(error, o.url);
     }
     const exchanges = [this.#sharedExchange(), ...(o.topology.exchanges ?? []).map(exchangeDeclaration)];
     const publisher = connection.createPublisher({ confirm: o.confirm, maxAttempts: o.publishAttempts, exchanges });
@@ -224,11 +230,14 @@ export class RabbitMQTransport implements Transport {
     batch.forEach((m, i) => {
       const where = batch.length === 1 ? `publish to "${topic}"` : `publish to "${topic}", message ${i}`;
       problems.push(...headerProblems(where, m.headers));
-      if (m.payload.byteLength > this.options.maxPayloadBytes) {
-        problems.push(`${where}: payload of ${m.payload.byteLength} bytes exceeds maxPayloadBytes (${this.options.maxPayloadBytes}); raise it together with the broker's max_message_size`);
-      }
     });
     ConfigError.throwIfAny(problems);
+    checkMessageLimits(topic, batch, {
+      transport: 'rabbitmq',
+      maxPayloadBytes: this.options.maxPayloadBytes,
+      maxHeaderBytes: this.options.maxHeaderBytes,
+      payloadHint: "together with the broker's max_message_size",
+    });
     await this.connect();
     if (this.#closed) throw new ClosedError('rabbitmq transport');
     const route = this.options.routes[topic];
@@ -342,16 +351,6 @@ export class RabbitMQTransport implements Transport {
     await Promise.allSettled([...this.#pending]);
     await Promise.allSettled([this.#publisher?.close(), this.#redeliverer?.close()]);
     await this.#connection?.close().catch(() => undefined);
-  }
-}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
   }
 }
 
