@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { redact } from '../core/redact.ts';
 import { commands } from './commands/index.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
@@ -17,6 +18,6 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   const e = error as Error & { code?: string };
-  console.error(`switchyard: ${e.message}`);
+  console.error(`switchyard: ${redact(e.message)}`); // connection URLs in messages keep their user, never their password
   process.exitCode = e.code === 'CONFIG' ? 2 : 1;
 }

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
+import { redact } from '../../core/redact.ts';
 
 /** The parts of examples/ecommerce/main.ts this command uses (kept local: examples are not part of the build). */
 interface DemoModule {
@@ -13,7 +15,7 @@ interface DemoModule {
 }
 /** examples/ecommerce/dashboard.ts */
 interface DashboardModule {
-  startDashboard(port?: number): Promise<{ url: string; push(progress: unknown): void; attach(view: unknown): void; finish(summary: unknown): void; close(): Promise<void> }>;
+  startDashboard(port?: number, options?: { host?: string }): Promise<{ url: string; push(progress: unknown): void; attach(view: unknown): void; finish(summary: unknown): void; close(): Promise<void> }>;
 }
 interface DemoFaults {
   paymentFailures: number;
@@ -59,12 +61,16 @@ interface DemoFlags {
   verbose?: boolean;
   dashboard: boolean;
   dashboardPort: number;
+  dashboardHost?: string;
   keepOpen?: boolean;
 }
 
 /** The demo lives with the examples (services written only against the public API); it runs from a repository checkout. */
 const DEMO = new URL('../../../examples/ecommerce/main.ts', import.meta.url);
 const DASHBOARD = new URL('../../../examples/ecommerce/dashboard.ts', import.meta.url);
+
+/** A log line with its fields, credentials in URLs masked (`--verbose` output may be shared). */
+const redacted = (message: string, fields?: unknown): string => redact(fields === undefined ? message : `${message} ${inspect(fields, { depth: 4, breakLength: Infinity })}`);
 
 const number = (name: string, min: number, max = Number.POSITIVE_INFINITY) => (v: string): number => {
   const n = Number(v);
@@ -99,6 +105,7 @@ export function registerDemo(program: Command): void {
     .option('--verbose', 'print warnings and errors from the router and the saga orchestrator')
     .option('--no-dashboard', 'no live dashboard (it is off with --json too)')
     .option('--dashboard-port <port>', 'dashboard port on 127.0.0.1 (default: any free port)', number('--dashboard-port', 0, 65_535), 0)
+    .option('--dashboard-host <host>', 'bind the dashboard to this address instead of 127.0.0.1 (then $SWITCHYARD_DASHBOARD_TOKEN is required and every request must carry it)')
     .option('--keep-open', 'keep the dashboard up after the run until Ctrl-C')
     .action(async (flags: DemoFlags) => {
       if (flags.profile !== 'embedded' && flags.profile !== 'mixed') throw new ConfigError(`unknown profile "${flags.profile}"; choose embedded or mixed`);
@@ -117,7 +124,7 @@ export function registerDemo(program: Command): void {
       };
       const out = flags.json ? process.stderr : process.stdout;
       const live = out.isTTY === true;
-      const dashboard = flags.dashboard && !flags.json ? await ((await import(pathToFileURL(fileURLToPath(DASHBOARD)).href)) as DashboardModule).startDashboard(flags.dashboardPort) : undefined;
+      const dashboard = flags.dashboard && !flags.json ? await ((await import(pathToFileURL(fileURLToPath(DASHBOARD)).href)) as DashboardModule).startDashboard(flags.dashboardPort, flags.dashboardHost ? { host: flags.dashboardHost } : {}) : undefined;
       if (!flags.json) console.log(`switchyard demo: ${flags.duration} s at ${flags.rate === 0 ? 'full speed' : `${flags.rate} orders/s`}, profile ${flags.profile}${flags.faults ? ', faults injected' : ''}`);
       if (dashboard) console.log(`dashboard: ${dashboard.url}`);
       try {
@@ -149,7 +156,7 @@ export function registerDemo(program: Command): void {
             }
           },
           ...(flags.verbose
-            ? { logger: { debug: () => {}, info: () => {}, warn: (m: string, f?: unknown) => console.error(`warn: ${m}`, f ?? ''), error: (m: string, f?: unknown) => console.error(`error: ${m}`, f ?? '') } }
+            ? { logger: { debug: () => {}, info: () => {}, warn: (m: string, f?: unknown) => console.error(`warn: ${redacted(m, f)}`), error: (m: string, f?: unknown) => console.error(`error: ${redacted(m, f)}`) } }
             : {}),
         });
       } finally {
