@@ -29,7 +29,7 @@ export {
   type MessageLocation,
   type ValidationIssue,
 } from './core/errors.ts';
-export { newMessageId, messageIdTime } from './core/id.ts';
+export { newMessageId, messageIdTime, derivedMessageId } from './core/id.ts';
 export { topicMatches, topicMatcher, isPattern, topicProblems, patternProblems, groupProblems, assertTopic } from './core/topic.ts';
 export { CONTENT_TYPE_HEADER, defineCodec, type Codec, type MessageInit } from './core/codec.ts';
 export { json } from './codecs/json.ts';

@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 /**
  * Message ids: UUID version 7 (RFC 9562). The first 48 bits are the millisecond timestamp, so ids
@@ -38,7 +38,21 @@ export function newMessageId(now: number = Date.now()): string {
       counter = 0;
     }
   }
-  const rand = randomBytes(8);
+  return uuid7(ms, counter, randomBytes(8));
+}
+
+/** The 8-4-4-4-12 hex form of 16 bytes. */
+function uuidText(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < 16; i++) {
+    s += hex[b[i]!]!;
+    if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
+  }
+  return s;
+}
+
+/** UUIDv7 text from its parts: 48-bit ms, 12-bit counter, 62 bits from `rand` (8 bytes). */
+function uuid7(ms: number, counter: number, rand: Uint8Array): string {
   const b = new Uint8Array(16);
   b[0] = Math.floor(ms / 2 ** 40) & 0xff;
   b[1] = Math.floor(ms / 2 ** 32) & 0xff;
@@ -50,12 +64,30 @@ export function newMessageId(now: number = Date.now()): string {
   b[7] = counter & 0xff;
   b[8] = 0x80 | (rand[0]! & 0x3f);
   b.set(rand.subarray(1, 8), 9);
-  let s = '';
-  for (let i = 0; i < 16; i++) {
-    s += hex[b[i]!]!;
-    if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
-  }
-  return s;
+  return uuidText(b);
+}
+
+/**
+ * The id of the `index`-th message published while handling message `parentId` in `scope` (a
+ * handler name): the same inputs give the same id. A handler that runs again after a crash —
+ * between its publish and its acknowledgement — re-publishes under the ids it used the first
+ * time, so consumers that deduplicate by id see a repeat, not a new message. For a UUIDv7 parent
+ * it is a UUIDv7 carrying the parent's time (ids still sort roughly by creation); for any other
+ * parent id a UUIDv8 (RFC 9562's custom version). The other bits are a SHA-256 of the inputs.
+ *
+ * @example
+ * ```ts
+ * derivedMessageId(msg.id, 'billing', 0) === derivedMessageId(msg.id, 'billing', 0); // true
+ * ```
+ */
+export function derivedMessageId(parentId: string, scope: string, index: number): string {
+  const digest = createHash('sha256').update(`${parentId}\u0000${scope}\u0000${index}`).digest();
+  const at = messageIdTime(parentId);
+  if (at !== undefined) return uuid7(at, ((digest[0]! << 8) | digest[1]!) & 0xfff, digest.subarray(2, 10));
+  const b = digest.subarray(0, 16);
+  b[6] = 0x80 | (b[6]! & 0x0f);
+  b[8] = 0x80 | (b[8]! & 0x3f);
+  return uuidText(b);
 }
 
 /** The creation time (ms since epoch) encoded in a UUIDv7 id, or undefined for other ids. */

@@ -1,4 +1,5 @@
 import type { Codec } from '../core/codec.ts';
+import { derivedMessageId } from '../core/id.ts';
 import type { Message, OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import type { ContextKey, IntakeControl, Logger, RouterContext } from './types.ts';
@@ -98,9 +99,22 @@ export class HandlerContext implements RouterContext {
 
   publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): void {
     const queue = (this.#queue ??= []);
-    if (Array.isArray(messages)) for (const message of messages as readonly OutgoingMessage[]) queue.push({ topic, message });
-    else queue.push({ topic, message: messages as OutgoingMessage });
+    if (Array.isArray(messages)) for (const message of messages as readonly OutgoingMessage[]) queue.push({ topic, message: this.#withId(message) });
+    else queue.push({ topic, message: this.#withId(messages as OutgoingMessage) });
   }
+
+  /**
+   * Messages published without an id get one derived from the message being handled, the handler
+   * and their position: a handler run again after a crash publishes the same ids, so downstream
+   * deduplication recognises the repeats.
+   */
+  #withId(message: OutgoingMessage): OutgoingMessage {
+    const index = this.#publishedCount++;
+    if (message.id !== undefined) return message;
+    return { ...message, id: derivedMessageId(this.#message.id, this.#info.handler, index) };
+  }
+
+  #publishedCount = 0;
 
   get pending(): number {
     return this.#queue?.length ?? 0;
@@ -108,6 +122,7 @@ export class HandlerContext implements RouterContext {
 
   discardPending(): void {
     this.#queue = undefined;
+    this.#publishedCount = 0; // a retry of the handler publishes under the same ids again
   }
 
   async flush(): Promise<void> {

@@ -56,6 +56,31 @@ describe('Router', () => {
     await Promise.all([from.close(), to.close()]);
   });
 
+  it('gives messages published without an id one derived from the handled message: a redelivery publishes the same ids', async () => {
+    const from = memory();
+    const to = memory();
+    const [t, out] = [topic('in'), topic('out')];
+    const outbox = new Inbox();
+    await to.subscribe(out, { group: 'watch' }, async (m) => outbox.push(m));
+    const handled = new Inbox();
+    const router = new Router({ logger: quiet, closeTransports: false }).handle('split', { from, to, topic: t, group: 'g', codec }, async (msg, ctx) => {
+      ctx.publish(out, [codec.encode({ n: 1 }), codec.encode({ n: 2 }), codec.encode({ n: 3 }, { id: 'chosen' })]);
+      handled.push({ ...msg, payload: msg.bytes });
+    });
+    await router.start();
+    // The same message twice, as after a crash between the publish and the acknowledgement.
+    await from.publish(t, codec.encode({ n: 4 }, { id: 'order-7' }));
+    await from.publish(t, codec.encode({ n: 4 }, { id: 'order-7' }));
+    await handled.untilCount(2, 5_000);
+    await outbox.untilCount(6, 5_000);
+    await router.stop();
+    const ids = outbox.messages.map((m) => m.id);
+    expect(ids.slice(0, 3)).toEqual(ids.slice(3, 6));
+    expect(new Set(ids.slice(0, 3)).size).toBe(3);
+    expect(ids[2]).toBe('chosen');
+    await Promise.all([from.close(), to.close()]);
+  });
+
   it('runs middleware as an onion: router middleware outermost, then the handler’s own, in order', async () => {
     const bus = memory();
     const t = topic('onion');
