@@ -6,8 +6,9 @@ import { registerDlq } from './dlq.ts';
 import { registerSaga } from './saga.ts';
 import { registerLag } from './lag.ts';
 import { registerDemo } from './demo.ts';
+import { registerBridge } from './bridge.ts';
 
 /** Each command adds itself to the program; one file per command in this folder. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerBench, registerTopics, registerTail, registerDlq, registerSaga, registerLag, registerDemo];
+export const commands: RegisterCommand[] = [registerBench, registerTopics, registerTail, registerDlq, registerSaga, registerLag, registerDemo, registerBridge];

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../core/errors.ts';
+import { parseBridgeConfig } from './parse-config.ts';
+import { closest, editDistance } from './suggest.ts';
+import { compileTemplate } from './template.ts';
+
+const transports = `
+transports:
+  local: { type: embedded, dir: ./data }
+  kafka: { type: kafka, brokers: ["127.0.0.1:9092"] }
+`;
+
+/** The problems of a config made of the two transports above and `routes`. */
+function problems(routes: string, env: Record<string, string> = {}): string[] {
+  const result = parseBridgeConfig(`${transports}\nroutes:\n${routes}`, { env });
+  return result.ok ? [] : result.problems;
+}
+
+const route = (body: string): string => `  - name: r\n    from: { transport: local, topic: orders.placed }\n${body}`;
+
+describe('parseBridgeConfig', () => {
+  it('accepts a valid file, substituting ${ENV}, ${ENV:-default} and $${ in values and keys', () => {
+    const result = parseBridgeConfig(
+      `
+transports:
+  rabbit: { type: rabbitmq, url: "amqp://bridge:\${AMQP_PASSWORD}@\${AMQP_HOST:-127.0.0.1}:5672", connectionName: "bridge $\${literal}" }
+  k: { type: kafka, brokers: "\${BROKERS}", topics: { "orders.\${ENV_NAME}": { partitions: 3 } } }
+routes:
+  - name: orders
+    from: { transport: rabbit, topic: "orders.*", group: billing, concurrency: 4 }
+    to: { transport: k, topic: "orders.{topic[-1]}", key: "{headers.customer}" }
+    filter: { key: { prefix: c- }, headers: { x-tenant: acme }, json: { total: { gte: 10 }, "customer.tier": { in: [gold, silver] } } }
+    retry: { attempts: 5, initialDelayMs: 100, maxDelayMs: 2000 }
+    deadLetter: { topic: "dlq.{topic}" }
+`,
+      { env: { AMQP_PASSWORD: 's3cret!', BROKERS: '127.0.0.1:9092', ENV_NAME: 'prod' } },
+    );
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    expect(result.config.transports['rabbit']).toEqual({ type: 'rabbitmq', url: 'amqp://bridge:s3cret!@127.0.0.1:5672', connectionName: 'bridge ${literal}' });
+    expect(result.config.transports['k']).toMatchObject({ brokers: '127.0.0.1:9092', topics: { 'orders.prod': { partitions: 3 } } });
+  });
+
+  it('names an unknown transport with its path and the closest declared name', () => {
+    const found = problems(`${route('    to: { transport: local, topic: a }')}\n  - name: s\n    from: { transport: local, topic: b }\n    to: { transport: local, topic: c }\n  - name: t\n    from: { transport: local, topic: d }\n    to: { transport: kafak, topic: e }`);
+    expect(found).toEqual(['routes[2].to.transport: unknown transport "kafak" (did you mean "kafka"?); declared: local, kafka']);
+  });
+
+  it('reports every mistake at once, in file order, each with its path', () => {
+    const result = parseBridgeConfig(`
+transports:
+  kafka: { type: kafka, brokres: ["127.0.0.1:9092"] }
+  nats: { type: natss }
+  local: { type: embedded }
+routes:
+  - name: a
+    form: { transport: local, topic: x }
+    to: { transport: kafka, topic: "orders.{kye}" }
+  - name: a
+    from: { transport: local, topic: "orders..x", concurrency: 0 }
+    to: { transport: kafka, topic: out }
+    filter: { key: { matches: "([" }, json: { total: { gte: "ten" } } }
+    format: { out: { protobuf: ordr } }
+`);
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.problems).toEqual([
+      'transports.kafka.brokers: missing (required)',
+      'transports.kafka: unknown option "brokres" (did you mean "brokers"?)',
+      'transports.nats.type: unknown transport type "natss" (did you mean "nats"?); one of embedded, kafka, rabbitmq, nats, memory',
+      'transports.local.dir: missing (required)',
+      'routes[0].from: missing (required)',
+      'routes[0]: unknown option "form" (did you mean "from"?)',
+      'routes[0].to.topic: unknown placeholder "{kye}": use {topic}, {topic[N]} (the N-th dot-separated token, from 0; -1 is the last), {key}, {id} or {headers.NAME}',
+      'routes[1].from.concurrency: must be ≥ 1, got 0',
+      'routes[1].filter.json.total.gte: expected number, got "ten"',
+      'routes[1].name: "a" is already the name of routes[0]; route names must be unique',
+      expect.stringMatching(/^routes\[1\]\.from\.topic: pattern "orders\.\.x"/),
+      'routes[1].format.out.protobuf: unknown schema "ordr"; declare it under "schemas"',
+      expect.stringMatching(/^routes\[1\]\.filter\.key\.matches: not a valid regular expression/),
+    ]);
+  });
+
+  it('refuses a route that would read its own output, and dead letters that land in the source', () => {
+    expect(problems(`  - name: loop\n    from: { transport: kafka, topic: "orders.>" }\n    to: { transport: kafka, topic: "orders.{key}" }`)).toEqual([
+      'routes[0].to.topic: "orders.{key}" on transport "kafka" is read by this route\'s own source "orders.>": every message would be bridged again, forever',
+    ]);
+    expect(problems(route('    to: { transport: kafka, topic: out }\n    deadLetter: { topic: orders.placed }'))).toEqual([
+      'routes[0].deadLetter.topic: "orders.placed" is read by this route\'s own source "orders.placed": dead letters would be bridged again; pick a topic outside it',
+    ]);
+  });
+
+  it('reports unset environment variables by path and never shows values read from the environment', () => {
+    const result = parseBridgeConfig(
+      `transports:\n  r: { type: rabbitmq, url: "\${AMQP_URL}", prefetch: "\${PREFETCH}" }\n  k: { type: kafka, brokers: "\${BROKERS}" }\nroutes:\n  - name: x\n    from: { transport: r, topic: a }\n    to: { transport: k, topic: b }`,
+      { env: { AMQP_URL: 'amqp://u:hunter22@host', PREFETCH: 'hunter22' } },
+    );
+    expect(result.ok ? [] : result.problems).toEqual(['transports.k.brokers: environment variable BROKERS is not set']);
+    const typed = parseBridgeConfig(`transports:\n  r: { type: rabbitmq, prefetch: "\${PREFETCH}" }\nroutes:\n  - name: x\n    from: { transport: r, topic: a }\n    to: { transport: r, topic: b }`, {
+      env: { PREFETCH: 'hunter22' },
+    });
+    expect(typed.ok ? [] : typed.problems).toEqual(['transports.r.prefetch: expected number, got "***"']);
+  });
+
+  it('reports syntax errors with line and column, for YAML and JSON', () => {
+    expect(parseBridgeConfig('transports:\n  a: [1, 2\nroutes: []').ok).toBe(false);
+    const yaml = parseBridgeConfig('transports: {}\nroutes:\n  - name: a\n    name: b\n');
+    expect(yaml.ok ? [] : yaml.problems).toEqual([expect.stringMatching(/^line 4, column 5: Map keys must be unique/)]);
+    const json = parseBridgeConfig('{"transports": {', { format: 'json' });
+    expect(json.ok ? [] : json.problems).toEqual([expect.stringMatching(/^not valid JSON: /)]);
+    expect(parseBridgeConfig('').ok ? [] : (parseBridgeConfig('') as { problems: string[] }).problems).toEqual(['the configuration is empty: it needs "transports" and "routes"']);
+    expect((parseBridgeConfig('- 1\n- 2') as { problems: string[] }).problems).toEqual(['(top level): expected an object with "transports" and "routes", got a list']);
+    expect((parseBridgeConfig(Uint8Array.of(0xff, 0xfe, 0x00)) as { problems: string[] }).problems).toEqual(['the configuration is not valid UTF-8 text']);
+  });
+
+  it('bounds alias expansion and nesting instead of hanging or overflowing the stack', () => {
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
+    const started = performance.now();
+    expect(parseBridgeConfig(bomb).ok).toBe(false);
+    expect(parseBridgeConfig(`${'['.repeat(5_000)}${']'.repeat(5_000)}`, { format: 'json' }).ok).toBe(false);
+    expect(parseBridgeConfig(`transports: ${'{a: '.repeat(3_000)}1${'}'.repeat(3_000)}`).ok).toBe(false);
+    // An alias to an enclosing value makes a structure that contains itself (found by fuzzing).
+    expect(parseBridgeConfig('b: &b [1, *b, *b, *b, *b, *b, *b, *b, *b]\nroutes: *b')).toMatchObject({ ok: false, problems: expect.arrayContaining(['b[1]: contains itself (a YAML alias to an enclosing value)']) });
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it('never throws on random input (anything but a ConfigError would be a bug)', () => {
+    const pieces = ['transports:', 'routes:', '- ', '{', '}', '[', ']', ':', '"', '${', '&a', '*a', '!!binary', '\n', '  ', 'type: kafka', 'name: x', '#', '\t', '\u0000', '{topic}'];
+    for (let i = 0; i < 3_000; i++) {
+      const input = i % 2 === 0 ? randomBytes(i % 200) : Array.from({ length: i % 40 }, () => pieces[Math.floor(Math.random() * pieces.length)]).join('');
+      try {
+        const result = parseBridgeConfig(input, { env: { A: 'x' } });
+        if (!result.ok) expect(result.problems.length).toBeGreaterThan(0);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+      }
+    }
+  });
+});
+
+describe('templates and suggestions', () => {
+  it('fills in topic, tokens, key, id and headers, and refuses to guess a missing value', () => {
+    const t = compileTemplate('eu.{headers.region}.{topic[-1]}.{key}');
+    if ('problems' in t) throw new Error(t.problems.join());
+    expect(t.render({ topic: 'orders.placed', key: 'c1', id: 'm1', headers: { region: 'de' } })).toBe('eu.de.placed.c1');
+    expect(() => t.render({ topic: 'orders.placed', key: 'c1', id: 'm1', headers: {} })).toThrow(/message m1: the message has no header "region"/);
+    expect(compileTemplate('a.{{literal}}')).toMatchObject({ constant: true });
+    expect(compileTemplate('a.{nope')).toEqual({ problems: ['unclosed "{" at position 2'] });
+  });
+
+  it('suggests only close names', () => {
+    expect(editDistance('kafak', 'kafka')).toBe(1);
+    expect(closest('kafak', ['kafka', 'nats'])).toBe('kafka');
+    expect(closest('redis', ['kafka', 'nats'])).toBeUndefined();
+  });
+});

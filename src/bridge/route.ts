@@ -1,0 +1,168 @@
+import type { Codec } from '../core/codec.ts';
+import { CONTENT_TYPE_HEADER } from '../core/codec.ts';
+import { ClosedError, isClosedError, isConfigError, isPermanentError, PermanentError, toError } from '../core/errors.ts';
+import type { OutgoingMessage } from '../core/message.ts';
+import type { Transport } from '../core/transport.ts';
+import { delay } from '../router/shutdown.ts';
+import type { RouteHandler, RouterContext } from '../router/types.ts';
+import type { BridgeMessage, BridgeOutput, TransformFunction } from './config-schema.ts';
+import type { MessageFilter } from './filter.ts';
+import type { Template } from './template.ts';
+
+const RAW_CONTENT_TYPE = 'application/octet-stream';
+
+/** Backoff while the sink refuses messages (an outage): the wait doubles from `initialDelayMs` up to `maxDelayMs`. */
+export interface SinkBackoff {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  multiplier: number;
+}
+
+/** One route, ready to run: everything the config named, resolved to objects. */
+export interface CompiledRoute {
+  name: string;
+  /** `<transport name>:<topic>` as the config names them, for stats and logs. */
+  source: string;
+  sink: string;
+  fromTopic: string;
+  group: string;
+  from: Transport;
+  to: Transport;
+  topic: Template;
+  key: Template | undefined;
+  headers: ReadonlyArray<readonly [string, Template]>;
+  filter: MessageFilter | undefined;
+  /** True when the filter reads the decoded payload (JSON fields, a module function). */
+  filterReadsPayload: boolean;
+  transform: TransformFunction | undefined;
+  decode: Codec<unknown>;
+  encode: Codec<unknown>;
+  /** `format.in` and `format.out` differ: payloads are decoded and re-encoded even without a transform. */
+  converting: boolean;
+  backoff: SinkBackoff;
+}
+
+/** What a route reports while it waits for its sink. */
+export type SinkEvent = { type: 'sink-retry'; route: string; attempt: number; delayMs: number; error: Error } | { type: 'sink-recovered'; route: string; attempts: number };
+
+/**
+ * The handler that moves one message along a route: decode (only if something reads the
+ * payload), filter, transform, encode, render the destination, publish to the sink — and only
+ * then return, so the source message is acknowledged after the sink confirmed. Keys, headers and
+ * the message id are carried (a transform that fans out gets ids `<id>.1`, `<id>.2`… so a
+ * redelivery produces the same ids and downstream dedup works).
+ *
+ * A sink that refuses messages for a transient reason (connection lost, timeout) is retried
+ * with backoff for as long as it takes, holding the message (so order per key holds); the
+ * route's other messages wait behind it. A permanent failure (a template with no value, a
+ * payload the output format cannot encode, the sink rejecting the message as invalid) throws a
+ * PermanentError: the dead-letter middleware takes the message.
+ *
+ * @example
+ * ```ts
+ * router.handle(route.name, { from: route.from, topic, group }, routeHandler(route, onSink, stopping));
+ * ```
+ */
+export function routeHandler(route: CompiledRoute, onSink: (event: SinkEvent) => void, stopping: AbortSignal): RouteHandler<Uint8Array> {
+  const readsPayload = route.filterReadsPayload || route.transform !== undefined || route.converting;
+  return async function bridgeRoute(msg, ctx) {
+    const bytes = msg.payload;
+    const source: BridgeMessage = {
+      id: msg.id,
+      key: msg.key,
+      topic: msg.topic,
+      headers: msg.headers,
+      timestamp: msg.timestamp,
+      attempt: msg.attempt,
+      ...(msg.partition !== undefined ? { partition: msg.partition } : {}),
+      ...(msg.offset !== undefined ? { offset: msg.offset } : {}),
+      payload: readsPayload ? route.decode.decode({ payload: bytes, topic: msg.topic, id: msg.id }) : bytes,
+    };
+    if (route.filter && !(await route.filter(source))) {
+      ctx.count('filtered');
+      return;
+    }
+    let outputs: readonly BridgeOutput[];
+    if (route.transform) {
+      const result = await route.transform(source);
+      outputs = result === null || result === undefined ? [] : Array.isArray(result) ? result : [result as BridgeOutput];
+      if (outputs.length === 0) {
+        ctx.count('dropped');
+        return;
+      }
+    } else outputs = [{ payload: source.payload }];
+
+    const reencode = route.transform !== undefined || route.converting;
+    const batches: Array<{ topic: string; messages: OutgoingMessage[] }> = [];
+    outputs.forEach((out, i) => {
+      if (typeof out !== 'object' || out === null || !('payload' in out)) {
+        throw new PermanentError(`route "${route.name}": the transform returned ${out === null ? 'null' : typeof out} in its output ${i}; expected { payload, key?, headers?, id?, topic? }`);
+      }
+      const headers: Record<string, string> = { ...(out.headers ?? msg.headers) };
+      for (const [name, template] of route.headers) headers[name] = template.render(source);
+      // The bytes are in the output format now: say so. Raw output keeps the source's content type
+      // (the transform's bytes are what they were), and so does a content type the transform set.
+      if (route.converting || (reencode && route.encode.contentType !== RAW_CONTENT_TYPE && !out.headers?.[CONTENT_TYPE_HEADER])) {
+        headers[CONTENT_TYPE_HEADER] = route.encode.contentType;
+      }
+      const message: OutgoingMessage = {
+        id: out.id ?? (outputs.length === 1 ? msg.id : `${msg.id}.${i + 1}`),
+        key: out.key ?? (route.key ? route.key.render(source) : msg.key),
+        payload: reencode ? encodePayload(route, out.payload, msg.id) : bytes,
+        headers,
+      };
+      const topic = out.topic ?? route.topic.render(source);
+      const last = batches.at(-1);
+      if (last?.topic === topic) last.messages.push(message);
+      else batches.push({ topic, messages: [message] });
+    });
+    for (const batch of batches) await publishToSink(route, batch.topic, batch.messages, ctx, onSink, stopping);
+    ctx.count('forwarded');
+  };
+}
+
+function encodePayload(route: CompiledRoute, value: unknown, id: string): Uint8Array {
+  if (typeof value === 'string' && route.encode.contentType === RAW_CONTENT_TYPE) return new TextEncoder().encode(value);
+  try {
+    const bytes = route.encode.toBytes(value);
+    if (!(bytes instanceof Uint8Array)) throw new TypeError(`expected bytes (a Uint8Array or a string), got ${typeof bytes}`);
+    return bytes;
+  } catch (error) {
+    if (isPermanentError(error)) throw error;
+    throw new PermanentError(`route "${route.name}": cannot encode the payload of message ${id} as ${route.encode.contentType}: ${toError(error).message}`, { cause: error });
+  }
+}
+
+/** Publishes, retrying transient failures with backoff until the sink takes the messages or the route stops. */
+async function publishToSink(
+  route: CompiledRoute,
+  topic: string,
+  messages: OutgoingMessage[],
+  ctx: RouterContext,
+  onSink: (event: SinkEvent) => void,
+  stopping: AbortSignal,
+): Promise<void> {
+  const { initialDelayMs, maxDelayMs, multiplier } = route.backoff;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await route.to.publish(topic, messages);
+      if (attempt > 1) onSink({ type: 'sink-recovered', route: route.name, attempts: attempt });
+      return;
+    } catch (thrown) {
+      // Invalid messages (a rendered topic that is no topic, a header the sink reserves) will never go through.
+      if (isConfigError(thrown) || isPermanentError(thrown)) {
+        throw new PermanentError(`route "${route.name}": the sink refused the message for "${topic}": ${toError(thrown).message}`, { cause: thrown });
+      }
+      // Stopping: leave the message unacknowledged (it is delivered again later) rather than wait
+      // for a sink that may not come back before the drain time is up.
+      // A ClosedError goes past retry and dead-letter to the transport, which keeps the message.
+      if (isClosedError(thrown)) throw thrown;
+      if (stopping.aborted || ctx.stopSignal.aborted) throw new ClosedError(`bridge route "${route.name}" (stopped while its sink was unavailable)`);
+      const base = Math.min(maxDelayMs, initialDelayMs * multiplier ** (attempt - 1));
+      const delayMs = Math.round(base * (0.8 + Math.random() * 0.4)); // jitter: many routes do not retry in step
+      ctx.count('sink-retries');
+      onSink({ type: 'sink-retry', route: route.name, attempt, delayMs, error: toError(thrown) });
+      if (!(await delay(delayMs, AbortSignal.any([ctx.stopSignal, stopping])))) throw new ClosedError(`bridge route "${route.name}" (stopped while its sink was unavailable)`);
+    }
+  }
+}

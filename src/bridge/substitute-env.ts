@@ -1,0 +1,107 @@
+import { formatPath } from './path.ts';
+
+/** Deepest nesting a config may have; deeper input is refused rather than walked. */
+export const MAX_DEPTH = 64;
+/** Most values (strings, numbers, objects…) a config may hold. */
+export const MAX_VALUES = 100_000;
+
+/** The result of substituting: the new tree, the problems (with paths), and the values that came from the environment. */
+export interface Substituted {
+  value: unknown;
+  problems: string[];
+  /** Values read from the environment, so messages can hide them (they are often secrets). */
+  secrets: string[];
+}
+
+const REFERENCE = /\$\$\{|\$\{([^}]*)\}/g;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Replaces `${NAME}` in every string value of a parsed config by the environment variable, or
+ * `${NAME:-fallback}` by the fallback when it is unset or empty; `$${` is a literal `${`. Keys
+ * are substituted too (maps keyed by topic). A variable that is unset with no fallback is a
+ * problem at its path.
+ *
+ * @example
+ * ```ts
+ * substituteEnv({ url: 'amqp://bridge:${AMQP_PASSWORD}@rabbit' }, { AMQP_PASSWORD: 's3cret' }).value;
+ * ```
+ */
+export function substituteEnv(tree: unknown, env: Readonly<Record<string, string | undefined>>): Substituted {
+  const problems: string[] = [];
+  const secrets = new Set<string>();
+  // YAML aliases can make a value contain itself (`b: &b [*b]`) or share parts many times over:
+  // refuse cycles and bound the values visited, so nothing here can loop or blow up.
+  const ancestors = new Set<object>();
+  let visited = 0;
+  const walk = (v: unknown, path: PropertyKey[]): unknown => {
+    if (++visited > MAX_VALUES) {
+      if (visited === MAX_VALUES + 1) problems.push(`the configuration holds more than ${MAX_VALUES} values (through YAML aliases?)`);
+      return undefined;
+    }
+    if (path.length > MAX_DEPTH) {
+      problems.push(`${formatPath(path.slice(0, 8))}…: nested deeper than ${MAX_DEPTH} levels`);
+      return undefined;
+    }
+    if (typeof v === 'string') return v.includes('${') ? substitute(v, path) : v;
+    if (v === null || typeof v !== 'object') return v;
+    if (ancestors.has(v)) {
+      problems.push(`${formatPath(path)}: contains itself (a YAML alias to an enclosing value)`);
+      return undefined;
+    }
+    ancestors.add(v);
+    try {
+      return walkObject(v, path);
+    } finally {
+      ancestors.delete(v);
+    }
+  };
+  const walkObject = (v: object, path: PropertyKey[]): unknown => {
+    if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
+    const entries: Array<[string, unknown]> = [];
+    const keys = new Set<string>();
+    for (const [k, item] of Object.entries(v)) {
+      // Keys too: maps keyed by topic name (`topics: { "orders.\${ENV}": … }`) need it.
+      const key = k.includes('${') ? substitute(k, [...path, k]) : k;
+      if (keys.has(key)) problems.push(`${formatPath([...path, k])}: after substitution this key is "${key}", which is already a key here`);
+      keys.add(key);
+      entries.push([key, walk(item, [...path, k])]);
+    }
+    // fromEntries defines own properties, so a "__proto__" key stays a key (and is reported as unknown).
+    return Object.fromEntries(entries);
+  };
+  const substitute = (text: string, path: PropertyKey[]): string =>
+    text.replace(REFERENCE, (match, body: string | undefined) => {
+      if (body === undefined) return '${'; // "$${": escaped
+      const fallbackAt = body.indexOf(':-');
+      const name = fallbackAt >= 0 ? body.slice(0, fallbackAt) : body;
+      if (!NAME.test(name)) {
+        problems.push(`${formatPath(path)}: "${match}" is not a valid environment reference (use \${NAME} or \${NAME:-default}; "$\${" for a literal "\${")`);
+        return match;
+      }
+      const value = Object.hasOwn(env, name) ? env[name] : undefined;
+      if (value !== undefined && value !== '') {
+        if (value.length >= 4) secrets.add(value);
+        return value;
+      }
+      if (fallbackAt >= 0) return body.slice(fallbackAt + 2);
+      problems.push(`${formatPath(path)}: environment variable ${name} is not set`);
+      return '';
+    });
+  const value = walk(tree, []);
+  return { value, problems, secrets: [...secrets] };
+}
+
+/**
+ * `text` with every secret replaced by `***`.
+ *
+ * @example
+ * ```ts
+ * redact('cannot reach amqp://u:s3cret@host', ['s3cret']); // 'cannot reach amqp://u:***@host'
+ * ```
+ */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join('***');
+  return out;
+}

@@ -1,0 +1,80 @@
+import { createServer, type Server } from 'node:http';
+import type { Command } from 'commander';
+import { prepareBridge } from '../../bridge/bridge.ts';
+import { loadBridgeConfig } from '../../bridge/load-config.ts';
+import { showProgress } from '../../bridge/progress.ts';
+import { redact } from '../../bridge/substitute-env.ts';
+import { ConfigError, isConfigError } from '../../core/errors.ts';
+
+interface BridgeCommandOptions {
+  dryRun?: boolean;
+  progress: boolean;
+  interval: number;
+  metricsPort?: number;
+}
+
+/**
+ * `switchyard bridge CONFIG`: runs the routes of a YAML/JSON bridge configuration until Ctrl-C,
+ * with a progress line (messages/s per route) on stderr. The whole file is checked first, and
+ * loaded (transports built, schemas and modules imported) before anything connects: every
+ * mistake is printed with its path and the exit code is 2. `--dry-run` stops after that check.
+ */
+export function registerBridge(program: Command): void {
+  program
+    .command('bridge')
+    .description('move messages between Kafka, RabbitMQ, NATS and the embedded broker as a YAML/JSON file describes (filters, transforms, format conversion)')
+    .argument('<config>', 'the bridge configuration (.yaml, .yml or .json); ${ENV_NAME} in values is read from the environment')
+    .option('--dry-run', 'check the configuration (and load its modules and schemas) without connecting, then exit')
+    .option('--no-progress', 'do not print the progress line')
+    .option('--interval <ms>', 'time between progress lines', (v) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 100) throw new ConfigError(`--interval must be a number of milliseconds ≥ 100, got "${v}"`);
+      return n;
+    }, 1_000)
+    .option('--metrics-port <port>', 'serve per-route Prometheus metrics and consumer lag at http://0.0.0.0:PORT/metrics', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new ConfigError(`--metrics-port must be a port number, got "${v}"`);
+      return n;
+    })
+    .action(async (file: string, opts: BridgeCommandOptions) => {
+      const { config, baseDir, secrets } = await loadBridgeConfig(file);
+      let registry: import('prom-client').Registry | undefined;
+      if (opts.metricsPort !== undefined) registry = new (await import('prom-client')).Registry();
+      const b = await prepareBridge(config, { baseDir, ...(registry ? { registry } : {}) }).catch((error: unknown) => {
+        // Problems found while loading (transport options, modules, schemas) name the file too.
+        if (isConfigError(error)) throw new ConfigError(error.problems.map((p) => `${file}: ${redact(p, secrets)}`), { cause: error });
+        throw error;
+      });
+      if (opts.dryRun) {
+        console.log(`${file}: ok, ${b.routes.length} route(s): ${b.routes.join(', ')}`);
+        return;
+      }
+      let server: Server | undefined;
+      let monitor: import('../../observability/lag.ts').LagMonitor | undefined;
+      if (registry) {
+        const { metricsHandler } = await import('../../observability/metrics-handler.ts');
+        // Each route's consumer lag, as switchyard_consumer_lag_messages{group="bridge.<route>",…}.
+        const { lagMonitor } = await import('../../observability/lag.ts');
+        monitor = lagMonitor({ sources: await b.lagSources(), registry, intervalMs: 10_000 });
+        server = createServer(metricsHandler({ registry }));
+        await new Promise<void>((resolve) => server!.listen(opts.metricsPort, resolve));
+        console.error(`serving metrics at http://0.0.0.0:${opts.metricsPort}/metrics`);
+      }
+      const stopProgress = opts.progress ? showProgress(b, process.stderr, opts.interval) : undefined;
+      b.on((e) => {
+        if (e.type === 'sink-retry' && e.attempt === 1) console.error(`\nroute ${e.route}: sink refused (${e.error.message}); backing off`);
+        if (e.type === 'sink-recovered') console.error(`\nroute ${e.route}: sink recovered after ${e.attempts} attempts`);
+      });
+      try {
+        await b.start();
+        monitor?.start();
+        console.error(`bridge running ${b.routes.length} route(s) from ${file}; Ctrl-C to stop`);
+        await b.run(); // until SIGINT/SIGTERM: stop intake, drain, acknowledge, close
+      } finally {
+        stopProgress?.();
+        monitor?.stop();
+        server?.close();
+        await b.stop();
+      }
+    });
+}
