@@ -45,6 +45,11 @@ export class ConsumeSeries {
   readonly partitions: number[] = [];
   /** What was last handed to prom-client's counters. */
   readonly reported = { consumed: 0, acked: 0, failed: 0, retried: 0, deadLettered: 0 };
+  /** Counts a router counter (`ctx.onCount`): one function per series, not one per message. */
+  readonly count = (counter: string): void => {
+    if (counter === 'retried') this.retried++;
+    else if (counter === 'dead-lettered') this.deadLettered++;
+  };
 
   constructor(labels: ConsumeLabels, bounds: readonly number[]) {
     this.labels = labels;

@@ -71,12 +71,8 @@ export function metrics(options: MetricsOptions = {}): Middleware {
     s.consumed++;
     s.inFlight++;
     if (msg.partition !== undefined) s.partitions[msg.partition] = (s.partitions[msg.partition] ?? 0) + 1;
-    const count = ctx.count;
-    ctx.count = (counter) => {
-      if (counter === 'retried') s.retried++;
-      else if (counter === 'dead-lettered') s.deadLettered++;
-      count.call(ctx, counter);
-    };
+    const outer = ctx.onCount;
+    ctx.onCount = outer === undefined ? s.count : (counter) => (s.count(counter), outer(counter));
     const timed = timeEvery === 1 || s.consumed % timeEvery === 0;
     const started = timed ? performance.now() : 0;
     let ok = false;
@@ -85,7 +81,7 @@ export function metrics(options: MetricsOptions = {}): Middleware {
       ok = true;
     } finally {
       s.inFlight--;
-      ctx.count = count;
+      ctx.onCount = outer;
       if (ok) s.acked++;
       else s.failed++;
       if (timed) {

@@ -163,7 +163,10 @@ export class HandlerContext implements RouterContext {
     return this.#locals?.get(key) as T | undefined;
   }
 
+  onCount: ((counter: string) => void) | undefined = undefined;
+
   count(counter: string): void {
     this.#info.count(counter);
+    this.onCount?.(counter);
   }
 }

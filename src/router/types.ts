@@ -94,6 +94,11 @@ export interface RouterContext {
   get<T>(key: ContextKey<T>): T | undefined;
   /** Adds one to a named counter shown by the inspector (`dead-lettered`, `skipped`, …). */
   count(counter: string): void;
+  /**
+   * Also told every `count()` of this delivery, when set: how `metrics()` sees retries and dead
+   * letters without wrapping `count` for each message. Save the previous value and restore it.
+   */
+  onCount: ((counter: string) => void) | undefined;
   /** Pauses and resumes this handler's intake. */
   readonly intake: IntakeControl;
   readonly logger: Logger;
