@@ -21,10 +21,14 @@ export function toMarkdown(report: Report): string {
   ];
   for (const r of report.results) {
     const baseline = r.baseline ? `${r.baseline.variant}: ${figure(r.baseline, r.unit)}` : '—';
-    const ratio = r.ratio === undefined ? '—' : `${r.ratio.toFixed(2)}×`;
-    const target = r.target ? `${r.target.label} ${r.target.met ? '✅ met' : '❌ missed'}` : '—';
+    const ratio = r.ratio === undefined ? '—' : `${r.ratio.toFixed(2)}×${r.ratioOf === 'p99' ? ' (p99)' : ''}`;
+    const target = r.target ? `${r.target.label} ${r.target.met ? '✅ met' : '❌ missed'}` : (r.note ?? '—');
     lines.push(`| ${r.scenario} | ${r.name} | ${r.ours.variant}: ${figure(r.ours, r.unit)} | ${baseline} | ${ratio} | ${target} |`);
   }
   for (const s of report.skipped) lines.push(`| ${s.scenario} | skipped: ${s.reason} | | | | |`);
+  lines.push(
+    '',
+    'Ratio: Switchyard ÷ baseline throughput; "(p99)": baseline p99 ÷ Switchyard p99 at the same fixed rate. Above 1 Switchyard does better either way.',
+  );
   return `${lines.join('\n')}\n`;
 }

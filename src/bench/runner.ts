@@ -6,7 +6,6 @@ import { SkipScenario, type BenchCase, type BenchContext, type CaseResult, type 
 export async function runBench(scenarios: readonly Scenario[], options: { quick: boolean; rounds?: number; log?: (line: string) => void }): Promise<Report> {
   const rounds = options.rounds ?? (options.quick ? 3 : 5);
   const log = options.log ?? ((line: string) => console.error(line));
-  const ctx: BenchContext = { quick: options.quick, rounds, log };
   const report: Report = {
     date: new Date().toISOString(),
     machine: {
@@ -23,6 +22,15 @@ export async function runBench(scenarios: readonly Scenario[], options: { quick:
   };
   for (const scenario of scenarios) {
     log(`▶ ${scenario.title}`);
+    const ctx: BenchContext = {
+      quick: options.quick,
+      rounds,
+      log,
+      skip(reason) {
+        log(`  skipped: ${reason}`);
+        report.skipped.push({ scenario: scenario.name, reason });
+      },
+    };
     let cases: BenchCase[];
     try {
       cases = await scenario.cases(ctx);
@@ -43,12 +51,15 @@ export async function runBench(scenarios: readonly Scenario[], options: { quick:
   return report;
 }
 
-async function runCase(scenario: string, c: BenchCase, rounds: number, log: (line: string) => void): Promise<CaseResult> {
+async function runCase(scenario: string, c: BenchCase, defaultRounds: number, log: (line: string) => void): Promise<CaseResult> {
   const ours: Sample[] = [];
   const baseline: Sample[] = [];
+  const rounds = c.rounds ?? defaultRounds;
   // One uncounted warm-up of each side: JIT compilation and connection setup are not the figure.
-  await c.ours.run();
-  await c.baseline?.run();
+  if (c.warmup !== false) {
+    await c.ours.run();
+    await c.baseline?.run();
+  }
   for (let round = 0; round < rounds; round++) {
     // Alternate which side goes first, so neither always gets the warmer cache.
     const order = round % 2 === 0 ? (['ours', 'baseline'] as const) : (['baseline', 'ours'] as const);
@@ -56,15 +67,23 @@ async function runCase(scenario: string, c: BenchCase, rounds: number, log: (lin
       if (side === 'ours') ours.push(await c.ours.run());
       else if (c.baseline) baseline.push(await c.baseline.run());
     }
-    const last = ours[ours.length - 1]!;
-    log(`  ${c.name}: round ${round + 1}/${rounds} ${format(rate(last))} ${c.unit}` + (c.baseline ? ` vs ${format(rate(baseline[baseline.length - 1]!))}` : ''));
+    const last = (samples: Sample[]): string => {
+      const s = samples[samples.length - 1]!;
+      return `${format(rate(s))}${s.latenciesMs?.length ? ` (p99 ${quantile(s.latenciesMs, 0.99).toFixed(2)} ms)` : ''}`;
+    };
+    log(`  ${c.name}: round ${round + 1}/${rounds} ${last(ours)} ${c.unit}` + (c.baseline ? ` vs ${last(baseline)}` : ''));
   }
   const result: CaseResult = { scenario, name: c.name, unit: c.unit, ours: summarize(ours, c.ours.name) };
   if (c.baseline) {
     result.baseline = summarize(baseline, c.baseline.name);
-    result.ratio = result.ours.median / result.baseline.median;
-    if (c.target) result.target = { ...c.target, met: result.ratio >= c.target.ratio };
+    if (c.ratioOf === 'p99') {
+      result.ratioOf = 'p99';
+      if (result.ours.p99Ms !== undefined && result.baseline.p99Ms !== undefined) result.ratio = result.baseline.p99Ms / result.ours.p99Ms;
+    } else result.ratio = result.ours.median / result.baseline.median;
+    if (c.target && result.ratio !== undefined) result.target = { ...c.target, met: result.ratio >= c.target.ratio };
   }
+  if (c.ceiling) result.target = { label: c.ceiling.label, max: c.ceiling.max, met: result.ours.median <= c.ceiling.max };
+  if (c.note) result.note = c.note;
   return result;
 }
 

@@ -22,6 +22,19 @@ export interface BenchCase {
   baseline?: Variant;
   /** The ratio ours/baseline we aim for, and how to say it. */
   target?: { ratio: number; label: string };
+  /**
+   * What the ratio compares: `throughput` (default, ours ÷ baseline) or `p99` latency
+   * (baseline ÷ ours, so above 1 still means ours does better).
+   */
+  ratioOf?: 'throughput' | 'p99';
+  /** For costs (MiB, ms) rather than rates: ours' median must stay at or under `max`. */
+  ceiling?: { max: number; label: string };
+  /** Shown in the target column when there is no target (e.g. "informative, no target"). */
+  note?: string;
+  /** Rounds of this case, when it is too long for the run's count (e.g. 1). */
+  rounds?: number;
+  /** Run one uncounted warm-up of each side first. Default true. */
+  warmup?: boolean;
   /** Releases what the case opened (connections, temp dirs). */
   close?(): Promise<void>;
 }
@@ -31,6 +44,8 @@ export interface BenchContext {
   rounds: number;
   /** Progress lines for long work. */
   log(line: string): void;
+  /** Records that part of the scenario cannot run here (a broker is missing); the report says why. */
+  skip(reason: string): void;
 }
 
 export interface Scenario {
@@ -58,7 +73,11 @@ export interface CaseResult {
   ours: Spread & { variant: string; p50Ms?: number; p99Ms?: number };
   baseline?: Spread & { variant: string; p50Ms?: number; p99Ms?: number };
   ratio?: number;
-  target?: { ratio: number; label: string; met: boolean };
+  /** Set when the ratio compares p99 latency instead of throughput. */
+  ratioOf?: 'p99';
+  /** A ratio target (`ratio`) or a ceiling on ours (`max`), and whether it was met. */
+  target?: { label: string; met: boolean; ratio?: number; max?: number };
+  note?: string;
 }
 
 export interface Report {

@@ -1,7 +1,9 @@
 import type { Codec } from '../core/codec.ts';
 import type { Transport } from '../core/transport.ts';
+import { withTimeout } from '../internal/with-timeout.ts';
 import { Router } from '../router/router.ts';
 import type { Middleware } from '../router/types.ts';
+import { pace, stamped, stampOf } from './pacer.ts';
 import { timed } from './stats.ts';
 import type { Sample } from './types.ts';
 
@@ -65,4 +67,120 @@ export async function routerThroughput(
   });
   await router.stop();
   return sample;
+}
+
+/** Publish calls in flight at once in `publishAll`: lets group commit share one fsync between them. */
+const IN_FLIGHT = 4;
+
+/** Publishes `count` messages of `payload` in batches, `IN_FLIGHT` publish calls at a time. */
+export async function publishAll(transport: Transport, topic: string, count: number, payload: Uint8Array, batch = 1_000): Promise<void> {
+  const full = Array.from({ length: batch }, () => ({ payload }));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const n = Math.min(batch, count - next);
+      next += n;
+      await transport.publish(topic, n === batch ? full : full.slice(0, n));
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+}
+
+/** Times one group reading `count` messages already on `topic`, from subscribe to the last handler. */
+export async function consumeAll(transport: Transport, topic: string, count: number, options: { group?: string; concurrency?: number } = {}): Promise<Sample> {
+  let received = 0;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  return timed(async () => {
+    const sub = await transport.subscribe(topic, { group: options.group ?? 'bench', from: 'earliest', concurrency: options.concurrency ?? 64 }, async () => {
+      if (++received === count) resolve();
+    });
+    await promise;
+    await sub.close();
+    return count;
+  });
+}
+
+/**
+ * Creates `group` on `topic` without reading anything: subscribes and closes at once. Where
+ * messages only reach groups that exist (RabbitMQ queues), what is published next waits for it.
+ */
+export async function declareGroup(transport: Transport, topic: string, group = 'bench'): Promise<void> {
+  const sub = await transport.subscribe(topic, { group, from: 'earliest' }, async () => {});
+  await sub.close();
+}
+
+/** A publisher and a consumer under test by `fixedRateLatency`. */
+export interface LatencyRig {
+  /** Publishes these payloads; called again before earlier calls resolved. */
+  send(payloads: Buffer[]): Promise<void>;
+  /** Stops the consumer and releases what the rig opened. */
+  close(): Promise<void>;
+}
+
+export interface FixedRateOptions {
+  /** Messages per second. */
+  rate: number;
+  seconds: number;
+  /** Payload bytes (the first 8 hold the send time). */
+  size: number;
+}
+
+/** Longest wait for the last message after the last send, ms. */
+const DRAIN_TIMEOUT_MS = 60_000;
+
+/**
+ * End-to-end latency at a fixed rate. `open` starts a consumer that passes each payload it gets to
+ * `received`, and returns how to publish. A probe message first makes sure the consumer is attached;
+ * then a paced publisher sends `rate × seconds` messages, each stamped with its send time, without
+ * waiting for earlier sends; the consumer records now − sent. The sample's rate is what was
+ * achieved (the fixed rate when the broker keeps up) and its latencies are per message.
+ */
+export async function fixedRateLatency(open: (received: (payload: Uint8Array) => void) => Promise<LatencyRig>, options: FixedRateOptions): Promise<Sample> {
+  const total = Math.round(options.rate * options.seconds);
+  const latenciesMs: number[] = [];
+  const probe = Promise.withResolvers<void>();
+  const all = Promise.withResolvers<void>();
+  const rig = await open((payload) => {
+    const sent = stampOf(payload);
+    if (sent < 0) return probe.resolve(); // the probe, stamped -1
+    latenciesMs.push(performance.now() - sent);
+    if (latenciesMs.length === total) all.resolve();
+  });
+  try {
+    await rig.send([stamped(options.size, -1)]);
+    await withTimeout(probe.promise, DRAIN_TIMEOUT_MS, 'the probe message reaching the consumer');
+    const sends = new Set<Promise<void>>();
+    let failure: unknown;
+    const sample = await timed(async () => {
+      await pace({ rate: options.rate, total }, (n) => {
+        const now = performance.now();
+        const one = rig
+          .send(Array.from({ length: n }, () => stamped(options.size, now)))
+          .catch((error: unknown) => void (failure ??= error))
+          .finally(() => sends.delete(one));
+        sends.add(one);
+      });
+      await Promise.all(sends);
+      if (failure !== undefined) throw failure;
+      await withTimeout(all.promise, DRAIN_TIMEOUT_MS, `the last of ${total} messages at ${options.rate} msgs/s`).catch((error: unknown) => {
+        throw new Error(`only ${latenciesMs.length} of ${total} messages arrived`, { cause: error });
+      });
+      return total;
+    });
+    return { ...sample, latenciesMs };
+  } finally {
+    await rig.close();
+  }
+}
+
+/** `fixedRateLatency` through the contract: one group on a fresh topic under `topicPrefix`. */
+export function transportLatency(transport: Transport, topicPrefix: string, options: FixedRateOptions, concurrency = 64): Promise<Sample> {
+  const topic = `${topicPrefix}.${process.pid}.${++run}`;
+  return fixedRateLatency(async (received) => {
+    const sub = await transport.subscribe(topic, { group: 'bench-latency', from: 'earliest', concurrency }, async (m) => received(m.payload));
+    return {
+      send: (payloads) => transport.publish(topic, payloads.map((payload) => ({ payload }))),
+      close: () => sub.close(),
+    };
+  }, options);
 }

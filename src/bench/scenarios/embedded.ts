@@ -4,43 +4,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Transport } from '../../core/transport.ts';
 import { embedded, type FsyncMode } from '../../transports/embedded/index.ts';
 import { rawAppend } from '../floor.ts';
 import { timed } from '../stats.ts';
-import type { BenchCase, Sample, Scenario } from '../types.ts';
+import type { BenchCase, Scenario } from '../types.ts';
+import { consumeAll, publishAll, transportLatency, type FixedRateOptions } from '../workloads.ts';
 
 const BATCH = 1_000;
-/** Publish calls in flight at once: what lets group commit share one fsync between them. */
-const IN_FLIGHT = 4;
 
 let topics = 0;
-
-async function publishAll(bus: Transport, topic: string, count: number, payload: Uint8Array): Promise<void> {
-  const batch = Array.from({ length: BATCH }, () => ({ payload }));
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count) {
-      const n = Math.min(BATCH, count - next);
-      next += n;
-      await bus.publish(topic, n === BATCH ? batch : batch.slice(0, n));
-    }
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-}
-
-async function consumeAll(bus: Transport, topic: string, count: number): Promise<Sample> {
-  let received = 0;
-  const { promise, resolve } = Promise.withResolvers<void>();
-  return timed(async () => {
-    const sub = await bus.subscribe(topic, { group: `bench-${topics}`, from: 'earliest', concurrency: 64 }, async () => {
-      if (++received === count) resolve();
-    });
-    await promise;
-    await sub.close();
-    return count;
-  });
-}
 
 /** A second process that owns the directory, so this one talks to the broker over its socket. */
 async function startOwner(dir: string, fsync: FsyncMode): Promise<ChildProcess> {
@@ -83,7 +55,7 @@ function publishCase(mode: FsyncMode, size: number, count: number, remote: boole
         try {
           const topic = `bench.publish.${++topics}`;
           return await timed(async () => {
-            await publishAll(bus, topic, count, payload);
+            await publishAll(bus, topic, count, payload, BATCH);
             return count;
           });
         } finally {
@@ -116,8 +88,8 @@ function consumeCase(size: number, count: number, remote: boolean): BenchCase {
         await bus.connect();
         try {
           const topic = `bench.consume.${++topics}`;
-          await publishAll(bus, topic, count, payload);
-          return await consumeAll(bus, topic, count);
+          await publishAll(bus, topic, count, payload, BATCH);
+          return await consumeAll(bus, topic, count, { group: `bench-${topics}` });
         } finally {
           await bus.close();
           if (owner) await stopOwner(owner);
@@ -128,9 +100,31 @@ function consumeCase(size: number, count: number, remote: boolean): BenchCase {
   };
 }
 
+function latencyCase(mode: FsyncMode, fixed: FixedRateOptions): BenchCase {
+  return {
+    name: `end to end at ${fixed.rate.toLocaleString('en-US')} msgs/s, ${fixed.size} B, fsync ${mode}, in-process`,
+    unit: 'msgs/s',
+    ours: {
+      name: 'embedded',
+      run: async () => {
+        const { dir, done } = fresh();
+        const bus = embedded({ dir, fsync: mode, partitions: 1 });
+        await bus.connect();
+        try {
+          return await transportLatency(bus, 'bench.latency', fixed);
+        } finally {
+          await bus.close();
+          done();
+        }
+      },
+    },
+  };
+}
+
 /**
  * The embedded broker against the physical floor of this disk: publish in each fsync mode,
- * in-process and through the owner's socket from a second process, and consume.
+ * in-process and through the owner's socket from a second process, and consume; and end-to-end
+ * latency (publish → handler) at a fixed rate in each fsync mode.
  */
 export const embeddedScenario: Scenario = {
   name: 'embedded',
@@ -144,6 +138,10 @@ export const embeddedScenario: Scenario = {
       cases.push(publishCase('batch', size, n, true));
       cases.push(consumeCase(size, n, false));
       cases.push(consumeCase(size, n, true));
+    }
+    const seconds = ctx.quick ? 1 : 5;
+    for (const size of [256, 4096]) {
+      for (const mode of ['batch', 'always', 'never'] as const) cases.push(latencyCase(mode, { rate: 2_000, seconds, size }));
     }
     return cases;
   },

@@ -10,6 +10,8 @@ import { observabilityScenario } from './observability.ts';
 import { sagaScenario } from './saga.ts';
 import { ecommerceScenario } from './ecommerce.ts';
 import { eventsourcingScenario } from './eventsourcing.ts';
+import { compareScenario } from './compare.ts';
+import { backlogScenario } from './backlog.ts';
 
 /** Every scenario, in report order. Transports add theirs here. */
-export const scenarios: Scenario[] = [floor, memoryScenario, embeddedScenario, kafkaScenario, rabbitmqScenario, natsScenario, routerScenario, observabilityScenario, eventsourcingScenario, sagaScenario, ecommerceScenario];
+export const scenarios: Scenario[] = [floor, memoryScenario, embeddedScenario, kafkaScenario, rabbitmqScenario, natsScenario, compareScenario, backlogScenario, routerScenario, observabilityScenario, eventsourcingScenario, sagaScenario, ecommerceScenario];

@@ -7,13 +7,15 @@ import { javaCompatiblePartitioner } from '../../transports/kafka/producer.ts';
 import { testBrokers, usingMock } from '../../transports/kafka/test-cluster.ts';
 import { timed } from '../stats.ts';
 import { SkipScenario, type Sample, type Scenario } from '../types.ts';
+import { fixedRateLatency, transportLatency, type FixedRateOptions } from '../workloads.ts';
 
 /**
  * Kafka: the adapter against the raw @platformatic/kafka client it wraps, same cluster, same run,
  * interleaved rounds. Produce: batches of 1,000 × 256 B with acks=all and idempotence on both sides;
  * the raw client sends the same records the adapter writes (key, value, `x-message-id` header).
  * Consume: a fresh group reads N pre-produced records; the adapter also runs a handler per message
- * and commits after success, the raw client only reads.
+ * and commits after success, the raw client only reads. Latency: 256 B records at a fixed rate,
+ * produced one tick's worth per call, read by a fresh group; same consumer fetch wait on both sides.
  *
  * Default cluster: the librdkafka mock (NOT Apache Kafka) — `SWITCHYARD_KAFKA_BROKERS` points it at a real one.
  */
@@ -59,6 +61,28 @@ async function fill(brokers: string[], topic: string, count: number, payload: Bu
   }
 }
 
+/** The raw client at a fixed rate: a producer and a consumer of a fresh group on a fresh topic. */
+function rawLatency(brokers: string[], fixed: FixedRateOptions): Promise<Sample> {
+  return fixedRateLatency(async (received) => {
+    const topic = topicName('latency-raw');
+    const p = rawProducer(brokers);
+    await p.metadata({ topics: [topic], autocreateTopics: true });
+    const c = new Consumer({ clientId: 'bench-raw', bootstrapBrokers: brokers, groupId: `bench-raw-${++run}`, maxWaitTime: 100, autocommit: false, sessionTimeout: 10_000, heartbeatInterval: 500 });
+    const stream = await c.consume({ topics: [topic], mode: 'earliest', autocommit: false, maxWaitTime: 100 });
+    stream.on('data', (m) => received(m.value));
+    return {
+      send: async (payloads) => {
+        await p.send({ messages: payloads.map((value) => ({ topic, value, headers: new Map([[ID_HEADER, Buffer.from(newMessageId())]]) })) });
+      },
+      close: async () => {
+        await stream.close();
+        await c.close(true).catch(() => undefined);
+        await p.close();
+      },
+    };
+  }, fixed);
+}
+
 export const kafkaScenario: Scenario = {
   name: 'kafka',
   title: `Kafka: adapter vs raw @platformatic/kafka, 256 B${usingMock() ? ' (librdkafka mock cluster — not Apache Kafka)' : ''}`,
@@ -77,6 +101,7 @@ export const kafkaScenario: Scenario = {
     ctx.log(`filling ${consumeTopic} with ${count} records`);
     await fill(brokers, consumeTopic, count, payload);
     const records = Array.from({ length: BATCH }, (_, i) => ({ key: `k${i % 64}`, payload }));
+    const fixed: FixedRateOptions = { rate: 2_000, seconds: ctx.quick ? 1 : 5, size: 256 };
 
     return [
       {
@@ -162,6 +187,23 @@ export const kafkaScenario: Scenario = {
             }
           },
         },
+      },
+      {
+        name: `end to end at ${fixed.rate.toLocaleString('en-US')} msgs/s, ${fixed.size} B, fresh group`,
+        unit: 'msgs/s',
+        ratioOf: 'p99',
+        ours: {
+          name: 'switchyard kafka',
+          run: async (): Promise<Sample> => {
+            const t = await fresh();
+            try {
+              return await transportLatency(t, `bench.kafka.latency.${Date.now().toString(36)}`, fixed, 16);
+            } finally {
+              await t.close();
+            }
+          },
+        },
+        baseline: { name: '@platformatic/kafka', run: () => rawLatency(brokers, fixed) },
       },
     ];
   },

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { nats } from '../../transports/nats/index.ts';
+import { nats, type NatsTransport } from '../../transports/nats/index.ts';
+import { dropStream } from '../cleanup.ts';
 import { requireService } from '../reachable.ts';
 import { timed } from '../stats.ts';
 import type { BenchCase, Sample, Scenario } from '../types.ts';
-import { publishAndConsume } from '../workloads.ts';
+import { fixedRateLatency, publishAndConsume, transportLatency, type FixedRateOptions } from '../workloads.ts';
 
 const BATCH = 1_000;
 /** JetStream publish acks outstanding at once, the same window for both sides. */
@@ -74,14 +75,66 @@ async function rawJetStream(servers: string, count: number, payload: Uint8Array)
   }
 }
 
-async function adapter(servers: string, mode: 'core' | 'jetstream', count: number, payload: Uint8Array): Promise<Sample> {
+/** The raw clients at a fixed rate: core publish + flush to a queue subscription, or acked JetStream publishes to a durable pull consumer. */
+function rawLatency(servers: string, mode: 'core' | 'jetstream', fixed: FixedRateOptions): Promise<Sample> {
+  return fixedRateLatency(async (received) => {
+    const nc = await connect({ servers });
+    const prefix = `sybench${process.pid}x${++run}`;
+    const subject = `${prefix}.raw`;
+    if (mode === 'core') {
+      nc.subscribe(subject, { queue: 'bench', callback: (_, m) => received(m.data) });
+      await nc.flush();
+      return {
+        send: async (payloads) => {
+          for (const p of payloads) nc.publish(subject, p);
+          await nc.flush();
+        },
+        close: () => nc.close(),
+      };
+    }
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    const name = `SYBENCH_${process.pid}_${run}`;
+    await jsm.streams.add({ name, subjects: [`${prefix}.>`] });
+    await jsm.consumers.add(name, { durable_name: 'bench', ack_policy: AckPolicy.Explicit, filter_subject: subject });
+    const messages = await (await js.consumers.get(name, 'bench')).consume({ max_messages: 1_000 });
+    const consumed = (async () => {
+      for await (const m of messages) {
+        received(m.data);
+        m.ack();
+      }
+    })();
+    return {
+      send: async (payloads) => void (await Promise.all(payloads.map((p) => js.publish(subject, p)))),
+      close: async () => {
+        await messages.close();
+        await consumed;
+        await jsm.streams.delete(name);
+        await nc.close();
+      },
+    };
+  }, fixed);
+}
+
+/** Runs `work` on an adapter connected for this run, then deletes the JetStream stream its topics made (`SY_<prefix>`). */
+async function adapter<T>(servers: string, mode: 'core' | 'jetstream', work: (bus: NatsTransport, prefix: string) => Promise<T>): Promise<T> {
   const bus = nats({ servers, mode });
   await bus.connect();
+  const prefix = `sybench${process.pid}y${++run}`;
   try {
-    return await publishAndConsume(bus, `sybench${process.pid}y${++run}.switchyard`, count, payload, 64, BATCH);
+    return await work(bus, prefix);
   } finally {
+    if (mode === 'jetstream') await dropStream(bus, `SY_${prefix}`);
     await bus.close();
   }
+}
+
+function adapterThroughput(servers: string, mode: 'core' | 'jetstream', count: number, payload: Uint8Array): Promise<Sample> {
+  return adapter(servers, mode, (bus, prefix) => publishAndConsume(bus, `${prefix}.switchyard`, count, payload, 64, BATCH));
+}
+
+function adapterLatency(servers: string, mode: 'core' | 'jetstream', fixed: FixedRateOptions): Promise<Sample> {
+  return adapter(servers, mode, (bus, prefix) => transportLatency(bus, `${prefix}.latency`, fixed));
 }
 
 /** The NATS adapter against the official client alone, core and JetStream, 256 B. */
@@ -99,18 +152,28 @@ export const natsScenario: Scenario = {
       {
         name: 'core: publish and consume end to end',
         unit: 'msgs/s',
-        ours: { name: 'switchyard', run: () => adapter(servers, 'core', core, payload) },
+        ours: { name: 'switchyard', run: () => adapterThroughput(servers, 'core', core, payload) },
         baseline: { name: '@nats-io/transport-node', run: () => rawCore(servers, core, payload) },
         target,
       },
       {
         name: 'JetStream: publish (acked) and consume end to end',
         unit: 'msgs/s',
-        ours: { name: 'switchyard', run: () => adapter(servers, 'jetstream', js, payload) },
+        ours: { name: 'switchyard', run: () => adapterThroughput(servers, 'jetstream', js, payload) },
         baseline: { name: '@nats-io/jetstream', run: () => rawJetStream(servers, js, payload) },
         target,
       },
     ];
+    const fixed: FixedRateOptions = { rate: 2_000, seconds: ctx.quick ? 1 : 5, size: 256 };
+    for (const mode of ['core', 'jetstream'] as const) {
+      cases.push({
+        name: `${mode === 'core' ? 'core' : 'JetStream'}: end to end at ${fixed.rate.toLocaleString('en-US')} msgs/s`,
+        unit: 'msgs/s',
+        ratioOf: 'p99',
+        ours: { name: 'switchyard', run: () => adapterLatency(servers, mode, fixed) },
+        baseline: { name: mode === 'core' ? '@nats-io/transport-node' : '@nats-io/jetstream', run: () => rawLatency(servers, mode, fixed) },
+      });
+    }
     return cases;
   },
 };
