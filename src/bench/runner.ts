@@ -83,6 +83,7 @@ async function runCase(scenario: string, c: BenchCase, defaultRounds: number, lo
     if (c.target && result.ratio !== undefined) result.target = { ...c.target, met: result.ratio >= c.target.ratio };
   }
   if (c.ceiling) result.target = { label: c.ceiling.label, max: c.ceiling.max, met: result.ours.median <= c.ceiling.max };
+  if (c.minimum) result.target = { label: c.minimum.label, min: c.minimum.min, met: result.ours.median >= c.minimum.min };
   if (c.note) result.note = c.note;
   return result;
 }

@@ -29,6 +29,8 @@ export interface BenchCase {
   ratioOf?: 'throughput' | 'p99';
   /** For costs (MiB, ms) rather than rates: ours' median must stay at or under `max`. */
   ceiling?: { max: number; label: string };
+  /** An absolute rate ours' median must reach (e.g. ≥ 2,000 orders/s), where no baseline gives a ratio. */
+  minimum?: { min: number; label: string };
   /** Shown in the target column when there is no target (e.g. "informative, no target"). */
   note?: string;
   /** Rounds of this case, when it is too long for the run's count (e.g. 1). */
@@ -75,8 +77,8 @@ export interface CaseResult {
   ratio?: number;
   /** Set when the ratio compares p99 latency instead of throughput. */
   ratioOf?: 'p99';
-  /** A ratio target (`ratio`) or a ceiling on ours (`max`), and whether it was met. */
-  target?: { label: string; met: boolean; ratio?: number; max?: number };
+  /** A ratio target (`ratio`), a ceiling (`max`) or a minimum (`min`) on ours, and whether it was met. */
+  target?: { label: string; met: boolean; ratio?: number; max?: number; min?: number };
   note?: string;
 }
 

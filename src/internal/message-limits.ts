@@ -27,19 +27,19 @@ export interface MessageLimits {
  */
 export function checkMessageLimits(topic: string, batch: readonly NormalizedMessage[], limits: MessageLimits): void {
   const problems: string[] = [];
+  const which = (i: number): string => `${limits.transport}: publish to "${topic}"${batch.length > 1 ? `, message ${i}` : ''} (id ${batch[i]!.id})`;
   // A plain loop, and strings only for messages that are too large: this runs on every publish.
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i]!;
-    const which = (): string => `${limits.transport}: publish to "${topic}"${batch.length > 1 ? `, message ${i}` : ''} (id ${m.id})`;
     if (m.payload.byteLength > limits.maxPayloadBytes) {
       problems.push(
-        `${which()}: payload of ${m.payload.byteLength} bytes exceeds the limit of ${limits.maxPayloadBytes} bytes; ` +
+        `${which(i)}: payload of ${m.payload.byteLength} bytes exceeds the limit of ${limits.maxPayloadBytes} bytes; ` +
           `raise the transport's maxPayloadBytes option${limits.payloadHint ? ` ${limits.payloadHint}` : ''}, or store large payloads elsewhere and send a reference`,
       );
     }
     const h = headerBytes(m.headers);
     if (h > limits.maxHeaderBytes) {
-      problems.push(`${which()}: headers of ${h} bytes exceed the limit of ${limits.maxHeaderBytes} bytes; raise the transport's maxHeaderBytes option or send less metadata`);
+      problems.push(`${which(i)}: headers of ${h} bytes exceed the limit of ${limits.maxHeaderBytes} bytes; raise the transport's maxHeaderBytes option or send less metadata`);
     }
   }
   ConfigError.throwIfAny(problems);

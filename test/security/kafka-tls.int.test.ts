@@ -8,7 +8,7 @@ import { kafka, type KafkaTransport, type KafkaTransportOptions } from '../../sr
 import { secureKafka } from '../../examples/12-transport-security/secure-transports.ts';
 import { quickConsumer, startOwnCluster, uniqueTopic, type OwnCluster } from '../../src/transports/kafka/test-cluster.ts';
 import { createTestPki, hasOpenssl, type TestPki } from './certs.ts';
-import { captureLogs, type LogCapture } from './log-capture.ts';
+import { captureLogs, nextWarning, type LogCapture } from './log-capture.ts';
 import { startTlsProxy, type TlsProxy } from './tls-proxy.ts';
 
 /**
@@ -106,15 +106,7 @@ describe.skipIf(missing !== undefined)('Kafka over TLS (mock cluster behind a TL
   });
 
   it('connects without verification only with dangerouslySkipVerify (as tls or ssl), and warns', async () => {
-    const warned = new Promise<Error>((resolve) => {
-      const on = (w: Error): void => {
-        if ((w as { code?: string }).code === 'SWITCHYARD_TLS_VERIFY_OFF') {
-          process.off('warning', on);
-          resolve(w);
-        }
-      };
-      process.on('warning', on);
-    });
+    const warned = nextWarning('SWITCHYARD_TLS_VERIFY_OFF');
     const bus = transport({ brokers: [`localhost:${wrongHostProxy.port}`], ssl: { dangerouslySkipVerify: true } });
     expect((await warned).message).toMatch(/kafka: TLS certificate verification is OFF/);
     await bus.connect();

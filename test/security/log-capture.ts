@@ -16,6 +16,18 @@ export interface LogCapture {
   stop(): void;
 }
 
+/** The next process warning with `code` (e.g. `SWITCHYARD_TLS_VERIFY_OFF`). */
+export function nextWarning(code: string): Promise<Error> {
+  return new Promise((resolve) => {
+    const on = (w: Error): void => {
+      if ((w as { code?: string }).code !== code) return;
+      process.off('warning', on);
+      resolve(w);
+    };
+    process.on('warning', on);
+  });
+}
+
 const METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
 
 /**

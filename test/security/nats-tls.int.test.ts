@@ -5,7 +5,7 @@ import type { Message } from '../../src/core/message.ts';
 import { nats, type NatsOptions, type NatsTransport } from '../../src/transports/nats/index.ts';
 import { secureNats } from '../../examples/12-transport-security/secure-transports.ts';
 import { createTestPki, hasOpenssl, type TestPki } from './certs.ts';
-import { captureLogs, type LogCapture } from './log-capture.ts';
+import { captureLogs, nextWarning, type LogCapture } from './log-capture.ts';
 import { hasNatsServer, startSecureNats, type SecureNatsServer } from './nats-secure-server.ts';
 
 const missing = !hasOpenssl() ? 'openssl is not installed' : !hasNatsServer() ? 'nats-server is not installed (set SWITCHYARD_NATS_SERVER_BIN)' : undefined;
@@ -142,15 +142,7 @@ describe.skipIf(missing !== undefined)('NATS over TLS with authentication (priva
   });
 
   it('connects without verification only with dangerouslySkipVerify, and warns', async () => {
-    const warned = new Promise<Error>((resolve) => {
-      const on = (w: Error): void => {
-        if ((w as { code?: string }).code === 'SWITCHYARD_TLS_VERIFY_OFF') {
-          process.off('warning', on);
-          resolve(w);
-        }
-      };
-      process.on('warning', on);
-    });
+    const warned = nextWarning('SWITCHYARD_TLS_VERIFY_OFF');
     const bus = transport({ servers: `tls://localhost:${wrongHost.port}`, mode: 'core', tls: { dangerouslySkipVerify: true } });
     expect((await warned).message).toMatch(/verification is OFF/);
     await bus.connect();

@@ -4,7 +4,7 @@ import type { Message } from '../../src/core/message.ts';
 import { rabbitmq, type RabbitMQOptions, type RabbitMQTransport } from '../../src/transports/rabbitmq/index.ts';
 import { secureRabbitmq } from '../../examples/12-transport-security/secure-transports.ts';
 import { createTestPki, hasOpenssl, type TestPki } from './certs.ts';
-import { captureLogs, type LogCapture } from './log-capture.ts';
+import { captureLogs, nextWarning, type LogCapture } from './log-capture.ts';
 import { rabbitmqUnavailable, startTlsRabbit, type TlsRabbitNode } from './rabbitmq-tls-node.ts';
 
 const missing = !hasOpenssl() ? 'openssl is not installed' : rabbitmqUnavailable();
@@ -128,15 +128,7 @@ describe.skipIf(missing !== undefined)('RabbitMQ over TLS with a restricted user
   });
 
   it('connects without verification only with dangerouslySkipVerify, and warns', async () => {
-    const warned = new Promise<Error>((resolve) => {
-      const on = (w: Error): void => {
-        if ((w as { code?: string }).code === 'SWITCHYARD_TLS_VERIFY_OFF') {
-          process.off('warning', on);
-          resolve(w);
-        }
-      };
-      process.on('warning', on);
-    });
+    const warned = nextWarning('SWITCHYARD_TLS_VERIFY_OFF');
     const bus = transport({ url: url(PASSWORD, '127.0.0.2', node.otherAddressPort), tls: { dangerouslySkipVerify: true } });
     const warning = await warned;
     expect(warning.message).toMatch(/rabbitmq: TLS certificate verification is OFF .*amqps:\/\/app:\*\*\*@127\.0\.0\.2/);

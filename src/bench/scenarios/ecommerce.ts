@@ -38,6 +38,7 @@ export const ecommerceScenario: Scenario = {
       {
         name: `orders placed → settled, full speed (64 in flight), ${durationS} s, no faults`,
         unit: 'orders/s',
+        minimum: { min: 2_000, label: '≥ 2,000 orders/s' },
         ours: {
           name: 'switchyard demo',
           run: async () => {

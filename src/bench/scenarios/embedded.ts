@@ -71,6 +71,7 @@ function publishCase(mode: FsyncMode, size: number, count: number, remote: boole
       mode === 'batch' && !remote && size === 256
         ? { ratio: 0.5, label: '≥ 0.5× the raw fsync’d append' }
         : undefined,
+    minimum: mode === 'batch' && remote && size === 256 ? { min: 200_000, label: '≥ 200 k msgs/s from a second process' } : undefined,
   };
 }
 
@@ -79,6 +80,7 @@ function consumeCase(size: number, count: number, remote: boolean): BenchCase {
   return {
     name: `consume ${size} B from page cache${remote ? ', from a second process' : ', in-process'}`,
     unit: 'msgs/s',
+    minimum: !remote && size === 256 ? { min: 1_000_000, label: '≥ 1 M msgs/s in-process' } : undefined,
     ours: {
       name: 'embedded',
       run: async () => {
