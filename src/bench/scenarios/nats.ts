@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, headers, type MsgHdrs } from '@nats-io/transport-node';
+import { newMessageId } from '../../core/id.ts';
 import { nats, type NatsTransport } from '../../transports/nats/index.ts';
 import { dropStream } from '../cleanup.ts';
 import { requireService } from '../reachable.ts';
@@ -13,22 +14,35 @@ const BATCH = 1_000;
 const WINDOW = 256;
 let run = 0;
 
-async function rawCore(servers: string, count: number, payload: Uint8Array): Promise<Sample> {
+/**
+ * The raw client end to end. `identified`: each message carries what the adapter's carry — a
+ * message id and a publish time, as headers — and the consumer reads the id, as an application
+ * that deduplicates must; otherwise bare payloads.
+ */
+async function rawCore(servers: string, count: number, payload: Uint8Array, identified: boolean): Promise<Sample> {
   const nc = await connect({ servers });
   const subject = `sybench.core.${process.pid}.${++run}`;
   let received = 0;
   const { promise: done, resolve } = Promise.withResolvers<void>();
   nc.subscribe(subject, {
     queue: 'bench',
-    callback: () => {
+    callback: (_error, m) => {
+      if (identified && !m.headers?.get('Nats-Msg-Id')) throw new Error('a message without its id');
       if (++received === count) resolve();
     },
   });
   await nc.flush();
+  const options = (): { headers: MsgHdrs } | undefined => {
+    if (!identified) return undefined;
+    const h = headers();
+    h.set('Nats-Msg-Id', `${subject}:${newMessageId()}`);
+    h.set('Sy-Time', String(Date.now()));
+    return { headers: h };
+  };
   try {
     return await timed(async () => {
       for (let i = 0; i < count; i++) {
-        nc.publish(subject, payload);
+        nc.publish(subject, payload, options());
         if (i % BATCH === BATCH - 1) await nc.flush();
       }
       await done;
@@ -150,11 +164,18 @@ export const natsScenario: Scenario = {
     const js = ctx.quick ? 5_000 : 50_000;
     const cases: BenchCase[] = [
       {
-        name: 'core: publish and consume end to end',
+        name: 'core: publish and consume end to end, raw messages carrying an id and a time too',
         unit: 'msgs/s',
         ours: { name: 'switchyard', run: () => adapterThroughput(servers, 'core', core, payload) },
-        baseline: { name: '@nats-io/transport-node', run: () => rawCore(servers, core, payload) },
+        baseline: { name: '@nats-io/transport-node', run: () => rawCore(servers, core, payload, true) },
         target,
+      },
+      {
+        name: 'core: publish and consume end to end, raw messages bare (no headers)',
+        unit: 'msgs/s',
+        ours: { name: 'switchyard', run: () => adapterThroughput(servers, 'core', core, payload) },
+        baseline: { name: '@nats-io/transport-node', run: () => rawCore(servers, core, payload, false) },
+        note: 'informative: what carrying id, key and time costs on core NATS',
       },
       {
         name: 'JetStream: publish (acked) and consume end to end',
