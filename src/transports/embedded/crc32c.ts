@@ -27,7 +27,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 // A word view of the last buffer seen: records of one write share a buffer (often Node's pool),
 // so the view is made once rather than once per record.
 let viewed: ArrayBufferLike | undefined;
-let words = new Uint32Array(0);
+let words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
 /** CRC-32C of `bytes[start, end)`, continuing from `crc` (pass the previous result to chain). */
 export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0): number {
