@@ -135,6 +135,33 @@ describe('tracing', () => {
     expect(carried!.headers).toMatchObject({ traceparent, tracestate: 'vendor=1' });
     expect(plain!.headers.traceparent).toBeUndefined();
   });
+
+  it('skips spans while no SDK is registered, and records them once one is, without being rebuilt', async () => {
+    const bus = memory();
+    const topic = topicName('late-sdk');
+    const handled = new Inbox();
+    const router = new Router({ logger: quiet, closeTransports: false });
+    router.use(tracing()); // the default tracer: the global provider, no SDK yet
+    router.handle('late', { from: bus, topic, group: 'g' }, async (msg) => void handled.push(msg));
+    await router.start();
+    const { exporter, provider } = sdk();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+      trace.disable();
+    });
+    await bus.publish(topic, { payload: new Uint8Array([1]) });
+    await handled.untilCount(1, 10_000);
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    expect(trace.setGlobalTracerProvider(provider)).toBe(true);
+    await bus.publish(topic, { payload: new Uint8Array([2]) });
+    await handled.untilCount(2, 10_000);
+    // The span ends just after the handler returns.
+    await expect.poll(() => exporter.getFinishedSpans().length, { timeout: 5_000 }).toBe(1);
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.name)).toEqual([`process ${topic}`]);
+    expect(spans[0]!.kind).toBe(SpanKind.CONSUMER);
+  });
 });
 
 describe('w3cTraceContext', () => {

@@ -1,4 +1,4 @@
-import { context, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { context, ProxyTracerProvider, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import { toError } from '../core/errors.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
 import {
@@ -31,6 +31,18 @@ export function defaultTracer(): Tracer {
   return trace.getTracer('switchyard');
 }
 
+/** What the global provider delegates to while no SDK is registered (the API's no-op provider). */
+const NO_SDK = new ProxyTracerProvider().getDelegate();
+
+/**
+ * True while no OpenTelemetry SDK is registered: every span of the default tracer would be a
+ * no-op. Checked per message (an SDK may be registered later); a global lookup, no allocation.
+ */
+export function noSdkRegistered(): boolean {
+  const provider = trace.getTracerProvider();
+  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NO_SDK;
+}
+
 /**
  * Router middleware that runs each delivery in a CONSUMER span `process <topic>` (OpenTelemetry
  * messaging conventions), a child of the trace context the message carries in its headers, and
@@ -52,9 +64,11 @@ export function tracing(options: TracingOptions = {}): Middleware {
   const w3c = propagator === w3cTraceContext;
 
   // Not async: the no-SDK path hands back next()'s own promise, adding no promise of its own.
+  const defaultTracing = options.tracer === undefined;
   return function tracing(msg, ctx, next) {
-    // Nothing to continue and (below) nothing recorded: the no-SDK fast path costs a lookup and a no-op span.
     const carries = !w3c || msg.headers[TRACEPARENT_HEADER] !== undefined;
+    // Nothing to continue and nothing to record: no span, not even a no-op one.
+    if (!carries && defaultTracing && noSdkRegistered()) return next();
     const active = context.active();
     const parent = carries ? propagator.extract(active, msg.headers, headerGetter) : active;
     const span = tracer.startSpan(`process ${msg.topic}`, { kind: SpanKind.CONSUMER }, parent);
