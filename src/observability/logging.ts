@@ -1,4 +1,5 @@
 import { toError } from '../core/errors.ts';
+import { redact as maskUrlPasswords } from '../core/redact.ts';
 import type { Message } from '../core/message.ts';
 import type { Logger, Middleware, RouterContext } from '../router/types.ts';
 
@@ -12,8 +13,6 @@ export interface PinoLike {
 
 /** Field names whose values are never logged (compared case-insensitively, ignoring `-` and `_`). */
 export const REDACTED_FIELDS: readonly string[] = Object.freeze(['payload', 'body', 'password', 'passwd', 'secret', 'token', 'accesstoken', 'refreshtoken', 'authorization', 'apikey', 'credentials', 'cookie', 'sasl', 'privatekey']);
-
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^:/?#@\s]+):([^@/?#\s]*)@/gi;
 
 /** Settings of `pinoLogger()`. */
 export interface PinoLoggerOptions {
@@ -36,7 +35,7 @@ const normalize = (name: string): string => name.toLowerCase().replace(/[-_]/g, 
 export function safeFields(fields: Record<string, unknown>, redact: readonly string[] = REDACTED_FIELDS): Record<string, unknown> {
   const names = new Set(redact.map(normalize));
   const clean = (value: unknown, depth: number): unknown => {
-    if (typeof value === 'string') return value.includes('@') ? value.replace(URL_CREDENTIALS, '$1$2:***@') : value;
+    if (typeof value === 'string') return value.includes('@') ? maskUrlPasswords(value) : value;
     if (value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
     if (value instanceof Error) return { name: value.name, message: clean(value.message, depth) };
     if (typeof value !== 'object' || value === null) return value;
