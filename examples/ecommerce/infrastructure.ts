@@ -7,7 +7,7 @@
 //   processes   the same embedded broker              RabbitMQ: order requests, email queue
 //   realtime    the same embedded broker              NATS: customer updates, stock/price queries
 //   eventStore  embeddedEventStore({ dir })           postgresEventStore({ pool, outbox })
-//   sagaStore   embeddedSagaStore({ dir })            postgresSagaStore({ pool })
+//   sagaStore   embeddedSagaStore({ transport })      postgresSagaStore({ pool })
 //   dedup       memoryIdempotencyStore()              postgresIdempotencyStore({ pool })
 import { join } from 'node:path';
 import { ConfigError, memoryIdempotencyStore, type IdempotencyStore, type Transport } from 'switchyard';
@@ -81,13 +81,15 @@ async function embeddedLag(bus: EmbeddedTransport): Promise<Record<string, numbe
     // One line for all the per-customer update topics, not one per customer.
     const name = topic.topic.startsWith('orders.updates.') ? 'orders.updates.*' : topic.topic;
     for (const group of topic.groups) {
-      if (!group.group.startsWith('switchyard.')) lag[`${name} / ${group.group}`] = (lag[`${name} / ${group.group}`] ?? 0) + group.lag;
+      if (group.group.startsWith('switchyard.')) continue;
+      const key = `${name} / ${group.group}`;
+      lag[key] = (lag[key] ?? 0) + group.lag;
     }
   }
   return lag;
 }
 
-/** Total lag over every group. */
-export async function totalLag(infra: Infrastructure): Promise<number> {
-  return Object.values(await infra.lagByGroup()).reduce((n, l) => n + l, 0);
+/** Total lag over every group of a `lagByGroup()` reading. */
+export function totalLag(lagByGroup: Record<string, number>): number {
+  return Object.values(lagByGroup).reduce((n, l) => n + l, 0);
 }

@@ -197,7 +197,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         ordersPerSecond: settled - lastSettled,
         p50Ms: percentile(window, 50),
         p99Ms: percentile(window, 99),
-        lag: Object.values(lagByGroup).reduce((n, l) => n + l, 0),
+        lag: totalLag(lagByGroup),
         lagByGroup,
         retries: counts.retried + stats.stepRetries,
         deadLetters: counts.deadLettered,
@@ -220,7 +220,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       const settledAll = result.orderIds.every((id) => stats.settledIds.has(id));
       const projection = await shop.projection.status();
       const realtimeDone = shop.realtime.attempted === shop.realtime.published + shop.realtime.failed;
-      if (settledAll && projection.lag === 0 && realtimeDone && (await totalLag(infra)) === 0) break;
+      if (settledAll && projection.lag === 0 && realtimeDone && totalLag(await infra.lagByGroup()) === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     clearInterval(ticker);

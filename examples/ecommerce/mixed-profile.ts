@@ -19,19 +19,19 @@ import type { OrderEvent } from './order.ts';
 import { runScoped } from './run-scoped.ts';
 import { TOPICS } from './topics.ts';
 
-/** Where the brokers and the database are: environment variables, else the local defaults of `npm run services`. */
+/**
+ * Where Kafka and PostgreSQL are: environment variables, else the local defaults of `npm run
+ * services`. RabbitMQ and NATS need nothing here: their transports read `SWITCHYARD_AMQP_URL` and
+ * `SWITCHYARD_NATS_URL` themselves, with the same local defaults.
+ */
 export interface MixedConnections {
   kafkaBrokers: string[];
-  amqpUrl: string;
-  natsUrl: string;
   postgresUrl: string;
 }
 
 export function mixedConnections(env: NodeJS.ProcessEnv = process.env): MixedConnections {
   return {
     kafkaBrokers: (env.SWITCHYARD_KAFKA_BROKERS ?? '127.0.0.1:39092').split(',').map((b) => b.trim()),
-    amqpUrl: env.SWITCHYARD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
-    natsUrl: env.SWITCHYARD_NATS_URL ?? 'nats://127.0.0.1:4222',
     postgresUrl: env.SWITCHYARD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   };
 }
@@ -52,8 +52,8 @@ export async function mixedInfrastructure(connections: MixedConnections = mixedC
   });
   const kafkaBus = kafka({ brokers: connections.kafkaBrokers, clientId: `switchyard-demo-${run}` });
   // Queues of a run are removed by the broker an hour after their last consumer left.
-  const rabbitBus = rabbitmq({ url: connections.amqpUrl, groupQueue: { expiresMs: 3_600_000 } });
-  const natsBus = nats({ servers: connections.natsUrl, mode: 'core' });
+  const rabbitBus = rabbitmq({ groupQueue: { expiresMs: 3_600_000 } });
+  const natsBus = nats({ mode: 'core' });
 
   const events = runScoped(kafkaBus, prefix);
   const outbox = postgresOutbox({ pool, table: `${schema}.outbox` });

@@ -137,9 +137,10 @@ export async function verify({ shop, eventStore, sagaStore, desk, crashes, reque
   check('one confirmation email per completed order', mailProblems, `${confirmed.size} emails sent, none twice`);
 
   // Dead letters: exactly the poison messages, nothing else anywhere.
-  const dlq = await desk.list(`${TOPICS.orderRequests}.dlq`);
+  const requestsDlq = `${TOPICS.orderRequests}.dlq`;
+  const dlq = await desk.list(requestsDlq);
   const otherDlq = [];
-  for (const topic of desk.topics) if (topic !== `${TOPICS.orderRequests}.dlq`) otherDlq.push(...(await desk.list(topic)));
+  for (const topic of desk.topics) if (topic !== requestsDlq) otherDlq.push(...(await desk.list(topic)));
   const dlqIds = dlq.map((d) => d.id).toSorted();
   const dlqProblems: string[] = [];
   if (JSON.stringify(dlqIds) !== JSON.stringify([...poisonIds].toSorted())) dlqProblems.push(`DLQ holds ${dlqIds.length} (${dlqIds.slice(0, 3).join(', ')}…), injected ${poisonIds.length}`);
