@@ -8,7 +8,7 @@ import { kafka, type KafkaTransport, type KafkaTransportOptions } from '../../sr
 import { secureKafka } from '../../examples/12-transport-security/secure-transports.ts';
 import { quickConsumer, startOwnCluster, uniqueTopic, type OwnCluster } from '../../src/transports/kafka/test-cluster.ts';
 import { createTestPki, hasOpenssl, type TestPki } from './certs.ts';
-import { captureLogs, nextWarning, type LogCapture } from './log-capture.ts';
+import { captureLogs, connectFailure, nextWarning, type LogCapture } from './log-capture.ts';
 import { startTlsProxy, type TlsProxy } from './tls-proxy.ts';
 
 /**
@@ -61,16 +61,7 @@ describe.skipIf(missing !== undefined)('Kafka over TLS (mock cluster behind a TL
     return t;
   };
 
-  async function connectError(options: Partial<KafkaTransportOptions>): Promise<Error> {
-    const error = await transport(options)
-      .connect()
-      .then(
-        () => new Error('connect() resolved but should have failed'),
-        (e: unknown) => e as Error,
-      );
-    logs.record(error);
-    return error;
-  }
+  const connectError = (options: Partial<KafkaTransportOptions>): Promise<Error> => connectFailure(transport(options), logs);
 
   it('produces and consumes over verified TLS on every connection', async () => {
     // Configured exactly as docs/transport-security.md shows (without SASL: the mock has none).

@@ -16,6 +16,16 @@ export interface LogCapture {
   stop(): void;
 }
 
+/** The error `connect()` fails with — recorded in `logs`, as a logger would print it — or a stand-in error if it resolved. */
+export async function connectFailure(transport: { connect(): Promise<void> }, logs: LogCapture): Promise<Error> {
+  const error = await transport.connect().then(
+    () => new Error('connect() resolved but should have failed'),
+    (e: unknown) => e as Error,
+  );
+  logs.record(error);
+  return error;
+}
+
 /** The next process warning with `code` (e.g. `SWITCHYARD_TLS_VERIFY_OFF`). */
 export function nextWarning(code: string): Promise<Error> {
   return new Promise((resolve) => {

@@ -5,7 +5,7 @@ import type { Message } from '../../src/core/message.ts';
 import { nats, type NatsOptions, type NatsTransport } from '../../src/transports/nats/index.ts';
 import { secureNats } from '../../examples/12-transport-security/secure-transports.ts';
 import { createTestPki, hasOpenssl, type TestPki } from './certs.ts';
-import { captureLogs, nextWarning, type LogCapture } from './log-capture.ts';
+import { captureLogs, connectFailure, nextWarning, type LogCapture } from './log-capture.ts';
 import { hasNatsServer, startSecureNats, type SecureNatsServer } from './nats-secure-server.ts';
 
 const missing = !hasOpenssl() ? 'openssl is not installed' : !hasNatsServer() ? 'nats-server is not installed (set SWITCHYARD_NATS_SERVER_BIN)' : undefined;
@@ -77,15 +77,7 @@ describe.skipIf(missing !== undefined)('NATS over TLS with authentication (priva
     return m;
   }
 
-  async function connectError(options: NatsOptions): Promise<Error> {
-    const t = transport(options);
-    const error = await t.connect().then(
-      () => new Error('connect() resolved but should have failed'),
-      (e: unknown) => e as Error,
-    );
-    logs.record(error);
-    return error;
-  }
+  const connectError = (options: NatsOptions): Promise<Error> => connectFailure(transport(options), logs);
 
   it('publishes and consumes through JetStream with user/password over verified TLS', async () => {
     // Configured exactly as docs/transport-security.md shows.

@@ -4,7 +4,7 @@ import type { Message } from '../../src/core/message.ts';
 import { rabbitmq, type RabbitMQOptions, type RabbitMQTransport } from '../../src/transports/rabbitmq/index.ts';
 import { secureRabbitmq } from '../../examples/12-transport-security/secure-transports.ts';
 import { createTestPki, hasOpenssl, type TestPki } from './certs.ts';
-import { captureLogs, nextWarning, type LogCapture } from './log-capture.ts';
+import { captureLogs, connectFailure, nextWarning, type LogCapture } from './log-capture.ts';
 import { rabbitmqUnavailable, startTlsRabbit, type TlsRabbitNode } from './rabbitmq-tls-node.ts';
 
 const missing = !hasOpenssl() ? 'openssl is not installed' : rabbitmqUnavailable();
@@ -51,15 +51,7 @@ describe.skipIf(missing !== undefined)('RabbitMQ over TLS with a restricted user
     return t;
   };
 
-  async function connectError(options: RabbitMQOptions): Promise<Error> {
-    const t = transport(options);
-    const error = await t.connect().then(
-      () => new Error('connect() resolved but should have failed'),
-      (e: unknown) => e as Error,
-    );
-    logs.record(error);
-    return error;
-  }
+  const connectError = (options: RabbitMQOptions): Promise<Error> => connectFailure(transport(options), logs);
 
   /** Subscribes, runs `publish`, and resolves with the payload texts received up to and including "marker". */
   async function receiveUntilMarker(bus: RabbitMQTransport, topic: string, publish: () => Promise<void>): Promise<string[]> {
