@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ClosedError, ConcurrencyError, ConfigError } from '../core/errors.ts';
 import type { NormalizedMessage } from '../core/message.ts';
@@ -18,6 +17,7 @@ import {
   type ReadStreamOptions,
   type StoredEvent,
 } from './event-store.ts';
+import { ensurePrivateDir } from '../transports/embedded/private-dir.ts';
 
 export interface EmbeddedEventStoreOptions extends EventStoreOptions {
   /** Data directory (created with mode 0700). One process owns it at a time. */
@@ -94,7 +94,7 @@ export class EmbeddedEventStorage implements EventStorage {
     const inUse = (by: string): ConfigError =>
       new ConfigError(`embeddedEventStore: ${dir} is in use by ${by}; an embedded event store has one owner process and one store object (use postgresEventStore to share a store between processes)`);
     if (openDirs.has(dir)) throw inUse('another store in this process');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dir); // as the broker's: 0700, an existing looser one tightened with a warning
     const lock = tryLock(dir);
     if (!lock.owned) throw inUse(`process ${lock.pid}`);
     openDirs.add(dir);

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import type { Snapshot, SnapshotStore } from './snapshots.ts';
+import { ensurePrivateDir } from '../transports/embedded/private-dir.ts';
 
 interface SnapshotFile extends Omit<Snapshot, 'state'> {
   state: string;
@@ -22,7 +22,7 @@ interface SnapshotFile extends Omit<Snapshot, 'state'> {
 export function embeddedSnapshotStore(options: { dir: string }): SnapshotStore {
   if (typeof options?.dir !== 'string' || options.dir === '') throw new ConfigError('embeddedSnapshotStore: dir must be a directory path');
   const { dir } = options;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dir); // as the broker's: 0700, an existing looser one tightened with a warning
   const fileOf = (streamId: string, name: string): string =>
     join(dir, `${createHash('sha256').update(`${name}\u0000${streamId}`).digest('hex').slice(0, 40)}.json`);
   // Saves of one file run one after another, so "never move backwards" holds in this process.

@@ -1,4 +1,4 @@
-import { mkdirSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ClosedError, ConfigError } from '../../core/errors.ts';
 import type { NormalizedMessage } from '../../core/message.ts';
@@ -7,6 +7,7 @@ import { tryLock } from './lock.ts';
 import { PartitionLog, type FsyncMode, type ReadHint } from './partition-log.ts';
 import { encodeRecords, type StoredRecord } from './record.ts';
 import type { EmbeddedTransport } from './transport.ts';
+import { ensurePrivateDir } from './private-dir.ts';
 
 /** Where a store built on the embedded log keeps its records. */
 export interface StoreLogOptions {
@@ -82,7 +83,7 @@ export class StoreLog {
     const inUse = (by: string): ConfigError =>
       new ConfigError(`${what}: ${dir} is in use by ${by}; an embedded store has one owner process and one store object per directory`);
     if (openHere.has(dir)) throw inUse('another store in this process');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dir); // as the broker's: 0700, an existing looser one tightened with a warning
     const lock = tryLock(dir);
     if (!lock.owned) throw inUse(`process ${lock.pid}`);
     openHere.add(dir);
