@@ -18,3 +18,23 @@ it('the dashboard listens on loopback only and serves the page and the live figu
     await dashboard.close();
   }
 });
+
+it('the dashboard API answers bad requests with 4xx and what to send', async () => {
+  const dashboard = await startDashboard(0);
+  try {
+    const post = (body: string, type = 'application/json'): Promise<Response> =>
+      fetch(new URL('/api/dead-letters/replay', dashboard.url), { method: 'POST', headers: { 'content-type': type }, body });
+    const notJson = await post('{oops');
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: string }).error).toMatch(/not JSON/);
+    const wrongShape = await post('null');
+    expect(wrongShape.status).toBe(400);
+    expect(((await wrongShape.json()) as { error: string }).error).toMatch(/topic and id must be strings/);
+    expect((await post('topic=x', 'application/x-www-form-urlencoded')).status).toBe(415);
+    const badStatus = await fetch(new URL('/api/sagas?status=done', dashboard.url));
+    expect(badStatus.status).toBe(400);
+    expect(((await badStatus.json()) as { error: string }).error).toMatch(/unknown saga status "done"; one of initiated, in_progress/);
+  } finally {
+    await dashboard.close();
+  }
+});

@@ -5,6 +5,7 @@
 // node:http and a canvas; no dependencies.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SAGA_STATUSES, type SagaStatus } from 'switchyard/saga';
 import { exposure, requireToken, type ExposureOptions } from 'switchyard/security';
 import { DASHBOARD_PAGE } from './dashboard-page.ts';
 import type { LiveView } from './live-view.ts';
@@ -19,7 +20,6 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-const SAGA_STATUSES = new Set(['initiated', 'in_progress', 'completed', 'compensating', 'rolled_back', 'compensation_failed']);
 
 /**
  * Serves the dashboard on 127.0.0.1 by default. Another host (`0.0.0.0` to reach it from other
@@ -47,13 +47,19 @@ export async function startDashboard(port = 0, options: ExposureOptions = {}): P
       json(res, 200, view ? await view.deadLetters() : []);
     } else if (req.method === 'GET' && url.pathname === '/api/sagas') {
       const status = url.searchParams.get('status') ?? '';
-      if (status && !SAGA_STATUSES.has(status)) return json(res, 400, { error: `unknown saga status "${status}"` });
-      json(res, 200, view ? await view.sagas({ limit: 25, ...(status ? { status: status as never } : {}) }) : []);
+      if (status && !(SAGA_STATUSES as readonly string[]).includes(status)) return json(res, 400, { error: `unknown saga status "${status}"; one of ${SAGA_STATUSES.join(', ')}` });
+      json(res, 200, view ? await view.sagas({ limit: 25, ...(status ? { status: status as SagaStatus } : {}) }) : []);
     } else if (req.method === 'POST' && url.pathname === '/api/dead-letters/replay') {
       // JSON only: a cross-site form cannot send it without a CORS preflight, which this server never grants.
       if (!req.headers['content-type']?.startsWith('application/json')) return json(res, 415, { error: 'send JSON: {"topic": …, "id": …}' });
-      const body = JSON.parse(await readBody(req)) as { topic?: unknown; id?: unknown };
-      if (typeof body.topic !== 'string' || typeof body.id !== 'string') return json(res, 400, { error: 'topic and id must be strings' });
+      const text = await readBody(req);
+      let body: { topic?: unknown; id?: unknown } | null;
+      try {
+        body = JSON.parse(text) as typeof body;
+      } catch {
+        return json(res, 400, { error: 'the body is not JSON: send {"topic": …, "id": …}' });
+      }
+      if (typeof body?.topic !== 'string' || typeof body.id !== 'string') return json(res, 400, { error: 'topic and id must be strings' });
       if (!view) return json(res, 409, { error: 'the demo has not started yet' });
       json(res, 200, { replayed: await view.replay(body.topic, body.id) });
     } else {
