@@ -1,11 +1,10 @@
 // Observability on the memory transport: Prometheus metrics at /metrics, OpenTelemetry trace
 // context in headers, a consumer-lag monitor with lag.high / lag.recovered events, and health
 // endpoints. Swap `memory()` for `kafka({ brokers })` and the metric names stay the same.
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { deadLetter, json, memory, PermanentError, retry, Router } from 'switchyard';
-import { health, healthHandler, instrument, lagMonitor, memoryLagSource, metrics, metricsHandler, routes, tracing } from 'switchyard/observability';
+import { health, healthHandler, instrument, lagMonitor, memoryLagSource, metrics, metricsHandler, routes, serve, tracing } from 'switchyard/observability';
 
 interface OrderPlaced {
   orderId: string;
@@ -29,16 +28,16 @@ router.handle('billing', { from: bus, topic: 'orders.placed', group: 'billing', 
 
 // #region serve
 const ready = health({ routers: [router], transports: [bus], stallMs: 30_000 });
-const server = createServer(
+// 127.0.0.1 unless told otherwise (another host needs a token).
+const server = await serve(
   routes({
     '/metrics': metricsHandler({ registry }),
     '/livez': healthHandler(ready, 'live'),
     '/readyz': healthHandler(ready, 'ready'),
   }),
+  { port: Number(process.env.METRICS_PORT ?? 0) },
 );
-server.listen(Number(process.env.METRICS_PORT ?? 0));
 // #endregion serve
-await new Promise<void>((resolve) => server.once('listening', resolve));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 // #region lag
