@@ -51,6 +51,7 @@ export {
   type RunOptions,
   type Terminal,
   type ContextKey,
+  type DeliveryObserver,
   type IntakeControl,
   type Logger,
   type Middleware,

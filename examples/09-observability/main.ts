@@ -19,7 +19,7 @@ const registry = new Registry();
 const bus = instrument(memory(), { registry }); // counts publishes, puts traceparent in headers
 
 const router = new Router({ logger: quiet });
-router.use(tracing(), metrics({ registry }), retry({ attempts: 2, initialDelayMs: 10 }), deadLetter({ maxAttempts: 2 }));
+router.use(metrics({ registry }), tracing(), retry({ attempts: 2, initialDelayMs: 10 }), deadLetter({ maxAttempts: 2 }));
 router.handle('billing', { from: bus, topic: 'orders.placed', group: 'billing', codec: orders }, async (msg, ctx) => {
   if (msg.payload.total < 0) throw new PermanentError(`order ${msg.payload.orderId} has a negative total`);
   ctx.publish('payments.charged', orders.encode(msg.payload)); // carries the trace on

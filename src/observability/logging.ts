@@ -96,7 +96,7 @@ export function messageFields(message: Pick<Message, 'topic' | 'id' | 'attempt' 
  *
  * @example
  * ```ts
- * router.use(tracing(), metrics({ registry }), logging({ level: 'info' }), retry());
+ * router.use(metrics({ registry }), tracing(), logging({ level: 'info' }), retry());
  * ```
  */
 export function logging(options: { level?: 'debug' | 'info' } = {}): Middleware {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { circuitBreaker } from '../middleware/circuit-breaker.ts';
+import { retry } from '../middleware/retry.ts';
 import { Router } from '../router/router.ts';
 import { Inbox } from '../testing/inbox.ts';
 import { embedded } from '../transports/embedded/index.ts';
@@ -77,6 +78,37 @@ describe('metrics', () => {
     expect(valueOf(samples, METRIC_NAMES.consumed, route)).toBe(4);
     expect(valueOf(samples, METRIC_NAMES.failed, route)).toBe(2);
     expect(valueOf(samples, METRIC_NAMES.acked, route)).toBe(2);
+  });
+
+  it('leading the chain counts each delivery once, retries as retried; inside retry() it counts each attempt', async () => {
+    const outer = new Registry();
+    const inner = new Registry();
+    const bus = memory();
+    const topic = topicName('retried');
+    const done = new Inbox();
+    const router = new Router({ logger: quiet, closeTransports: false });
+    router.use(metrics({ registry: outer }), retry({ attempts: 2, initialDelayMs: 1 }), metrics({ registry: inner }));
+    const attempts = new Map<string, number>();
+    router.handle('twice', { from: bus, topic, group: 'g' }, async (msg) => {
+      const n = (attempts.get(msg.id) ?? 0) + 1;
+      attempts.set(msg.id, n);
+      if (n === 1) throw new Error('first attempt fails');
+      done.push({ ...msg, payload: msg.bytes });
+    });
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    await bus.publish(topic, Array.from({ length: 3 }, () => ({ payload: new Uint8Array(1) })));
+    await done.untilCount(3, 10_000);
+    await router.stop();
+    const byOuter = parseProm(await outer.metrics());
+    const byInner = parseProm(await inner.metrics());
+    const route = { handler: 'twice' };
+    expect([METRIC_NAMES.consumed, METRIC_NAMES.acked, METRIC_NAMES.failed, METRIC_NAMES.retried].map((m) => valueOf(byOuter, m, route))).toEqual([3, 3, 0, 3]);
+    expect([METRIC_NAMES.consumed, METRIC_NAMES.acked, METRIC_NAMES.failed].map((m) => valueOf(byInner, m, route))).toEqual([6, 3, 3]);
+    expect(valueOf(byOuter, `${METRIC_NAMES.handlerDuration}_count`, route)).toBe(3);
   });
 
   it('times one delivery in timeEvery for the histograms and still counts every one', async () => {

@@ -1,5 +1,6 @@
 import { context, ProxyTracerProvider, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import { toError } from '../core/errors.ts';
+import type { Message } from '../core/message.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
 import {
   ATTR_ERROR_TYPE,
@@ -51,11 +52,11 @@ export function noSdkRegistered(): boolean {
  * sent inside the span. The span records a failed attempt's error.
  *
  * Without an OpenTelemetry SDK every span is a no-op: an incoming `traceparent` is passed on
- * unchanged and nothing else happens. Install it first, before `metrics()`.
+ * unchanged and nothing else happens. Install it near the start, right after `metrics()` (which the router then runs outside the chain).
  *
  * @example
  * ```ts
- * router.use(tracing(), metrics({ registry }), retry());
+ * router.use(metrics({ registry }), tracing(), retry());
  * ```
  */
 export function tracing(options: TracingOptions = {}): Middleware {
@@ -63,12 +64,14 @@ export function tracing(options: TracingOptions = {}): Middleware {
   const propagator = options.propagator ?? w3cTraceContext;
   const w3c = propagator === w3cTraceContext;
 
-  // Not async: the no-SDK path hands back next()'s own promise, adding no promise of its own.
   const defaultTracing = options.tracer === undefined;
-  return function tracing(msg, ctx, next) {
+  // Nothing to continue and nothing to record: no span, not even a no-op one; the chain skips it.
+  const idle = (msg: Message): boolean => defaultTracing && w3c && msg.headers[TRACEPARENT_HEADER] === undefined && noSdkRegistered();
+
+  // Not async: the no-span paths hand back next()'s own promise, adding no promise of their own.
+  const middleware = function tracing(msg: Message, ctx: RouterContext, next: () => Promise<void>): Promise<void> {
+    if (idle(msg)) return next();
     const carries = !w3c || msg.headers[TRACEPARENT_HEADER] !== undefined;
-    // Nothing to continue and nothing to record: no span, not even a no-op one.
-    if (!carries && defaultTracing && noSdkRegistered()) return next();
     const active = context.active();
     const parent = carries ? propagator.extract(active, msg.headers, headerGetter) : active;
     const span = tracer.startSpan(`process ${msg.topic}`, { kind: SpanKind.CONSUMER }, parent);
@@ -93,6 +96,7 @@ export function tracing(options: TracingOptions = {}): Middleware {
     propagator.inject(spanContext, ctx.outgoingHeaders, headerSetter);
     return traced(span, spanContext, ctx, next);
   };
+  return Object.assign(middleware, { skip: idle });
 }
 
 async function traced(span: Span, spanContext: Context, ctx: RouterContext, next: () => Promise<void>): Promise<void> {

@@ -10,7 +10,7 @@ export type Terminal = (message: Message, ctx: RouterContext) => Promise<void>;
  * remaining layers afresh. A middleware or handler that throws synchronously rejects instead.
  *
  * Each layer's promise is passed on as it is (no wrapping async function per layer): this is the
- * per-message hot path.
+ * per-message hot path. A layer whose `skip(message)` says it has nothing to do is stepped over.
  *
  * @example
  * ```ts
@@ -24,8 +24,10 @@ export function compose(middleware: readonly Middleware[], terminal: (message: M
     if (typeof m !== 'function') throw new TypeError(`middleware ${i} is not a function (got ${typeof m})`);
   }
   const n = layers.length;
+  const skips = layers.map((m) => m.skip);
   const dispatch = (i: number, message: Message, ctx: RouterContext): Promise<void> => {
     try {
+      while (i < n && skips[i]?.(message) === true) i++;
       // Promise.resolve returns a native promise as is, and turns a plain value or thenable into one.
       if (i === n) return Promise.resolve(terminal(message, ctx));
       return Promise.resolve(layers[i]!(message, ctx, () => dispatch(i + 1, message, ctx)));

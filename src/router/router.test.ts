@@ -106,6 +106,52 @@ describe('Router', () => {
     expect(router.inspector.handler('h')?.middleware).toEqual(['named', 'named', 'named']);
   });
 
+  it('calls the observers of leading middleware around each delivery instead of running them; later ones run as layers', async () => {
+    const bus = memory();
+    const t = topic('observers');
+    const trace: string[] = [];
+    const watching = (name: string): Middleware =>
+      Object.assign(
+        async function watch(_m: unknown, _c: unknown, next: () => Promise<void>) {
+          trace.push(`${name} as layer>`);
+          await next();
+          trace.push(`<${name} as layer`);
+        },
+        {
+          observer: {
+            started: () => void trace.push(`${name} started`),
+            ended: (_m: unknown, _c: unknown, startedAt: number, succeeded: boolean) =>
+              void trace.push(`${name} ended ${succeeded ? 'ok' : 'failed'} ${startedAt <= performance.now()}`),
+          },
+        },
+      );
+    const skipped: Middleware = Object.assign(
+      async function never() {
+        throw new Error('a layer that says skip must not run');
+      },
+      { skip: () => true },
+    );
+    let fail = true;
+    const done = new Inbox();
+    const router = new Router({ logger: quiet })
+      .use(watching('a'), watching('b'), skipped)
+      .handle('h', { from: bus, topic: t, group: 'g', use: [watching('c')] }, async (msg) => {
+        trace.push('handler');
+        if (fail) {
+          fail = false;
+          throw new Error('first attempt fails');
+        }
+        done.push({ ...msg, payload: msg.bytes });
+      });
+    await router.start();
+    await bus.publish(t, { payload: new Uint8Array([1]) });
+    await done.untilCount(1, 5_000);
+    await router.stop();
+    const once = ['a started', 'b started', 'c as layer>', 'handler'];
+    expect(trace).toEqual([...once, 'b ended failed true', 'a ended failed true', ...once, '<c as layer', 'b ended ok true', 'a ended ok true']);
+    expect(router.inspector.handler('h')?.middleware).toEqual(['watch', 'watch', 'never', 'watch']);
+  });
+
   it('consumes topic patterns', async () => {
     const bus = memory();
     const base = topic('p');

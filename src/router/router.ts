@@ -6,7 +6,7 @@ import { compose, type Terminal } from './compose.ts';
 import { HandlerContext, type RouteInfo } from './handler-context.ts';
 import type { HandlerCounters, HandlerSnapshot, HandlerState, RouterEvent, RouterInspector, RouterState } from './inspector.ts';
 import { processSignals, whenAborted } from './shutdown.ts';
-import type { IntakeControl, Logger, Middleware, RouteHandler, RouteOptions } from './types.ts';
+import type { DeliveryObserver, IntakeControl, Logger, Middleware, RouteHandler, RouteOptions } from './types.ts';
 
 /** Router settings. */
 export interface RouterOptions {
@@ -43,6 +43,8 @@ class Route {
   lastError: { message: string; at: number } | undefined;
   subscription: Subscription | undefined;
   middleware: readonly Middleware[] = [];
+  /** The observers of the middleware leading the chain, called around each delivery (not as layers). */
+  observers: readonly DeliveryObserver[] = [];
   chain: Terminal | undefined;
   info: RouteInfo | undefined;
   transportSignal: AbortSignal | undefined;
@@ -230,8 +232,11 @@ export class Router {
   async #subscribe(r: Route): Promise<void> {
     const o = r.options;
     r.middleware = [...this.#middleware, ...(o.use ?? [])];
+    const leading = r.middleware.findIndex((m) => m.observer === undefined);
+    const hoisted = leading === -1 ? r.middleware.length : leading;
+    r.observers = r.middleware.slice(0, hoisted).map((m) => m.observer!);
     const handler = r.handler;
-    r.chain = compose(r.middleware, (message, ctx) => {
+    r.chain = compose(r.middleware.slice(hoisted), (message, ctx) => {
       const payload = ctx.payload();
       return handler({ ...message, payload, bytes: message.payload }, ctx);
     });
@@ -279,9 +284,14 @@ export class Router {
       r.stopSource = AbortSignal.any([transportSignal, this.#stop.signal]);
     }
     const ctx = new HandlerContext(r.info!, message, r.stopSource!);
+    const observers = r.observers;
+    const startedAt = observers.length > 0 ? performance.now() : 0;
+    for (const o of observers) o.started(message, ctx);
+    let succeeded = false;
     try {
       await r.chain!(message, ctx);
       if (ctx.pending > 0) await ctx.flush();
+      succeeded = true;
       r.counters.succeeded++;
     } catch (thrown) {
       const error = toError(thrown);
@@ -294,6 +304,7 @@ export class Router {
       throw error;
     } finally {
       r.inFlight--;
+      for (let i = observers.length - 1; i >= 0; i--) observers[i]!.ended(message, ctx, startedAt, succeeded);
     }
   }
 

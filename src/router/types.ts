@@ -107,8 +107,35 @@ export interface RouterContext {
 /**
  * Wraps the rest of the chain: do something, `await next()`, do something after. Throwing fails
  * the attempt; returning without calling `next()` skips the handler (the message is acknowledged).
+ *
+ * A middleware that only watches deliveries may also carry an `observer` (see `DeliveryObserver`),
+ * and one that often has nothing to do a `skip` test.
  */
-export type Middleware = (message: Message, ctx: RouterContext, next: () => Promise<void>) => Promise<void>;
+export type Middleware = ((message: Message, ctx: RouterContext, next: () => Promise<void>) => Promise<void>) & {
+  readonly observer?: DeliveryObserver;
+  /**
+   * True when this middleware would do nothing for `message` but call `next()` (`tracing()` with
+   * no SDK and no trace context to pass on): the chain then skips it without a layer's promise.
+   */
+  readonly skip?: (message: Message) => boolean;
+};
+
+/**
+ * The watching half of a middleware that counts or times deliveries and changes nothing. While
+ * such middleware lead a route's chain (nothing but observers before them), the router calls
+ * their observers around each delivery instead of running them as layers: no promise or closure
+ * of their own per message. Elsewhere in the chain the middleware function runs as usual, and it
+ * must do the same as its observer.
+ */
+export interface DeliveryObserver {
+  /** A delivery starts, before any middleware. */
+  started(message: Message, ctx: RouterContext): void;
+  /**
+   * The delivery ended: `succeeded` when the chain resolved and the publishes it queued were sent.
+   * `startedAt` is the `performance.now()` read just before `started`.
+   */
+  ended(message: Message, ctx: RouterContext, startedAt: number, succeeded: boolean): void;
+}
 
 /** What a handler receives: the message with its payload decoded by the route's codec. */
 export type RoutedMessage<T> = Omit<Message, 'payload'> & {

@@ -26,7 +26,7 @@ export const observabilityScenario: Scenario = {
           name: 'router + instrument + tracing + metrics',
           run: () => {
             const registry = new Registry();
-            return routerThroughput(instrument(memory({ retain: 1 }), { registry }), [tracing(), metrics({ registry })], count, payload);
+            return routerThroughput(instrument(memory({ retain: 1 }), { registry }), [metrics({ registry }), tracing()], count, payload);
           },
         },
         baseline: {
