@@ -45,7 +45,8 @@ export function idempotency(options: IdempotencyOptions): Middleware {
     const key = keyOf(msg, ctx);
     const started = Date.now();
     for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
-      const claim = await store.claim(key, claimOptions);
+      const pending = store.claim(key, claimOptions);
+      const claim = pending instanceof Promise ? await pending : pending;
       if (claim.status === 'processed') {
         ctx.count('skipped-duplicate');
         return;
@@ -66,7 +67,8 @@ export function idempotency(options: IdempotencyOptions): Middleware {
         await claim.release().catch((e: unknown) => ctx.logger.warn(`idempotency: releasing "${key}" failed`, { error: String(e) }));
         throw error;
       }
-      await claim.complete();
+      const completing = claim.complete();
+      if (completing instanceof Promise) await completing;
       return;
     }
   };

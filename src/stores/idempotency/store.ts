@@ -19,8 +19,8 @@ export type IdempotencyClaim =
       readonly status: 'claimed';
       /** Makes store resources available to the handler (the PostgreSQL transaction). */
       attach?(ctx: RouterContext): void;
-      /** Marks the key processed (commits the transaction, for transactional stores). */
-      complete(): Promise<void>;
+      /** Marks the key processed (commits the transaction, for transactional stores). May finish at once (memory). */
+      complete(): Promise<void> | void;
       /** Gives the key up after a failure, so a later delivery processes it (rolls back). */
       release(): Promise<void>;
     };
@@ -36,7 +36,8 @@ export type IdempotencyClaim =
 export interface IdempotencyStore {
   /** Short name for logs: `memory`, `redis`, `postgres`. */
   readonly name: string;
-  claim(key: string, options: ClaimOptions): Promise<IdempotencyClaim>;
+  /** Claims `key`. A store that answers at once (memory) may return the claim itself, not a promise. */
+  claim(key: string, options: ClaimOptions): Promise<IdempotencyClaim> | IdempotencyClaim;
   /** Releases connections the store opened itself (not ones it was given). */
   close(): Promise<void>;
 }
