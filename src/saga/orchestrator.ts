@@ -59,6 +59,11 @@ export interface SagaHandle {
 interface Active {
   readonly stop: AbortController;
   done: Promise<void>;
+  /**
+   * The publish of the instance's last event, still running while its next step does. Awaited
+   * before the next write, which replaces the record's `lastEvent` (what recovery re-publishes).
+   */
+  emitting: Promise<void> | undefined;
 }
 
 const consoleLogger: SagaLogger = {
@@ -164,8 +169,7 @@ export class SagaOrchestrator {
     const event = this.#event(id, name, 1, { type: 'saga.started' });
     const record = await this.store.create({ id, saga: name, status: 'initiated', input, step: 0, history: [], lastEvent: event }, this.#lease);
     const settled = this.#settled(id);
-    await this.#emit(event);
-    this.#startDrive(record, false);
+    this.#startDrive(record, false, this.#emit(event));
     return { id, settled };
   }
 
@@ -273,32 +277,36 @@ export class SagaOrchestrator {
     }
   }
 
-  #startDrive(record: SagaRecord, recovered: boolean): void {
+  #startDrive(record: SagaRecord, recovered: boolean, emitting?: Promise<void>): void {
     if (this.#active.has(record.id)) return;
-    const active: Active = { stop: new AbortController(), done: Promise.resolve() };
+    const active: Active = { stop: new AbortController(), done: Promise.resolve(), emitting };
     this.#active.set(record.id, active);
-    active.done = this.#drive(record, recovered, active.stop.signal).finally(() => {
+    active.done = this.#drive(record, recovered, active).finally(() => {
       this.#active.delete(record.id);
       if (this.#active.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
     });
   }
 
-  async #drive(start: SagaRecord, recovered: boolean, stop: AbortSignal): Promise<void> {
+  async #drive(start: SagaRecord, recovered: boolean, active: Active): Promise<void> {
     let record = start;
     const definition = this.#sagas.get(record.saga)!;
+    const stop = active.stop.signal;
     try {
       // The last transition's event may not have gone out before a crash: publish it again (same id).
-      if (recovered && record.lastEvent) await this.#emit(record.lastEvent, true);
+      if (recovered && record.lastEvent) active.emitting = this.#emit(record.lastEvent, true);
       while (!isSettled(record.status)) {
         if (this.#closing || stop.aborted) {
+          await active.emitting;
           await this.store.update({ ...record, owner: undefined });
           this.#notify(record.id, { error: new ClosedError(`orchestrator ${this.owner} (saga ${record.id} is left to be resumed)`) });
           return;
         }
-        record = await this.#advance(definition, record, stop);
+        record = await this.#advance(definition, record, active);
       }
+      await active.emitting;
       this.#notify(record.id, { record });
     } catch (thrown) {
+      await active.emitting; // never rejects: #emit logs what it cannot publish
       if (thrown instanceof StepInterrupted) {
         // Stopped mid-step: leave the step to be re-run (same idempotency key) by whoever resumes.
         await this.store.update({ ...record, owner: undefined }).catch(() => undefined);
@@ -314,15 +322,16 @@ export class SagaOrchestrator {
   }
 
   /** Performs one transition and returns the persisted record. */
-  async #advance(definition: SagaDefinition, record: SagaRecord, stop: AbortSignal): Promise<SagaRecord> {
+  async #advance(definition: SagaDefinition, record: SagaRecord, active: Active): Promise<SagaRecord> {
     const steps = definition.steps;
+    const stop = active.stop.signal;
     switch (record.status) {
+      // An initiated instance goes straight to its first step: the step's outcome is its first write.
       case 'initiated':
-        return this.#write(record, { status: 'in_progress', step: 0 });
       case 'in_progress': {
         const index = record.step;
         if (index >= steps.length) {
-          return this.#write(record, { status: 'completed' }, { type: 'saga.completed', durationMs: Date.now() - record.createdAt });
+          return this.#write(active, record, { status: 'completed' }, { type: 'saga.completed', durationMs: Date.now() - record.createdAt });
         }
         const step = steps[index]!;
         const input = index === 0 ? record.input : outputOf(record, index - 1);
@@ -335,8 +344,10 @@ export class SagaOrchestrator {
         const at = Date.now();
         if (outcome.ok) {
           return this.#write(
+            active,
             record,
             {
+              status: 'in_progress',
               step: index + 1,
               history: [...record.history, { step: step.name, index, kind: 'action', outcome: 'completed', attempts: outcome.attempts, at, output: outcome.value }],
             },
@@ -345,6 +356,7 @@ export class SagaOrchestrator {
         }
         const error = `${outcome.error.name}: ${outcome.error.message}`;
         return this.#write(
+          active,
           record,
           {
             status: 'compensating',
@@ -363,6 +375,7 @@ export class SagaOrchestrator {
         while (index >= 0 && !(steps[index]!.compensate && completedAction(record, index))) index--;
         if (index < 0) {
           return this.#write(
+            active,
             record,
             { status: 'rolled_back', step: -1 },
             { type: 'saga.rolled_back', durationMs: Date.now() - record.createdAt, error: record.error ?? 'rolled back' },
@@ -386,6 +399,7 @@ export class SagaOrchestrator {
         const at = Date.now();
         if (outcome.ok) {
           return this.#write(
+            active,
             record,
             { step: index - 1, history: [...record.history, { step: step.name, index, kind: 'compensation', outcome: 'completed', attempts: outcome.attempts, at }] },
             { type: 'saga.compensation.completed', step: step.name, index, attempts: outcome.attempts },
@@ -393,6 +407,7 @@ export class SagaOrchestrator {
         }
         const error = `${outcome.error.name}: ${outcome.error.message}`;
         const failed = await this.#write(
+          active,
           record,
           {
             status: 'compensation_failed',
@@ -412,11 +427,17 @@ export class SagaOrchestrator {
     }
   }
 
-  /** Persists a transition (renewing the lease) and then emits its event. */
-  async #write(record: SagaRecord, patch: Partial<SagaRecord>, event?: DistributiveOmit<SagaEvent, 'id' | 'sagaId' | 'saga' | 'at'>): Promise<SagaRecord> {
+  /**
+   * Persists a transition (renewing the lease) and starts publishing its event. The publish runs
+   * on while the next step does; the next write waits for it first, so an event is never replaced
+   * as the record's `lastEvent` before it went out.
+   */
+  async #write(active: Active, record: SagaRecord, patch: Partial<SagaRecord>, event?: DistributiveOmit<SagaEvent, 'id' | 'sagaId' | 'saga' | 'at'>): Promise<SagaRecord> {
+    await active.emitting;
+    active.emitting = undefined;
     const full = event && this.#event(record.id, record.saga, record.version + 1, event);
     const saved = await this.store.update({ ...record, ...patch, lastEvent: full }, this.#lease);
-    if (full) await this.#emit(full);
+    if (full) active.emitting = this.#emit(full);
     return saved;
   }
 
