@@ -244,9 +244,12 @@ ensure_kafka() {
   done
 
   # Tests start private clusters from the binary, so it must exist even when one already runs
-  # (the build is a no-op when its stamps match).
+  # (the build is a no-op when its stamps match). Two of these at once (two terminals) would
+  # build into the same folder: the lock makes the second wait for the first's build.
   mkdir -p "$KAFKA_MOCK_DIR"
-  if ! bash "$ROOT/scripts/kafka-mock/build.sh" >"$KAFKA_MOCK_DIR.build.log" 2>&1; then
+  local lock=()
+  command -v flock >/dev/null && lock=(flock "$KAFKA_MOCK_DIR.lock")
+  if ! "${lock[@]}" bash "$ROOT/scripts/kafka-mock/build.sh" >"$KAFKA_MOCK_DIR.build.log" 2>&1; then
     fail $name "$addr" "build failed: $(tail -1 "$KAFKA_MOCK_DIR.build.log") (log: $KAFKA_MOCK_DIR.build.log)"
     return
   fi
