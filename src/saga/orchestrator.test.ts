@@ -239,6 +239,50 @@ describe('SagaOrchestrator', () => {
     await bus.close();
   });
 
+  it('publishes an event while the next step runs, and always before the next write replaces it as lastEvent', async () => {
+    const bus = memory();
+    const order: string[] = [];
+    // The same memory transport, its publishes slowed down so a step can overlap them.
+    const slow = {
+      ...bus,
+      publish: async (topic: string, messages: Parameters<typeof bus.publish>[1]) => {
+        const type = (Array.isArray(messages) ? messages[0] : messages).headers?.['x-saga-event'];
+        order.push(`publishing ${type}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await bus.publish(topic, messages);
+        order.push(`published ${type}`);
+      },
+    };
+    const store = memorySagaStore();
+    const update = store.update.bind(store);
+    store.update = async (record, lease) => {
+      order.push(`write ${record.lastEvent?.type}`);
+      return update(record, lease);
+    };
+    const saga = defineSaga<{ n: number }>('two')
+      .step({ name: 'a', action: async () => void order.push('step a') })
+      .step({ name: 'b', action: async () => void order.push('step b') })
+      .build();
+    const record = await orchestrator({ sagas: [saga], store, transport: slow, topic: 'two.saga' }).run(saga, { n: 1 }, { id: 'overlap-1' });
+    expect(record.status).toBe('completed');
+    expect(order).toEqual([
+      'publishing saga.started',
+      'step a', // runs while saga.started is being published
+      'published saga.started',
+      'write saga.step.completed',
+      'publishing saga.step.completed',
+      'step b',
+      'published saga.step.completed',
+      'write saga.step.completed',
+      'publishing saga.step.completed',
+      'published saga.step.completed',
+      'write saga.completed',
+      'publishing saga.completed',
+      'published saga.completed', // run() resolves only after the last event went out
+    ]);
+    await bus.close();
+  });
+
   it('rejects a second saga with the same id and an unknown saga name', async () => {
     const saga = fourSteps({ calls: [], keys: [] });
     const o = orchestrator({ sagas: [saga] });
