@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PermanentError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
+import type { Transport } from '../core/transport.ts';
 import { Inbox } from '../testing/inbox.ts';
 import { memory } from '../transports/memory/index.ts';
 import { defineSaga, type SagaDefinition, type StepContext } from './definition.ts';
@@ -243,9 +244,13 @@ describe('SagaOrchestrator', () => {
     const bus = memory();
     const order: string[] = [];
     // The same memory transport, its publishes slowed down so a step can overlap them.
-    const slow = {
-      ...bus,
-      publish: async (topic: string, messages: Parameters<typeof bus.publish>[1]) => {
+    const slow: Transport = {
+      name: bus.name,
+      capabilities: bus.capabilities,
+      connect: () => bus.connect(),
+      subscribe: (topic, options, handler) => bus.subscribe(topic, options, handler),
+      close: () => bus.close(),
+      publish: async (topic, messages) => {
         const type = (Array.isArray(messages) ? messages[0] : messages).headers?.['x-saga-event'];
         order.push(`publishing ${type}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
