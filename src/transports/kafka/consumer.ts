@@ -8,7 +8,7 @@ import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
 import { withTimeout } from '../../internal/with-timeout.ts';
 import { subscriptionAwareAssigner } from './assignor.ts';
 import { toKafkaError } from './errors.ts';
-import { fromRecord } from './mapping.ts';
+import { fromRecord, text } from './mapping.ts';
 import { baseClientOptions, type ResolvedKafkaOptions } from './options.ts';
 
 type Record = KafkaRecord<Buffer, Buffer, Buffer, Buffer>;
@@ -16,6 +16,14 @@ type Record = KafkaRecord<Buffer, Buffer, Buffer, Buffer>;
 interface Entry extends KeyedEntry {
   record: Record;
   attempt: number;
+}
+
+/** A handler in flight: what it runs, and the callbacks its promise settles through. */
+interface Slot {
+  state: PartitionState | undefined;
+  entry: Entry | undefined;
+  readonly ok: () => void;
+  readonly fail: () => void;
 }
 
 /** One assigned partition: messages read ahead, per-key order, and the contiguous committed prefix. */
@@ -87,6 +95,7 @@ export class KafkaSubscription implements Subscription {
   #stopping = false;
   #closing: Promise<void> | undefined;
   #idleWaiters: Array<() => void> = [];
+  readonly #freeSlots: Slot[] = [];
   #commitRunning: Promise<void> | undefined;
   #commitAgain = false;
   #restarting = false;
@@ -295,7 +304,7 @@ export class KafkaSubscription implements Subscription {
     for (let o = state.next; o < offset; o++) state.commit.ack(o);
     state.next = offset + 1;
     state.leaderEpoch = record.leaderEpoch;
-    state.queue.push({ seq: offset, key: record.key ? record.key.toString('utf8') : '', record, attempt: 1 });
+    state.queue.push({ seq: offset, key: text(record.key), record, attempt: 1 });
     state.held++;
     this.#held++;
     this.#flow();
@@ -333,17 +342,40 @@ export class KafkaSubscription implements Subscription {
 
   #run(state: PartitionState, entry: Entry): void {
     this.#inflight++;
-    const message = fromRecord(entry.record, entry.attempt);
+    const slot = this.#freeSlots.pop() ?? this.#newSlot();
+    slot.state = state;
+    slot.entry = entry;
+    const message = fromRecord(entry.record, entry.attempt, entry.key);
     let running: Promise<void>;
     try {
       running = this.#handler(message, this.#context);
     } catch (error) {
       running = Promise.reject(error); // a handler that throws synchronously fails like one that rejects
     }
-    Promise.resolve(running).then(
-      () => this.#settle(state, entry, true),
-      () => this.#settle(state, entry, false),
-    );
+    Promise.resolve(running).then(slot.ok, slot.fail);
+  }
+
+  /**
+   * A slot's callbacks are made once and reused for every message it runs (at most `concurrency`
+   * slots exist): two closures per message were a measurable share of the consume path's garbage.
+   */
+  #newSlot(): Slot {
+    const slot: Slot = {
+      state: undefined,
+      entry: undefined,
+      ok: () => this.#release(slot, true),
+      fail: () => this.#release(slot, false),
+    };
+    return slot;
+  }
+
+  #release(slot: Slot, ok: boolean): void {
+    const state = slot.state!;
+    const entry = slot.entry!;
+    slot.state = undefined;
+    slot.entry = undefined;
+    this.#freeSlots.push(slot);
+    this.#settle(state, entry, ok);
   }
 
   #settle(state: PartitionState, entry: Entry, ok: boolean): void {

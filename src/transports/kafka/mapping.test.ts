@@ -42,4 +42,23 @@ describe('kafka mapping', () => {
     const record = consumed({ topic: 't', value: Buffer.from('v'), headers: new Map(), timestamp: 5n }, 9n);
     expect(fromRecord(record, 1).id).toBe('t/2/9');
   });
+
+  it('sends a Buffer payload as is and wraps any other Uint8Array without copying', () => {
+    const buffer = Buffer.from('abc');
+    expect(toRecord('t', { id: 'x', key: '', payload: buffer, headers: {}, timestamp: 1 }).value).toBe(buffer);
+    const bytes = new Uint8Array([1, 2, 3, 4]).subarray(1, 3);
+    const value = toRecord('t', { id: 'x', key: '', payload: bytes, headers: {}, timestamp: 1 }).value!;
+    expect(Buffer.isBuffer(value)).toBe(true);
+    expect(value.buffer).toBe(bytes.buffer);
+    expect([...value]).toEqual([2, 3]);
+  });
+
+  it('strips only the exact id header and uses a key the caller already decoded', () => {
+    // Same length as x-message-id, one byte different: an ordinary header.
+    const record = toRecord('t', { id: 'id-9', key: 'k', payload: new Uint8Array(0), headers: { 'x-message-ie': 'kept' }, timestamp: 1 });
+    const m = fromRecord(consumed(record, 0n), 1, 'decoded');
+    expect(m.id).toBe('id-9');
+    expect(m.headers).toEqual({ 'x-message-ie': 'kept' });
+    expect(m.key).toBe('decoded');
+  });
 });
