@@ -131,7 +131,7 @@ describe('metrics', () => {
     expect(valueOf(samples, METRIC_NAMES.acked, { handler: 'sampled' })).toBe(10);
     expect(valueOf(samples, `${METRIC_NAMES.handlerDuration}_count`, { handler: 'sampled' })).toBe(2);
     expect(valueOf(samples, `${METRIC_NAMES.endToEndLatency}_count`, { handler: 'sampled' })).toBe(2);
-    expect(() => metrics({ registry, timeEvery: 0 })).toThrow(/timeEvery must be a whole number ≥ 1, got 0/);
+    expect(() => metrics({ registry, timeEvery: 0 })).toThrow(/timeEvery must be 'auto' or a whole number ≥ 1, got 0/);
   });
 
   it('exports a circuit breaker state as 0 closed, 2 open', async () => {

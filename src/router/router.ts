@@ -284,9 +284,11 @@ export class Router {
       r.stopSource = AbortSignal.any([transportSignal, this.#stop.signal]);
     }
     const ctx = new HandlerContext(r.info!, message, r.stopSource!);
+    // One observer (metrics()) is the usual case: its mark in a local, no array per delivery.
     const observers = r.observers;
-    const startedAt = observers.length > 0 ? performance.now() : 0;
-    for (const o of observers) o.started(message, ctx);
+    const single = observers.length === 1 ? observers[0]! : undefined;
+    const mark = single ? single.started(message, ctx) : 0;
+    const marks = observers.length > 1 ? observers.map((o) => o.started(message, ctx)) : undefined;
     let succeeded = false;
     try {
       await r.chain!(message, ctx);
@@ -304,7 +306,8 @@ export class Router {
       throw error;
     } finally {
       r.inFlight--;
-      for (let i = observers.length - 1; i >= 0; i--) observers[i]!.ended(message, ctx, startedAt, succeeded);
+      if (single) single.ended(message, ctx, mark, succeeded);
+      else if (marks) for (let i = observers.length - 1; i >= 0; i--) observers[i]!.ended(message, ctx, marks[i]!, succeeded);
     }
   }
 

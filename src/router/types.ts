@@ -128,13 +128,14 @@ export type Middleware = ((message: Message, ctx: RouterContext, next: () => Pro
  * must do the same as its observer.
  */
 export interface DeliveryObserver {
-  /** A delivery starts, before any middleware. */
-  started(message: Message, ctx: RouterContext): void;
   /**
-   * The delivery ended: `succeeded` when the chain resolved and the publishes it queued were sent.
-   * `startedAt` is the `performance.now()` read just before `started`.
+   * A delivery starts, before any middleware. Returns a number handed back to `ended` — the time
+   * it read, say (reading the clock is not free: an observer that times only some deliveries
+   * reads it only for those).
    */
-  ended(message: Message, ctx: RouterContext, startedAt: number, succeeded: boolean): void;
+  started(message: Message, ctx: RouterContext): number;
+  /** The delivery ended: `succeeded` when the chain resolved and the publishes it queued were sent. */
+  ended(message: Message, ctx: RouterContext, mark: number, succeeded: boolean): void;
 }
 
 /** What a handler receives: the message with its payload decoded by the route's codec. */

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { TIMED_PER_SECOND, Timing } from './timing.ts';
+
+describe('Timing', () => {
+  it('times every delivery up to 1,000 a second and about 1,000 a second above, retuned every 100 ms', () => {
+    const t = new Timing(1);
+    t.retune(0, 10_000);
+    expect(t.stride).toBe(1);
+    t.retune(900, 11_000); // 900/s
+    expect(t.stride).toBe(1);
+    t.retune(900 + 50_000, 12_000); // 50,000/s → one in 50
+    expect(t.stride).toBe(50_000 / TIMED_PER_SECOND);
+    t.retune(900 + 90_000, 12_050); // less than 100 ms later: unchanged
+    expect(t.stride).toBe(50);
+    t.retune(900 + 90_000 + 10, 14_000); // 40,010 in 2 s → one in 20
+    expect(t.stride).toBe(20);
+    t.retune(900 + 90_000 + 20, 15_000); // traffic fell to 10/s → every delivery again
+    expect(t.stride).toBe(1);
+  });
+});
