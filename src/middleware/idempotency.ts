@@ -43,7 +43,7 @@ export function idempotency(options: IdempotencyOptions): Middleware {
 
   return async function idempotency(msg, ctx, next) {
     const key = keyOf(msg, ctx);
-    const started = Date.now();
+    let started = 0; // read only once a key is busy: the clock is not free
     for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
       const pending = store.claim(key, claimOptions);
       const claim = pending instanceof Promise ? await pending : pending;
@@ -52,6 +52,7 @@ export function idempotency(options: IdempotencyOptions): Middleware {
         return;
       }
       if (claim.status === 'busy') {
+        started ||= Date.now();
         if (Date.now() - started > leaseMs || !(await delay(wait, ctx.stopSignal))) {
           throw new SwitchyardError(`message key "${key}" is still being processed by another consumer; it will be delivered again`);
         }

@@ -3,7 +3,8 @@ import { ConfigError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import type { DeliveryObserver, Middleware, RouterContext } from '../router/types.ts';
 import { metricSet, type ConsumeSeries } from './metric-set.ts';
-import { coarseMs, startCoarseClock, Timing, UNTIMED } from './timing.ts';
+import { coarseMs, startCoarseClock } from '../internal/coarse-clock.ts';
+import { Timing, UNTIMED } from './timing.ts';
 
 let offset = Date.now() - performance.now();
 let offsetAt = performance.now();

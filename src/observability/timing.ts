@@ -1,3 +1,5 @@
+import { COARSE_TICK_MS } from '../internal/coarse-clock.ts';
+
 /**
  * Which deliveries `metrics()` times. Reading the clock costs 40–50 ns on some virtual machines,
  * as much as all the counting of a delivery, so above a rate only a sample is timed.
@@ -7,28 +9,10 @@
 export const TIMED_PER_SECOND = 1_000;
 
 /** How often the stride follows the rate, in ms: soon enough that a burst is sampled within it. */
-const RETUNE_MS = 100;
+export const RETUNE_MS = COARSE_TICK_MS;
 
 /** What a `metrics()` observer's `started` returns for a delivery it does not time. */
 export const UNTIMED = -1;
-
-let coarse = Date.now();
-let ticking: NodeJS.Timeout | undefined;
-
-/**
- * Starts (once per process) the timer behind `coarseMs()`: ten ticks a second, unref'd so it
- * keeps no process alive.
- */
-export function startCoarseClock(): void {
-  ticking ??= setInterval(() => {
-    coarse = Date.now();
-  }, RETUNE_MS).unref();
-}
-
-/** Milliseconds as of the coarse clock's last tick: free to read, enough to tell 100 ms passed. */
-export function coarseMs(): number {
-  return coarse;
-}
 
 /** How often one series' deliveries are timed: every `stride`-th. */
 export class Timing {

@@ -1,10 +1,14 @@
+import { coarseMs, startCoarseClock } from '../../internal/coarse-clock.ts';
 import type { ClaimOptions, IdempotencyClaim, IdempotencyStore } from './store.ts';
 
 /** Memory store settings. */
 export interface MemoryIdempotencyOptions {
   /** Most keys remembered; the oldest processed ones are forgotten first. Default 100,000. */
   maxKeys?: number;
-  /** The clock, for tests. Default `Date.now`. */
+  /**
+   * The clock, for tests. Default: a coarse clock (at most 0.1 s behind `Date.now()`, free to read
+   * per message; leases and TTLs need no finer).
+   */
   now?: () => number;
 }
 
@@ -88,7 +92,8 @@ class MemoryClaim {
  * ```
  */
 export function memoryIdempotencyStore(options: MemoryIdempotencyOptions = {}): IdempotencyStore {
-  const keys = new Keys(options.maxKeys ?? 100_000, options.now ?? Date.now);
+  if (!options.now) startCoarseClock();
+  const keys = new Keys(options.maxKeys ?? 100_000, options.now ?? coarseMs);
   const map = keys.map;
 
   return {
