@@ -97,8 +97,8 @@ export function metrics(options: MetricsOptions = {}): Middleware {
       if (msg.partition !== undefined) s.partitions[msg.partition] = (s.partitions[msg.partition] ?? 0) + 1;
       const outer = ctx.onCount;
       ctx.onCount = outer === undefined ? s.count : (counter) => (s.count(counter), outer(counter));
-      if (auto) timing.retune(s.consumed, coarseMs());
-      return s.consumed % timing.stride === 0 ? performance.now() : UNTIMED;
+      if (auto) timing.maybeRetune(s.consumed, coarseMs(), Date.now);
+      return timing.timeThis() ? performance.now() : UNTIMED;
     },
     ended(msg, ctx, startedAt, succeeded) {
       const s = trackedFor(msg, ctx).series;

@@ -17,4 +17,19 @@ describe('Timing', () => {
     t.retune(900 + 90_000 + 20, 15_000); // traffic fell to 10/s → every delivery again
     expect(t.stride).toBe(1);
   });
+
+  it('looks at the real clock every 1,024 deliveries when the coarse clock stands still (a burst on microtasks alone)', () => {
+    const t = new Timing(1);
+    let real = 50_000;
+    let looked = 0;
+    const clock = (): number => (looked++, real);
+    const coarse = 50_000; // frozen
+    t.maybeRetune(1, coarse, clock); // first delivery: looks once
+    for (let n = 2; n <= 1_024; n++) t.maybeRetune(n, coarse, clock);
+    expect(looked).toBe(1);
+    real += 200; // 200 ms of a 1,000,000/s burst
+    t.maybeRetune(200_001, coarse, clock);
+    expect(looked).toBe(2);
+    expect(t.stride).toBe(1_000);
+  });
 });

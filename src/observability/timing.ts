@@ -11,17 +11,41 @@ export const TIMED_PER_SECOND = 1_000;
 /** How often the stride follows the rate, in ms: soon enough that a burst is sampled within it. */
 export const RETUNE_MS = COARSE_TICK_MS;
 
+/** Deliveries after which `maybeRetune` looks at the real clock even if the coarse one stood still. */
+const LOOK_EVERY = 1_024;
+
 /** What a `metrics()` observer's `started` returns for a delivery it does not time. */
 export const UNTIMED = -1;
 
 /** How often one series' deliveries are timed: every `stride`-th. */
 export class Timing {
   stride: number;
+  /** Deliveries until the next timed one (a countdown: `%` on a float field costs a libm call). */
+  #untilTimed = 1;
   #at = -Infinity;
   #from = 0;
+  #lookAgainAt = 0;
 
   constructor(stride: number) {
     this.stride = stride;
+  }
+
+  /** Whether to time this delivery: every `stride`-th is. */
+  timeThis(): boolean {
+    if (--this.#untilTimed > 0) return false;
+    this.#untilTimed = this.stride;
+    return true;
+  }
+
+  /**
+   * Retunes when due: looks at `clock` once RETUNE_MS passed on the coarse clock (`coarse`) or
+   * LOOK_EVERY deliveries went by since it last looked — the coarse clock stands still while a
+   * burst runs on microtasks alone (an in-memory transport), which would leave the stride as it was.
+   */
+  maybeRetune(consumed: number, coarse: number, clock: () => number): void {
+    if (consumed < this.#lookAgainAt && coarse - this.#at < RETUNE_MS) return;
+    this.#lookAgainAt = consumed + LOOK_EVERY;
+    this.retune(consumed, clock());
   }
 
   /**

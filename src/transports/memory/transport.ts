@@ -9,9 +9,15 @@ import { ContiguousCommit } from '../../internal/contiguous-commit.ts';
 import { deferred } from '../../internal/deferred.ts';
 import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
 
+/** Fewest messages dropped at once by retention (see `#trim`). */
+const TRIM_CHUNK = 1_024;
+
 /** Options of the in-process transport. */
 export interface MemoryOptions {
-  /** Messages kept per topic for replay once every group has acknowledged them. Default 10,000. */
+  /**
+   * Messages kept per topic for replay once every group has acknowledged them (up to 1,024 more:
+   * older ones are dropped in chunks). Default 10,000.
+   */
   retain?: number;
   /** Wait before a failed message is delivered again, in ms. Default 0. */
   redeliveryDelayMs?: number;
@@ -361,11 +367,15 @@ export class MemoryBroker {
     return g;
   }
 
-  /** Drops the oldest messages beyond `retain`, but never one a group has not acknowledged. */
+  /**
+   * Drops the oldest messages beyond `retain`, but never one a group has not acknowledged. In
+   * chunks of at least TRIM_CHUNK: dropping from the front of the array moves everything behind,
+   * so trimming a few at every publish costs as much per message as the backlog is long.
+   */
   #trim(t: Topic): void {
     let limit = t.end - this.retain;
     for (const g of t.groups.values()) limit = Math.min(limit, g.commit.committed);
-    if (limit > t.base) {
+    if (limit - t.base >= TRIM_CHUNK) {
       t.log.splice(0, limit - t.base);
       t.base = limit;
     }
