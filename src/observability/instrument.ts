@@ -85,18 +85,25 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
       // Messages that carry trace context (from tracing(), or set by the caller) continue their own
       // trace; the others continue the active one. One PRODUCER span per distinct parent.
       const w3c = propagator === w3cTraceContext;
-      const groups = new Map<string | undefined, number[]>();
-      list.forEach((m, i) => {
-        const carried = m?.headers ? (w3c ? m.headers[TRACEPARENT_HEADER] : carriedKey(propagator.fields(), m.headers)) : undefined;
-        const members = groups.get(carried);
-        if (members) members.push(i);
-        else groups.set(carried, [i]);
-      });
+      const carriedBy = (m: OutgoingMessage | undefined): string | undefined =>
+        m?.headers ? (w3c ? m.headers[TRACEPARENT_HEADER] : carriedKey(propagator.fields(), m.headers)) : undefined;
+      // Usually no message carries trace context: then they are one group, with no list of members.
+      const groups = new Map<string | undefined, number[] | undefined>();
+      if (list.every((m) => carriedBy(m) === undefined)) groups.set(undefined, undefined);
+      else {
+        list.forEach((m, i) => {
+          const carried = carriedBy(m);
+          const members = groups.get(carried);
+          if (members) members.push(i);
+          else groups.set(carried, [i]);
+        });
+      }
       const active = context.active();
       let out: OutgoingMessage[] | undefined; // a copy only when a message gets headers
       const spans: Span[] = [];
-      for (const [carried, members] of groups) {
-        const parent = carried === undefined ? active : propagator.extract(active, list[members[0]!]!.headers!, headerGetter);
+      for (const [carried, listed] of groups) {
+        const members = listed ?? list.keys();
+        const parent = carried === undefined ? active : propagator.extract(active, list[listed![0]!]!.headers!, headerGetter);
         const span = tracer.startSpan(`send ${topic}`, { kind: SpanKind.PRODUCER }, parent);
         spans.push(span);
         const recording = span.isRecording();
@@ -113,13 +120,14 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
           }
         }
         if (recording) {
-          const one = members.length === 1 ? list[members[0]!] : undefined;
+          const size = listed?.length ?? list.length;
+          const one = size === 1 ? list[listed?.[0] ?? 0] : undefined;
           span.setAttributes({
             [ATTR_MESSAGING_SYSTEM]: system,
             [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
             [ATTR_MESSAGING_OPERATION_NAME]: 'send',
             [ATTR_MESSAGING_DESTINATION_NAME]: topic,
-            ...(one ? { ...(one.id ? { [ATTR_MESSAGING_MESSAGE_ID]: one.id } : {}), [ATTR_MESSAGING_MESSAGE_BODY_SIZE]: one.payload?.byteLength ?? 0 } : { [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: members.length }),
+            ...(one ? { ...(one.id ? { [ATTR_MESSAGING_MESSAGE_ID]: one.id } : {}), [ATTR_MESSAGING_MESSAGE_BODY_SIZE]: one.payload?.byteLength ?? 0 } : { [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: size }),
           });
         }
       }
