@@ -6,7 +6,8 @@ import { createHash, randomFillSync } from 'node:crypto';
  * process, and 62 random bits keep them unique across processes.
  */
 
-const random = new Uint8Array(4096);
+// Random bytes are drawn in bulk: one randomFillSync call serves 2,048 ids.
+const random = new Uint8Array(16 * 1024);
 let randomOffset = random.length;
 let lastMs = -1;
 let counter = 0;
@@ -21,7 +22,10 @@ function randomBytes(count: number): Uint8Array {
   return bytes;
 }
 
-const hex: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Character codes of the hex digits 0–f. */
+const HEX_CODES = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+const DASH = 0x2d;
+const SEVEN = 0x37;
 
 /** A new time-ordered unique id (UUIDv7 text form). */
 export function newMessageId(now: number = Date.now()): string {
@@ -38,33 +42,57 @@ export function newMessageId(now: number = Date.now()): string {
       counter = 0;
     }
   }
-  return uuid7(ms, counter, randomBytes(8));
+  if (randomOffset + 8 > random.length) {
+    randomFillSync(random);
+    randomOffset = 0;
+  }
+  const id = uuid7(ms, counter, random, randomOffset);
+  randomOffset += 8;
+  return id;
 }
 
 /** The 8-4-4-4-12 hex form of 16 bytes. */
 function uuidText(b: Uint8Array): string {
-  let s = '';
+  const codes: number[] = [];
   for (let i = 0; i < 16; i++) {
-    s += hex[b[i]!]!;
-    if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
+    if (i === 4 || i === 6 || i === 8 || i === 10) codes.push(DASH);
+    codes.push(HEX_CODES[b[i]! >>> 4]!, HEX_CODES[b[i]! & 15]!);
   }
-  return s;
+  return String.fromCharCode(...codes);
 }
 
-/** UUIDv7 text from its parts: 48-bit ms, 12-bit counter, 62 bits from `rand` (8 bytes). */
-function uuid7(ms: number, counter: number, rand: Uint8Array): string {
-  const b = new Uint8Array(16);
-  b[0] = Math.floor(ms / 2 ** 40) & 0xff;
-  b[1] = Math.floor(ms / 2 ** 32) & 0xff;
-  b[2] = (ms >>> 24) & 0xff;
-  b[3] = (ms >>> 16) & 0xff;
-  b[4] = (ms >>> 8) & 0xff;
-  b[5] = ms & 0xff;
-  b[6] = 0x70 | (counter >>> 8);
-  b[7] = counter & 0xff;
-  b[8] = 0x80 | (rand[0]! & 0x3f);
-  b.set(rand.subarray(1, 8), 9);
-  return uuidText(b);
+/** Hex digit codes of the millisecond last formatted: ids of one millisecond share them. */
+const msCodes = new Uint8Array(12);
+let msCodesOf = -1;
+
+/**
+ * UUIDv7 text from its parts: 48-bit ms, 12-bit counter, 62 bits from `rand[at, at + 8)`. Built by
+ * one String.fromCharCode call: a flat string, with no byte array or concatenation per id (a
+ * concatenated string is a rope, slow to read back character by character when it is written).
+ */
+function uuid7(ms: number, counter: number, rand: Uint8Array, at: number): string {
+  if (ms !== msCodesOf) {
+    msCodesOf = ms;
+    for (let i = 11, v = ms; i >= 0; i--, v = Math.floor(v / 16)) msCodes[i] = HEX_CODES[v % 16]!;
+  }
+  const t = msCodes;
+  const h = HEX_CODES;
+  const variant = 0x80 | (rand[at]! & 0x3f);
+  const r1 = rand[at + 1]!;
+  const r2 = rand[at + 2]!;
+  const r3 = rand[at + 3]!;
+  const r4 = rand[at + 4]!;
+  const r5 = rand[at + 5]!;
+  const r6 = rand[at + 6]!;
+  const r7 = rand[at + 7]!;
+  // prettier-ignore
+  return String.fromCharCode(
+    t[0]!, t[1]!, t[2]!, t[3]!, t[4]!, t[5]!, t[6]!, t[7]!, DASH, t[8]!, t[9]!, t[10]!, t[11]!, DASH,
+    SEVEN, h[counter >>> 8]!, h[(counter >>> 4) & 15]!, h[counter & 15]!, DASH,
+    h[variant >>> 4]!, h[variant & 15]!, h[r1 >>> 4]!, h[r1 & 15]!, DASH,
+    h[r2 >>> 4]!, h[r2 & 15]!, h[r3 >>> 4]!, h[r3 & 15]!, h[r4 >>> 4]!, h[r4 & 15]!,
+    h[r5 >>> 4]!, h[r5 & 15]!, h[r6 >>> 4]!, h[r6 & 15]!, h[r7 >>> 4]!, h[r7 & 15]!,
+  );
 }
 
 /**
@@ -83,7 +111,7 @@ function uuid7(ms: number, counter: number, rand: Uint8Array): string {
 export function derivedMessageId(parentId: string, scope: string, index: number): string {
   const digest = createHash('sha256').update(`${parentId}\u0000${scope}\u0000${index}`).digest();
   const at = messageIdTime(parentId);
-  if (at !== undefined) return uuid7(at, ((digest[0]! << 8) | digest[1]!) & 0xfff, digest.subarray(2, 10));
+  if (at !== undefined) return uuid7(at, ((digest[0]! << 8) | digest[1]!) & 0xfff, digest, 2);
   const b = digest.subarray(0, 16);
   b[6] = 0x80 | (b[6]! & 0x0f);
   b[8] = 0x80 | (b[8]! & 0x3f);

@@ -59,11 +59,15 @@ export function normalizeOutgoing(topic: string, input: OutgoingMessage | readon
     }
     if (m.id !== undefined && (typeof m.id !== 'string' || m.id === '')) problems.push(`${where(topic, list.length, i)}: id must be a non-empty string`);
     if (m.key !== undefined && typeof m.key !== 'string') problems.push(`${where(topic, list.length, i)}: key must be a string, got ${describe(m.key)}`);
-    const headers: Record<string, string> = { ...m.headers };
-    for (const name in headers) {
-      if (!Object.hasOwn(headers, name)) continue;
-      const value: unknown = headers[name];
-      if (typeof value !== 'string') problems.push(`${where(topic, list.length, i)}: header "${name}" must be a string, got ${describe(value)}`);
+    let headers: Record<string, string> = {};
+    if (m.headers !== undefined) {
+      // Copied, so later changes by the caller do not reach the message; checked only when given.
+      headers = { ...m.headers };
+      for (const name in headers) {
+        if (!Object.hasOwn(headers, name)) continue;
+        const value: unknown = headers[name];
+        if (typeof value !== 'string') problems.push(`${where(topic, list.length, i)}: header "${name}" must be a string, got ${describe(value)}`);
+      }
     }
     out.push({ id: m.id ?? newMessageId(now), key: m.key ?? '', payload: m.payload, headers, timestamp: now });
   }

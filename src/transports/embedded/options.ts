@@ -29,7 +29,7 @@ export interface EmbeddedOptions {
    * (survives the process dying, not the machine). See docs/embedded.md.
    */
   fsync?: FsyncMode;
-  /** Group-commit window for `fsync: 'batch'`, ms. Default 0: the next turn of the event loop. */
+  /** Group-commit window for `fsync: 'batch'`, ms. Default 0: the next turn of the event loop, or at once when 256 KiB or more are waiting. */
   batchWindowMs?: number;
   /** Partitions of topics created without their own setting. Default 1. */
   partitions?: number;

@@ -97,4 +97,30 @@ describe('PartitionLog', () => {
       await log.close();
     }
   });
+
+  it('starts a large group commit at once, writes the next while it syncs, and shows readers only what is synced', async () => {
+    for (const fsync of ['always', 'batch'] as const) {
+      const log = PartitionLog.open(temp(), { ...options, fsync, segmentBytes: 4 << 20 });
+      const first = append(log, messages(0, 3, 100_000)); // no commit in flight: written and syncing at once
+      const second = append(log, messages(3, 3, 100_000)); // waits for the next commit
+      expect(log.nextOffset).toBe(3);
+      await first;
+      // The second commit was written before the first one's publishers woke up; it is not synced yet.
+      expect(log.nextOffset).toBe(6);
+      expect(log.endOffset).toBe(3);
+      expect(readAll(log)).toEqual([0, 1, 2]);
+      await second;
+      expect(readAll(log)).toEqual([0, 1, 2, 3, 4, 5]);
+      await log.close();
+    }
+  });
+
+  it('gives small appends of one turn of the event loop one group commit', async () => {
+    const log = PartitionLog.open(temp(), { ...options, segmentBytes: 1 << 20 });
+    const appends = Array.from({ length: 8 }, (_, i) => append(log, messages(i, 1)));
+    expect(log.nextOffset).toBe(0); // nothing written yet: the commit waits for the turn to end
+    await Promise.all(appends);
+    expect(readAll(log)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    await log.close();
+  });
 });

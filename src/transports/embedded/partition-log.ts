@@ -3,9 +3,18 @@ import { join } from 'node:path';
 import { TransportError } from '../../core/errors.ts';
 import { deferred, type Deferred } from '../../internal/deferred.ts';
 import { CorruptLogError } from './errors.ts';
-import type { StoredRecord } from './record.ts';
+import { recycleFrames, type StoredRecord } from './record.ts';
 import { Segment, segmentName } from './segment.ts';
 import { syncDir } from './sync-dir.ts';
+
+/**
+ * Pending bytes that start a group commit at once (fsync 'batch' without a window) instead of on
+ * the next turn of the event loop. Smaller appends wait that turn to share the fsync with the
+ * appends made meanwhile; from a few hundred KiB on an fsync costs about in proportion to its
+ * bytes (on an SSD ~0.2 ms, then ~0.45 ms per MiB), so waiting to share it gains little, and
+ * starting it at once lets publishers encode their next records while the disk syncs.
+ */
+const EAGER_COMMIT_BYTES = 256 * 1024;
 
 /** How publishes reach the disk. See docs/embedded.md for what each mode survives. */
 export type FsyncMode = 'always' | 'batch' | 'never';
@@ -14,7 +23,7 @@ export interface PartitionLogOptions {
   fsync: FsyncMode;
   /** Roll to a new segment once the active one reaches this many bytes. */
   segmentBytes: number;
-  /** Wait this long for more publishes before a group commit (ms, 0 = next turn of the event loop). */
+  /** Wait this long for more publishes before a group commit (ms; 0 = the next turn of the event loop, or at once for a large one). */
   batchWindowMs: number;
   /** Check every record's CRC in every segment on open (true), or only the active segment's. */
   verifyOnOpen: boolean;
@@ -26,6 +35,13 @@ export interface RecoveryNote {
   truncatedAt: number;
   droppedBytes: number;
   reason: string;
+}
+
+/** Where a commit left a segment it wrote to: what becomes visible once the commit is durable. */
+interface WrittenSegment {
+  segment: Segment;
+  size: number;
+  nextOffset: number;
 }
 
 interface PendingWrite {
@@ -53,6 +69,7 @@ export class PartitionLog {
   /** Called when new records become visible to readers. */
   onVisible: (() => void) | undefined;
   #pending: PendingWrite[] = [];
+  #pendingBytes = 0;
   #scheduled = false;
   #syncing = false;
   #failed: Error | undefined;
@@ -162,17 +179,26 @@ export class PartitionLog {
 
   #reserved: number | undefined;
 
+  /**
+   * Queues `count` records framed by `encodeRecords` for the next commit. Once they are written,
+   * their memory is reused for later frames: the caller must not read `frames` afterwards.
+   */
   append(frames: Buffer, count: number): Promise<void> {
     const done = deferred<void>();
     this.#pending.push({ frames, count, done });
+    this.#pendingBytes += frames.length;
     this.#schedule();
     return done.promise;
   }
 
   #schedule(): void {
     if (this.#scheduled || this.#syncing) return;
+    const { fsync, batchWindowMs } = this.options;
+    // At once for 'always' and for a large group commit, so publishers encode their next records
+    // while its fsync runs; otherwise on the next turn, so the appends made meanwhile share it.
+    if (fsync === 'always' || (fsync === 'batch' && batchWindowMs === 0 && this.#pendingBytes >= EAGER_COMMIT_BYTES)) return this.#flush();
     this.#scheduled = true;
-    if (this.options.fsync === 'batch' && this.options.batchWindowMs > 0) setTimeout(() => this.#flush(), this.options.batchWindowMs);
+    if (fsync === 'batch' && batchWindowMs > 0) setTimeout(() => this.#flush(), batchWindowMs);
     else setImmediate(() => this.#flush());
   }
 
@@ -181,7 +207,8 @@ export class PartitionLog {
     const mode = this.options.fsync;
     const batch = mode === 'always' ? this.#pending.splice(0, 1) : this.#pending.splice(0);
     if (batch.length === 0) return this.#settleIdle();
-    const touched = new Set<Segment>();
+    for (const w of batch) this.#pendingBytes -= w.frames.length;
+    const written: WrittenSegment[] = [];
     try {
       // One write per segment touched: runs of batches that fit before the next roll.
       let chunks: Buffer[] = [];
@@ -189,8 +216,12 @@ export class PartitionLog {
       let count = 0;
       const write = (): void => {
         if (chunks.length === 0) return;
-        this.active.append(chunks, count);
-        touched.add(this.active);
+        const active = this.active;
+        active.append(chunks, count);
+        for (const c of chunks) recycleFrames(c);
+        const last = written[written.length - 1];
+        if (last?.segment === active) written.pop();
+        written.push({ segment: active, size: active.size, nextOffset: active.nextOffset });
         chunks = [];
         bytes = 0;
         count = 0;
@@ -213,26 +244,28 @@ export class PartitionLog {
       return;
     }
     if (mode === 'never') {
-      this.#publish(touched, batch);
+      this.#publish(written, batch);
       if (this.#pending.length > 0) this.#schedule();
       else this.#settleIdle();
       return;
     }
     this.#syncing = true;
-    const active = this.active;
-    fdatasync(active.fd, (error) => {
+    fdatasync(this.active.fd, (error) => {
       this.#syncing = false;
       if (error) return this.#fail(error, batch);
-      this.#publish(touched, batch);
+      // The next commit is scheduled before this one's publishers wake up: when it starts at once,
+      // what they publish next is encoded while its fsync runs.
       if (this.#pending.length > 0) this.#schedule();
-      else this.#settleIdle();
+      this.#publish(written, batch);
+      this.#settleIdle();
     });
   }
 
-  #publish(touched: Set<Segment>, batch: PendingWrite[]): void {
-    for (const s of touched) {
-      s.visibleSize = s.size;
-      s.visibleNextOffset = s.nextOffset;
+  /** Makes what a commit wrote visible: only up to where it wrote, as a later commit may already be writing past it. */
+  #publish(written: readonly WrittenSegment[], batch: PendingWrite[]): void {
+    for (const w of written) {
+      w.segment.visibleSize = Math.max(w.segment.visibleSize, w.size);
+      w.segment.visibleNextOffset = Math.max(w.segment.visibleNextOffset, w.nextOffset);
     }
     for (const w of batch) w.done.resolve();
     this.onVisible?.();
@@ -241,6 +274,7 @@ export class PartitionLog {
   #fail(error: Error, batch: PendingWrite[]): void {
     this.#failed = error;
     const wrapped = new TransportError(`writing to ${this.dir} failed: ${error.message}`, { cause: error, retryable: false });
+    this.#pendingBytes = 0;
     for (const w of [...batch, ...this.#pending.splice(0)]) w.done.reject(wrapped);
     this.#settleIdle();
   }

@@ -31,18 +31,13 @@ const MIN_BODY = 8 + 8 + 1 + 2 + 4 + 2 + 4;
 /** Largest body a reader accepts; anything larger is a damaged length field. */
 export const MAX_BODY = 256 * 1024 * 1024;
 
-/** UTF-8 length; a JS loop beats the native call for the short strings ids, keys and headers are. */
-function utf8Length(s: string): number {
-  const n = s.length;
-  if (n > 64) return Buffer.byteLength(s);
-  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s);
-  return n;
-}
-
-/** Writes `s` as UTF-8 at `pos`, returning the bytes written (ASCII fast path in JS). */
+/**
+ * Writes `s` as UTF-8 at `pos`, returning the bytes written. Short ASCII strings (keys, header
+ * names) are copied in JS, which beats the native call below ~16 characters; longer ones (ids) not.
+ */
 function writeUtf8(buf: Buffer, s: string, pos: number): number {
   const n = s.length;
-  if (n > 64) return buf.write(s, pos, 'utf8');
+  if (n > 16) return buf.write(s, pos);
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x80) return buf.write(s, pos, 'utf8');
@@ -51,15 +46,50 @@ function writeUtf8(buf: Buffer, s: string, pos: number): number {
   return n;
 }
 
-function bodySize(m: NormalizedMessage): number {
-  let size = MIN_BODY + utf8Length(m.id) + utf8Length(m.key) + m.payload.length;
-  for (const name in m.headers) size += 6 + utf8Length(name) + utf8Length(m.headers[name]!);
+/**
+ * Most bytes `m` can take framed, from string lengths alone (a UTF-16 unit is at most 3 UTF-8
+ * bytes): sizing a batch this way writes each string once instead of measuring it first.
+ */
+function maxFrameSize(m: NormalizedMessage): number {
+  let size = FRAME_HEADER + MIN_BODY + 3 * (m.id.length + m.key.length) + m.payload.length;
+  for (const name in m.headers) size += 6 + 3 * (name.length + m.headers[name]!.length);
   return size;
 }
 
-/** Bytes `m` takes framed. */
-export function frameSize(m: NormalizedMessage): number {
-  return FRAME_HEADER + bodySize(m);
+/** Batches this large get memory of their own, recycled once written; smaller ones use Node's pool. */
+const RECYCLE_MIN = 64 * 1024;
+/** Most bytes of written batches kept for framing later ones. */
+const SPARE_BYTES = 16 * 1024 * 1024;
+/** Memory `frameBuffer` allocated: the only memory ever recycled (never a pool others share). */
+const ownMemory = new WeakSet<ArrayBufferLike>();
+const spares: ArrayBufferLike[] = [];
+let spareBytes = 0;
+
+function frameBuffer(bound: number): Buffer {
+  if (bound < RECYCLE_MIN) return Buffer.allocUnsafe(bound);
+  for (let i = spares.length - 1; i >= 0; i--) {
+    const spare = spares[i]!;
+    if (spare.byteLength >= bound && spare.byteLength <= 4 * bound) {
+      spares.splice(i, 1);
+      spareBytes -= spare.byteLength;
+      return Buffer.from(spare, 0, bound);
+    }
+  }
+  const buf = Buffer.allocUnsafeSlow(bound);
+  ownMemory.add(buf.buffer);
+  return buf;
+}
+
+/**
+ * Takes back the memory of `frames` (from `encodeRecords`) once nothing reads them any more, e.g.
+ * written to disk: later batches are framed into it. Fresh memory is faulted in by the OS page by
+ * page, which costs about a quarter of the time of framing 4 KiB records.
+ */
+export function recycleFrames(frames: Buffer): void {
+  const memory = frames.buffer;
+  if (!ownMemory.has(memory) || spareBytes + memory.byteLength > SPARE_BYTES || spares.includes(memory)) return;
+  spares.push(memory);
+  spareBytes += memory.byteLength;
 }
 
 /**
@@ -67,48 +97,64 @@ export function frameSize(m: NormalizedMessage): number {
  * the checksum (the socket protocol, where TCP/Unix sockets already guarantee integrity).
  */
 export function encodeRecords(messages: readonly NormalizedMessage[], firstOffset: number, withCrc = true): Buffer {
-  let total = 0;
-  for (const m of messages) total += frameSize(m);
-  const buf = Buffer.allocUnsafe(total);
+  let bound = 0;
+  for (let i = 0; i < messages.length; i++) bound += maxFrameSize(messages[i]!);
+  const buf = frameBuffer(bound);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let pos = 0;
-  let offset = firstOffset;
-  for (const m of messages) pos = writeRecord(buf, pos, m, offset++, withCrc);
-  return buf;
+  for (let i = 0; i < messages.length; i++) pos = writeRecord(buf, view, pos, messages[i]!, firstOffset + i, withCrc);
+  return pos === bound ? buf : buf.subarray(0, pos);
 }
 
-/** Writes one frame at `pos`; returns the position after it. */
-export function writeRecord(buf: Buffer, pos: number, m: NormalizedMessage, offset: number, withCrc = true): number {
+function writeU16(buf: Buffer, value: number, pos: number): void {
+  if (value > 0xffff) buf.writeUInt16LE(value, pos); // throws the RangeError it always did
+  buf[pos] = value;
+  buf[pos + 1] = value >>> 8;
+}
+
+function writeU32(buf: Buffer, value: number, pos: number): void {
+  buf[pos] = value;
+  buf[pos + 1] = value >>> 8;
+  buf[pos + 2] = value >>> 16;
+  buf[pos + 3] = value >>> 24;
+}
+
+/**
+ * Writes one frame at `pos` (with room for `maxFrameSize(m)` bytes); returns the position after it.
+ * `view` is a DataView of `buf`, whose float writes the JIT inlines.
+ */
+function writeRecord(buf: Buffer, view: DataView, pos: number, m: NormalizedMessage, offset: number, withCrc: boolean): number {
   const start = pos;
   let p = pos + FRAME_HEADER;
-  buf.writeDoubleLE(offset, p);
-  buf.writeDoubleLE(m.timestamp, p + 8);
+  view.setFloat64(p, offset, true);
+  view.setFloat64(p + 8, m.timestamp, true);
   buf[p + 16] = 0;
   p += 17;
   const idLen = writeUtf8(buf, m.id, p + 2);
-  buf.writeUInt16LE(idLen, p);
+  writeU16(buf, idLen, p);
   p += 2 + idLen;
   const keyLen = writeUtf8(buf, m.key, p + 4);
-  buf.writeUInt32LE(keyLen, p);
+  writeU32(buf, keyLen, p);
   p += 4 + keyLen;
   const countAt = p;
   p += 2;
   let count = 0;
   for (const name in m.headers) {
     const nameLen = writeUtf8(buf, name, p + 2);
-    buf.writeUInt16LE(nameLen, p);
+    writeU16(buf, nameLen, p);
     p += 2 + nameLen;
     const valueLen = writeUtf8(buf, m.headers[name]!, p + 4);
-    buf.writeUInt32LE(valueLen, p);
+    writeU32(buf, valueLen, p);
     p += 4 + valueLen;
     count++;
   }
-  buf.writeUInt16LE(count, countAt);
-  buf.writeUInt32LE(m.payload.length, p);
-  buf.set(m.payload, p + 4);
-  p += 4 + m.payload.length;
-  const bodyLen = p - start - FRAME_HEADER;
-  buf.writeUInt32LE(bodyLen, start);
-  buf.writeUInt32LE(withCrc ? crc32c(buf, start + FRAME_HEADER, p) : 0, start + 4);
+  writeU16(buf, count, countAt);
+  const payload = m.payload;
+  writeU32(buf, payload.length, p);
+  buf.set(payload, p + 4);
+  p += 4 + payload.length;
+  writeU32(buf, p - start - FRAME_HEADER, start);
+  writeU32(buf, withCrc ? crc32c(buf, start + FRAME_HEADER, p) : 0, start + 4);
   return p;
 }
 

@@ -182,10 +182,16 @@ export class Segment {
     }
     let at = this.size;
     for (const frames of chunks) {
+      // A DataView's reads are inlined by the JIT (Buffer's readDoubleLE is a call per field), and
+      // the offset is read only where an index entry is due: this walk visits every record written.
+      const view = new DataView(frames.buffer, frames.byteOffset, frames.byteLength);
       let pos = 0;
       while (pos < frames.length) {
-        this.#noteFrame(frameOffset(frames, pos), at + pos, frameTimestamp(frames, pos));
-        pos += FRAME_HEADER + frames.readUInt32LE(pos);
+        const position = at + pos;
+        const timestamp = view.getFloat64(pos + FRAME_HEADER + 8, true);
+        if (position - this.#lastIndexed >= INDEX_INTERVAL) this.#noteFrame(view.getFloat64(pos + FRAME_HEADER, true), position, timestamp);
+        else if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
+        pos += FRAME_HEADER + view.getUint32(pos, true);
       }
       at += frames.length;
     }

@@ -214,7 +214,11 @@ export class EmbeddedTransport implements Transport {
     if (this.#closed) throw new ClosedError('embedded transport');
     const normalized = normalizeOutgoing(topic, messages);
     const max = capabilities.maxPayloadBytes;
-    const tooLarge = normalized.flatMap((m, i) => (m.payload.length > max ? [`publish to "${topic}", message ${i}: payload of ${m.payload.length} bytes exceeds the embedded broker's limit of ${max} bytes`] : []));
+    const tooLarge: string[] = [];
+    for (let i = 0; i < normalized.length; i++) {
+      const size = normalized[i]!.payload.length;
+      if (size > max) tooLarge.push(`publish to "${topic}", message ${i}: payload of ${size} bytes exceeds the embedded broker's limit of ${max} bytes`);
+    }
     ConfigError.throwIfAny(tooLarge);
     if (!this.#owned && !this.#client) await this.connect();
     const p = this.#owned ? this.#owned.broker.publish(topic, normalized) : this.#client!.publish(topic, normalized);
