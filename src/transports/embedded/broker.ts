@@ -341,11 +341,14 @@ export class Broker {
     if (gp.moved) return;
     gp.moved = true;
     this.#moved.push([group, gp]);
-    this.#commitTimer ??= setTimeout(() => this.flushCommits(), 20);
+    this.#commitTimer ??= setTimeout(() => this.flushCommits(false), 20);
   }
 
-  /** Writes committed positions now (on a short timer, and when subscriptions close). */
-  flushCommits(): void {
+  /**
+   * Writes committed positions now (on a short timer, and when subscriptions close). `durable`:
+   * synced before it returns; the timer's flushes sync on the thread pool instead.
+   */
+  flushCommits(durable = true): void {
     if (this.#commitTimer) clearTimeout(this.#commitTimer);
     this.#commitTimer = undefined;
     for (const [group, gp] of this.#moved) {
@@ -353,7 +356,8 @@ export class Broker {
       this.offsets.set(group.topic.name, group.name, gp.partition, gp.commit.committed);
     }
     this.#moved.length = 0;
-    this.offsets.flush();
+    if (durable) this.offsets.flush();
+    else this.offsets.flushSoon();
   }
 
   /** Retention and compaction of every topic; runs on a timer and on demand. */
