@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryIdempotencyStore } from '../stores/idempotency/memory.ts';
+import type { IdempotencyClaim, IdempotencyStore } from '../stores/idempotency/store.ts';
 import type { Middleware } from '../router/types.ts';
 import { Inbox } from '../testing/inbox.ts';
 import { harness, record } from './harness.test-support.ts';
@@ -51,6 +52,32 @@ describe('idempotency()', () => {
     expect(runs).toBe(1);
     expect(most).toBe(1);
     expect(h.router.inspector.handler('idem-concurrent')?.counters['skipped-duplicate']).toBe(2);
+  });
+
+  it('waits for a store that answers with thenables of another promise library, not native promises', async () => {
+    const inner = memoryIdempotencyStore();
+    // A thenable that is not a Promise: what a store built on another promise library returns.
+    const later = <T>(value: T): PromiseLike<T> => ({ then: (ok, fail) => Promise.resolve(value).then(ok, fail) });
+    const store: IdempotencyStore = {
+      name: 'thenables',
+      claim: (key, options) => {
+        const claim = inner.claim(key, options) as IdempotencyClaim;
+        return later(claim.status === 'claimed' ? { ...claim, complete: () => later(claim.complete()) as Promise<void> } : claim) as Promise<IdempotencyClaim>;
+      },
+      close: () => inner.close(),
+    };
+    const runs: number[] = [];
+    const h = await harness('idem-thenable', [idempotency({ store })], async (msg, _ctx, h) => {
+      runs.push(msg.payload.n);
+      record(h.done, msg);
+    });
+    await h.publish({ n: 1 }, { id: 'same' });
+    await h.publish({ n: 1 }, { id: 'same' });
+    await h.publish({ n: 2 }, { id: 'other' });
+    await h.done.untilCount(2, 5_000);
+    await h.stop();
+    expect(runs).toEqual([1, 2]);
+    expect(h.router.inspector.handler('idem-thenable')?.counters).toMatchObject({ 'skipped-duplicate': 1, succeeded: 3 });
   });
 
   it('releases the key when the handler fails, so the redelivery runs it', async () => {

@@ -45,8 +45,8 @@ export function idempotency(options: IdempotencyOptions): Middleware {
     const key = keyOf(msg, ctx);
     let started = 0; // read only once a key is busy: the clock is not free
     for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
-      const pending = store.claim(key, claimOptions);
-      const claim = pending instanceof Promise ? await pending : pending;
+      const answer = store.claim(key, claimOptions);
+      const claim = isThenable(answer) ? await answer : answer;
       if (claim.status === 'processed') {
         ctx.count('skipped-duplicate');
         return;
@@ -69,8 +69,16 @@ export function idempotency(options: IdempotencyOptions): Middleware {
         throw error;
       }
       const completing = claim.complete();
-      if (completing instanceof Promise) await completing;
+      if (isThenable(completing)) await completing;
       return;
     }
   };
+}
+
+/**
+ * Whether a store's answer is one to wait for. Any thenable, not only native promises: a store may
+ * return another library's promises, as `await` always accepted; a memory store answers at once.
+ */
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | undefined)?.then === 'function';
 }
