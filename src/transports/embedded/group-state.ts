@@ -68,10 +68,7 @@ export class GroupOffsets {
     }
     if (!changed) return;
     this.flush();
-    this.#generation++;
-    closeSync(this.#fd);
-    this.#rewrite();
-    this.#fd = openSync(this.path, 'a', 0o600);
+    this.#reopenCompacted();
   }
 
   /** Every (topic, group, partition, offset) known. */
@@ -93,7 +90,16 @@ export class GroupOffsets {
    * stalled every handler of the process.
    */
   flushSoon(): void {
-    if (!this.#write() || !this.#sync) return this.#compactIfDue();
+    if (!this.#write()) return;
+    if (this.#sync) this.#syncOnPool();
+    else this.#compactIfDue();
+  }
+
+  /**
+   * Starts an fdatasync on the thread pool; while one runs, asks for another once it is done
+   * (the running one may have started before the latest write).
+   */
+  #syncOnPool(): void {
     if (this.#syncing) {
       this.#syncAgain = true;
       return;
@@ -106,7 +112,7 @@ export class GroupOffsets {
       if (generation !== this.#generation) return;
       if (this.#syncAgain) {
         this.#syncAgain = false;
-        this.flushSoon();
+        this.#syncOnPool();
       } else this.#compactIfDue();
     });
   }
@@ -125,10 +131,20 @@ export class GroupOffsets {
   /** Rewrites the file compactly once it grew well past its live entries (never under a running sync). */
   #compactIfDue(): void {
     if (this.#syncing || !(this.#lines > 1_000 && this.#lines > 4 * this.#committed.size)) return;
-    this.#generation++;
-    closeSync(this.#fd);
+    this.#reopenCompacted();
+  }
+
+  /** Closes the file, rewrites it with the live entries only and opens it again for appending. */
+  #reopenCompacted(): void {
+    this.#closeFile();
     this.#rewrite();
     this.#fd = openSync(this.path, 'a', 0o600);
+  }
+
+  /** Closes the file; a sync still running on the thread pool then finds a newer generation and does nothing. */
+  #closeFile(): void {
+    this.#generation++;
+    closeSync(this.#fd);
   }
 
   #rewrite(): void {
@@ -142,8 +158,7 @@ export class GroupOffsets {
 
   close(): void {
     this.flush();
-    this.#generation++;
-    closeSync(this.#fd);
+    this.#closeFile();
   }
 }
 
