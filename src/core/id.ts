@@ -12,14 +12,15 @@ let randomOffset = random.length;
 let lastMs = -1;
 let counter = 0;
 
-function randomBytes(count: number): Uint8Array {
+/** Takes `count` fresh random bytes from the pool (refilled when used up): where they start in `random`. */
+function takeRandom(count: number): number {
   if (randomOffset + count > random.length) {
     randomFillSync(random);
     randomOffset = 0;
   }
-  const bytes = random.subarray(randomOffset, randomOffset + count);
+  const at = randomOffset;
   randomOffset += count;
-  return bytes;
+  return at;
 }
 
 /** Character codes of the hex digits 0–f. */
@@ -32,7 +33,7 @@ export function newMessageId(now: number = Date.now()): string {
   let ms = now;
   if (ms > lastMs) {
     lastMs = ms;
-    counter = randomBytes(1)[0]! & 0x7f; // start low so the counter rarely overflows
+    counter = random[takeRandom(1)]! & 0x7f; // start low so the counter rarely overflows
   } else {
     ms = lastMs;
     counter++;
@@ -42,13 +43,7 @@ export function newMessageId(now: number = Date.now()): string {
       counter = 0;
     }
   }
-  if (randomOffset + 8 > random.length) {
-    randomFillSync(random);
-    randomOffset = 0;
-  }
-  const id = uuid7(ms, counter, random, randomOffset);
-  randomOffset += 8;
-  return id;
+  return uuid7(ms, counter, random, takeRandom(8));
 }
 
 /** The 8-4-4-4-12 hex form of 16 bytes. */

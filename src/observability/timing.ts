@@ -9,7 +9,7 @@ import { COARSE_TICK_MS } from '../internal/coarse-clock.ts';
 export const TIMED_PER_SECOND = 1_000;
 
 /** How often the stride follows the rate, in ms: soon enough that a burst is sampled within it. */
-export const RETUNE_MS = COARSE_TICK_MS;
+const RETUNE_MS = COARSE_TICK_MS;
 
 /** Deliveries after which `maybeRetune` looks at the real clock even if the coarse one stood still. */
 const LOOK_EVERY = 1_024;
