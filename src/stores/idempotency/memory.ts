@@ -1,9 +1,14 @@
 import { coarseMs, startCoarseClock } from '../../internal/coarse-clock.ts';
+import { ConfigError, SwitchyardError } from '../../core/errors.ts';
+import { CLAIMED, KeyTable, PROCESSED } from './key-table.ts';
 import type { ClaimOptions, IdempotencyClaim, IdempotencyStore } from './store.ts';
 
 /** Memory store settings. */
 export interface MemoryIdempotencyOptions {
-  /** Most keys remembered; the oldest processed ones are forgotten first. Default 100,000. */
+  /**
+   * Most keys remembered; beyond that the oldest are forgotten first (never a claim still in
+   * progress). About 40 bytes a key, allocated as keys arrive. Default 100,000.
+   */
   maxKeys?: number;
   /**
    * The clock, for tests. Default: a coarse clock (at most 0.1 s behind `Date.now()`, free to read
@@ -12,79 +17,57 @@ export interface MemoryIdempotencyOptions {
   now?: () => number;
 }
 
-const PROCESSED: IdempotencyClaim = Object.freeze({ status: 'processed' });
-const BUSY: IdempotencyClaim = Object.freeze({ status: 'busy' });
+const PROCESSED_ANSWER: IdempotencyClaim = Object.freeze({ status: 'processed' });
+const BUSY_ANSWER: IdempotencyClaim = Object.freeze({ status: 'busy' });
 
-/**
- * One store's keys. A key being processed maps to its claim (identity tells claims of one key
- * apart: one whose lease expired and was taken over is no longer "mine"); a processed key maps to
- * the end of its TTL as a plain number, relative to `base` so that it usually stays a small
- * integer: most keys are processed ones, and they then cost no object of their own.
- */
-class Keys {
-  readonly map = new Map<string, MemoryClaim | number>();
-  readonly maxKeys: number;
-  readonly now: () => number;
-  readonly base: number;
-  /** The claim that inserted the map's newest key (undefined: unknown), so it is already in completion order. */
-  last: MemoryClaim | undefined;
-
-  constructor(maxKeys: number, now: () => number) {
-    this.maxKeys = maxKeys;
-    this.now = now;
-    this.base = now();
-  }
-
-  until(value: MemoryClaim | number): number {
-    return typeof value === 'number' ? value + this.base : value.until;
-  }
-
-  evict(): void {
-    const map = this.map;
-    if (map.size <= this.maxKeys) return;
-    for (const [key, value] of map) {
-      if (map.size <= this.maxKeys) return;
-      // Insertion order is completion order for processed keys: oldest first. Never drop live claims.
-      if (typeof value === 'number' || value.until <= this.now()) map.delete(key);
-    }
-  }
-}
-
+/** A claim of one slot; the generation tells whether the slot is still this claim's. */
 class MemoryClaim {
   readonly status = 'claimed';
-  readonly until: number;
-  readonly #keys: Keys;
+  readonly #store: MemoryStore;
   readonly #key: string;
+  readonly #slot: number;
+  readonly #generation: number;
   readonly #ttlMs: number;
 
-  constructor(keys: Keys, key: string, until: number, ttlMs: number) {
-    this.#keys = keys;
+  constructor(store: MemoryStore, key: string, slot: number, generation: number, ttlMs: number) {
+    this.#store = store;
     this.#key = key;
-    this.until = until;
+    this.#slot = slot;
+    this.#generation = generation;
     this.#ttlMs = ttlMs;
   }
 
   complete(): void {
-    const keys = this.#keys;
-    // Processed keys are kept in completion order: move the key to the end, unless nothing was
-    // inserted since this claim's (then it is the newest already, or absent and added at the end).
-    if (keys.last !== this) {
-      keys.map.delete(this.#key);
-      keys.last = this;
+    const { table, now } = this.#store;
+    let slot = this.#slot;
+    if (table.generation[slot] !== this.#generation || table.state[slot] !== CLAIMED) {
+      // The lease ran out and another claim took the key over, or the slot went to another key:
+      // the work is done all the same, so mark the key processed wherever it is now.
+      slot = table.lookup(this.#key);
+      if (slot < 0) slot = table.add(now());
+      if (slot < 0) return; // every slot holds a claim in force: the key stays unmarked (at-least-once)
     }
-    keys.map.set(this.#key, keys.now() + this.#ttlMs - keys.base);
-    keys.evict();
+    table.state[slot] = PROCESSED;
+    table.until[slot] = now() + this.#ttlMs;
   }
 
   async release(): Promise<void> {
-    if (this.#keys.map.get(this.#key) === this) this.#keys.map.delete(this.#key);
+    const table = this.#store.table;
+    if (table.generation[this.#slot] === this.#generation && table.state[this.#slot] === CLAIMED) table.remove(this.#slot);
   }
+}
+
+interface MemoryStore {
+  readonly table: KeyTable;
+  readonly now: () => number;
 }
 
 /**
  * Processed keys in this process's memory, with a TTL and a size bound. Guarantee: duplicates are
  * skipped while this process lives and the key is remembered; a restart forgets everything, and
- * several processes don't share it. Good for tests and single-process tools.
+ * several processes don't share it. Good for tests and single-process tools. Keys are kept as
+ * 96-bit fingerprints, not strings (see `KeyTable`): a claim costs a fraction of a microsecond and
+ * the garbage collector never walks them.
  *
  * @example
  * ```ts
@@ -93,27 +76,31 @@ class MemoryClaim {
  */
 export function memoryIdempotencyStore(options: MemoryIdempotencyOptions = {}): IdempotencyStore {
   if (!options.now) startCoarseClock();
-  const keys = new Keys(options.maxKeys ?? 100_000, options.now ?? coarseMs);
-  const map = keys.map;
+  const maxKeys = options.maxKeys ?? 100_000;
+  if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new ConfigError(`memoryIdempotencyStore: maxKeys must be a whole number ≥ 1, got ${String(options.maxKeys)}`);
+  const store: MemoryStore = { table: new KeyTable(maxKeys), now: options.now ?? coarseMs };
+  const { table, now } = store;
 
   return {
     name: 'memory',
     // Synchronous: the middleware then spends no promise or microtask on a claim.
     claim(key: string, { leaseMs, ttlMs }: ClaimOptions): IdempotencyClaim {
-      const existing = map.get(key);
-      if (existing !== undefined) {
-        if (keys.until(existing) > keys.now()) return typeof existing === 'number' ? PROCESSED : BUSY;
-        map.delete(key);
+      const at = now();
+      let slot = table.lookup(key);
+      if (slot >= 0) {
+        if (table.until[slot]! > at) return table.state[slot] === PROCESSED ? PROCESSED_ANSWER : BUSY_ANSWER;
+        // Expired: a processed mark past its TTL, or a claim whose process gave up. Claimed anew below.
+      } else {
+        slot = table.add(at);
+        if (slot < 0) throw new SwitchyardError(`memoryIdempotencyStore: all ${maxKeys} keys are claims still in progress; raise maxKeys above the messages in flight`);
       }
-      const claim = new MemoryClaim(keys, key, keys.now() + leaseMs, ttlMs);
-      map.set(key, claim);
-      keys.last = claim;
-      keys.evict();
-      return claim;
+      table.state[slot] = CLAIMED;
+      table.until[slot] = at + leaseMs;
+      const generation = ++table.generation[slot]!;
+      return new MemoryClaim(store, key, slot, generation, ttlMs);
     },
     async close() {
-      map.clear();
-      keys.last = undefined;
+      table.clear();
     },
   };
 }
