@@ -10,11 +10,13 @@ describe('Timing', () => {
     expect(t.stride).toBe(1);
     t.retune(900 + 50_000, 12_000); // 50,000/s → one in 50
     expect(t.stride).toBe(50_000 / TIMED_PER_SECOND);
-    t.retune(900 + 90_000, 12_050); // less than 100 ms later: unchanged
+    t.retune(900 + 50_500, 12_050); // less than 100 ms later and fewer than 1,024 deliveries: unchanged
     expect(t.stride).toBe(50);
-    t.retune(900 + 90_000 + 10, 14_000); // 40,010 in 2 s → one in 20
-    expect(t.stride).toBe(20);
-    t.retune(900 + 90_000 + 20, 15_000); // traffic fell to 10/s → every delivery again
+    t.retune(900 + 90_000, 12_050); // 50 ms that saw 40,000: a window of its own → 800,000/s
+    expect(t.stride).toBe(800);
+    t.retune(900 + 92_000, 12_055); // 5 ms: too short a window, however many
+    expect(t.stride).toBe(800);
+    t.retune(900 + 90_000 + 10, 14_050); // 10 in 2 s → every delivery again
     expect(t.stride).toBe(1);
   });
 

@@ -14,6 +14,12 @@ const RETUNE_MS = COARSE_TICK_MS;
 /** Deliveries after which `maybeRetune` looks at the real clock even if the coarse one stood still. */
 const LOOK_EVERY = 1_024;
 
+/**
+ * The shortest window a rate is taken over, when at least LOOK_EVERY deliveries fill it: a burst
+ * then gets its stride within about 10 ms instead of RETUNE_MS, during which every delivery is timed.
+ */
+const MIN_WINDOW_MS = 10;
+
 /** What a `metrics()` observer's `started` returns for a delivery it does not time. */
 export const UNTIMED = -1;
 
@@ -49,13 +55,15 @@ export class Timing {
   }
 
   /**
-   * Every 100 ms (by `now`): every delivery while the series saw up to TIMED_PER_SECOND a second
-   * since the last retune, about that many a second above it. `consumed` is the series' count.
+   * Every 100 ms (by `now`), or after 10 ms that saw at least LOOK_EVERY deliveries: every
+   * delivery while the series saw up to TIMED_PER_SECOND a second since the last retune, about
+   * that many a second above it. `consumed` is the series' count.
    */
   retune(consumed: number, now: number): void {
     const elapsed = now - this.#at;
-    if (elapsed < RETUNE_MS) return;
-    const perSecond = ((consumed - this.#from) * 1_000) / elapsed;
+    const seen = consumed - this.#from;
+    if (elapsed < RETUNE_MS && (elapsed < MIN_WINDOW_MS || seen < LOOK_EVERY)) return;
+    const perSecond = (seen * 1_000) / elapsed;
     this.stride = Math.max(1, Math.floor(perSecond / TIMED_PER_SECOND));
     this.#at = now;
     this.#from = consumed;
