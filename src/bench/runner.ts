@@ -1,4 +1,6 @@
 import os from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { quantile, rate, spread } from './stats.ts';
 import { SkipScenario, type BenchCase, type BenchContext, type CaseResult, type Report, type Sample, type Scenario } from './types.ts';
 
@@ -51,6 +53,17 @@ export async function runBench(scenarios: readonly Scenario[], options: { quick:
   return report;
 }
 
+/**
+ * A full garbage collection, run before every round: otherwise a round pays for the garbage of the
+ * rounds before it, at random, and the spread between rounds hides differences of a few per cent.
+ */
+const collectGarbage = ((): (() => void) => {
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  if (typeof exposed === 'function') return exposed;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+})();
+
 async function runCase(scenario: string, c: BenchCase, defaultRounds: number, log: (line: string) => void): Promise<CaseResult> {
   const ours: Sample[] = [];
   const baseline: Sample[] = [];
@@ -64,6 +77,7 @@ async function runCase(scenario: string, c: BenchCase, defaultRounds: number, lo
     // Alternate which side goes first, so neither always gets the warmer cache.
     const order = round % 2 === 0 ? (['ours', 'baseline'] as const) : (['baseline', 'ours'] as const);
     for (const side of order) {
+      collectGarbage();
       if (side === 'ours') ours.push(await c.ours.run());
       else if (c.baseline) baseline.push(await c.baseline.run());
     }
