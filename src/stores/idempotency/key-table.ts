@@ -15,9 +15,10 @@ const INITIAL_SLOTS = 1_024;
  * router's delivery — mostly in the garbage collector: every key is a young string that an
  * old-generation map keeps alive, so each scavenge copies it. Here a key is remembered by a
  * 96-bit fingerprint (three independent 32-bit hashes, seeded per table) in typed arrays, which
- * the collector never looks into. Two keys are taken for one only if all 96 bits agree: at
- * 100,000 keys, about one chance in 10^24 per new key — far below the odds of two producers
- * picking the same message id.
+ * the collector never looks into. Two keys are taken for one only if all three hashes agree: at
+ * 100,000 keys, for uniform hashes, a chance of the order of 10^-24 per new key. These are plain
+ * non-cryptographic hashes (measured within a small factor of uniform on sequential and id-like
+ * keys), so a colliding key could be crafted — by someone who could as well publish the id itself.
  *
  * Slots form a ring in insertion order; a new key takes the next slot, evicting the key there
  * (the oldest) unless it is a claim still in force. An open-addressing index (linear probing,
