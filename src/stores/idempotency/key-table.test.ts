@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLAIMED, EMPTY, KeyTable, PROCESSED } from './key-table.ts';
+import { CLAIMED, KeyTable, PROCESSED } from './key-table.ts';
 
 /** A seeded generator, so a failure replays. */
 function random(seed: number): () => number {
@@ -31,16 +31,15 @@ describe('KeyTable', () => {
         }
         continue;
       }
-      const added = table.add(0);
+      // A few claims in force, which eviction must skip; the rest processed.
+      const claim = next() < 0.01;
+      const added = table.add(0, claim ? CLAIMED : PROCESSED);
       expect(added).toBeGreaterThanOrEqual(0);
       // The key that lived in this slot (if any) was evicted.
       const evicted = keyIn[added];
       if (evicted !== undefined) model.delete(evicted);
       model.set(key, added);
       keyIn[added] = key;
-      // A few claims in force, which eviction must skip; the rest processed.
-      const claim = next() < 0.01;
-      table.state[added] = claim ? CLAIMED : PROCESSED;
       table.until[added] = claim ? 1 : 0;
       if (claim) live.add(added);
     }
@@ -53,15 +52,13 @@ describe('KeyTable', () => {
     const table = new KeyTable(4);
     for (const key of ['a', 'b', 'c', 'd']) {
       expect(table.lookup(key)).toBe(-1);
-      const slot = table.add(0);
-      table.state[slot] = CLAIMED;
-      table.until[slot] = 100;
+      table.until[table.add(0, CLAIMED)] = 100;
     }
     expect(table.lookup('e')).toBe(-1);
-    expect(table.add(50)).toBe(-1); // all four claims hold until 100
-    const slot = table.add(100); // at 100 they have run out: the oldest goes
+    expect(table.add(50, CLAIMED)).toBe(-1); // all four claims hold until 100
+    const slot = table.add(100, PROCESSED); // at 100 they have run out: the oldest goes
     expect(slot).toBeGreaterThanOrEqual(0);
-    expect(table.state[slot]).toBe(EMPTY);
+    expect(table.state[slot]).toBe(PROCESSED);
     expect(table.lookup('a')).toBe(-1);
     expect(table.lookup('b')).toBeGreaterThanOrEqual(0);
   });
@@ -71,7 +68,7 @@ describe('KeyTable', () => {
     const keys = ['', 'a', 'b', 'ab', 'ba', 'abc', 'abd', 'g:0190a3b2-7c1e-7000-8000-000000000001', 'g:0190a3b2-7c1e-7000-8000-000000000002', 'é', '\u{1F600}'];
     for (const key of keys) {
       expect(table.lookup(key)).toBe(-1);
-      table.state[table.add(0)] = PROCESSED;
+      table.add(0, PROCESSED);
     }
     for (const key of keys) expect(table.lookup(key)).toBeGreaterThanOrEqual(0);
     expect(new Set(keys.map((k) => table.lookup(k))).size).toBe(keys.length);
@@ -80,7 +77,7 @@ describe('KeyTable', () => {
   it('forgets everything on clear', () => {
     const table = new KeyTable(10);
     table.lookup('k');
-    table.state[table.add(0)] = PROCESSED;
+    table.add(0, PROCESSED);
     table.clear();
     expect(table.lookup('k')).toBe(-1);
   });

@@ -78,13 +78,14 @@ export class KeyTable {
   }
 
   /**
-   * Adds the key the last `lookup` did not find and returns its slot (state EMPTY, for the caller
-   * to set), evicting the oldest key whose claim is not in force at `now`. Returns -1 when every
-   * slot holds a claim in force.
+   * Adds the key the last `lookup` did not find, in `state` (CLAIMED or PROCESSED; the caller sets
+   * `until`), evicting the oldest key whose claim is not in force at `now`, and returns its slot.
+   * Returns -1 when every slot holds a claim in force.
    */
-  add(now: number): number {
+  add(now: number, state: typeof CLAIMED | typeof PROCESSED): number {
     const slot = this.#takeSlot(now);
     if (slot < 0) return -1;
+    this.state[slot] = state;
     // Where the lookup stopped may have moved (eviction shifts entries, growth rebuilds): probe again.
     this.#place(slot, this.#a);
     this.#h1[slot] = this.#a;

@@ -44,7 +44,7 @@ class MemoryClaim {
       // The lease ran out and another claim took the key over, or the slot went to another key:
       // the work is done all the same, so mark the key processed wherever it is now.
       slot = table.lookup(this.#key);
-      if (slot < 0) slot = table.add(now());
+      if (slot < 0) slot = table.add(now(), PROCESSED);
       if (slot < 0) return; // every slot holds a claim in force: the key stays unmarked (at-least-once)
     }
     table.state[slot] = PROCESSED;
@@ -89,14 +89,14 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyOptions = {}): 
       let slot = table.lookup(key);
       if (slot >= 0) {
         if (table.until[slot]! > at) return table.state[slot] === PROCESSED ? PROCESSED_ANSWER : BUSY_ANSWER;
-        // Expired: a processed mark past its TTL, or a claim whose process gave up. Claimed anew below.
+        // Expired: a processed mark past its TTL, or a claim whose process gave up. Claimed anew.
+        table.state[slot] = CLAIMED;
       } else {
-        slot = table.add(at);
+        slot = table.add(at, CLAIMED);
         if (slot < 0) throw new SwitchyardError(`memoryIdempotencyStore: all ${maxKeys} keys are claims still in progress; raise maxKeys above the messages in flight`);
       }
-      table.state[slot] = CLAIMED;
       table.until[slot] = at + leaseMs;
-      const generation = ++table.generation[slot]!;
+      const generation = (table.generation[slot] = (table.generation[slot]! + 1) >>> 0);
       return new MemoryClaim(store, key, slot, generation, ttlMs);
     },
     async close() {
