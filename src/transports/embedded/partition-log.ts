@@ -291,6 +291,7 @@ export class PartitionLog {
     const old = this.active;
     if (this.options.fsync !== 'never') fdatasyncSync(old.fd);
     old.writeIndex();
+    old.dropTail();
     this.segments.push(Segment.create(this.dir, old.nextOffset));
     if (this.options.fsync !== 'never') syncDir(this.dir);
   }

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkFrame, decodeRecord, FRAME_HEADER, frameOffset, frameTimestamp, type FrameCheck, type StoredRecord } from './record.ts';
+import { TailCache } from './tail-cache.ts';
 
 /** Bytes between two sparse index entries. */
 export const INDEX_INTERVAL = 4096;
@@ -44,6 +45,8 @@ export class Segment {
   /** Sparse index: [offset, position] pairs. */
   readonly index: number[] = [];
   #lastIndexed = -Infinity;
+  /** The newest frames appended, for readers right behind the writer. */
+  readonly #tail = new TailCache();
 
   constructor(dir: string, base: number, fd: number) {
     this.dir = dir;
@@ -165,6 +168,7 @@ export class Segment {
   /** Cuts the file at `position` (a torn tail). */
   truncate(position: number): void {
     ftruncateSync(this.fd, position);
+    this.#tail.clear(position);
     this.size = position;
     this.visibleSize = position;
   }
@@ -182,6 +186,7 @@ export class Segment {
     }
     let at = this.size;
     for (const frames of chunks) {
+      this.#tail.add(at, frames);
       // A DataView's reads are inlined by the JIT (Buffer's readDoubleLE is a call per field), and
       // the offset is read only where an index entry is due: this walk visits every record written.
       const view = new DataView(frames.buffer, frames.byteOffset, frames.byteLength);
@@ -223,6 +228,7 @@ export class Segment {
     const records: StoredRecord[] = [];
     const limit = this.visibleSize;
     if (position >= limit) return { records, next: position };
+    if (this.#tail.has(position)) return this.#readTail(position, fromOffset, maxBytes, maxRecords, limit);
     let want = Math.min(maxBytes, limit - position);
     let buf = Buffer.allocUnsafe(want);
     let got = readFully(this.fd, buf, position);
@@ -244,7 +250,32 @@ export class Segment {
     return { records, next: position + p };
   }
 
+  /** `read` from the tail cache: the same records, without reading the file. */
+  #readTail(position: number, fromOffset: number, maxBytes: number, maxRecords: number, limit: number): { records: StoredRecord[]; next: number } {
+    const records: StoredRecord[] = [];
+    let next = position;
+    this.#tail.visit(position, (bytes, from, to) => {
+      let p = from;
+      while (p + FRAME_HEADER <= to && records.length < maxRecords) {
+        const length = FRAME_HEADER + bytes.readUInt32LE(p);
+        // Not yet durable, or beyond maxBytes (a first frame larger than maxBytes is read whole, as from the file).
+        if (next + length > limit || (next > position && next + length - position > maxBytes)) return false;
+        if (frameOffset(bytes, p) >= fromOffset) records.push(decodeRecord(bytes, p));
+        p += length;
+        next += length;
+      }
+      return records.length < maxRecords;
+    });
+    return { records, next };
+  }
+
+  /** Stops keeping recent frames in memory (the segment takes no more writes). */
+  dropTail(): void {
+    this.#tail.clear();
+  }
+
   close(): void {
+    this.#tail.clear();
     closeSync(this.fd);
   }
 
