@@ -39,6 +39,19 @@ export type SagaEvent =
 /** Every event type, for exhaustive switches and filters. */
 export type SagaEventType = SagaEvent['type'];
 
+const eventTypes: Record<SagaEventType, true> = {
+  'saga.started': true,
+  'saga.step.completed': true,
+  'saga.step.failed': true,
+  'saga.compensation.completed': true,
+  'saga.compensation.failed': true,
+  'saga.completed': true,
+  'saga.rolled_back': true,
+};
+
+/** Every event type, in lifecycle order. */
+export const SAGA_EVENT_TYPES: readonly SagaEventType[] = Object.freeze(Object.keys(eventTypes) as SagaEventType[]);
+
 /** The default topic saga events are published to. */
 export const SAGA_EVENTS_TOPIC = 'saga.events';
 

@@ -33,7 +33,7 @@ export {
 export { memorySagaStore, type MemorySagaStoreOptions } from './memory-saga-store.ts';
 export { postgresSagaStore, type PostgresSagaStore, type PostgresSagaStoreOptions } from './postgres-saga-store.ts';
 export { embeddedSagaStore, type EmbeddedSagaStore, type EmbeddedSagaStoreOptions } from './embedded-saga-store.ts';
-export { SAGA_EVENTS_TOPIC, SAGA_EVENT_HEADER, sagaEventMessage, type SagaEvent, type SagaEventType } from './events.ts';
+export { SAGA_EVENTS_TOPIC, SAGA_EVENT_HEADER, SAGA_EVENT_TYPES, sagaEventMessage, type SagaEvent, type SagaEventType } from './events.ts';
 export {
   react,
   startChain,

@@ -240,6 +240,45 @@ describe('SagaOrchestrator', () => {
     await bus.close();
   });
 
+  it('publishes only the event types listed in `publish`, while onEvent still gets every event', async () => {
+    const bus = memory();
+    const inbox = new Inbox();
+    await bus.subscribe('orders.saga', { group: 'g' }, async (m) => inbox.push(m));
+    const saga = fourSteps({ calls: [], keys: [] });
+    const seen: string[] = [];
+    const o = orchestrator({ sagas: [saga], transport: bus, topic: 'orders.saga', publish: ['saga.completed', 'saga.rolled_back'], onEvent: (e) => seen.push(e.type) });
+    await o.run(saga, { n: 1 }, { id: 'outcome-1' });
+    await inbox.untilCount(1, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // nothing else arrives
+    expect(inbox.messages.map((m) => m.headers['x-saga-event'])).toEqual(['saga.completed']);
+    expect(seen).toHaveLength(6);
+    expect(() => orchestrator({ sagas: [saga], publish: ['saga.finished' as never] })).toThrow(/"saga\.finished", which is not a saga event type/);
+    await bus.close();
+  });
+
+  it('a recovery scan while begin() is still writing the new instance leaves it to begin(): no takeover, no second run of its first step', async () => {
+    const log: Log = { calls: [], keys: [] };
+    const saga = fourSteps(log);
+    const store = memorySagaStore();
+    const create = store.create.bind(store);
+    let scanned: Promise<number> | undefined;
+    const warnings: string[] = [];
+    const o = orchestrator({ sagas: [saga], store, logger: { warn: (m) => warnings.push(m), error: (m) => warnings.push(m) } });
+    await o.start();
+    // The scan runs once the record is stored and before begin() gets the answer (a durable write takes a while).
+    store.create = async (record, lease) => {
+      const created = await create(record, lease);
+      scanned = o.recover();
+      await scanned;
+      return created;
+    };
+    const record = await o.run(saga, { n: 1 }, { id: 'race-1' });
+    expect(await scanned).toBe(0);
+    expect(record).toMatchObject({ status: 'completed', version: 6 });
+    expect(log.calls).toEqual(['do:reserve', 'do:charge', 'do:ship', 'do:notify']);
+    expect(warnings).toEqual([]);
+  });
+
   it('publishes an event while the next step runs, and always before the next write replaces it as lastEvent', async () => {
     const bus = memory();
     const order: string[] = [];

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ClosedError, ConfigError, isConcurrencyError, toError } from '../core/errors.ts';
 import type { Transport } from '../core/transport.ts';
 import { actionKey, compensationKey, validateSaga, type SagaDefinition, type SagaStep } from './definition.ts';
-import { SAGA_EVENTS_TOPIC, sagaEventMessage, type SagaEvent, type SagaEventType } from './events.ts';
+import { SAGA_EVENT_TYPES, SAGA_EVENTS_TOPIC, sagaEventMessage, type SagaEvent, type SagaEventType } from './events.ts';
 import { RecoveryLoop } from './recovery.ts';
 import { retrySaga } from './retry-saga.ts';
 import { isSettled, type Lease, type SagaQuery, type SagaRecord, type SagaStore } from './saga-store.ts';
@@ -31,6 +31,12 @@ export interface OrchestratorOptions {
   transport?: Transport;
   /** Topic of saga events. Default `saga.events`. */
   topic?: string;
+  /**
+   * The event types published to `topic` (also on recovery). Default: all. `onEvent` and
+   * `metrics` get every event either way. Publish only what the topic's consumers need: every
+   * event is a message appended and delivered, and a saga has about two per step.
+   */
+  publish?: readonly SagaEventType[];
   /** Topic of dead-letter records for `compensation_failed` instances. Default `<topic>.dlq`. */
   deadLetterTopic?: string;
   /** This orchestrator's identity in leases. Keep it stable across restarts to resume own instances at once. Default host:pid:random. */
@@ -99,11 +105,20 @@ export class SagaOrchestrator {
   readonly #options: OrchestratorOptions;
   readonly #lease: Lease;
   readonly #active = new Map<string, Active>();
+  /**
+   * Instances this orchestrator is writing to start driving them (`begin`, `retry`): the recovery
+   * scan must not claim them meanwhile — they are its own, so it could — or the claim's version
+   * bump makes the drive that follows stop at its first write, and the instance waits for the
+   * next scan.
+   */
+  readonly #starting = new Set<string>();
   readonly #waiters = new Map<string, Array<{ resolve: (record: SagaRecord) => void; reject: (error: Error) => void }>>();
   readonly #idle: Array<() => void> = [];
   readonly #logger: SagaLogger;
   readonly #counts = new Map<SagaEventType, number>();
   readonly #recovery: RecoveryLoop;
+  /** Event types published to the transport; undefined: all. */
+  readonly #published: ReadonlySet<SagaEventType> | undefined;
   #closing = false;
   #started = false;
 
@@ -113,6 +128,9 @@ export class SagaOrchestrator {
     if (!Array.isArray(options?.sagas) || options.sagas.length === 0) problems.push('sagas must list at least one definition (defineSaga(...).build())');
     const leaseMs = options?.leaseMs ?? 30_000;
     if (!(leaseMs > 0)) problems.push(`leaseMs must be a positive number of ms, got ${JSON.stringify(options?.leaseMs)}`);
+    for (const type of options?.publish ?? []) {
+      if (!SAGA_EVENT_TYPES.includes(type)) problems.push(`publish lists "${String(type)}", which is not a saga event type (${SAGA_EVENT_TYPES.join(', ')})`);
+    }
     ConfigError.throwIfAny(problems);
     for (const definition of options.sagas) {
       const valid = validateSaga(definition);
@@ -120,6 +138,7 @@ export class SagaOrchestrator {
       this.#sagas.set(valid.name, valid);
     }
     this.#options = options;
+    this.#published = options.publish && new Set(options.publish);
     this.store = options.store;
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.topic = options.topic ?? SAGA_EVENTS_TOPIC;
@@ -132,7 +151,7 @@ export class SagaOrchestrator {
       sagas: [...this.#sagas.keys()],
       intervalMs: options.recoveryIntervalMs ?? 5_000,
       maxActive: options.maxActive ?? 1_000,
-      active: () => [...this.#active.keys()],
+      active: () => [...this.#active.keys(), ...this.#starting],
       drive: (record) => this.#startDrive(record, true),
       lost: (id) => this.#active.get(id)?.stop.abort(new Error(`lease on saga ${id} lost`)),
       logger: this.#logger,
@@ -167,10 +186,15 @@ export class SagaOrchestrator {
     const id = options.id ?? randomUUID();
     this.#recovery.heartbeat();
     const event = this.#event(id, name, 1, { type: 'saga.started' });
-    const record = await this.store.create({ id, saga: name, status: 'initiated', input, step: 0, history: [], lastEvent: event }, this.#lease);
-    const settled = this.#settled(id);
-    this.#startDrive(record, false, this.#emit(event));
-    return { id, settled };
+    const unmark = this.#markStarting(id);
+    try {
+      const record = await this.store.create({ id, saga: name, status: 'initiated', input, step: 0, history: [], lastEvent: event }, this.#lease);
+      const settled = this.#settled(id);
+      this.#startDrive(record, false, this.#emit(event));
+      return { id, settled };
+    } finally {
+      unmark();
+    }
   }
 
   /**
@@ -199,8 +223,13 @@ export class SagaOrchestrator {
     await retrySaga(this.store, id);
     const settled = this.#settled(id);
     this.#recovery.heartbeat();
-    const record = await this.store.acquire(id, this.#lease);
-    if (record) this.#startDrive(record, false);
+    const unmark = this.#markStarting(id);
+    try {
+      const record = await this.store.acquire(id, this.#lease);
+      if (record) this.#startDrive(record, false);
+    } finally {
+      unmark();
+    }
     return settled;
   }
 
@@ -248,6 +277,17 @@ export class SagaOrchestrator {
     timer.unref();
     await Promise.all([...this.#active.values()].map((a) => a.done));
     clearTimeout(timer);
+  }
+
+  /**
+   * Keeps `id` out of recovery claims until the returned function is called: after the write that
+   * starts it, once it is in `#active` (or the write failed). A start that finds the mark held by
+   * another start of the same id gets a no-op.
+   */
+  #markStarting(id: string): () => void {
+    if (this.#starting.has(id)) return () => {};
+    this.#starting.add(id);
+    return () => this.#starting.delete(id);
   }
 
   #settled(id: string, expose?: (resolve: (record: SagaRecord) => void) => void): Promise<SagaRecord> {
@@ -456,7 +496,7 @@ export class SagaOrchestrator {
       }
     }
     const transport = this.#options.transport;
-    if (!transport) return;
+    if (!transport || (this.#published && !this.#published.has(event.type))) return;
     try {
       await transport.publish(this.topic, sagaEventMessage(event));
     } catch (error) {
