@@ -46,14 +46,19 @@ export function fulfillmentSaga({ orders, inventory, payments, shipping, process
     .step({
       name: 'reserve-inventory',
       timeoutMs: 5_000,
-      action: async (order, ctx) => ({ order, ...(await inventory.reserve(order.orderId, order.lines, ctx.idempotencyKey)) }),
+      // Each step's result is stored with the saga after every step: it carries on only what later
+      // steps and compensations need (the lines stay in the saga's input).
+      action: async ({ orderId, customerId, totalCents, lines }, ctx) => ({
+        order: { orderId, customerId, totalCents },
+        ...(await inventory.reserve(orderId, lines, ctx.idempotencyKey)),
+      }),
       compensate: async ({ reservationId }, ctx) => inventory.release(reservationId, ctx.idempotencyKey),
     })
     .step({
       name: 'process-payment',
       timeoutMs: 5_000,
       retry: { attempts: 6, initialDelayMs: 5, maxDelayMs: 100 },
-      action: async ({ order }) => ({ order: { orderId: order.orderId, customerId: order.customerId, totalCents: order.totalCents }, ...(await payments.chargeWithDuplicates(order.orderId, order.totalCents)) }),
+      action: async ({ order }) => ({ order, ...(await payments.chargeWithDuplicates(order.orderId, order.totalCents)) }),
       compensate: async ({ order, paymentId }) => payments.refund(order.orderId, paymentId),
     })
     .step({
@@ -103,6 +108,9 @@ export function orderService(deps: OrderServiceDeps): OrderService {
         store,
         sagas: [saga],
         transport: events,
+        // The saga events topic carries the sagas that did not complete, what other services act
+        // on (the order's stream hears of rollbacks from it); every event still reaches onEvent.
+        publish: ['saga.rolled_back', 'saga.compensation.failed'],
         // A crashed worker's instances are taken over 2 s after its last lease renewal.
         leaseMs: 2_000,
         recoveryIntervalMs: 1_000,
