@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tools/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', '.tools/', 'bench/results/', 'tmp/'] }, // tmp/: scratch, ignored by git too
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
