@@ -6,20 +6,25 @@ import { Inbox } from '../testing/inbox.ts';
 import { harness, record } from './harness.test-support.ts';
 import { idempotency } from './idempotency.ts';
 
+/** Publishes ids same, same, other through `store`: the handler runs for the first and the third only. */
+async function expectRepeatedIdSkipped(name: string, store: IdempotencyStore): Promise<void> {
+  const runs: number[] = [];
+  const h = await harness(name, [idempotency({ store })], async (msg, _ctx, h) => {
+    runs.push(msg.payload.n);
+    record(h.done, msg);
+  });
+  await h.publish({ n: 1 }, { id: 'same' });
+  await h.publish({ n: 1 }, { id: 'same' });
+  await h.publish({ n: 2 }, { id: 'other' });
+  await h.done.untilCount(2, 5_000);
+  await h.stop();
+  expect(runs).toEqual([1, 2]);
+  expect(h.router.inspector.handler(name)?.counters).toMatchObject({ 'skipped-duplicate': 1, succeeded: 3 });
+}
+
 describe('idempotency()', () => {
   it('skips a message whose id was already processed', async () => {
-    const runs: number[] = [];
-    const h = await harness('idem', [idempotency({ store: memoryIdempotencyStore() })], async (msg, _ctx, h) => {
-      runs.push(msg.payload.n);
-      record(h.done, msg);
-    });
-    await h.publish({ n: 1 }, { id: 'same' });
-    await h.publish({ n: 1 }, { id: 'same' });
-    await h.publish({ n: 2 }, { id: 'other' });
-    await h.done.untilCount(2, 5_000);
-    await h.stop();
-    expect(runs).toEqual([1, 2]);
-    expect(h.router.inspector.handler('idem')?.counters).toMatchObject({ 'skipped-duplicate': 1, succeeded: 3 });
+    await expectRepeatedIdSkipped('idem', memoryIdempotencyStore());
   });
 
   it('never runs concurrent duplicates of one key at once; the second waits and is skipped', async () => {
@@ -66,18 +71,7 @@ describe('idempotency()', () => {
       },
       close: () => inner.close(),
     };
-    const runs: number[] = [];
-    const h = await harness('idem-thenable', [idempotency({ store })], async (msg, _ctx, h) => {
-      runs.push(msg.payload.n);
-      record(h.done, msg);
-    });
-    await h.publish({ n: 1 }, { id: 'same' });
-    await h.publish({ n: 1 }, { id: 'same' });
-    await h.publish({ n: 2 }, { id: 'other' });
-    await h.done.untilCount(2, 5_000);
-    await h.stop();
-    expect(runs).toEqual([1, 2]);
-    expect(h.router.inspector.handler('idem-thenable')?.counters).toMatchObject({ 'skipped-duplicate': 1, succeeded: 3 });
+    await expectRepeatedIdSkipped('idem-thenable', store);
   });
 
   it('releases the key when the handler fails, so the redelivery runs it', async () => {
