@@ -38,22 +38,28 @@ class MemoryClaim {
   }
 
   complete(): void {
-    const { table, now } = this.#store;
+    const table = this.#store.table;
+    const at = this.#store.now();
     let slot = this.#slot;
-    if (table.generation[slot] !== this.#generation || table.state[slot] !== CLAIMED) {
+    if (!this.#holds()) {
       // The lease ran out and another claim took the key over, or the slot went to another key:
       // the work is done all the same, so mark the key processed wherever it is now.
       slot = table.lookup(this.#key);
-      if (slot < 0) slot = table.add(now(), PROCESSED);
+      if (slot < 0) slot = table.add(at, PROCESSED);
       if (slot < 0) return; // every slot holds a claim in force: the key stays unmarked (at-least-once)
     }
     table.state[slot] = PROCESSED;
-    table.until[slot] = now() + this.#ttlMs;
+    table.until[slot] = at + this.#ttlMs;
   }
 
   async release(): Promise<void> {
+    if (this.#holds()) this.#store.table.remove(this.#slot);
+  }
+
+  /** Whether the slot still holds this claim. */
+  #holds(): boolean {
     const table = this.#store.table;
-    if (table.generation[this.#slot] === this.#generation && table.state[this.#slot] === CLAIMED) table.remove(this.#slot);
+    return table.generation[this.#slot] === this.#generation && table.state[this.#slot] === CLAIMED;
   }
 }
 
