@@ -57,12 +57,18 @@ export async function runBench(scenarios: readonly Scenario[], options: { quick:
  * A full garbage collection, run before every round: otherwise a round pays for the garbage of the
  * rounds before it, at random, and the spread between rounds hides differences of a few per cent.
  */
-const collectGarbage = ((): (() => void) => {
-  const exposed = (globalThis as { gc?: () => void }).gc;
-  if (typeof exposed === 'function') return exposed;
+function collectGarbage(): void {
+  gc ??= (globalThis as { gc?: () => void }).gc ?? exposeGc();
+  gc();
+}
+
+let gc: (() => void) | undefined;
+
+/** V8's `gc()` without `--expose-gc` on the command line: the flag, then a context that has it. */
+function exposeGc(): () => void {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
-})();
+}
 
 async function runCase(scenario: string, c: BenchCase, defaultRounds: number, log: (line: string) => void): Promise<CaseResult> {
   const ours: Sample[] = [];
