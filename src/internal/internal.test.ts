@@ -77,6 +77,46 @@ describe('KeyedQueue', () => {
     q.push({ seq: 3, key: 'z' });
     expect(q.drain().map((e) => e.seq)).toEqual([3, 5, 7]);
   });
+
+  it('lets thousands of messages pass a key busy all along, then gives that key its turn in order', () => {
+    const q = new KeyedQueue<{ seq: number; key: string }>();
+    const n = 10_000;
+    for (let seq = 0; seq < n; seq++) q.push({ seq, key: seq % 100 === 0 ? 'slow' : `k${seq % 50}` });
+    const stuck = q.take()!; // seq 0, key "slow": busy for the whole run
+    expect(stuck.seq).toBe(0);
+    const passed: number[] = [];
+    for (let e = q.take(); e; e = q.take()) {
+      passed.push(e.seq);
+      q.release(e);
+    }
+    expect(passed).toEqual(Array.from({ length: n }, (_, i) => i).filter((seq) => seq % 100 !== 0));
+    expect(q.size).toBe(n / 100 - 1); // the slow key's other messages still wait
+    // The slow message fails and is delivered again: it goes back first, before its key's later ones.
+    q.release(stuck);
+    q.push(stuck);
+    const slow: number[] = [];
+    for (let e = q.take(); e; e = q.take()) {
+      slow.push(e.seq);
+      q.release(e);
+    }
+    expect(slow).toEqual(Array.from({ length: n / 100 }, (_, i) => i * 100));
+    expect(q.size).toBe(0);
+  });
+
+  it('puts a redelivered entry back into the place it was taken from', () => {
+    const q = new KeyedQueue<{ seq: number; key: string }>();
+    for (const [seq, key] of [[0, 'a'], [1, 'a'], [2, 'b'], [3, 'c']] as const) q.push({ seq, key });
+    const a = q.take()!;
+    const b = q.take()!; // seq 1 waits for a: b is taken from behind it
+    expect([a.seq, b.seq]).toEqual([0, 2]);
+    expect(q.size).toBe(2);
+    q.release(b);
+    q.push(b); // b failed: back where it was, between a's second message and c
+    expect(q.size).toBe(3);
+    q.release(a);
+    expect([q.take()!.seq, q.take()!.seq, q.take()!.seq]).toEqual([1, 2, 3]);
+    expect(q.size).toBe(0);
+  });
 });
 
 describe('withTimeout', () => {
