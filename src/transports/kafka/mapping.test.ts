@@ -1,6 +1,6 @@
 import type { Message as KafkaRecord } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
-import { fromRecord, MESSAGE_ID_HEADER, toRecord } from './mapping.ts';
+import { fromRecord, MESSAGE_ID_HEADER, text, toRecord } from './mapping.ts';
 
 function consumed(record: ReturnType<typeof toRecord>, offset: bigint): KafkaRecord<Buffer, Buffer, Buffer, Buffer> {
   const entries = [...(record.headers as Map<Buffer, Buffer>).entries()];
@@ -60,5 +60,15 @@ describe('kafka mapping', () => {
     expect(m.id).toBe('id-9');
     expect(m.headers).toEqual({ 'x-message-ie': 'kept' });
     expect(m.key).toBe('decoded');
+  });
+
+  it('decodes keys and headers as UTF-8, short or long, ASCII or not', () => {
+    for (const value of ['', 'k7', 'order-123456', 'order-1234567', 'ключ', 'naïve', '注文-1', 'a'.repeat(40), 'ü'.repeat(30), '🙂x']) {
+      expect(text(Buffer.from(value))).toBe(value);
+    }
+    expect(text(null)).toBe('');
+    expect(text(undefined)).toBe('');
+    // Malformed UTF-8 decodes as Node's decoder does (replacement characters), short or long.
+    expect(text(Buffer.from([0x6b, 0xff]))).toBe(Buffer.from([0x6b, 0xff]).toString());
   });
 });
