@@ -35,17 +35,20 @@ export interface IdempotencyOptions {
 export function idempotency(options: IdempotencyOptions): Middleware {
   const { store } = options;
   if (typeof store?.claim !== 'function') throw new TypeError('idempotency({ store }): store must be an IdempotencyStore');
-  const keyOf = options.key ?? ((m: Message, ctx: RouterContext) => `${ctx.group}:${m.id}`);
+  const custom = options.key;
   const ttlMs = options.ttlMs ?? 7 * 24 * 3600_000;
   const leaseMs = options.leaseMs ?? 60_000;
 
   const claimOptions = Object.freeze({ leaseMs, ttlMs });
+  // The default key is `<group>:<message id>`; a store that takes the two apart is spared the join.
+  const claimScoped = custom ? undefined : store.claimScoped?.bind(store);
+  const keyOf = custom ?? ((msg: Message, ctx: RouterContext): string => `${ctx.group}:${msg.id}`);
 
   return async function idempotency(msg, ctx, next) {
-    const key = keyOf(msg, ctx);
+    const key = claimScoped ? undefined : keyOf(msg, ctx);
     let started = 0; // read only once a key is busy: the clock is not free
     for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
-      const answer = store.claim(key, claimOptions);
+      const answer = key === undefined ? claimScoped!(ctx.group, msg.id, claimOptions) : store.claim(key, claimOptions);
       const claim = isThenable(answer) ? await answer : answer;
       if (claim.status === 'processed') {
         ctx.count('skipped-duplicate');
@@ -54,7 +57,7 @@ export function idempotency(options: IdempotencyOptions): Middleware {
       if (claim.status === 'busy') {
         started ||= Date.now();
         if (Date.now() - started > leaseMs || !(await delay(wait, ctx.stopSignal))) {
-          throw new SwitchyardError(`message key "${key}" is still being processed by another consumer; it will be delivered again`);
+          throw new SwitchyardError(`message key "${key ?? keyOf(msg, ctx)}" is still being processed by another consumer; it will be delivered again`);
         }
         continue;
       }
@@ -65,7 +68,7 @@ export function idempotency(options: IdempotencyOptions): Middleware {
         // at-least-once) rather than losing what it had to publish.
         if (ctx.pending > 0) await ctx.flush();
       } catch (error) {
-        await claim.release().catch((e: unknown) => ctx.logger.warn(`idempotency: releasing "${key}" failed`, { error: String(e) }));
+        await claim.release().catch((e: unknown) => ctx.logger.warn(`idempotency: releasing "${key ?? keyOf(msg, ctx)}" failed`, { error: String(e) }));
         throw error;
       }
       const completing = claim.complete();

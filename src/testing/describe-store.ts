@@ -98,6 +98,21 @@ export function describeStore(name: string, factory: () => IdempotencyStore | Pr
       if (again.status === 'claimed') await again.release();
     });
 
+    it('claims a scoped key as the joined key, where the store takes scope and key apart', async (test) => {
+      const store = await make();
+      if (!store.claimScoped) return test.skip(`${store.name} has no claimScoped (optional): the middleware joins scope and key for it`);
+      const [scope, k] = [`scope-${run}`, key()];
+      const claim = await store.claimScoped(scope, k, long);
+      expect(claim.status).toBe('claimed');
+      if (claim.status === 'claimed') await claim.complete();
+      expect((await store.claim(`${scope}:${k}`, long)).status).toBe('processed');
+      expect((await store.claimScoped(`${scope}-other`, k, long)).status).toBe('claimed');
+      const joined = key();
+      const first = await store.claim(`${scope}:${joined}`, long);
+      if (first.status === 'claimed') await first.complete();
+      expect((await store.claimScoped(scope, joined, long)).status).toBe('processed');
+    });
+
     it.skipIf(options.ttl === false)('forgets a processed key after its TTL', async () => {
       const store = await make();
       const k = key();

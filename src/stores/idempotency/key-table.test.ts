@@ -74,6 +74,21 @@ describe('KeyTable', () => {
     expect(new Set(keys.map((k) => table.lookup(k))).size).toBe(keys.length);
   });
 
+  it('finds a key stored joined by its scope and key apart, and the other way round', () => {
+    const table = new KeyTable(100);
+    const pairs = [['g', '0190a3b2-7c1e-7000-8000-000000000001'], ['billing', 'x'], ['ab', 'c'], ['a', 'bc'], ['', ''], ['é', '\u{1F600}'], ['odd', 'even']] as const;
+    for (const [scope, key] of pairs) {
+      expect(table.lookup(key, scope)).toBe(-1);
+      const slot = table.add(0, PROCESSED);
+      expect(table.lookup(`${scope}:${key}`)).toBe(slot);
+    }
+    expect(table.lookup('bc', 'a')).not.toBe(table.lookup('c', 'ab')); // "a:bc" and "ab:c" are different keys
+    table.lookup('plain:joined');
+    const joined = table.add(0, PROCESSED);
+    expect(table.lookup('joined', 'plain')).toBe(joined);
+    expect(table.lookup('joined')).toBe(-1);
+  });
+
   it('forgets everything on clear', () => {
     const table = new KeyTable(10);
     table.lookup('k');

@@ -62,9 +62,12 @@ export class KeyTable {
     this.#mask = indexSize(slots) - 1;
   }
 
-  /** The slot holding `key`, or -1. Remembers the key's fingerprint for an `add()` right after. */
-  lookup(key: string): number {
-    this.#fingerprint(key);
+  /**
+   * The slot holding `key` — or, with `scope`, the key `${scope}:${key}`, found without building
+   * that string — or -1. Remembers the key's fingerprint for an `add()` right after.
+   */
+  lookup(key: string, scope?: string): number {
+    this.#fingerprint(key, scope);
     const index = this.#index;
     const mask = this.#mask;
     const a = this.#a;
@@ -173,17 +176,21 @@ export class KeyTable {
 
   /**
    * Three 32-bit hashes of the key's UTF-16 code units, two per step, each lane with its own seed
-   * and multiplier and a final avalanche (the finaliser of MurmurHash3).
+   * and multiplier and a final avalanche (the finaliser of MurmurHash3). With a scope, the units
+   * are those of `${scope}:${key}`: a scoped lookup finds what the joined key was stored under.
+   * (Joining them per message costs more than the hashing: charCodeAt on the joined string makes
+   * V8 copy it into a flat one first.)
    */
-  #fingerprint(key: string): void {
+  #fingerprint(key: string, scope: string | undefined): void {
     const seeds = this.#seeds;
     let a = seeds[0]!;
     let b = seeds[1]!;
     let c = seeds[2]!;
-    const n = key.length;
+    const cut = scope === undefined ? 0 : scope.length + 1;
+    const n = cut + key.length;
     let i = 0;
     for (; i + 1 < n; i += 2) {
-      const k = key.charCodeAt(i) | (key.charCodeAt(i + 1) << 16);
+      const k = unitAt(scope, cut, key, i) | (unitAt(scope, cut, key, i + 1) << 16);
       a = Math.imul(a ^ k, 0x01000193);
       a ^= a >>> 15;
       b = Math.imul(b ^ k, 0x5bd1e995);
@@ -192,7 +199,7 @@ export class KeyTable {
       c ^= c >>> 16;
     }
     if (i < n) {
-      const k = key.charCodeAt(i);
+      const k = unitAt(scope, cut, key, i);
       a = Math.imul(a ^ k, 0x01000193);
       b = Math.imul(b ^ k, 0x5bd1e995);
       c = Math.imul(c ^ k, 0x27d4eb2d);
@@ -201,6 +208,14 @@ export class KeyTable {
     this.#b = avalanche(b ^ n);
     this.#c = avalanche(c ^ n);
   }
+}
+
+const COLON = 0x3a;
+
+/** Code unit `i` of `${scope}:${key}` (of `key` alone when `cut` is 0), `cut` being the scope's length + 1. */
+function unitAt(scope: string | undefined, cut: number, key: string, i: number): number {
+  if (i >= cut) return key.charCodeAt(i - cut);
+  return i === cut - 1 ? COLON : scope!.charCodeAt(i);
 }
 
 function avalanche(h: number): number {

@@ -25,13 +25,15 @@ class MemoryClaim {
   readonly status = 'claimed';
   readonly #store: MemoryStore;
   readonly #key: string;
+  readonly #scope: string | undefined;
   readonly #slot: number;
   readonly #generation: number;
   readonly #ttlMs: number;
 
-  constructor(store: MemoryStore, key: string, slot: number, generation: number, ttlMs: number) {
+  constructor(store: MemoryStore, key: string, scope: string | undefined, slot: number, generation: number, ttlMs: number) {
     this.#store = store;
     this.#key = key;
+    this.#scope = scope;
     this.#slot = slot;
     this.#generation = generation;
     this.#ttlMs = ttlMs;
@@ -44,7 +46,7 @@ class MemoryClaim {
     if (!this.#holds()) {
       // The lease ran out and another claim took the key over, or the slot went to another key:
       // the work is done all the same, so mark the key processed wherever it is now.
-      slot = table.lookup(this.#key);
+      slot = table.lookup(this.#key, this.#scope);
       if (slot < 0) slot = table.add(at, PROCESSED);
       if (slot < 0) return; // every slot holds a claim in force: the key stays unmarked (at-least-once)
     }
@@ -87,24 +89,27 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyOptions = {}): 
   const store: MemoryStore = { table: new KeyTable(maxKeys), now: options.now ?? coarseMs };
   const { table, now } = store;
 
+  // Synchronous: the middleware then spends no promise or microtask on a claim.
+  const claim = (key: string, scope: string | undefined, { leaseMs, ttlMs }: ClaimOptions): IdempotencyClaim => {
+    const at = now();
+    let slot = table.lookup(key, scope);
+    if (slot >= 0) {
+      if (table.until[slot]! > at) return table.state[slot] === PROCESSED ? PROCESSED_ANSWER : BUSY_ANSWER;
+      // Expired: a processed mark past its TTL, or a claim whose process gave up. Claimed anew.
+      table.state[slot] = CLAIMED;
+    } else {
+      slot = table.add(at, CLAIMED);
+      if (slot < 0) throw new SwitchyardError(`memoryIdempotencyStore: all ${maxKeys} keys are claims still in progress; raise maxKeys above the messages in flight`);
+    }
+    table.until[slot] = at + leaseMs;
+    const generation = (table.generation[slot] = (table.generation[slot]! + 1) >>> 0);
+    return new MemoryClaim(store, key, scope, slot, generation, ttlMs);
+  };
+
   return {
     name: 'memory',
-    // Synchronous: the middleware then spends no promise or microtask on a claim.
-    claim(key: string, { leaseMs, ttlMs }: ClaimOptions): IdempotencyClaim {
-      const at = now();
-      let slot = table.lookup(key);
-      if (slot >= 0) {
-        if (table.until[slot]! > at) return table.state[slot] === PROCESSED ? PROCESSED_ANSWER : BUSY_ANSWER;
-        // Expired: a processed mark past its TTL, or a claim whose process gave up. Claimed anew.
-        table.state[slot] = CLAIMED;
-      } else {
-        slot = table.add(at, CLAIMED);
-        if (slot < 0) throw new SwitchyardError(`memoryIdempotencyStore: all ${maxKeys} keys are claims still in progress; raise maxKeys above the messages in flight`);
-      }
-      table.until[slot] = at + leaseMs;
-      const generation = (table.generation[slot] = (table.generation[slot]! + 1) >>> 0);
-      return new MemoryClaim(store, key, slot, generation, ttlMs);
-    },
+    claim: (key, options) => claim(key, undefined, options),
+    claimScoped: (scope, key, options) => claim(key, scope, options),
     async close() {
       table.clear();
     },

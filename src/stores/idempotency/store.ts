@@ -38,6 +38,13 @@ export interface IdempotencyStore {
   readonly name: string;
   /** Claims `key`. A store that answers at once (memory) may return the claim itself, not a promise. */
   claim(key: string, options: ClaimOptions): Promise<IdempotencyClaim> | IdempotencyClaim;
+  /**
+   * Optional: claims the key `${scope}:${key}` — exactly as `claim` would — without the caller
+   * joining the two strings per message. The middleware uses it for its default key (group and
+   * message id) when a store has it; the memory store does, where joining them cost more than
+   * the claim.
+   */
+  claimScoped?(scope: string, key: string, options: ClaimOptions): Promise<IdempotencyClaim> | IdempotencyClaim;
   /** Releases connections the store opened itself (not ones it was given). */
   close(): Promise<void>;
 }
