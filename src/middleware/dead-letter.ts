@@ -55,35 +55,37 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
   const maxErrorLength = options.maxErrorLength ?? 1_000;
   const stackLines = options.stackLines ?? 8;
 
-  return async function deadLetter(msg, ctx, next) {
-    try {
-      await next();
-    } catch (thrown) {
-      // Stopping is not a failure of the message: leave it to the transport.
-      if (ctx.stopSignal.aborted || isClosedError(thrown)) throw thrown;
-      const permanent = isPermanentError(thrown);
-      if (!permanent && !(ctx.final && ctx.attempt >= maxAttempts)) throw thrown;
-      const error = toError(thrown);
-      ctx.discardPending();
-      const dlqTopic = topicFor(msg);
-      const target = options.transport ?? ctx.from;
-      if (target === ctx.from && topicMatches(ctx.route, dlqTopic)) {
-        // The handler would consume its own dead letters and dead-letter them again, forever.
-        throw new ConfigError(
-          `handler "${ctx.handler}": dead-letter topic "${dlqTopic}" matches the handler's own pattern "${ctx.route}"; ` +
-            `give deadLetter({ topic: (msg) => … }) a topic outside it (e.g. "dlq.${msg.topic}") or another transport`,
-          { cause: error },
-        );
-      }
-      await target.publish(dlqTopic, {
-        id: msg.id,
-        // No key: dead letters of one key must not hold each other back when listed or replayed.
-        payload: msg.payload,
-        headers: deadLetterHeaders(msg, ctx, error, maxErrorLength, stackLines),
-      });
-      ctx.count('dead-lettered');
-      ctx.logger.warn(`handler "${ctx.handler}" dead-lettered message ${msg.id} to "${dlqTopic}"`, { error: error.message });
+  /** The failure path: dead-letters the message, or rethrows what is not this middleware's to handle. */
+  const onFailure = async (thrown: unknown, msg: Message, ctx: RouterContext): Promise<void> => {
+    // Stopping is not a failure of the message: leave it to the transport.
+    if (ctx.stopSignal.aborted || isClosedError(thrown)) throw thrown;
+    const permanent = isPermanentError(thrown);
+    if (!permanent && !(ctx.final && ctx.attempt >= maxAttempts)) throw thrown;
+    const error = toError(thrown);
+    ctx.discardPending();
+    const dlqTopic = topicFor(msg);
+    const target = options.transport ?? ctx.from;
+    if (target === ctx.from && topicMatches(ctx.route, dlqTopic)) {
+      // The handler would consume its own dead letters and dead-letter them again, forever.
+      throw new ConfigError(
+        `handler "${ctx.handler}": dead-letter topic "${dlqTopic}" matches the handler's own pattern "${ctx.route}"; ` +
+          `give deadLetter({ topic: (msg) => … }) a topic outside it (e.g. "dlq.${msg.topic}") or another transport`,
+        { cause: error },
+      );
     }
+    await target.publish(dlqTopic, {
+      id: msg.id,
+      // No key: dead letters of one key must not hold each other back when listed or replayed.
+      payload: msg.payload,
+      headers: deadLetterHeaders(msg, ctx, error, maxErrorLength, stackLines),
+    });
+    ctx.count('dead-lettered');
+    ctx.logger.warn(`handler "${ctx.handler}" dead-lettered message ${msg.id} to "${dlqTopic}"`, { error: error.message });
+  };
+
+  // Not async: a success passes through as next()'s own promise plus one rejection handler.
+  return function deadLetter(msg, ctx, next) {
+    return next().then(undefined, (thrown: unknown) => onFailure(thrown, msg, ctx));
   };
 }
 

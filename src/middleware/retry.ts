@@ -1,6 +1,6 @@
 import { isPermanentError } from '../core/errors.ts';
 import { delay } from '../router/shutdown.ts';
-import type { Middleware } from '../router/types.ts';
+import type { Middleware, RouterContext } from '../router/types.ts';
 
 /** Retry policy. Every field has a default. */
 export interface RetryOptions {
@@ -51,24 +51,27 @@ export function retry(options: RetryOptions = {}): Middleware {
   // Without maxElapsedMs neither the clock nor the next wait matters until an attempt failed.
   const limited = Number.isFinite(maxElapsed);
 
-  return async function retry(_msg, ctx, next) {
-    const started = limited ? Date.now() : 0;
-    const first = ctx.attempt;
-    for (let n = 1; ; n++) {
-      let wait = limited ? backoff(n) : -1;
-      ctx.final = n >= attempts || (limited && Date.now() - started + wait > maxElapsed);
-      try {
-        await next();
-        return;
-      } catch (error) {
-        if (ctx.final || !retryable(error) || ctx.stopSignal.aborted) throw error;
-        ctx.discardPending();
-        ctx.count('retried');
-        if (wait < 0) wait = backoff(n);
-        const waited = await delay(wait, ctx.stopSignal);
-        if (!waited) throw error; // stopping: leave the message to the transport
-        ctx.attempt = first + n;
-      }
-    }
+  /**
+   * Runs attempt `n` (1-based). Not async: a success passes through as next()'s own promise plus
+   * one rejection handler, the failure path alone pays for an async function.
+   */
+  const attempt = (ctx: RouterContext, next: () => Promise<void>, n: number, started: number, first: number): Promise<void> => {
+    const wait = limited ? backoff(n) : -1;
+    ctx.final = n >= attempts || (limited && Date.now() - started + wait > maxElapsed);
+    return next().then(undefined, (error: unknown) => afterFailure(error, ctx, next, n, started, first, wait));
+  };
+
+  const afterFailure = async (error: unknown, ctx: RouterContext, next: () => Promise<void>, n: number, started: number, first: number, wait: number): Promise<void> => {
+    if (ctx.final || !retryable(error) || ctx.stopSignal.aborted) throw error;
+    ctx.discardPending();
+    ctx.count('retried');
+    const waited = await delay(wait < 0 ? backoff(n) : wait, ctx.stopSignal);
+    if (!waited) throw error; // stopping: leave the message to the transport
+    ctx.attempt = first + n;
+    return attempt(ctx, next, n + 1, started, first);
+  };
+
+  return function retry(_msg, ctx, next) {
+    return attempt(ctx, next, 1, limited ? Date.now() : 0, ctx.attempt);
   };
 }
