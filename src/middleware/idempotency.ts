@@ -2,7 +2,9 @@ import { SwitchyardError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import { delay } from '../router/shutdown.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
-import type { IdempotencyStore } from '../stores/idempotency/store.ts';
+import type { IdempotencyClaim, IdempotencyStore } from '../stores/idempotency/store.ts';
+
+type Claimed = Extract<IdempotencyClaim, { status: 'claimed' }>;
 
 /** Idempotency settings. */
 export interface IdempotencyOptions {
@@ -44,37 +46,57 @@ export function idempotency(options: IdempotencyOptions): Middleware {
   const claimScoped = custom ? undefined : store.claimScoped?.bind(store);
   const keyOf = custom ?? ((msg: Message, ctx: RouterContext): string => `${ctx.group}:${msg.id}`);
 
-  return async function idempotency(msg, ctx, next) {
-    const key = claimScoped ? undefined : keyOf(msg, ctx);
+  const claimOf = (msg: Message, ctx: RouterContext, key: string | undefined): Promise<IdempotencyClaim> | IdempotencyClaim =>
+    key === undefined ? claimScoped!(ctx.group, msg.id, claimOptions) : store.claim(key, claimOptions);
+
+  const release = async (claim: Claimed, error: unknown, msg: Message, ctx: RouterContext, key: string | undefined): Promise<never> => {
+    await claim.release().catch((e: unknown) => ctx.logger.warn(`idempotency: releasing "${key ?? keyOf(msg, ctx)}" failed`, { error: String(e) }));
+    throw error;
+  };
+
+  /**
+   * Runs the rest of the chain under `claim`, then sends what the handler queued and marks the key
+   * processed; a failure releases the key. Not async: the usual path is next()'s promise and one
+   * reaction, with no async function of its own.
+   */
+  const runClaimed = (claim: Claimed, msg: Message, ctx: RouterContext, next: () => Promise<void>, key: string | undefined): Promise<void> => {
+    claim.attach?.(ctx);
+    const fail = (error: unknown): Promise<never> => release(claim, error, msg, ctx, key);
+    // Publish before marking processed: a crash in between re-runs the message (and re-sends,
+    // at-least-once) rather than losing what it had to publish.
+    return next().then(() => (ctx.pending > 0 ? ctx.flush().then(() => claim.complete(), fail) : claim.complete()), fail);
+  };
+
+  /** Skips a processed key, and waits for a busy one (another consumer holds it) to be processed or freed. */
+  const settleKey = async (
+    answer: Promise<IdempotencyClaim> | IdempotencyClaim,
+    msg: Message,
+    ctx: RouterContext,
+    next: () => Promise<void>,
+    key: string | undefined,
+  ): Promise<void> => {
     let started = 0; // read only once a key is busy: the clock is not free
     for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
-      const answer = key === undefined ? claimScoped!(ctx.group, msg.id, claimOptions) : store.claim(key, claimOptions);
       const claim = isThenable(answer) ? await answer : answer;
+      if (claim.status === 'claimed') return runClaimed(claim, msg, ctx, next, key);
       if (claim.status === 'processed') {
         ctx.count('skipped-duplicate');
         return;
       }
-      if (claim.status === 'busy') {
-        started ||= Date.now();
-        if (Date.now() - started > leaseMs || !(await delay(wait, ctx.stopSignal))) {
-          throw new SwitchyardError(`message key "${key ?? keyOf(msg, ctx)}" is still being processed by another consumer; it will be delivered again`);
-        }
-        continue;
+      started ||= Date.now();
+      if (Date.now() - started > leaseMs || !(await delay(wait, ctx.stopSignal))) {
+        throw new SwitchyardError(`message key "${key ?? keyOf(msg, ctx)}" is still being processed by another consumer; it will be delivered again`);
       }
-      claim.attach?.(ctx);
-      try {
-        await next();
-        // Publish before marking processed: a crash in between re-runs the message (and re-sends,
-        // at-least-once) rather than losing what it had to publish.
-        if (ctx.pending > 0) await ctx.flush();
-      } catch (error) {
-        await claim.release().catch((e: unknown) => ctx.logger.warn(`idempotency: releasing "${key ?? keyOf(msg, ctx)}" failed`, { error: String(e) }));
-        throw error;
-      }
-      const completing = claim.complete();
-      if (isThenable(completing)) await completing;
-      return;
+      answer = claimOf(msg, ctx, key);
     }
+  };
+
+  return function idempotency(msg, ctx, next) {
+    const key = claimScoped ? undefined : keyOf(msg, ctx);
+    const answer = claimOf(msg, ctx, key);
+    // A store that answers at once with a claim (the memory store, a new key) goes straight on.
+    if (!isThenable(answer) && answer.status === 'claimed') return runClaimed(answer, msg, ctx, next, key);
+    return settleKey(answer, msg, ctx, next, key);
   };
 }
 
