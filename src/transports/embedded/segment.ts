@@ -240,13 +240,7 @@ export class Segment {
         got = readFully(this.fd, buf, position);
       }
     }
-    let p = 0;
-    while (p + FRAME_HEADER <= got && records.length < maxRecords) {
-      const end = p + FRAME_HEADER + buf.readUInt32LE(p);
-      if (end > got) break;
-      if (frameOffset(buf, p) >= fromOffset) records.push(decodeRecord(buf, p));
-      p = end;
-    }
+    const p = takeFrames(buf, 0, got, fromOffset, records, maxRecords, (at, length) => at + length <= got);
     return { records, next: position + p };
   }
 
@@ -254,17 +248,16 @@ export class Segment {
   #readTail(position: number, fromOffset: number, maxBytes: number, maxRecords: number, limit: number): { records: StoredRecord[]; next: number } {
     const records: StoredRecord[] = [];
     let next = position;
+    let stopped = false;
     this.#tail.visit(position, (bytes, from, to) => {
-      let p = from;
-      while (p + FRAME_HEADER <= to && records.length < maxRecords) {
-        const length = FRAME_HEADER + bytes.readUInt32LE(p);
+      const p = takeFrames(bytes, from, to, fromOffset, records, maxRecords, (at, length) => {
+        const end = next + (at - from) + length;
         // Not yet durable, or beyond maxBytes (a first frame larger than maxBytes is read whole, as from the file).
-        if (next + length > limit || (next > position && next + length - position > maxBytes)) return false;
-        if (frameOffset(bytes, p) >= fromOffset) records.push(decodeRecord(bytes, p));
-        p += length;
-        next += length;
-      }
-      return records.length < maxRecords;
+        stopped = end > limit || (end - length > position && end - position > maxBytes);
+        return !stopped;
+      });
+      next += p - from;
+      return !stopped && records.length < maxRecords;
     });
     return { records, next };
   }
@@ -312,4 +305,28 @@ function isZeroTail(fd: number, from: number, fileSize: number): boolean {
     pos += n;
   }
   return true;
+}
+
+/**
+ * Decodes the whole frames of `bytes[from, to)` into `records` — those at or above `fromOffset` —
+ * until `maxRecords` are there or `fits(at, length)` turns the next frame down. Returns where it
+ * stopped. The file read and the tail cache walk frames alike; they differ only in what fits.
+ */
+function takeFrames(
+  bytes: Buffer,
+  from: number,
+  to: number,
+  fromOffset: number,
+  records: StoredRecord[],
+  maxRecords: number,
+  fits: (at: number, length: number) => boolean,
+): number {
+  let p = from;
+  while (p + FRAME_HEADER <= to && records.length < maxRecords) {
+    const length = FRAME_HEADER + bytes.readUInt32LE(p);
+    if (!fits(p, length)) break;
+    if (frameOffset(bytes, p) >= fromOffset) records.push(decodeRecord(bytes, p));
+    p += length;
+  }
+  return p;
 }
