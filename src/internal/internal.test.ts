@@ -117,6 +117,38 @@ describe('KeyedQueue', () => {
     expect([q.take()!.seq, q.take()!.seq, q.take()!.seq]).toEqual([1, 2, 3]);
     expect(q.size).toBe(0);
   });
+
+  it("gives a key's waiting entry out once, after a redelivery that overtook it", () => {
+    const q = new KeyedQueue<{ seq: number; key: string }>();
+    for (const [seq, key] of [[0, 'a'], [1, 'b'], [2, 'a'], [3, '']] as const) q.push({ seq, key });
+    const a0 = q.take()!;
+    const b1 = q.take()!;
+    expect([a0.seq, b1.seq]).toEqual([0, 1]);
+    q.release(a0); // a's next (seq 2) may go now...
+    q.push(a0); // ...but a0 failed and comes back first
+    expect(q.size).toBe(3);
+    expect(q.take()!.seq).toBe(0);
+    expect(q.take()!.seq).toBe(3); // a is busy again: seq 2 waits, the unkeyed entry goes
+    expect(q.take()).toBeUndefined();
+    q.release(a0);
+    expect(q.take()!.seq).toBe(2);
+    expect(q.take()).toBeUndefined();
+    expect(q.size).toBe(0);
+  });
+
+  it('drains waiting entries of every kind in stream order, and busy keys stay busy until released', () => {
+    const q = new KeyedQueue<{ seq: number; key: string }>();
+    for (let seq = 0; seq < 20; seq++) q.push({ seq, key: seq % 4 === 0 ? '' : `k${seq % 3}` });
+    const busy = [q.take()!, q.take()!, q.take()!, q.take()!]; // 0 (unkeyed), 1 k1, 2 k2, 3 k0
+    expect(busy.map((e) => e.seq)).toEqual([0, 1, 2, 3]);
+    const drained = q.drain().map((e) => e.seq);
+    expect(drained).toEqual(Array.from({ length: 16 }, (_, i) => i + 4));
+    expect(q.size).toBe(0);
+    q.push({ seq: 30, key: 'k1' });
+    expect(q.take()).toBeUndefined(); // k1 is still in flight
+    q.release(busy[1]!);
+    expect(q.take()!.seq).toBe(30);
+  });
 });
 
 describe('withTimeout', () => {
