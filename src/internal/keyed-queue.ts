@@ -6,7 +6,7 @@ export interface KeyedEntry {
   readonly key: string;
 }
 
-/** Spent slots at the front of a key's line are dropped once there are this many and they are half of it. */
+/** Spent slots at the front of a Line are dropped once there are this many and they are half of it. */
 const COMPACT_AT = 1_024;
 
 /** Entries in seq order: an array with a moving front. */
@@ -75,6 +75,11 @@ class Line<E extends KeyedEntry> {
   entries(): E[] {
     return this.#items.slice(this.#head);
   }
+
+  clear(): void {
+    this.#items.length = 0;
+    this.#head = 0;
+  }
 }
 
 /**
@@ -82,12 +87,14 @@ class Line<E extends KeyedEntry> {
  * at once and each key's messages go out in stream order, while other keys overtake a busy one.
  * An empty key means "no ordering": such entries are never held back.
  *
- * Each key keeps its own line; a min-heap by seq holds what may go now (unkeyed entries, and the
- * first entry of every key not in flight), so `take` gives the oldest entry that may go at
- * O(log keys) whatever waits behind busy keys. (A single array scanned from the front walked
- * past every entry of busy keys on every take: with one hot key and a deep read-ahead, that was a
- * scan of the whole queue per message.) A heap item whose key went meanwhile, or that a
- * redelivered entry overtook, is dropped when it comes up: validity is checked on the way out.
+ * Each key keeps its waiting entries apart. What may go now — unkeyed entries, and the first
+ * entry of every key not in flight — sits in a FIFO when it was ready on arrival (the usual case,
+ * O(1)) or in a min-heap by seq when it became ready later (its key released, or a redelivery);
+ * `take` gives the lower of the two fronts, so the oldest entry that may go at O(log keys),
+ * whatever waits behind busy keys. (A single array scanned from the front walked past every
+ * entry of busy keys on every take: with one hot key and a deep read-ahead, that was a scan of
+ * the whole queue per message.) An item whose key went meanwhile, or that a redelivered entry
+ * overtook, is dropped when it comes up: validity is checked on the way out.
  */
 export class KeyedQueue<E extends KeyedEntry> {
   /** Entries ready when they arrived, in seq order: the usual case, at O(1). */
@@ -186,7 +193,7 @@ export class KeyedQueue<E extends KeyedEntry> {
       state.waiting = undefined;
       if (!state.busy) this.#keys.delete(key);
     }
-    while (!this.#arrived.empty) this.#arrived.shift();
+    this.#arrived.clear();
     this.#ready.clear();
     this.#size = 0;
     return all.sort((a, b) => a.seq - b.seq);

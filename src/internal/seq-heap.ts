@@ -5,10 +5,6 @@
 export class SeqHeap<T extends { readonly seq: number }> {
   readonly #items: T[] = [];
 
-  get size(): number {
-    return this.#items.length;
-  }
-
   /** The item of lowest seq, left in place. */
   peek(): T | undefined {
     return this.#items[0];
