@@ -220,7 +220,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       const settledAll = result.orderIds.every((id) => stats.settledIds.has(id));
       const projection = await shop.projection.status();
       const realtimeDone = shop.realtime.attempted === shop.realtime.published + shop.realtime.failed;
-      if (settledAll && projection.lag === 0 && realtimeDone && totalLag(await infra.lagByGroup()) === 0) break;
+      // A saga publishes its final event before writing its final state: the order can settle first.
+      const sagasDone = (await shop.orders.worker.orchestrator()).activeCount === 0;
+      if (settledAll && projection.lag === 0 && realtimeDone && sagasDone && totalLag(await infra.lagByGroup()) === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     clearInterval(ticker);

@@ -320,10 +320,53 @@ describe('SagaOrchestrator', () => {
       'write saga.step.completed',
       'publishing saga.step.completed',
       'published saga.step.completed',
-      'write saga.completed',
+      // The settling event goes out before the settling write: recovery never resumes a settled
+      // instance, so nothing could re-publish it after a crash right after that write.
       'publishing saga.completed',
-      'published saga.completed', // run() resolves only after the last event went out
+      'published saga.completed',
+      'write saga.completed',
     ]);
+    await bus.close();
+  });
+
+  it('a crash before the final write loses no saga.completed: it went out first, and the resumed instance sends it again under the same id', async () => {
+    let clock = 1_000;
+    const store = memorySagaStore({ now: () => clock });
+    const bus = memory();
+    const completedIds: string[] = [];
+    const arrivals = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
+    const sub = await bus.subscribe('crash.saga', { group: 'audit', from: 'earliest' }, async (m) => {
+      if (m.headers['x-saga-event'] !== 'saga.completed') return;
+      completedIds.push(m.id);
+      arrivals[completedIds.length - 1]?.resolve();
+    });
+    const update = store.update.bind(store);
+    const crashed = Promise.withResolvers<void>();
+    let crashes = 1;
+    store.update = async (record, lease) => {
+      if (record.status === 'completed' && crashes-- > 0) {
+        crashed.resolve();
+        throw new Error('the process died before this write reached the store');
+      }
+      return update(record, lease);
+    };
+    const log: Log = { calls: [], keys: [] };
+    const saga = fourSteps(log);
+    const first = orchestrator({ sagas: [saga], store, transport: bus, topic: 'crash.saga' });
+    await first.begin(saga, { n: 1 }, { id: 'late-1' });
+    await crashed.promise;
+    await arrivals[0]!.promise; // published, though the write that settles it never landed
+    expect((await store.get('late-1'))!.status).toBe('in_progress');
+
+    clock += 600_000; // the first owner's lease has long run out
+    const second = orchestrator({ sagas: [saga], store, transport: bus, topic: 'crash.saga' });
+    const settled = second.settled('late-1');
+    await second.start();
+    expect((await settled).status).toBe('completed');
+    expect(log.calls).toEqual(['do:reserve', 'do:charge', 'do:ship', 'do:notify']); // no step ran twice
+    await arrivals[1]!.promise;
+    expect(completedIds).toEqual(['late-1@completed', 'late-1@completed']); // the same transition, the same id
+    await sub.close();
     await bus.close();
   });
 

@@ -476,25 +476,51 @@ export class SagaOrchestrator {
     await active.emitting;
     active.emitting = undefined;
     const full = event && this.#event(record.id, record.saga, record.version + 1, event);
+    if (full && (patch.status === 'completed' || patch.status === 'rolled_back')) {
+      // Recovery never resumes a settled instance, so nothing would re-publish this event if the
+      // process died right after the write: publish it first. These two transitions follow from
+      // the record alone, so an instance resumed after a crash before the write makes the same
+      // transition again and publishes the event again, under the same id (see #event).
+      await this.#publish(full);
+      const saved = await this.store.update({ ...record, ...patch, lastEvent: full }, this.#lease);
+      this.#announce(full);
+      return saved;
+    }
     const saved = await this.store.update({ ...record, ...patch, lastEvent: full }, this.#lease);
     if (full) active.emitting = this.#emit(full);
     return saved;
   }
 
+  /**
+   * An event with its id: `<sagaId>@<version>` of the write that makes the transition, or
+   * `<sagaId>@completed` / `<sagaId>@rolled_back` for the final one, which an instance makes once
+   * and which, after a crash before its write, is made again from a record whose version the
+   * recovering orchestrator's claim has moved on.
+   */
   #event(sagaId: string, saga: string, version: number, body: DistributiveOmit<SagaEvent, 'id' | 'sagaId' | 'saga' | 'at'>): SagaEvent {
-    return { ...body, id: `${sagaId}@${version}`, sagaId, saga, at: Date.now() } as SagaEvent;
+    const final = body.type === 'saga.completed' ? 'completed' : body.type === 'saga.rolled_back' ? 'rolled_back' : undefined;
+    return { ...body, id: `${sagaId}@${final ?? version}`, sagaId, saga, at: Date.now() } as SagaEvent;
   }
 
+  /** Counts a written transition's event and passes it to `onEvent`, then publishes it; a `replay` (recovery) is only published. */
   async #emit(event: SagaEvent, replay = false): Promise<void> {
-    if (!replay) {
-      this.#counts.set(event.type, (this.#counts.get(event.type) ?? 0) + 1);
-      this.#options.metrics?.count(event.type, event.saga);
-      try {
-        this.#options.onEvent?.(event);
-      } catch (error) {
-        this.#logger.warn(`onEvent threw for ${event.type}: ${toError(error).message}`);
-      }
+    if (!replay) this.#announce(event);
+    await this.#publish(event);
+  }
+
+  /** Counts an event of a written transition and hands it to `onEvent`. */
+  #announce(event: SagaEvent): void {
+    this.#counts.set(event.type, (this.#counts.get(event.type) ?? 0) + 1);
+    this.#options.metrics?.count(event.type, event.saga);
+    try {
+      this.#options.onEvent?.(event);
+    } catch (error) {
+      this.#logger.warn(`onEvent threw for ${event.type}: ${toError(error).message}`);
     }
+  }
+
+  /** Publishes an event to the saga topic, if its type is published; a failure is logged, never thrown. */
+  async #publish(event: SagaEvent): Promise<void> {
     const transport = this.#options.transport;
     if (!transport || (this.#published && !this.#published.has(event.type))) return;
     try {
