@@ -11,6 +11,7 @@ import type { Message, NormalizedMessage } from '../../core/message.ts';
 export const MESSAGE_ID_HEADER = 'x-message-id';
 
 const ID_HEADER_BYTES = Buffer.from(MESSAGE_ID_HEADER);
+const EMPTY = Buffer.alloc(0);
 /** Header names repeat from message to message: encode each once. */
 const names = new Map<string, Buffer>();
 function nameBytes(name: string): Buffer {
@@ -97,7 +98,9 @@ export function fromRecord(record: KafkaRecord<Buffer, Buffer, Buffer, Buffer>, 
     id: id ?? `${record.topic}/${record.partition}/${offset}`,
     topic: record.topic,
     key,
-    payload: value ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : new Uint8Array(0),
+    // The client's Buffer as it is (a Uint8Array, as the RabbitMQ adapter hands out too): a view of
+    // the same bytes would cost an object per record.
+    payload: value ?? EMPTY,
     headers,
     timestamp: Number(record.timestamp),
     attempt,
