@@ -476,7 +476,7 @@ export class SagaOrchestrator {
     await active.emitting;
     active.emitting = undefined;
     const full = event && this.#event(record.id, record.saga, record.version + 1, event);
-    if (full && (patch.status === 'completed' || patch.status === 'rolled_back')) {
+    if (full && finalOutcome(full.type) !== undefined) {
       // Recovery never resumes a settled instance, so nothing would re-publish this event if the
       // process died right after the write: publish it first. These two transitions follow from
       // the record alone, so an instance resumed after a crash before the write makes the same
@@ -498,8 +498,7 @@ export class SagaOrchestrator {
    * recovering orchestrator's claim has moved on.
    */
   #event(sagaId: string, saga: string, version: number, body: DistributiveOmit<SagaEvent, 'id' | 'sagaId' | 'saga' | 'at'>): SagaEvent {
-    const final = body.type === 'saga.completed' ? 'completed' : body.type === 'saga.rolled_back' ? 'rolled_back' : undefined;
-    return { ...body, id: `${sagaId}@${final ?? version}`, sagaId, saga, at: Date.now() } as SagaEvent;
+    return { ...body, id: `${sagaId}@${finalOutcome(body.type) ?? version}`, sagaId, saga, at: Date.now() } as SagaEvent;
   }
 
   /** Counts a written transition's event and passes it to `onEvent`, then publishes it; a `replay` (recovery) is only published. */
@@ -570,4 +569,13 @@ function outputOf(record: SagaRecord, index: number): unknown {
 
 function completedAction(record: SagaRecord, index: number): SagaRecord['history'][number] | undefined {
   return record.history.findLast((h) => h.index === index && h.kind === 'action' && h.outcome === 'completed');
+}
+
+/**
+ * The outcome a final event settles an instance in (`completed`, `rolled_back`), else undefined.
+ * Each happens once per instance and follows from the stored record alone: it is published
+ * before the write that settles the instance, and names its outcome rather than a version in its id.
+ */
+function finalOutcome(type: SagaEvent['type']): 'completed' | 'rolled_back' | undefined {
+  return type === 'saga.completed' ? 'completed' : type === 'saga.rolled_back' ? 'rolled_back' : undefined;
 }
