@@ -185,6 +185,7 @@ export class KeyedQueue<E extends KeyedEntry> {
 
   /** Removes and returns every waiting entry, in seq order (on close, to hand back to the broker). */
   drain(): E[] {
+    // A keyed entry in the fronts is also held by its key's state (listed below); take only the unkeyed ones here.
     const all = [...this.#arrived.entries(), ...this.#ready.items].filter((e) => e.key === '');
     for (const [key, state] of this.#keys) {
       const waiting = state.waiting;
