@@ -370,6 +370,72 @@ describe('SagaOrchestrator', () => {
     await bus.close();
   });
 
+  it('a crash before a compensation_failed instance settles loses no report: the resumed instance sends its event and dead-letter record again, same ids, without compensating again', async () => {
+    let clock = 1_000;
+    const store = memorySagaStore({ now: () => clock });
+    const bus = memory();
+    const failedEvents = new Inbox();
+    const letters = new Inbox();
+    await bus.subscribe('crash.saga', { group: 'audit', from: 'earliest' }, async (m) => {
+      if (m.headers['x-saga-event'] === 'saga.compensation.failed') failedEvents.push(m);
+    });
+    await bus.subscribe('crash.saga.dlq', { group: 'ops', from: 'earliest' }, async (m) => letters.push(m));
+    const update = store.update.bind(store);
+    const crashed = Promise.withResolvers<void>();
+    let crashes = 1;
+    store.update = async (record, lease) => {
+      if (record.status === 'compensation_failed' && crashes-- > 0) {
+        crashed.resolve();
+        throw new Error('the process died before this write reached the store');
+      }
+      return update(record, lease);
+    };
+    let compensations = 0;
+    const saga = defineSaga<string>('refund')
+      .step({
+        name: 'charge',
+        action: async () => 'charged',
+        compensationRetry: { attempts: 2, initialDelayMs: 1 },
+        compensate: async () => {
+          compensations++;
+          throw new Error('refund service down');
+        },
+      })
+      .step({
+        name: 'ship',
+        action: async () => {
+          throw new PermanentError('no stock');
+        },
+      })
+      .build();
+    const first = orchestrator({ sagas: [saga], store, transport: bus, topic: 'crash.saga' });
+    await first.begin(saga, 'in', { id: 'stuck-2' });
+    await crashed.promise;
+    // Both went out before the settling write, which never landed.
+    await failedEvents.untilCount(1, 5_000);
+    await letters.untilCount(1, 5_000);
+    const left = (await store.get('stuck-2'))!;
+    expect(left.status).toBe('compensating');
+    expect(left.compensationFailure).toMatchObject({ step: 'charge', attempts: 2, error: 'Error: refund service down' });
+
+    clock += 600_000; // the first owner's lease has long run out
+    const second = orchestrator({ sagas: [saga], store, transport: bus, topic: 'crash.saga' });
+    const settled = second.settled('stuck-2');
+    await second.start();
+    const record = await settled;
+    expect(record.status).toBe('compensation_failed');
+    expect(record.compensationFailure).toBeUndefined();
+    expect(compensations).toBe(2); // the two tries of the first run; the resumed instance did not compensate again
+    expect(summary(record)).toEqual(['action:charge:completed', 'action:ship:failed', 'compensation:charge:failed']);
+    await failedEvents.untilCount(2, 5_000);
+    await letters.untilCount(2, 5_000);
+    expect(failedEvents.messages.map((m) => m.id)).toEqual([failedEvents.messages[0]!.id, failedEvents.messages[0]!.id]);
+    expect(letters.messages.map((m) => m.id)).toEqual([`${failedEvents.messages[0]!.id}:dlq`, `${failedEvents.messages[0]!.id}:dlq`]);
+    expect(JSON.parse(Buffer.from(letters.messages[1]!.payload).toString())).toMatchObject({ id: 'stuck-2', status: 'compensation_failed' });
+    expect(letters.messages[1]!.headers).toMatchObject({ 'x-saga-id': 'stuck-2', 'x-failed-step': 'charge', 'x-attempts': '2' });
+    await bus.close();
+  });
+
   it('rejects a second saga with the same id and an unknown saga name', async () => {
     const saga = fourSteps({ calls: [], keys: [] });
     const o = orchestrator({ sagas: [saga] });

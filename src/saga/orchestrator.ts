@@ -411,6 +411,7 @@ export class SagaOrchestrator {
         );
       }
       case 'compensating': {
+        if (record.compensationFailure) return this.#settleFailed(record, active);
         let index = record.step;
         while (index >= 0 && !(steps[index]!.compensate && completedAction(record, index))) index--;
         if (index < 0) {
@@ -446,25 +447,44 @@ export class SagaOrchestrator {
           );
         }
         const error = `${outcome.error.name}: ${outcome.error.message}`;
-        const failed = await this.#write(
+        // Two writes: the failure with its event first, still `compensating`, so that a crash
+        // before the report went out leaves an instance recovery resumes (and reports); then the
+        // settling one. Settling at once would leave the event and dead-letter record to a
+        // process that may be gone, and nothing resumes a settled instance.
+        const failing = await this.#write(
           active,
           record,
           {
-            status: 'compensation_failed',
             step: index,
             history: [
               ...record.history,
               { step: step.name, index, kind: 'compensation', outcome: outcome.timedOut ? 'timed_out' : 'failed', attempts: outcome.attempts, at, error },
             ],
+            compensationFailure: { step: step.name, attempts: outcome.attempts, error },
           },
           { type: 'saga.compensation.failed', step: step.name, index, attempts: outcome.attempts, error },
         );
-        await this.#deadLetter(failed, step.name, error, outcome.attempts);
-        return failed;
+        return this.#settleFailed(failing, active);
       }
       default:
         return record;
     }
+  }
+
+  /**
+   * Finishes reporting a compensation that kept failing — its event (published by the write that
+   * recorded the failure, or re-published by recovery) and the dead-letter record — and only then
+   * settles the instance in `compensation_failed`. Both go out under the same ids however often a
+   * crash makes this run again.
+   */
+  async #settleFailed(record: SagaRecord, active: Active): Promise<SagaRecord> {
+    const { compensationFailure: failure, ...rest } = record;
+    const settled: SagaRecord = { ...rest, status: 'compensation_failed' };
+    await active.emitting;
+    active.emitting = undefined;
+    // The event's id names the write that recorded the failure; a recovering claim moves the version on.
+    await this.#deadLetter(settled, failure!, `${record.lastEvent?.id ?? `${record.id}@${record.version}`}:dlq`);
+    return this.store.update(settled, this.#lease);
   }
 
   /**
@@ -529,8 +549,8 @@ export class SagaOrchestrator {
     }
   }
 
-  /** Publishes the failed instance to the dead-letter topic (the store keeps it as well). */
-  async #deadLetter(record: SagaRecord, step: string, error: string, attempts: number): Promise<void> {
+  /** Publishes the failed instance, as it settles, to the dead-letter topic (the store keeps it as well). */
+  async #deadLetter(record: SagaRecord, { step, error, attempts }: NonNullable<SagaRecord['compensationFailure']>, id: string): Promise<void> {
     this.#logger.error(`saga ${record.id}: compensation of "${step}" failed ${attempts} times; the saga is compensation_failed until retried`, {
       error,
     });
@@ -539,7 +559,7 @@ export class SagaOrchestrator {
     const { owner: _o, leaseUntil: _l, ...rest } = record;
     try {
       await transport.publish(this.deadLetterTopic, {
-        id: `${record.id}@${record.version}:dlq`,
+        id,
         key: record.id,
         payload: new TextEncoder().encode(JSON.stringify(rest)),
         headers: {

@@ -80,6 +80,13 @@ export interface SagaRecord {
   readonly pending?: readonly PendingMessage[];
   /** The event of the last transition, re-published on recovery (same id) in case it was lost. */
   readonly lastEvent?: SagaEvent;
+  /**
+   * Orchestrated sagas: a compensation kept failing and is being reported (the
+   * `saga.compensation.failed` event, which is `lastEvent`, and the dead-letter record); the
+   * instance, still `compensating` meanwhile, settles in `compensation_failed` once both went
+   * out. Whoever resumes it after a crash finishes the report instead of compensating again.
+   */
+  readonly compensationFailure?: { readonly step: string; readonly attempts: number; readonly error: string };
   /** The orchestrator driving the instance, while its lease lasts. */
   readonly owner?: string;
   /** When the owner's lease ends, ms since epoch (store clock). */
