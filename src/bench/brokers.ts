@@ -20,6 +20,18 @@ export interface OpenedBroker {
 export interface Broker {
   name: string;
   open(): Promise<OpenedBroker>;
+  /**
+   * A connected transport that publishes to a topic an `open()` in another process set up, for
+   * workloads that keep the publisher out of the measured process. Absent where the broker lives
+   * in the process that opened it (embedded).
+   */
+  openPublisher?(): Promise<Transport>;
+}
+
+/** Connects `bus` and returns it. */
+async function connected(bus: Transport): Promise<Transport> {
+  await bus.connect();
+  return bus;
 }
 
 let run = 0;
@@ -62,6 +74,7 @@ export const natsJetStreamBroker: Broker = {
       },
     };
   },
+  openPublisher: () => connected(nats({ servers: natsUrl(), mode: 'jetstream' })),
 };
 
 /** RabbitMQ: a durable queue per group, persistent messages, publisher confirms, prefetch 100; queues deleted after. */
@@ -79,6 +92,7 @@ export const rabbitmqBroker: Broker = {
       },
     };
   },
+  openPublisher: () => connected(rabbitmq({ url: defaultAmqpUrl(), confirm: true })),
 };
 
 /** Kafka (by default the librdkafka mock cluster): the transport's defaults; the topic is deleted after. */
@@ -98,6 +112,7 @@ export const kafkaBroker: Broker = {
       },
     };
   },
+  openPublisher: () => connected(kafka({ brokers: testBrokers() })),
 };
 
 /** Opens `broker` for one run, does `work`, and closes it (removing what the run created) whatever happens. */
