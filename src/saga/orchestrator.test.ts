@@ -8,7 +8,7 @@ import { defineSaga, type SagaDefinition, type StepContext } from './definition.
 import type { SagaEvent } from './events.ts';
 import { memorySagaStore } from './memory-saga-store.ts';
 import { SagaOrchestrator, type OrchestratorOptions } from './orchestrator.ts';
-import type { SagaRecord } from './saga-store.ts';
+import type { SagaRecord, SagaStore } from './saga-store.ts';
 
 const STEPS = ['reserve', 'charge', 'ship', 'notify'] as const;
 const quiet = { warn: () => {}, error: () => {} };
@@ -48,6 +48,21 @@ function orchestrator(options: Partial<OrchestratorOptions> & Pick<OrchestratorO
   const o = new SagaOrchestrator({ store: memorySagaStore(), logger: quiet, recoveryIntervalMs: 0, ...options });
   open.push(o);
   return o;
+}
+
+/** Makes the store's first write that would set `status` fail, as if the process died before it landed; resolves then. */
+function dieOnceAtWrite(store: SagaStore, status: SagaRecord['status']): Promise<void> {
+  const update = store.update.bind(store);
+  const crashed = Promise.withResolvers<void>();
+  let crashes = 1;
+  store.update = async (record, lease) => {
+    if (record.status === status && crashes-- > 0) {
+      crashed.resolve();
+      throw new Error('the process died before this write reached the store');
+    }
+    return update(record, lease);
+  };
+  return crashed.promise;
 }
 
 const summary = (r: SagaRecord): string[] => r.history.map((h) => `${h.kind}:${h.step}:${h.outcome}`);
@@ -340,21 +355,12 @@ describe('SagaOrchestrator', () => {
       completedIds.push(m.id);
       arrivals[completedIds.length - 1]?.resolve();
     });
-    const update = store.update.bind(store);
-    const crashed = Promise.withResolvers<void>();
-    let crashes = 1;
-    store.update = async (record, lease) => {
-      if (record.status === 'completed' && crashes-- > 0) {
-        crashed.resolve();
-        throw new Error('the process died before this write reached the store');
-      }
-      return update(record, lease);
-    };
+    const crashed = dieOnceAtWrite(store, 'completed');
     const log: Log = { calls: [], keys: [] };
     const saga = fourSteps(log);
     const first = orchestrator({ sagas: [saga], store, transport: bus, topic: 'crash.saga' });
     await first.begin(saga, { n: 1 }, { id: 'late-1' });
-    await crashed.promise;
+    await crashed;
     await arrivals[0]!.promise; // published, though the write that settles it never landed
     expect((await store.get('late-1'))!.status).toBe('in_progress');
 
@@ -380,16 +386,7 @@ describe('SagaOrchestrator', () => {
       if (m.headers['x-saga-event'] === 'saga.compensation.failed') failedEvents.push(m);
     });
     await bus.subscribe('crash.saga.dlq', { group: 'ops', from: 'earliest' }, async (m) => letters.push(m));
-    const update = store.update.bind(store);
-    const crashed = Promise.withResolvers<void>();
-    let crashes = 1;
-    store.update = async (record, lease) => {
-      if (record.status === 'compensation_failed' && crashes-- > 0) {
-        crashed.resolve();
-        throw new Error('the process died before this write reached the store');
-      }
-      return update(record, lease);
-    };
+    const crashed = dieOnceAtWrite(store, 'compensation_failed');
     let compensations = 0;
     const saga = defineSaga<string>('refund')
       .step({
@@ -410,7 +407,7 @@ describe('SagaOrchestrator', () => {
       .build();
     const first = orchestrator({ sagas: [saga], store, transport: bus, topic: 'crash.saga' });
     await first.begin(saga, 'in', { id: 'stuck-2' });
-    await crashed.promise;
+    await crashed;
     // Both went out before the settling write, which never landed.
     await failedEvents.untilCount(1, 5_000);
     await letters.untilCount(1, 5_000);
