@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { Command } from 'commander';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import type { Transport } from '../../core/transport.ts';
+import { Inbox } from '../../testing/inbox.ts';
+import { kafka } from '../../transports/kafka/index.ts';
+import { quickConsumer, testBrokers, uniqueTopic } from '../../transports/kafka/test-cluster.ts';
+import { nats, planStream } from '../../transports/nats/index.ts';
+import { defaultAmqpUrl, rabbitmq, type RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
+import { deleteDeclared } from '../../transports/rabbitmq/test-support.ts';
+import { registerLag } from './lag.ts';
+
+// `switchyard lag` against the real brokers: the table a user gets for groups that fell behind.
+const run = randomBytes(4).toString('hex');
+const rabbits: RabbitMQTransport[] = [];
+const natsTopic = `sy-cli-lag-${run}.orders`;
+const natsUrl = process.env['SWITCHYARD_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+
+afterAll(async () => {
+  await deleteDeclared(rabbits);
+  const admin = nats({ mode: 'jetstream' });
+  await admin.connect();
+  await admin.native.manager!.streams.delete(planStream(natsTopic, admin.options).name).catch(() => undefined);
+  await admin.close();
+});
+
+/** Runs `switchyard lag ARGS` in this process and returns what it printed. */
+async function lag(...args: string[]): Promise<string> {
+  const out: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
+  try {
+    const program = new Command().exitOverride();
+    registerLag(program);
+    await program.parseAsync(['lag', ...args], { from: 'user' });
+  } finally {
+    log.mockRestore();
+  }
+  return out.join('\n');
+}
+
+const payloads = (n: number) => Array.from({ length: n }, (_, i) => ({ payload: new Uint8Array([i]) }));
+
+/** Makes `group` exist on `topic` (a queue, a durable consumer) without reading anything. */
+async function declareGroup(bus: Transport, topic: string, group: string): Promise<void> {
+  await (await bus.subscribe(topic, { group, from: 'earliest' }, async () => {})).close();
+}
+
+describe('switchyard lag on the brokers', () => {
+  it('Kafka: committed offset against the high watermark, per group and partition', async () => {
+    const brokers = testBrokers();
+    const topic = uniqueTopic('cli-lag');
+    const bus = kafka({ brokers, consumer: quickConsumer });
+    try {
+      await bus.publish(topic, payloads(4));
+      const read = new Inbox();
+      const sub = await bus.subscribe(topic, { group: 'billing', from: 'earliest' }, async (m) => read.push(m));
+      await read.untilCount(4, 20_000);
+      await sub.close(); // commits what was handled
+      await bus.publish(topic, payloads(3));
+    } finally {
+      await bus.close();
+    }
+    const table = await lag('--kafka', brokers.join(','), '--group', 'billing', 'audit', '--topic', topic);
+    const rows = table.split('\n');
+    expect(rows[0]).toMatch(/^TOPIC +GROUP +LAG +OLDEST +PARTITIONS$/);
+    // "audit" never committed: the whole topic is behind; "billing" read the first 4.
+    expect(rows[1]).toMatch(new RegExp(`^${topic.replaceAll('.', '\\.')} +audit +7 +- +(\\d+:\\d+ ?)+$`));
+    expect(rows[2]).toMatch(new RegExp(`^${topic.replaceAll('.', '\\.')} +billing +3 +- +(\\d+:\\d+ ?)+$`));
+  }, 60_000);
+
+  it('RabbitMQ: the ready messages of each group queue', async () => {
+    const bus = rabbitmq({ exchange: `switchyard.cli-lag.${run}` });
+    rabbits.push(bus);
+    const topic = `cli-lag.${run}.orders`;
+    await declareGroup(bus, topic, 'billing');
+    await bus.publish(topic, payloads(5));
+    const json = JSON.parse(await lag('--rabbitmq', defaultAmqpUrl(), '--group', 'billing', '--topic', topic, '--json')) as unknown[];
+    expect(json).toEqual([{ transport: 'rabbitmq', topic, group: 'billing', messages: 5 }]);
+  });
+
+  it('NATS JetStream: pending plus ack-pending of each durable consumer', async () => {
+    const bus = nats({ mode: 'jetstream' });
+    try {
+      await declareGroup(bus, natsTopic, 'billing');
+      await bus.publish(natsTopic, payloads(6));
+    } finally {
+      await bus.close();
+    }
+    expect(await lag('--nats', natsUrl, '--group', 'billing', '--topic', natsTopic)).toMatch(new RegExp(`^${natsTopic.replaceAll('.', '\\.')} +billing +6 +- +-$`, 'm'));
+  });
+
+  it('names what is missing, and which broker could not be read', async () => {
+    await expect(lag('--kafka', testBrokers().join(','), '--group', 'billing')).rejects.toThrow(/--kafka needs --group and --topic/);
+    await expect(lag('--dir', '/tmp', '--nats', natsUrl)).rejects.toThrow(/name one broker to read lag from: .* \(got --dir and --nats\)/);
+    await expect(lag('--kafka', '127.0.0.1:1', '--group', 'g', '--topic', 't')).rejects.toThrow(/lag of group "g": .*ECONNREFUSED/);
+  }, 60_000);
+});
