@@ -2,6 +2,7 @@ import { ConfigError, isClosedError, isPermanentError, toError } from '../core/e
 import { topicMatches } from '../core/topic.ts';
 import type { Message } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
+import { ensureDeadLetterGroup } from '../router/dead-letter-group.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
 
 /** Headers a dead-lettered message carries besides its original ones. */
@@ -73,6 +74,7 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
         { cause: error },
       );
     }
+    await ensureDeadLetterGroup(target, dlqTopic);
     await target.publish(dlqTopic, {
       id: msg.id,
       // No key: dead letters of one key must not hold each other back when listed or replayed.

@@ -69,10 +69,11 @@ describe('poison messages and the dead-letter topic', () => {
     await h.done.untilCount(10_100, 10_000);
     expect(seen.size).toBe(10_100);
     expect(await listDeadLetters(h.bus, `${h.topic}.dlq`, { idleMs: 100 })).toEqual([]);
-    // Replayed messages keep their id and key, without the dead-letter headers.
+    // Replayed messages keep their id and key, without the dead-letter headers; they say when they were replayed.
     const again = h.done.messages.find((m) => m.id === one)!;
     expect(again.key).toMatch(/^k\d+$/);
-    expect(Object.keys(again.headers).filter((k) => k.startsWith('x-'))).toEqual([]);
+    expect(Object.keys(again.headers).filter((k) => k.startsWith('x-'))).toEqual(['x-republished-at']);
+    expect(Date.parse(again.headers['x-republished-at']!)).toBeGreaterThan(Date.now() - 60_000);
     await h.stop();
   });
 });

@@ -3,9 +3,10 @@ import type { Message, OutgoingMessage } from '../core/message.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { deferred } from '../internal/deferred.ts';
 import { DEAD_LETTER_HEADERS } from '../middleware/dead-letter.ts';
+import { REPUBLISHED_AT_HEADER } from '../core/replay.ts';
+import { DLQ_GROUP } from './dead-letter-group.ts';
 
-/** The consumer group whose position defines what is still "in" a dead-letter topic. */
-export const DLQ_GROUP = 'switchyard.dlq';
+export { DLQ_GROUP };
 
 /** How to read a dead-letter topic. */
 export interface DeadLetterReadOptions {
@@ -132,7 +133,7 @@ export async function replayDeadLetters(transport: Transport, dlqTopic: string, 
     if ((wanted && !wanted.has(m.id)) || !original) {
       // Not replayed: move it to the end of the DLQ, so the group's position can pass it (log
       // transports commit contiguous offsets) and it stays listed.
-      await transport.publish(dlqTopic, { id: m.id, payload: m.payload, headers: m.headers });
+      await transport.publish(dlqTopic, { id: m.id, payload: m.payload, headers: { ...m.headers, [REPUBLISHED_AT_HEADER]: new Date().toISOString() } });
       return 'ack';
     }
     await (options.to ?? transport).publish(original, restore(m));
@@ -146,6 +147,7 @@ export async function replayDeadLetters(transport: Transport, dlqTopic: string, 
 export function restore(m: Message): OutgoingMessage {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(m.headers)) if (!(DEAD_LETTER_HEADERS as readonly string[]).includes(k)) headers[k] = v;
+  headers[REPUBLISHED_AT_HEADER] = new Date().toISOString();
   return { id: m.id, payload: m.payload, headers, ...(m.headers['x-original-key'] ? { key: m.headers['x-original-key'] } : {}) };
 }
 

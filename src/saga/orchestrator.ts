@@ -8,6 +8,7 @@ import { RecoveryLoop } from './recovery.ts';
 import { retrySaga } from './retry-saga.ts';
 import { isSettled, type Lease, type SagaQuery, type SagaRecord, type SagaStore } from './saga-store.ts';
 import { runWithRetry, StepInterrupted, type StepOutcome } from './step-runner.ts';
+import { ensureDeadLetterGroup } from '../router/dead-letter-group.ts';
 
 /** Counts what sagas do; plug prom-client or anything else in. */
 export interface SagaMetrics {
@@ -558,6 +559,7 @@ export class SagaOrchestrator {
     if (!transport) return;
     const { owner: _o, leaseUntil: _l, ...rest } = record;
     try {
+      await ensureDeadLetterGroup(transport, this.deadLetterTopic);
       await transport.publish(this.deadLetterTopic, {
         id,
         key: record.id,

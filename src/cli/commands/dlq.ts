@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
 import { listDeadLetters, replayDeadLetters } from '../../router/dlq.ts';
-import { embedded } from '../../transports/embedded/index.ts';
+import { chosenBroker, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 import { confirm } from '../confirm.ts';
 
 /** The dead-letter topic of `topic`: itself when it already ends in `.dlq`. */
@@ -10,22 +10,24 @@ function dlqTopic(topic: string): string {
 }
 
 /**
- * `switchyard dlq list <topic> --dir DIR` and `switchyard dlq replay <topic> --dir DIR [--id ID… | --all] [--yes]`:
- * the dead letters of a topic (`<topic>.dlq`) on an embedded broker, and replaying them to their
- * original topic (each removed from the DLQ only after its publish succeeded). Replaying asks for
- * confirmation on a terminal and refuses without `--yes` when stdin is not one.
+ * `switchyard dlq list <topic> BROKER` and `switchyard dlq replay <topic> BROKER [--id ID… | --all] [--yes]`
+ * (BROKER: `--dir DIR`, `--kafka BROKERS`, `--rabbitmq URL` or `--nats URL`): the dead letters of a
+ * topic (`<topic>.dlq`, those the `switchyard.dlq` group has not removed), and replaying them to
+ * their original topic (each removed from the DLQ only after its publish succeeded). Replaying asks
+ * for confirmation on a terminal and refuses without `--yes` when stdin is not one.
  */
 export function registerDlq(program: Command): void {
-  const dlq = program.command('dlq').description('list and replay dead-lettered messages (embedded broker)');
-  dlq
-    .command('list')
-    .description('list the dead letters of <topic> (reads <topic>.dlq)')
-    .argument('<topic>', 'the original topic, or the .dlq topic itself')
-    .requiredOption('-d, --dir <dir>', 'the embedded data directory')
+  const dlq = program.command('dlq').description('list and replay dead-lettered messages (embedded, Kafka, RabbitMQ or NATS JetStream)');
+  withBrokerOptions(
+    dlq
+      .command('list')
+      .description('list the dead letters of <topic> (reads <topic>.dlq)')
+      .argument('<topic>', 'the original topic, or the .dlq topic itself'),
+  )
     .option('--json', 'print JSON lines instead of a table')
     .option('--idle <ms>', 'stop reading after this long without a new message', '500')
-    .action(async (topic: string, opts: { dir: string; json?: boolean; idle: string }) => {
-      const bus = embedded({ dir: opts.dir });
+    .action(async (topic: string, opts: BrokerOptions & { json?: boolean; idle: string }) => {
+      const bus = transportFor(opts);
       try {
         const letters = await listDeadLetters(bus, dlqTopic(topic), { idleMs: Number(opts.idle) });
         if (letters.length === 0) console.log(`no dead letters in ${dlqTopic(topic)}`);
@@ -41,16 +43,18 @@ export function registerDlq(program: Command): void {
         await bus.close();
       }
     });
-  dlq
-    .command('replay')
-    .description('republish dead letters of <topic> to their original topic, then remove them from the DLQ')
-    .argument('<topic>', 'the original topic, or the .dlq topic itself')
-    .requiredOption('-d, --dir <dir>', 'the embedded data directory')
+  withBrokerOptions(
+    dlq
+      .command('replay')
+      .description('republish dead letters of <topic> to their original topic, then remove them from the DLQ')
+      .argument('<topic>', 'the original topic, or the .dlq topic itself'),
+  )
     .option('--id <id...>', 'replay only these message ids')
     .option('--all', 'replay every dead letter')
     .option('-y, --yes', 'do not ask for confirmation (needed when stdin is not a terminal)')
     .option('--idle <ms>', 'stop reading after this long without a new message', '500')
-    .action(async (topic: string, opts: { dir: string; id?: string[]; all?: boolean; idle: string; yes?: boolean }) => {
+    .action(async (topic: string, opts: BrokerOptions & { id?: string[]; all?: boolean; idle: string; yes?: boolean }) => {
+      chosenBroker(opts);
       if (!opts.all && !opts.id?.length) throw new ConfigError('dlq replay: say which messages: --id <id…> or --all');
       if (opts.all && opts.id?.length) throw new ConfigError('dlq replay: give either --id or --all, not both');
       const what = opts.all ? 'every dead letter' : `${opts.id!.length} dead letter(s) (${opts.id!.join(', ')})`;
@@ -59,7 +63,7 @@ export function registerDlq(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const bus = embedded({ dir: opts.dir });
+      const bus = transportFor(opts);
       try {
         const replayed = await replayDeadLetters(bus, dlqTopic(topic), { idleMs: Number(opts.idle), ...(opts.id ? { ids: opts.id } : {}) });
         for (const id of replayed) console.log(`replayed ${id}`);

@@ -6,9 +6,10 @@ import type { Transport } from '../../core/transport.ts';
 import { lagMonitor, type LagReading, type LagSource } from '../../observability/lag.ts';
 import { embeddedLagSource, kafkaLagSource, natsLagSource, rabbitmqLagSource } from '../../observability/lag-sources.ts';
 import { metricsHandler } from '../../observability/metrics-handler.ts';
-import { embedded } from '../../transports/embedded/index.ts';
-import { nats } from '../../transports/nats/index.ts';
-import { rabbitmq } from '../../transports/rabbitmq/index.ts';
+import type { EmbeddedTransport } from '../../transports/embedded/index.ts';
+import type { NatsTransport } from '../../transports/nats/index.ts';
+import type { RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
+import { chosenBroker, kafkaBrokers, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 
 /** Readings as an aligned text table, one row per topic and group, most behind first. */
 export function lagTable(readings: readonly LagReading[]): string {
@@ -34,13 +35,8 @@ const positive = (name: string) => (v: string): number => {
   return n;
 };
 
-/** Where `switchyard lag` reads: exactly one broker option. */
-interface BrokerChoice {
-  dir?: string;
-  kafka?: string;
-  rabbitmq?: string;
-  management?: string;
-  nats?: string;
+/** Where `switchyard lag` reads, and which groups and topics. */
+interface LagChoice extends BrokerOptions {
   group?: string[];
   topic?: string[];
 }
@@ -50,30 +46,22 @@ interface BrokerChoice {
  * directory lists its groups itself; on Kafka, RabbitMQ and NATS the groups and topics are named
  * (a broker holds many applications' groups, and RabbitMQ and NATS keep no list of ours).
  */
-export function lagSources(o: BrokerChoice): { sources: LagSource[]; bus?: Transport } {
-  const chosen = (['dir', 'kafka', 'rabbitmq', 'nats'] as const).filter((k) => o[k] !== undefined);
-  if (chosen.length !== 1) {
-    throw new ConfigError(`name one broker to read lag from: --dir DIR (embedded), --kafka BROKERS, --rabbitmq URL or --nats URL${chosen.length > 1 ? ` (got ${chosen.map((k) => `--${k}`).join(' and ')})` : ''}`);
-  }
-  if (o.management !== undefined && o.rabbitmq === undefined) throw new ConfigError('--management goes with --rabbitmq');
-  if (o.dir !== undefined) {
-    const bus = embedded({ dir: o.dir });
+export function lagSources(o: LagChoice): { sources: LagSource[]; bus?: Transport } {
+  const broker = chosenBroker(o);
+  if (broker === 'dir') {
+    const bus = transportFor(o) as EmbeddedTransport;
     return { sources: [embeddedLagSource(bus, { ...(o.group ? { groups: o.group } : {}), ...(o.topic ? { topics: o.topic } : {}) })], bus };
   }
-  const broker = chosen[0]!;
   if (!o.group?.length || !o.topic?.length) {
     throw new ConfigError(`--${broker} needs --group and --topic: which consumer groups, on which topics (e.g. --group billing --topic orders.placed)`);
   }
+  if (broker === 'kafka') return { sources: o.group.map((group) => kafkaLagSource({ brokers: kafkaBrokers(o.kafka!), clientId: 'switchyard-cli' }, group, o.topic!)) };
   const pairs = o.topic.flatMap((topic) => o.group!.map((group) => ({ topic, group })));
-  if (o.kafka !== undefined) {
-    const brokers = o.kafka.split(',').map((b) => b.trim()).filter(Boolean);
-    return { sources: o.group.map((group) => kafkaLagSource({ brokers, clientId: 'switchyard-lag' }, group, o.topic!)) };
-  }
-  if (o.rabbitmq !== undefined) {
-    const bus = rabbitmq({ url: o.rabbitmq, ...(o.management ? { managementUrl: o.management } : {}) });
+  if (broker === 'rabbitmq') {
+    const bus = transportFor(o) as RabbitMQTransport;
     return { sources: [rabbitmqLagSource(bus, pairs)], bus };
   }
-  const bus = nats({ servers: o.nats!, mode: 'jetstream' });
+  const bus = transportFor(o) as NatsTransport;
   return { sources: [natsLagSource(bus, pairs)], bus };
 }
 
@@ -84,14 +72,11 @@ export function lagSources(o: BrokerChoice): { sources: LagSource[]; bus?: Trans
  * serves the lag gauges at /metrics.
  */
 export function registerLag(program: Command): void {
-  program
-    .command('lag')
-    .description('show consumer lag per topic and group (embedded, Kafka, RabbitMQ or NATS JetStream); --watch to follow it and alert on a threshold')
-    .option('-d, --dir <dir>', 'an embedded broker: its data directory')
-    .option('--kafka <brokers>', 'Kafka: bootstrap brokers, comma-separated (committed offset vs high watermark)')
-    .option('--rabbitmq <url>', 'RabbitMQ: AMQP URL (ready messages of each group queue)')
-    .option('--management <url>', 'with --rabbitmq: management API URL, to count unacknowledged messages too')
-    .option('--nats <url>', 'NATS JetStream: server URL (pending + ack-pending of each durable consumer)')
+  withBrokerOptions(
+    program
+      .command('lag')
+      .description('show consumer lag per topic and group (embedded, Kafka, RabbitMQ or NATS JetStream); --watch to follow it and alert on a threshold'),
+  )
     .option('-g, --group <groups...>', 'these groups (embedded: a filter; required for the others)')
     .option('-t, --topic <topics...>', 'these topics (embedded: a filter; required for the others)')
     .option('-w, --watch', 'sample repeatedly until Ctrl-C')
@@ -99,7 +84,7 @@ export function registerLag(program: Command): void {
     .option('--high <messages>', 'with --watch: report lag.high at this many messages behind', positive('--high'), 10_000)
     .option('--metrics-port <port>', 'with --watch: serve switchyard_consumer_lag_* at http://0.0.0.0:PORT/metrics', (v) => Number.parseInt(v, 10))
     .option('--json', 'print JSON instead of a table')
-    .action(async (opts: BrokerChoice & { watch?: boolean; interval: number; high: number; metricsPort?: number; json?: boolean }) => {
+    .action(async (opts: LagChoice & { watch?: boolean; interval: number; high: number; metricsPort?: number; json?: boolean }) => {
       if (opts.metricsPort !== undefined && !(opts.metricsPort >= 0 && opts.metricsPort < 65_536)) throw new ConfigError(`--metrics-port must be a port number, got ${opts.metricsPort}`);
       const { sources, bus } = lagSources(opts);
       const registry = new Registry();

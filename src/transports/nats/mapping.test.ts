@@ -20,6 +20,18 @@ describe('NATS header mapping', () => {
     ]);
   });
 
+  it('scopes the dedup id of a deliberate re-publish (x-republished-at) by its time, and reads the id back from Sy-Id', () => {
+    const headers = { 'x-republished-at': '2026-11-24T23:00:00.000Z' };
+    const lines = toWireHeaders('orders.placed', { ...base, headers });
+    expect(lines.slice(0, 2)).toEqual([
+      [WIRE.id, 'orders.placed:id-1:republished-at:2026-11-24T23:00:00.000Z'],
+      [WIRE.ownId, 'id-1'],
+    ]);
+    expect(fromWireHeaders('orders.placed', lines)).toEqual({ id: 'id-1', key: 'k-1', timestamp: base.timestamp, headers });
+    // Whichever comes first on the wire, Sy-Id names the message.
+    expect(fromWireHeaders('orders.placed', [lines[1]!, lines[0]!]).id).toBe('id-1');
+  });
+
   it('leaves out an empty key', () => {
     expect(toWireHeaders('t', { ...base, key: '' }).map(([k]) => k)).toEqual([WIRE.id, WIRE.time]);
   });

@@ -1,6 +1,7 @@
 import { headers as natsHeaders, type Match, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import { newMessageId } from '../../core/id.ts';
 import type { Message, NormalizedMessage } from '../../core/message.ts';
+import { REPUBLISHED_AT_HEADER } from '../../core/replay.ts';
 
 /**
  * How a Switchyard message rides on NATS. The payload is the NATS payload, untouched. Headers:
@@ -8,6 +9,9 @@ import type { Message, NormalizedMessage } from '../../core/message.ts';
  * - `Nats-Msg-Id: <topic>:<id>` — JetStream drops a re-publish of the same value within the stream's
  *   duplicate window. It is scoped by topic because one stream holds many topics (see streams.ts):
  *   a message forwarded with its id to another topic (dead letters, the bridge) must not be dropped.
+ *   A message deliberately published again under its id (header `x-republished-at`: a replayed or
+ *   moved dead letter) is scoped by that time too — `<topic>:<id>:republished-at:<time>` — and its
+ *   id travels in `Sy-Id`.
  * - `Sy-Key: <key>` when the key is not empty; `Sy-Time: <ms since epoch>`.
  * - Application headers as NATS headers, names and values exactly as given. The few a NATS header
  *   cannot carry exactly (names outside printable ASCII or with ":", values with CR/LF or
@@ -19,6 +23,7 @@ import type { Message, NormalizedMessage } from '../../core/message.ts';
  */
 export const WIRE = Object.freeze({
   id: 'Nats-Msg-Id',
+  ownId: 'Sy-Id',
   key: 'Sy-Key',
   time: 'Sy-Time',
   extra: 'Sy-Headers',
@@ -27,6 +32,7 @@ export const WIRE = Object.freeze({
 
 const WIRE_LOWER = Object.freeze({
   id: WIRE.id.toLowerCase(),
+  ownId: WIRE.ownId.toLowerCase(),
   key: WIRE.key.toLowerCase(),
   time: WIRE.time.toLowerCase(),
   extra: WIRE.extra.toLowerCase(),
@@ -42,7 +48,9 @@ export function isPlainHeader(name: string, value: string): boolean {
 
 /** The header lines (name, value) for a message: internal headers first, then the application's. */
 export function toWireHeaders(topic: string, m: Pick<NormalizedMessage, 'id' | 'key' | 'headers' | 'timestamp'>): Array<[string, string]> {
-  const out: Array<[string, string]> = [[WIRE.id, `${topic}:${m.id}`]];
+  const republishedAt = m.headers[REPUBLISHED_AT_HEADER];
+  const out: Array<[string, string]> =
+    republishedAt === undefined ? [[WIRE.id, `${topic}:${m.id}`]] : [[WIRE.id, `${topic}:${m.id}:republished-at:${republishedAt}`], [WIRE.ownId, m.id]];
   if (m.key !== '') out.push([WIRE.key, m.key]);
   out.push([WIRE.time, String(m.timestamp)]);
   let extra: Record<string, string> | undefined;
@@ -78,8 +86,9 @@ export function fromWireHeaders(subject: string, lines: Iterable<readonly [strin
     }
     if (lower === WIRE_LOWER.id) {
       const scoped = value.length > subject.length && value.charCodeAt(subject.length) === 58 /* ":" */ && value.startsWith(subject);
-      fields.id = scoped ? value.slice(subject.length + 1) : value;
-    } else if (lower === WIRE_LOWER.key) fields.key = value;
+      fields.id ??= scoped ? value.slice(subject.length + 1) : value;
+    } else if (lower === WIRE_LOWER.ownId) fields.id = value;
+    else if (lower === WIRE_LOWER.key) fields.key = value;
     else if (lower === WIRE_LOWER.time) {
       const ms = Number(value);
       if (Number.isFinite(ms)) fields.timestamp = ms;

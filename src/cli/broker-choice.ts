@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { ConfigError } from '../core/errors.ts';
+import type { Transport } from '../core/transport.ts';
+import { embedded } from '../transports/embedded/index.ts';
+import { kafka } from '../transports/kafka/index.ts';
+import { nats } from '../transports/nats/index.ts';
+import { rabbitmq } from '../transports/rabbitmq/index.ts';
+
+/** The broker options a CLI command takes: exactly one of `dir`, `kafka`, `rabbitmq`, `nats`. */
+export interface BrokerOptions {
+  dir?: string;
+  kafka?: string;
+  rabbitmq?: string;
+  management?: string;
+  nats?: string;
+}
+
+export type BrokerKind = 'dir' | 'kafka' | 'rabbitmq' | 'nats';
+
+/** Adds `--dir`, `--kafka`, `--rabbitmq` (with `--management`) and `--nats` to `command`. */
+export function withBrokerOptions(command: Command): Command {
+  return command
+    .option('-d, --dir <dir>', 'an embedded broker: its data directory')
+    .option('--kafka <brokers>', 'Kafka: bootstrap brokers, comma-separated')
+    .option('--rabbitmq <url>', 'RabbitMQ: AMQP URL')
+    .option('--management <url>', 'with --rabbitmq: the management API URL')
+    .option('--nats <url>', 'NATS JetStream: server URL');
+}
+
+/** Which broker the options name; a ConfigError unless exactly one. */
+export function chosenBroker(o: BrokerOptions): BrokerKind {
+  const chosen = (['dir', 'kafka', 'rabbitmq', 'nats'] as const).filter((k) => o[k] !== undefined);
+  if (chosen.length !== 1) {
+    throw new ConfigError(`name one broker: --dir DIR (embedded), --kafka BROKERS, --rabbitmq URL or --nats URL${chosen.length > 1 ? ` (got ${chosen.map((k) => `--${k}`).join(' and ')})` : ''}`);
+  }
+  if (o.management !== undefined && o.rabbitmq === undefined) throw new ConfigError('--management goes with --rabbitmq');
+  return chosen[0]!;
+}
+
+/** `--kafka a:9092,b:9092` as a list. */
+export function kafkaBrokers(list: string): string[] {
+  return list
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+}
+
+/**
+ * A transport for the broker the options name (not connected yet; close it after). What a command
+ * reads and hands back (a dead letter `dlq list` only looks at) goes straight back to where it
+ * was — on RabbitMQ and NATS not through a delayed redelivery, during which the next command would
+ * not see it.
+ */
+export function transportFor(o: BrokerOptions): Transport {
+  switch (chosenBroker(o)) {
+    case 'dir':
+      return embedded({ dir: o.dir! });
+    case 'kafka':
+      return kafka({ brokers: kafkaBrokers(o.kafka!), clientId: 'switchyard-cli' });
+    case 'rabbitmq':
+      return rabbitmq({ url: o.rabbitmq!, redeliveryDelaysMs: [0], ...(o.management ? { managementUrl: o.management } : {}) });
+    case 'nats':
+      return nats({ servers: o.nats!, mode: 'jetstream', consumers: { redeliveryDelayMs: 0 } });
+  }
+}
