@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Command } from 'commander';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PermanentError } from '../../core/errors.ts';
 import type { Transport } from '../../core/transport.ts';
 import { deadLetter } from '../../middleware/dead-letter.ts';
@@ -9,38 +8,20 @@ import type { Logger } from '../../router/types.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { kafka } from '../../transports/kafka/index.ts';
 import { quickConsumer, testBrokers, uniqueTopic } from '../../transports/kafka/test-cluster.ts';
-import { nats, planStream } from '../../transports/nats/index.ts';
+import { nats } from '../../transports/nats/index.ts';
 import { defaultAmqpUrl, rabbitmq, type RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
-import { deleteDeclared } from '../../transports/rabbitmq/test-support.ts';
+import { cleanUp, natsUrl, runCommand } from './cli.test-support.ts';
 import { registerDlq } from './dlq.ts';
 
 // `switchyard dlq list / replay` against the real brokers, on dead letters a running router made.
 const run = randomBytes(4).toString('hex');
 const rabbits: RabbitMQTransport[] = [];
 const natsTopic = `sy-cli-dlq-${run}.orders`;
-const natsUrl = process.env['SWITCHYARD_NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
-afterAll(async () => {
-  await deleteDeclared(rabbits);
-  const admin = nats({ mode: 'jetstream' });
-  await admin.connect();
-  await admin.native.manager!.streams.delete(planStream(natsTopic, admin.options).name).catch(() => undefined);
-  await admin.close();
-});
+afterAll(() => cleanUp(rabbits, natsTopic));
 
 /** Runs `switchyard dlq ARGS` in this process and returns what it printed. */
-async function dlq(...args: string[]): Promise<string> {
-  const out: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
-  try {
-    const program = new Command().exitOverride();
-    registerDlq(program);
-    await program.parseAsync(['dlq', ...args], { from: 'user' });
-  } finally {
-    log.mockRestore();
-  }
-  return out.join('\n');
-}
+const dlq = (...args: string[]): Promise<string> => runCommand(registerDlq, ['dlq', ...args]);
 
 const listed = async (topic: string, broker: string[]): Promise<string[]> =>
   (await dlq('list', topic, ...broker, '--idle', '500', '--json'))

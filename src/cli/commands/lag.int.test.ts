@@ -1,42 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { Command } from 'commander';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Transport } from '../../core/transport.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { kafka } from '../../transports/kafka/index.ts';
 import { quickConsumer, testBrokers, uniqueTopic } from '../../transports/kafka/test-cluster.ts';
-import { nats, planStream } from '../../transports/nats/index.ts';
+import { nats } from '../../transports/nats/index.ts';
 import { defaultAmqpUrl, rabbitmq, type RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
-import { deleteDeclared } from '../../transports/rabbitmq/test-support.ts';
+import { cleanUp, natsUrl, runCommand } from './cli.test-support.ts';
 import { registerLag } from './lag.ts';
 
 // `switchyard lag` against the real brokers: the table a user gets for groups that fell behind.
 const run = randomBytes(4).toString('hex');
 const rabbits: RabbitMQTransport[] = [];
 const natsTopic = `sy-cli-lag-${run}.orders`;
-const natsUrl = process.env['SWITCHYARD_NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
-afterAll(async () => {
-  await deleteDeclared(rabbits);
-  const admin = nats({ mode: 'jetstream' });
-  await admin.connect();
-  await admin.native.manager!.streams.delete(planStream(natsTopic, admin.options).name).catch(() => undefined);
-  await admin.close();
-});
+afterAll(() => cleanUp(rabbits, natsTopic));
 
 /** Runs `switchyard lag ARGS` in this process and returns what it printed. */
-async function lag(...args: string[]): Promise<string> {
-  const out: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
-  try {
-    const program = new Command().exitOverride();
-    registerLag(program);
-    await program.parseAsync(['lag', ...args], { from: 'user' });
-  } finally {
-    log.mockRestore();
-  }
-  return out.join('\n');
-}
+const lag = (...args: string[]): Promise<string> => runCommand(registerLag, ['lag', ...args]);
 
 const payloads = (n: number) => Array.from({ length: n }, (_, i) => ({ payload: new Uint8Array([i]) }));
 
