@@ -7,6 +7,7 @@ import { memory } from '../transports/memory/index.ts';
 import { defineSaga, type SagaDefinition, type StepContext } from './definition.ts';
 import type { SagaEvent } from './events.ts';
 import { memorySagaStore } from './memory-saga-store.ts';
+import { retrySaga } from './retry-saga.ts';
 import { SagaOrchestrator, type OrchestratorOptions } from './orchestrator.ts';
 import type { SagaRecord, SagaStore } from './saga-store.ts';
 
@@ -430,6 +431,39 @@ describe('SagaOrchestrator', () => {
     expect(letters.messages.map((m) => m.id)).toEqual([`${failedEvents.messages[0]!.id}:dlq`, `${failedEvents.messages[0]!.id}:dlq`]);
     expect(JSON.parse(Buffer.from(letters.messages[1]!.payload).toString())).toMatchObject({ id: 'stuck-2', status: 'compensation_failed' });
     expect(letters.messages[1]!.headers).toMatchObject({ 'x-saga-id': 'stuck-2', 'x-failed-step': 'charge', 'x-attempts': '2' });
+    await bus.close();
+  });
+
+  it('the retry command hands a compensation_failed instance to whichever orchestrator scans next, which finishes the rollback without sending saga.compensation.failed again', async () => {
+    let clock = 1_000;
+    const store = memorySagaStore({ now: () => clock });
+    const bus = memory();
+    const events = new Inbox();
+    await bus.subscribe('retry.saga', { group: 'audit', from: 'earliest' }, async (m) => events.push(m));
+    let healthy = false;
+    const saga = defineSaga<string>('refund-later')
+      .step({
+        name: 'charge',
+        action: async () => 'charged',
+        compensationRetry: { attempts: 1 },
+        compensate: async () => {
+          if (!healthy) throw new Error('refund service down');
+        },
+      })
+      .step({ name: 'ship', action: async () => Promise.reject(new PermanentError('no stock')) })
+      .build();
+    const failed = await orchestrator({ sagas: [saga], store, transport: bus, topic: 'retry.saga' }).run(saga, 'in', { id: 'later-1' });
+    expect(failed.status).toBe('compensation_failed');
+
+    healthy = true;
+    await retrySaga(store, 'later-1'); // as `switchyard saga retry later-1` does, on the store alone
+    clock += 600_000;
+    const other = orchestrator({ sagas: [saga], store, transport: bus, topic: 'retry.saga' });
+    const settled = other.settled('later-1');
+    await other.start();
+    expect((await settled).status).toBe('rolled_back');
+    await events.until(() => events.messages.some((m) => m.headers['x-saga-event'] === 'saga.rolled_back'), 5_000, () => 'saga.rolled_back');
+    expect(events.messages.filter((m) => m.headers['x-saga-event'] === 'saga.compensation.failed')).toHaveLength(1);
     await bus.close();
   });
 

@@ -19,5 +19,6 @@ export async function retrySaga(store: SagaStore, id: string): Promise<SagaRecor
   if (record.status !== 'compensation_failed') {
     throw new ConfigError(`saga ${id} is ${record.status}; only compensation_failed sagas can be retried`);
   }
-  return store.update({ ...record, status: 'compensating', owner: undefined });
+  // Its saga.compensation.failed went out before it settled: nothing is left for recovery to re-publish.
+  return store.update({ ...record, status: 'compensating', owner: undefined, lastEvent: undefined });
 }
