@@ -127,6 +127,17 @@ describe('NATS JetStream specifics', () => {
     }
   });
 
+  it('reads no lag, and creates no stream, for a topic no stream holds', async () => {
+    const lonely = `${run}-nostream-${randomBytes(3).toString('hex')}.orders`;
+    const reader = nats();
+    try {
+      expect(await natsLag(reader, [{ topic: lonely, group: 'g' }])).toEqual([]);
+      await expect(bus.native.manager!.streams.find(lonely)).rejects.toThrow(/no stream matches subject/);
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('puts topics covered by a declared stream into that stream', async () => {
     const topic = `${run}-declared.orders`;
     const inbox = new Inbox();

@@ -35,7 +35,9 @@ export async function natsLag(transport: NatsTransport, groups?: ReadonlyArray<{
     const id = `${group}\0${topic}`;
     if (seen.has(id)) continue;
     seen.add(id);
-    const { manager, stream, consumer } = await transport.locate(topic, group);
+    const located = await transport.locate(topic, group);
+    if (!located) continue; // no stream holds the topic: nothing was ever published there
+    const { manager, stream, consumer } = located;
     let info;
     try {
       info = await manager.consumers.info(stream, consumer);

@@ -411,11 +411,22 @@ export class NatsTransport implements Transport {
     return responding;
   }
 
-  /** @internal The JetStream manager and where a group's consumer lives (for lag). */
-  async locate(topic: string, group: string): Promise<{ manager: JetStreamManager; stream: string; consumer: string }> {
+  /**
+   * @internal The JetStream manager and where a group's consumer lives (for lag), or undefined when
+   * no stream holds the topic. Looks the stream up without creating one: reading lag changes nothing.
+   */
+  async locate(topic: string, group: string): Promise<{ manager: JetStreamManager; stream: string; consumer: string } | undefined> {
     if (this.options.mode !== 'jetstream') throw new ConfigError('consumer lag needs JetStream mode: core NATS keeps no backlog');
     await this.connect();
-    return { manager: this.#jsm!, stream: await this.#stream(topic), consumer: consumerName(group, topic) };
+    const known = this.#streams.get(planStream(topic, this.options).name);
+    let stream: string;
+    try {
+      stream = known ? await known : await this.#jsm!.streams.find(topic);
+    } catch (error) {
+      if (/no stream matches subject|not found/i.test(String((error as Error)?.message))) return undefined;
+      throw error;
+    }
+    return { manager: this.#jsm!, stream, consumer: consumerName(group, topic) };
   }
 
   /** @internal Topics and groups of this transport's open subscriptions. */
