@@ -100,15 +100,6 @@ export async function consumeAll(transport: Transport, topic: string, count: num
   });
 }
 
-/**
- * Creates `group` on `topic` without reading anything: subscribes and closes at once. Where
- * messages only reach groups that exist (RabbitMQ queues), what is published next waits for it.
- */
-export async function declareGroup(transport: Transport, topic: string, group = 'bench'): Promise<void> {
-  const sub = await transport.subscribe(topic, { group, from: 'earliest' }, async () => {});
-  await sub.close();
-}
-
 /** A publisher and a consumer under test by `fixedRateLatency`. */
 export interface LatencyRig {
   /** Publishes these payloads; called again before earlier calls resolved. */

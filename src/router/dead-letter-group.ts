@@ -1,3 +1,4 @@
+import { declareGroup } from '../core/declare-group.ts';
 import type { Transport } from '../core/transport.ts';
 
 /** The consumer group whose position defines what is still "in" a dead-letter topic. */
@@ -29,19 +30,9 @@ export function ensureDeadLetterGroup(transport: Transport, dlqTopic: string): P
   }
   let ready = topics.get(dlqTopic);
   if (!ready) {
-    ready = declare(transport, dlqTopic);
+    ready = declareGroup(transport, dlqTopic, DLQ_GROUP);
     topics.set(dlqTopic, ready);
     ready.catch(() => topics.delete(dlqTopic)); // the next dead letter tries again
   }
   return ready;
-}
-
-/** Subscribes the DLQ group (creating it) and leaves at once, reading nothing. */
-async function declare(transport: Transport, dlqTopic: string): Promise<void> {
-  const sub = await transport.subscribe(dlqTopic, { group: DLQ_GROUP, from: 'earliest' }, async () => {
-    // A dead letter already waiting there goes back to the group, for `dlq list` and `dlq replay`.
-    throw new Error('not read here: only declaring the dead-letter group');
-  });
-  sub.pause();
-  await sub.close();
 }

@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import { declareGroup } from '../../core/declare-group.ts';
 import { defaultAmqpUrl } from '../../transports/rabbitmq/index.ts';
 import { embeddedBroker, natsJetStreamBroker, natsUrl, rabbitmqBroker, withBroker, type Broker } from '../brokers.ts';
 import { requireService } from '../reachable.ts';
 import { timed } from '../stats.ts';
 import { SkipScenario, type BenchCase, type Sample, type Scenario } from '../types.ts';
-import { consumeAll, declareGroup, publishAll, transportLatency, type FixedRateOptions } from '../workloads.ts';
+import { consumeAll, publishAll, transportLatency, type FixedRateOptions } from '../workloads.ts';
 
 /** Confirmed publish of `count` messages to a topic whose group exists (so every broker stores them). */
 function publishRun(c: Broker, count: number, payload: Uint8Array): Promise<Sample> {
   return withBroker(c, async ({ bus, topic }) => {
-    await declareGroup(bus, topic);
+    await declareGroup(bus, topic, 'bench'); // consumeAll's group
     return timed(async () => {
       await publishAll(bus, topic, count, payload);
       return count;
@@ -20,7 +21,7 @@ function publishRun(c: Broker, count: number, payload: Uint8Array): Promise<Samp
 /** The group reading `count` stored messages with acknowledgements, concurrency 64. */
 function consumeRun(c: Broker, count: number, payload: Uint8Array): Promise<Sample> {
   return withBroker(c, async ({ bus, topic }) => {
-    await declareGroup(bus, topic);
+    await declareGroup(bus, topic, 'bench'); // consumeAll's group
     await publishAll(bus, topic, count, payload);
     return consumeAll(bus, topic, count);
   });

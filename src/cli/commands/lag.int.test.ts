@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Transport } from '../../core/transport.ts';
+import { declareGroup } from '../../core/declare-group.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { kafka } from '../../transports/kafka/index.ts';
 import { quickConsumer, testBrokers, uniqueTopic } from '../../transports/kafka/test-cluster.ts';
@@ -20,11 +20,6 @@ afterAll(() => cleanUp(rabbits, natsTopic));
 const lag = (...args: string[]): Promise<string> => runCommand(registerLag, ['lag', ...args]);
 
 const payloads = (n: number) => Array.from({ length: n }, (_, i) => ({ payload: new Uint8Array([i]) }));
-
-/** Makes `group` exist on `topic` (a queue, a durable consumer) without reading anything. */
-async function declareGroup(bus: Transport, topic: string, group: string): Promise<void> {
-  await (await bus.subscribe(topic, { group, from: 'earliest' }, async () => {})).close();
-}
 
 describe('switchyard lag on the brokers', () => {
   it('Kafka: committed offset against the high watermark, per group and partition', async () => {
