@@ -19,6 +19,7 @@
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Transport } from '../core/transport.ts';
 import { embeddedBroker, kafkaBroker, natsJetStreamBroker, rabbitmqBroker, withBroker, type Broker } from './brokers.ts';
 import { MiB, sampleRss } from './rss.ts';
 import { publishAll } from './workloads.ts';
@@ -46,6 +47,13 @@ function live(): number {
   return (m.heapUsed + m.external) / MiB;
 }
 
+/** Publishes `count` messages of `size` bytes to `topic`; resolves to the seconds it took. */
+async function publishTimed(bus: Transport, topic: string, count: number, size: number): Promise<number> {
+  const start = performance.now();
+  await publishAll(bus, topic, count, new Uint8Array(size));
+  return (performance.now() - start) / 1_000;
+}
+
 /** The seconds in the first stdin line `published SECONDS`. */
 async function publishedSignal(): Promise<number> {
   for await (const line of createInterface({ input: process.stdin })) {
@@ -67,9 +75,7 @@ if (role === 'publish') {
   const [topic = '', countArg, sizeArg] = rest;
   if (!broker.openPublisher) throw new Error(`${which} has no separate publisher: the consumer publishes in-process`);
   const bus = await broker.openPublisher();
-  const start = performance.now();
-  await publishAll(bus, topic, Number(countArg), new Uint8Array(Number(sizeArg)));
-  write({ publishSeconds: (performance.now() - start) / 1_000 });
+  write({ publishSeconds: await publishTimed(bus, topic, Number(countArg), Number(sizeArg)) });
   await bus.close();
 } else {
   const [countArg, sizeArg, drainArg] = rest;
@@ -84,15 +90,8 @@ if (role === 'publish') {
     });
     const liveBeforeMiB = live();
     const rss = sampleRss({ intervalMs: 100 });
-    let publishSeconds: number;
-    if (separatePublisher) {
-      write({ ready: topic });
-      publishSeconds = await publishedSignal();
-    } else {
-      const start = performance.now();
-      await publishAll(bus, topic, count, new Uint8Array(Number(sizeArg)));
-      publishSeconds = (performance.now() - start) / 1_000;
-    }
+    if (separatePublisher) write({ ready: topic });
+    const publishSeconds = separatePublisher ? await publishedSignal() : await publishTimed(bus, topic, count, Number(sizeArg));
     await sleep(drainMs);
     const { baselineBytes, peakBytes, samples } = rss.stop();
     const liveAfterMiB = live();
