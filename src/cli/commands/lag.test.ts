@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { embedded } from '../../transports/embedded/index.ts';
+import { runCommand } from './cli.test-support.ts';
 import { lagTable, registerLag } from './lag.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sy-cli-lag-'));
@@ -27,22 +27,11 @@ describe('switchyard lag', () => {
     (await bus.subscribe('cli.orders', { group: 'billing' }, async () => {})).pause(); // falls behind from the start
     await bus.publish('cli.orders', Array.from({ length: 4 }, () => ({ payload: new Uint8Array(1) })));
     await bus.close();
-    const out: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
-    try {
-      const program = new Command().exitOverride();
-      registerLag(program);
-      await program.parseAsync(['lag', '--dir', dir], { from: 'user' });
-    } finally {
-      log.mockRestore();
-    }
-    expect(out.join('\n')).toMatch(/^TOPIC +GROUP +LAG +OLDEST +PARTITIONS\ncli\.orders +billing +4 +- +0:4$/m);
+    expect(await runCommand(registerLag, ['lag', '--dir', dir])).toMatch(/^TOPIC +GROUP +LAG +OLDEST +PARTITIONS\ncli\.orders +billing +4 +- +0:4$/m);
   });
 
   it('rejects a bad --interval with a message naming it', async () => {
-    const program = new Command().exitOverride();
-    registerLag(program);
-    await expect(program.parseAsync(['lag', '--dir', dir, '--interval', 'soon'], { from: 'user' })).rejects.toThrow(/--interval must be a positive number, got "soon"/);
+    await expect(runCommand(registerLag, ['lag', '--dir', dir, '--interval', 'soon'])).rejects.toThrow(/--interval must be a positive number, got "soon"/);
   });
 });
 
