@@ -345,7 +345,7 @@ export class KafkaSubscription implements Subscription {
     const slot = this.#freeSlots.pop() ?? this.#newSlot();
     slot.state = state;
     slot.entry = entry;
-    const message = fromRecord(entry.record, entry.attempt, entry.key);
+    const message = fromRecord(entry.record, entry.attempt, entry.key, entry.seq);
     let running: Promise<void>;
     try {
       running = this.#handler(message, this.#context);
