@@ -14,7 +14,8 @@ interface OrderPlaced {
 
 const brokersFile = new URL('../../.tools/kafka-mock/brokers', import.meta.url);
 const brokers = (process.env['SWITCHYARD_KAFKA_BROKERS'] ?? (existsSync(brokersFile) ? readFileSync(brokersFile, 'utf8').trim() : '127.0.0.1:39092')).split(',');
-const topic = `examples.orders.${Date.now().toString(36)}`;
+const run = Date.now().toString(36);
+const topic = `examples.${run}.orders`;
 
 // #region setup
 const bus = kafka({
@@ -53,6 +54,21 @@ const lag = await kafkaLag({ brokers }, 'billing', [topic]);
 for (const p of lag) console.log(`lag: partition ${p.partition} committed ${p.committed} of ${p.highWatermark} → ${p.lag} behind`);
 // #endregion lag
 
+// #region pattern
+// `*` is one token, `>` the rest: the subscription follows the topics that match, new ones included.
+const audit = kafka({ brokers, consumer: { maxWaitMs: 100, topicRefreshMs: 500, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500 } });
+let audited = 0;
+const allAudited = Promise.withResolvers<void>();
+await audit.subscribe(`examples.${run}.*`, { group: 'audit', from: 'earliest' }, async (msg) => {
+  console.log(`audit: ${msg.topic} ${orders.decode(msg).orderId}`);
+  if (++audited === 4) allAudited.resolve();
+});
+// A topic created after the subscription: found at the next refresh, read from its start.
+await audit.publish(`examples.${run}.refunds`, orders.encode({ orderId: 'o-2', customerId: 'bob', total: -5 }, { key: 'bob' }));
+await allAudited.promise;
+await audit.close();
+// #endregion pattern
+
 // #region native
 const admin = kafka({ brokers });
 const { admin: client } = await kafkaNative(admin); // @platformatic/kafka's Admin, typed
@@ -61,4 +77,4 @@ console.log(`native: ${topics.includes(topic) ? 'found' : 'missing'} ${topic} am
 await admin.close();
 // #endregion native
 
-console.log(`kafka example: ${handled} orders handled, total lag ${lag.reduce((sum, p) => sum + p.lag, 0n)}`);
+console.log(`kafka example: ${handled} orders handled, ${audited} audited, total lag ${lag.reduce((sum, p) => sum + p.lag, 0n)}`);

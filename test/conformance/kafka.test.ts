@@ -7,6 +7,6 @@ import { testBrokers } from '../../src/transports/kafka/test-cluster.ts';
 const options = {
   brokers: testBrokers(),
   maxPayloadBytes: 2 * 1024 * 1024,
-  consumer: { maxWaitMs: 100, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500 },
+  consumer: { maxWaitMs: 100, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500, topicRefreshMs: 500 },
 };
 describeTransport('kafka', () => kafka(options), kafka(options).capabilities, { topicPrefix: 'conformance-kafka' });

@@ -1,5 +1,6 @@
 import { Consumer, ListOffsetTimestamps, type Admin, type Message as KafkaRecord, type MessagesStream } from '@platformatic/kafka';
 import { ClosedError, toError } from '../../core/errors.ts';
+import { isPattern, topicMatcher } from '../../core/topic.ts';
 import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, Subscription } from '../../core/transport.ts';
 import { ContiguousCommit } from '../../internal/contiguous-commit.ts';
@@ -68,6 +69,10 @@ const within = (promise: Promise<unknown> | undefined, ms: number): Promise<unkn
  * - Rebalance: before every (re)join — the group's revoke point — intake stops, in-flight handlers
  *   finish (up to `drainTimeoutMs`), completed prefixes are committed; after the join, partitions
  *   no longer assigned are dropped (their uncommitted messages go to the new owner).
+ * - Patterns (`orders.*`, `orders.>`): the member subscribes to the topics that match, listed
+ *   every `topicRefreshMs`; when the set changes it leaves the group (committing what completed)
+ *   and joins again with the new set. Topics that appear later are read from their start: all
+ *   they hold was published after the subscription began.
  */
 export class KafkaSubscription implements Subscription {
   readonly topic: string;
@@ -81,6 +86,14 @@ export class KafkaSubscription implements Subscription {
   readonly closed: Promise<Error | undefined> = this.#closed.promise;
   readonly #states = new Map<string, PartitionState>();
   readonly #onClose: () => void;
+  /** The pattern's predicate, when the subscription is to a pattern. */
+  readonly #matches: ((topic: string) => boolean) | undefined;
+  /** The topics this member subscribes to now: the topic itself, or those matching the pattern. */
+  #topics: string[] = [];
+  /** Where partitions the group never committed start (`from`, then `earliest` for topics found later). */
+  #fallback: 'earliest' | 'latest';
+  #refreshTimer: NodeJS.Timeout | undefined;
+  #refreshing = false;
   #order: PartitionState[] = [];
   #cursor = 0;
   #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
@@ -100,7 +113,7 @@ export class KafkaSubscription implements Subscription {
   #commitAgain = false;
   #restarting = false;
   /** Messages delivered again after a failure, and refetched records skipped: for tests and metrics. */
-  readonly stats = { redelivered: 0, skippedRefetched: 0, rebalances: 0, restarts: 0, commits: 0 };
+  readonly stats = { redelivered: 0, skippedRefetched: 0, rebalances: 0, restarts: 0, commits: 0, topicChanges: 0 };
 
   constructor(
     config: ResolvedKafkaOptions,
@@ -116,6 +129,8 @@ export class KafkaSubscription implements Subscription {
     this.options = options;
     this.#handler = handler;
     this.#onClose = onClose;
+    this.#matches = isPattern(topic) ? topicMatcher(topic) : undefined;
+    this.#fallback = options.from;
   }
 
   get group(): string {
@@ -136,10 +151,40 @@ export class KafkaSubscription implements Subscription {
     return this.#consumer;
   }
 
+  /** The topics the member reads now (for a pattern, those that matched at the last look). */
+  get topics(): readonly string[] {
+    return this.#topics;
+  }
+
   /** Joins the group and starts fetching; resolves once positions are fixed. */
   async start(): Promise<void> {
-    await this.#fixStartPositions();
+    this.#topics = this.#matches ? await this.#matchingTopics() : [this.topic];
+    await this.#fixStartPositions(this.#topics);
     await this.#open();
+    if (this.#matches) this.#refreshTimer = setInterval(() => void this.#refreshTopics(), this.#config.consumer.topicRefreshMs).unref();
+  }
+
+  async #matchingTopics(): Promise<string[]> {
+    return (await this.#admin.listTopics()).filter(this.#matches!).sort();
+  }
+
+  /** A pattern subscription looks for topics that appeared or went, and resubscribes when the set changed. */
+  async #refreshTopics(): Promise<void> {
+    if (this.#refreshing || this.#stopping || this.#restarting) return;
+    this.#refreshing = true;
+    try {
+      const found = await this.#matchingTopics();
+      const same = found.length === this.#topics.length && found.every((t, i) => t === this.#topics[i]);
+      if (same || this.#stopping || this.#restarting) return;
+      this.#topics = found;
+      this.#fallback = 'earliest';
+      this.stats.topicChanges++;
+      this.#restart('topics');
+    } catch {
+      // The cluster could not be listed: the next refresh tries again.
+    } finally {
+      this.#refreshing = false;
+    }
   }
 
   /**
@@ -149,18 +194,26 @@ export class KafkaSubscription implements Subscription {
    * it (the librdkafka mock wants a member id) fall back to the first fetched offset, committed as
    * soon as a partition's first message arrives.
    */
-  async #fixStartPositions(): Promise<void> {
-    const metadata = await this.#admin.metadata({ topics: [this.topic], autocreateTopics: this.#config.producer.autocreateTopics });
-    const count = metadata.topics.get(this.topic)?.partitionsCount ?? 0;
-    const partitionIndexes = Array.from({ length: count }, (_, i) => i);
-    const [offsets] = await this.#admin.listConsumerGroupOffsets({ groups: [{ groupId: this.group, topics: [{ name: this.topic, partitionIndexes }] }] });
-    const missing = (offsets?.topics[0]?.partitions ?? []).filter((p) => p.committedOffset < 0n).map((p) => p.partitionIndex);
+  async #fixStartPositions(topics: readonly string[]): Promise<void> {
+    if (topics.length === 0) return;
+    // A pattern's topics exist already (they were listed); a topic of its own is created if allowed.
+    const autocreateTopics = this.#matches === undefined && this.#config.producer.autocreateTopics;
+    const metadata = await this.#admin.metadata({ topics: [...topics], autocreateTopics });
+    const partitionIndexes = (name: string): number[] => Array.from({ length: metadata.topics.get(name)?.partitionsCount ?? 0 }, (_, i) => i);
+    const [offsets] = await this.#admin.listConsumerGroupOffsets({
+      groups: [{ groupId: this.group, topics: topics.map((name) => ({ name, partitionIndexes: partitionIndexes(name) })) }],
+    });
+    const missing = (offsets?.topics ?? [])
+      .map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => p.committedOffset < 0n).map((p) => p.partitionIndex) }))
+      .filter((t) => t.partitions.length > 0);
     if (missing.length === 0) return;
     const timestamp = this.options.from === 'earliest' ? ListOffsetTimestamps.EARLIEST : ListOffsetTimestamps.LATEST;
-    const listed = await this.#admin.listOffsets({ topics: [{ name: this.topic, partitions: missing.map((partitionIndex) => ({ partitionIndex, timestamp })) }] });
-    const partitionOffsets = (listed[0]?.partitions ?? []).map((p) => ({ partition: p.partitionIndex, offset: p.offset }));
+    const listed = await this.#admin.listOffsets({
+      topics: missing.map((t) => ({ name: t.name, partitions: t.partitions.map((partitionIndex) => ({ partitionIndex, timestamp })) })),
+    });
+    const positions = listed.map((t) => ({ name: t.name, partitionOffsets: t.partitions.map((p) => ({ partition: p.partitionIndex, offset: p.offset })) }));
     // Fails when the group has active members; they fixed the positions already.
-    await this.#admin.alterConsumerGroupOffsets({ groupId: this.group, topics: [{ name: this.topic, partitionOffsets }] }).catch(() => undefined);
+    await this.#admin.alterConsumerGroupOffsets({ groupId: this.group, topics: positions }).catch(() => undefined);
   }
 
   /** Commits the stream's start offsets of assigned partitions that have no committed offset. */
@@ -201,7 +254,8 @@ export class KafkaSubscription implements Subscription {
     this.#consumer = consumer;
     consumer.on('consumer:group:join', (payload) => this.#joined(consumer, payload.generationId ?? -1));
     consumer.on('error', (error: Error) => this.#failed(consumer, error, 'consumer'));
-    await this.#openStream(consumer);
+    // A pattern nothing matches yet: no member joins until a topic appears.
+    if (this.#topics.length > 0) await this.#openStream(consumer);
   }
 
   /** Starts (or restarts) fetching on `consumer`: joins the group if needed, fixes start positions. */
@@ -209,9 +263,9 @@ export class KafkaSubscription implements Subscription {
     const c = this.#config.consumer;
     // consume() joins the group; bounded, since with a broker unreachable it can hang unsettled.
     const joining = consumer.consume({
-      topics: [this.topic],
+      topics: [...this.#topics],
       mode: 'committed',
-      fallbackMode: this.options.from,
+      fallbackMode: this.#fallback,
       autocommit: false,
       maxWaitTime: c.maxWaitMs,
       highWaterMark: 256,
@@ -481,15 +535,22 @@ export class KafkaSubscription implements Subscription {
   }
 
   /** The consumer or its stream failed (broker gone for longer than the retries): start over. */
-  /**
-   * The stream failed (a broker unreachable for longer than the client's retries) or the consumer
-   * did (a rejoin that kept failing): commit what completed, drop what is held, and start fetching
-   * again — on the same group member when only the stream failed, so the group keeps its member.
-   */
   #failed(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, _error: Error, source: 'stream' | 'consumer'): void {
-    if (consumer !== this.#consumer || this.#stopping || this.#restarting) return;
+    if (consumer !== this.#consumer) return;
+    this.#restart(source);
+  }
+
+  /**
+   * Starts over: commit what completed, drop what is held, and start fetching again. When only the
+   * stream failed (a broker unreachable for longer than the client's retries), on the same group
+   * member, so the group keeps its member; when the consumer failed (a rejoin that kept failing) or
+   * a pattern's topics changed, as a new member (leaving the group with the old subscription).
+   */
+  #restart(source: 'stream' | 'consumer' | 'topics'): void {
+    const consumer = this.#consumer;
+    if (!consumer || this.#stopping || this.#restarting) return;
     this.#restarting = true;
-    this.stats.restarts++;
+    if (source !== 'topics') this.stats.restarts++;
     void (async () => {
       const limit = this.#config.requestTimeoutMs;
       await this.#idle(this.#config.consumer.drainTimeoutMs, false);
@@ -543,6 +604,7 @@ export class KafkaSubscription implements Subscription {
 
   async #close(): Promise<void> {
     this.#stopping = true;
+    clearInterval(this.#refreshTimer);
     this.#stream?.pause();
     await this.#idle(this.#config.consumer.drainTimeoutMs, true);
     await this.#commitRunning;

@@ -1,4 +1,5 @@
 import { Admin, ListOffsetTimestamps } from '@platformatic/kafka';
+import { isPattern, topicMatcher } from '../../core/topic.ts';
 import { toKafkaError } from './errors.ts';
 import { baseClientOptions, resolveKafkaOptions, type KafkaOptions } from './options.ts';
 
@@ -19,7 +20,8 @@ export type LagSource = { admin: Admin } | Pick<KafkaOptions, 'brokers' | 'clien
 
 /**
  * Consumer lag per partition for a group: committed offset (OffsetFetch) against the high watermark
- * (ListOffsets). For lag monitoring and alerts (the observability layer polls this).
+ * (ListOffsets), for topics or patterns (`orders.*`: the topics that match now). For lag monitoring
+ * and alerts (the observability layer polls this).
  *
  * @example
  * ```ts
@@ -32,6 +34,12 @@ export async function kafkaLag(source: LagSource, group: string, topics: readonl
   const own = 'admin' in source ? undefined : new Admin(baseClientOptions(resolveKafkaOptions(source), 'lag'));
   const admin = 'admin' in source ? source.admin : own!;
   try {
+    // Patterns (`orders.*`) stand for the topics that match them now.
+    const patterns = topics.filter(isPattern).map(topicMatcher);
+    if (patterns.length > 0) {
+      const listed = await admin.listTopics();
+      topics = [...new Set([...topics.filter((t) => !isPattern(t)), ...listed.filter((t) => patterns.some((matches) => matches(t)))])];
+    }
     const metadata = await admin.metadata({ topics: [...topics] });
     const partitionsOf = (name: string): number[] => Array.from({ length: metadata.topics.get(name)?.partitionsCount ?? 0 }, (_, i) => i);
     const request = (timestamp: bigint) => topics.map((name) => ({ name, partitions: partitionsOf(name).map((partitionIndex) => ({ partitionIndex, timestamp })) }));

@@ -52,6 +52,11 @@ export interface KafkaConsumerOptions {
    * Bounds what a crashed consumer's successor processes again. Default 100 ms; 0 = every turn.
    */
   commitIntervalMs?: number;
+  /**
+   * How often a pattern subscription (`orders.*`, `orders.>`) lists the cluster's topics to pick
+   * up new ones that match (and let go of deleted ones). Default 5,000 ms.
+   */
+  topicRefreshMs?: number;
 }
 
 /** A topic the transport declares on `connect()`: created when missing, checked when present. */
@@ -177,6 +182,7 @@ export function resolveKafkaOptions(options: KafkaOptions): ResolvedKafkaOptions
   nonNegative(problems, 'consumer.redeliveryDelayMs', c.redeliveryDelayMs);
   nonNegative(problems, 'consumer.drainTimeoutMs', c.drainTimeoutMs);
   nonNegative(problems, 'consumer.commitIntervalMs', c.commitIntervalMs);
+  positive(problems, 'consumer.topicRefreshMs', c.topicRefreshMs);
   const sessionTimeoutMs = c.sessionTimeoutMs ?? 30_000;
   const heartbeatIntervalMs = c.heartbeatIntervalMs ?? 3_000;
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
@@ -243,6 +249,7 @@ export function resolveKafkaOptions(options: KafkaOptions): ResolvedKafkaOptions
       redeliveryDelayMs: c.redeliveryDelayMs ?? 0,
       drainTimeoutMs: c.drainTimeoutMs ?? 30_000,
       commitIntervalMs: c.commitIntervalMs ?? 100,
+      topicRefreshMs: c.topicRefreshMs ?? 5_000,
     },
     topics,
     ssl: tls === true ? { rejectUnauthorized: true } : tls === false || tls === undefined ? undefined : nodeTlsOptions(tls),

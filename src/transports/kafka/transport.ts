@@ -66,9 +66,8 @@ export class KafkaTransport implements Transport {
       replay: true,
       partitions: true,
       delayedRedelivery: true,
-      // @platformatic/kafka subscribes to a list of topic names only: no regex subscriptions that
-      // pick up topics created later.
-      wildcards: false,
+      // Patterns are matched against the cluster's topic list every `consumer.topicRefreshMs`.
+      wildcards: true,
       requestReply: false,
       maxPayloadBytes: max,
     });
