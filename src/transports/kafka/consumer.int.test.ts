@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { isTransportError } from '../../core/errors.ts';
 import type { Message, OutgoingMessage } from '../../core/message.ts';
 import type { Subscription } from '../../core/transport.ts';
 import { Inbox } from '../../testing/inbox.ts';
@@ -202,6 +203,25 @@ describe('kafka consumer (integration, librdkafka mock cluster — not Apache Ka
 });
 
 describe('kafka consumer groups across topics (librdkafka mock cluster — not Apache Kafka)', () => {
+  it('deleteGroup removes a group and its offsets where the cluster offers DeleteGroups, and says so where it does not', async () => {
+    const topic = uniqueTopic('delete-group');
+    const t = transport();
+    const inbox = new Inbox();
+    const sub = await t.subscribe(topic, { group: 'one-off', from: 'earliest' }, async (m) => inbox.push(m));
+    await t.publish(topic, { payload: Buffer.from('x') });
+    await inbox.untilCount(1, 20_000);
+    await sub.close();
+    const deleting = t.deleteGroup('one-off');
+    if (usingMock()) {
+      const error = await deleting.catch((e: unknown) => e);
+      expect(isTransportError(error) && error.message).toMatch(/delete group "one-off".*does not offer this API/);
+    } else {
+      await deleting;
+      const lag = await kafkaLag({ brokers: testBrokers() }, 'one-off', [topic]);
+      expect(lag.every((p) => p.committed === -1n)).toBe(true);
+    }
+  }, 60_000);
+
   it('gives each subscription of one group the partitions of its own topic', async () => {
     const [a, b] = [uniqueTopic('group-a'), uniqueTopic('group-b')];
     const inboxA = new Inbox();

@@ -4,6 +4,7 @@ import { ClosedError, ConfigError } from '../../core/errors.ts';
 import { normalizeOutgoing, type OutgoingMessage } from '../../core/message.ts';
 import { redact } from '../../core/redact.ts';
 import { resolveSubscribeOptions } from '../../core/subscribe-options.ts';
+import { groupProblems } from '../../core/topic.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
 import { checkMessageLimits, DEFAULT_MAX_HEADER_BYTES } from '../../internal/message-limits.ts';
 import { skipsVerify, warnSkipVerify } from '../../internal/transport-tls.ts';
@@ -135,6 +136,29 @@ export class KafkaTransport implements Transport {
       throw toKafkaError(`subscribe to "${topic}" as group "${resolved.group}"`, error);
     }
     return sub;
+  }
+
+  /**
+   * Deletes consumer group `group` and its committed offsets (DeleteGroups), as
+   * `kafka-consumer-groups --delete` does. The group must have no members: close its subscriptions
+   * first. Rejects with a TransportError when the cluster refuses (the librdkafka mock cluster has
+   * no DeleteGroups API; Kafka itself drops an empty group's offsets after `offsets.retention.minutes`).
+   *
+   * @example
+   * ```ts
+   * await sub.close();
+   * await bus.deleteGroup('one-off-backfill');
+   * ```
+   */
+  async deleteGroup(group: string): Promise<void> {
+    if (this.#closed) throw new ClosedError('kafka transport');
+    ConfigError.throwIfAny(groupProblems(group));
+    await this.connect();
+    try {
+      await this.#admin!.deleteGroups({ groups: [group] });
+    } catch (error) {
+      throw toKafkaError(`delete group "${group}"`, error);
+    }
   }
 
   /** The SASL password (when a string), so messages built from client errors can be scrubbed of it. */

@@ -28,6 +28,35 @@ describe('NATS JetStream specifics', () => {
     void jsm;
   });
 
+  it('deleteGroup removes a group\'s durable consumer, refuses while the transport still reads it, and is a no-op when nothing is there', async () => {
+    const topic = `${run}.cleanup`;
+    const sub = await bus.subscribe(topic, { group: 'one-off' }, async () => {});
+    const refused = await bus.deleteGroup(topic, 'one-off').catch((e: unknown) => e);
+    expect(isConfigError(refused) && refused.message).toMatch(/still reads its consumer .*close that subscription first/);
+    await sub.close();
+    const where = (await bus.locate(topic, 'one-off'))!;
+    await expect(where.manager.consumers.info(where.stream, where.consumer)).resolves.toBeDefined();
+    await bus.deleteGroup(topic, 'one-off');
+    await expect(where.manager.consumers.info(where.stream, where.consumer)).rejects.toThrow(/not found/i);
+    await bus.deleteGroup(topic, 'one-off'); // already gone
+    await bus.deleteGroup(`${run}-nostream.x`, 'one-off'); // no stream holds the topic
+  });
+
+  it('a group\'s consumer asks the server to delete it after consumers.inactiveThresholdMs without a reader', async () => {
+    const expiring = nats({ consumers: { inactiveThresholdMs: 60_000 } });
+    try {
+      const topic = `${run}.expiring`;
+      const sub = await expiring.subscribe(topic, { group: 'short-lived' }, async () => {});
+      await sub.close();
+      const where = (await expiring.locate(topic, 'short-lived'))!;
+      const info = await where.manager.consumers.info(where.stream, where.consumer);
+      expect(info.config.inactive_threshold).toBe(60_000 * 1_000_000);
+      await expiring.deleteGroup(topic, 'short-lived');
+    } finally {
+      await expiring.close();
+    }
+  });
+
   it('drops a re-publish of the same message id within the duplicate window: consumed once', async () => {
     const topic = `${run}.dedup`;
     const inbox = new Inbox();

@@ -49,6 +49,11 @@ export interface NatsConsumerOptions {
   redeliveryDelayMs?: number | number[];
   /** Messages pulled ahead of the handlers per subscription. Default `max(64, 4 × concurrency)`. */
   prefetch?: number;
+  /**
+   * The server deletes a group's durable consumer after this long with no reader
+   * (`inactive_threshold`). Default: never — a group keeps its place however long it is away.
+   */
+  inactiveThresholdMs?: number;
 }
 
 /** Reconnection and liveness settings of the NATS connection. */
@@ -144,8 +149,8 @@ export interface ResolvedNatsOptions {
   streams: NatsStreamDeclaration[];
   defaultStream: NatsStreamLimits;
   streamPrefix: string;
-  consumers: Required<Omit<NatsConsumerOptions, 'backoffMs' | 'maxAckPending' | 'prefetch'>> &
-    Pick<NatsConsumerOptions, 'backoffMs' | 'maxAckPending' | 'prefetch'>;
+  consumers: Required<Omit<NatsConsumerOptions, 'backoffMs' | 'maxAckPending' | 'prefetch' | 'inactiveThresholdMs'>> &
+    Pick<NatsConsumerOptions, 'backoffMs' | 'maxAckPending' | 'prefetch' | 'inactiveThresholdMs'>;
   reconnect: Required<NatsReconnectOptions>;
   tls: NatsTlsOptions | undefined;
   auth: NatsAuth | undefined;
@@ -232,6 +237,7 @@ export function resolveNatsOptions(options: NatsOptions = {}, env: Record<string
   positive(problems, 'consumers.maxDeliver', c.maxDeliver, { allowMinusOne: true });
   positive(problems, 'consumers.maxAckPending', c.maxAckPending, { allowMinusOne: true });
   positive(problems, 'consumers.prefetch', c.prefetch);
+  positive(problems, 'consumers.inactiveThresholdMs', c.inactiveThresholdMs);
   if (c.backoffMs !== undefined) {
     if (!Array.isArray(c.backoffMs) || c.backoffMs.some((n) => typeof n !== 'number' || !(n > 0))) {
       problems.push('consumers.backoffMs must be a list of positive delays in ms');
@@ -285,6 +291,7 @@ export function resolveNatsOptions(options: NatsOptions = {}, env: Record<string
       backoffMs: c.backoffMs,
       maxAckPending: c.maxAckPending,
       prefetch: c.prefetch,
+      inactiveThresholdMs: c.inactiveThresholdMs,
     },
     reconnect: {
       maxReconnects: r.maxReconnects ?? -1,

@@ -140,6 +140,7 @@ export function consumerConfig(plan: ConsumerPlan, c: ResolvedNatsOptions['consu
   };
   if (c.backoffMs) config.backoff = c.backoffMs.map((ms) => nanos(ms));
   if (c.maxAckPending !== undefined) config.max_ack_pending = c.maxAckPending;
+  if (c.inactiveThresholdMs !== undefined) config.inactive_threshold = nanos(c.inactiveThresholdMs);
   return config;
 }
 

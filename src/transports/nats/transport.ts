@@ -13,6 +13,7 @@ import { normalizeOutgoing, type NormalizedMessage, type OutgoingMessage } from 
 import { redact, redactUrl } from '../../core/redact.ts';
 import { resolveSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
+import { groupProblems, patternProblems } from '../../core/topic.ts';
 import { checkMessageLimits } from '../../internal/message-limits.ts';
 import { nodeTlsOptions, skipsVerify, tlsError, warnSkipVerify } from '../../internal/transport-tls.ts';
 import { CoreSubscription } from './core-subscription.ts';
@@ -23,7 +24,7 @@ import type { NatsNative } from './native.ts';
 import { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from './options.ts';
 import { sendRequest, startResponder, type RequestOptions, type Responder, type RespondOptions, type Responding } from './request-reply.ts';
 import { StatusEmitter, fromClientStatus, type NatsStatus, type NatsStatusListener } from './status.ts';
-import { consumerName, ensureConsumer, ensureStream, planStream } from './streams.ts';
+import { consumerName, ensureConsumer, ensureStream, isNotFound, planStream } from './streams.ts';
 
 /** What each mode can promise (see Capabilities). */
 export function natsCapabilities(mode: 'jetstream' | 'core', maxPayloadBytes = 1_048_576): Capabilities {
@@ -427,6 +428,34 @@ export class NatsTransport implements Transport {
       throw error;
     }
     return { manager: this.#jsm!, stream, consumer: consumerName(group, topic) };
+  }
+
+  /**
+   * Deletes the durable consumer of `group` on `topic` (JetStream), with its position and pending
+   * acknowledgements, as `nats consumer rm` does; nothing to delete is not an error. Close the
+   * group's subscriptions first: a consumer this transport still reads is refused with a ConfigError.
+   *
+   * @example
+   * ```ts
+   * await sub.close();
+   * await bus.deleteGroup('orders.>', 'one-off-audit');
+   * ```
+   */
+  async deleteGroup(topic: string, group: string): Promise<void> {
+    if (this.#closed) throw new ClosedError('nats transport');
+    ConfigError.throwIfAny([...patternProblems(topic), ...groupProblems(group)]);
+    if (this.options.mode !== 'jetstream') throw new ConfigError('deleteGroup needs JetStream mode: core NATS keeps no groups');
+    const name = consumerName(group, topic);
+    if ([...this.#subscriptions].some((s) => s instanceof JetStreamSubscription && s.consumerName === name)) {
+      throw new ConfigError(`delete group "${group}" of "${topic}": this transport still reads its consumer "${name}"; close that subscription first`);
+    }
+    const where = await this.locate(topic, group);
+    if (!where) return;
+    try {
+      await where.manager.consumers.delete(where.stream, where.consumer);
+    } catch (error) {
+      if (!isNotFound(error)) throw natsError(`delete consumer "${where.consumer}" of group "${group}" on stream "${where.stream}"`, error);
+    }
   }
 
   /** @internal Topics and groups of this transport's open subscriptions. */

@@ -4,6 +4,7 @@ import { isConfigError, isTransportError } from '../../core/errors.ts';
 import type { Message } from '../../core/message.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { defaultAmqpUrl, rabbitmq, rabbitmqLag, type RabbitMQOptions, type RabbitMQTransport } from './index.ts';
+import { retryQueueName } from './mapping.ts';
 import { deleteDeclared } from './test-support.ts';
 
 // Native topology against the real broker. Every name carries a run id; everything declared is
@@ -196,6 +197,24 @@ describe('rabbitmq topology', () => {
     const unreachable = await open({ url: 'amqp://guest:guest@127.0.0.1:1', connectTimeoutMs: 1_000 }).connect().catch((e: unknown) => e);
     expect(isTransportError(unreachable), String(unreachable)).toBe(true);
     expect(String(unreachable)).toMatch(/ECONNREFUSED/);
+  });
+
+  it('deleteGroup removes a group queue and its retry queues, and refuses while the transport still reads it', async () => {
+    const bus = open();
+    const topic = `cleanup.${run}`;
+    const sub = await bus.subscribe(topic, { group: 'one-off' }, async () => {});
+    const queue = bus.queueFor(topic, 'one-off');
+    const refused = await bus.deleteGroup(topic, 'one-off').catch((e: unknown) => e);
+    expect(isConfigError(refused) && refused.message).toMatch(/still reads its queue .*close that subscription first/);
+    await sub.close();
+    await bus.publish(topic, { payload: Buffer.from('waiting in the queue') });
+    await bus.deleteGroup(topic, 'one-off');
+    const { connection } = bus.native;
+    for (const name of [queue, retryQueueName(queue, 100)]) {
+      const missing = await connection.queueDeclare({ queue: name, passive: true }).catch((e: unknown) => e);
+      expect(String(missing), name).toMatch(/NOT_FOUND/);
+    }
+    expect(bus.declared().queues).not.toContain(queue);
   });
 
   it('rejects subscribing to a native queue that does not exist with a ConfigError', async () => {

@@ -4,7 +4,7 @@ import { ClosedError, ConfigError, toError, TransportError } from '../../core/er
 import type { Message, OutgoingMessage } from '../../core/message.ts';
 import { normalizeOutgoing } from '../../core/message.ts';
 import { resolveSubscribeOptions, type ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
-import { isPattern } from '../../core/topic.ts';
+import { groupProblems, isPattern, patternProblems } from '../../core/topic.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
 import { checkMessageLimits } from '../../internal/message-limits.ts';
 import { nodeTlsOptions, skipsVerify, tlsFailure, warnSkipVerify } from '../../internal/transport-tls.ts';
@@ -337,6 +337,36 @@ export class RabbitMQTransport implements Transport {
     }
     await nextTick();
     if (this.#redeliveryReturns.take(message.id)) throw new TransportError(`rabbitmq: queue "${queue}" does not exist; message ${message.id} was not redelivered through it`);
+  }
+
+  /**
+   * Deletes the queue of `group` on `topic` and its retry queues, messages and all, as
+   * `rabbitmqctl delete_queue` does. Close the group's subscriptions first: a queue this transport
+   * still reads is refused with a ConfigError.
+   *
+   * @example
+   * ```ts
+   * await sub.close();
+   * await bus.deleteGroup('orders.*', 'one-off-audit');
+   * ```
+   */
+  async deleteGroup(topic: string, group: string): Promise<void> {
+    if (this.#closed) throw new ClosedError('rabbitmq transport');
+    ConfigError.throwIfAny([...patternProblems(topic), ...groupProblems(group)]);
+    const queue = this.queueFor(topic, group);
+    if ([...this.#subscriptions].some((s) => s.plan.queue === queue)) {
+      throw new ConfigError(`delete group "${group}" of "${topic}": this transport still reads its queue "${queue}"; close that subscription first`);
+    }
+    await this.connect();
+    const delays = [...new Set(this.options.redeliveryDelaysMs.filter((d) => d > 0))];
+    for (const name of [queue, ...delays.map((d) => retryQueueName(queue, d))]) {
+      try {
+        await this.#connection!.queueDelete({ queue: name });
+      } catch (error) {
+        throw toSwitchyardError(error, `delete queue "${name}" of group "${group}"`);
+      }
+      this.#declaredQueues.delete(name);
+    }
   }
 
   close(): Promise<void> {
