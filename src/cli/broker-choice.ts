@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../core/errors.ts';
+import { redactUrl } from '../core/redact.ts';
 import type { Transport } from '../core/transport.ts';
-import { embedded } from '../transports/embedded/index.ts';
-import { kafka } from '../transports/kafka/index.ts';
-import { nats } from '../transports/nats/index.ts';
-import { rabbitmq } from '../transports/rabbitmq/index.ts';
+import { embedded, EmbeddedTransport } from '../transports/embedded/index.ts';
+import { kafka, KafkaTransport } from '../transports/kafka/index.ts';
+import { nats, NatsTransport } from '../transports/nats/index.ts';
+import { rabbitmq, RabbitMQTransport } from '../transports/rabbitmq/index.ts';
 
 /** The broker options a CLI command takes: exactly one of `dir`, `kafka`, `rabbitmq`, `nats`. */
 export interface BrokerOptions {
@@ -37,6 +38,20 @@ export function chosenBroker(o: BrokerOptions): BrokerKind {
   return chosen[0]!;
 }
 
+/** Where the options point, for a status line (URLs without their credentials). */
+export function describeBroker(o: BrokerOptions): string {
+  switch (chosenBroker(o)) {
+    case 'dir':
+      return `the embedded broker in ${o.dir}`;
+    case 'kafka':
+      return `Kafka at ${kafkaBrokers(o.kafka!).join(',')}`;
+    case 'rabbitmq':
+      return `RabbitMQ at ${redactUrl(o.rabbitmq!)}`;
+    case 'nats':
+      return `NATS at ${o.nats!.split(',').map((url) => redactUrl(url.trim())).join(',')}`;
+  }
+}
+
 /** `--kafka a:9092,b:9092` as a list. */
 export function kafkaBrokers(list: string): string[] {
   return list
@@ -51,15 +66,35 @@ export function kafkaBrokers(list: string): string[] {
  * was — on RabbitMQ and NATS not through a delayed redelivery, during which the next command would
  * not see it.
  */
-export function transportFor(o: BrokerOptions): Transport {
+export function transportFor(o: BrokerOptions, use: { throwawayGroups?: boolean } = {}): Transport {
+  // A throwaway group the command cannot delete (it was killed) removes itself after a minute unread.
+  const expiresMs = use.throwawayGroups ? THROWAWAY_EXPIRY_MS : undefined;
   switch (chosenBroker(o)) {
     case 'dir':
       return embedded({ dir: o.dir! });
     case 'kafka':
       return kafka({ brokers: kafkaBrokers(o.kafka!), clientId: 'switchyard-cli' });
     case 'rabbitmq':
-      return rabbitmq({ url: o.rabbitmq!, redeliveryDelaysMs: [0], ...(o.management ? { managementUrl: o.management } : {}) });
+      return rabbitmq({
+        url: o.rabbitmq!,
+        redeliveryDelaysMs: [0],
+        ...(o.management ? { managementUrl: o.management } : {}),
+        ...(expiresMs ? { groupQueue: { expiresMs } } : {}),
+      });
     case 'nats':
-      return nats({ servers: o.nats!, mode: 'jetstream', consumers: { redeliveryDelayMs: 0 } });
+      return nats({ servers: o.nats!, mode: 'jetstream', consumers: { redeliveryDelayMs: 0, ...(expiresMs ? { inactiveThresholdMs: expiresMs } : {}) } });
   }
+}
+
+/** How long a throwaway group's queue (RabbitMQ) or consumer (NATS) outlives its reader. */
+export const THROWAWAY_EXPIRY_MS = 60_000;
+
+/**
+ * Deletes a command's throwaway group: the embedded group, the RabbitMQ queue, the JetStream
+ * consumer or the Kafka group (where the cluster offers DeleteGroups; Kafka drops an empty group's
+ * offsets after `offsets.retention.minutes` otherwise, as with kafka-console-consumer's groups).
+ */
+export async function deleteThrowawayGroup(bus: Transport, topic: string, group: string): Promise<void> {
+  if (bus instanceof EmbeddedTransport || bus instanceof KafkaTransport) await bus.deleteGroup(group);
+  else if (bus instanceof RabbitMQTransport || bus instanceof NatsTransport) await bus.deleteGroup(topic, group);
 }

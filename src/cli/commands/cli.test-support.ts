@@ -1,4 +1,6 @@
 // Not exported from the package: helpers of the CLI commands' tests against the brokers.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { vi } from 'vitest';
 import { nats, planStream } from '../../transports/nats/index.ts';
@@ -29,4 +31,38 @@ export async function cleanUp(rabbits: readonly RabbitMQTransport[], natsTopic: 
   await admin.connect();
   await admin.native.manager!.streams.delete(planStream(natsTopic, admin.options).name).catch(() => undefined);
   await admin.close();
+}
+
+const main = fileURLToPath(new URL('../main.ts', import.meta.url));
+
+/** A `switchyard` process: what it printed once it exits, and a wait for a text on its stderr. */
+export interface CliProcess {
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  stderrUntil(text: string): Promise<string>;
+}
+
+/** Starts `switchyard ARGS` as its own process (the real CLI, through `src/cli/main.ts`). */
+export function spawnCli(args: readonly string[]): CliProcess {
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: Array<{ text: string; resolve: (stderr: string) => void }> = [];
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+    for (const w of waiters.splice(0)) {
+      if (stderr.includes(w.text)) w.resolve(stderr);
+      else waiters.push(w);
+    }
+  });
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  return {
+    done,
+    stderrUntil: (text) =>
+      new Promise<string>((resolve, reject) => {
+        if (stderr.includes(text)) return resolve(stderr);
+        waiters.push({ text, resolve });
+        void done.then(() => reject(new Error(`switchyard exited before printing "${text}": ${stderr}`)));
+      }),
+  };
 }

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { CONTENT_TYPE_HEADER } from '../../core/codec.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { Message } from '../../core/message.ts';
-import { embedded } from '../../transports/embedded/index.ts';
+import { EmbeddedTransport } from '../../transports/embedded/index.ts';
+import { deleteThrowawayGroup, describeBroker, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 
 /** The payload as text: decoded when the content type is known, hex otherwise. */
 export function describePayload(message: Pick<Message, 'payload' | 'headers'>): string {
@@ -22,43 +23,56 @@ export function describePayload(message: Pick<Message, 'payload' | 'headers'>): 
 }
 
 /**
- * `switchyard tail TOPIC --dir DIR`: prints messages of an embedded broker as they arrive,
- * through the owner's socket when another process owns the directory. Without `--group` it
- * reads as a throwaway group of its own, so it never takes messages from a real group.
+ * `switchyard tail TOPIC` on any broker (`--dir`, `--kafka`, `--rabbitmq`, `--nats`): prints
+ * messages as they arrive. Without `--group` it reads as a throwaway group of its own, so it never
+ * takes messages from a real group, and deletes that group when it stops (Ctrl-C or `--limit`).
+ * On an embedded broker it goes through the owner's socket when another process owns the directory.
  */
 export function registerTail(program: Command): void {
-  program
-    .command('tail')
-    .description('print the messages of a topic (or pattern, e.g. "orders.>") of an embedded broker as they arrive')
-    .argument('<topic>', 'topic or pattern')
-    .requiredOption('-d, --dir <dir>', 'the embedded data directory')
+  withBrokerOptions(
+    program
+      .command('tail')
+      .description('print the messages of a topic (or pattern, e.g. "orders.>") as they arrive, on an embedded broker, Kafka, RabbitMQ or NATS JetStream')
+      .argument('<topic>', 'topic or pattern'),
+  )
     .option('--from <where>', 'earliest or latest (for a group that has not consumed yet)', 'latest')
     .option('-g, --group <group>', 'consume as this group (commits its position); default: a throwaway group')
     .option('-n, --limit <n>', 'exit after this many messages', (v) => Number.parseInt(v, 10))
     .option('--headers', 'print the headers too')
-    .action(async (topic: string, opts: { dir: string; from: string; group?: string; limit?: number; headers?: boolean }) => {
+    .action(async (topic: string, opts: BrokerOptions & { from: string; group?: string; limit?: number; headers?: boolean }) => {
       if (opts.from !== 'earliest' && opts.from !== 'latest') throw new ConfigError(`--from must be earliest or latest, got "${opts.from}"`);
       if (opts.limit !== undefined && !(opts.limit > 0)) throw new ConfigError('--limit must be a whole number ≥ 1');
-      const bus = embedded({ dir: opts.dir });
+      const throwaway = opts.group === undefined;
+      const bus = transportFor(opts, { throwawayGroups: throwaway });
       const group = opts.group ?? `tail-${process.pid}-${randomBytes(3).toString('hex')}`;
       let seen = 0;
       let stop!: () => void;
       const stopped = new Promise<void>((resolve) => (stop = resolve));
-      const sub = await bus.subscribe(topic, { group, from: opts.from }, async (m) => {
-        if (opts.limit !== undefined && seen >= opts.limit) return;
-        seen++;
-        const when = new Date(m.timestamp).toISOString();
-        const key = m.key === '' ? '' : ` key=${m.key}`;
-        const headers = opts.headers ? ` headers=${JSON.stringify(m.headers)}` : '';
-        process.stdout.write(`${when} ${m.topic} ${m.partition}@${m.offset}${key} id=${m.id}${headers} ${describePayload(m)}\n`);
-        if (opts.limit !== undefined && seen >= opts.limit) stop();
-      });
-      console.error(`tailing ${topic} in ${opts.dir} as group ${group} (${bus.role}); Ctrl-C to stop`);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      await stopped;
-      await sub.close();
-      if (!opts.group) await bus.deleteGroup(group); // a throwaway group leaves no trace (and no lag)
-      await bus.close();
+      try {
+        const sub = await bus.subscribe(topic, { group, from: opts.from }, async (m) => {
+          if (opts.limit !== undefined && seen >= opts.limit) return;
+          seen++;
+          const when = new Date(m.timestamp).toISOString();
+          const where = m.partition === undefined ? '' : ` ${m.partition}@${m.offset}`;
+          const key = m.key === '' ? '' : ` key=${m.key}`;
+          const headers = opts.headers ? ` headers=${JSON.stringify(m.headers)}` : '';
+          process.stdout.write(`${when} ${m.topic}${where}${key} id=${m.id}${headers} ${describePayload(m)}\n`);
+          if (opts.limit !== undefined && seen >= opts.limit) stop();
+        });
+        const role = bus instanceof EmbeddedTransport ? ` (${bus.role})` : '';
+        console.error(`tailing ${topic} on ${describeBroker(opts)} as group ${group}${role}; Ctrl-C to stop`);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        await stopped;
+        await sub.close();
+        if (throwaway) {
+          // A throwaway group leaves no trace (no queue filling up, no lag to alert on).
+          await deleteThrowawayGroup(bus, topic, group).catch((error: unknown) => {
+            console.error(`left the throwaway group ${group} behind: ${(error as Error).message}`);
+          });
+        }
+      } finally {
+        await bus.close();
+      }
     });
 }

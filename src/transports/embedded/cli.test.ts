@@ -1,37 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { spawnCli as cli } from '../../cli/commands/cli.test-support.ts';
 import { json } from '../../codecs/json.ts';
 import { text } from '../../codecs/raw.ts';
 import { embedded } from './index.ts';
-
-const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
-
-function cli(args: string[]): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; stderrUntil(text: string): Promise<void> } {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const waiters: Array<{ text: string; resolve: () => void }> = [];
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-    for (const w of waiters.splice(0)) if (stderr.includes(w.text)) w.resolve();
-    else waiters.push(w);
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-  return {
-    done,
-    stderrUntil: (text) =>
-      new Promise<void>((resolve, reject) => {
-        if (stderr.includes(text)) return resolve();
-        waiters.push({ text, resolve });
-        void done.then(() => reject(new Error(`cli exited before printing "${text}": ${stderr}`)));
-      }),
-  };
-}
 
 describe('switchyard CLI on an embedded broker', () => {
   it('tail, in another process, prints the messages this process publishes as they arrive, decoded', async () => {
