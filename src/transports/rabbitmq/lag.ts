@@ -1,5 +1,5 @@
-import { TransportError } from '../../core/errors.ts';
 import { toSwitchyardError } from './errors.ts';
+import { managementGet } from './management.ts';
 import type { RabbitMQTransport } from './transport.ts';
 
 /** A group's backlog on RabbitMQ: its queue's depth. */
@@ -45,17 +45,7 @@ export async function rabbitmqLag(transport: RabbitMQTransport, topic: string, g
 }
 
 async function managementLag(base: string, amqpUrl: string, queue: string): Promise<RabbitMQLag> {
-  const api = new URL(base);
-  const vhost = decodeURIComponent(new URL(amqpUrl).pathname.slice(1)) || '/';
-  const auth = Buffer.from(`${decodeURIComponent(api.username || 'guest')}:${decodeURIComponent(api.password || 'guest')}`).toString('base64');
-  api.username = '';
-  api.password = '';
-  const url = new URL(`api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`, api.href.endsWith('/') ? api.href : `${api.href}/`);
-  const response = await fetch(url, { headers: { authorization: `Basic ${auth}` } }).catch((error: unknown) => {
-    throw new TransportError(`rabbitmq: management API ${api.origin} unreachable: ${String(error)}`, { cause: error });
-  });
-  if (!response.ok) throw new TransportError(`rabbitmq: management API answered ${response.status} for queue "${queue}"`, { retryable: response.status >= 500 });
-  const body = (await response.json()) as { messages_ready?: number; messages_unacknowledged?: number; consumers?: number };
+  const body = await managementGet<{ messages_ready?: number; messages_unacknowledged?: number; consumers?: number }>(base, amqpUrl, `queues/{vhost}/${encodeURIComponent(queue)}`);
   const ready = body.messages_ready ?? 0;
   const unacked = body.messages_unacknowledged ?? 0;
   return { queue, ready, unacked, total: ready + unacked, consumers: body.consumers ?? 0, source: 'management' };
