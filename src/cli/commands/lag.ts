@@ -53,7 +53,9 @@ export function lagSources(o: LagChoice): { sources: LagSource[]; bus?: Transpor
     return { sources: [embeddedLagSource(bus, { ...(o.group ? { groups: o.group } : {}), ...(o.topic ? { topics: o.topic } : {}) })], bus };
   }
   if (!o.group?.length || !o.topic?.length) {
-    throw new ConfigError(`--${broker} needs --group and --topic: which consumer groups, on which topics (e.g. --group billing --topic orders.placed)`);
+    throw new ConfigError(
+      `--${broker} needs --group and --topic: which consumer groups, on which topics (e.g. --group billing --topic orders.placed); \`switchyard topics --${broker} …\` shows what is there`,
+    );
   }
   if (broker === 'kafka') return { sources: o.group.map((group) => kafkaLagSource({ brokers: kafkaBrokers(o.kafka!), clientId: 'switchyard-cli' }, group, o.topic!)) };
   const pairs = o.topic.flatMap((topic) => o.group!.map((group) => ({ topic, group })));
