@@ -9,7 +9,10 @@ import { tracing } from '../../observability/tracing.ts';
 import type { Middleware } from '../../router/types.ts';
 import { memoryIdempotencyStore } from '../../stores/idempotency/memory.ts';
 import { memory } from '../../transports/memory/index.ts';
-import type { BenchCase, Scenario } from '../types.ts';
+import { defaultAmqpUrl, rabbitmq } from '../../transports/rabbitmq/index.ts';
+import { dropQueues } from '../cleanup.ts';
+import { requireService } from '../reachable.ts';
+import { SkipScenario, type BenchCase, type Sample, type Scenario } from '../types.ts';
 import { routerThroughput } from '../workloads.ts';
 
 /**
@@ -20,13 +23,16 @@ import { routerThroughput } from '../workloads.ts';
  * and, as the worst case, a router with no middleware at all and a no-op handler, where the
  * whole delivery costs about a microsecond and a single clock read is several per cent of it.
  *
+ * The third case runs the reliability router on RabbitMQ (confirms, persistent messages), where a
+ * delivery costs a network round trip rather than a microsecond: what the overhead is in a service.
+ *
  * A round takes well under a second, and round-to-round spread (garbage collection, the
  * idempotency map growing) is ±10 % — twice the 5 % being measured — so these cases run 15
  * interleaved rounds each rather than the run's default, and compare medians.
  */
 export const observabilityScenario: Scenario = {
   name: 'observability',
-  title: 'Observability: a Router on the memory transport with metrics + tracing (no SDK) vs without, 256 B',
+  title: 'Observability: a Router with metrics + tracing (no SDK) vs without, 256 B — on the memory transport, and on RabbitMQ',
   async cases(ctx) {
     const count = ctx.quick ? 50_000 : 200_000;
     const rounds = ctx.quick ? 5 : 15;
@@ -47,9 +53,40 @@ export const observabilityScenario: Scenario = {
       },
       baseline: { name: 'without', run: () => routerThroughput(memory({ retain: 1 }), use(), count, payload) },
     });
-    return [
+    const cases = [
       compare('router with retry + deadLetter + idempotency(memory), concurrency 1', reliability, { ratio: 0.95, label: '≤ 5 % overhead' }),
       compare('router with no middleware, no-op handler, concurrency 1', () => [], undefined, 'informative: the worst case, a delivery of ≈ 1 µs'),
     ];
+    // The same reliability router on a broker, where a delivery costs what a network round trip does.
+    const url = defaultAmqpUrl();
+    try {
+      await requireService(url, 5672, 'RabbitMQ');
+      const brokerCount = ctx.quick ? 2_000 : 20_000;
+      const onRabbit = async (instrumented: boolean): Promise<Sample> => {
+        const bus = rabbitmq({ url, prefetch: 100 });
+        await bus.connect();
+        const registry = new Registry();
+        const use = [retry({ attempts: 3, initialDelayMs: 1 }), deadLetter(), idempotency({ store: memoryIdempotencyStore({ maxKeys: brokerCount * 2 }) })];
+        try {
+          return instrumented
+            ? await routerThroughput(instrument(bus, { registry }), [metrics({ registry }), tracing(), ...use], brokerCount, payload)
+            : await routerThroughput(bus, use, brokerCount, payload);
+        } finally {
+          await dropQueues(bus);
+        }
+      };
+      cases.push({
+        name: 'router with retry + deadLetter + idempotency(memory), concurrency 1, RabbitMQ (confirms, persistent, prefetch 100)',
+        unit: 'msgs/s',
+        note: 'informative: the same overhead where a delivery crosses the network',
+        rounds: ctx.quick ? 5 : 9,
+        ours: { name: 'with instrument + metrics + tracing', run: () => onRabbit(true) },
+        baseline: { name: 'without', run: () => onRabbit(false) },
+      });
+    } catch (error) {
+      if (!(error instanceof SkipScenario)) throw error;
+      ctx.skip(`observability on RabbitMQ: ${error.message}`);
+    }
+    return cases;
   },
 };
