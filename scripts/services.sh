@@ -253,6 +253,15 @@ ensure_kafka() {
     fail $name "$addr" "build failed: $(tail -1 "$KAFKA_MOCK_DIR.build.log") (log: $KAFKA_MOCK_DIR.build.log)"
     return
   fi
+  # A cluster started from an earlier build (the patch or harness changed since) is stopped, so the
+  # one started below is the new build.
+  if grep -q 'done in' "$KAFKA_MOCK_DIR.build.log" && port_open "$first_port" && [[ -s $KAFKA_MOCK_DIR/kafka-mock.pid ]]; then
+    kill "$(cat "$KAFKA_MOCK_DIR/kafka-mock.pid")" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      port_open "$first_port" || port_open "$ctl" || break
+      sleep 0.1
+    done
+  fi
   if port_open "$first_port" && port_open "$ctl"; then
     how="already running"
   else
