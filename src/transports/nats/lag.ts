@@ -1,4 +1,5 @@
 import { natsError } from './errors.ts';
+import { isNotFound } from './streams.ts';
 import type { NatsTransport } from './transport.ts';
 
 /** How far one group is behind on one topic (JetStream consumer state). */
@@ -42,7 +43,7 @@ export async function natsLag(transport: NatsTransport, groups?: ReadonlyArray<{
     try {
       info = await manager.consumers.info(stream, consumer);
     } catch (error) {
-      if (/not found/i.test(String((error as Error)?.message))) continue;
+      if (isNotFound(error)) continue;
       throw natsError(`cannot read lag of group "${group}" on "${topic}"`, error);
     }
     const pending = info.num_pending;

@@ -173,9 +173,12 @@ export async function ensureConsumer(jsm: JetStreamManager, plan: ConsumerPlan, 
   }
 }
 
-/** Whether a JetStream API error says "not found" (stream or consumer). */
+/**
+ * Whether a JetStream error says "not found": a stream or consumer (API code 404), or no stream
+ * holding a subject (`streams.find`, which fails with a plain error).
+ */
 export function isNotFound(error: unknown): boolean {
   const e = error as { code?: unknown; api_error?: { err_code?: number; code?: number }; message?: string };
   const code = e?.api_error?.code;
-  return code === 404 || /not found/i.test(String(e?.message ?? ''));
+  return code === 404 || /not found|no stream matches subject/i.test(String(e?.message ?? ''));
 }

@@ -424,7 +424,7 @@ export class NatsTransport implements Transport {
     try {
       stream = known ? await known : await this.#jsm!.streams.find(topic);
     } catch (error) {
-      if (/no stream matches subject|not found/i.test(String((error as Error)?.message))) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
     return { manager: this.#jsm!, stream, consumer: consumerName(group, topic) };
