@@ -60,6 +60,11 @@ export function kafkaBrokers(list: string): string[] {
     .filter(Boolean);
 }
 
+/** How the CLI connects to the Kafka cluster `--kafka` names. */
+export function kafkaConnection(o: BrokerOptions): { brokers: string[]; clientId: string } {
+  return { brokers: kafkaBrokers(o.kafka!), clientId: 'switchyard-cli' };
+}
+
 /**
  * A transport for the broker the options name (not connected yet; close it after). What a command
  * reads and hands back (a dead letter `dlq list` only looks at) goes straight back to where it
@@ -73,7 +78,7 @@ export function transportFor(o: BrokerOptions, use: { throwawayGroups?: boolean 
     case 'dir':
       return embedded({ dir: o.dir! });
     case 'kafka':
-      return kafka({ brokers: kafkaBrokers(o.kafka!), clientId: 'switchyard-cli' });
+      return kafka(kafkaConnection(o));
     case 'rabbitmq':
       return rabbitmq({
         url: o.rabbitmq!,

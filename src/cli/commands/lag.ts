@@ -9,7 +9,7 @@ import { metricsHandler } from '../../observability/metrics-handler.ts';
 import type { EmbeddedTransport } from '../../transports/embedded/index.ts';
 import type { NatsTransport } from '../../transports/nats/index.ts';
 import type { RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
-import { chosenBroker, kafkaBrokers, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
+import { chosenBroker, kafkaConnection, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 
 /** Readings as an aligned text table, one row per topic and group, most behind first. */
 export function lagTable(readings: readonly LagReading[]): string {
@@ -57,7 +57,7 @@ export function lagSources(o: LagChoice): { sources: LagSource[]; bus?: Transpor
       `--${broker} needs --group and --topic: which consumer groups, on which topics (e.g. --group billing --topic orders.placed); \`switchyard topics --${broker} …\` shows what is there`,
     );
   }
-  if (broker === 'kafka') return { sources: o.group.map((group) => kafkaLagSource({ brokers: kafkaBrokers(o.kafka!), clientId: 'switchyard-cli' }, group, o.topic!)) };
+  if (broker === 'kafka') return { sources: o.group.map((group) => kafkaLagSource(kafkaConnection(o), group, o.topic!)) };
   const pairs = o.topic.flatMap((topic) => o.group!.map((group) => ({ topic, group })));
   if (broker === 'rabbitmq') {
     const bus = transportFor(o) as RabbitMQTransport;
