@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { SwitchyardError } from '../../core/errors.ts';
 import type { NormalizedMessage } from '../../core/message.ts';
 import { isPattern, topicMatcher } from '../../core/topic.ts';
 import { ContiguousCommit } from '../../internal/contiguous-commit.ts';
 import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
+import { diskError, diskErrorCode } from './disk-error.ts';
 import { GroupOffsets } from './group-state.ts';
 import type { ResolvedEmbeddedOptions } from './options.ts';
 import type { PartitionLog, ReadHint, RecoveryNote } from './partition-log.ts';
@@ -191,17 +193,24 @@ export class Broker {
 
   /** Opens every topic in the data directory (recovering each partition) and starts maintenance. */
   static open(options: ResolvedEmbeddedOptions): Broker {
-    const broker = new Broker(options);
+    const broker = withDiskErrors(`opening the embedded broker at ${options.dir}`, () => new Broker(options));
     const topicsDir = join(options.dir, 'topics');
     try {
       for (const name of readdirSync(topicsDir).sort()) {
         if (existsSync(join(topicsDir, name, 'meta.json'))) broker.#topic(name);
       }
     } catch (error) {
-      void broker.close();
+      broker.close().catch(() => undefined); // what failed to open is the error to report
       throw error;
     }
-    broker.#maintenance = setInterval(() => broker.maintain(), options.maintenanceIntervalMs);
+    broker.#maintenance = setInterval(() => {
+      try {
+        broker.maintain();
+        broker.#reported.delete('maintenance');
+      } catch (error) {
+        broker.#report('maintenance', error);
+      }
+    }, options.maintenanceIntervalMs);
     broker.#maintenance.unref();
     return broker;
   }
@@ -221,7 +230,8 @@ export class Broker {
     let state = this.topics.get(name);
     if (state) return state;
     const { fsync, segmentBytes, batchWindowMs, verifyOnOpen } = this.options;
-    const log = TopicLog.open(name, join(this.options.dir, 'topics', name), this.#configFor(name), { fsync, segmentBytes, batchWindowMs, verifyOnOpen });
+    const dir = join(this.options.dir, 'topics', name);
+    const log = withDiskErrors(`opening topic "${name}" in ${dir}`, () => TopicLog.open(name, dir, this.#configFor(name), { fsync, segmentBytes, batchWindowMs, verifyOnOpen }));
     state = new TopicState(log);
     this.topics.set(name, state);
     for (const p of log.partitions) {
@@ -341,7 +351,7 @@ export class Broker {
     if (gp.moved) return;
     gp.moved = true;
     this.#moved.push([group, gp]);
-    this.#commitTimer ??= setTimeout(() => this.flushCommits(false), 20);
+    this.#commitTimer ??= setTimeout(() => this.#flushCommitsInBackground(), 20);
   }
 
   /**
@@ -349,6 +359,13 @@ export class Broker {
    * synced before it returns; the timer's flushes sync on the thread pool instead.
    */
   flushCommits(durable = true): void {
+    this.#collectMoved();
+    if (durable) this.offsets.flush();
+    else this.offsets.flushSoon();
+  }
+
+  /** Hands the positions that moved to the offsets file's table (written by its next flush). */
+  #collectMoved(): void {
     if (this.#commitTimer) clearTimeout(this.#commitTimer);
     this.#commitTimer = undefined;
     for (const [group, gp] of this.#moved) {
@@ -356,8 +373,32 @@ export class Broker {
       this.offsets.set(group.topic.name, group.name, gp.partition, gp.commit.committed);
     }
     this.#moved.length = 0;
-    if (durable) this.offsets.flush();
-    else this.offsets.flushSoon();
+  }
+
+  /**
+   * The timer's flush. A failure to write (a full disk) must not end the process from a timer: the
+   * positions stay to be written by the next flush, and the problem is reported as a warning.
+   */
+  #flushCommitsInBackground(): void {
+    try {
+      this.flushCommits(false);
+      this.#reported.delete('commit');
+    } catch (error) {
+      this.#report('commit', error);
+    }
+  }
+
+  /** Problems reported and not yet over, by what failed: each is reported once until it is. */
+  readonly #reported = new Set<string>();
+
+  /**
+   * Reports a failure of work no caller waits for (background commits, retention, compaction) as a
+   * process warning (`process.on('warning')`; Node prints it on stderr), once until that work succeeds again.
+   */
+  #report(what: string, error: unknown): void {
+    if (this.#reported.has(what)) return;
+    this.#reported.add(what);
+    process.emitWarning(error instanceof Error ? error : new Error(String(error)));
   }
 
   /** Retention and compaction of every topic; runs on a timer and on demand. */
@@ -422,7 +463,17 @@ export class Broker {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     await Promise.all([...this.topics.values()].map((t) => t.log.close()));
-    this.flushCommits();
-    this.offsets.close();
+    this.#collectMoved();
+    this.offsets.close(); // writes them; a failure (a full disk) is thrown once the file is closed
+  }
+}
+
+/** Runs `open`; a file system error it throws (a full disk…) becomes a TransportError that says what to do. */
+function withDiskErrors<T>(what: string, open: () => T): T {
+  try {
+    return open();
+  } catch (error) {
+    if (error instanceof SwitchyardError || diskErrorCode(error) === undefined) throw error;
+    throw diskError(what, error, 'Nothing was changed; try again once this is fixed.');
   }
 }

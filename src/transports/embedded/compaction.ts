@@ -1,9 +1,10 @@
-import { fdatasyncSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { fdatasyncSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { OutgoingMessage } from '../../core/message.ts';
 import type { PartitionLog } from './partition-log.ts';
 import { decodeRecord, FRAME_HEADER, frameOffset } from './record.ts';
 import { Segment } from './segment.ts';
 import { syncDir } from './sync-dir.ts';
+import { diskError } from './disk-error.ts';
 
 /** The header that marks a record as a tombstone on a compacted topic. */
 export const TOMBSTONE_HEADER = 'x-switchyard-tombstone';
@@ -76,7 +77,12 @@ export function compactPartition(log: PartitionLog, now: number, tombstoneRetent
     if (dropped === 0) continue;
     const i = log.segments.indexOf(segment);
     const tmp = `${segment.logPath}.compacting`;
-    writeFileSync(tmp, Buffer.concat(keep), { mode: 0o600, flush: true });
+    try {
+      writeFileSync(tmp, Buffer.concat(keep), { mode: 0o600, flush: true });
+    } catch (error) {
+      rmSync(tmp, { force: true });
+      throw diskError(`compacting ${segment.logPath}`, error, 'The segment is kept as it was; compaction tries again at the next maintenance.');
+    }
     const path = segment.logPath;
     segment.close();
     try {

@@ -1,5 +1,6 @@
-import { closeSync, existsSync, fdatasync, fdatasyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { diskError } from './disk-error.ts';
 import { syncDir } from './sync-dir.ts';
 
 /**
@@ -7,13 +8,19 @@ import { syncDir } from './sync-dir.ts';
  * `{"t":topic,"g":group,"p":partition,"o":offset}`, the last line per (topic, group, partition)
  * winning. It is rewritten compactly on open and whenever it grows well past its live entries.
  * A torn last line (crash while writing) is ignored: at worst a group re-reads a few messages.
+ * A write that fails (a full disk) is cut off the file and its positions stay to be written by
+ * the next flush: the file never holds half a line that a later line would be glued to.
  */
 export class GroupOffsets {
   readonly path: string;
   readonly #committed = new Map<string, { t: string; g: string; p: number; o: number }>();
   readonly #dirty = new Set<string>();
   #fd: number;
+  /** Bytes in the file: where a failed write is cut back to. */
+  #size = 0;
   #lines = 0;
+  /** Lines when compacting last failed (a full disk): not tried again until as many more were written. */
+  #compactFailedAt = -Infinity;
   readonly #sync: boolean;
   /** An fdatasync of the file is running on the thread pool (see `flushSoon`). */
   #syncing = false;
@@ -38,8 +45,23 @@ export class GroupOffsets {
         }
       }
     }
-    this.#rewrite();
-    this.#fd = openSync(path, 'a', 0o600);
+    try {
+      this.#rewrite();
+    } catch {
+      // No room for a compacted copy (a full disk): go on appending to the file as it is.
+      this.#lines = this.#committed.size;
+    }
+    this.#fd = this.#open();
+  }
+
+  #open(): number {
+    try {
+      const fd = openSync(this.path, 'a', 0o600);
+      this.#size = fstatSync(fd).size;
+      return fd;
+    } catch (error) {
+      throw diskError(`opening the consumer positions file ${this.path}`, error, 'Connect again once this is fixed.');
+    }
   }
 
   get(topic: string, group: string, partition: number): number | undefined {
@@ -77,9 +99,15 @@ export class GroupOffsets {
   }
 
   /** Writes the changed positions (one write call), synced to disk before it returns unless fsync is 'never'. */
-  flush(): void {
-    if (!this.#write()) return;
-    if (this.#sync) fdatasyncSync(this.#fd);
+  flush(outcome = UNSAVED): void {
+    if (!this.#write(outcome)) return;
+    if (this.#sync) {
+      try {
+        fdatasyncSync(this.#fd);
+      } catch (error) {
+        throw diskError(`syncing the consumer positions file ${this.path}`, error, outcome);
+      }
+    }
     this.#compactIfDue();
   }
 
@@ -118,27 +146,47 @@ export class GroupOffsets {
   }
 
   /** Appends the changed positions; false when there were none. */
-  #write(): boolean {
+  #write(outcome = UNSAVED): boolean {
     if (this.#dirty.size === 0) return false;
     let text = '';
     for (const key of this.#dirty) text += `${JSON.stringify(this.#committed.get(key))}\n`;
+    const bytes = Buffer.from(text);
+    try {
+      // writeSync may write part of it (the disk filled up meanwhile) and report no error.
+      for (let done = 0; done < bytes.length; ) done += writeSync(this.#fd, bytes, done, bytes.length - done);
+    } catch (error) {
+      try {
+        ftruncateSync(this.#fd, this.#size);
+      } catch {
+        // the torn line is skipped when the file is read
+      }
+      throw diskError(`saving consumer positions to ${this.path}`, error, outcome);
+    }
+    this.#size += bytes.length;
     this.#lines += this.#dirty.size;
     this.#dirty.clear();
-    writeSync(this.#fd, text);
     return true;
   }
 
   /** Rewrites the file compactly once it grew well past its live entries (never under a running sync). */
   #compactIfDue(): void {
     if (this.#syncing || !(this.#lines > 1_000 && this.#lines > 4 * this.#committed.size)) return;
-    this.#reopenCompacted();
+    if (this.#lines < this.#compactFailedAt + 1_000) return;
+    try {
+      this.#reopenCompacted();
+    } catch {
+      this.#compactFailedAt = this.#lines; // the file stays long, which costs nothing but disk
+    }
   }
 
   /** Closes the file, rewrites it with the live entries only and opens it again for appending. */
   #reopenCompacted(): void {
     this.#closeFile();
-    this.#rewrite();
-    this.#fd = openSync(this.path, 'a', 0o600);
+    try {
+      this.#rewrite();
+    } finally {
+      this.#fd = this.#open();
+    }
   }
 
   /** Closes the file; a sync still running on the thread pool then finds a newer generation and does nothing. */
@@ -150,17 +198,31 @@ export class GroupOffsets {
   #rewrite(): void {
     let text = '';
     for (const e of this.#committed.values()) text += `${JSON.stringify(e)}\n`;
-    writeFileSync(`${this.path}.tmp`, text, { mode: 0o600, flush: this.#sync });
+    try {
+      writeFileSync(`${this.path}.tmp`, text, { mode: 0o600, flush: this.#sync });
+    } catch (error) {
+      rmSync(`${this.path}.tmp`, { force: true });
+      throw diskError(`compacting the consumer positions file ${this.path}`, error, 'The file is kept as it was.');
+    }
     renameSync(`${this.path}.tmp`, this.path);
     if (this.#sync) syncDir(dirname(this.path));
     this.#lines = this.#committed.size;
   }
 
+  /** Writes what is left and closes the file; a failed write is thrown after the file is closed. */
   close(): void {
-    this.flush();
-    this.#closeFile();
+    try {
+      this.flush(LOST_ON_CLOSE);
+    } finally {
+      this.#closeFile();
+    }
   }
 }
+
+/** What becomes of positions that could not be saved. */
+const UNSAVED = 'They are kept in memory and saved by the next commit; should the process end first, the messages after the last saved position are delivered again.';
+/** What becomes of positions that could not be saved when closing. */
+const LOST_ON_CLOSE = 'The messages after the last saved position of each group will be delivered again.';
 
 function keyOf(topic: string, group: string, partition: number): string {
   return `${topic}\u0000${group}\u0000${partition}`;

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { diskError } from './disk-error.ts';
 
 /** The lock file that makes one process the owner of a data directory. */
 export const LOCK_FILE = 'owner.lock';
@@ -63,7 +64,14 @@ export function tryLock(dir: string): LockResult {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
+      try {
+        writeSync(fd, String(process.pid));
+      } catch (error) {
+        // No room for the pid (a full disk): an empty lock would look forever half-written.
+        closeSync(fd);
+        unlinkSync(path);
+        throw diskError(`taking the lock ${path}`, error, 'Nothing was changed; try again once this is fixed.');
+      }
       closeSync(fd);
       let released = false;
       return {

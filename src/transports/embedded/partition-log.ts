@@ -2,9 +2,10 @@ import { fdatasync, fdatasyncSync, mkdirSync, readdirSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { TransportError } from '../../core/errors.ts';
 import { deferred, type Deferred } from '../../internal/deferred.ts';
+import { diskError } from './disk-error.ts';
 import { CorruptLogError } from './errors.ts';
 import { recycleFrames, type StoredRecord } from './record.ts';
-import { Segment, segmentName } from './segment.ts';
+import { Segment, segmentName, type SegmentMark } from './segment.ts';
 import { syncDir } from './sync-dir.ts';
 
 /**
@@ -209,6 +210,7 @@ export class PartitionLog {
     if (batch.length === 0) return this.#settleIdle();
     for (const w of batch) this.#pendingBytes -= w.frames.length;
     const written: WrittenSegment[] = [];
+    const before = this.#markBefore();
     try {
       // One write per segment touched: runs of batches that fit before the next roll.
       let chunks: Buffer[] = [];
@@ -240,7 +242,7 @@ export class PartitionLog {
       write();
       if (this.#pending.length === 0) this.#reserved = undefined;
     } catch (error) {
-      this.#fail(error as Error, batch);
+      this.#undo(before, error as Error, batch);
       return;
     }
     if (mode === 'never') {
@@ -252,7 +254,7 @@ export class PartitionLog {
     this.#syncing = true;
     fdatasync(this.active.fd, (error) => {
       this.#syncing = false;
-      if (error) return this.#fail(error, batch);
+      if (error) return this.#undo(before, error, batch, true);
       // The next commit is scheduled before this one's publishers wake up: when it starts at once,
       // what they publish next is encoded while its fsync runs.
       if (this.#pending.length > 0) this.#schedule();
@@ -271,11 +273,36 @@ export class PartitionLog {
     this.onVisible?.();
   }
 
-  #fail(error: Error, batch: PendingWrite[]): void {
-    this.#failed = error;
-    const wrapped = new TransportError(`writing to ${this.dir} failed: ${error.message}`, { cause: error, retryable: false });
+  /** Where the log stands before a commit writes: what `#undo` returns it to. */
+  #markBefore(): { segments: number; active: SegmentMark } {
+    return { segments: this.segments.length, active: this.active.mark() };
+  }
+
+  /**
+   * A commit's write or sync failed (a full disk, a quota, a file size limit): its records were
+   * never visible, so the files are cut back to where they were before it, and its publishes and
+   * those queued behind it are rejected — a rejected publish stores nothing, and does not come
+   * back after a restart. Once space is freed, publishing works again without reopening. After a
+   * failed sync (`synced`), or when cutting back fails too, the log refuses writes until reopened:
+   * what the disk holds is then not known for sure, and opening recovers it.
+   */
+  #undo(before: { segments: number; active: SegmentMark }, error: Error, batch: PendingWrite[], synced = false): void {
+    let undone = true;
+    try {
+      while (this.segments.length > before.segments) this.segments.pop()!.remove();
+      this.active.rollBack(before.active);
+    } catch {
+      undone = false;
+    }
+    this.#reserved = undefined;
+    const usable = undone && !synced;
+    if (!usable) this.#failed = error;
+    const outcome = usable
+      ? `Nothing of the ${batch.length === 1 ? 'publish' : 'publishes'} was stored; publish again once the problem is fixed.`
+      : 'The messages of this publish were not acknowledged; the partition takes no more writes until the transport is opened again.';
+    const rejected = diskError(`${synced ? 'syncing' : 'writing to'} ${this.dir}`, error, outcome, usable);
     this.#pendingBytes = 0;
-    for (const w of [...batch, ...this.#pending.splice(0)]) w.done.reject(wrapped);
+    for (const w of [...batch, ...this.#pending.splice(0)]) w.done.reject(rejected);
     this.#settleIdle();
   }
 

@@ -23,6 +23,15 @@ export interface ScanFailure {
   lastFrame: boolean;
 }
 
+/** A segment's state at one moment (see `Segment.mark`). */
+export interface SegmentMark {
+  readonly size: number;
+  readonly nextOffset: number;
+  readonly maxTimestamp: number;
+  readonly indexLength: number;
+  readonly lastIndexed: number;
+}
+
 /**
  * One segment file of a partition: records with offsets from `base`, appended at the end, and
  * its sparse offset index (one entry every INDEX_INTERVAL bytes, kept in memory and written to
@@ -171,6 +180,26 @@ export class Segment {
     this.#tail.clear(position);
     this.size = position;
     this.visibleSize = position;
+  }
+
+  /** Where the segment stands now: what `rollBack` returns it to. */
+  mark(): SegmentMark {
+    return { size: this.size, nextOffset: this.nextOffset, maxTimestamp: this.maxTimestamp, indexLength: this.index.length, lastIndexed: this.#lastIndexed };
+  }
+
+  /**
+   * Undoes the appends made since `mark` (a write that failed part-way, on a full disk): the file
+   * is cut back to where it was and what those appends noted is forgotten.
+   */
+  rollBack(mark: SegmentMark): void {
+    ftruncateSync(this.fd, mark.size);
+    this.#tail.clear(mark.size);
+    this.size = mark.size;
+    this.visibleSize = Math.min(this.visibleSize, mark.size);
+    this.nextOffset = mark.nextOffset;
+    this.maxTimestamp = mark.maxTimestamp;
+    this.index.length = mark.indexLength;
+    this.#lastIndexed = mark.lastIndexed;
   }
 
   /** Appends framed records (already numbered from `nextOffset`) with one write call. */

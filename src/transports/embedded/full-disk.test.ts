@@ -1,0 +1,207 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TransportError } from '../../core/errors.ts';
+import { Inbox } from '../../testing/inbox.ts';
+import { embedded } from './index.ts';
+
+/**
+ * A full disk, for real: a tmpfs of a few MiB mounted for the test, so every file of the broker —
+ * segments, indexes, the consumer positions — meets ENOSPC the way it would on a full volume.
+ * Mounting needs root; elsewhere the cases are skipped and say why.
+ */
+const mounts: string[] = [];
+
+function mountTmpfs(sizeKiB: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-full-disk-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k`, 'tmpfs', dir]);
+  mounts.push(dir);
+  return dir;
+}
+
+function resize(dir: string, sizeKiB: number): void {
+  execFileSync('mount', ['-o', `remount,size=${sizeKiB}k`, dir]);
+}
+
+/** Why a tmpfs cannot be mounted here, or undefined when it can. */
+function cannotMount(): string | undefined {
+  if (process.platform !== 'linux') return 'tmpfs mounts are a Linux feature';
+  if (process.getuid?.() !== 0) return 'mounting a tmpfs needs root';
+  try {
+    const dir = mountTmpfs(64);
+    execFileSync('umount', [dir]);
+    mounts.pop();
+    rmSync(dir, { recursive: true });
+    return undefined;
+  } catch (error) {
+    return `mount -t tmpfs failed: ${(error as Error).message.split('\n')[0]}`;
+  }
+}
+
+/** Fills what is left of the file system at `dir` with one file, and returns its path. */
+function fill(dir: string): string {
+  const path = join(dir, 'filler');
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let i = 0; ; i++) {
+    try {
+      writeFileSync(path, chunk, { flag: 'a' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') return path;
+      throw error;
+    }
+    if (i > 10_000) throw new Error(`${dir} never filled up`);
+  }
+}
+
+afterEach(() => {
+  for (const dir of mounts.splice(0)) {
+    execFileSync('umount', ['-l', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const reason = cannotMount();
+
+describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? ` — skipped: ${reason}` : ''}`, () => {
+  it('rejects a publish that finds the disk full with the reason, stores none of it, and publishes again once there is room', async () => {
+    const mount = mountTmpfs(1024);
+    const dir = join(mount, 'data');
+    const payload = new Uint8Array(8 * 1024).fill(7);
+    const acked: string[] = [];
+    let failure: unknown;
+    let bus = embedded({ dir, partitions: 1 });
+    for (let n = 0; failure === undefined && n < 1_000; n++) {
+      const batch = Array.from({ length: 8 }, (_, i) => ({ id: `m-${n}-${i}`, payload }));
+      await bus.publish('orders', batch).then(
+        () => acked.push(...batch.map((m) => m.id)),
+        (error: unknown) => (failure = error),
+      );
+    }
+    expect(failure).toBeInstanceOf(TransportError);
+    expect((failure as TransportError).message).toMatch(/disk is full.*ENOSPC.*Nothing of the publish was stored/);
+    expect((failure as TransportError).retryable).toBe(true);
+    expect(acked.length).toBeGreaterThan(50);
+
+    // Exactly the acknowledged messages are there, in order; the rejected batch left nothing behind.
+    const first = new Inbox();
+    const sub = await bus.subscribe('orders', { group: 'a', from: 'earliest' }, async (m) => first.push(m));
+    await first.untilCount(acked.length, 10_000);
+
+    resize(mount, 4096);
+    await bus.publish('orders', [{ id: 'after', payload }]);
+    await first.untilCount(acked.length + 1, 10_000);
+    expect(first.messages.map((m) => m.id)).toEqual([...acked, 'after']);
+    await sub.close();
+    await bus.close();
+
+    // And after a restart: a new group reads the same, nothing more.
+    bus = embedded({ dir, partitions: 1 });
+    const again = new Inbox();
+    await bus.subscribe('orders', { group: 'b', from: 'earliest' }, async (m) => again.push(m));
+    await again.untilCount(acked.length + 1, 10_000);
+    await bus.publish('orders', [{ id: 'sentinel', payload: new Uint8Array(1) }]);
+    await again.until(() => again.ids().has('sentinel'), 10_000, () => 'the sentinel');
+    expect(again.messages.map((m) => m.id)).toEqual([...acked, 'after', 'sentinel']);
+    await bus.close();
+  });
+
+  it('keeps commits the full disk refused, warns once instead of crashing, and writes them once there is room', async () => {
+    const mount = mountTmpfs(2048);
+    const dir = join(mount, 'data');
+    mkdirSync(dir);
+    // 64 partitions: a commit writes a line per partition, more than the file's first page holds.
+    let bus = embedded({ dir, partitions: 64 });
+    const gate = Promise.withResolvers<void>();
+    const started = new Inbox();
+    const done = new Inbox();
+    await bus.subscribe('jobs', { group: 'workers', from: 'earliest', concurrency: 100 }, async (m) => {
+      started.push(m);
+      await gate.promise;
+      done.push(m);
+    });
+    await bus.publish('jobs', Array.from({ length: 100 }, (_, i) => ({ id: `job-${i}`, key: `k${i}`, payload: new Uint8Array(16) })));
+    await started.untilCount(100, 10_000);
+    const filler = fill(mount);
+
+    const warned = new Promise<Error>((resolve, reject) => {
+      process.once('warning', resolve);
+      setTimeout(() => reject(new Error('no warning about the refused commits within 10 s')), 10_000).unref();
+    });
+    gate.resolve();
+    await done.untilCount(100, 10_000);
+    const warning = await warned;
+    expect(warning.message).toMatch(/saving consumer positions to .*offsets\.jsonl failed: the disk is full.*ENOSPC/);
+
+    // Room again: the next commit writes every position still owed, and close makes them durable.
+    rmSync(filler);
+    await bus.publish('jobs', [{ id: 'job-last', payload: new Uint8Array(1) }]);
+    await done.until(() => done.ids().has('job-last'), 10_000, () => 'job-last');
+    await bus.close();
+    for (const line of readFileSync(join(dir, 'offsets.jsonl'), 'utf8').trimEnd().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+
+    // Nothing is delivered again after a restart: the first message the group gets is a new one.
+    bus = embedded({ dir, partitions: 64 });
+    const after = new Inbox();
+    await bus.subscribe('jobs', { group: 'workers', from: 'earliest' }, async (m) => after.push(m));
+    await bus.publish('jobs', [{ id: 'sentinel', payload: new Uint8Array(1) }]);
+    await after.untilCount(1, 10_000);
+    expect(after.messages.map((m) => m.id)).toEqual(['sentinel']);
+    await bus.close();
+  });
+
+  it('refuses to open on a full disk with the reason, leaves no stale lock, and opens once there is room', async () => {
+    const mount = mountTmpfs(1024);
+    const dir = join(mount, 'data');
+    let bus = embedded({ dir, partitions: 1 });
+    await bus.publish('kept', [{ id: 'k1', payload: new Uint8Array(1) }]);
+    await bus.close();
+    const filler = fill(mount);
+
+    bus = embedded({ dir, partitions: 1 });
+    const refused = await bus.connect().then(
+      () => 'connected',
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(TransportError);
+    expect((refused as Error).message).toMatch(/the disk is full.*ENOSPC.*try again once this is fixed/);
+    expect(existsSync(join(dir, 'owner.lock'))).toBe(false);
+
+    rmSync(filler);
+    bus = embedded({ dir, partitions: 1 });
+    const inbox = new Inbox();
+    await bus.subscribe('kept', { group: 'reader', from: 'earliest' }, async (m) => inbox.push(m));
+    await inbox.untilCount(1, 10_000);
+    expect(inbox.messages.map((m) => m.id)).toEqual(['k1']);
+    await bus.close();
+  });
+
+  it('keeps a segment whose compaction finds no room, leaves no partial copy, and compacts once there is room', async () => {
+    const mount = mountTmpfs(1024);
+    const dir = join(mount, 'data');
+    const bus = embedded({ dir, partitions: 1, segmentBytes: 4096, topics: { state: { compact: true } } });
+    for (let v = 0; v < 20; v++) {
+      // One key written again and again among keys written once: compacted segments still hold data.
+      await bus.publish('state', Array.from({ length: 10 }, (_, k) => ({ key: k === 0 ? 'hot' : `c${v}-${k}`, payload: Buffer.alloc(100, v) })));
+    }
+    const partition = join(dir, 'topics', 'state', '0');
+    const files = (): string[] => readdirSync(partition).sort();
+    const before = files();
+    const filler = fill(mount);
+
+    const refused = await bus.maintain().then(
+      () => 'compacted',
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(TransportError);
+    expect((refused as Error).message).toMatch(/compacting .*\.log failed: the disk is full.*kept as it was/);
+    expect(files()).toEqual(before);
+
+    rmSync(filler);
+    const { compactedSegments } = await bus.maintain();
+    expect(compactedSegments).toBeGreaterThan(0);
+    expect(files().some((f) => f.endsWith('.compacting'))).toBe(false);
+    await bus.close();
+  });
+});
