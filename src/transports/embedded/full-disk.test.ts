@@ -80,7 +80,7 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
       );
     }
     expect(failure).toBeInstanceOf(TransportError);
-    expect((failure as TransportError).message).toMatch(/disk is full.*ENOSPC.*Nothing of the publish was stored/);
+    expect((failure as TransportError).message).toMatch(/disk is full.*ENOSPC.*None of it was stored/);
     expect((failure as TransportError).retryable).toBe(true);
     expect(acked.length).toBeGreaterThan(50);
 

@@ -298,8 +298,8 @@ export class PartitionLog {
     const usable = undone && !synced;
     if (!usable) this.#failed = error;
     const outcome = usable
-      ? `Nothing of the ${batch.length === 1 ? 'publish' : 'publishes'} was stored; publish again once the problem is fixed.`
-      : 'The messages of this publish were not acknowledged; the partition takes no more writes until the transport is opened again.';
+      ? 'None of it was stored; try again once the problem is fixed.'
+      : 'None of it was acknowledged; the partition takes no more writes until it is opened again.';
     const rejected = diskError(`${synced ? 'syncing' : 'writing to'} ${this.dir}`, error, outcome, usable);
     this.#pendingBytes = 0;
     for (const w of [...batch, ...this.#pending.splice(0)]) w.done.reject(rejected);
