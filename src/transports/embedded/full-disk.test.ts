@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TransportError } from '../../core/errors.ts';
 import { Inbox } from '../../testing/inbox.ts';
@@ -203,5 +204,29 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
     expect(compactedSegments).toBeGreaterThan(0);
     expect(files().some((f) => f.endsWith('.compacting'))).toBe(false);
     await bus.close();
+  });
+});
+
+/** The same write path under a file size limit, which needs no privilege: a segment stops growing with EFBIG. */
+describe.skipIf(process.platform === 'win32')('embedded broker under a file size limit (ulimit -f)', () => {
+  it('refuses the publish that meets the limit with the reason, and a restart finds exactly what was acknowledged', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'switchyard-file-limit-')), 'data');
+    const writer = fileURLToPath(new URL('./fixtures/file-limit-writer.ts', import.meta.url));
+    // 2,048 blocks: 1 MiB where the shell counts 512-byte blocks, 2 MiB where it counts KiB.
+    const out = execFileSync('sh', ['-c', 'ulimit -f 2048 && exec "$@"', 'sh', process.execPath, writer, dir], { encoding: 'utf8' });
+    const { acked, refusal } = JSON.parse(out) as { acked: string[]; refusal?: { name: string; message: string; retryable: boolean } };
+    expect(refusal?.name).toBe('TransportError');
+    expect(refusal?.message).toMatch(/size limit of this process \(ulimit -f\); raise the limit \(EFBIG\)\. None of it was stored/);
+    expect(refusal?.retryable).toBe(true);
+    expect(acked.length).toBeGreaterThan(50);
+
+    const bus = embedded({ dir, partitions: 1 });
+    const inbox = new Inbox();
+    await bus.subscribe('limited', { group: 'after', from: 'earliest' }, async (m) => inbox.push(m));
+    await bus.publish('limited', [{ id: 'sentinel', payload: new Uint8Array(1) }]);
+    await inbox.until(() => inbox.ids().has('sentinel'), 10_000, () => 'the sentinel');
+    expect(inbox.messages.map((m) => m.id)).toEqual([...acked, 'sentinel']);
+    await bus.close();
+    rmSync(dirname(dir), { recursive: true, force: true });
   });
 });
