@@ -1,6 +1,6 @@
 import { Connection, type AsyncMessage, type Publisher, type ReturnedMessage } from 'rabbitmq-client';
 import type { Capabilities } from '../../core/capabilities.ts';
-import { ClosedError, ConfigError, toError, TransportError } from '../../core/errors.ts';
+import { ClosedError, ConfigError, TimeoutError, toError, TransportError } from '../../core/errors.ts';
 import type { Message, OutgoingMessage } from '../../core/message.ts';
 import { normalizeOutgoing } from '../../core/message.ts';
 import { resolveSubscribeOptions, type ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
@@ -61,6 +61,7 @@ export class RabbitMQTransport implements Transport {
   #connecting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
+  #blocked: { reason: string; since: Date } | undefined;
   #ready = false;
   readonly #subscriptions = new Set<RabbitMQSubscription>();
   readonly #pending = new Set<Promise<unknown>>();
@@ -174,8 +175,14 @@ export class RabbitMQTransport implements Transport {
       this.#event({ type: 'connected' });
       if (again) void this.#redeclare(connection);
     });
-    connection.on('connection.blocked', (reason: string) => this.#event({ type: 'blocked', reason }));
-    connection.on('connection.unblocked', () => this.#event({ type: 'unblocked' }));
+    connection.on('connection.blocked', (reason: string) => {
+      this.#blocked = { reason, since: new Date() };
+      this.#event({ type: 'blocked', reason });
+    });
+    connection.on('connection.unblocked', () => {
+      this.#blocked = undefined;
+      this.#event({ type: 'unblocked' });
+    });
     try {
       await Promise.race([connection.onConnect(o.connectTimeoutMs, true), failedFast]);
       await this.#declareAll(connection);
@@ -264,7 +271,23 @@ export class RabbitMQTransport implements Transport {
     this.#pending.add(sending);
     const forget = (): void => void this.#pending.delete(sending);
     sending.then(forget, forget);
-    await withTimeout(sending, this.options.publishTimeoutMs, `rabbitmq publish of ${batch.length} message(s) to "${topic}" (the broker may still store them)`);
+    const what = `rabbitmq publish of ${batch.length} message(s) to "${topic}" (the broker may still store them)`;
+    await withTimeout(sending, this.options.publishTimeoutMs, what).catch((error: unknown) => {
+      const blocked = this.#blocked;
+      if (!(error instanceof TimeoutError) || !blocked) throw error;
+      // The usual reason a confirm never comes: the broker stopped reading from publishers.
+      throw new TimeoutError(
+        `${what}, which the broker has blocked on this connection since ${blocked.since.toISOString()} ("${blocked.reason}": RabbitMQ ` +
+          'blocks publishers while a disk or memory alarm is raised — free disk space below disk_free_limit, or memory above ' +
+          'vm_memory_high_watermark; publishing resumes by itself once the alarm clears: free space on the broker, or raise the limit),',
+        error.timeoutMs,
+      );
+    });
+  }
+
+  /** Why and since when the broker blocks this connection's publishing (a resource alarm), or undefined. */
+  get blocked(): { reason: string; since: Date } | undefined {
+    return this.#blocked;
   }
 
   async subscribe(topic: string, options: SubscribeOptions, handler: Handler): Promise<Subscription> {
