@@ -1,7 +1,7 @@
 import { ConfigError, TimeoutError, TransportError } from '../../core/errors.ts';
 
 /** Why a NATS operation failed, where that steers what the caller does next. */
-export type NatsFailure = 'no-responders' | 'responder-failed' | 'connection-closed' | 'permission' | 'broker';
+export type NatsFailure = 'no-responders' | 'responder-failed' | 'connection-closed' | 'permission' | 'storage-full' | 'broker';
 
 /**
  * A TransportError from the NATS transport with a `reason` to switch on. Request-reply
@@ -63,6 +63,15 @@ export function natsError(what: string, error: unknown, timeoutMs?: number): Err
   }
   if (name === 'PermissionViolationError' || name === 'AuthorizationError' || /permission|authorization/i.test(message)) {
     return new NatsTransportError(`${what}: ${message}`, 'permission', { cause: error, retryable: false });
+  }
+  if (/insufficient resources/i.test(message)) {
+    // JetStream's answer (API error 10023) once the server's store limit or its disk is reached.
+    return new NatsTransportError(
+      `${what}: JetStream has no storage left (${message}): the server reached its max_file_store or max_memory_store, or its disk is full. ` +
+        "Free space or raise the limit in the server's jetstream block, or give the stream limits (the transport's streams option: maxBytes, maxAge) so old messages make room",
+      'storage-full',
+      { cause: error, retryable: true },
+    );
   }
   if (timeoutMs !== undefined && isNatsTimeout(error)) return new TimeoutError(what, timeoutMs, { cause: error });
   if (isNatsClosed(error)) return new NatsTransportError(`${what}: the NATS connection is closed (${message})`, 'connection-closed', { cause: error, retryable: false });

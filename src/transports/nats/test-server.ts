@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,15 +34,24 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** @internal Starts a private JetStream-enabled nats-server for a test. */
-export async function startTestNatsServer(): Promise<TestNatsServer> {
+/**
+ * @internal Starts a private JetStream-enabled nats-server for a test; `config` is extra
+ * configuration file text (e.g. `jetstream { max_file_store: 1MB }`), the flags still win.
+ */
+export async function startTestNatsServer(options: { config?: string } = {}): Promise<TestNatsServer> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'switchyard-nats-'));
+  const configArgs: string[] = [];
+  if (options.config !== undefined) {
+    const file = join(storeDir, 'server.conf');
+    writeFileSync(file, options.config);
+    configArgs.push('-c', file);
+  }
   let child: ChildProcess | undefined;
 
   const start = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const p = spawn(BINARY, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const p = spawn(BINARY, [...configArgs, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
       child = p;
       let log = '';
       const timer = setTimeout(() => reject(new Error(`nats-server on port ${port} did not become ready:\n${log}`)), 15_000);
