@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TransportError } from '../../core/errors.ts';
 import { Inbox } from '../../testing/inbox.ts';
+import { publishUntilRefused } from '../../testing/publish-until-refused.ts';
 import { embedded } from './index.ts';
 
 /**
@@ -70,16 +71,8 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
     const mount = mountTmpfs(1024);
     const dir = join(mount, 'data');
     const payload = new Uint8Array(8 * 1024).fill(7);
-    const acked: string[] = [];
-    let failure: unknown;
     let bus = embedded({ dir, partitions: 1 });
-    for (let n = 0; failure === undefined && n < 1_000; n++) {
-      const batch = Array.from({ length: 8 }, (_, i) => ({ id: `m-${n}-${i}`, payload }));
-      await bus.publish('orders', batch).then(
-        () => acked.push(...batch.map((m) => m.id)),
-        (error: unknown) => (failure = error),
-      );
-    }
+    const { acked, refusal: failure } = await publishUntilRefused(bus, 'orders', payload);
     expect(failure).toBeInstanceOf(TransportError);
     expect((failure as TransportError).message).toMatch(/disk is full.*ENOSPC.*None of it was stored/);
     expect((failure as TransportError).retryable).toBe(true);

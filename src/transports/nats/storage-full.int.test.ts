@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Inbox } from '../../testing/inbox.ts';
+import { publishUntilRefused } from '../../testing/publish-until-refused.ts';
 import { nats, NatsTransportError, planStream, type NatsTransport } from './index.ts';
 import { startTestNatsServer, type TestNatsServer } from './test-server.ts';
 
@@ -23,16 +24,7 @@ describe('NATS JetStream when the server has no storage left', () => {
   it('refuses the publish with the reason and what to do, delivers what was stored, and publishes again once space is freed', async () => {
     const inbox = new Inbox();
     await bus.subscribe('ledger.entries', { group: 'audit', from: 'earliest' }, async (m) => inbox.push(m));
-    const payload = new Uint8Array(16 * 1024);
-    const acked: string[] = [];
-    let refusal: unknown;
-    for (let n = 0; refusal === undefined && n < 1_000; n++) {
-      const batch = Array.from({ length: 8 }, (_, i) => ({ id: `e-${n}-${i}`, payload }));
-      await bus.publish('ledger.entries', batch).then(
-        () => acked.push(...batch.map((m) => m.id)),
-        (error: unknown) => (refusal = error),
-      );
-    }
+    const { acked, refusal } = await publishUntilRefused(bus, 'ledger.entries', new Uint8Array(16 * 1024));
     expect(refusal).toBeInstanceOf(NatsTransportError);
     expect((refusal as NatsTransportError).reason).toBe('storage-full');
     expect((refusal as NatsTransportError).retryable).toBe(true);
