@@ -19,6 +19,14 @@ const PERMANENT_API_ERRORS = new Set([
   'POLICY_VIOLATION',
 ]);
 
+/** What retryable broker-side errors mean for whoever runs the cluster, and what to do. */
+const BROKER_TROUBLE: Readonly<Record<string, string>> = {
+  KAFKA_STORAGE_ERROR:
+    "the broker could not write to the partition's log directory (a full or failed disk on the broker: Kafka takes that log directory offline); free space or replace the disk, then restart the broker or move the partition's replicas",
+  NOT_ENOUGH_REPLICAS: "fewer in-sync replicas than the topic's min.insync.replicas: bring the missing brokers back (acks=all refuses the write until then)",
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: "the write was stored but fewer in-sync replicas than min.insync.replicas had it: it may be stored; bring the missing brokers back",
+};
+
 interface PlatformaticErrorShape {
   code?: string;
   apiId?: string;
@@ -85,5 +93,6 @@ export function toKafkaError(what: string, error: unknown): SwitchyardError {
   }
   const permanent = ids.find((id) => PERMANENT_API_ERRORS.has(id));
   if (permanent) return new TransportError(`${what}: ${detail}`, { cause: error, retryable: false });
-  return new TransportError(`${what}: ${detail}`, { cause: error, retryable: true });
+  const hint = ids.map((id) => BROKER_TROUBLE[id]).find((h) => h !== undefined);
+  return new TransportError(`${what}: ${detail}${hint ? ` — ${hint}` : ''}`, { cause: error, retryable: true });
 }

@@ -132,4 +132,25 @@ describe.skipIf(!usingMock())('Kafka faults (private librdkafka mock cluster —
     expect(slowFailures.every((f) => isTransportError(f.error))).toBe(true);
     expect(slowFailures[0]!.at - slowAt).toBeLessThan(3_000 + 2_000);
   }, 60_000);
+
+  it('a broker that cannot write its log (KAFKA_STORAGE_ERROR, a full disk) fails the publish with what it means, and nothing is lost once it can again', async () => {
+    const topic = `faults.storage.${Date.now()}`;
+    await cluster.control(`create-topic ${topic} 1 1`);
+    const t = transport();
+    const inbox = new Inbox();
+    open.push(await t.subscribe(topic, { group: 'storage', from: 'earliest' }, async (m: Message) => inbox.push(m)));
+    await t.publish(topic, [{ id: 'before', payload: Buffer.from('1') }]);
+    // More errors than the producer's retries: the disk stays full for the whole publish.
+    await cluster.control('push-errors Produce KAFKA_STORAGE_ERROR 20');
+    const refused = await t.publish(topic, [{ id: 'during', payload: Buffer.from('2') }]).then(
+      () => 'published',
+      (error: unknown) => error,
+    );
+    await cluster.control('clear-errors Produce');
+    expect(isTransportError(refused)).toBe(true);
+    expect((refused as Error).message).toMatch(/KAFKA_STORAGE_ERROR.*could not write to the partition's log directory \(a full or failed disk on the broker/);
+    await t.publish(topic, [{ id: 'after', payload: Buffer.from('3') }]);
+    await inbox.until(() => inbox.ids().has('before') && inbox.ids().has('after'), 20_000, () => `before and after (got ${[...inbox.ids()].join(', ')})`);
+    expect(inbox.ids().has('during')).toBe(false); // the broker refused it: not stored
+  }, 60_000);
 });
