@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { ConcurrencyError, ConfigError } from '../core/errors.ts';
+import { pgResourceError } from '../internal/pg-errors.ts';
 import type { OutgoingMessage } from '../core/message.ts';
 import { createEventStore, type EventStoreOptions } from './create-event-store.ts';
 import {
@@ -184,7 +185,7 @@ export class PostgresEventStorage implements EventStorage {
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      throw pgResourceError(`appending to stream "${streamId}"`, error);
     } finally {
       client.release();
     }

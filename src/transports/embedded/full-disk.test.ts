@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TransportError } from '../../core/errors.ts';
+import { cannotMountTmpfs, fillTmpfs, mountTmpfs, resizeTmpfs, unmountAllTmpfs } from '../../internal/tmpfs.test-support.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { publishUntilRefused } from '../../testing/publish-until-refused.ts';
 import { embedded } from './index.ts';
@@ -14,57 +15,9 @@ import { embedded } from './index.ts';
  * segments, indexes, the consumer positions — meets ENOSPC the way it would on a full volume.
  * Mounting needs root; elsewhere the cases are skipped and say why.
  */
-const mounts: string[] = [];
+afterEach(unmountAllTmpfs);
 
-function mountTmpfs(sizeKiB: number): string {
-  const dir = mkdtempSync(join(tmpdir(), 'switchyard-full-disk-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k`, 'tmpfs', dir]);
-  mounts.push(dir);
-  return dir;
-}
-
-function resize(dir: string, sizeKiB: number): void {
-  execFileSync('mount', ['-o', `remount,size=${sizeKiB}k`, dir]);
-}
-
-/** Why a tmpfs cannot be mounted here, or undefined when it can. */
-function cannotMount(): string | undefined {
-  if (process.platform !== 'linux') return 'tmpfs mounts are a Linux feature';
-  if (process.getuid?.() !== 0) return 'mounting a tmpfs needs root';
-  try {
-    const dir = mountTmpfs(64);
-    execFileSync('umount', [dir]);
-    mounts.pop();
-    rmSync(dir, { recursive: true });
-    return undefined;
-  } catch (error) {
-    return `mount -t tmpfs failed: ${(error as Error).message.split('\n')[0]}`;
-  }
-}
-
-/** Fills what is left of the file system at `dir` with one file, and returns its path. */
-function fill(dir: string): string {
-  const path = join(dir, 'filler');
-  const chunk = Buffer.alloc(64 * 1024);
-  for (let i = 0; ; i++) {
-    try {
-      writeFileSync(path, chunk, { flag: 'a' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') return path;
-      throw error;
-    }
-    if (i > 10_000) throw new Error(`${dir} never filled up`);
-  }
-}
-
-afterEach(() => {
-  for (const dir of mounts.splice(0)) {
-    execFileSync('umount', ['-l', dir]);
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-const reason = cannotMount();
+const reason = cannotMountTmpfs();
 
 describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? ` — skipped: ${reason}` : ''}`, () => {
   it('rejects a publish that finds the disk full with the reason, stores none of it, and publishes again once there is room', async () => {
@@ -83,7 +36,7 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
     const sub = await bus.subscribe('orders', { group: 'a', from: 'earliest' }, async (m) => first.push(m));
     await first.untilCount(acked.length, 10_000);
 
-    resize(mount, 4096);
+    resizeTmpfs(mount, 4096);
     await bus.publish('orders', [{ id: 'after', payload }]);
     await first.untilCount(acked.length + 1, 10_000);
     expect(first.messages.map((m) => m.id)).toEqual([...acked, 'after']);
@@ -117,7 +70,7 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
     });
     await bus.publish('jobs', Array.from({ length: 100 }, (_, i) => ({ id: `job-${i}`, key: `k${i}`, payload: new Uint8Array(16) })));
     await started.untilCount(100, 10_000);
-    const filler = fill(mount);
+    const filler = fillTmpfs(mount);
 
     const warned = new Promise<Error>((resolve, reject) => {
       process.once('warning', resolve);
@@ -151,7 +104,7 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
     let bus = embedded({ dir, partitions: 1 });
     await bus.publish('kept', [{ id: 'k1', payload: new Uint8Array(1) }]);
     await bus.close();
-    const filler = fill(mount);
+    const filler = fillTmpfs(mount);
 
     bus = embedded({ dir, partitions: 1 });
     const refused = await bus.connect().then(
@@ -182,7 +135,7 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
     const partition = join(dir, 'topics', 'state', '0');
     const files = (): string[] => readdirSync(partition).sort();
     const before = files();
-    const filler = fill(mount);
+    const filler = fillTmpfs(mount);
 
     const refused = await bus.maintain().then(
       () => 'compacted',
