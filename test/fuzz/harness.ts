@@ -72,10 +72,12 @@ export async function runTarget(name: string, settings: FuzzSettings, source: { 
         });
       }
     }, 100);
+    // A worker that reported ends by itself: it is not terminated then, as terminate() racing the
+    // worker's own exit has taken the whole test process down with SIGSEGV (once in CI, 2026-11-25).
+    let reported: WorkerResult | undefined;
     worker.once('message', (result: WorkerResult) => {
       clearInterval(watchdog);
-      void worker.terminate();
-      resolve({ ...result, target: name, seed: settings.seed });
+      reported = result;
     });
     worker.once('error', (error) => {
       clearInterval(watchdog);
@@ -83,7 +85,8 @@ export async function runTarget(name: string, settings: FuzzSettings, source: { 
     });
     worker.once('exit', (code) => {
       clearInterval(watchdog);
-      reject(new Error(`fuzz worker for "${name}" exited with code ${code} before reporting`));
+      if (reported) resolve({ ...reported, target: name, seed: settings.seed });
+      else reject(new Error(`fuzz worker for "${name}" exited with code ${code} before reporting`));
     });
   });
 }
