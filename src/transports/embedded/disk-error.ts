@@ -23,7 +23,7 @@ export function diskErrorCode(error: unknown): string | undefined {
  *
  * @example
  * ```ts
- * throw diskError(`writing to ${dir}`, error, 'nothing of this publish was stored; publish it again');
+ * throw diskError(`writing to ${dir}`, error, 'None of it was stored; try again once the problem is fixed.');
  * ```
  */
 export function diskError(what: string, error: unknown, outcome: string, retryable = true): TransportError {

@@ -174,7 +174,7 @@ export class Segment {
     renameSync(tmp, this.indexPath);
   }
 
-  /** Cuts the file at `position` (a torn tail). */
+  /** Cuts the file at `position` (a torn tail, or what a failed write left). */
   truncate(position: number): void {
     ftruncateSync(this.fd, position);
     this.#tail.clear(position);
@@ -192,10 +192,9 @@ export class Segment {
    * is cut back to where it was and what those appends noted is forgotten.
    */
   rollBack(mark: SegmentMark): void {
-    ftruncateSync(this.fd, mark.size);
-    this.#tail.clear(mark.size);
-    this.size = mark.size;
-    this.visibleSize = Math.min(this.visibleSize, mark.size);
+    const visible = Math.min(this.visibleSize, mark.size);
+    this.truncate(mark.size);
+    this.visibleSize = visible;
     this.nextOffset = mark.nextOffset;
     this.maxTimestamp = mark.maxTimestamp;
     this.index.length = mark.indexLength;
