@@ -171,6 +171,7 @@ export class RabbitMQTransport implements Transport {
       else this.#event({ type: 'error', error: toError(error), context: 'connecting' });
     });
     connection.on('connection', () => {
+      this.#blocked = undefined; // a block is per connection: a new one starts unblocked
       const again = this.#ready;
       this.#event({ type: 'connected' });
       if (again) void this.#redeclare(connection);
