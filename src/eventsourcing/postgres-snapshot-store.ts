@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { ConfigError } from '../core/errors.ts';
+import { explainPgResources } from '../internal/pg-errors.ts';
 import { migration, postgresTables, type PostgresTableOptions } from './postgres-tables.ts';
 import type { Snapshot, SnapshotStore } from './snapshots.ts';
 
@@ -66,7 +67,7 @@ export function postgresSnapshotStore(options: PostgresSnapshotStoreOptions): Sn
     },
     async save(snapshot) {
       await migrate();
-      await pool.query(
+      const saving = pool.query(
         `INSERT INTO ${table} AS s (stream_id, name, version, schema_version, content_type, state, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (stream_id, name) DO UPDATE SET
@@ -83,6 +84,7 @@ export function postgresSnapshotStore(options: PostgresSnapshotStoreOptions): Sn
           snapshot.timestamp,
         ],
       );
+      await explainPgResources(`saving the "${snapshot.name}" snapshot of stream "${snapshot.streamId}" at version ${snapshot.version}`, saving);
     },
     async delete(streamId, name) {
       await migrate();

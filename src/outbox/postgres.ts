@@ -2,8 +2,14 @@ import type { Pool, PoolClient } from 'pg';
 import { ConfigError, toError } from '../core/errors.ts';
 import { normalizeOutgoing, type OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
+import { explainPgResources, pgResourceError } from '../internal/pg-errors.ts';
 import { delay } from '../router/shutdown.ts';
 import { quoteTable } from '../stores/idempotency/postgres.ts';
+
+/** What became of an enqueue that failed: it ran in the caller's transaction, which cannot commit now. */
+const IN_CALLERS_TRANSACTION = 'Your transaction cannot commit now: roll it back (nothing of it is stored)';
+/** What became of a relay round whose "sent" marks failed: at-least-once, so they go out again. */
+const UNMARKED = 'The messages were published and stay pending, so a relay publishes them again (consumers dedupe by message id)';
 
 /** Something that runs queries: a pg Pool, PoolClient or Client (in a transaction for `enqueue`). */
 export interface Queryable {
@@ -96,6 +102,7 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
     const batchSize = relay.batchSize ?? 100;
     const client = await pool.connect();
     let failed: unknown;
+    let ended = false;
     try {
       await client.query('BEGIN');
       const taken = await client.query<Row>(
@@ -104,6 +111,7 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
       );
       if (taken.rows.length === 0) {
         await client.query('COMMIT');
+        ended = true;
         return 0;
       }
       // Per key, publish only the rows before the first pending row we do not hold (another
@@ -137,12 +145,18 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
       } catch (error) {
         failed = error;
       }
-      if (sent.length > 0) await client.query(`UPDATE ${table} SET sent_at = now() WHERE id = ANY($1::bigint[])`, [sent]);
-      await client.query('COMMIT');
+      try {
+        if (sent.length > 0) await client.query(`UPDATE ${table} SET sent_at = now() WHERE id = ANY($1::bigint[])`, [sent]);
+        await client.query('COMMIT');
+        ended = true;
+      } catch (error) {
+        throw pgResourceError(`outbox relay: marking ${sent.length} published rows sent`, error, UNMARKED);
+      }
       if (failed) throw failed;
       return sent.length;
     } catch (error) {
-      if (!failed) await client.query('ROLLBACK').catch(() => {});
+      // Whatever failed, the connection goes back to the pool outside any transaction.
+      if (!ended) await client.query('ROLLBACK').catch(() => {});
       throw error;
     } finally {
       client.release();
@@ -160,11 +174,12 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
     async enqueue(tx, topic, messages) {
       const list = normalizeOutgoing(topic, messages);
       if (list.length === 0) return;
-      await tx.query(
+      const inserting = tx.query(
         `INSERT INTO ${table} (topic, msg_id, key, payload, headers)
          SELECT $1, m, k, p, h FROM unnest($2::text[], $3::text[], $4::bytea[], $5::jsonb[]) WITH ORDINALITY AS u(m, k, p, h, n) ORDER BY n`,
         [topic, list.map((m) => m.id), list.map((m) => m.key), list.map((m) => Buffer.from(m.payload)), list.map((m) => JSON.stringify(m.headers))],
       );
+      await explainPgResources(`outbox: enqueueing ${list.length} message(s) for "${topic}"`, inserting, IN_CALLERS_TRANSACTION);
     },
     relayOnce,
     relay(relayOptions) {

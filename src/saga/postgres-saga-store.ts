@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { ConcurrencyError, ConfigError } from '../core/errors.ts';
+import { explainPgResources } from '../internal/pg-errors.ts';
 import { UNFINISHED_STATUSES, type NewSagaRecord, type SagaQuery, type SagaRecord, type SagaStatus, type SagaStore } from './saga-store.ts';
 
 /** PostgreSQL saga store settings. */
@@ -106,9 +107,10 @@ export function postgresSagaStore(options: PostgresSagaStoreOptions): PostgresSa
     return migrated;
   };
 
-  const query = async (text: string, values: unknown[]): Promise<Row[]> => {
+  /** Runs one statement; the server running out of disk, memory or connections is explained as `what` failing. */
+  const query = async (what: string, text: string, values: unknown[]): Promise<Row[]> => {
     await migrate();
-    return (await pool.query<Row>(text, values)).rows;
+    return (await explainPgResources(`saga store: ${what}`, pool.query<Row>(text, values))).rows;
   };
 
   return {
@@ -117,6 +119,7 @@ export function postgresSagaStore(options: PostgresSagaStoreOptions): PostgresSa
     migrate,
     async create(record, lease) {
       const rows = await query(
+        `creating saga "${record.id}"`,
         `INSERT INTO ${table} (id, saga, status, version, owner, lease_until, created_at, updated_at, body)
          VALUES ($1, $2, $3, 1, $4, CASE WHEN $4::text IS NULL THEN NULL ELSE ${NOW_MS} + $5::bigint END, ${NOW_MS}, ${NOW_MS}, $6)
          ON CONFLICT (id) DO NOTHING RETURNING *`,
@@ -127,22 +130,24 @@ export function postgresSagaStore(options: PostgresSagaStoreOptions): PostgresSa
       throw new ConcurrencyError(`saga ${record.id} already exists`, 0, existing?.version ?? 'unknown');
     },
     async get(id) {
-      const rows = await query(`SELECT * FROM ${table} WHERE id = $1`, [id]);
+      const rows = await query(`reading saga "${id}"`, `SELECT * FROM ${table} WHERE id = $1`, [id]);
       return rows[0] && fromRow(rows[0]);
     },
     async update(record, lease) {
       const rows = await query(
+        `saving saga "${record.id}" (version ${record.version + 1})`,
         `UPDATE ${table} SET status = $3, version = version + 1, body = $4, updated_at = ${NOW_MS},
            owner = $5, lease_until = CASE WHEN $6::bigint IS NULL THEN NULL ELSE ${NOW_MS} + $6::bigint END
          WHERE id = $1 AND version = $2 RETURNING *`,
         [record.id, record.version, record.status, body(record), lease ? lease.owner : (record.owner ?? null), lease ? lease.ms : null],
       );
       if (rows[0]) return fromRow(rows[0]);
-      const current = await query(`SELECT version FROM ${table} WHERE id = $1`, [record.id]);
+      const current = await query(`reading the version of saga "${record.id}"`, `SELECT version FROM ${table} WHERE id = $1`, [record.id]);
       throw new ConcurrencyError(`saga ${record.id}`, record.version, current[0]?.version ?? 'none');
     },
     async acquire(id, lease) {
       const rows = await query(
+        `taking the lease of saga "${id}"`,
         `UPDATE ${table} SET version = version + 1, owner = $2, lease_until = ${NOW_MS} + $3::bigint, updated_at = ${NOW_MS}
          WHERE id = $1 AND status IN ${UNFINISHED} AND (owner IS NULL OR owner = $2 OR COALESCE(lease_until, 0) < ${NOW_MS}) RETURNING *`,
         [id, lease.owner, lease.ms],
@@ -151,6 +156,7 @@ export function postgresSagaStore(options: PostgresSagaStoreOptions): PostgresSa
     },
     async claim(lease, limit, filter = {}) {
       const rows = await query(
+        'claiming unfinished sagas',
         `UPDATE ${table} SET version = version + 1, owner = $1, lease_until = ${NOW_MS} + $2::bigint, updated_at = ${NOW_MS}
          WHERE id IN (
            SELECT id FROM ${table}
@@ -165,7 +171,7 @@ export function postgresSagaStore(options: PostgresSagaStoreOptions): PostgresSa
     },
     async renew(ids, lease) {
       if (ids.length === 0) return [];
-      const rows = await query(`UPDATE ${table} SET lease_until = ${NOW_MS} + $3::bigint WHERE id = ANY($1::text[]) AND owner = $2 RETURNING id`, [
+      const rows = await query('renewing saga leases', `UPDATE ${table} SET lease_until = ${NOW_MS} + $3::bigint WHERE id = ANY($1::text[]) AND owner = $2 RETURNING id`, [
         [...ids],
         lease.owner,
         lease.ms,
@@ -174,6 +180,7 @@ export function postgresSagaStore(options: PostgresSagaStoreOptions): PostgresSa
     },
     async list(q: SagaQuery = {}) {
       const rows = await query(
+        'listing sagas',
         `SELECT * FROM ${table}
          WHERE ($1::text[] IS NULL OR status = ANY($1::text[])) AND ($2::text IS NULL OR saga = $2)
          ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4`,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { ConfigError } from '../../core/errors.ts';
+import { explainPgResources, pgResourceError } from '../../internal/pg-errors.ts';
 import { contextKey, type RouterContext } from '../../router/types.ts';
 import type { ClaimOptions, IdempotencyClaim, IdempotencyStore } from './store.ts';
 
@@ -17,6 +18,9 @@ export interface PostgresIdempotencyOptions {
    */
   transactional?: boolean;
 }
+
+/** What became of a lease-mode key whose "processed" mark failed. */
+const LEASE_KEPT = 'The key stays claimed until its lease runs out, then the message may run again (at-least-once)';
 
 const txKey = contextKey<PoolClient>('switchyard.postgres.transaction');
 
@@ -110,7 +114,7 @@ export function postgresIdempotencyStore(options: PostgresIdempotencyOptions): I
       client.off('error', onError);
       client.release(error);
     };
-    const finish = async (sql: string): Promise<void> => {
+    const finish = async (sql: 'COMMIT' | 'ROLLBACK'): Promise<void> => {
       if (done) return;
       done = true;
       try {
@@ -118,7 +122,8 @@ export function postgresIdempotencyStore(options: PostgresIdempotencyOptions): I
         letGo();
       } catch (error) {
         letGo(error as Error);
-        throw error;
+        // A COMMIT that fails rolls back: the handler's writes and the mark are both gone.
+        throw sql === 'COMMIT' ? pgResourceError(`idempotency store: committing key "${key}" with the handler's writes`, error) : error;
       }
     };
     try {
@@ -131,7 +136,7 @@ export function postgresIdempotencyStore(options: PostgresIdempotencyOptions): I
     } catch (error) {
       done = true;
       letGo(error as Error);
-      throw error;
+      throw pgResourceError(`idempotency store: claiming key "${key}"`, error);
     }
     return {
       status: 'claimed',
@@ -143,7 +148,7 @@ export function postgresIdempotencyStore(options: PostgresIdempotencyOptions): I
 
   async function claimLease(key: string, leaseMs: number, ttlMs: number): Promise<IdempotencyClaim> {
     const token = randomUUID();
-    const inserted = await pool.query(upsert, [key, 'processing', token, leaseMs]);
+    const inserted = await explainPgResources(`idempotency store: claiming key "${key}"`, pool.query(upsert, [key, 'processing', token, leaseMs]));
     if (inserted.rowCount === 0) {
       const row = await pool.query<{ state: string }>(`SELECT state FROM ${table} WHERE key = $1`, [key]);
       // Gone meanwhile (released): busy makes the caller try again shortly.
@@ -152,7 +157,8 @@ export function postgresIdempotencyStore(options: PostgresIdempotencyOptions): I
     return {
       status: 'claimed',
       async complete() {
-        await pool.query(`UPDATE ${table} SET state = 'done', token = '', expires_at = now() + $2 * interval '1 millisecond' WHERE key = $1`, [key, ttlMs]);
+        const marking = pool.query(`UPDATE ${table} SET state = 'done', token = '', expires_at = now() + $2 * interval '1 millisecond' WHERE key = $1`, [key, ttlMs]);
+        await explainPgResources(`idempotency store: marking key "${key}" processed`, marking, LEASE_KEPT);
       },
       async release() {
         await pool.query(`DELETE FROM ${table} WHERE key = $1 AND token = $2 AND state = 'processing'`, [key, token]);
