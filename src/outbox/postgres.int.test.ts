@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TransportError } from '../core/errors.ts';
 import { json } from '../codecs/json.ts';
 import { Inbox } from '../testing/inbox.ts';
 import { memory } from '../transports/memory/index.ts';
@@ -110,6 +111,70 @@ describe('postgresOutbox', () => {
     expect(published).toEqual([1, 2, 3, 4, 5]);
     expect(got.messages.map((m) => codec.decode(m).seq).sort()).toEqual([1, 2, 3, 4, 5]);
     expect(await box.pending()).toBe(0);
+    await bus.close();
+  });
+
+  it('sets aside a row the transport refuses after maxAttempts, while other keys go on and its own key waits behind it', async () => {
+    const table = `outbox_poison_${run}`;
+    tables.push(table);
+    const box = postgresOutbox({ pool, table });
+    await box.migrate();
+    const bus = memory();
+    const topic = `outbox-poison.${run}`;
+    const got = new Inbox();
+    await bus.subscribe(`${topic}.>`, { group: 'g', concurrency: 1 }, async (m) => got.push(m));
+    // The broker refuses what is marked poison, as it would an oversized message or a forbidden topic.
+    let refuse = true;
+    const picky = Object.create(bus) as typeof bus;
+    picky.publish = async (to, messages) => {
+      const list = Array.isArray(messages) ? messages : [messages];
+      if (refuse && list.some((m) => codec.decode({ ...m, topic: to, id: '' } as never).tx < 0)) {
+        throw new TransportError('message refused by the broker', { retryable: false });
+      }
+      await bus.publish(to, messages);
+    };
+    const row = (key: string, seq: number, tx = 0) => codec.encode({ key, seq, tx }, { key, id: `${key}-${seq}` });
+    // One topic, so the poison row shares a publish call with rows of other keys.
+    await box.enqueue(pool, `${topic}.a`, [row('k1', 1), row('x', 1, -1), row('k2', 1), row('x', 2), row('k1', 2)]);
+    const errors: TransportError[] = [];
+    const relay = { transport: picky, maxAttempts: 2, onError: (e: Error) => errors.push(e as TransportError) };
+
+    expect(await box.relayOnce(relay)).toBe(3); // k1-1, k2-1, k1-2; x-2 waits behind x-1
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(/refused row \d+ \(message x-1 to "outbox-poison\..*\.a"\): message refused by the broker; it stays pending/);
+    expect(errors[0]!.retryable).toBe(true);
+    expect(await box.pending()).toBe(2);
+
+    expect(await box.relayOnce(relay)).toBe(0); // refused a second time: set aside; x-2 still waits this round
+    expect(errors[1]!.message).toMatch(/set aside after 2 refusals.*requeueFailed\(\)/);
+    expect(errors[1]!.retryable).toBe(false);
+    const failed = await box.failed();
+    expect(failed.map((f) => [f.messageId, f.key, f.attempts, f.lastError])).toEqual([['x-1', 'x', 2, 'message refused by the broker']]);
+    expect(await box.pending()).toBe(1);
+
+    expect(await box.relayOnce(relay)).toBe(1); // x-2, no longer behind anything pending
+    refuse = false; // the cause fixed
+    expect(await box.requeueFailed()).toBe(1);
+    expect(await box.relayOnce(relay)).toBe(1);
+    expect(await box.failed()).toEqual([]);
+    expect(await box.pending()).toBe(0);
+    await got.untilCount(5, 5_000);
+    expect(got.messages.map((m) => m.id)).toEqual(['k1-1', 'k2-1', 'k1-2', 'x-2', 'x-1']);
+    await bus.close();
+  });
+
+  it('ends the round at a failure trying again may cure, counting no attempt against any row', async () => {
+    const table = `outbox_down_${run}`;
+    tables.push(table);
+    const box = postgresOutbox({ pool, table });
+    await box.migrate();
+    const bus = memory();
+    const down = Object.create(bus) as typeof bus;
+    down.publish = () => Promise.reject(new TransportError('connection refused', { retryable: true }));
+    await box.enqueue(pool, `outbox-down.${run}`, [codec.encode({ key: 'k', seq: 1, tx: 0 }, { key: 'k' })]);
+    for (let i = 0; i < 3; i++) await expect(box.relayOnce({ transport: down, maxAttempts: 1 })).rejects.toThrow(/connection refused/);
+    expect(await box.failed()).toEqual([]);
+    expect(await box.pending()).toBe(1);
     await bus.close();
   });
 });

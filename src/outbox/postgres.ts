@@ -1,9 +1,10 @@
 import type { Pool, PoolClient } from 'pg';
-import { ConfigError, toError } from '../core/errors.ts';
+import { ConfigError, toError, TransportError } from '../core/errors.ts';
 import { normalizeOutgoing, type OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import { explainPgResources, pgResourceError } from '../internal/pg-errors.ts';
 import { delay } from '../router/shutdown.ts';
+import { publishRows, type OutboxRow } from './publish-rows.ts';
 import { quoteTable } from '../stores/idempotency/postgres.ts';
 
 /** What became of an enqueue that failed: it ran in the caller's transaction, which cannot commit now. */
@@ -32,7 +33,17 @@ export interface RelayOptions {
   batchSize?: number;
   /** Wait when nothing is pending, in ms. Default 200. */
   pollIntervalMs?: number;
-  /** Called when a round fails (the relay then waits `pollIntervalMs` and carries on). */
+  /**
+   * Refusals after which a row the transport refuses (a PermanentError, ConfigError or a
+   * TransportError that is not retryable: an oversized message, a forbidden topic) is set aside,
+   * so the rows of its key behind it go on; see `failed()` and `requeueFailed()`. Failures trying
+   * again may cure (the broker down) never count. Default 5.
+   */
+  maxAttempts?: number;
+  /**
+   * Called when a round fails (the relay then waits `pollIntervalMs` and carries on), and for each
+   * row the transport refused (a TransportError saying whether it was set aside).
+   */
   onError?: (error: Error) => void;
 }
 
@@ -59,18 +70,30 @@ export interface PostgresOutbox {
   relay(options: RelayOptions): OutboxRelay;
   /** Deletes rows sent more than `olderThanMs` ago; returns how many. */
   purgeSent(olderThanMs: number): Promise<number>;
-  /** Rows not yet published. */
+  /** Rows not yet published (those set aside not counted). */
   pending(): Promise<number>;
+  /** Rows set aside after the transport refused them `maxAttempts` times, oldest first. */
+  failed(limit?: number): Promise<FailedOutboxRow[]>;
+  /** Puts rows set aside (those with `ids`, or all) back to pending, attempts reset; returns how many. */
+  requeueFailed(ids?: readonly string[]): Promise<number>;
 }
 
-interface Row {
-  id: string;
-  topic: string;
-  msg_id: string;
-  key: string;
-  payload: Buffer;
-  headers: Record<string, string>;
+/** A row the relay set aside after the transport refused it `maxAttempts` times. */
+export interface FailedOutboxRow {
+  /** The row's id (for `requeueFailed`). */
+  readonly id: string;
+  readonly topic: string;
+  readonly messageId: string;
+  readonly key: string;
+  /** How often the transport refused it. */
+  readonly attempts: number;
+  /** The last refusal's message. */
+  readonly lastError: string;
+  readonly failedAt: Date;
 }
+
+/** Rows a relay publishes: not sent, and not set aside. */
+const PENDING = 'sent_at IS NULL AND failed_at IS NULL';
 
 /**
  * The transactional outbox: write messages to a table in the same transaction as your business
@@ -100,13 +123,13 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
 
   async function relayOnce(relay: RelayOptions): Promise<number> {
     const batchSize = relay.batchSize ?? 100;
+    const maxAttempts = relay.maxAttempts ?? 5;
     const client = await pool.connect();
-    let failed: unknown;
     let ended = false;
     try {
       await client.query('BEGIN');
-      const taken = await client.query<Row>(
-        `SELECT id, topic, msg_id, key, payload, headers FROM ${table} WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      const taken = await client.query<OutboxRow>(
+        `SELECT id, topic, msg_id, key, payload, headers FROM ${table} WHERE ${PENDING} ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [batchSize],
       );
       if (taken.rows.length === 0) {
@@ -116,41 +139,44 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
       }
       // Per key, publish only the rows before the first pending row we do not hold (another
       // relay has it locked, or it fell outside our batch): order per key is then kept.
-      const taken2 = [...taken.rows].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      const held = [...taken.rows].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
       const gaps = await client.query<{ key: string; id: string }>(
         `SELECT key, min(id)::text AS id FROM ${table}
-         WHERE sent_at IS NULL AND key = ANY($1::text[]) AND NOT (id = ANY($2::bigint[])) GROUP BY key`,
-        [[...new Set(taken2.map((r) => r.key))], taken2.map((r) => r.id)],
+         WHERE ${PENDING} AND key = ANY($1::text[]) AND NOT (id = ANY($2::bigint[])) GROUP BY key`,
+        [[...new Set(held.map((r) => r.key))], held.map((r) => r.id)],
       );
       const gapAt = new Map(gaps.rows.map((r) => [r.key, BigInt(r.id)]));
-      const rows = taken2.filter((r) => {
+      const rows = held.filter((r) => {
         const gap = gapAt.get(r.key);
         return gap === undefined || BigInt(r.id) < gap;
       });
-      const sent: string[] = [];
-      try {
-        let i = 0;
-        while (i < rows.length) {
-          // Consecutive rows of one topic go in one publish call (order kept within it).
-          let j = i + 1;
-          while (j < rows.length && rows[j]!.topic === rows[i]!.topic) j++;
-          const batch = rows.slice(i, j);
-          await relay.transport.publish(
-            rows[i]!.topic,
-            batch.map((r) => ({ id: r.msg_id, key: r.key, payload: new Uint8Array(r.payload), headers: r.headers })),
-          );
-          sent.push(...batch.map((r) => r.id));
-          i = j;
-        }
-      } catch (error) {
-        failed = error;
-      }
+      const { sent, refused, failed } = await publishRows(relay.transport, rows);
+      let setAside: Array<{ id: string; attempts: number }> = [];
       try {
         if (sent.length > 0) await client.query(`UPDATE ${table} SET sent_at = now() WHERE id = ANY($1::bigint[])`, [sent]);
+        if (refused.length > 0) {
+          // A row refused `maxAttempts` times is set aside, so the rows of its key behind it go on.
+          const counted = await client.query<{ id: string; attempts: number; aside: boolean }>(
+            `UPDATE ${table} AS o SET attempts = o.attempts + 1, last_error = r.error,
+               failed_at = CASE WHEN o.attempts + 1 >= $3 THEN now() END
+             FROM unnest($1::bigint[], $2::text[]) AS r(id, error) WHERE o.id = r.id
+             RETURNING o.id::text AS id, o.attempts, o.failed_at IS NOT NULL AS aside`,
+            [refused.map((r) => r.row.id), refused.map((r) => r.error.message), maxAttempts],
+          );
+          setAside = counted.rows.filter((r) => r.aside);
+        }
         await client.query('COMMIT');
         ended = true;
       } catch (error) {
         throw pgResourceError(`outbox relay: marking ${sent.length} published rows sent`, error, UNMARKED);
+      }
+      for (const { row, error } of refused) {
+        const aside = setAside.find((r) => r.id === row.id);
+        const what = aside
+          ? `set aside after ${aside.attempts} refusals; the rows of key "${row.key}" behind it go on. Fix the cause, then requeueFailed() to publish it again`
+          : `it stays pending and is tried again next round (the rows of key "${row.key}" behind it wait)`;
+        const message = `outbox relay: the transport refused row ${row.id} (message ${row.msg_id} to "${row.topic}"): ${error.message}; ${what}`;
+        relay.onError?.(new TransportError(message, { cause: error, retryable: aside === undefined }));
       }
       if (failed) throw failed;
       return sent.length;
@@ -168,6 +194,11 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
       await pool.query(
         `CREATE TABLE IF NOT EXISTS ${table} (id bigserial PRIMARY KEY, topic text NOT NULL, msg_id text NOT NULL, key text NOT NULL,
           payload bytea NOT NULL, headers jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), sent_at timestamptz)`,
+      );
+      // Tables made before rows could be set aside get the columns for it.
+      await pool.query(
+        `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS attempts integer NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS last_error text,
+          ADD COLUMN IF NOT EXISTS failed_at timestamptz`,
       );
       await pool.query(`CREATE INDEX IF NOT EXISTS ${index} ON ${table} (key, id) WHERE sent_at IS NULL`);
     },
@@ -213,8 +244,31 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
       return r.rowCount ?? 0;
     },
     async pending() {
-      const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE sent_at IS NULL`);
+      const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${PENDING}`);
       return Number(r.rows[0]?.n ?? 0);
+    },
+    async failed(limit = 100) {
+      const r = await pool.query<{ id: string; topic: string; msg_id: string; key: string; attempts: number; last_error: string; failed_at: Date }>(
+        `SELECT id::text AS id, topic, msg_id, key, attempts, last_error, failed_at FROM ${table}
+         WHERE sent_at IS NULL AND failed_at IS NOT NULL ORDER BY id LIMIT $1`,
+        [limit],
+      );
+      return r.rows.map((row) => ({
+        id: row.id,
+        topic: row.topic,
+        messageId: row.msg_id,
+        key: row.key,
+        attempts: row.attempts,
+        lastError: row.last_error,
+        failedAt: row.failed_at,
+      }));
+    },
+    async requeueFailed(ids) {
+      const r = await pool.query(
+        `UPDATE ${table} SET failed_at = NULL, attempts = 0 WHERE sent_at IS NULL AND failed_at IS NOT NULL AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))`,
+        [ids ? [...ids] : null],
+      );
+      return r.rowCount ?? 0;
     },
   };
 }
