@@ -158,6 +158,23 @@ describe('SagaOrchestrator', () => {
     expect(tries).toBe(1);
   });
 
+  it('fails a step whose output cannot be stored, once, and compensates it too: its action ran', async () => {
+    const calls: string[] = [];
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    const saga = defineSaga<number>('unstorable')
+      .step({ name: 'reserve', action: async () => (calls.push('do:reserve'), { id: 'r-1' }), compensate: async () => void calls.push('undo:reserve') })
+      .step({ name: 'charge', action: async () => (calls.push('do:charge'), { amount: 10n }), compensate: async (output) => void calls.push(`undo:charge(${String(output)})`) })
+      .step({ name: 'loop', action: async () => (calls.push('do:loop'), cyclic) })
+      .build();
+    const record = await orchestrator({ sagas: [saga] }).run(saga, 1);
+    expect(record.status).toBe('rolled_back');
+    expect(calls).toEqual(['do:reserve', 'do:charge', 'undo:charge(undefined)', 'undo:reserve']);
+    expect(record.error).toMatch(/^step "charge" returned an output that cannot be stored as JSON \(.*BigInt.*\); return plain data: no BigInt, no cycles$/);
+    expect(record.history[1]).toMatchObject({ step: 'charge', kind: 'action', outcome: 'completed', attempts: 1, error: expect.stringMatching(/^output not stored: .*BigInt/) });
+    expect(record.history[1]).not.toHaveProperty('output');
+  });
+
   it('times out a step that never answers, aborts its signal and compensates the steps before it', async () => {
     const log: string[] = [];
     let aborted: unknown;

@@ -383,6 +383,25 @@ export class SagaOrchestrator {
           { policy: step.retry, defaultAttempts: 3, timeoutMs, perTry: false, what: `saga ${record.id} step "${step.name}"`, stop },
         );
         const at = Date.now();
+        const unstorable = outcome.ok ? unstorableReason(outcome.value) : undefined;
+        if (outcome.ok && unstorable !== undefined) {
+          // The action ran, but what it returned cannot be stored, and the next step's input would be
+          // lost to a restart: the saga cannot go on. Retrying would run the action again and again
+          // (recovery resumes from the last write), so it fails now — and since the action's effect
+          // happened, its own compensation runs first (with no output).
+          const error = `step "${step.name}" returned an output that cannot be stored as JSON (${unstorable}); return plain data: no BigInt, no cycles`;
+          return this.#write(
+            active,
+            record,
+            {
+              status: 'compensating',
+              step: index,
+              error,
+              history: [...record.history, { step: step.name, index, kind: 'action', outcome: 'completed', attempts: outcome.attempts, at, error: `output not stored: ${unstorable}` }],
+            },
+            { type: 'saga.step.failed', step: step.name, index, attempts: outcome.attempts, error, timedOut: false },
+          );
+        }
         if (outcome.ok) {
           return this.#write(
             active,
@@ -585,6 +604,16 @@ export class SagaOrchestrator {
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The result of the last completed run of step `index`'s action. */
+/** Why `value` cannot be stored as JSON (as every saga store keeps step outputs), or undefined when it can. */
+function unstorableReason(value: unknown): string | undefined {
+  try {
+    JSON.stringify(value);
+    return undefined;
+  } catch (error) {
+    return toError(error).message;
+  }
+}
+
 function outputOf(record: SagaRecord, index: number): unknown {
   return completedAction(record, index)?.output;
 }
