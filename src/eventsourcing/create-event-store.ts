@@ -1,5 +1,5 @@
 import type { Codec } from '../core/codec.ts';
-import { ClosedError, ConcurrencyError, ConfigError } from '../core/errors.ts';
+import { ClosedError, ConcurrencyError, ConfigError, DecodeError, toError } from '../core/errors.ts';
 import { newMessageId } from '../core/id.ts';
 import { json } from '../codecs/json.ts';
 import {
@@ -51,7 +51,12 @@ export function createEventStore<E extends DomainEvent = DomainEvent>(storage: E
   let closed = false;
 
   const decode = (stored: StoredEvent): RecordedEvent<E> => {
-    const raw = codec.fromBytes(stored.data, { topic: `stream "${stored.streamId}"`, messageId: stored.id });
+    let raw: unknown;
+    try {
+      raw = codec.fromBytes(stored.data, { topic: stored.streamId, messageId: stored.id });
+    } catch (error) {
+      throw error instanceof DecodeError ? undecodableEvent(stored, error) : error;
+    }
     const { type, data } = upcasting.upcast(stored.type, stored.schemaVersion, raw);
     return {
       type,
@@ -64,6 +69,18 @@ export function createEventStore<E extends DomainEvent = DomainEvent>(storage: E
       metadata: stored.metadata,
       schemaVersion: stored.schemaVersion,
     } as RecordedEvent<E>;
+  };
+
+  /** A page of stored events for `readAll`/`readAllPage`, not decoded yet. */
+  const readStored = (readOptions: ReadAllOptions): ReturnType<EventStorage['readAll']> => {
+    checkOpen('readAll');
+    const from = readOptions.from ?? 1;
+    const limit = readOptions.limit ?? 1_000;
+    const problems: string[] = [];
+    if (!Number.isInteger(from) || from < 0) problems.push(`readAll: from must be a global position ≥ 0, got ${from}`);
+    if (!Number.isInteger(limit) || limit < 1) problems.push(`readAll: limit must be an integer ≥ 1, got ${limit}`);
+    ConfigError.throwIfAny(problems);
+    return storage.readAll(Math.max(1, from), limit, readOptions.filter);
   };
 
   const checkOpen = (what: string): void => {
@@ -128,19 +145,23 @@ export function createEventStore<E extends DomainEvent = DomainEvent>(storage: E
     },
 
     async readAll(readOptions: ReadAllOptions = {}): Promise<RecordedEvent<E>[]> {
-      return (await store.readAllPage(readOptions)).events;
+      return (await readStored(readOptions)).events.map(decode);
     },
 
     async readAllPage(readOptions: ReadAllOptions = {}): Promise<AllPage<E>> {
-      checkOpen('readAll');
-      const from = readOptions.from ?? 1;
-      const limit = readOptions.limit ?? 1_000;
-      const problems: string[] = [];
-      if (!Number.isInteger(from) || from < 0) problems.push(`readAll: from must be a global position ≥ 0, got ${from}`);
-      if (!Number.isInteger(limit) || limit < 1) problems.push(`readAll: limit must be an integer ≥ 1, got ${limit}`);
-      ConfigError.throwIfAny(problems);
-      const page = await storage.readAll(Math.max(1, from), limit, readOptions.filter);
-      return { events: page.events.map(decode), next: page.next };
+      const page = await readStored(readOptions);
+      const events: RecordedEvent<E>[] = [];
+      for (const stored of page.events) {
+        try {
+          events.push(decode(stored));
+        } catch (error) {
+          // A checkpointed reader gets the events before the bad one and continues at it, so it
+          // stops exactly there (with its checkpoint just before) rather than a page earlier.
+          if (events.length === 0) throw error;
+          return { events, next: stored.position, error: toError(error) };
+        }
+      }
+      return { events, next: page.next };
     },
 
     headPosition(): Promise<number> {
@@ -219,4 +240,20 @@ function validateAppend<E extends DomainEvent>(
   });
   ConfigError.throwIfAny(problems);
   return out;
+}
+
+/**
+ * A stored event its codec cannot read, as a DecodeError that also says where it is — version in
+ * its stream, global position and type (the codec only knows stream and id) — so it can be found.
+ */
+function undecodableEvent(stored: StoredEvent, error: DecodeError): DecodeError {
+  const message = error.message;
+  // The codec's own DecodeError names the same stream and id: keep only its reason.
+  const prefix = `cannot decode message ${stored.id} on "${stored.streamId}": `;
+  const reason = message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  return new DecodeError(
+    { topic: stored.streamId, messageId: stored.id },
+    `${reason} (stream version ${stored.version}, global position ${stored.position}, type ${stored.type})`,
+    { cause: error },
+  );
 }

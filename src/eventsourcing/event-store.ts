@@ -104,6 +104,11 @@ export interface AllPage<E extends DomainEvent = DomainEvent> {
    * checkpoint still moves forward.
    */
   next: number;
+  /**
+   * Set when the page ends early at an event that cannot be decoded (at `next`): the events
+   * before it are returned, and reading from `next` throws this error again.
+   */
+  error?: Error;
 }
 
 export interface EventSubscribeOptions {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isConfigError } from '../core/errors.ts';
+import { json } from '../codecs/json.ts';
+import { defineCodec } from '../core/codec.ts';
+import { DecodeError, isConfigError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import { memory } from '../transports/memory/index.ts';
 import { Inbox } from '../testing/inbox.ts';
@@ -36,6 +38,37 @@ describe('ProjectionRunner', () => {
     await runner.waitForHead();
     expect(applied).toEqual([1, 2, 3, 4, 5]);
     expect(await runner.status()).toMatchObject({ state: 'live', lag: 0 });
+    await runner.stop();
+  });
+
+  it('stops at an event its codec cannot read, after applying those before it, and the error says where the event is', async () => {
+    // A codec that cannot read events marked bad (once armed: appending decodes what it stored),
+    // as a codec meets bytes a faulty writer stored.
+    let armed = false;
+    const base = json<{ i: number; bad?: boolean }>();
+    const picky = defineCodec<{ i: number; bad?: boolean }>({
+      contentType: base.contentType,
+      toBytes: (value) => base.toBytes(value),
+      fromBytes: (bytes, at) => {
+        const value = base.fromBytes(bytes, at);
+        if (armed && value.bad) throw new DecodeError(at, 'unreadable on purpose');
+        return value;
+      },
+    });
+    const store = memoryEventStore({ codec: picky });
+    await store.appendToStream('s-1', [1, 2].map((i) => ({ type: 'N', data: { i } })));
+    await store.appendToStream('s-2', { type: 'N', data: { i: 3, bad: true } });
+    await store.appendToStream('s-1', { type: 'N', data: { i: 4 } });
+    armed = true;
+    const applied: number[] = [];
+    const runner = new ProjectionRunner({ store, checkpoints: memoryCheckpointStore(), projection: { name: 'p', handle: (event) => void applied.push((event.data as { i: number }).i) } });
+    runner.start();
+    await expect(runner.waitForHead()).rejects.toThrow(DecodeError);
+    expect(applied).toEqual([1, 2]); // the same page's good events first
+    const status = await runner.status();
+    expect(status).toMatchObject({ state: 'failed', position: 2, head: 4 });
+    expect(status.error?.message).toMatch(/^cannot decode message \S+ on "s-2": unreadable on purpose \(stream version 1, global position 3, type N\)$/);
+    await expect(store.readAll()).rejects.toThrow(/global position 3/); // a plain read never returns part of a page
     await runner.stop();
   });
 

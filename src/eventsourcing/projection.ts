@@ -169,6 +169,7 @@ export class ProjectionRunner<Tx = unknown, E extends DomainEvent = DomainEvent>
           const last = i + this.#perTransaction >= events.length ? page.next - 1 : chunk[chunk.length - 1]!.position;
           this.#advance(await this.#apply(chunk, last));
         }
+        if (page.error && !this.#stopping) throw page.error; // after the events before it: the checkpoint stops right there
         if (events.length === 0 && page.next - 1 > this.#position) this.#advance(await this.#apply([], page.next - 1));
         if (events.length < this.#batchSize && !this.#stopping) {
           this.#state = 'live';
