@@ -34,6 +34,11 @@ export interface Consumer {
   hasCapacity(): boolean;
   /** Starts handling `record`; must end with `broker.settle(delivery, ok)` or `broker.giveBack(delivery)`. */
   deliver(delivery: Delivery): void;
+  /**
+   * The broker detached this consumer because its group cannot go on: a record could not be read
+   * (a CorruptLogError). The subscription ends with `error`.
+   */
+  fail(error: Error): void;
 }
 
 /** One message handed to a consumer. */
@@ -91,17 +96,24 @@ export class ConsumerGroup {
   readonly topic: TopicState;
   readonly partitions: GroupPartition[];
   readonly members: Consumer[] = [];
+  readonly #onError: (group: ConsumerGroup, error: Error) => void;
   #nextMember = 0;
   #nextPartition = 0;
   #pumping = false;
 
-  constructor(name: string, topic: TopicState, partitions: GroupPartition[]) {
+  constructor(name: string, topic: TopicState, partitions: GroupPartition[], onError: (group: ConsumerGroup, error: Error) => void) {
     this.name = name;
     this.topic = topic;
     this.partitions = partitions;
+    this.#onError = onError;
   }
 
-  /** Hands ready messages to members with free capacity. */
+  /**
+   * Hands ready messages to members with free capacity. Never throws: it runs from fsync
+   * callbacks, timers and handler completions, where an exception would end the process. A
+   * record that cannot be read (damage in a segment trusted on open) goes to `onError`, which
+   * ends the group's subscriptions with it.
+   */
   pump(): void {
     if (this.#pumping || this.members.length === 0) return;
     this.#pumping = true;
@@ -113,6 +125,8 @@ export class ConsumerGroup {
         if (!delivery) return;
         member.deliver(delivery);
       }
+    } catch (error) {
+      this.#onError(this, error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.#pumping = false;
     }
@@ -178,6 +192,8 @@ export class Broker {
   readonly recovery: RecoveryNote[] = [];
   readonly #consumers = new Set<Consumer>();
   readonly #attachments = new Map<Consumer, ConsumerGroup[]>();
+  /** Consumers detached because their group could not read its log. */
+  readonly #failed = new WeakSet<Consumer>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #commitTimer: NodeJS.Timeout | undefined;
   /** Groups whose committed position moved since the last write. */
@@ -262,7 +278,7 @@ export class Broker {
       return new GroupPartition(p, log, start);
     });
     this.offsets.flush(); // a new group's starting point is durable before subscribe resolves
-    g = new ConsumerGroup(name, t, parts);
+    g = new ConsumerGroup(name, t, parts, (group, error) => this.#groupFailed(group, error));
     t.groups.set(name, g);
     return g;
   }
@@ -282,7 +298,12 @@ export class Broker {
     await this.#topic(topic).log.append(messages);
   }
 
-  /** Adds a consumer to its group on every matching topic (and on matching topics created later). */
+  /**
+   * Adds a consumer to its group on every matching topic (and on matching topics created later).
+   * A group that cannot read its log fails the consumer through `fail` — already here, after the
+   * records before the damage, if that is where it meets it: a subscription ends the same way
+   * whenever it meets the damage, in this process or through the socket.
+   */
   attach(c: Consumer): void {
     this.#attachments.set(c, []);
     // A concrete topic is created now, so nothing published after subscribe resolves is missed.
@@ -290,7 +311,21 @@ export class Broker {
     this.#consumers.add(c);
     const matches = topicMatcher(c.pattern);
     for (const t of this.topics.values()) {
+      if (this.#failed.has(c)) return; // failed and detached: joining more groups would attach it again
       if (matches(t.name) && !this.#attachments.get(c)!.some((g) => g.topic === t)) this.#join(c, this.#group(t, c.group, c.from));
+    }
+  }
+
+  /**
+   * A group could not read its log (a CorruptLogError: damage in a segment trusted on open). It
+   * cannot go on, so its members are detached and end with the error; a later subscriber to the
+   * group meets the same error, until the segment is repaired and the directory opened again.
+   */
+  #groupFailed(g: ConsumerGroup, error: Error): void {
+    for (const c of [...g.members]) {
+      this.detach(c);
+      this.#failed.add(c);
+      c.fail(error);
     }
   }
 

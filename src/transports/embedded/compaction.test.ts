@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -79,5 +79,58 @@ describe('embedded compaction', () => {
     await rest.until(() => rest.messages.some((m) => m.offset === '69'), 10_000, () => 'offset 69');
     expect(rest.messages.every((m) => Number(m.offset) >= 10)).toBe(true);
     await bus.close();
+  });
+
+  // Regression: segments compaction emptied stayed as 0-byte files, each holding a descriptor,
+  // and stopped age retention at the first of them.
+  it('removes the closed segments it empties — files and descriptors — and a reader positioned in one carries on', async () => {
+    const dir = temp();
+    const bus = embedded({ dir, share: false, segmentBytes: 4096, topics: { kv: { compact: true } } });
+    for (let i = 0; i < 300; i += 10) {
+      await bus.publish('kv', Array.from({ length: 10 }, (_, j) => ({ id: `v-${i + j}`, key: 'only', payload: Buffer.alloc(200, 1) })));
+    }
+    const partitionDir = join(dir, 'topics', 'kv', '0');
+    const segments = readdirSync(partitionDir).filter((f) => f.endsWith('.log')).sort();
+    expect(segments.length).toBeGreaterThan(10);
+
+    // A reader holding the first message: it has read the first segment and stands at its end.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const inbox = new Inbox();
+    const sub = await bus.subscribe('kv', { group: 'reader', from: 'earliest' }, async (m) => {
+      inbox.push(m);
+      if (m.offset === '0') await held;
+    });
+    await inbox.untilCount(1, 10_000);
+
+    const { compactedSegments } = await bus.maintain();
+    expect(compactedSegments).toBe(segments.length - 1); // every closed segment: all but the last record are superseded
+    expect(readdirSync(partitionDir).filter((f) => f.endsWith('.log'))).toEqual([segments.at(-1)]);
+    expect(readdirSync(partitionDir).filter((f) => f.endsWith('.index'))).toEqual([]);
+    const [info] = await bus.inspect();
+    expect(info!.partitions[0]).toMatchObject({ segments: 1, endOffset: 300 });
+    const first = info!.partitions[0]!.startOffset;
+    expect(first).toBe(Number(segments.at(-1)!.slice(0, 20)));
+    // No descriptor is left open on a removed file (Linux shows them in /proc).
+    const open = (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd') : []).flatMap((fd) => {
+      try {
+        return [readlinkSync(join('/proc/self/fd', fd))];
+      } catch {
+        return [];
+      }
+    });
+    if (open.length > 0) expect(open.filter((path) => path.startsWith(partitionDir))).toEqual([join(partitionDir, segments.at(-1)!)]);
+
+    // The reader continues past the removed segments, to the records that are left.
+    release();
+    await inbox.until(() => inbox.messages.some((m) => m.offset === '299'), 10_000, () => 'offset 299');
+    const offsets = inbox.messages.map((m) => Number(m.offset));
+    expect(offsets.filter((o) => o >= first)).toEqual(Array.from({ length: 300 - first }, (_, i) => first + i));
+    expect(await Promise.race([sub.closed, 'running'])).toBe('running');
+    await bus.close();
+
+    const again = embedded({ dir, share: false });
+    expect((await again.inspect())[0]!.partitions[0]).toMatchObject({ startOffset: first, endOffset: 300, segments: 1 });
+    await again.close();
   });
 });

@@ -1,7 +1,8 @@
 import { fdatasyncSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { OutgoingMessage } from '../../core/message.ts';
 import type { PartitionLog } from './partition-log.ts';
-import { decodeRecord, FRAME_HEADER, frameOffset } from './record.ts';
+import { CorruptLogError } from './errors.ts';
+import { decodeRecord, FRAME_HEADER, frameOffset, MIN_BODY, type StoredRecord } from './record.ts';
 import { Segment } from './segment.ts';
 import { syncDir } from './sync-dir.ts';
 import { diskError } from './disk-error.ts';
@@ -33,13 +34,27 @@ function readVisible(segment: Segment): Buffer {
   return buf.subarray(0, got);
 }
 
-function* frames(buf: Buffer): Generator<number> {
+/**
+ * The records of `buf` (a segment's visible bytes) with their positions. A segment trusted on open
+ * was never checked, so damage may be met here: it is a CorruptLogError naming the file, byte and
+ * offset, never a segment compacted short. (Visible bytes end on a frame boundary: a frame
+ * running past them has a damaged length, and compacting on would drop the records after it.)
+ */
+function* records(segment: Segment, buf: Buffer): Generator<[position: number, record: StoredRecord]> {
   let p = 0;
-  while (p + FRAME_HEADER <= buf.length) {
-    const end = p + FRAME_HEADER + buf.readUInt32LE(p);
-    if (end > buf.length) return;
-    yield p;
-    p = end;
+  let next = segment.base; // the offset the damaged record would have, for the error
+  while (p < buf.length) {
+    const length = p + FRAME_HEADER <= buf.length ? buf.readUInt32LE(p) : -1;
+    let record: StoredRecord;
+    try {
+      if (length < MIN_BODY || p + FRAME_HEADER + length > buf.length) throw new RangeError(`frame length ${length} does not fit the segment's ${buf.length} bytes`);
+      record = decodeRecord(buf, p);
+    } catch (error) {
+      throw new CorruptLogError(segment.logPath, p, next, (error as Error).message);
+    }
+    yield [p, record];
+    next = record.offset + 1;
+    p += FRAME_HEADER + length;
   }
 }
 
@@ -48,16 +63,15 @@ function* frames(buf: Buffer): Generator<number> {
  * highest offset in the whole partition; drops tombstones older than `tombstoneRetentionMs`.
  * Records keep their offsets (the log gets gaps, which consumers skip). Unkeyed records are kept.
  * Each segment is rewritten to a new file (frames copied as they are, CRCs intact), synced, and
- * renamed over the old one. Returns the number of segments rewritten.
+ * renamed over the old one; a segment left with no record is removed. Returns the number of
+ * segments rewritten or removed.
  */
 export function compactPartition(log: PartitionLog, now: number, tombstoneRetentionMs: number): number {
   const closed = log.segments.slice(0, -1);
   if (closed.length === 0) return 0;
   const latest = new Map<string, number>();
   for (const segment of log.segments) {
-    const buf = readVisible(segment);
-    for (const p of frames(buf)) {
-      const r = decodeRecord(buf, p);
+    for (const [, r] of records(segment, readVisible(segment))) {
       if (r.key !== '') latest.set(r.key, r.offset);
     }
   }
@@ -66,13 +80,19 @@ export function compactPartition(log: PartitionLog, now: number, tombstoneRetent
     const buf = readVisible(segment);
     const keep: Buffer[] = [];
     let dropped = 0;
-    for (const p of frames(buf)) {
-      const r = decodeRecord(buf, p);
+    for (const [p, r] of records(segment, buf)) {
       const end = p + FRAME_HEADER + buf.readUInt32LE(p);
       const superseded = r.key !== '' && latest.get(r.key) !== frameOffset(buf, p);
       const expiredTombstone = r.headers[TOMBSTONE_HEADER] !== undefined && now - r.timestamp >= tombstoneRetentionMs;
       if (superseded || expiredTombstone) dropped++;
       else keep.push(buf.subarray(p, end));
+    }
+    if (keep.length === 0) {
+      // Nothing left (or an empty segment an earlier version left behind): remove the segment
+      // instead of keeping an empty file and its descriptor, which would also stop age retention.
+      log.removeSegment(segment);
+      rewritten++;
+      continue;
     }
     if (dropped === 0) continue;
     const i = log.segments.indexOf(segment);

@@ -83,4 +83,29 @@ describe('embedded log corruption', () => {
     expect(isCorruptLogError(error), String(error)).toBe(true);
     expect(statSync(file).size).toBe(size); // nothing was cut
   });
+
+  // Regression: a frame whose damaged length ran past the end of the file looked like a write cut
+  // short, and the acknowledged records after it were cut off silently.
+  it('reports a damaged length field in the middle of the active segment, although the frame seems to run past the end', async () => {
+    const dir = temp();
+    const bus = embedded({ dir, share: false });
+    for (let i = 0; i < 50; i++) await bus.publish('orders', { id: `o-${String(i).padStart(2, '0')}`, payload: Buffer.alloc(100, 2) });
+    await bus.close();
+    const file = join(dir, 'topics', 'orders', '0', '00000000000000000000.log');
+    const size = statSync(file).size;
+    const frame = size / 50; // records of equal size
+    flip(file, 10 * frame + 2); // record 10's length now claims far more than the file holds
+    const error = await embedded({ dir, share: false })
+      .connect()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(isCorruptLogError(error), String(error)).toBe(true);
+    const e = error as CorruptLogError;
+    expect(e.position).toBe(10 * frame);
+    expect(e.offset).toBe(10);
+    expect(e.reason).toContain(`an intact record (offset 11) starts at byte ${11 * frame}: the length field of this record is damaged`);
+    expect(statSync(file).size).toBe(size); // nothing was cut
+  });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { diskError } from './disk-error.ts';
@@ -7,6 +8,41 @@ export const LOCK_FILE = 'owner.lock';
 
 /** The result of trying to own a data directory. */
 export type LockResult = { owned: true; release(): void } | { owned: false; pid: number };
+
+/**
+ * The exact contents of the locks this process holds (each has a random token, so they name one
+ * lock wherever its directory is reached from, symlinks included). A lock naming this process's
+ * pid is ours only if it is here: one left by an earlier process that had the same pid (a
+ * container restarted, a reboot) is stale, while ours must never be taken for stale — another
+ * transport of this process opening the directory again would otherwise take it over and run a
+ * second broker on the same files.
+ */
+const held = new Set<string>();
+
+/**
+ * What tells this process apart from a later one given the same pid: the boot and the start time
+ * (clock ticks after boot) from /proc. Undefined where /proc does not have them (not Linux).
+ */
+function identity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses; the fields after its last ')'
+    // start at field 3, so the start time (field 22) is the 20th of them.
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return start && boot ? `${boot}/${start}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let ownIdentity: string | undefined | null = null;
+
+/** `<pid> <random token> <identity or ->`: the pid first, as earlier versions read only that. */
+function lockContents(): string {
+  if (ownIdentity === null) ownIdentity = identity(process.pid);
+  return `${process.pid} ${randomBytes(8).toString('hex')} ${ownIdentity ?? '-'}\n`;
+}
 
 function alive(pid: number): boolean {
   try {
@@ -18,26 +54,42 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Removes the lock left by dead process `stalePid`. Only one process at a time may do so — the
- * one that creates `owner.lock.takeover` — and it re-checks under that guard that the lock still
- * names the dead process, so a fresh lock that another process just took is never removed.
+ * Whether the process that wrote `contents` (of a lock or takeover guard) still runs. A live pid is not
+ * enough when the lock says which process it was: after a reboot or a container restart the pid
+ * may belong to an unrelated process, which would keep the directory locked forever.
+ */
+function holderRuns(pid: number, contents: string): boolean {
+  if (pid === process.pid) return held.has(contents);
+  if (!alive(pid)) return false;
+  const recorded = contents.trim().split(/\s+/)[2];
+  if (recorded === undefined || recorded === '-') return true; // an earlier version's lock, or no /proc
+  const now = identity(pid);
+  return now === undefined || now === recorded;
+}
+
+/**
+ * Removes the lock left by a dead process, whose contents were `stale`. Only one process at a
+ * time may do so — the one that creates `owner.lock.takeover` — and it re-checks under that guard
+ * that the lock is still exactly the one it found dead, so a fresh lock (which always has a token
+ * of its own) that another process just took is never removed.
  * Returns the pid of a live process busy taking over, if there is one.
  */
-function removeStale(path: string, stalePid: number): number | undefined {
+function removeStale(path: string, stale: string): number | undefined {
   const guard = `${path}.takeover`;
   try {
     const fd = openSync(guard, 'wx', 0o600);
-    writeSync(fd, String(process.pid));
+    writeSync(fd, lockContents());
     closeSync(fd);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    let holder: number;
+    let contents: string;
     try {
-      holder = Number.parseInt(readFileSync(guard, 'utf8'), 10);
+      contents = readFileSync(guard, 'utf8');
     } catch {
       return undefined; // released meanwhile: try again
     }
-    if (Number.isInteger(holder) && alive(holder)) return holder;
+    const holder = Number.parseInt(contents, 10);
+    if (Number.isInteger(holder) && holderRuns(holder, contents)) return holder;
     try {
       if (Number.isInteger(holder)) unlinkSync(guard); // its holder died mid-takeover
     } catch {
@@ -46,7 +98,7 @@ function removeStale(path: string, stalePid: number): number | undefined {
     return undefined;
   }
   try {
-    if (Number.parseInt(readFileSync(path, 'utf8'), 10) === stalePid) unlinkSync(path);
+    if (readFileSync(path, 'utf8') === stale) unlinkSync(path);
   } catch {
     // removed meanwhile
   } finally {
@@ -56,16 +108,20 @@ function removeStale(path: string, stalePid: number): number | undefined {
 }
 
 /**
- * Tries to become the owner of `dir`: creates `owner.lock` exclusively with this process's id.
- * A lock left by a process that no longer runs (it crashed or was killed) is taken over.
+ * Tries to become the owner of `dir`: creates `owner.lock` exclusively with this process's pid, a
+ * random token and (on Linux) the process's boot and start time. A lock left by a process that no
+ * longer runs (it crashed or was killed, or its pid now belongs to another process) is taken over.
+ * A lock this process holds is never taken over: the result then names this process's pid.
+ * `release()` removes the lock only if it is still the one this call created.
  */
 export function tryLock(dir: string): LockResult {
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 5; attempt++) {
+    const contents = lockContents();
     try {
       const fd = openSync(path, 'wx', 0o600);
       try {
-        writeSync(fd, String(process.pid));
+        writeSync(fd, contents);
       } catch (error) {
         // No room for the pid (a full disk): an empty lock would look forever half-written.
         closeSync(fd);
@@ -73,14 +129,17 @@ export function tryLock(dir: string): LockResult {
         throw diskError(`taking the lock ${path}`, error, 'Nothing was changed; try again once this is fixed.');
       }
       closeSync(fd);
+      held.add(contents);
       let released = false;
       return {
         owned: true,
         release() {
           if (released) return;
           released = true;
+          held.delete(contents);
           try {
-            if (readFileSync(path, 'utf8') === String(process.pid)) unlinkSync(path);
+            // Only this lock: after a takeover the file may be another owner's by now.
+            if (readFileSync(path, 'utf8') === contents) unlinkSync(path);
           } catch {
             // already gone
           }
@@ -89,18 +148,19 @@ export function tryLock(dir: string): LockResult {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    let pid: number;
+    let found: string;
     try {
-      pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+      found = readFileSync(path, 'utf8');
     } catch {
       continue; // removed meanwhile: try again
     }
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) return { owned: false, pid };
+    const pid = Number.parseInt(found, 10);
     if (Number.isNaN(pid)) {
       // Being written by a process that just created it; look again.
       continue;
     }
-    const taker = removeStale(path, pid);
+    if (pid > 0 && holderRuns(pid, found)) return { owned: false, pid };
+    const taker = removeStale(path, found);
     if (taker !== undefined) return { owned: false, pid: taker };
   }
   const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);

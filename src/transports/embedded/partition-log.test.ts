@@ -80,8 +80,8 @@ describe('PartitionLog', () => {
     const next = encodeRecords(messages(10, 1), 10);
     appendFileSync(segment, next.subarray(0, next.length - 7)); // a write cut short by a crash
     const again = PartitionLog.open(dir, options);
-    expect(again.recovery).toHaveLength(1);
-    expect(again.recovery[0]!.truncatedAt).toBe(size);
+    expect(again.recovery).toEqual([{ file: segment, truncatedAt: size, droppedBytes: next.length - 7, reason: expect.stringContaining('remain') }]);
+    expect(statSync(segment).size).toBe(size);
     expect(again.endOffset).toBe(10);
     await append(again, messages(10, 2));
     expect(readAll(again)).toEqual(Array.from({ length: 12 }, (_, i) => i));

@@ -4,7 +4,7 @@ import { TransportError } from '../../core/errors.ts';
 import { deferred, type Deferred } from '../../internal/deferred.ts';
 import { diskError } from './disk-error.ts';
 import { CorruptLogError } from './errors.ts';
-import { recycleFrames, type StoredRecord } from './record.ts';
+import { FRAME_HEADER, frameOffset, recycleFrames, type StoredRecord } from './record.ts';
 import { Segment, segmentName, type SegmentMark } from './segment.ts';
 import { syncDir } from './sync-dir.ts';
 
@@ -71,6 +71,8 @@ export class PartitionLog {
   onVisible: (() => void) | undefined;
   #pending: PendingWrite[] = [];
   #pendingBytes = 0;
+  /** Records appended but not yet written: the next append's offsets come after them. */
+  #pendingCount = 0;
   #scheduled = false;
   #syncing = false;
   #failed: Error | undefined;
@@ -128,13 +130,21 @@ export class PartitionLog {
     if (!failure) return;
     // A torn tail: the last segment ends in an incomplete frame, a damaged final frame, or
     // zero bytes. Anything else is damage in the middle of the log: report it, never skip it.
-    const torn = last && (failure.reason === 'truncated' || failure.lastFrame || failure.zeroTail);
-    if (!torn) throw new CorruptLogError(segment.logPath, failure.position, segment.nextOffset, `${failure.reason}: ${failure.detail}`);
-    const before = segment.size;
+    let torn = last && (failure.reason === 'truncated' || failure.lastFrame || failure.zeroTail);
+    let reason = `${failure.reason}: ${failure.detail}`;
+    if (torn && failure.reason === 'truncated' && !failure.zeroTail) {
+      // A frame that runs past the end of the file is a write cut short — unless a complete,
+      // intact record follows it: then its length field was damaged, and cutting there would
+      // drop acknowledged records.
+      const next = segment.findFrame(failure.position + 1, segment.nextOffset);
+      if (next !== undefined) {
+        torn = false;
+        reason += `, yet an intact record (offset ${next.offset}) starts at byte ${next.position}: the length field of this record is damaged`;
+      }
+    }
+    if (!torn) throw new CorruptLogError(segment.logPath, failure.position, segment.nextOffset, reason);
     segment.truncate(failure.position);
-    this.recovery.push({ file: segment.logPath, truncatedAt: failure.position, droppedBytes: before - failure.position, reason: failure.detail });
-    segment.size = failure.position;
-    segment.visibleSize = failure.position;
+    this.recovery.push({ file: segment.logPath, truncatedAt: failure.position, droppedBytes: failure.fileSize - failure.position, reason: failure.detail });
     segment.visibleNextOffset = segment.nextOffset;
   }
 
@@ -166,28 +176,33 @@ export class PartitionLog {
   }
 
   /**
-   * Appends already framed records numbered from `nextOffset` (the caller frames them with
-   * `encodeRecords(messages, log.reserve(count))`). Resolves once they are as durable as the
-   * fsync mode makes them.
+   * The offset the next `append` must number its records from: the caller frames them with
+   * `encodeRecords(messages, log.reserve(count))` and appends them in the same turn of the event
+   * loop. Nothing is held until `append`: the offset follows from the records written and queued,
+   * so a reservation whose framing failed (and was never appended) leaves no hole.
    */
-  reserve(count: number): number {
+  reserve(_count: number): number {
     if (this.#closed) throw new TransportError('partition log is closed', { retryable: false });
     if (this.#failed) throw new TransportError(`partition log ${this.dir} failed: ${this.#failed.message}`, { cause: this.#failed, retryable: false });
-    const first = this.#reserved ?? this.active.nextOffset;
-    this.#reserved = first + count;
-    return first;
+    return this.active.nextOffset + this.#pendingCount;
   }
 
-  #reserved: number | undefined;
-
   /**
-   * Queues `count` records framed by `encodeRecords` for the next commit. Once they are written,
+   * Queues `count` records framed by `encodeRecords` (numbered from `reserve()`) for the next
+   * commit. Resolves once they are as durable as the fsync mode makes them. Once they are written,
    * their memory is reused for later frames: the caller must not read `frames` afterwards.
    */
   append(frames: Buffer, count: number): Promise<void> {
+    // One read per call: frames numbered from anything but the next offset would make the log's
+    // offsets repeat or jump, which the next open reports as corruption.
+    const expected = this.active.nextOffset + this.#pendingCount;
+    if (frames.length >= FRAME_HEADER + 8 && frameOffset(frames, 0) !== expected) {
+      return Promise.reject(new Error(`partition log ${this.dir}: records numbered from ${frameOffset(frames, 0)} appended where ${expected} is next; frame them with reserve() and append them in the same turn`));
+    }
     const done = deferred<void>();
     this.#pending.push({ frames, count, done });
     this.#pendingBytes += frames.length;
+    this.#pendingCount += count;
     this.#schedule();
     return done.promise;
   }
@@ -208,7 +223,10 @@ export class PartitionLog {
     const mode = this.options.fsync;
     const batch = mode === 'always' ? this.#pending.splice(0, 1) : this.#pending.splice(0);
     if (batch.length === 0) return this.#settleIdle();
-    for (const w of batch) this.#pendingBytes -= w.frames.length;
+    for (const w of batch) {
+      this.#pendingBytes -= w.frames.length;
+      this.#pendingCount -= w.count;
+    }
     const written: WrittenSegment[] = [];
     const before = this.#markBefore();
     try {
@@ -240,7 +258,6 @@ export class PartitionLog {
         count += w.count;
       }
       write();
-      if (this.#pending.length === 0) this.#reserved = undefined;
     } catch (error) {
       this.#undo(before, error as Error, batch);
       return;
@@ -294,7 +311,6 @@ export class PartitionLog {
     } catch {
       undone = false;
     }
-    this.#reserved = undefined;
     const usable = undone && !synced;
     if (!usable) this.#failed = error;
     const outcome = usable
@@ -302,6 +318,7 @@ export class PartitionLog {
       : 'None of it was acknowledged; the partition takes no more writes until it is opened again.';
     const rejected = diskError(`${synced ? 'syncing' : 'writing to'} ${this.dir}`, error, outcome, usable);
     this.#pendingBytes = 0;
+    this.#pendingCount = 0;
     for (const w of [...batch, ...this.#pending.splice(0)]) w.done.reject(rejected);
     this.#settleIdle();
   }
@@ -313,10 +330,15 @@ export class PartitionLog {
     }
   }
 
-  /** Starts a new segment; the old one is synced (unless fsync is 'never') and its index written. */
+  /**
+   * Starts a new segment; the old one is synced and its index written. The sync happens in every
+   * fsync mode, 'never' included: recovery accepts a torn tail only in the last segment, so a
+   * segment must be wholly on disk before records go to the next one, or an OS crash could leave
+   * damage that opening reports as corruption. It costs one fsync per `segmentBytes` written.
+   */
   #roll(): void {
     const old = this.active;
-    if (this.options.fsync !== 'never') fdatasyncSync(old.fd);
+    fdatasyncSync(old.fd);
     old.writeIndex();
     old.dropTail();
     this.segments.push(Segment.create(this.dir, old.nextOffset));
@@ -374,6 +396,21 @@ export class PartitionLog {
       } else hi = mid - 1;
     }
     return best;
+  }
+
+  /**
+   * Removes `segment`, a closed segment that holds no record any more (compaction emptied it):
+   * its descriptor and files go. Readers positioned in it continue at the next segment (`read`
+   * finds its hint no longer in the log and looks the offset up again), and the partition starts
+   * at the first record that is left. The active segment is never removed: its base is where the
+   * next offset comes from after a reopen.
+   */
+  removeSegment(segment: Segment): void {
+    const i = this.segments.indexOf(segment);
+    if (i < 0 || i === this.segments.length - 1) return;
+    this.segments.splice(i, 1);
+    segment.remove();
+    if (this.options.fsync !== 'never') syncDir(this.dir);
   }
 
   /** Removes the oldest closed segments for which `drop` says yes (stops at the first no). */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isConfigError, type ConfigError } from '../../core/errors.ts';
 import type { NormalizedMessage } from '../../core/message.ts';
 import { checkFrame, decodeRecord, encodeRecords, FRAME_HEADER, recycleFrames } from './record.ts';
 
@@ -52,8 +53,37 @@ describe('record framing', () => {
     expect(encodeRecords(batch(3), 600).buffer).not.toBe(foreign.buffer);
   });
 
-  it('refuses an id or header name longer than its 16-bit length field, as it always did', () => {
-    expect(() => encodeRecords([message('i'.repeat(70_000), '', {}, 1)], 0)).toThrow(RangeError);
-    expect(() => encodeRecords([message('id', '', { ['n'.repeat(70_000)]: 'v' }, 1)], 0)).toThrow(RangeError);
+  it('refuses, with a ConfigError naming the message and the limit, what its 16-bit fields cannot hold — and takes anything up to them', () => {
+    const refusal = (messages: NormalizedMessage[]): ConfigError => {
+      try {
+        encodeRecords(messages, 0);
+      } catch (error) {
+        expect(isConfigError(error), String(error)).toBe(true);
+        return error as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    // Ids and header names are measured in UTF-8 bytes: 'ż' takes 2, '€' 3.
+    expect(refusal([message('i'.repeat(65_536), '', {}, 1)]).problems).toEqual([expect.stringMatching(/^message "i{64}…": its id is 65536 bytes .* at most 65535 bytes/)]);
+    expect(refusal([message('€'.repeat(21_846), '', {}, 1)]).message).toContain('its id is 65538 bytes');
+    expect(refusal([message('ok-id', '', { ['ż'.repeat(32_768)]: 'v' }, 1)]).message).toMatch(/^message "ok-id": header name "ż{64}…" is 65536 bytes/);
+    const many = Object.fromEntries(Array.from({ length: 65_536 }, (_, i) => [`h${i}`, '']));
+    expect(refusal([message('many', '', many, 1)]).message).toMatch(/^message "many": it has 65536 headers; .* at most 65535/);
+    // Every message of a batch that does not fit is named, and only those.
+    const batch = refusal([message('fine', '', {}, 1), message('a'.repeat(70_000), '', {}, 1), message('too-many', '', many, 1)]);
+    expect(batch.problems).toHaveLength(2);
+
+    const limits = [
+      message('i'.repeat(65_535), '', {}, 1),
+      message('€'.repeat(21_845), '', { ['ż'.repeat(32_767) + 'n']: 'v' }, 1),
+      message('max-headers', '', Object.fromEntries(Array.from({ length: 65_535 }, (_, i) => [`h${i}`, ''])), 1),
+    ];
+    const buf = encodeRecords(limits, 7);
+    let pos = 0;
+    for (const m of limits) {
+      expect(decodeRecord(buf, pos)).toMatchObject({ id: m.id, headers: m.headers });
+      pos = (checkFrame(buf, pos, buf.length) as { end: number }).end;
+    }
+    expect(pos).toBe(buf.length);
   });
 });

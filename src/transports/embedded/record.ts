@@ -1,3 +1,4 @@
+import { ConfigError } from '../../core/errors.ts';
 import type { NormalizedMessage } from '../../core/message.ts';
 import { crc32c } from './crc32c.ts';
 
@@ -27,7 +28,7 @@ export interface StoredRecord {
 /** Bytes before the body: length and CRC. */
 export const FRAME_HEADER = 8;
 /** Smallest possible body: offset, timestamp, attributes, id/key/header/payload lengths. */
-const MIN_BODY = 8 + 8 + 1 + 2 + 4 + 2 + 4;
+export const MIN_BODY = 8 + 8 + 1 + 2 + 4 + 2 + 4;
 /** Largest body a reader accepts; anything larger is a damaged length field. */
 export const MAX_BODY = 256 * 1024 * 1024;
 
@@ -46,14 +47,72 @@ function writeUtf8(buf: Buffer, s: string, pos: number): number {
   return n;
 }
 
+/** Largest id or header name, and most headers per record: their lengths and count are u16 fields. */
+export const MAX_U16 = 0xffff;
 /**
- * Most bytes `m` can take framed, from string lengths alone (a UTF-16 unit is at most 3 UTF-8
- * bytes): sizing a batch this way writes each string once instead of measuring it first.
+ * Strings up to this many UTF-16 units fit a u16 length whatever they hold (a unit is at most 3
+ * UTF-8 bytes), so only longer ones need their bytes counted.
  */
-function maxFrameSize(m: NormalizedMessage): number {
-  let size = FRAME_HEADER + MIN_BODY + 3 * (m.id.length + m.key.length) + m.payload.length;
-  for (const name in m.headers) size += 6 + 3 * (name.length + m.headers[name]!.length);
-  return size;
+const U16_SAFE_UNITS = Math.floor(MAX_U16 / 3);
+
+/**
+ * Most bytes `encodeRecords` needs for `messages`, from string lengths alone (a UTF-16 unit is at
+ * most 3 UTF-8 bytes): sizing a batch this way writes each string once instead of measuring it
+ * first. Also checks that every message fits the record format — an id or header name of at most
+ * 65,535 bytes, at most 65,535 headers, a body of at most `MAX_BODY` — and throws a ConfigError
+ * naming each message that does not. The check costs two comparisons per message: bytes are only
+ * counted for strings long enough to be in doubt.
+ *
+ * Call it before reserving offsets, so a publish the log cannot hold takes nothing from the log.
+ */
+export function framesBound(messages: readonly NormalizedMessage[]): number {
+  let bound = 0;
+  let doubtful = false;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    let size = FRAME_HEADER + MIN_BODY + 3 * (m.id.length + m.key.length) + m.payload.length;
+    let longest = m.id.length;
+    let count = 0;
+    for (const name in m.headers) {
+      size += 6 + 3 * (name.length + m.headers[name]!.length);
+      if (name.length > longest) longest = name.length;
+      count++;
+    }
+    if (longest > U16_SAFE_UNITS || count > MAX_U16 || size > FRAME_HEADER + MAX_BODY) doubtful = true;
+    bound += size;
+  }
+  if (doubtful) ConfigError.throwIfAny(frameProblems(messages));
+  return bound;
+}
+
+/** What keeps each of `messages` out of the record format (exact byte counts; the slow path of `framesBound`). */
+export function frameProblems(messages: readonly NormalizedMessage[]): string[] {
+  const problems: string[] = [];
+  for (const m of messages) {
+    const which = `message ${quote(m.id)}`;
+    const idBytes = Buffer.byteLength(m.id);
+    if (idBytes > MAX_U16) problems.push(`${which}: its id is ${idBytes} bytes (UTF-8); the embedded broker stores ids of at most ${MAX_U16} bytes. Use a shorter id.`);
+    let count = 0;
+    let body = MIN_BODY + idBytes + Buffer.byteLength(m.key) + m.payload.length;
+    for (const name in m.headers) {
+      count++;
+      const nameBytes = Buffer.byteLength(name);
+      body += 6 + nameBytes + Buffer.byteLength(m.headers[name]!);
+      if (nameBytes > MAX_U16) {
+        problems.push(`${which}: header name ${quote(name)} is ${nameBytes} bytes (UTF-8); the embedded broker stores header names of at most ${MAX_U16} bytes. Use a shorter name.`);
+      }
+    }
+    if (count > MAX_U16) problems.push(`${which}: it has ${count} headers; the embedded broker stores at most ${MAX_U16} per message. Move some into the payload.`);
+    if (body > MAX_BODY) {
+      problems.push(`${which}: its key, headers and payload take ${body} bytes; the embedded broker stores records of at most ${MAX_BODY} bytes. Make them smaller.`);
+    }
+  }
+  return problems;
+}
+
+/** `s` quoted for an error message, cut short if long (an oversized id is the problem being reported). */
+function quote(s: string): string {
+  return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s);
 }
 
 /** Batches this large get memory of their own, recycled once written; smaller ones use Node's pool. */
@@ -95,10 +154,10 @@ export function recycleFrames(frames: Buffer): void {
 /**
  * Frames `messages` into one buffer, numbering them from `firstOffset`. `withCrc: false` skips
  * the checksum (the socket protocol, where TCP/Unix sockets already guarantee integrity).
+ * `bound` is `framesBound(messages)` when the caller has it already. A message the format cannot
+ * hold is a ConfigError (from `framesBound`), thrown before anything is written.
  */
-export function encodeRecords(messages: readonly NormalizedMessage[], firstOffset: number, withCrc = true): Buffer {
-  let bound = 0;
-  for (let i = 0; i < messages.length; i++) bound += maxFrameSize(messages[i]!);
+export function encodeRecords(messages: readonly NormalizedMessage[], firstOffset: number, withCrc = true, bound = framesBound(messages)): Buffer {
   const buf = frameBuffer(bound);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let pos = 0;
@@ -107,7 +166,7 @@ export function encodeRecords(messages: readonly NormalizedMessage[], firstOffse
 }
 
 function writeU16(buf: Buffer, value: number, pos: number): void {
-  if (value > 0xffff) buf.writeUInt16LE(value, pos); // throws the RangeError it always did
+  if (value > MAX_U16) buf.writeUInt16LE(value, pos); // framesBound rejects this first; a last guard against a corrupt frame
   buf[pos] = value;
   buf[pos + 1] = value >>> 8;
 }
@@ -120,7 +179,7 @@ function writeU32(buf: Buffer, value: number, pos: number): void {
 }
 
 /**
- * Writes one frame at `pos` (with room for `maxFrameSize(m)` bytes); returns the position after it.
+ * Writes one frame at `pos` (with room for its share of `framesBound`); returns the position after it.
  * `view` is a DataView of `buf`, whose float writes the JIT inlines.
  */
 function writeRecord(buf: Buffer, view: DataView, pos: number, m: NormalizedMessage, offset: number, withCrc: boolean): number {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +51,29 @@ describe('embedded retention', () => {
     expect(info!.partitions[0]!.endOffset).toBe(200);
     await again.publish('events', { id: 'e-200', payload: Buffer.from('new') });
     expect((await again.inspect())[0]!.partitions[0]!.endOffset).toBe(201);
+    await again.close();
+  });
+
+  it('passes over empty closed segments (left by compaction in earlier versions) when deleting by age', async () => {
+    const dir = temp();
+    const bus = embedded({ dir, share: false, segmentBytes: 4096 });
+    for (let i = 0; i < 200; i += 20) {
+      await bus.publish('events', Array.from({ length: 20 }, (_, j) => ({ id: `e-${i + j}`, payload: Buffer.alloc(200, 1) })));
+    }
+    await bus.close();
+    const partitionDir = join(dir, 'topics', 'events', '0');
+    const segments = segmentFiles(dir, 'events').sort();
+    expect(segments.length).toBeGreaterThan(3);
+    // What compaction used to leave: the oldest segments rewritten to nothing, with empty indexes.
+    for (const name of segments.slice(0, 2)) {
+      truncateSync(join(partitionDir, name), 0);
+      writeFileSync(join(partitionDir, name.replace('.log', '.index')), '');
+    }
+    const again = embedded({ dir, share: false, retention: { maxAgeMs: 60_000 } });
+    await again.connect();
+    expect(again.broker!.maintain(Date.now() + 61_000).deletedSegments).toBe(segments.length - 1);
+    expect(segmentFiles(dir, 'events')).toEqual([segments.at(-1)]);
+    expect((await again.inspect())[0]!.partitions[0]!.endOffset).toBe(200);
     await again.close();
   });
 });

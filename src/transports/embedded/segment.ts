@@ -1,6 +1,8 @@
 import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkFrame, decodeRecord, FRAME_HEADER, frameOffset, frameTimestamp, type FrameCheck, type StoredRecord } from './record.ts';
+import { crc32c } from './crc32c.ts';
+import { CorruptLogError } from './errors.ts';
+import { checkFrame, decodeRecord, FRAME_HEADER, frameOffset, frameTimestamp, MAX_BODY, MIN_BODY, type FrameCheck, type StoredRecord } from './record.ts';
 import { TailCache } from './tail-cache.ts';
 
 /** Bytes between two sparse index entries. */
@@ -21,6 +23,8 @@ export interface ScanFailure {
   zeroTail: boolean;
   /** The failing frame is complete and ends exactly at the end of the file. */
   lastFrame: boolean;
+  /** Bytes in the file when it was scanned. */
+  fileSize: number;
 }
 
 /** A segment's state at one moment (see `Segment.mark`). */
@@ -134,6 +138,7 @@ export class Segment {
           detail: failure.detail,
           zeroTail: isZeroTail(this.fd, pos, fileSize),
           lastFrame: failure.reason === 'crc-mismatch' && pos + FRAME_HEADER + chunk.readUInt32LE(at) === fileSize,
+          fileSize,
         };
       }
       const end = (check as { end: number }).end - at + pos;
@@ -163,6 +168,44 @@ export class Segment {
     this.#lastIndexed = entries.length >= 4 ? entries[entries.length - 3]! : -Infinity;
     this.nextOffset = entries[entries.length - 2]!;
     return this.scan(false, lastPos) === undefined;
+  }
+
+  /**
+   * The first intact frame starting at or after byte `from`: complete, its CRC matching, its
+   * offset a whole number of at least `minOffset`. Tells a damaged length field (intact records
+   * follow it) from a write cut short (nothing intact follows). Every byte position is tried, but
+   * the CRC is computed only where the length and offset fields are plausible, so random bytes
+   * cost a few comparisons each.
+   */
+  findFrame(from: number, minOffset: number): { position: number; offset: number } | undefined {
+    const fileSize = fstatSync(this.fd).size;
+    // Offsets grow by at least one per frame, so a frame here cannot be numbered beyond this.
+    const maxOffset = minOffset + Math.ceil((fileSize - from) / (FRAME_HEADER + MIN_BODY));
+    const last = fileSize - FRAME_HEADER - MIN_BODY; // the last position a whole frame fits after
+    let chunk = Buffer.alloc(0);
+    let chunkStart = from;
+    for (let pos = from; pos <= last; pos++) {
+      if (pos + FRAME_HEADER + 8 > chunkStart + chunk.length) {
+        chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, fileSize - pos));
+        chunk = chunk.subarray(0, readFully(this.fd, chunk, pos));
+        chunkStart = pos;
+        if (chunk.length < FRAME_HEADER + 8) return undefined;
+      }
+      const at = pos - chunkStart;
+      const bodyLen = chunk.readUInt32LE(at);
+      if (bodyLen < MIN_BODY || bodyLen > MAX_BODY || pos + FRAME_HEADER + bodyLen > fileSize) continue;
+      const offset = chunk.readDoubleLE(at + FRAME_HEADER);
+      if (!(offset >= minOffset && offset <= maxOffset && Number.isInteger(offset))) continue;
+      let frame = chunk;
+      let start = at;
+      if (at + FRAME_HEADER + bodyLen > chunk.length) {
+        frame = Buffer.allocUnsafe(FRAME_HEADER + bodyLen);
+        readFully(this.fd, frame, pos);
+        start = 0;
+      }
+      if (frame.readUInt32LE(start + 4) === crc32c(frame, start + FRAME_HEADER, start + FRAME_HEADER + bodyLen)) return { position: pos, offset };
+    }
+    return undefined;
   }
 
   /** Writes the index file (when the segment stops taking writes, and on close). */
@@ -262,13 +305,18 @@ export class Segment {
     let got = readFully(this.fd, buf, position);
     if (got >= FRAME_HEADER) {
       const first = FRAME_HEADER + buf.readUInt32LE(0);
-      if (first > got && position + first <= limit) {
+      if (first > got) {
+        // Visible bytes end on a frame boundary, so a frame here running past them has a damaged
+        // length (a trusted segment is not checked on open); stopping at it would skip the rest.
+        if (position + first > limit) {
+          throw new CorruptLogError(this.logPath, position, fromOffset, `frame length ${first - FRAME_HEADER} runs past the end of the segment's ${limit} bytes`);
+        }
         want = first;
         buf = Buffer.allocUnsafe(want);
         got = readFully(this.fd, buf, position);
       }
     }
-    const p = takeFrames(buf, 0, got, fromOffset, records, maxRecords, (at, length) => at + length <= got);
+    const p = takeFrames(this, position, buf, 0, got, fromOffset, records, maxRecords, (at, length) => at + length <= got);
     return { records, next: position + p };
   }
 
@@ -278,7 +326,7 @@ export class Segment {
     let next = position;
     let stopped = false;
     this.#tail.visit(position, (bytes, from, to) => {
-      const p = takeFrames(bytes, from, to, fromOffset, records, maxRecords, (at, length) => {
+      const p = takeFrames(this, next, bytes, from, to, fromOffset, records, maxRecords, (at, length) => {
         const end = next + (at - from) + length;
         // Not yet durable, or beyond maxBytes (a first frame larger than maxBytes is read whole, as from the file).
         stopped = end > limit || (end - length > position && end - position > maxBytes);
@@ -300,10 +348,13 @@ export class Segment {
     closeSync(this.fd);
   }
 
-  /** Closes and removes the segment's files (retention). */
+  /**
+   * Closes and removes the segment's files (retention, compaction). The index goes first: a crash
+   * in between leaves a log without an index, which opening rebuilds, never an orphaned index.
+   */
   remove(): void {
     this.close();
-    for (const path of [this.logPath, this.indexPath]) {
+    for (const path of [this.indexPath, this.logPath]) {
       try {
         unlinkSync(path);
       } catch {
@@ -339,8 +390,13 @@ function isZeroTail(fd: number, from: number, fileSize: number): boolean {
  * Decodes the whole frames of `bytes[from, to)` into `records` — those at or above `fromOffset` —
  * until `maxRecords` are there or `fits(at, length)` turns the next frame down. Returns where it
  * stopped. The file read and the tail cache walk frames alike; they differ only in what fits.
+ * `bytes[from]` is at byte `filePosition` of `segment`. A frame that does not decode (damage in a
+ * segment trusted on open) ends the records returned; when it is the first, it is a
+ * CorruptLogError saying where.
  */
 function takeFrames(
+  segment: Segment,
+  filePosition: number,
   bytes: Buffer,
   from: number,
   to: number,
@@ -353,7 +409,14 @@ function takeFrames(
   while (p + FRAME_HEADER <= to && records.length < maxRecords) {
     const length = FRAME_HEADER + bytes.readUInt32LE(p);
     if (!fits(p, length)) break;
-    if (frameOffset(bytes, p) >= fromOffset) records.push(decodeRecord(bytes, p));
+    try {
+      if (length < FRAME_HEADER + MIN_BODY) throw new RangeError(`frame length ${length - FRAME_HEADER} is impossible`);
+      if (frameOffset(bytes, p) >= fromOffset) records.push(decodeRecord(bytes, p));
+    } catch (error) {
+      // The records before it are intact: hand them out, and fail when the damaged one is next.
+      if (records.length > 0) return p;
+      throw new CorruptLogError(segment.logPath, filePosition + (p - from), fromOffset, (error as Error).message);
+    }
     p += length;
   }
   return p;

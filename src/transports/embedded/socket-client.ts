@@ -30,6 +30,8 @@ interface ClientSub {
   waiting: Array<[delivery: number, message: Message]>;
   /** The owner confirmed the subscription. Until then a lost connection is the subscriber's to retry, not `onLost`'s. */
   attached: boolean;
+  /** The owner ended the subscription with this error; it ends once the deliveries it sent before are settled. */
+  failed?: Error;
 }
 
 function fromWire(w: WireError): Error {
@@ -85,9 +87,12 @@ export class SocketClient {
   #request(frame: (req: number) => Buffer): Promise<unknown> {
     if (this.#error) return Promise.reject(this.#error);
     const req = this.#nextReq++;
+    // Framed first: a message the record format cannot hold throws its ConfigError here, and no
+    // request is left waiting for an answer that never comes.
+    const bytes = frame(req);
     const d = deferred<unknown>();
     this.#requests.set(req, d);
-    this.#writer.send(frame(req));
+    this.#writer.send(bytes);
     return d.promise;
   }
 
@@ -103,8 +108,10 @@ export class SocketClient {
       setPaused: (paused) => {
         this.#writer.send(new FrameBuilder(Op.pause).u32(id).u8(paused ? 1 : 0).done());
         // Prefetched messages go back to the group while this member takes none.
-        if (paused) for (const [delivery] of state.waiting.splice(0)) this.#ack(id, delivery, Outcome.givenBack);
-        else this.#drain(id, state);
+        if (paused) {
+          for (const [delivery] of state.waiting.splice(0)) this.#ack(id, delivery, Outcome.givenBack);
+          this.#endIfFailed(id, state);
+        } else this.#drain(id, state);
       },
       wake: () => this.#drain(id, state),
       leave: async () => {
@@ -139,6 +146,15 @@ export class SocketClient {
         this.#drain(id, state);
       });
     }
+    this.#endIfFailed(id, state);
+  }
+
+  /** A subscription the owner failed ends once nothing it sent is waiting or running. */
+  #endIfFailed(id: number, state: ClientSub): void {
+    if (!state.failed || state.waiting.length > 0 || state.sub.inflight > 0 || this.#subs.get(id) !== state) return;
+    this.#subs.delete(id);
+    this.#flushAcks(); // the owner forgets the subscription once these arrive
+    state.sub.fail(state.failed);
   }
 
   async inspect(): Promise<TopicInfo[]> {
@@ -183,6 +199,17 @@ export class SocketClient {
       this.#requests.delete(req);
       if (ok) d.resolve(text === '' ? undefined : JSON.parse(text));
       else d.reject(fromWire(JSON.parse(text) as WireError));
+      return;
+    }
+    if (type === Op.failed) {
+      // The owner ended the subscription (its group cannot read the log). What it sent before —
+      // the records before the damage — still runs, as in the owner's process; then the
+      // subscription ends with the owner's error.
+      const subId = r.u32();
+      const state = this.#subs.get(subId);
+      if (!state) return;
+      state.failed = fromWire(JSON.parse(r.str32()) as WireError);
+      this.#drain(subId, state);
       return;
     }
     if (type === Op.deliver) {

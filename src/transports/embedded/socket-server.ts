@@ -5,7 +5,7 @@ import type { NormalizedMessage } from '../../core/message.ts';
 import { groupProblems, patternProblems, topicProblems } from '../../core/topic.ts';
 import type { Broker, Consumer, Delivery } from './broker.ts';
 import { encodeRecords } from './record.ts';
-import { FrameBuilder, FrameSplitter, FrameWriter, Op, Outcome, type FrameReader, type WireError } from './wire-protocol.ts';
+import { FrameBuilder, FrameSplitter, FrameWriter, Op, Outcome, toWire, type FrameReader } from './wire-protocol.ts';
 
 /** The socket the owner listens on, inside the data directory. */
 export const SOCKET_FILE = 'broker.sock';
@@ -21,6 +21,8 @@ class RemoteConsumer implements Consumer {
   readonly window: number;
   readonly out = new Map<number, Delivery>();
   paused = false;
+  /** The broker failed it: it gets nothing more and goes once what it holds is settled. */
+  failed = false;
   #nextDelivery = 1;
 
   constructor(conn: Connection, id: number, pattern: string, group: string, from: 'earliest' | 'latest', window: number) {
@@ -48,6 +50,17 @@ class RemoteConsumer implements Consumer {
       .u32(d.gp.partition)
       .u32(d.entry.attempt);
     this.conn.sendDelivery(f, r);
+  }
+
+  /**
+   * The broker detached this consumer (its group cannot read its log). Its process is told; the
+   * deliveries it holds — the records before the damage — are still its to settle, as a
+   * subscription in the owner's process settles what it holds, and it goes once they are.
+   */
+  fail(error: Error): void {
+    this.failed = true;
+    this.conn.writer.send(new FrameBuilder(Op.failed).u32(this.id).str32(JSON.stringify(toWire(error))).done());
+    if (this.out.size === 0) this.conn.consumers.delete(this.id);
   }
 
   /** Hands every unsettled delivery back to the group (the consumer left or its process went away). */
@@ -96,9 +109,7 @@ class Connection {
   }
 
   #error(req: number, error: unknown): void {
-    const e = error as Error & { code?: string; retryable?: boolean; problems?: string[] };
-    const wire: WireError = { message: e?.message ?? String(error), code: e?.code, retryable: e?.retryable, problems: e?.problems ? [...e.problems] : undefined };
-    this.#result(req, false, wire);
+    this.#result(req, false, toWire(error));
   }
 
   #onFrame(type: number, r: FrameReader): void {
@@ -149,6 +160,7 @@ class Connection {
           c.out.delete(deliveryId);
           if (outcome === Outcome.givenBack) this.broker.giveBack(d);
           else this.broker.settle(d, outcome === Outcome.ok);
+          if (c.failed && c.out.size === 0) this.consumers.delete(c.id);
           woken.add(c);
         }
         for (const c of woken) this.broker.wake(c);

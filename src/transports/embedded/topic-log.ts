@@ -1,10 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { syncDir } from './sync-dir.ts';
+import { ConfigError } from '../../core/errors.ts';
 import type { NormalizedMessage } from '../../core/message.ts';
 import { partitionForKey } from './murmur2.ts';
 import { PartitionLog, type PartitionLogOptions } from './partition-log.ts';
-import { encodeRecords } from './record.ts';
+import { encodeRecords, frameProblems, framesBound } from './record.ts';
 
 /** Per-topic settings, fixed when the topic is created and kept in `<topic>/meta.json`. */
 export interface TopicConfig {
@@ -59,10 +60,17 @@ export class TopicLog {
   /**
    * Appends `messages`: keyed ones to Kafka's murmur2 partition for their key, unkeyed ones of
    * one call together to the next partition in turn (sticky per call: one write, one fsync).
+   * All or nothing: every message is checked against the record format, and every partition's
+   * records framed, before anything is queued, so a publish the log cannot hold (a ConfigError
+   * naming its messages) stores nothing in any partition.
    */
   append(messages: readonly NormalizedMessage[]): Promise<void> {
     const n = this.partitions.length;
-    if (n === 1) return this.#appendTo(0, messages);
+    if (n === 1) {
+      const log = this.partitions[0]!;
+      const bound = framesBound(messages); // before reserve(): nothing is numbered for a publish that fails
+      return log.append(encodeRecords(messages, log.reserve(messages.length), true, bound), messages.length);
+    }
     const groups: NormalizedMessage[][] = Array.from({ length: n }, () => []);
     let sticky = -1;
     for (const m of messages) {
@@ -73,17 +81,24 @@ export class TopicLog {
       } else p = partitionForKey(m.key, n);
       groups[p]!.push(m);
     }
+    const bounds: number[] = [];
+    try {
+      for (const list of groups) bounds.push(list.length > 0 ? framesBound(list) : 0);
+    } catch (error) {
+      // Name every message the publish cannot store, not only those of the first partition checked.
+      ConfigError.throwIfAny(frameProblems(messages));
+      throw error;
+    }
+    const framed: Array<Buffer | undefined> = groups.map((list, p) => {
+      if (list.length === 0) return undefined;
+      const log = this.partitions[p]!;
+      return encodeRecords(list, log.reserve(list.length), true, bounds[p]!);
+    });
     const writes: Promise<void>[] = [];
-    groups.forEach((list, p) => {
-      if (list.length > 0) writes.push(this.#appendTo(p, list));
+    framed.forEach((frames, p) => {
+      if (frames) writes.push(this.partitions[p]!.append(frames, groups[p]!.length));
     });
     return writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
-  }
-
-  #appendTo(partition: number, messages: readonly NormalizedMessage[]): Promise<void> {
-    const log = this.partitions[partition]!;
-    const first = log.reserve(messages.length);
-    return log.append(encodeRecords(messages, first), messages.length);
   }
 
   async close(): Promise<void> {

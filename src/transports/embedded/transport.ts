@@ -38,16 +38,37 @@ interface OwnedBroker {
   refs: number;
 }
 
-const owned = new Map<string, Promise<OwnedBroker>>();
+/**
+ * This process's broker of a directory, from taking its lock until releasing it. The entry stays
+ * while the broker closes (`closing`), so that a transport opening the directory again meanwhile
+ * waits for the lock to be released instead of finding it held by its own pid — never a second
+ * broker on the same files.
+ */
+interface OwnedEntry {
+  opening: Promise<OwnedBroker>;
+  closing: Promise<void> | undefined;
+}
+
+const owned = new Map<string, OwnedEntry>();
 
 async function openOwned(dir: string, options: ResolvedEmbeddedOptions): Promise<OwnedBroker | undefined> {
-  const existing = owned.get(dir);
-  if (existing) {
-    const o = await existing;
+  for (;;) {
+    const existing = owned.get(dir);
+    if (!existing) break;
+    if (existing.closing) {
+      await existing.closing.catch(() => undefined); // its failure is reported to the transport closing it
+      continue; // someone else may have opened it again meanwhile
+    }
+    const o = await existing.opening;
+    if (existing.closing) continue; // closed while we waited for it to open
     o.refs++;
     return o;
   }
   const lock = tryLock(dir);
+  if (!lock.owned && lock.pid === process.pid) {
+    // Not a broker of ours (that would be in `owned`): an embedded store given this dir as its own.
+    throw new ConfigError(`${dir} is locked by an embedded store of this process; give the store a directory of its own, or open it on this transport`);
+  }
   if (!lock.owned) return undefined;
   const opening = (async (): Promise<OwnedBroker> => {
     let broker: Broker | undefined;
@@ -57,22 +78,36 @@ async function openOwned(dir: string, options: ResolvedEmbeddedOptions): Promise
       await server?.listen();
       return { broker, server, release: lock.release, refs: 1 };
     } catch (error) {
-      await broker?.close();
-      lock.release();
+      try {
+        await broker?.close();
+      } finally {
+        lock.release();
+      }
       throw error;
     }
   })();
-  owned.set(dir, opening);
-  opening.catch(() => owned.delete(dir));
+  const entry: OwnedEntry = { opening, closing: undefined };
+  owned.set(dir, entry);
+  // Runs after the failed open released the lock: the entry goes only once nothing holds it.
+  opening.catch(() => {
+    if (owned.get(dir) === entry) owned.delete(dir);
+  });
   return opening;
 }
 
 async function releaseOwned(dir: string, o: OwnedBroker): Promise<void> {
   if (--o.refs > 0) return;
-  owned.delete(dir);
-  await o.server?.close();
-  await o.broker.close();
-  o.release();
+  const entry = owned.get(dir)!;
+  entry.closing = (async () => {
+    try {
+      await o.server?.close();
+      await o.broker.close();
+    } finally {
+      o.release();
+      if (owned.get(dir) === entry) owned.delete(dir);
+    }
+  })();
+  await entry.closing;
 }
 
 /** Turns a delivery into the Message a handler sees. */
@@ -123,6 +158,10 @@ class LocalConsumer implements Consumer, SubscriptionSource {
       this.broker.settle(d, ok);
       this.broker.wake(this);
     });
+  }
+
+  fail(error: Error): void {
+    this.sub.fail(error);
   }
 
   setPaused(paused: boolean): void {

@@ -16,6 +16,7 @@ export const Op = {
   admin: 6, // req:u32 op:str16
   result: 10, // req:u32 ok:u8 json:str32
   deliver: 11, // sub:u32 delivery:u32 topic:str16 partition:u32 attempt:u32 record
+  failed: 12, // sub:u32 error:str32 (a WireError as JSON): the owner ended the subscription
 } as const;
 
 /** What a consumer reports about a delivered message. */
@@ -213,4 +214,10 @@ export interface WireError {
   code?: string;
   retryable?: boolean;
   problems?: string[];
+}
+
+/** `error` as it crosses the socket. */
+export function toWire(error: unknown): WireError {
+  const e = error as Error & { code?: string; retryable?: boolean; problems?: string[] };
+  return { message: e?.message ?? String(error), code: e?.code, retryable: e?.retryable, problems: e?.problems ? [...e.problems] : undefined };
 }
