@@ -16,6 +16,7 @@ export type ConformanceCase =
   | 'two-groups'
   | 'group-split'
   | 'redelivery'
+  | 'failing-yields'
   | 'concurrency-bound'
   | 'close-drains'
   | 'group-resume'
@@ -279,6 +280,37 @@ export function describeTransport(
           expect(m.headers).toEqual({ h: 'v' });
           expect(m.key).toBe('k');
         }
+      },
+      [notRedelivering],
+    );
+
+    test(
+      'failing-yields',
+      'keeps the event loop turning while a message fails on every attempt: a timer fires and other keys are delivered meanwhile',
+      async () => {
+        const t = await transport();
+        const topic = topicFor('failing-yields');
+        const inbox = new Inbox();
+        // Gives up failing at last, so a transport that redelivers on microtasks alone (starving
+        // timers) ends the test with a failed assertion below rather than hanging it.
+        const giveUpAfter = 1_000_000;
+        let attempts = 0;
+        const failing = Promise.withResolvers<void>();
+        await subscribe(t, topic, { group: 'g', concurrency: 2 }, async (m) => {
+          if (m.key === 'poison' && ++attempts < giveUpAfter) {
+            failing.resolve();
+            throw new Error('fails on every attempt, on purpose');
+          }
+          inbox.push(m);
+        });
+        await t.publish(topic, { id: 'poison-1', key: 'poison', payload: Buffer.from('never handled') });
+        await failing.promise;
+        // The timer is what is tested: it must fire while the message is still failing.
+        const stillFailingWhenTimerFired = await new Promise<boolean>((resolve) => setTimeout(() => resolve(attempts < giveUpAfter), 20));
+        expect(stillFailingWhenTimerFired).toBe(true);
+        await t.publish(topic, { id: 'fine-1', key: 'fine', payload: Buffer.from('fine') });
+        await inbox.until(() => inbox.messages.some((m) => m.id === 'fine-1'), wait, () => 'fine-1 delivered while poison-1 keeps failing');
+        expect(attempts).toBeLessThan(giveUpAfter);
       },
       [notRedelivering],
     );

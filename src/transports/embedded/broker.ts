@@ -366,7 +366,9 @@ export class Broker {
       gp.queue.push({ seq: entry.seq, key: entry.key, attempt: entry.attempt + 1 });
       group.pump();
     };
-    if (this.options.redeliveryDelayMs > 0 && !this.#closed) {
+    // Without a delay, still on a timer (the next turn of the event loop): a message that always
+    // fails would otherwise be retried on microtasks alone, and timers, I/O and signals never run.
+    if (!this.#closed) {
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         retry();

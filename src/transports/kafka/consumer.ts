@@ -452,8 +452,10 @@ export class KafkaSubscription implements Subscription {
       };
       const delay = this.#config.consumer.redeliveryDelayMs;
       // The key stays busy during the delay, so later messages of that key cannot overtake it.
+      // Without a delay, still after a turn of the event loop: a message that always fails would
+      // otherwise be retried on microtasks alone, starving heartbeats, fetches, timers and signals.
       if (delay > 0 && !this.#stopping) setTimeout(again, delay).unref();
-      else again();
+      else setImmediate(again);
     }
     if (this.#inflight === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
     this.#pump();

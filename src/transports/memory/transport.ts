@@ -151,8 +151,10 @@ class Group {
       this.queue.push({ ...entry, attempt: entry.attempt + 1 });
       this.pump();
     };
+    // Without a delay, still after a turn of the event loop: a message that always fails would
+    // otherwise be retried on microtasks alone, and timers, I/O and signals would never run again.
     if (this.redeliveryDelayMs > 0) setTimeout(retry, this.redeliveryDelayMs).unref();
-    else retry();
+    else setImmediate(retry);
   }
 }
 
