@@ -36,6 +36,20 @@ describe('embedded event store on disk', () => {
     await second.close();
   });
 
+  it('refuses an event that cannot be framed, storing nothing and leaving the stream at its version', async () => {
+    const store = embeddedEventStore({ dir: dir() });
+    await store.appendToStream('order-1', { type: 'A', data: 1 });
+    const refused = await store.appendToStream('order-1', [{ type: 'B', data: 2 }, { type: 'C', data: 3, id: 'x'.repeat(70_000) }], { expectedVersion: 1 }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isConfigError(refused)).toBe(true);
+    expect(await store.streamVersion('order-1')).toBe(1);
+    await store.appendToStream('order-1', { type: 'B', data: 2 }, { expectedVersion: 1 }); // not a ConcurrencyError
+    expect((await store.readStream('order-1')).map((e) => [e.type, e.version, e.position])).toEqual([['A', 1, 1], ['B', 2, 2]]);
+    await store.close();
+  });
+
   it('has one owner process: a second store on the same directory is refused with a ConfigError', async () => {
     const at = dir();
     const owner = embeddedEventStore({ dir: at });

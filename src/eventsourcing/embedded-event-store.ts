@@ -137,10 +137,18 @@ export class EmbeddedEventStorage implements EventStorage {
     if (!versionMatches(expected, actual)) throw new ConcurrencyError(`stream "${streamId}"`, expected, actual);
     const records = events.map((event, i) => toRecord(streamId, event, actual + i + 1));
     const first = this.#log.reserve(records.length);
+    const frames = encodeRecords(records, first); // refuses what cannot be framed, before anything changed
+    const written = this.#log.append(frames, records.length);
     this.#versions.set(streamId, actual + records.length);
-    const written = this.#log.append(encodeRecords(records, first), records.length);
     const stored = events.map((event, i) => ({ ...event, streamId, version: actual + i + 1, position: first + i + 1 }));
-    await written;
+    try {
+      await written;
+    } catch (error) {
+      // Not stored (a full disk, say): the stream is still at `actual`, unless a later append
+      // already counted on this one — then that one fails too, and the check stays conservative.
+      if (this.#versions.get(streamId) === actual + records.length) this.#versions.set(streamId, actual);
+      throw error;
+    }
     // Writes complete in offset order, so per-stream offsets stay sorted.
     for (let i = 0; i < records.length; i++) this.#index(streamId, first + i);
     for (const listener of this.#listeners) listener();
