@@ -21,4 +21,14 @@ describe('rabbitmq errors', () => {
     const timeout = new TimeoutError('x', 5);
     expect(toSwitchyardError(timeout, 'y')).toBe(timeout);
   });
+
+  it('turns a frame the client could not encode into a ConfigError, and other codec failures into non-retryable errors', () => {
+    const frame = toSwitchyardError(amqp('CODEC', 'frame size of 180098 bytes exceeds maximum of 131072'), 'publish to "t"');
+    expect(isConfigError(frame)).toBe(true);
+    expect(frame.message).toContain('frame size of 180098 bytes exceeds maximum of 131072');
+    expect(frame.message).toContain('send fewer or smaller headers or a shorter key or id');
+    const other = toSwitchyardError(amqp('CODEC', 'unknown AMQP method id: 7'), 'publish to "t"');
+    expect(isTransportError(other)).toBe(true);
+    expect((other as unknown as { retryable: boolean }).retryable).toBe(false);
+  });
 });

@@ -33,11 +33,15 @@ export function toSwitchyardError(error: unknown, what: string): SwitchyardError
   const message = (error instanceof Error ? error.message : String(error)).replace(/^undefined: /, '') + (cause instanceof Error ? ` (${cause.message})` : '');
   const hint = /larger than configured max size/i.test(message)
     ? "the broker's max_message_size is lower than this message; raise it on the broker, or lower maxPayloadBytes to the same value so publish() refuses such messages up front"
-    : code === undefined
-      ? undefined
-      : CONFIG_CODES[code];
+    : code === 'CODEC' && /frame size of \d+ bytes exceeds maximum/.test(message)
+      ? "the message's headers, key and id do not fit in one AMQP frame (frame_max); send fewer or smaller headers or a shorter key or id"
+      : code === undefined
+        ? undefined
+        : CONFIG_CODES[code];
   if (hint !== undefined) return new ConfigError(`rabbitmq: ${what} failed with ${code}: ${message} — ${hint}`, { cause: error });
-  return new TransportError(`rabbitmq: ${what} failed${code ? ` (${code})` : ''}: ${message}`, { cause: error, retryable: true });
+  // The client could not encode or decode a frame: sending the same thing again fails the same way.
+  const retryable = code !== 'CODEC';
+  return new TransportError(`rabbitmq: ${what} failed${code ? ` (${code})` : ''}: ${message}`, { cause: error, retryable });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { topicMatches } from '../../core/topic.ts';
-import { bindingKey, defaultQueueName, fitName, fromDelivery, headerProblems, headerText, redeliveryEnvelope, retryDelay, retryQueueName, toEnvelope } from './mapping.ts';
+import { bindingKey, defaultQueueName, fitName, fromDelivery, headerProblems, headerText, redeliveryEnvelope, retryDelay, retryQueueName, toEnvelope, wireId } from './mapping.ts';
 
 /** AMQP topic-exchange matching, as the broker does it: `*` one word, `#` zero or more. */
 function amqpMatches(binding: string, routingKey: string): boolean {
@@ -75,5 +75,41 @@ describe('rabbitmq mapping', () => {
   it('rejects headers in the reserved namespace and names longer than AMQP allows', () => {
     expect(headerProblems('publish', { 'x-switchyard-key': 'x', ok: 'y' })).toHaveLength(1);
     expect(headerProblems('publish', { ['h'.repeat(256)]: 'x' })).toHaveLength(1);
+  });
+
+  it('carries ids over 255 bytes whole in a header, with a distinct, well-formed message-id for other clients', () => {
+    const prefix = 'order-'.padEnd(255, 'x');
+    const ids = [`${prefix}-A`, `${prefix}-B`, 'é'.repeat(128), 'a'.repeat(255), 'é'.repeat(127)];
+    const envelopes = ids.map((id) => toEnvelope({ id, key: '', payload: Buffer.from('x'), headers: {}, timestamp: 1 }, 'ex', 't', true));
+    for (const [i, env] of envelopes.entries()) {
+      const messageId = env.messageId!;
+      expect(Buffer.byteLength(messageId), ids[i]).toBeLessThanOrEqual(255);
+      expect(Buffer.from(messageId, 'utf8').toString('utf8')).toBe(messageId); // no character cut in half
+      const delivered = fromDelivery({ ...env, routingKey: 't', body: Buffer.from('x') } as never);
+      expect(delivered.id).toBe(ids[i]);
+      expect(wireId(env as never)).toBe(ids[i]); // how basic.return is matched to its publish
+      expect(delivered.headers).toEqual({}); // the id header is Switchyard's own
+      // A redelivery keeps the whole id too.
+      expect(fromDelivery({ ...redeliveryEnvelope(env as never, delivered, 'q'), routingKey: 'q', body: Buffer.from('x') } as never, 't').id).toBe(ids[i]);
+    }
+    expect(new Set(envelopes.map((e) => e.messageId)).size).toBe(ids.length);
+    // Ids that fit are sent as they are, with no extra header.
+    expect(envelopes[3]!.messageId).toBe(ids[3]);
+    expect(envelopes[4]!.messageId).toBe(ids[4]);
+    expect(Object.keys(envelopes[3]!.headers!)).toEqual(['x-switchyard-ts']);
+  });
+
+  it('keeps headers named like Object.prototype members as own string properties of a plain object', () => {
+    const sent = JSON.parse('{"constructor":"c","toString":"t","hasOwnProperty":"h","__proto__":"p","plain":"x"}') as Record<string, string>;
+    const env = toEnvelope({ id: 'i', key: '', payload: Buffer.from('x'), headers: sent, timestamp: 1 }, 'ex', 't', false);
+    // rabbitmq-client decodes header tables by assignment, which cannot create "__proto__": it travels prefixed.
+    expect(Object.keys(env.headers!).sort()).toEqual(['constructor', 'hasOwnProperty', 'plain', 'toString', 'x-switchyard-h-__proto__', 'x-switchyard-ts']);
+    // What the client decodes: a plain object with those own properties.
+    const decoded: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(env.headers!)) decoded[name] = value;
+    const m = fromDelivery({ ...env, headers: decoded, routingKey: 't', body: Buffer.from('x') } as never);
+    expect(Object.getPrototypeOf(m.headers)).toBe(Object.prototype);
+    expect(Object.keys(m.headers).sort()).toEqual(['__proto__', 'constructor', 'hasOwnProperty', 'plain', 'toString']);
+    for (const name of Object.keys(sent)) expect(Object.getOwnPropertyDescriptor(m.headers, name)?.value, name).toBe(sent[name]);
   });
 });

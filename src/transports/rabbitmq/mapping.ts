@@ -7,10 +7,15 @@ import type { Message, NormalizedMessage } from '../../core/message.ts';
  * Switchyard message ⇄ AMQP message.
  *
  * - topic → routing key on the shared topic exchange (or the route's exchange and key);
- * - id → `message-id` property; timestamp → `timestamp` property (seconds, for other clients)
- *   and `x-switchyard-ts` (milliseconds);
+ * - id → `message-id` property; an id over 255 UTF-8 bytes (AMQP's short-string limit, which the
+ *   client would silently cut) travels whole in `x-switchyard-id`, and `message-id` carries a
+ *   distinct form of at most 255 bytes (`fitName`) for other clients;
+ * - timestamp → `timestamp` property (seconds, for other clients) and `x-switchyard-ts`
+ *   (milliseconds);
  * - key, attempt and the original topic of a redelivered message travel in `x-switchyard-*`
  *   headers, which handlers never see: `Message.headers` is exactly what was published.
+ * - a header named `__proto__` travels as `x-switchyard-h-__proto__`: rabbitmq-client decodes
+ *   header tables by plain assignment, which would drop it.
  * - payload → body, byte for byte; delivery mode 2 (persistent).
  */
 
@@ -20,8 +25,22 @@ const KEY = 'x-switchyard-key';
 const ATTEMPT = 'x-switchyard-attempt';
 const TIMESTAMP = 'x-switchyard-ts';
 const TOPIC = 'x-switchyard-topic';
-/** A broker-owned header saved across one of our redeliveries: `x-switchyard-h-x-death` etc. */
+/** The whole id, when it is longer than `message-id` can hold. */
+const ID = 'x-switchyard-id';
+/**
+ * A header saved under our prefix: a broker-owned one across one of our redeliveries
+ * (`x-switchyard-h-x-death`), or a user header the client could not decode under its own name
+ * (`x-switchyard-h-__proto__`).
+ */
 const SAVED = 'x-switchyard-h-';
+/** The one header name plain assignment cannot create (it sets the prototype instead). */
+const PROTO = '__proto__';
+
+/** Switchyard's own header names, for code that sizes what mapping.ts writes. */
+export const HEADER_NAMES = { key: KEY, attempt: ATTEMPT, timestamp: TIMESTAMP, topic: TOPIC, id: ID, saved: SAVED } as const;
+
+/** Longest AMQP short string (`message-id`, header names), in bytes. */
+export const MAX_SHORT_STRING_BYTES = 255;
 
 /** Headers RabbitMQ writes when it dead-letters a message. */
 const DEATH_HEADERS = new Set(['x-death', 'x-first-death-reason', 'x-first-death-queue', 'x-first-death-exchange', 'x-last-death-reason', 'x-last-death-queue', 'x-last-death-exchange']);
@@ -37,7 +56,7 @@ export function bindingKey(pattern: string): string {
     .join('.');
 }
 
-const MAX_NAME_BYTES = 255;
+const MAX_NAME_BYTES = MAX_SHORT_STRING_BYTES;
 
 /** Shortens a name to 255 bytes, keeping it unique with a hash of the whole. */
 export function fitName(name: string): string {
@@ -46,6 +65,20 @@ export function fitName(name: string): string {
   let head = name.slice(0, MAX_NAME_BYTES - 17);
   while (Buffer.byteLength(head) > MAX_NAME_BYTES - 17) head = head.slice(0, -1);
   return `${head}~${hash}`;
+}
+
+/**
+ * True if `id` does not fit AMQP's `message-id` (255 UTF-8 bytes). A UTF-16 unit is at most 3
+ * UTF-8 bytes, so ids of up to 85 characters (UUIDs, ULIDs…) are answered without measuring.
+ */
+export function isLongId(id: string): boolean {
+  return id.length > MAX_SHORT_STRING_BYTES / 3 && Buffer.byteLength(id) > MAX_SHORT_STRING_BYTES;
+}
+
+/** Sets `headers[name]` as an own property, also for `__proto__` (which assignment would not create). */
+function setHeader(headers: Record<string, string>, name: string, value: string): void {
+  if (name === PROTO) Object.defineProperty(headers, name, { value, writable: true, enumerable: true, configurable: true });
+  else headers[name] = value;
 }
 
 /** The default queue of a group: `<topic>.<group>` (a pattern keeps its `*` and `>`). */
@@ -69,7 +102,7 @@ export function headerProblems(where: string, headers: Record<string, string>): 
   const problems: string[] = [];
   for (const name of Object.keys(headers)) {
     if (name.toLowerCase().startsWith(INTERNAL_PREFIX)) problems.push(`${where}: header "${name}" uses the prefix "${INTERNAL_PREFIX}", which Switchyard reserves for its own headers`);
-    else if (Buffer.byteLength(name) > 255) problems.push(`${where}: header name "${name.slice(0, 30)}…" is longer than 255 bytes (AMQP's limit)`);
+    else if (Buffer.byteLength(name) > MAX_SHORT_STRING_BYTES) problems.push(`${where}: header name "${name.slice(0, 30)}…" is longer than 255 bytes (AMQP's limit)`);
   }
   return problems;
 }
@@ -83,15 +116,34 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 export function toEnvelope(m: NormalizedMessage, exchange: string, routingKey: string, mandatory: boolean): Envelope {
   const headers: Record<string, unknown> = { ...m.headers, [TIMESTAMP]: String(m.timestamp) };
   if (m.key !== '') headers[KEY] = m.key;
+  if (Object.hasOwn(m.headers, PROTO)) {
+    // Own property from the spread; sent under our prefix so the receiver's client keeps it.
+    headers[SAVED + PROTO] = m.headers[PROTO];
+    delete headers[PROTO];
+  }
+  let messageId = m.id;
+  if (isLongId(m.id)) {
+    headers[ID] = m.id;
+    messageId = fitName(m.id);
+  }
   return {
     exchange,
     routingKey,
     mandatory,
     durable: true,
-    messageId: m.id,
+    messageId,
     timestamp: Math.floor(m.timestamp / 1000),
     headers,
   };
+}
+
+/**
+ * The Switchyard id of a delivered or returned message: `x-switchyard-id` when the id was too long
+ * for `message-id`, else `message-id` (undefined if the publisher set neither).
+ */
+export function wireId(msg: Pick<AsyncMessage, 'headers' | 'messageId'>): string | undefined {
+  const whole = (msg.headers as Record<string, unknown> | undefined)?.[ID];
+  return typeof whole === 'string' ? whole : msg.messageId;
 }
 
 /** A header value from any AMQP client as a string: numbers and booleans as text, tables and arrays as JSON. */
@@ -110,9 +162,9 @@ export function headerText(value: unknown): string {
 }
 
 /**
- * The body as bytes. rabbitmq-client hands `text/plain` bodies over as strings and
- * `application/json` ones parsed (only messages from other clients: Switchyard never sets the
- * content-type property); both are turned back into bytes.
+ * The body as bytes. Consumers keep rabbitmq-client from decoding bodies (`raw-body.ts`), so a
+ * delivery's body is always a Buffer; the conversions are the fallback if the client ever hands
+ * over a string (`text/plain`) or a parsed value (`application/json`) anyway.
  */
 export function bodyBytes(body: unknown): Buffer {
   if (Buffer.isBuffer(body)) return body;
@@ -127,19 +179,20 @@ export function fromDelivery(msg: Pick<AsyncMessage, 'headers' | 'messageId' | '
   const redelivered = raw[ATTEMPT] !== undefined;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
-    if (name.startsWith(SAVED)) headers[name.slice(SAVED.length)] = headerText(value);
+    if (name.startsWith(SAVED)) setHeader(headers, name.slice(SAVED.length), headerText(value));
     else if (name.startsWith(INTERNAL_PREFIX)) continue;
     // After one of our redeliveries, death headers are from our retry queue: the saved ones count.
     else if (redelivered && DEATH_HEADERS.has(name)) continue;
-    else if (!(name in headers)) headers[name] = headerText(value);
+    // hasOwn, not `in`: a header named `constructor` or `toString` is not already there.
+    else if (!Object.hasOwn(headers, name)) headers[name] = headerText(value);
   }
   // Another client's content type, where codecs look for it.
-  if (msg.contentType && headers['content-type'] === undefined) headers['content-type'] = msg.contentType;
+  if (msg.contentType && !Object.hasOwn(headers, 'content-type')) headers['content-type'] = msg.contentType;
   const ts = Number(headerText(raw[TIMESTAMP]));
   const attempt = Number(headerText(raw[ATTEMPT]));
   return {
     topic: raw[TOPIC] !== undefined ? headerText(raw[TOPIC]) : (fallbackTopic ?? msg.routingKey),
-    id: msg.messageId || newMessageId(),
+    id: wireId(msg) || newMessageId(),
     key: raw[KEY] !== undefined ? headerText(raw[KEY]) : '',
     payload: bodyBytes(msg.body),
     headers,
@@ -169,12 +222,17 @@ export function redeliveryEnvelope(msg: Pick<AsyncMessage, 'headers' | 'contentT
   headers[TOPIC] = message.topic;
   headers[TIMESTAMP] = String(message.timestamp);
   if (message.key !== '') headers[KEY] = message.key;
+  let messageId = message.id;
+  if (isLongId(message.id)) {
+    headers[ID] = message.id;
+    messageId = fitName(message.id);
+  }
   const envelope: Envelope = {
     exchange: '',
     routingKey: targetQueue,
     mandatory: true,
     durable: true,
-    messageId: message.id,
+    messageId,
     timestamp: Math.floor(message.timestamp / 1000),
     headers,
   };

@@ -89,7 +89,11 @@ export interface RabbitMQOptions {
    * 3.x allows 128 MiB): raise it together with the broker's `max_message_size`.
    */
   maxPayloadBytes?: number;
-  /** Largest total size of a message's headers (names and values, UTF-8). Default 65,536. */
+  /**
+   * Largest total size of a message's headers (names and values, UTF-8). Default 65,536.
+   * Independently, headers, key and id must fit in one AMQP frame (131,072 bytes, 6 more per
+   * header): `publish()` rejects messages that do not with a ConfigError.
+   */
   maxHeaderBytes?: number;
   /** Connection name shown in the management UI. */
   connectionName?: string;

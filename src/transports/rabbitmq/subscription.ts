@@ -8,6 +8,7 @@ import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
 import { toSwitchyardError } from './errors.ts';
 import { fromDelivery, retryDelay, retryQueueName } from './mapping.ts';
 import type { RabbitMQEvent } from './options.ts';
+import { isRawBody, keepRawBodies, restoreContentType } from './raw-body.ts';
 import type { queueDeclaration } from './topology.ts';
 
 /** What a subscription declares and consumes. */
@@ -72,6 +73,7 @@ export class RabbitMQSubscription implements Subscription {
   #stopping = false;
   #started = false;
   #failures = 0;
+  #reportedDecodedBody = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -114,6 +116,7 @@ export class RabbitMQSubscription implements Subscription {
       this.#host.event({ type: 'error', error: toError(error), context: `consumer of queue "${plan.queue}"` });
     });
     try {
+      keepRawBodies(ch);
       for (const e of plan.exchanges) await ch.exchangeDeclare(e);
       if (plan.declare) await ch.queueDeclare(plan.declare);
       else await ch.queueDeclare({ queue: plan.queue, passive: true });
@@ -186,9 +189,23 @@ export class RabbitMQSubscription implements Subscription {
       }
       return;
     }
+    restoreContentType(delivery);
+    if (!isRawBody(delivery)) this.#reportDecodedBody(delivery);
     const message = fromDelivery(delivery, this.plan.topic);
     this.#waiting.push({ seq: ++this.#seq, key: message.key, delivery, message, channel: ch });
     this.#pump();
+  }
+
+  /** Once per subscription: the client decoded a body although keepRawBodies should prevent it. */
+  #reportDecodedBody(delivery: AsyncMessage): void {
+    if (this.#reportedDecodedBody) return;
+    this.#reportedDecodedBody = true;
+    const error = new Error(
+      `rabbitmq-client decoded the body of a message with content type "${delivery.contentType ?? ''}" on queue "${this.plan.queue}" although ` +
+        'Switchyard keeps bodies raw (raw-body.ts): its internals changed. Such payloads are re-encoded and may differ from what was published; ' +
+        'install rabbitmq-client 5.0.x as package-lock.json pins it, or update raw-body.ts',
+    );
+    this.#host.event({ type: 'error', error, context: `consumer of queue "${this.plan.queue}"` });
   }
 
   #pump(): void {

@@ -1,6 +1,6 @@
 import { Connection, type AsyncMessage, type Publisher, type ReturnedMessage } from 'rabbitmq-client';
 import type { Capabilities } from '../../core/capabilities.ts';
-import { ClosedError, ConfigError, TimeoutError, toError, TransportError } from '../../core/errors.ts';
+import { ClosedError, ConfigError, isConfigError, TimeoutError, toError, TransportError } from '../../core/errors.ts';
 import type { Message, OutgoingMessage } from '../../core/message.ts';
 import { normalizeOutgoing } from '../../core/message.ts';
 import { resolveSubscribeOptions, type ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
@@ -10,7 +10,8 @@ import { checkMessageLimits } from '../../internal/message-limits.ts';
 import { nodeTlsOptions, skipsVerify, tlsFailure, warnSkipVerify } from '../../internal/transport-tls.ts';
 import { withTimeout } from '../../internal/with-timeout.ts';
 import { amqpCode, connectError, toSwitchyardError } from './errors.ts';
-import { asBuffer, bindingKey, bodyBytes, headerProblems, redeliveryEnvelope, retryQueueName, toEnvelope } from './mapping.ts';
+import { FRAME_MAX, negotiatedFrameMax, publishProblems } from './header-frame.ts';
+import { asBuffer, bindingKey, bodyBytes, redeliveryEnvelope, retryQueueName, toEnvelope, wireId } from './mapping.ts';
 import type { RabbitMQNative } from './native.ts';
 import { resolveOptions, type RabbitMQEvent, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options.ts';
 import { RabbitMQSubscription, type ConsumePlan, type SubscriptionHost } from './subscription.ts';
@@ -26,7 +27,8 @@ class Returns {
   readonly #counts = new Map<string, number>();
 
   add(msg: ReturnedMessage): void {
-    const id = msg.messageId ?? '';
+    // The whole id: `message-id` holds only a shortened form of ids over 255 bytes.
+    const id = wireId(msg) ?? '';
     this.#counts.set(id, (this.#counts.get(id) ?? 0) + 1);
   }
 
@@ -63,6 +65,8 @@ export class RabbitMQTransport implements Transport {
   #closed = false;
   #blocked: { reason: string; since: Date } | undefined;
   #ready = false;
+  /** Largest content header frame the connection takes; lowered if the broker negotiated less. */
+  #frameMax = FRAME_MAX;
   readonly #subscriptions = new Set<RabbitMQSubscription>();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #returns = new Returns();
@@ -154,7 +158,7 @@ export class RabbitMQTransport implements Transport {
       connectionTimeout: o.connectionTimeoutMs,
       retryLow: o.reconnectDelayMs.min,
       retryHigh: o.reconnectDelayMs.max,
-      frameMax: 131_072,
+      frameMax: FRAME_MAX,
       connectionName: o.connectionName,
     });
     let fatal: ((error: unknown) => void) | undefined;
@@ -172,6 +176,7 @@ export class RabbitMQTransport implements Transport {
     });
     connection.on('connection', () => {
       this.#blocked = undefined; // a block is per connection: a new one starts unblocked
+      this.#frameMax = negotiatedFrameMax(connection);
       const again = this.#ready;
       this.#event({ type: 'connected' });
       if (again) void this.#redeclare(connection);
@@ -234,18 +239,20 @@ export class RabbitMQTransport implements Transport {
   async publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
     if (this.#closed) throw new ClosedError('rabbitmq transport');
     const batch = normalizeOutgoing(topic, messages);
-    const problems: string[] = [];
-    batch.forEach((m, i) => {
-      const where = batch.length === 1 ? `publish to "${topic}"` : `publish to "${topic}", message ${i}`;
-      problems.push(...headerProblems(where, m.headers));
-    });
+    // Every message of the batch is checked before any is sent: a publish is all or nothing.
+    const problems = publishProblems(topic, batch, this.#frameMax);
+    try {
+      checkMessageLimits(topic, batch, {
+        transport: 'rabbitmq',
+        maxPayloadBytes: this.options.maxPayloadBytes,
+        maxHeaderBytes: this.options.maxHeaderBytes,
+        payloadHint: "together with the broker's max_message_size",
+      });
+    } catch (error) {
+      if (!isConfigError(error)) throw error;
+      problems.push(...error.problems); // one ConfigError that names every problem
+    }
     ConfigError.throwIfAny(problems);
-    checkMessageLimits(topic, batch, {
-      transport: 'rabbitmq',
-      maxPayloadBytes: this.options.maxPayloadBytes,
-      maxHeaderBytes: this.options.maxHeaderBytes,
-      payloadHint: "together with the broker's max_message_size",
-    });
     await this.connect();
     if (this.#closed) throw new ClosedError('rabbitmq transport');
     const route = this.options.routes[topic];
