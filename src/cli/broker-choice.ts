@@ -1,3 +1,6 @@
+import { statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../core/errors.ts';
 import { redactUrl } from '../core/redact.ts';
@@ -76,6 +79,7 @@ export function transportFor(o: BrokerOptions, use: { throwawayGroups?: boolean 
   const expiresMs = use.throwawayGroups ? THROWAWAY_EXPIRY_MS : undefined;
   switch (chosenBroker(o)) {
     case 'dir':
+      requireEmbeddedDir(o.dir!);
       return embedded({ dir: o.dir! });
     case 'kafka':
       return kafka(kafkaConnection(o));
@@ -89,6 +93,78 @@ export function transportFor(o: BrokerOptions, use: { throwawayGroups?: boolean 
     case 'nats':
       return nats({ servers: o.nats!, mode: 'jetstream', consumers: { redeliveryDelayMs: 0, ...(expiresMs ? { inactiveThresholdMs: expiresMs } : {}) } });
   }
+}
+
+/**
+ * Refuses a `--dir` that holds no embedded broker. Opening one creates its directory, so a
+ * mistyped path would leave an empty broker behind and the command would report that there is
+ * nothing in it (exit 0). Every broker directory has a `topics/` folder from its first opening on.
+ */
+export function requireEmbeddedDir(dir: string): void {
+  const absent = (path: string): 'missing' | 'file' | undefined => {
+    try {
+      return statSync(path).isDirectory() ? undefined : 'file';
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Anything else (no permission, say) the transport reports as it opens the directory.
+      return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : undefined;
+    }
+  };
+  const dirState = absent(dir);
+  if (dirState === 'missing') throw new ConfigError(`no embedded broker in ${dir} (the directory does not exist); check --dir`);
+  if (dirState === 'file') throw new ConfigError(`no embedded broker in ${dir} (it is a file, not a directory); check --dir`);
+  if (absent(join(dir, 'topics')) !== undefined) throw new ConfigError(`no embedded broker in ${dir} (the directory has no topics/ folder); check --dir`);
+}
+
+/** How long the reachability probe of {@link ensureReachable} waits for an answer. */
+const PROBE_TIMEOUT_MS = 3_000;
+
+/**
+ * Checks that the broker the options name is there before a command asks or waits for anything:
+ * that `--dir` holds an embedded broker ({@link requireEmbeddedDir}), and that the RabbitMQ
+ * server `--rabbitmq` names accepts connections. One that refuses them (or whose host does not
+ * resolve) fails at once; the transport would retry for its whole connect timeout (15 s), in
+ * silence. One that does not answer at all (a firewall dropping packets) is left to the
+ * transport, with a line saying what the command waits for. Kafka and NATS fail within a few
+ * seconds on their own.
+ */
+export async function ensureReachable(o: BrokerOptions, stderr: NodeJS.WritableStream = process.stderr): Promise<void> {
+  const kind = chosenBroker(o);
+  if (kind === 'dir') requireEmbeddedDir(o.dir!);
+  if (kind !== 'rabbitmq') return;
+  let url: URL;
+  try {
+    url = new URL(o.rabbitmq!);
+  } catch {
+    return; // the transport explains a malformed URL (without printing it: it may hold a password)
+  }
+  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') return;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost';
+  const port = Number(url.port || (url.protocol === 'amqps:' ? 5671 : 5672));
+  const outcome = await new Promise<NodeJS.ErrnoException | 'connected' | 'timeout'>((resolve) => {
+    const socket = connect({ host, port });
+    const done = (result: NodeJS.ErrnoException | 'connected' | 'timeout'): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done('timeout'), PROBE_TIMEOUT_MS);
+    socket.once('connect', () => done('connected'));
+    socket.once('error', done);
+  });
+  const where = `RabbitMQ at ${redactUrl(o.rabbitmq!)} (--rabbitmq)`;
+  if (outcome === 'connected') return;
+  if (outcome === 'timeout') {
+    stderr.write(`connecting to ${where}: no answer from ${host}:${port} yet; still trying\n`);
+    return;
+  }
+  const reason =
+    outcome.code === 'ECONNREFUSED'
+      ? `nothing listens on ${host}:${port}; is RabbitMQ running there?`
+      : outcome.code === 'ENOTFOUND' || outcome.code === 'EAI_AGAIN'
+        ? `host ${host} not found; check the URL`
+        : outcome.message;
+  throw new Error(`cannot connect to ${where}: ${reason}`, { cause: outcome });
 }
 
 /** How long a throwaway group's queue (RabbitMQ) or consumer (NATS) outlives its reader. */

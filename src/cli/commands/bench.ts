@@ -5,6 +5,7 @@ import { toMarkdown } from '../../bench/report.ts';
 import { runBench } from '../../bench/runner.ts';
 import { scenarios } from '../../bench/scenarios/index.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { wholeNumber } from '../option-parsers.ts';
 
 /** `switchyard bench`: measure on this machine and write bench/results/latest.{json,md}. */
 export function registerBench(program: Command): void {
@@ -13,7 +14,7 @@ export function registerBench(program: Command): void {
     .description('run the benchmarks side by side with the raw clients and the physical floor, and write a table')
     .option('-s, --scenario <names...>', `only these scenarios (${scenarios.map((s) => s.name).join(', ')})`)
     .option('-q, --quick', 'fewer messages and 3 rounds: a smoke run for CI (under 2 minutes)')
-    .option('--rounds <n>', 'rounds per figure (default 5, quick 3)', (v) => Number.parseInt(v, 10))
+    .option('--rounds <n>', 'rounds per figure (default 5, quick 3)', wholeNumber('--rounds'))
     .option('--json <file>', 'also write the JSON report here')
     .option('--out <dir>', 'results folder', 'bench/results')
     .action(async (opts: { scenario?: string[]; quick?: boolean; rounds?: number; json?: string; out: string }) => {

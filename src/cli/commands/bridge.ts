@@ -1,10 +1,12 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import { prepareBridge } from '../../bridge/bridge.ts';
 import { loadBridgeConfig } from '../../bridge/load-config.ts';
 import { showProgress } from '../../bridge/progress.ts';
 import { redact } from '../../bridge/substitute-env.ts';
 import { ConfigError, isConfigError } from '../../core/errors.ts';
+import { serveMetrics } from '../metrics-server.ts';
+import { portNumber } from '../option-parsers.ts';
 
 interface BridgeCommandOptions {
   dryRun?: boolean;
@@ -31,11 +33,7 @@ export function registerBridge(program: Command): void {
       if (!Number.isFinite(n) || n < 100) throw new ConfigError(`--interval must be a number of milliseconds ≥ 100, got "${v}"`);
       return n;
     }, 1_000)
-    .option('--metrics-port <port>', 'serve per-route Prometheus metrics and consumer lag at http://0.0.0.0:PORT/metrics', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new ConfigError(`--metrics-port must be a port number, got "${v}"`);
-      return n;
-    })
+    .option('--metrics-port <port>', 'serve per-route Prometheus metrics and consumer lag at http://0.0.0.0:PORT/metrics', portNumber('--metrics-port'))
     .action(async (file: string, opts: BridgeCommandOptions) => {
       const { config, baseDir, secrets } = await loadBridgeConfig(file);
       let registry: import('prom-client').Registry | undefined;
@@ -51,21 +49,23 @@ export function registerBridge(program: Command): void {
       }
       let server: Server | undefined;
       let monitor: import('../../observability/lag.ts').LagMonitor | undefined;
-      if (registry) {
-        const { metricsHandler } = await import('../../observability/metrics-handler.ts');
-        // Each route's consumer lag, as switchyard_consumer_lag_messages{group="bridge.<route>",…}.
-        const { lagMonitor } = await import('../../observability/lag.ts');
-        monitor = lagMonitor({ sources: await b.lagSources(), registry, intervalMs: 10_000 });
-        server = createServer(metricsHandler({ registry }));
-        await new Promise<void>((resolve) => server!.listen(opts.metricsPort, resolve));
-        console.error(`serving metrics at http://0.0.0.0:${opts.metricsPort}/metrics`);
-      }
-      const stopProgress = opts.progress ? showProgress(b, process.stderr, opts.interval) : undefined;
-      b.on((e) => {
-        if (e.type === 'sink-retry' && e.attempt === 1) console.error(`\nroute ${e.route}: sink refused (${e.error.message}); backing off`);
-        if (e.type === 'sink-recovered') console.error(`\nroute ${e.route}: sink recovered after ${e.attempts} attempts`);
-      });
+      let stopProgress: (() => void) | undefined;
       try {
+        // Inside the try: a port that cannot be had still closes what prepareBridge built.
+        if (registry) {
+          const { metricsHandler } = await import('../../observability/metrics-handler.ts');
+          // Each route's consumer lag, as switchyard_consumer_lag_messages{group="bridge.<route>",…}.
+          const { lagMonitor } = await import('../../observability/lag.ts');
+          monitor = lagMonitor({ sources: await b.lagSources(), registry, intervalMs: 10_000 });
+          let port: number;
+          ({ server, port } = await serveMetrics(metricsHandler({ registry }), opts.metricsPort!));
+          console.error(`serving metrics at http://0.0.0.0:${port}/metrics`);
+        }
+        stopProgress = opts.progress ? showProgress(b, process.stderr, opts.interval) : undefined;
+        b.on((e) => {
+          if (e.type === 'sink-retry' && e.attempt === 1) console.error(`\nroute ${e.route}: sink refused (${e.error.message}); backing off`);
+          if (e.type === 'sink-recovered') console.error(`\nroute ${e.route}: sink recovered after ${e.attempts} attempts`);
+        });
         await b.start();
         monitor?.start();
         console.error(`bridge running ${b.routes.length} route(s) from ${file}; Ctrl-C to stop`);

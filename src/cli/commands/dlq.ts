@@ -1,12 +1,32 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
-import { listDeadLetters, replayDeadLetters } from '../../router/dlq.ts';
-import { chosenBroker, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
+import { listDeadLetters, replayDeadLetters, type DeadLetter } from '../../router/dlq.ts';
+import { chosenBroker, ensureReachable, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 import { confirm } from '../confirm.ts';
+import { milliseconds } from '../option-parsers.ts';
 
 /** The dead-letter topic of `topic`: itself when it already ends in `.dlq`. */
 function dlqTopic(topic: string): string {
   return topic.endsWith('.dlq') ? topic : `${topic}.dlq`;
+}
+
+/**
+ * The attempt count as the dead letter's `x-attempts` header gave it: a number, or that header's
+ * raw text when it is not one (a foreign writer, a hand edit), rather than NaN (null in JSON).
+ */
+function attemptsOf(d: DeadLetter): number | string {
+  return Number.isFinite(d.attempts) ? d.attempts : (d.message.headers['x-attempts'] ?? '?');
+}
+
+/**
+ * One dead letter as `dlq list` prints it: a summary line, then the error indented under it —
+ * every line of it, so a stack trace's continuation lines do not read as the next entry.
+ */
+function deadLetterText(d: DeadLetter): string {
+  const attempts = attemptsOf(d);
+  const summary = `${d.id}  ${d.failedAt}  attempts=${typeof attempts === 'number' ? attempts : JSON.stringify(attempts)}  handler=${d.handler}  ${d.originalTopic}`;
+  if (d.error === '') return summary; // no x-error header: no blank line under the entry
+  return [summary, ...d.error.split(/\r?\n/).map((line) => `    ${line}`)].join('\n');
 }
 
 /**
@@ -25,18 +45,19 @@ export function registerDlq(program: Command): void {
       .argument('<topic>', 'the original topic, or the .dlq topic itself'),
   )
     .option('--json', 'print JSON lines instead of a table')
-    .option('--idle <ms>', 'stop reading after this long without a new message', '500')
-    .action(async (topic: string, opts: BrokerOptions & { json?: boolean; idle: string }) => {
+    .option('--idle <ms>', 'stop reading after this long without a new message', milliseconds('--idle'), 500)
+    .action(async (topic: string, opts: BrokerOptions & { json?: boolean; idle: number }) => {
+      await ensureReachable(opts);
       const bus = transportFor(opts);
       try {
-        const letters = await listDeadLetters(bus, dlqTopic(topic), { idleMs: Number(opts.idle) });
+        const letters = await listDeadLetters(bus, dlqTopic(topic), { idleMs: opts.idle });
         if (letters.length === 0) console.log(`no dead letters in ${dlqTopic(topic)}`);
         for (const d of letters) {
           if (opts.json) {
             const { message, ...rest } = d;
-            console.log(JSON.stringify({ ...rest, key: message.headers['x-original-key'] ?? '', headers: message.headers, bytes: message.payload.length }));
+            console.log(JSON.stringify({ ...rest, attempts: attemptsOf(d), key: message.headers['x-original-key'] ?? '', headers: message.headers, bytes: message.payload.length }));
           } else {
-            console.log(`${d.id}  ${d.failedAt}  attempts=${d.attempts}  handler=${d.handler}  ${d.originalTopic}\n    ${d.error}`);
+            console.log(deadLetterText(d));
           }
         }
       } finally {
@@ -52,11 +73,12 @@ export function registerDlq(program: Command): void {
     .option('--id <id...>', 'replay only these message ids')
     .option('--all', 'replay every dead letter')
     .option('-y, --yes', 'do not ask for confirmation (needed when stdin is not a terminal)')
-    .option('--idle <ms>', 'stop reading after this long without a new message', '500')
-    .action(async (topic: string, opts: BrokerOptions & { id?: string[]; all?: boolean; idle: string; yes?: boolean }) => {
+    .option('--idle <ms>', 'stop reading after this long without a new message', milliseconds('--idle'), 500)
+    .action(async (topic: string, opts: BrokerOptions & { id?: string[]; all?: boolean; idle: number; yes?: boolean }) => {
       chosenBroker(opts);
       if (!opts.all && !opts.id?.length) throw new ConfigError('dlq replay: say which messages: --id <id…> or --all');
       if (opts.all && opts.id?.length) throw new ConfigError('dlq replay: give either --id or --all, not both');
+      await ensureReachable(opts); // before asking: a yes to a broker that is not there helps nobody
       const what = opts.all ? 'every dead letter' : `${opts.id!.length} dead letter(s) (${opts.id!.join(', ')})`;
       if (!(await confirm(`dlq replay: republish ${what} of ${dlqTopic(topic)} to the original topic?`, opts.yes))) {
         console.error('dlq replay: not confirmed; nothing replayed');
@@ -65,7 +87,7 @@ export function registerDlq(program: Command): void {
       }
       const bus = transportFor(opts);
       try {
-        const replayed = await replayDeadLetters(bus, dlqTopic(topic), { idleMs: Number(opts.idle), ...(opts.id ? { ids: opts.id } : {}) });
+        const replayed = await replayDeadLetters(bus, dlqTopic(topic), { idleMs: opts.idle, ...(opts.id ? { ids: opts.id } : {}) });
         for (const id of replayed) console.log(`replayed ${id}`);
         const missing = (opts.id ?? []).filter((id) => !replayed.includes(id));
         console.log(`${replayed.length} message(s) replayed from ${dlqTopic(topic)}`);

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { ConfigError } from '../../core/errors.ts';
@@ -9,7 +9,9 @@ import { metricsHandler } from '../../observability/metrics-handler.ts';
 import type { EmbeddedTransport } from '../../transports/embedded/index.ts';
 import type { NatsTransport } from '../../transports/nats/index.ts';
 import type { RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
-import { chosenBroker, kafkaConnection, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
+import { chosenBroker, ensureReachable, kafkaConnection, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
+import { serveMetrics } from '../metrics-server.ts';
+import { milliseconds, portNumber, positiveNumber } from '../option-parsers.ts';
 
 /** Readings as an aligned text table, one row per topic and group, most behind first. */
 export function lagTable(readings: readonly LagReading[]): string {
@@ -28,12 +30,6 @@ export function lagTable(readings: readonly LagReading[]): string {
   const line = (cells: string[]): string => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
-
-const positive = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number, got "${v}"`);
-  return n;
-};
 
 /** Where `switchyard lag` reads, and which groups and topics. */
 interface LagChoice extends BrokerOptions {
@@ -82,12 +78,13 @@ export function registerLag(program: Command): void {
     .option('-g, --group <groups...>', 'these groups (embedded: a filter; required for the others)')
     .option('-t, --topic <topics...>', 'these topics (embedded: a filter; required for the others)')
     .option('-w, --watch', 'sample repeatedly until Ctrl-C')
-    .option('--interval <ms>', 'time between samples with --watch', positive('--interval'), 5_000)
-    .option('--high <messages>', 'with --watch: report lag.high at this many messages behind', positive('--high'), 10_000)
-    .option('--metrics-port <port>', 'with --watch: serve switchyard_consumer_lag_* at http://0.0.0.0:PORT/metrics', (v) => Number.parseInt(v, 10))
+    .option('--interval <ms>', 'time between samples with --watch', milliseconds('--interval'), 5_000)
+    .option('--high <messages>', 'with --watch: report lag.high at this many messages behind', positiveNumber('--high'), 10_000)
+    .option('--metrics-port <port>', 'with --watch: serve switchyard_consumer_lag_* at http://0.0.0.0:PORT/metrics', portNumber('--metrics-port'))
     .option('--json', 'print JSON instead of a table')
     .action(async (opts: LagChoice & { watch?: boolean; interval: number; high: number; metricsPort?: number; json?: boolean }) => {
-      if (opts.metricsPort !== undefined && !(opts.metricsPort >= 0 && opts.metricsPort < 65_536)) throw new ConfigError(`--metrics-port must be a port number, got ${opts.metricsPort}`);
+      // One reading is printed and the process ends before anything could scrape it.
+      if (opts.metricsPort !== undefined && !opts.watch) throw new ConfigError('--metrics-port goes with --watch: without it lag prints one reading and exits; add --watch');
       const { sources, bus } = lagSources(opts);
       const registry = new Registry();
       const monitor = lagMonitor({
@@ -101,6 +98,7 @@ export function registerLag(program: Command): void {
       };
       let server: Server | undefined;
       try {
+        await ensureReachable(opts);
         if (!opts.watch) {
           // One reading: a source that cannot be read fails the command rather than print an empty table.
           const errors: Error[] = [];
@@ -116,9 +114,9 @@ export function registerLag(program: Command): void {
           else console.log(`${when} ${e.type} ${e.reading.topic} ${e.reading.group}: ${e.reading.messages} behind`);
         });
         if (opts.metricsPort !== undefined) {
-          server = createServer(metricsHandler({ registry }));
-          await new Promise<void>((resolve) => server!.listen(opts.metricsPort, resolve));
-          console.error(`serving lag metrics at http://0.0.0.0:${opts.metricsPort}/metrics`);
+          let port: number;
+          ({ server, port } = await serveMetrics(metricsHandler({ registry }), opts.metricsPort));
+          console.error(`serving lag metrics at http://0.0.0.0:${port}/metrics`);
         }
         const stop = new AbortController();
         process.once('SIGINT', () => stop.abort());

@@ -1,27 +1,76 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
+import { redactUrl } from '../../core/redact.ts';
 import { postgresSagaStore } from '../../saga/postgres-saga-store.ts';
 import { retrySaga } from '../../saga/retry-saga.ts';
 import { SAGA_STATUSES, type SagaRecord, type SagaStatus, type SagaStore } from '../../saga/saga-store.ts';
+import { wholeNumber } from '../option-parsers.ts';
 
 interface StoreOptions {
   pg?: string;
   table: string;
 }
 
-/** Opens the saga store the options name, runs `work`, and closes it. */
-async function withStore<T>(opts: StoreOptions, work: (store: SagaStore) => Promise<T>): Promise<T> {
+/**
+ * The connection URL from `--pg` or SWITCHYARD_PG_URL, and which of the two it came from (for
+ * messages). A string that is no URL is refused here: pg would read it as a relative URL and try
+ * to reach a host named "base".
+ */
+function pgUrl(opts: StoreOptions): { url: string; source: string } {
+  const source = opts.pg !== undefined ? '--pg' : 'SWITCHYARD_PG_URL';
   const url = opts.pg ?? process.env.SWITCHYARD_PG_URL;
   if (!url) throw new ConfigError('no saga store given: pass --pg postgres://… or set SWITCHYARD_PG_URL');
+  const example = 'postgres://user@host:5432/database';
+  if (url.startsWith('/')) return { url, source }; // a Unix socket directory, as pg accepts
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // Not shown: an unparsable string may still hold a password.
+    throw new ConfigError(`${source} is not a URL (${url.length} characters, not shown as it may hold a password): expected ${example}`);
+  }
+  if (!['postgres:', 'postgresql:', 'socket:'].includes(protocol)) throw new ConfigError(`${source} must be a PostgreSQL URL like ${example}, got ${protocol}//…`);
+  return { url, source };
+}
+
+/** What went wrong connecting, in words: pg's own messages name neither PostgreSQL nor the option. */
+function connectProblem(error: unknown): string {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  if (e.code === 'ECONNREFUSED') return `nothing listens on ${e.address ?? '?'}:${e.port ?? '?'}; is PostgreSQL running there?`;
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `host ${e.hostname ?? '?'} not found; check the URL`;
+  return e.message;
+}
+
+/** How long connecting to PostgreSQL may take. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Opens the saga store the options name, runs `work`, and closes it. The table must exist: the
+ * store creates a missing one on first use, which suits an application but would turn a mistyped
+ * `--table` into a new empty table and a "no sagas" answer.
+ */
+async function withStore<T>(opts: StoreOptions, work: (store: SagaStore) => Promise<T>): Promise<T> {
+  const { url, source } = pgUrl(opts);
   let pg: typeof import('pg').default;
   try {
     pg = (await import('pg')).default;
   } catch (error) {
     throw new ConfigError('reading a PostgreSQL saga store needs the "pg" package: npm install pg', { cause: error });
   }
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const where = `PostgreSQL at ${url.startsWith('/') ? url : redactUrl(url)}`;
+  // A bounded wait: a host that drops packets would otherwise leave the command hanging for minutes.
+  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  pool.on('error', () => undefined); // an idle connection dropped by the server; the next query reports it
   try {
-    return await work(postgresSagaStore({ pool, table: opts.table }));
+    const store = postgresSagaStore({ pool, table: opts.table });
+    let found: string | null | undefined;
+    try {
+      found = (await pool.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [store.table])).rows[0]?.found;
+    } catch (error) {
+      throw new Error(`cannot connect to ${where} (${source}): ${connectProblem(error)}`, { cause: error });
+    }
+    if (!found) throw new ConfigError(`no table ${opts.table} in ${where}; check --table (default switchyard_sagas)`);
+    return await work(store);
   } finally {
     await pool.end();
   }
@@ -64,11 +113,10 @@ export function registerSaga(program: Command): void {
     .description('list saga instances, newest first')
     .option('-s, --status <statuses...>', `only these statuses (${SAGA_STATUSES.join(', ')})`)
     .option('--saga <name>', 'only instances of this saga')
-    .option('-n, --limit <n>', 'most instances shown', (v) => Number.parseInt(v, 10), 50)
+    .option('-n, --limit <n>', 'most instances shown', wholeNumber('--limit'), 50)
     .action(async (opts: StoreOptions & { status?: string[]; saga?: string; limit: number; json?: boolean }) => {
       const unknown = (opts.status ?? []).filter((s) => !(SAGA_STATUSES as readonly string[]).includes(s));
       if (unknown.length > 0) throw new ConfigError(`unknown status ${unknown.join(', ')}; choose from ${SAGA_STATUSES.join(', ')}`);
-      if (!(opts.limit > 0)) throw new ConfigError('--limit must be a whole number ≥ 1');
       const records = await withStore(opts, (s) =>
         s.list({ limit: opts.limit, ...(opts.saga ? { saga: opts.saga } : {}), ...(opts.status ? { status: opts.status as SagaStatus[] } : {}) }),
       );

@@ -4,7 +4,8 @@ import { CONTENT_TYPE_HEADER } from '../../core/codec.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { Message } from '../../core/message.ts';
 import { EmbeddedTransport } from '../../transports/embedded/index.ts';
-import { deleteThrowawayGroup, describeBroker, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
+import { deleteThrowawayGroup, describeBroker, ensureReachable, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
+import { wholeNumber } from '../option-parsers.ts';
 
 /** The payload as text: decoded when the content type is known, hex otherwise. */
 export function describePayload(message: Pick<Message, 'payload' | 'headers'>): string {
@@ -37,12 +38,12 @@ export function registerTail(program: Command): void {
   )
     .option('--from <where>', 'earliest or latest (for a group that has not consumed yet)', 'latest')
     .option('-g, --group <group>', 'consume as this group (commits its position); default: a throwaway group')
-    .option('-n, --limit <n>', 'exit after this many messages', (v) => Number.parseInt(v, 10))
+    .option('-n, --limit <n>', 'exit after this many messages', wholeNumber('--limit'))
     .option('--headers', 'print the headers too')
     .action(async (topic: string, opts: BrokerOptions & { from: string; group?: string; limit?: number; headers?: boolean }) => {
       if (opts.from !== 'earliest' && opts.from !== 'latest') throw new ConfigError(`--from must be earliest or latest, got "${opts.from}"`);
-      if (opts.limit !== undefined && !(opts.limit > 0)) throw new ConfigError('--limit must be a whole number ≥ 1');
       const throwaway = opts.group === undefined;
+      await ensureReachable(opts);
       const bus = transportFor(opts, { throwawayGroups: throwaway });
       const group = opts.group ?? `tail-${process.pid}-${randomBytes(3).toString('hex')}`;
       let seen = 0;

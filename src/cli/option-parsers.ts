@@ -1,0 +1,44 @@
+import { ConfigError } from '../core/errors.ts';
+
+// Commander hands option values over as strings; these turn them into numbers or refuse them with
+// a ConfigError (exit code 2) naming the option, before the command does anything. Number() rather
+// than parseInt(): "10abc" and "2.5" are mistakes to report, not 10 and 2.
+
+/** The longest delay setTimeout honours; beyond it Node warns and fires after 1 ms instead. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A number > 0 (`--high`). */
+export const positiveNumber =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number, got "${v}"`);
+    return n;
+  };
+
+/** A duration in ms > 0 that a timer can wait (`--interval`, `--idle`). */
+export const milliseconds =
+  (name: string) =>
+  (v: string): number => {
+    const n = positiveNumber(name)(v);
+    if (n > MAX_TIMER_MS) throw new ConfigError(`${name} must be at most ${MAX_TIMER_MS} ms, got "${v}"`);
+    return n;
+  };
+
+/** A whole number ≥ `min` (`--rounds`, `--limit`). */
+export const wholeNumber =
+  (name: string, min = 1) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new ConfigError(`${name} must be a whole number ≥ ${min}, got "${v}"`);
+    return n;
+  };
+
+/** A TCP port, 0 (any free one) to 65535 (`--metrics-port`). */
+export const portNumber =
+  (name: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65_535) throw new ConfigError(`${name} must be a port number (0-65535), got "${v}"`);
+    return n;
+  };
