@@ -51,7 +51,7 @@ const done = Promise.withResolvers<void>();
 const charged = new Set<string>();
 await bus.subscribe(`${app}.orders.*`, { group: 'billing', from: 'earliest', concurrency: 4 }, async (msg) => {
   const order = orders.decode(msg);
-  if (order.orderId === 'o-2' && msg.attempt === 1) throw new Error('card service busy'); // nak'ed, back in 200 ms
+  if (order.orderId === 'o-2' && msg.attempt === 1) throw new Error('card service busy'); // run again in 200 ms, ahead of later orders of its key
   charged.add(order.orderId);
   console.log(`billing: charged ${order.customerId} ${order.total.toFixed(2)} for ${order.orderId} on ${msg.topic} (attempt ${msg.attempt})`);
   if (charged.size === 3) done.resolve();

@@ -62,6 +62,16 @@ describe('kafka mapping', () => {
     expect(m.key).toBe('decoded');
   });
 
+  it('round-trips headers named like Object.prototype members as own properties of a plain object', () => {
+    // JSON.parse makes `__proto__` an own property, as a caller's parsed headers would have it.
+    const headers = JSON.parse('{"constructor":"c","toString":"t","hasOwnProperty":"h","__proto__":"p","plain":"x"}') as Record<string, string>;
+    const m = fromRecord(consumed(toRecord('t', { id: 'x', key: '', payload: new Uint8Array(0), headers, timestamp: 1 }), 0n), 1);
+    expect(Object.keys(m.headers)).toEqual(['constructor', 'toString', 'hasOwnProperty', '__proto__', 'plain']);
+    expect(Object.getOwnPropertyDescriptor(m.headers, '__proto__')?.value).toBe('p');
+    expect(m.headers['constructor']).toBe('c');
+    expect(Object.getPrototypeOf(m.headers)).toBe(Object.prototype);
+  });
+
   it('decodes keys and headers as UTF-8, short or long, ASCII or not', () => {
     for (const value of ['', 'k7', 'order-123456', 'order-1234567', 'ключ', 'naïve', '注文-1', 'a'.repeat(40), 'ü'.repeat(30), '🙂x']) {
       expect(text(Buffer.from(value))).toBe(value);

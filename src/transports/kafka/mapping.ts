@@ -110,7 +110,13 @@ export function fromRecord(
   for (let i = 0; i < entries.length; i++) {
     const [name, value] = entries[i]!;
     if (isIdHeader(name)) id = text(value);
-    else headers[text(name)] = text(value);
+    else {
+      const key = text(name);
+      // Assigning `__proto__` would call the prototype setter and lose the header; every other
+      // name (`constructor` too) becomes an own property by assignment, the fast path.
+      if (key === '__proto__') Object.defineProperty(headers, key, { value: text(value), writable: true, enumerable: true, configurable: true });
+      else headers[key] = text(value);
+    }
   }
   const value = record.value;
   const offset = String(offsetNumber); // a bigint's toString costs twice a number's

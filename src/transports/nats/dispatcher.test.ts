@@ -62,6 +62,27 @@ describe('Dispatcher', () => {
     expect(order).toEqual(['a0', 'a0', 'a5']);
   });
 
+  it('after stop(), takeIdle() keeps the waiting entries of a key whose handler still runs', async () => {
+    const gate = deferred();
+    const d = new Dispatcher<E>(2, async (e) => {
+      if (e.seq === 0) await gate.promise;
+      return 0;
+    });
+    d.push({ seq: 0, key: 'a' });
+    d.push({ seq: 1, key: 'b' });
+    await d.until(() => d.inflight === 1); // b1 settled, a0 runs
+    d.stop();
+    d.push({ seq: 2, key: 'a' });
+    d.push({ seq: 3, key: 'b' });
+    d.push({ seq: 4, key: '' });
+    expect(d.takeIdle().map((e) => e.seq)).toEqual([3, 4]);
+    expect(d.held).toBe(2); // a0 running, a2 behind it
+    gate.resolve();
+    await d.until(() => d.inflight === 0);
+    expect(d.takeWaiting().map((e) => e.seq)).toEqual([2]);
+    expect(d.held).toBe(0);
+  });
+
   it('hands back waiting entries after stop() and reports when in-flight ones settle', async () => {
     const gate = deferred();
     const d = new Dispatcher<E>(1, async () => {

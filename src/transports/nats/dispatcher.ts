@@ -7,8 +7,8 @@ export type KeyHold = number | { until: Promise<unknown> };
  * Runs received messages through a handler with bounded concurrency and per-key exclusivity
  * (messages with one key never overlap and keep stream order), for both NATS modes.
  * `run` settles the message with the broker and resolves to how long its key stays busy
- * afterwards: 0, a number of ms, or a promise (after a failure: until the redelivered message is
- * back in the queue, so later messages of that key cannot overtake it).
+ * afterwards: 0, a number of ms (after a failure, the retry delay: `run` queued the message again
+ * first, so later messages of that key cannot overtake it), or until a promise settles.
  */
 export class Dispatcher<E extends KeyedEntry> {
   readonly #queue = new KeyedQueue<E>();
@@ -62,7 +62,34 @@ export class Dispatcher<E extends KeyedEntry> {
     this.#stopped = true;
   }
 
-  /** Removes and returns the entries no handler has started on. */
+  /**
+   * Removes and returns the waiting entries whose key has no handler running (unkeyed ones too),
+   * in stream order; the others stay held until `takeWaiting()`. After `stop()`, handing back only
+   * these keeps a key's order for whoever gets them next: a running handler may still fail, and its
+   * message must go back before the later ones of its key.
+   */
+  takeIdle(): E[] {
+    const waiting = this.#queue.drain();
+    if (this.#inflight.size === 0) {
+      for (const e of waiting) this.#held.delete(e);
+      this.notify();
+      return waiting;
+    }
+    const running = new Set<string>();
+    for (const e of this.#inflight) if (e.key !== '') running.add(e.key);
+    const idle: E[] = [];
+    for (const e of waiting) {
+      if (running.has(e.key)) this.#queue.push(e); // back into its key's line; stopped, so nothing runs
+      else {
+        this.#held.delete(e);
+        idle.push(e);
+      }
+    }
+    this.notify();
+    return idle;
+  }
+
+  /** Removes and returns the entries no handler has started on, in stream order. */
   takeWaiting(): E[] {
     const waiting = this.#queue.drain();
     for (const e of waiting) this.#held.delete(e);

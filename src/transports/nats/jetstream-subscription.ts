@@ -15,6 +15,8 @@ interface Entry extends KeyedEntry {
   reply: string;
   info: DeliveryInfo;
   message: Message;
+  /** Times its handler failed here and it was kept for another run (see `#failed`): added to the delivery count. */
+  retries: number;
 }
 
 const ACK = new TextEncoder().encode('+ACK');
@@ -22,6 +24,7 @@ const ACK = new TextEncoder().encode('+ACK');
 const RECENTLY_ACKED = 8_192;
 const WORKING = new TextEncoder().encode('+WPI');
 const NAK = new TextEncoder().encode('-NAK');
+const TERM = new TextEncoder().encode('+TERM');
 
 /**
  * How long one pull request waits on the server for messages. Short on purpose: `close()` waits
@@ -52,7 +55,8 @@ export interface JetStreamSubscriptionContext {
 
 /**
  * One member of a group: pulls from the group's durable consumer, runs handlers through a
- * Dispatcher, acks after success and naks with the configured delay after failure.
+ * Dispatcher, acks after success and, after a failure, runs a keyed message again here after the
+ * configured delay or naks an unkeyed one with that delay (see `#failed`).
  *
  * It speaks the pull protocol itself (one outstanding `MSG.NEXT` request for the free part of
  * `prefetch`, expiring after a second) rather than through the client's `consume()`, so that it
@@ -80,11 +84,7 @@ export class JetStreamSubscription implements Subscription {
   #request: { remaining: number; expires: NodeJS.Timeout } | undefined;
   #timers: NodeJS.Timeout[] = [];
   #offStatus: (() => void) | undefined;
-  /** Ack subjects of messages that arrived while closing. */
-  #late: string[] = [];
   #requestEnded: (() => void) | undefined;
-  /** Failed messages whose key waits for their redelivery: stream sequence → release. */
-  readonly #awaitingRedelivery = new Map<number, () => void>();
   /**
    * Messages this subscription handled and acked recently, by stream sequence and stored time: a
    * redelivery of one (its ack was lost in a disconnect or restart) is acked again without
@@ -225,10 +225,6 @@ export class JetStreamSubscription implements Subscription {
   }
 
   #accept(reply: string, info: DeliveryInfo, msg: Msg): void {
-    if (this.#stopping) {
-      this.#late.push(reply); // arrived after intake stopped: handed back once the inbox is drained
-      return;
-    }
     if (this.#acked.has(`${info.streamSequence}:${info.timestampNanos}`)) {
       this.#suppressed++;
       this.#send(reply, ACK);
@@ -242,11 +238,9 @@ export class JetStreamSubscription implements Subscription {
       return;
     }
     const message = fromJetStream(msg, info);
-    const entry: Entry = { seq: info.streamSequence, key: message.key, reply, info, message };
+    const entry: Entry = { seq: info.streamSequence, key: message.key, reply, info, message, retries: 0 };
     this.#bySeq.set(entry.seq, entry);
     this.#dispatcher.push(entry);
-    // A failed message is back: its key may go again, and it is first in line for that key.
-    this.#awaitingRedelivery.get(entry.seq)?.();
   }
 
   #report(detail: string): void {
@@ -254,35 +248,59 @@ export class JetStreamSubscription implements Subscription {
   }
 
   async #run(entry: Entry): Promise<KeyHold> {
-    const message = { ...entry.message, attempt: entry.info.deliveryCount };
+    const message = { ...entry.message, attempt: entry.info.deliveryCount + entry.retries };
     let ok = true;
     try {
       await this.#handler(message, { signal: this.#abort.signal });
     } catch {
       ok = false;
     }
-    this.#bySeq.delete(entry.seq);
     if (ok) {
+      this.#bySeq.delete(entry.seq);
       this.#send(entry.reply, ACK);
       this.#acked.add(`${entry.seq}:${entry.info.timestampNanos}`);
       if (this.#acked.size > RECENTLY_ACKED) this.#acked.delete(this.#acked.values().next().value!);
       return 0;
     }
-    const delay = redeliveryDelay(this.#ctx.options.consumers.redeliveryDelayMs, message.attempt);
-    this.#send(entry.reply, delay > 0 ? new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: nanos(delay) })}`) : NAK);
-    if (entry.key === '') return 0;
-    // Keep the key busy until the message comes back (usually here, after `delay`), so later messages of
-    // the key cannot overtake it; give up waiting if another member got it.
-    const until = new Promise<void>((resolve) => {
-      const release = (): void => {
-        clearTimeout(timer);
-        this.#awaitingRedelivery.delete(entry.seq);
-        resolve();
-      };
-      const timer = setTimeout(release, delay + Math.max(1_000, delay));
-      this.#awaitingRedelivery.set(entry.seq, release);
-    });
-    return { until };
+    return this.#failed(entry, message.attempt);
+  }
+
+  /**
+   * A handler threw. An unkeyed message is nak'ed with the configured delay: nothing waits behind
+   * it, and the server may hand it to any member. A keyed message is kept here and run again after
+   * the delay instead, as the Kafka consumer does, because a nak cannot keep its key's order: later
+   * messages of the key are already held here, counting toward `prefetch`, so with a backlog the
+   * window stays full and no pull would fetch the redelivery — and a pull that did could bring new
+   * messages first (the server queues a nak'ed message for redelivery only once its delay is over,
+   * on its own timer), nor can this member tell a redelivery that went to another member from one
+   * not fetched yet. Kept here, the message never leaves the window: it stays ack-pending on the
+   * server (so `max_ack_pending` accounts for it), is kept alive with `+WPI` like every held
+   * message, goes back into its key's line ahead of the later ones, and its key stays busy for the
+   * delay. `attempt` counts these runs on top of the delivery count; `maxDeliver` is honoured by
+   * terminating the message (`+TERM`, what the server does once a message reaches `max_deliver`).
+   */
+  #failed(entry: Entry, attempt: number): KeyHold {
+    const consumers = this.#ctx.options.consumers;
+    const delay = redeliveryDelay(consumers.redeliveryDelayMs, attempt);
+    if (entry.key === '') {
+      this.#bySeq.delete(entry.seq);
+      this.#send(entry.reply, delay > 0 ? new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: nanos(delay) })}`) : NAK);
+      return 0;
+    }
+    if (consumers.maxDeliver > 0 && attempt >= consumers.maxDeliver) {
+      this.#bySeq.delete(entry.seq);
+      this.#send(entry.reply, TERM);
+      return 0;
+    }
+    // A new entry: the Dispatcher forgets the settled one once this returns.
+    const again: Entry = { ...entry, retries: entry.retries + 1 };
+    this.#bySeq.set(again.seq, again);
+    this.#send(again.reply, WORKING); // the ack wait starts over now, not at the last keep-alive
+    // Queued first in its key's line while the key is still busy; the Dispatcher frees the key after `delay`.
+    this.#dispatcher.push(again);
+    // At least a 1 ms timer, never a microtask: a message failing on every attempt with no delay
+    // would otherwise run again and again without the event loop ever turning.
+    return Math.max(1, delay);
   }
 
   pause(): void {
@@ -315,26 +333,34 @@ export class JetStreamSubscription implements Subscription {
     this.#dispatcher.stop();
     const nc = this.#ctx.nc;
     // Let the open pull request end (filled, or expired within PULL_EXPIRES_MS), then drain the
-    // inbox; only then hand back what no handler started on, so no redelivery can go to a dead inbox.
+    // inbox (what arrives meanwhile is queued, never run); only then hand back what no handler
+    // started on, so no redelivery can go to a dead inbox.
     if (this.#request && !nc.isClosed()) await new Promise<void>((resolve) => (this.#requestEnded = resolve));
     if (this.#sub && !nc.isClosed()) await bounded(this.#sub.drain(), 5_000);
     this.#endRequest(false);
-    for (const entry of this.#dispatcher.takeWaiting()) {
-      this.#bySeq.delete(entry.seq);
-      this.#send(entry.reply, NAK);
-    }
-    for (const reply of this.#late.splice(0)) this.#send(reply, NAK);
+    // Keys with no handler running go back at once. A running handler may still fail, and its
+    // message must reach the next member before the later ones of its key (the server redelivers
+    // in the order of the naks): those wait for it, and go back in stream order with it.
+    this.#handBack(this.#dispatcher.takeIdle());
     const timer = setTimeout(() => this.#abort.abort(new ClosedError('subscription')), this.#ctx.options.drainTimeoutMs);
     try {
       await this.#dispatcher.until(() => this.#dispatcher.inflight === 0);
     } finally {
       clearTimeout(timer);
     }
+    this.#handBack(this.#dispatcher.takeWaiting());
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#pullTimer);
-    for (const release of this.#awaitingRedelivery.values()) release(); // deleting while iterating a Map is safe
     if (!nc.isClosed()) await bounded(nc.flush(), 5_000); // acks are on the wire (unless the link is down)
     this.#closed.resolve(error);
+  }
+
+  /** Naks entries no handler will run here, so that another member (or the next one) gets them at once. */
+  #handBack(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      this.#bySeq.delete(entry.seq);
+      this.#send(entry.reply, NAK);
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -120,6 +120,31 @@ describe('NATS JetStream specifics', () => {
     expect(got.key).toBe('k');
   });
 
+  it('round-trips keys and ids a NATS header value cannot carry as is, each de-duplicated on its own', async () => {
+    const topic = `${run}.odd-ids`;
+    const inbox = new Inbox();
+    await bus.subscribe(topic, { group: 'g' }, async (m) => inbox.push(m));
+    // The second id is the JSON text of the first: both must arrive (distinct Nats-Msg-Ids).
+    const odd = ['a\r\nNats-Msg-Id: evil', '"a\\r\\nNats-Msg-Id: evil"', ' padded ', '"quoted"'];
+    await bus.publish(topic, odd.map((v, i) => ({ id: v, key: v, payload: Buffer.from(String(i)) })));
+    await bus.publish(topic, { id: ' padded ', key: 'again', payload: Buffer.from('duplicate') }); // dropped by the server
+    await bus.publish(topic, { id: 'last', payload: Buffer.from('last') });
+    await inbox.untilCount(odd.length + 1, 10_000);
+    expect(inbox.messages.map((m) => [m.id, m.key])).toEqual([...odd.map((v) => [v, v]), ['last', '']]);
+  });
+
+  it('round-trips headers named like Object.prototype members', async () => {
+    const topic = `${run}.proto-headers`;
+    const inbox = new Inbox();
+    await bus.subscribe(topic, { group: 'g' }, async (m) => inbox.push(m));
+    const headers = JSON.parse('{"constructor":"c","toString":"t","__proto__":"p","plain":"x"}') as Record<string, string>;
+    await bus.publish(topic, { payload: Buffer.from('x'), headers });
+    await inbox.untilCount(1, 10_000);
+    const got = inbox.messages[0]!.headers;
+    expect(Object.entries(got).sort()).toEqual(Object.entries(headers).sort());
+    expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
+  });
+
   it('sends in-progress acks, so a handler running longer than ackWait is not redelivered', async () => {
     const topic = `${run}.long`;
     const quick = nats({ consumers: { ackWaitMs: 1_000 } }); // in-progress acks every ~333 ms

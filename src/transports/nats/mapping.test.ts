@@ -1,6 +1,18 @@
 import { MsgHdrsImpl } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { encodeHeaders, fromWireHeaders, headerBytes, isPlainHeader, natsHeadersOf, parseAckSubject, parseHeaderBlock, toWireHeaders, WIRE } from './mapping.ts';
+import {
+  encodeHeaders,
+  fromWireHeaders,
+  fromWireValue,
+  headerBytes,
+  isPlainHeader,
+  natsHeadersOf,
+  parseAckSubject,
+  parseHeaderBlock,
+  toWireHeaders,
+  toWireValue,
+  WIRE,
+} from './mapping.ts';
 
 /** What the client's own header map makes of a header block: names and their values in order. */
 function clientLines(block: string): Array<[string, string]> {
@@ -71,6 +83,50 @@ describe('NATS header mapping', () => {
 
   it('joins repeated foreign headers with commas', () => {
     expect(fromWireHeaders('s', [['x', '1'], ['x', '2']]).headers).toEqual({ x: '1,2' });
+  });
+
+  it('carries keys and ids a header value cannot hold (CR/LF, surrounding spaces) JSON-encoded, and reads them back exactly', () => {
+    for (const value of ['a\r\nNats-Msg-Id: evil', ' k ', '\tlead', 'trail\n', '"quoted"', '"', '\u00a0nbsp']) {
+      const lines = toWireHeaders('a.b', { ...base, id: value, key: value });
+      for (const [, v] of lines) expect(isPlainHeader('x', v)).toBe(true); // every line is a valid header line
+      expect(fromWireHeaders('a.b', lines)).toMatchObject({ id: value, key: value });
+      // Through the client's own encoder and parser too.
+      const block = Buffer.from((natsHeadersOf(lines) as MsgHdrsImpl).encode()).toString();
+      expect(fromWireHeaders('a.b', clientLines(block))).toMatchObject({ id: value, key: value });
+    }
+    // Ordinary values ride as they are; a re-publish keeps its exact id in Sy-Id.
+    expect(toWireValue('order-42')).toBe('order-42');
+    const republished = toWireHeaders('a.b', { ...base, id: ' x ', headers: { 'x-republished-at': 't' } });
+    expect(fromWireHeaders('a.b', republished).id).toBe(' x ');
+  });
+
+  it('never gives two ids the same Nats-Msg-Id', () => {
+    const ids = ['x\r\ny', '"x\\r\\ny"', '"x"', 'x', ' x', 'x '];
+    const dedup = ids.map((id) => toWireHeaders('t', { ...base, id }).find(([k]) => k === WIRE.id)![1]);
+    expect(new Set(dedup).size).toBe(ids.length);
+  });
+
+  it('reads a foreign value starting with a quote that is not JSON as it came', () => {
+    expect(fromWireValue('"unterminated')).toBe('"unterminated');
+    expect(fromWireValue('"1"')).toBe('1');
+    expect(fromWireHeaders('a.b', [[WIRE.key, '"not json']]).key).toBe('"not json');
+  });
+
+  it('round-trips headers named like Object.prototype members as own properties of a plain object', () => {
+    // JSON.parse makes `__proto__` an own property, as a caller's parsed headers would have it.
+    const headers = JSON.parse('{"constructor":"c","toString":"t","hasOwnProperty":"h","__proto__":"p","plain":"x","Sy-x":"y"}') as Record<string, string>;
+    const read = fromWireHeaders('a.b', toWireHeaders('a.b', { ...base, headers })).headers;
+    expect(Object.keys(read).sort()).toEqual(Object.keys(headers).sort());
+    expect(Object.getOwnPropertyDescriptor(read, '__proto__')?.value).toBe('p');
+    expect(read['constructor']).toBe('c');
+    expect(read['toString']).toBe('t');
+    expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
+    // Through Sy-Headers (a name a NATS header cannot carry) and repeated foreign lines too.
+    const odd = JSON.parse('{"__proto__":"p\\r\\nq","constructor":" c "}') as Record<string, string>;
+    const viaJson = fromWireHeaders('a.b', toWireHeaders('a.b', { ...base, headers: odd })).headers;
+    expect(Object.getOwnPropertyDescriptor(viaJson, '__proto__')?.value).toBe('p\r\nq');
+    expect(viaJson['constructor']).toBe(' c ');
+    expect(fromWireHeaders('s', [['toString', '1'], ['toString', '2']]).headers).toEqual({ toString: '1,2' });
   });
 });
 

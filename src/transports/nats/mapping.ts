@@ -13,6 +13,10 @@ import { REPUBLISHED_AT_HEADER } from '../../core/replay.ts';
  *   moved dead letter) is scoped by that time too — `<topic>:<id>:republished-at:<time>` — and its
  *   id travels in `Sy-Id`.
  * - `Sy-Key: <key>` when the key is not empty; `Sy-Time: <ms since epoch>`.
+ * - A key or id a header value cannot carry exactly (CR/LF, leading or trailing whitespace, which
+ *   the client rejects or trims) rides JSON-encoded in those same places: `Sy-Key: " k "`,
+ *   `Nats-Msg-Id: <topic>:"a\r\nb"`. So does one starting with `"`, so that reading back is never
+ *   ambiguous and two ids never share a `Nats-Msg-Id`.
  * - Application headers as NATS headers, names and values exactly as given. The few a NATS header
  *   cannot carry exactly (names outside printable ASCII or with ":", values with CR/LF or
  *   surrounding spaces, names starting with `Nats-` or `Sy-`) travel JSON-encoded in `Sy-Headers`.
@@ -41,22 +45,58 @@ const WIRE_LOWER = Object.freeze({
 const SAFE_NAME = /^[!-9;-~]+$/; // printable ASCII except ":"
 const RESERVED = /^(nats-|sy-)/i;
 
+const CR_OR_LF = /[\r\n]/;
+const QUOTE = 34; // '"'
+
 /** Whether an application header can ride as a plain NATS header and come back identical. */
 export function isPlainHeader(name: string, value: string): boolean {
-  return SAFE_NAME.test(name) && !RESERVED.test(name) && !/[\r\n]/.test(value) && value.trim() === value;
+  return SAFE_NAME.test(name) && !RESERVED.test(name) && !CR_OR_LF.test(value) && value.trim() === value;
+}
+
+/**
+ * A key or id as it goes into a header value: as is when a header carries it exactly, else as a
+ * JSON string. One starting with `"` is encoded too, so that `fromWireValue` can tell the two
+ * apart and no two values encode alike (the id is JetStream's de-duplication key).
+ */
+export function toWireValue(value: string): string {
+  return value.charCodeAt(0) === QUOTE || CR_OR_LF.test(value) || value.trim() !== value ? JSON.stringify(value) : value;
+}
+
+/** The key or id `toWireValue` encoded. */
+export function fromWireValue(value: string): string {
+  if (value.charCodeAt(0) !== QUOTE) return value;
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return typeof parsed === 'string' ? parsed : value;
+  } catch {
+    return value; // not ours (a foreign publisher's value that starts with a quote): as it came
+  }
+}
+
+/**
+ * Sets a header on a plain object. Plain assignment would call the `__proto__` setter instead
+ * (dropping the header, or worse); every other name, `constructor` and `toString` included,
+ * becomes an own property by assignment, which keeps the common case fast.
+ */
+function setHeader(headers: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') Object.defineProperty(headers, name, { value, writable: true, enumerable: true, configurable: true });
+  else headers[name] = value;
 }
 
 /** The header lines (name, value) for a message: internal headers first, then the application's. */
 export function toWireHeaders(topic: string, m: Pick<NormalizedMessage, 'id' | 'key' | 'headers' | 'timestamp'>): Array<[string, string]> {
   const republishedAt = m.headers[REPUBLISHED_AT_HEADER];
+  const id = toWireValue(m.id);
   const out: Array<[string, string]> =
-    republishedAt === undefined ? [[WIRE.id, `${topic}:${m.id}`]] : [[WIRE.id, `${topic}:${m.id}:republished-at:${republishedAt}`], [WIRE.ownId, m.id]];
-  if (m.key !== '') out.push([WIRE.key, m.key]);
+    republishedAt === undefined
+      ? [[WIRE.id, `${topic}:${id}`]]
+      : [[WIRE.id, `${topic}:${id}:republished-at:${toWireValue(republishedAt)}`], [WIRE.ownId, id]];
+  if (m.key !== '') out.push([WIRE.key, toWireValue(m.key)]);
   out.push([WIRE.time, String(m.timestamp)]);
   let extra: Record<string, string> | undefined;
   for (const [name, value] of Object.entries(m.headers)) {
     if (isPlainHeader(name, value)) out.push([name, value]);
-    else (extra ??= {})[name] = value;
+    else setHeader((extra ??= {}), name, value);
   }
   if (extra) out.push([WIRE.extra, JSON.stringify(extra)]);
   return out;
@@ -79,16 +119,17 @@ export function fromWireHeaders(subject: string, lines: Iterable<readonly [strin
     let lower = name === WIRE.id ? WIRE_LOWER.id : name === WIRE.time ? WIRE_LOWER.time : name === WIRE.key ? WIRE_LOWER.key : undefined;
     if (lower === undefined) {
       if (!RESERVED.test(name)) {
-        fields.headers[name] = name in fields.headers ? `${fields.headers[name]},${value}` : value;
+        setHeader(fields.headers, name, Object.hasOwn(fields.headers, name) ? `${fields.headers[name]},${value}` : value);
         continue;
       }
       lower = name.toLowerCase();
     }
     if (lower === WIRE_LOWER.id) {
       const scoped = value.length > subject.length && value.charCodeAt(subject.length) === 58 /* ":" */ && value.startsWith(subject);
-      fields.id ??= scoped ? value.slice(subject.length + 1) : value;
-    } else if (lower === WIRE_LOWER.ownId) fields.id = value;
-    else if (lower === WIRE_LOWER.key) fields.key = value;
+      // A foreign publisher's Nats-Msg-Id (not scoped by the subject) is the id as it is.
+      fields.id ??= scoped ? fromWireValue(value.slice(subject.length + 1)) : value;
+    } else if (lower === WIRE_LOWER.ownId) fields.id = fromWireValue(value);
+    else if (lower === WIRE_LOWER.key) fields.key = fromWireValue(value);
     else if (lower === WIRE_LOWER.time) {
       const ms = Number(value);
       if (Number.isFinite(ms)) fields.timestamp = ms;
@@ -98,7 +139,7 @@ export function fromWireHeaders(subject: string, lines: Iterable<readonly [strin
     try {
       const parsed = JSON.parse(extra) as unknown;
       if (typeof parsed === 'object' && parsed !== null) {
-        for (const [name, value] of Object.entries(parsed)) if (typeof value === 'string') fields.headers[name] = value;
+        for (const [name, value] of Object.entries(parsed)) if (typeof value === 'string') setHeader(fields.headers, name, value);
       }
     } catch {
       fields.headers[WIRE.extra] = extra; // not ours: keep it visible rather than lose it
@@ -194,8 +235,6 @@ class EncodedHeaders implements MsgHdrs {
     return this.#h[Symbol.iterator]();
   }
 }
-
-const CR_OR_LF = /[\r\n]/;
 
 /**
  * NATS headers for header lines plus their wire size, built without the client's per-line header
