@@ -74,4 +74,20 @@ describe('error classes', () => {
     expect(toError({ message: 'object with message' }).message).toBe('object with message');
     expect(toError(42).message).toBe('non-error thrown: 42');
   });
+
+  it('toError describes values JSON cannot (a BigInt, a cycle) instead of throwing a TypeError about JSON', () => {
+    expect(toError(42n).message).toBe('non-error thrown: 42n');
+    const circular: Record<string, unknown> = { reason: 'card declined' };
+    circular.self = circular;
+    const e = toError(circular);
+    expect(e.message).toBe("non-error thrown: <ref *1> { reason: 'card declined', self: [Circular *1] }");
+    expect(e.cause).toBe(circular);
+    expect(toError({ message: 7n }).message).toBe('7n');
+    const hostile = {
+      get message(): string {
+        throw new Error('no');
+      },
+    };
+    expect(toError(hostile).message).toBe('(its message getter threw)');
+  });
 });

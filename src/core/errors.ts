@@ -6,6 +6,8 @@
  * package end up in one process.
  */
 
+import { inspect } from 'node:util';
+
 /** Every code a Switchyard error can carry. */
 export type ErrorCode =
   | 'SWITCHYARD'
@@ -121,10 +123,13 @@ export class ConfigError extends SwitchyardError {
   }
 }
 
-/** The transport, subscription or router was closed; the operation was not carried out. */
+/**
+ * The transport, subscription or router was closed, or the attempt a call belongs to has ended;
+ * the operation was not carried out. `detail` says why and what to do.
+ */
 export class ClosedError extends SwitchyardError {
-  constructor(what: string) {
-    super(`${what} is closed`, { code: 'CLOSED' });
+  constructor(what: string, options: { detail?: string; cause?: unknown } = {}) {
+    super(`${what} is closed${options.detail ? `: ${options.detail}` : ''}`, { code: 'CLOSED', cause: options.cause });
     this.name = 'ClosedError';
   }
 }
@@ -187,13 +192,40 @@ export function isConcurrencyError(error: unknown): error is ConcurrencyError {
   return hasCode(error, ['CONCURRENCY']);
 }
 
-/** Turns anything thrown (a string, undefined, an object) into an Error, keeping Errors as they are. */
+/**
+ * Turns anything thrown (a string, undefined, an object, a BigInt) into an Error, keeping Errors
+ * as they are. Never throws itself: it runs on failure paths, where an error about describing the
+ * error would replace what the handler threw.
+ */
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
   if (typeof thrown === 'object' && thrown !== null && 'message' in thrown) {
-    return new SwitchyardError(String((thrown as { message: unknown }).message), { cause: thrown });
+    let message: unknown;
+    try {
+      message = (thrown as { message: unknown }).message;
+    } catch {
+      message = '(its message getter threw)';
+    }
+    return new SwitchyardError(describeThrown(message, false), { cause: thrown });
   }
-  return new SwitchyardError(`non-error thrown: ${typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown)}`, {
-    cause: thrown,
-  });
+  return new SwitchyardError(`non-error thrown: ${describeThrown(thrown, true)}`, { cause: thrown });
+}
+
+/** Text for a thrown value: strings as they are, JSON where it works, else util.inspect (BigInt, cycles). */
+function describeThrown(value: unknown, json: boolean): string {
+  if (typeof value === 'string') return value;
+  if (json) {
+    try {
+      // JSON first: what these messages have always shown for plain objects, arrays and numbers.
+      const text = JSON.stringify(value);
+      if (text !== undefined) return text;
+    } catch {
+      // a BigInt, a cycle, a throwing toJSON: inspect copes with all of them
+    }
+  }
+  try {
+    return inspect(value, { depth: 2, breakLength: Infinity });
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

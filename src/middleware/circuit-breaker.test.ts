@@ -1,8 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import type { Message } from '../core/message.ts';
+import { Router } from '../router/router.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { memory } from '../transports/memory/index.ts';
 import { circuitBreaker, type CircuitEvent } from './circuit-breaker.ts';
 import { deadLetter } from './dead-letter.ts';
-import { harness, record } from './harness.test-support.ts';
+import { harness, quiet, record } from './harness.test-support.ts';
 import { retry } from './retry.ts';
+import { timeout } from './timeout.ts';
 
 function nextEvent(breaker: ReturnType<typeof circuitBreaker>, type: CircuitEvent['type']): Promise<CircuitEvent> {
   return new Promise((resolve) => {
@@ -84,5 +90,111 @@ describe('circuitBreaker()', () => {
     await h.dlq.untilCount(1, 5_000);
     expect(breaker.state).toBe('closed');
     await h.stop();
+  });
+
+  it('admits no more than `probes` at once in a half-open period, even after probes of an earlier one failed late', async () => {
+    const breaker = circuitBreaker({ failureThreshold: 1, resetTimeoutMs: 20, probes: 2 });
+    const events: CircuitEvent['type'][] = [];
+    breaker.on((e) => events.push(e.type));
+    // The second probe of the first half-open period fails only after the first one re-opened the
+    // circuit: it must not hand a probe slot of the next period back.
+    const reopened = nextEvent(breaker, 'open').then(() => nextEvent(breaker, 'open'));
+    let calls = 0;
+    let running = 0;
+    let mostInHalfOpen = 0;
+    let allIn!: () => void;
+    const threeInFlight = new Promise<void>((resolve) => (allIn = resolve));
+    const h = await harness(
+      'breaker-probes',
+      [breaker],
+      async (msg, _ctx, h) => {
+        const call = ++calls;
+        running++;
+        if (breaker.state === 'half-open') mostInHalfOpen = Math.max(mostInHalfOpen, running);
+        try {
+          if (call <= 3) {
+            // All three fail while in flight together: the circuit then holds three messages.
+            if (call === 3) allIn();
+            await threeInFlight;
+            throw new Error('downstream down');
+          }
+          if (call === 4) throw new Error('probe A fails');
+          if (call === 5) {
+            await reopened;
+            throw new Error('probe B fails late');
+          }
+          await sleep(20); // later probes succeed, after some work
+          record(h.done, msg);
+        } finally {
+          running--;
+        }
+      },
+      { route: { concurrency: 10 } },
+    );
+    // One batch, keys apart: the three run at once.
+    await h.bus.publish(h.topic, [1, 2, 3].map((n) => h.codec.encode({ n }, { key: `k${n}` })));
+    await h.done.untilCount(3, 5_000);
+    await h.stop();
+    expect(events.slice(0, 4)).toEqual(['open', 'half-open', 'open', 'half-open']);
+    expect(events.at(-1)).toBe('closed');
+    expect(mostInHalfOpen).toBe(2);
+  });
+
+  it('lets a held message go as soon as the router stops: stop() does not wait the drain time, nothing is dead-lettered, the message comes again', async () => {
+    const bus = memory();
+    const topic = `breaker-stop.${process.pid}`;
+    const breaker = circuitBreaker({ failureThreshold: 1, resetTimeoutMs: 60_000 });
+    const opened = nextEvent(breaker, 'open');
+    const dlq = new Inbox();
+    await bus.subscribe(`${topic}.dlq`, { group: 'dlq-watch', from: 'earliest' }, async (m: Message) => dlq.push(m));
+    const router = new Router({ logger: quiet, drainTimeoutMs: 10_000, closeTransports: false })
+      .use(retry({ attempts: 3, initialDelayMs: 1 }), deadLetter({ maxAttempts: 1 }))
+      .handle('breaker-stop', { from: bus, topic, group: 'g', use: [breaker] }, async () => {
+        throw new Error('downstream down');
+      });
+    await router.start();
+    await bus.publish(topic, { payload: new Uint8Array([1]) });
+    await opened;
+    expect(router.inspector.handler('breaker-stop')?.counters['held-by-breaker']).toBe(1);
+    const began = performance.now();
+    await router.stop();
+    expect(performance.now() - began).toBeLessThan(2_000); // not the 10 s drain time
+    const counters = router.inspector.handler('breaker-stop')!.counters;
+    expect(counters).toMatchObject({ failed: 1, succeeded: 0 });
+    expect([counters.retried ?? 0, counters['dead-lettered'] ?? 0]).toEqual([0, 0]);
+    expect(dlq.messages).toHaveLength(0);
+    // Not acknowledged: the group gets it again.
+    const again = new Inbox();
+    await bus.subscribe(topic, { group: 'g' }, async (m: Message) => again.push(m));
+    await again.untilCount(1, 5_000);
+    expect(again.messages[0]!.attempt).toBe(2);
+    await bus.close();
+  });
+
+  it('drops a held message whose timeout() fired: the attempt never runs the handler later, only its redelivery does', async () => {
+    const breaker = circuitBreaker({ failureThreshold: 1, resetTimeoutMs: 150 });
+    const closed = nextEvent(breaker, 'closed');
+    const runs: Array<{ delivery: number; aborted: boolean }> = [];
+    // The order docs/middleware.md recommends: timeout() outside, the breaker in the route's use.
+    const h = await harness(
+      'breaker-timeout',
+      [timeout(40), retry({ attempts: 2, initialDelayMs: 1 }), deadLetter()],
+      async (msg, ctx, h) => {
+        runs.push({ delivery: msg.attempt, aborted: ctx.signal.aborted });
+        if (runs.length === 1) throw new Error('downstream down');
+        record(h.done, msg);
+      },
+      { route: { use: [breaker] } },
+    );
+    await h.publish({ n: 1 });
+    await closed;
+    await h.done.untilCount(1, 5_000);
+    await h.stop();
+    // The first run opened the circuit; deliveries timed out while held; one run closed it.
+    expect(runs).toHaveLength(2);
+    expect(runs[1]!.delivery).toBeGreaterThan(1);
+    expect(runs[1]!.aborted).toBe(false);
+    expect(h.router.inspector.handler('breaker-timeout')?.counters.failed).toBe(runs[1]!.delivery - 1);
+    expect(h.dlq.messages).toHaveLength(0);
   });
 });

@@ -1,5 +1,5 @@
-import { ClosedError, isPermanentError, toError } from '../core/errors.ts';
-import type { IntakeControl, Middleware } from '../router/types.ts';
+import { ClosedError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
+import type { IntakeControl, Middleware, RouterContext } from '../router/types.ts';
 
 /** Where a circuit breaker is. */
 export type CircuitState = 'closed' | 'open' | 'half-open';
@@ -41,6 +41,11 @@ export interface CircuitBreaker extends Middleware {
  * as a probe; `probes` successes close the circuit and consumption resumes, a failure opens it
  * again. Install it inside `retry()`/`deadLetter()` (after them in `use`).
  *
+ * A held message gives up (a ClosedError: not acknowledged, not dead-lettered, delivered again
+ * later) when its attempt's signal aborts — its `timeout()` fired — or as soon as the router stops
+ * taking messages, so `stop()` does not wait the drain time for a circuit that stays open.
+ * Attempts cut short that way count neither as failures nor as successes.
+ *
  * One breaker instance is one circuit: give it in a route's `use` for one handler, or share the
  * instance between handlers that call the same downstream (all of them pause together).
  *
@@ -63,6 +68,12 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   let state: CircuitState = 'closed';
   let consecutive = 0;
   const window: Array<{ at: number; failed: boolean }> = [];
+  /**
+   * Which half-open period probes belong to. A probe settles against its own period only: one
+   * still running when another probe re-opened the circuit must not give back a probe slot of
+   * the next half-open period (that admitted `probes + 1`).
+   */
+  let epoch = 0;
   let probing = 0;
   let probeSuccesses = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -79,7 +90,9 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   };
   const open = (error: Error, failures: number): void => {
     state = 'open';
+    epoch++;
     probing = 0;
+    probeSuccesses = 0;
     for (const intake of intakes) intake.pause();
     clearTimeout(timer);
     timer = setTimeout(halfOpen, resetTimeoutMs);
@@ -88,6 +101,8 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   };
   const halfOpen = (): void => {
     state = 'half-open';
+    epoch++;
+    probing = 0;
     probeSuccesses = 0;
     emit({ type: 'half-open', at: Date.now() });
     // A held message probes; with none held, let one in.
@@ -114,45 +129,66 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     if (window.length < (rate.minimumCalls ?? 10)) return false;
     return window.filter((c) => c.failed).length / window.length >= rate.rate;
   };
+  /** A probe of period `of` is over without a verdict: its slot goes to a waiting message. */
+  const probeAbandoned = (of: number): void => {
+    if (of !== epoch) return;
+    probing--;
+    wake();
+  };
 
-  /** Waits until this call may run; returns whether it is a probe. */
-  const admit = async (signal: AbortSignal, handler: string): Promise<boolean> => {
+  /**
+   * Waits until this call may run; returns the half-open period it probes for, or -1 when it is
+   * not a probe. Gives up with a ClosedError when the attempt's signal aborts (its timeout() fired,
+   * or the drain time is up) or the router stops taking messages: a held message is then failed —
+   * not acknowledged, not dead-lettered — and delivered again later.
+   */
+  const admit = async (ctx: RouterContext): Promise<number> => {
+    let signals: { attempt: AbortSignal; stopped: AbortSignal } | undefined;
     for (;;) {
-      if (state === 'closed') return false;
+      if (state === 'closed') return -1;
+      signals ??= { attempt: ctx.signal, stopped: ctx.intake.stopped };
+      if (signals.attempt.aborted || signals.stopped.aborted) throw released(ctx, signals.attempt.aborted);
       if (state === 'half-open' && probing + probeSuccesses < probes) {
         probing++;
-        return true;
+        return epoch;
       }
-      if (signal.aborted) throw new ClosedError(`handler "${handler}" (waiting for its circuit to close)`);
       await new Promise<void>((resolve) => {
-        const onAbort = (): void => resolve();
-        waiters.push(() => {
-          signal.removeEventListener('abort', onAbort);
+        const go = (): void => {
+          signals!.attempt.removeEventListener('abort', onAbort);
+          signals!.stopped.removeEventListener('abort', onAbort);
           resolve();
-        });
-        signal.addEventListener('abort', onAbort, { once: true });
+        };
+        const onAbort = (): void => {
+          // Leave the queue: a stale waiter would be all a later half-open wakes, and nobody would probe.
+          const i = waiters.indexOf(go);
+          if (i !== -1) waiters.splice(i, 1);
+          go();
+        };
+        waiters.push(go);
+        signals!.attempt.addEventListener('abort', onAbort, { once: true });
+        signals!.stopped.addEventListener('abort', onAbort, { once: true });
       });
     }
   };
 
-  async function circuitBreaker(_msg: Parameters<Middleware>[0], ctx: Parameters<Middleware>[1], next: Parameters<Middleware>[2]): Promise<void> {
+  async function circuitBreaker(_msg: Parameters<Middleware>[0], ctx: RouterContext, next: Parameters<Middleware>[2]): Promise<void> {
     intakes.add(ctx.intake);
     for (;;) {
-      const probe = await admit(ctx.stopSignal, ctx.handler);
+      const probe = await admit(ctx);
       try {
         await next();
       } catch (thrown) {
-        if (!isFailure(thrown)) {
-          if (probe) {
-            probing--;
-            wake();
-          }
+        // An attempt that was cut short (timed out, stopping) says nothing about the downstream.
+        if (!isFailure(thrown) || isClosedError(thrown) || ctx.ended) {
+          if (probe !== -1) probeAbandoned(probe);
           throw thrown;
         }
         const error = toError(thrown);
-        if (probe) {
-          probing--;
-          if (state === 'half-open') open(error, 1);
+        if (probe !== -1) {
+          if (probe === epoch) {
+            probing--;
+            open(error, 1);
+          }
         } else if (state === 'closed') {
           consecutive++;
           const failures = record(true);
@@ -164,11 +200,13 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
         ctx.count('held-by-breaker');
         continue;
       }
-      if (probe) {
-        probing--;
-        probeSuccesses++;
-        if (state === 'half-open' && probeSuccesses >= probes) close();
-        else wake();
+      if (probe !== -1) {
+        if (probe === epoch) {
+          probing--;
+          probeSuccesses++;
+          if (probeSuccesses >= probes) close();
+          else wake();
+        }
       } else if (state === 'closed') {
         consecutive = 0;
         record(false);
@@ -186,4 +224,12 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
       },
     },
   }) as CircuitBreaker;
+}
+
+function released(ctx: RouterContext, attemptAborted: boolean): ClosedError {
+  return new ClosedError(`handler "${ctx.handler}" (held by its open circuit)`, {
+    detail: attemptAborted
+      ? 'its attempt was aborted; the message is left to be delivered again'
+      : 'the router is stopping; the message is left to be delivered again',
+  });
 }

@@ -25,17 +25,21 @@ export function concurrency(max = 1): Middleware {
   return async function concurrency(_msg, ctx, next) {
     if (running < max) running++;
     else {
+      // The attempt's signal, not only the stop signal: an attempt whose timeout() fired leaves the
+      // queue at once, or it would take a slot (and run the handler) after its redelivery did.
+      const signal = ctx.signal;
+      if (signal.aborted) throw waitAborted(ctx.handler, signal);
       await new Promise<void>((resolve, reject) => {
         const go = (): void => {
-          ctx.stopSignal.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           resolve();
         };
         const onAbort = (): void => {
           waiting.splice(waiting.indexOf(go), 1);
-          reject(new ClosedError(`handler "${ctx.handler}"`));
+          reject(waitAborted(ctx.handler, signal));
         };
         waiting.push(go);
-        ctx.stopSignal.addEventListener('abort', onAbort, { once: true });
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
     try {
@@ -44,4 +48,8 @@ export function concurrency(max = 1): Middleware {
       release();
     }
   };
+}
+
+function waitAborted(handler: string, signal: AbortSignal): ClosedError {
+  return new ClosedError(`handler "${handler}" (waiting for a concurrency() slot)`, { detail: 'its attempt was aborted', cause: signal.reason });
 }

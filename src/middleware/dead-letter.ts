@@ -4,6 +4,7 @@ import type { Message } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import { ensureDeadLetterGroup } from '../router/dead-letter-group.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
+import { retriedInProcess } from './retry.ts';
 
 /** Headers a dead-lettered message carries besides its original ones. */
 export const DEAD_LETTER_HEADERS = [
@@ -36,8 +37,10 @@ export interface DeadLetterOptions {
 /**
  * Publishes a message that cannot be processed to a dead-letter topic and acknowledges it, so it
  * never blocks the stream and is never lost: on a permanent error (DecodeError, ValidationError,
- * PermanentError) at once, on other errors once `maxAttempts` attempts failed and no in-process
- * retry follows. The dead letter keeps the original id, payload and headers and adds `x-error`,
+ * PermanentError) at once, on other errors once `maxAttempts` attempts failed (`ctx.attempt`,
+ * which grows with in-process retries and with the transport's redeliveries) and no in-process
+ * retry follows — also for errors `retry({ retryable })` declines, which the transport delivers
+ * again until then. The dead letter keeps the original id, payload and headers and adds `x-error`,
  * `x-error-stack`, `x-original-topic`, `x-original-partition`, `x-original-offset`,
  * `x-original-key`, `x-original-group`, `x-attempts`, `x-failed-at` and `x-handler`. If the
  * dead-letter publish fails, the message is not acknowledged (the transport delivers it again).
@@ -58,10 +61,14 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
 
   /** The failure path: dead-letters the message, or rethrows what is not this middleware's to handle. */
   const onFailure = async (thrown: unknown, msg: Message, ctx: RouterContext): Promise<void> => {
-    // Stopping is not a failure of the message: leave it to the transport.
-    if (ctx.stopSignal.aborted || isClosedError(thrown)) throw thrown;
+    // Stopping, or an attempt cut short (its timeout() fired: it may still be running while
+    // the message is delivered again), is not a failure of the message: leave it to the transport.
+    if (ctx.stopSignal.aborted || ctx.ended || isClosedError(thrown)) throw thrown;
     const permanent = isPermanentError(thrown);
-    if (!permanent && !(ctx.final && ctx.attempt >= maxAttempts)) throw thrown;
+    // Not yet: another in-process attempt follows (asked of retry()'s policy, so this holds inside
+    // retry() too, where a failure is seen before retry() decides), or the transport's
+    // redeliveries have not reached maxAttempts. Errors retry() declines count here as well.
+    if (!permanent && (ctx.attempt < maxAttempts || retriedInProcess(ctx, thrown))) throw thrown;
     const error = toError(thrown);
     ctx.discardPending();
     const dlqTopic = topicFor(msg);

@@ -5,6 +5,8 @@ import type { Middleware } from '../router/types.ts';
 import { Inbox } from '../testing/inbox.ts';
 import { harness, record } from './harness.test-support.ts';
 import { idempotency } from './idempotency.ts';
+import { retry } from './retry.ts';
+import { timeout } from './timeout.ts';
 
 /** Publishes ids same, same, other through `store`: the handler runs for the first and the third only. */
 async function expectRepeatedIdSkipped(name: string, store: IdempotencyStore): Promise<void> {
@@ -99,5 +101,86 @@ describe('idempotency()', () => {
     await h.done.untilCount(2, 5_000);
     await h.stop();
     expect(runs).toEqual([1, 3]);
+  });
+
+  it('releases the key when marking it processed fails, so the redelivery runs at once instead of waiting out the lease', async () => {
+    const inner = memoryIdempotencyStore();
+    let completes = 0;
+    // A store whose first "processed" write fails (a lost connection, a full disk).
+    const store: IdempotencyStore = {
+      name: 'flaky-complete',
+      claim: (key, options) => {
+        const claim = inner.claim(key, options) as IdempotencyClaim;
+        if (claim.status !== 'claimed') return claim;
+        return {
+          status: 'claimed',
+          complete: async () => {
+            if (++completes === 1) throw new Error('connection lost');
+            await claim.complete();
+          },
+          release: () => claim.release(),
+        };
+      },
+      close: () => inner.close(),
+    };
+    const errors: string[] = [];
+    const runs: number[] = [];
+    const succeeded = new Inbox();
+    const watch: Middleware = async function watch(msg, _ctx, next) {
+      await next();
+      succeeded.push(msg);
+    };
+    const h = await harness('idem-complete-fails', [watch, idempotency({ store, leaseMs: 60_000 })], async (msg) => {
+      runs.push(msg.attempt);
+    });
+    h.router.inspector.on((e) => e.type === 'delivery-failed' && errors.push(e.error.message));
+    await h.publish({ n: 1 }, { id: 'once' });
+    await succeeded.untilCount(1, 5_000);
+    await h.publish({ n: 1 }, { id: 'once' });
+    await succeeded.untilCount(2, 5_000);
+    await h.stop();
+    expect(runs).toEqual([1, 2]);
+    expect(errors).toEqual([
+      'idempotency: marking message key "g:once" processed failed (connection lost); the key was released and the message will be delivered again, so its handler runs again',
+    ]);
+    // The second try did mark it: the later copy is skipped.
+    expect(h.router.inspector.handler('idem-complete-fails')?.counters['skipped-duplicate']).toBe(1);
+  });
+
+  it('frees the key of an attempt whose timeout() fired, even if its handler finishes later: the next attempt runs and publishes', async () => {
+    let finishLate!: () => void;
+    const late = new Promise<void>((resolve) => (finishLate = resolve));
+    const tries = new Inbox();
+    // Between retry() and timeout(): sees each attempt start.
+    const attemptStarts: Middleware = async function attemptStarts(msg, _ctx, next) {
+      tries.push(msg);
+      await next();
+    };
+    const attempts: number[] = [];
+    const h = await harness(
+      'idem-timeout',
+      [retry({ attempts: 2, initialDelayMs: 1, jitter: 0 }), attemptStarts, timeout(100), idempotency({ store: memoryIdempotencyStore() })],
+      async (msg, ctx, h) => {
+        attempts.push(ctx.attempt);
+        if (ctx.attempt === 1) {
+          await late; // ignores its signal, and finishes after the timeout
+          return;
+        }
+        ctx.publish(`${h.topic}.out`, h.codec.encode({ n: 2 }));
+        record(h.done, msg);
+      },
+    );
+    const out = new Inbox();
+    await h.bus.subscribe(`${h.topic}.out`, { group: 'w', from: 'earliest' }, async (m) => out.push(m));
+    await h.publish({ n: 1 });
+    // Attempt 2 has started (attempt 1 timed out) and waits for the key attempt 1 still holds.
+    await tries.untilCount(2, 5_000);
+    finishLate();
+    await h.done.untilCount(1, 5_000);
+    await out.untilCount(1, 5_000);
+    await h.stop();
+    expect(attempts).toEqual([1, 2]);
+    expect(out.messages.map((m) => h.codec.decode(m).n)).toEqual([2]);
+    expect(h.router.inspector.handler('idem-timeout')?.counters['skipped-duplicate'] ?? 0).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
-import { SwitchyardError } from '../core/errors.ts';
+import { ClosedError, SwitchyardError, toError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
+import { attemptEndedError } from '../router/attempt-context.ts';
 import { delay } from '../router/shutdown.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
 import type { IdempotencyClaim, IdempotencyStore } from '../stores/idempotency/store.ts';
@@ -64,8 +65,40 @@ export function idempotency(options: IdempotencyOptions): Middleware {
     const fail = (error: unknown): Promise<never> => release(claim, error, msg, ctx, key);
     // Publish before marking processed: a crash in between re-runs the message (and re-sends,
     // at-least-once) rather than losing what it had to publish.
-    return next().then(() => (ctx.pending > 0 ? ctx.flush().then(() => claim.complete(), fail) : claim.complete()), fail);
+    return next().then(() => {
+      // An attempt whose timeout() fired lost its publishes and is being delivered again: marking
+      // the key processed now would make that delivery skip them. Free the key instead.
+      if (ctx.ended) return fail(attemptEndedError(ctx, 'marking the message key processed'));
+      return ctx.pending > 0 ? ctx.flush().then(() => complete(claim, msg, ctx, key), fail) : complete(claim, msg, ctx, key);
+    }, fail);
   };
+
+  /**
+   * Marks the key processed. If that fails the key is released, so a redelivery runs the handler
+   * again at once rather than waiting out the lease and failing as "still being processed".
+   */
+  const complete = (claim: Claimed, msg: Message, ctx: RouterContext, key: string | undefined): Promise<void> | void => {
+    let done: Promise<void> | void;
+    try {
+      done = claim.complete();
+    } catch (error) {
+      return completeFailed(claim, error, msg, ctx, key);
+    }
+    if (isThenable(done)) return Promise.resolve(done).then(undefined, (error: unknown) => completeFailed(claim, error, msg, ctx, key));
+  };
+
+  const completeFailed = (claim: Claimed, error: unknown, msg: Message, ctx: RouterContext, key: string | undefined): Promise<never> =>
+    release(
+      claim,
+      new SwitchyardError(
+        `idempotency: marking message key "${key ?? keyOf(msg, ctx)}" processed failed (${toError(error).message}); ` +
+          'the key was released and the message will be delivered again, so its handler runs again',
+        { cause: error },
+      ),
+      msg,
+      ctx,
+      key,
+    );
 
   /** Skips a processed key, and waits for a busy one (another consumer holds it) to be processed or freed. */
   const settleKey = async (
@@ -84,8 +117,14 @@ export function idempotency(options: IdempotencyOptions): Middleware {
         return;
       }
       started ||= Date.now();
-      if (Date.now() - started > leaseMs || !(await delay(wait, ctx.stopSignal))) {
+      if (Date.now() - started > leaseMs) {
         throw new SwitchyardError(`message key "${key ?? keyOf(msg, ctx)}" is still being processed by another consumer; it will be delivered again`);
+      }
+      // The attempt's signal: one whose timeout() fired stops waiting rather than claim the key later.
+      if (!(await delay(wait, ctx.signal))) {
+        throw new ClosedError(`handler "${ctx.handler}" (waiting for message key "${key ?? keyOf(msg, ctx)}", held by another consumer)`, {
+          detail: 'its attempt was aborted; the message will be delivered again',
+        });
       }
       answer = claimOf(msg, ctx, key);
     }

@@ -30,21 +30,31 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   /** Time (performance.now) by which the last reserved token becomes available. */
   let chain = Promise.resolve();
 
-  const take = async (signal: AbortSignal): Promise<void> => {
+  const take = async (signal: AbortSignal, handler: string): Promise<void> => {
+    if (signal.aborted) throw waitAborted(handler, signal); // gave up while queued: takes no token
     const now = performance.now();
     tokens = Math.min(burst, tokens + (now - refilled) / interval);
     refilled = now;
     tokens -= 1;
     if (tokens >= 0) return;
     const wait = -tokens * interval;
-    if (!(await delay(wait, signal))) throw new ClosedError('rate-limited handler');
+    if (!(await delay(wait, signal))) {
+      tokens += 1; // not used: the next message may have it
+      throw waitAborted(handler, signal);
+    }
   };
 
   return async function rateLimit(_msg, ctx, next) {
-    // Reserve tokens in arrival order.
-    const turn = chain.then(() => take(ctx.stopSignal));
+    // Reserve tokens in arrival order. Waits end with the attempt's signal, not only the stop
+    // signal: an attempt whose timeout() fired must not go on to the handler once its turn comes.
+    const signal = ctx.signal;
+    const turn = chain.then(() => take(signal, ctx.handler));
     chain = turn.catch(() => {});
     await turn;
     await next();
   };
+}
+
+function waitAborted(handler: string, signal: AbortSignal): ClosedError {
+  return new ClosedError(`handler "${handler}" (waiting for rateLimit())`, { detail: 'its attempt was aborted', cause: signal.reason });
 }

@@ -1,8 +1,16 @@
-import { describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PermanentError } from '../core/errors.ts';
+import type { Middleware } from '../router/types.ts';
 import { deadLetter } from './dead-letter.ts';
 import { harness, record } from './harness.test-support.ts';
 import { retry } from './retry.ts';
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+class BadInput extends Error {}
 
 const fast = { initialDelayMs: 1, maxDelayMs: 5, jitter: 0 };
 
@@ -67,5 +75,90 @@ describe('retry()', () => {
     await h.done.untilCount(1, 5_000);
     expect(calls).toBe(2); // one attempt in the first delivery (the wait would pass the limit), one in the second
     await h.stop();
+  });
+
+  it.each([
+    ['inside', (r: Middleware, d: Middleware) => [r, d]],
+    ['outside', (r: Middleware, d: Middleware) => [d, r]],
+  ])(
+    'an error `retryable` declines is not retried in-process; the transport delivers it again and deadLetter() (%s retry) takes it at maxAttempts',
+    async (where, order) => {
+      const seen: Array<{ attempt: number; delivery: number }> = [];
+      const r = retry({ attempts: 3, ...fast, retryable: (e) => !(e instanceof BadInput) });
+      const h = await harness(`retry-declined-${where}`, order(r, deadLetter({ maxAttempts: 3 })), async (msg, ctx) => {
+        seen.push({ attempt: ctx.attempt, delivery: msg.attempt });
+        throw new BadInput('bad input, retrying will not help');
+      });
+      await h.publish({ n: 1 });
+      await h.dlq.untilCount(1, 5_000);
+      await h.stop();
+      // One attempt per delivery (no in-process retry), and no endless redelivery.
+      expect(seen).toEqual([
+        { attempt: 1, delivery: 1 },
+        { attempt: 2, delivery: 2 },
+        { attempt: 3, delivery: 3 },
+      ]);
+      expect(h.dlq.messages[0]!.headers).toMatchObject({ 'x-attempts': '3', 'x-error': 'Error: bad input, retrying will not help' });
+      expect(h.router.inspector.handler(`retry-declined-${where}`)?.counters).toMatchObject({ failed: 2, succeeded: 1, 'dead-lettered': 1 });
+    },
+  );
+
+  it('counts a failed attempt’s own duration against maxElapsedMs: no retry once it is spent', async () => {
+    let calls = 0;
+    const h = await harness(
+      'retry-elapsed-slow',
+      [retry({ attempts: 10, initialDelayMs: 10, multiplier: 1, jitter: 0, maxElapsedMs: 100 })],
+      async () => {
+        calls++;
+        await sleep(150); // a slow call that then fails
+        throw new Error('slow and failing');
+      },
+      { memory: { redeliveryDelayMs: 60_000 } },
+    );
+    const failed = new Promise<void>((resolve) => h.router.inspector.on((e) => e.type === 'delivery-failed' && resolve()));
+    await h.publish({ n: 1 });
+    await failed;
+    expect(calls).toBe(1);
+    await h.stop();
+  });
+
+  it('a deadLetter() inside retry() dead-letters at maxAttempts what retry() gives up on because maxElapsedMs is spent', async () => {
+    const deliveries: number[] = [];
+    const h = await harness(
+      'retry-elapsed-dlq',
+      [retry({ attempts: 10, initialDelayMs: 10, multiplier: 1, jitter: 0, maxElapsedMs: 50 }), deadLetter({ maxAttempts: 2 })],
+      async (msg) => {
+        deliveries.push(msg.attempt);
+        await sleep(60); // longer than the whole budget: each delivery gets one attempt
+        throw new Error('slow and failing');
+      },
+    );
+    await h.publish({ n: 1 });
+    await h.dlq.untilCount(1, 5_000);
+    await h.stop();
+    expect(deliveries).toEqual([1, 2]);
+  });
+
+  it('keeps every wait within maxDelayMs, jitter included', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.999); // the largest jitter: +99.8 %
+    const starts: number[] = [];
+    const h = await harness(
+      'retry-max-delay',
+      [retry({ attempts: 3, initialDelayMs: 100, multiplier: 1, maxDelayMs: 100, jitter: 1 })],
+      async (msg, _ctx, h) => {
+        starts.push(performance.now());
+        if (starts.length < 3) throw new Error('down');
+        record(h.done, msg);
+      },
+    );
+    await h.publish({ n: 1 });
+    await h.done.untilCount(1, 5_000);
+    await h.stop();
+    const waits = [starts[1]! - starts[0]!, starts[2]! - starts[1]!];
+    // Clamped before the jitter, each wait would be ~200 ms.
+    for (const wait of waits) {
+      expect(wait).toBeGreaterThanOrEqual(99);
+      expect(wait).toBeLessThan(170);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { isPermanentError } from '../core/errors.ts';
+import { isClosedError, isPermanentError } from '../core/errors.ts';
 import { delay } from '../router/shutdown.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
 
@@ -10,13 +10,20 @@ export interface RetryOptions {
   initialDelayMs?: number;
   /** Each wait is the previous one times this. Default 2. */
   multiplier?: number;
-  /** Longest single wait, in ms. Default 10,000. */
+  /** Longest single wait, in ms, jitter included. Default 10,000. */
   maxDelayMs?: number;
   /** Random spread of each wait, 0 to 1 (0.2 = ±20 %). Default 0.2. */
   jitter?: number;
-  /** No further attempt starts once this much time passed since the first, in ms. Default: no limit. */
+  /**
+   * Time budget from the start of the first attempt, in ms: after a failure, no wait starts that
+   * would end past it (the failed attempt's own duration counts). Default: no limit.
+   */
   maxElapsedMs?: number;
-  /** Which errors are worth retrying. Default: everything except permanent errors. */
+  /**
+   * Which errors are worth retrying (transient). Default: everything except permanent errors. A
+   * declined error is not retried here: it goes to the transport's redelivery, and to
+   * `deadLetter()` once `ctx.attempt` reaches its `maxAttempts`. A ClosedError is never retried.
+   */
   retryable?: (error: unknown) => boolean;
 }
 
@@ -24,7 +31,15 @@ export interface RetryOptions {
  * Retries a failing handler in-process with exponential backoff, for transient errors only.
  * When the attempts (or `maxElapsedMs`) are used up the error goes on: to `deadLetter()` when it
  * is installed, otherwise to the transport, which delivers the message again later.
- * Permanent errors (DecodeError, ValidationError, PermanentError) are not retried.
+ * Permanent errors (DecodeError, ValidationError, PermanentError) are not retried, nor errors
+ * `retryable` declines, nor a ClosedError (the attempt or the router stopped): they go on at
+ * once. An error `retryable` declines is not permanent: the transport delivers the message again,
+ * and `deadLetter()` takes it once `ctx.attempt` reaches its `maxAttempts` — so it cannot loop
+ * forever. Throw a PermanentError to dead-letter at the first attempt.
+ *
+ * Each wait is `initialDelayMs × multiplier^(n-1)`, spread by ±`jitter`, at most `maxDelayMs`.
+ * `maxElapsedMs` counts from the start of the first attempt: after a failure, no wait starts that
+ * would end past it.
  *
  * Queued `ctx.publish()` messages of a failed attempt are discarded before the next one.
  *
@@ -42,10 +57,10 @@ export function retry(options: RetryOptions = {}): Middleware {
   const maxElapsed = options.maxElapsedMs ?? Number.POSITIVE_INFINITY;
   const retryable = options.retryable ?? ((error: unknown) => !isPermanentError(error));
 
-  /** Wait before attempt `n + 1` (n ≥ 1). */
+  /** Wait before attempt `n + 1` (n ≥ 1): clamped after the jitter, so no wait exceeds maxDelayMs. */
   const backoff = (n: number): number => {
     const base = Math.min(maxDelay, initial * multiplier ** (n - 1));
-    return Math.max(0, Math.round(base * (1 + jitter * (Math.random() * 2 - 1))));
+    return Math.max(0, Math.min(maxDelay, Math.round(base * (1 + jitter * (Math.random() * 2 - 1)))));
   };
 
   // Without maxElapsedMs neither the clock nor the next wait matters until an attempt failed.
@@ -56,13 +71,25 @@ export function retry(options: RetryOptions = {}): Middleware {
    * one rejection handler, the failure path alone pays for an async function.
    */
   const attempt = (ctx: RouterContext, next: () => Promise<void>, n: number, started: number, first: number): Promise<void> => {
-    const wait = limited ? backoff(n) : -1;
-    ctx.final = n >= attempts || (limited && Date.now() - started + wait > maxElapsed);
+    ctx.final = n >= attempts;
+    ctx.retryable = retryable;
+    let wait = -1;
+    if (limited) {
+      wait = backoff(n);
+      // A failure after this time is not retried: the wait would end past maxElapsedMs.
+      ctx.retryDeadline = started + maxElapsed - wait;
+      if (Date.now() > ctx.retryDeadline) ctx.final = true;
+    }
     return next().then(undefined, (error: unknown) => afterFailure(error, ctx, next, n, started, first, wait));
   };
 
   const afterFailure = async (error: unknown, ctx: RouterContext, next: () => Promise<void>, n: number, started: number, first: number, wait: number): Promise<void> => {
-    if (ctx.final || !retryable(error) || ctx.stopSignal.aborted) throw error;
+    if (ctx.ended || ctx.stopSignal.aborted) throw error; // cut short or stopping: leave it to the transport
+    if (!retriedInProcess(ctx, error)) {
+      // Tell middleware outside (deadLetter()) that no attempt follows: this one was the last.
+      ctx.final = true;
+      throw error;
+    }
     ctx.discardPending();
     ctx.count('retried');
     const waited = await delay(wait < 0 ? backoff(n) : wait, ctx.stopSignal);
@@ -74,4 +101,17 @@ export function retry(options: RetryOptions = {}): Middleware {
   return function retry(_msg, ctx, next) {
     return attempt(ctx, next, 1, limited ? Date.now() : 0, ctx.attempt);
   };
+}
+
+/**
+ * Whether `retry()` runs another attempt after this one failed with `error`: the attempt was not
+ * its last, `retryable` accepts the error (never a ClosedError: the attempt or the router
+ * stopped), and the wait would end within `maxElapsedMs`. `deadLetter()` asks the same, so inside
+ * or outside `retry()` it dead-letters exactly what `retry()` gives up on. (Stopping is the
+ * caller's to check.)
+ */
+export function retriedInProcess(ctx: RouterContext, error: unknown): boolean {
+  if (ctx.final || ctx.ended || isClosedError(error)) return false;
+  if (ctx.retryable !== undefined && !ctx.retryable(error)) return false;
+  return ctx.retryDeadline === Number.POSITIVE_INFINITY || Date.now() <= ctx.retryDeadline;
 }

@@ -1,10 +1,17 @@
 import { TimeoutError } from '../core/errors.ts';
+import { AttemptContext } from '../router/attempt-context.ts';
 import type { Middleware } from '../router/types.ts';
 
 /**
  * Fails an attempt that takes longer than `ms` with a TimeoutError (transient: retried, then
- * redelivered or dead-lettered) and aborts `ctx.signal` so the handler's own calls stop. A handler
- * that ignores its signal keeps running in the background, so honour `ctx.signal`.
+ * redelivered or dead-lettered) and aborts `ctx.signal` so the handler's own calls stop.
+ *
+ * The layers inside run with a view of the context for this attempt alone (an `AttemptContext`):
+ * when the deadline passes it ends, so whatever of the attempt still runs cannot act for the
+ * attempt or redelivery that follows — a middleware still waiting (for a circuit, a slot, a token)
+ * never calls the handler, a late `ctx.publish()` throws a ClosedError, and `ctx.signal` stays
+ * aborted. A handler that ignores its signal keeps running in the background, so honour
+ * `ctx.signal`.
  *
  * @example
  * ```ts
@@ -16,21 +23,21 @@ export function timeout(ms = 30_000): Middleware {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`timeout(ms): ms must be a positive number, got ${ms}`);
   return async function timeout(_msg, ctx, next) {
     const controller = new AbortController();
-    const outer = ctx.signal;
-    ctx.signal = AbortSignal.any([outer, controller.signal]);
+    const attempt = new AttemptContext(ctx, AbortSignal.any([ctx.signal, controller.signal]));
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const error = new TimeoutError(`handler "${ctx.handler}" (attempt ${ctx.attempt})`, ms);
+        // Ended before the abort: a waiting layer woken by the abort must already see it.
+        attempt.end(error);
         controller.abort(error);
         reject(error);
       }, ms);
     });
     try {
-      await Promise.race([next(), expired]);
+      await Promise.race([next(attempt), expired]);
     } finally {
       clearTimeout(timer);
-      ctx.signal = outer;
     }
   };
 }

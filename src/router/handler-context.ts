@@ -30,6 +30,8 @@ export interface RouteInfo {
 export class HandlerContext implements RouterContext {
   attempt: number;
   final = true;
+  retryable: ((error: unknown) => boolean) | undefined = undefined;
+  retryDeadline = Number.POSITIVE_INFINITY;
   readonly #info: RouteInfo;
   readonly #message: Message;
   readonly #stopSource: AbortSignal;
@@ -46,6 +48,11 @@ export class HandlerContext implements RouterContext {
     this.#message = message;
     this.#stopSource = stopSource;
     this.attempt = message.attempt;
+  }
+
+  /** The delivery's own context never ends early; a timed-out attempt's view (AttemptContext) does. */
+  get ended(): boolean {
+    return false;
   }
 
   get handler(): string {

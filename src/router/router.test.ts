@@ -249,6 +249,56 @@ describe('Router', () => {
     await bus.close();
   });
 
+  it('closes anyway when a handler ignores its aborted signal past abortGraceMs: logs it, and its late result is not acknowledged', async () => {
+    const bus = memory({ drainTimeoutMs: 60_000 });
+    const t = topic('ignores-signal');
+    const started = new Inbox();
+    let finish!: () => void;
+    const never = new Promise<void>((resolve) => (finish = resolve));
+    const errors: Array<{ message: string; fields?: Record<string, unknown> }> = [];
+    const logger: Logger = { ...quiet, error: (message, fields) => errors.push({ message, fields }) };
+    const router = new Router({ logger, drainTimeoutMs: 30, abortGraceMs: 30, closeTransports: false }).handle('deaf', { from: bus, topic: t, group: 'g' }, async (msg) => {
+      started.push({ ...msg, payload: msg.bytes });
+      await never; // a driver call that takes no signal
+    });
+    await router.start();
+    await bus.publish(t, { payload: new Uint8Array([1]) });
+    await started.untilCount(1, 5_000);
+    await router.stop(); // resolves: drain time, then the grace, then closes
+    expect(router.state).toBe('stopped');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(/^handler "deaf" \(1 message\) still running 30 ms after its signal was aborted: closing anyway\. Those messages are not acknowledged and will be delivered again/);
+    expect(errors[0]!.fields).toEqual({ handlers: ['deaf'] });
+    // The handler finishes after all: its message is still not acknowledged, so the group gets it again.
+    finish();
+    const again = new Inbox();
+    await bus.subscribe(t, { group: 'g' }, async (m) => again.push(m));
+    await again.untilCount(1, 5_000);
+    expect(again.messages[0]!.attempt).toBe(2);
+    expect(router.inspector.handler('deaf')?.counters).toMatchObject({ succeeded: 0, failed: 1 });
+    await bus.close();
+  });
+
+  it('a stopped router does not start again, also when stop() came before start(): start() and run() reject with a ConfigError', async () => {
+    const bus = memory();
+    const t = topic('stopped');
+    let handled = 0;
+    const early = new Router({ logger: quiet, closeTransports: false }).handle('h', { from: bus, topic: t, group: 'g' }, async () => void handled++);
+    await early.stop(); // e.g. SIGTERM while the app still initialises
+    await expect(early.start()).rejects.toThrow(/^router\.start: the router was stopped \(stop\(\) was called before start\(\)\); a stopped router does not start again — create a new Router$/);
+    await expect(early.run({ processSignals: [] })).rejects.toSatisfy(isConfigError);
+    expect(early.state).toBe('stopped');
+    expect(() => early.handle('late', { from: bus, topic: t, group: 'g2' }, async () => {})).toThrow(/the router was stopped/);
+
+    const later = new Router({ logger: quiet, closeTransports: false }).handle('h', { from: bus, topic: t, group: 'g3' }, async () => void handled++);
+    await later.start();
+    await later.stop();
+    await expect(later.start()).rejects.toThrow(/^router\.start: the router was stopped; a stopped router does not start again — create a new Router$/);
+    expect(later.inspector.handler('h')?.state).toBe('stopped');
+    expect(handled).toBe(0);
+    await bus.close();
+  });
+
   it('lets middleware pause and resume intake; the inspector shows it', async () => {
     const bus = memory();
     const t = topic('pause');

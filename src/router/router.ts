@@ -1,11 +1,11 @@
-import { ConfigError, toError } from '../core/errors.ts';
+import { ClosedError, ConfigError, toError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import { groupProblems, patternProblems } from '../core/topic.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { compose, type Terminal } from './compose.ts';
 import { HandlerContext, type RouteInfo } from './handler-context.ts';
 import type { HandlerCounters, HandlerSnapshot, HandlerState, RouterEvent, RouterInspector, RouterState } from './inspector.ts';
-import { processSignals, whenAborted } from './shutdown.ts';
+import { delay, processSignals, whenAborted } from './shutdown.ts';
 import type { DeliveryObserver, IntakeControl, Logger, Middleware, RouteHandler, RouteOptions } from './types.ts';
 
 /** Router settings. */
@@ -14,6 +14,13 @@ export interface RouterOptions {
   logger?: Logger;
   /** How long `stop()` lets in-flight handlers finish before aborting their signals. Default 30,000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * How long handlers get to settle after the drain time aborted their signals. Then `stop()`
+   * logs the ones still running and closes anyway: their messages are not acknowledged (delivered
+   * again, at-least-once), and a transport they were consumed from is left closing until they
+   * settle. Default: `drainTimeoutMs`, at most 5,000 ms.
+   */
+  abortGraceMs?: number;
   /** Close the transports the handlers use once stopped. Default true. */
   closeTransports?: boolean;
 }
@@ -50,13 +57,16 @@ class Route {
   transportSignal: AbortSignal | undefined;
   stopSource: AbortSignal | undefined;
   readonly intake: IntakeControl;
+  /** Set when `stop()` gave up waiting for this route's handlers: a late result is not acknowledged. */
+  abandoned = false;
   #pausedBeforeStart = false;
 
-  constructor(name: string, options: RouteOptions<unknown>, handler: RouteHandler<unknown>, onState: (r: Route) => void) {
+  constructor(name: string, options: RouteOptions<unknown>, handler: RouteHandler<unknown>, onState: (r: Route) => void, intakeStopped: AbortSignal) {
     this.name = name;
     this.options = options;
     this.handler = handler;
     const intake = {
+      stopped: intakeStopped,
       pause: (): void => {
         if (this.subscription) this.subscription.pause();
         else this.#pausedBeforeStart = true;
@@ -129,8 +139,12 @@ export class Router {
   readonly #listeners = new Set<(event: RouterEvent) => void>();
   readonly #logger: Logger;
   readonly #drainTimeoutMs: number;
+  readonly #abortGraceMs: number;
   readonly #closeTransports: boolean;
+  /** Aborted when the drain time is up: every handler's signal. */
   readonly #stop = new AbortController();
+  /** Aborted when stopping begins: intake stops (see `IntakeControl.stopped`). */
+  readonly #intakeStopped = new AbortController();
   #state: RouterState = 'idle';
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -139,6 +153,7 @@ export class Router {
   constructor(options: RouterOptions = {}) {
     this.#logger = options.logger ?? consoleLogger;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    this.#abortGraceMs = options.abortGraceMs ?? Math.min(this.#drainTimeoutMs, 5_000);
     this.#closeTransports = options.closeTransports ?? true;
     const inspector = {
       handlers: () => [...this.#routes.values()].map((r) => r.snapshot()),
@@ -196,15 +211,25 @@ export class Router {
     }
     if (typeof handler !== 'function') problems.push(`${where}: handler must be a function (msg, ctx) => Promise<void>`);
     ConfigError.throwIfAny(problems);
-    this.#routes.set(name, new Route(name, route as RouteOptions<unknown>, handler as RouteHandler<unknown>, (r) => this.#handlerState(r)));
+    this.#routes.set(name, new Route(name, route as RouteOptions<unknown>, handler as RouteHandler<unknown>, (r) => this.#handlerState(r), this.#intakeStopped.signal));
     return this;
   }
 
   /**
    * Connects the transports and subscribes every handler; resolves once all consume. If one
-   * subscription fails, the ones already started are closed and the error is thrown.
+   * subscription fails, the ones already started are closed and the error is thrown. A router
+   * that was stopped — even before it started — does not start again: that rejects with a
+   * ConfigError (create a new Router).
    */
   start(): Promise<void> {
+    // Once stop() was called, starting would give a router that stop() no longer stops. (A start
+    // that failed by itself keeps rejecting with its own error.)
+    if (this.#stopping) {
+      const error = new ConfigError(
+        `router.start: the router was stopped${this.#starting ? '' : ' (stop() was called before start())'}; a stopped router does not start again — create a new Router`,
+      );
+      return this.#starting ? this.#starting.then(() => Promise.reject(error)) : Promise.reject(error);
+    }
     this.#starting ??= this.#start();
     return this.#starting;
   }
@@ -292,6 +317,8 @@ export class Router {
     let succeeded = false;
     try {
       await r.chain!(message, ctx);
+      // stop() gave up on this handler and closed: what it did is not acknowledged, nor sent.
+      if (r.abandoned) throw abandonedError(r);
       if (ctx.pending > 0) await ctx.flush();
       succeeded = true;
       r.counters.succeeded++;
@@ -314,7 +341,10 @@ export class Router {
   /**
    * Stops intake, lets in-flight handlers finish within `drainTimeoutMs` (then aborts their
    * signals), commits what succeeded, and closes the transports (unless `closeTransports: false`).
-   * Idempotent; resolves when everything is closed.
+   * Handlers still running `abortGraceMs` after their signals were aborted are logged and left
+   * behind: their messages are not acknowledged (they are delivered again) and the transports
+   * they came from are left to finish closing once they settle. Idempotent; resolves when
+   * everything else is closed. A stopped router cannot be started again.
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
@@ -330,21 +360,15 @@ export class Router {
       return;
     }
     this.#setState('stopping');
+    // Middleware holding messages until intake resumes (circuitBreaker()) let them go now.
+    this.#intakeStopped.abort(new Error('router stopping'));
     const routes = [...this.#routes.values()].filter((r) => r.subscription);
     for (const r of routes) {
       r.state = 'stopping';
       this.#handlerState(r);
     }
     const closing = Promise.all(routes.map((r) => r.subscription!.close()));
-    const timer = setTimeout(() => {
-      this.#logger.warn(`drain time (${this.#drainTimeoutMs} ms) is up: aborting in-flight handlers`);
-      this.#stop.abort(new Error('router drain timeout'));
-    }, this.#drainTimeoutMs);
-    try {
-      await closing;
-    } finally {
-      clearTimeout(timer);
-    }
+    const abandoned = await this.#drain(closing, routes);
     for (const r of this.#routes.values()) {
       r.state = 'stopped';
       this.#handlerState(r);
@@ -355,17 +379,56 @@ export class Router {
         transports.add(r.options.from);
         if (r.options.to) transports.add(r.options.to);
       }
-      await Promise.all([...transports].map((t) => t.close()));
+      // A transport whose subscription still waits for a stuck handler cannot finish closing
+      // before that handler settles: start closing it (no new publishes), do not wait for it.
+      const stuck = new Set(abandoned.map((r) => r.options.from));
+      for (const t of stuck) {
+        void t.close().catch((error: unknown) => this.#logger.warn(`closing transport "${t.name}" failed`, { error: toError(error).message }));
+      }
+      await Promise.all([...transports].filter((t) => !stuck.has(t)).map((t) => t.close()));
     }
     this.#setState('stopped');
   }
 
   /**
+   * Waits for the subscriptions to close: `drainTimeoutMs`, then their handlers' signals abort,
+   * then `abortGraceMs` more. Returns the routes whose handlers still run then (now abandoned).
+   */
+  async #drain(closing: Promise<unknown>, routes: readonly Route[]): Promise<Route[]> {
+    const settled = new AbortController(); // ends the waits below (and their timers) once closed
+    void closing.then(
+      () => settled.abort(),
+      () => settled.abort(),
+    );
+    if (!(await delay(this.#drainTimeoutMs, settled.signal))) {
+      await closing; // closed in time (a close that failed rejects here, as always)
+      return [];
+    }
+    this.#logger.warn(`drain time (${this.#drainTimeoutMs} ms) is up: aborting in-flight handlers`);
+    this.#stop.abort(new Error('router drain timeout'));
+    if (!(await delay(this.#abortGraceMs, settled.signal))) {
+      await closing;
+      return [];
+    }
+    const stuck = routes.filter((r) => r.inFlight > 0);
+    for (const r of stuck) r.abandoned = true;
+    this.#logger.error(
+      `${stuck.map((r) => `handler "${r.name}" (${r.inFlight} message${r.inFlight === 1 ? '' : 's'})`).join(', ') || 'a subscription'} still running ` +
+        `${this.#abortGraceMs} ms after its signal was aborted: closing anyway. Those messages are not acknowledged and will be delivered again; ` +
+        'make the handler stop when ctx.signal aborts (pass it to the calls it waits on)',
+      { handlers: stuck.map((r) => r.name) },
+    );
+    return stuck;
+  }
+
+  /**
    * Starts every handler and runs until `signal` aborts, a process signal arrives (SIGINT,
-   * SIGTERM by default) or `stop()` is called; then shuts down gracefully and resolves.
+   * SIGTERM by default) or `stop()` is called; then shuts down gracefully and resolves. A second
+   * process signal during that shutdown exits the process at once (code 130 for SIGINT, 143 for
+   * SIGTERM). Rejects with a ConfigError for a router that was stopped.
    */
   async run(options: RunOptions = {}): Promise<void> {
-    const signals = processSignals(options.processSignals ?? ['SIGINT', 'SIGTERM']);
+    const signals = processSignals(options.processSignals ?? ['SIGINT', 'SIGTERM'], { logger: this.#logger });
     try {
       const stopSignal = AbortSignal.any([signals.signal, ...(options.signal ? [options.signal] : [])]);
       await this.start();
@@ -389,7 +452,10 @@ export class Router {
   }
 
   #assertNotStarted(what: string): void {
-    if (this.#state !== 'idle') throw new ConfigError(`router.${what}: the router has already started; register handlers and middleware before start()/run()`);
+    if (this.#state !== 'idle' || this.#stopping) {
+      const when = this.#starting ? 'has already started' : 'was stopped';
+      throw new ConfigError(`router.${what}: the router ${when}; register handlers and middleware before start()/run()`);
+    }
   }
 
   #setState(state: RouterState): void {
@@ -414,4 +480,10 @@ export class Router {
 
 function isTransport(value: unknown): value is Transport {
   return typeof value === 'object' && value !== null && typeof (value as Transport).subscribe === 'function' && typeof (value as Transport).publish === 'function';
+}
+
+function abandonedError(r: Route): ClosedError {
+  return new ClosedError(`handler "${r.name}"`, {
+    detail: 'it finished after stop() had given up waiting for it; the message is not acknowledged and will be delivered again',
+  });
 }

@@ -16,7 +16,13 @@ afterAll(() => {
 });
 
 /** A running child with its stdout lines collected as events. */
-function start(env: Record<string, string>): { proc: ChildProcess; lines: string[]; wait: Inbox; exit: Promise<{ code: number | null; signal: string | null }> } {
+function start(env: Record<string, string>): {
+  proc: ChildProcess;
+  lines: string[];
+  stderr: () => string;
+  wait: Inbox;
+  exit: Promise<{ code: number | null; signal: string | null }>;
+} {
   const proc = spawn(process.execPath, [child], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const wait = new Inbox();
@@ -37,7 +43,7 @@ function start(env: Record<string, string>): { proc: ChildProcess; lines: string
       resolve({ code, signal });
     }),
   );
-  return { proc, lines, wait, exit };
+  return { proc, lines, stderr: () => stderr, wait, exit };
 }
 
 const count = (lines: string[], prefix: string): number => lines.filter((l) => l.startsWith(prefix)).length;
@@ -71,6 +77,40 @@ describe('graceful shutdown (child process)', () => {
     const stopped = c.lines.find((l) => l.startsWith('stopped '));
     expect(JSON.parse(stopped!.slice('stopped '.length))).toMatchObject({ succeeded: done.length, failed: 0 });
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(done.length);
+  });
+
+  it('on SIGTERM with handlers that ignore their aborted signal: waits the drain time and the grace, names them, and exits 0 anyway', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-shutdown-stuck-'));
+    dirs.push(dir);
+    const c = start({ TRANSPORT: 'memory', TOPIC: 'work.stuck', COUNT: '3', STUCK: '1', DRAIN_MS: '200', GRACE_MS: '200', LOG: join(dir, 'effects.log') });
+    // "ready" comes once run() has installed its signal listeners.
+    await c.wait.until(() => c.lines.includes('ready') && count(c.lines, 'start ') === 3, 30_000, () => `"ready" and 3 start lines (got ${c.lines.join(' | ')})`);
+    const sent = performance.now();
+    c.proc.kill('SIGTERM');
+    expect(await c.exit).toEqual({ code: 0, signal: null });
+    expect(performance.now() - sent).toBeLessThan(10_000);
+    expect(c.stderr()).toMatch(/drain time \(200 ms\) is up: aborting in-flight handlers/);
+    expect(c.stderr()).toMatch(/handler "work" \(3 messages\) still running 200 ms after its signal was aborted: closing anyway/);
+    const stopped = c.lines.find((l) => l.startsWith('stopped '));
+    expect(JSON.parse(stopped!.slice('stopped '.length))).toMatchObject({ received: 3, succeeded: 0 });
+  });
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('a second %s during the shutdown exits at once with code %i, saying so', async (signal, code) => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-shutdown-twice-'));
+    dirs.push(dir);
+    const c = start({ TRANSPORT: 'memory', TOPIC: 'work.twice', COUNT: '1', STUCK: '1', DRAIN_MS: '60000', LOG: join(dir, 'effects.log') });
+    await c.wait.until(() => c.lines.includes('ready') && count(c.lines, 'start ') === 1, 30_000, () => `"ready" and a start line (got ${c.lines.join(' | ')})`);
+    c.proc.kill('SIGTERM');
+    await c.wait.until(() => c.lines.includes('stopping'), 30_000, () => 'the "stopping" line');
+    c.proc.kill(signal);
+    expect(await c.exit).toEqual({ code, signal: null });
+    expect(c.stderr()).toContain(
+      `received ${signal} again while shutting down: exiting now with code ${code}; messages still being handled are not acknowledged and will be delivered again`,
+    );
+    expect(c.lines.some((l) => l.startsWith('stopped '))).toBe(false);
   });
 
   it.skipIf(embeddedMissing !== undefined)(

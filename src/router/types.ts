@@ -38,6 +38,12 @@ export interface IntakeControl {
   /** Takes messages again. */
   resume(): void;
   readonly paused: boolean;
+  /**
+   * Aborted once the router stops taking messages (`stop()` began). In-flight messages still get
+   * the drain time to finish; a middleware holding one until intake resumes (`circuitBreaker()`)
+   * releases it then, since intake will not resume.
+   */
+  readonly stopped: AbortSignal;
 }
 
 /**
@@ -56,7 +62,8 @@ export interface RouterContext {
   readonly to: Transport;
   /**
    * Aborted when this attempt should stop: the router's drain time ran out, or a `timeout()`
-   * middleware's deadline passed. Pass it on to fetch, database calls and so on.
+   * middleware's deadline passed. Pass it on to fetch, database calls and so on. Middleware that
+   * make a message wait (for a slot, a token, a circuit) give up when it aborts.
    */
   signal: AbortSignal;
   /** Aborted only when the router (or subscription) is stopping and its drain time is up. */
@@ -68,9 +75,30 @@ export interface RouterContext {
   attempt: number;
   /**
    * True when no further in-process attempt follows if this one fails (set by `retry()`; true
-   * when there is no retry middleware). `deadLetter()` dead-letters only final attempts.
+   * when there is no retry middleware). `deadLetter()` dead-letters only final attempts. Before
+   * the attempt it counts attempts only; `retry()` sets it once it declines a failure (an error
+   * its `retryable` rejects, or `maxElapsedMs` spent), for middleware outside it.
    */
   final: boolean;
+  /**
+   * Set by `retry()`: the errors it retries in-process (its `retryable`). Undefined without
+   * `retry()`. With `final` and `retryDeadline` it tells a `deadLetter()` inside `retry()`,
+   * which sees a failure first, whether another attempt follows.
+   */
+  retryable: ((error: unknown) => boolean) | undefined;
+  /**
+   * Set by `retry({ maxElapsedMs })`: the time (`Date.now()`) after which a failure of this
+   * attempt is not retried in-process, because the wait before the next one would pass the
+   * limit. `Infinity` otherwise.
+   */
+  retryDeadline: number;
+  /**
+   * True once this attempt has ended while its code may still be running: its `timeout()` fired
+   * (the view `timeout()` hands inward reports it). Then `publish()` and `flush()` throw a
+   * ClosedError, and the rest of the chain does not run for it, so a timed-out attempt never
+   * acts for the attempt or delivery that follows. False for the delivery's own context.
+   */
+  readonly ended: boolean;
   /** The incoming message's headers (same object as `msg.headers`). */
   readonly headers: Readonly<Record<string, string>>;
   /** Headers added to every message `publish()` sends (the message's own headers win). */
@@ -107,11 +135,13 @@ export interface RouterContext {
 /**
  * Wraps the rest of the chain: do something, `await next()`, do something after. Throwing fails
  * the attempt; returning without calling `next()` skips the handler (the message is acknowledged).
+ * `next(attempt)` runs the rest of the chain with an `AttemptContext` (a per-attempt view of
+ * `ctx`, as `timeout()` makes); any other argument is ignored.
  *
  * A middleware that only watches deliveries may also carry an `observer` (see `DeliveryObserver`),
  * and one that often has nothing to do a `skip` test.
  */
-export type Middleware = ((message: Message, ctx: RouterContext, next: () => Promise<void>) => Promise<void>) & {
+export type Middleware = ((message: Message, ctx: RouterContext, next: (attempt?: RouterContext) => Promise<void>) => Promise<void>) & {
   readonly observer?: DeliveryObserver;
   /**
    * True when this middleware would do nothing for `message` but call `next()` (`tracing()` with
