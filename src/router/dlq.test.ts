@@ -1,9 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineCodec } from '../core/codec.ts';
 import { DecodeError } from '../core/errors.ts';
 import { deadLetter } from '../middleware/dead-letter.ts';
 import { harness, record } from '../middleware/harness.test-support.ts';
 import { retry } from '../middleware/retry.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { embedded } from '../transports/embedded/index.ts';
 import { listDeadLetters, replayDeadLetters } from './dlq.ts';
 
 const encoder = new TextEncoder();
@@ -75,5 +80,30 @@ describe('poison messages and the dead-letter topic', () => {
     expect(Object.keys(again.headers).filter((k) => k.startsWith('x-'))).toEqual(['x-republished-at']);
     expect(Date.parse(again.headers['x-republished-at']!)).toBeGreaterThan(Date.now() - 60_000);
     await h.stop();
+  });
+
+  it('replays what it can and reports the letters it cannot, which stay in the DLQ without pinning it: a second replay sends nothing twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-dlq-'));
+    const bus = embedded({ dir, fsync: 'never' });
+    const dlq = `replay.${Date.now().toString(36)}.dlq`;
+    const letter = (id: string, originalTopic?: string) => ({ id, payload: encoder.encode(id), headers: originalTopic ? { 'x-original-topic': originalTopic, 'x-error': 'boom' } : { 'x-error': 'boom' } });
+    // The unreplayable ones come first: left unacknowledged, they would hold the group's position back.
+    await bus.publish(dlq, [letter('no-origin'), letter('wildcard', 'orders.>'), letter('good-1', 'orders.placed'), letter('good-2', 'orders.placed')]);
+    const got = new Inbox();
+    await bus.subscribe('orders.placed', { group: 'g', from: 'earliest' }, async (m) => got.push(m));
+    const skipped: string[] = [];
+    const onSkip = (id: string, reason: string): void => void skipped.push(`${id}: ${reason}`);
+
+    expect(await replayDeadLetters(bus, dlq, { idleMs: 100, onSkip })).toEqual(['good-1', 'good-2']);
+    expect(skipped).toEqual([
+      'no-origin: it has no x-original-topic header, so where it came from is unknown',
+      expect.stringMatching(/^wildcard: publishing it to "orders\.>" failed: topic "orders\.>": token ">" may only contain/),
+    ]);
+    expect(await replayDeadLetters(bus, dlq, { idleMs: 100, onSkip })).toEqual([]);
+    expect((await listDeadLetters(bus, dlq, { idleMs: 100 })).map((d) => d.id).sort()).toEqual(['no-origin', 'wildcard']);
+    await got.untilCount(2, 5_000);
+    expect(got.messages.map((m) => m.id)).toEqual(['good-1', 'good-2']); // once each
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

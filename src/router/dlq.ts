@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { toError } from '../core/errors.ts';
 import type { Message, OutgoingMessage } from '../core/message.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { deferred } from '../internal/deferred.ts';
@@ -111,6 +112,12 @@ export interface ReplayOptions extends DeadLetterReadOptions {
   ids?: readonly string[];
   /** Publish to this transport instead of the dead-letter topic's. */
   to?: Transport;
+  /**
+   * Told of each selected dead letter that was not replayed, and why: it has no
+   * `x-original-topic`, or publishing it there failed (an invalid topic, the broker refused it).
+   * Such a letter is moved to the end of the DLQ, like those not selected.
+   */
+  onSkip?: (id: string, reason: string) => void;
 }
 
 /**
@@ -128,15 +135,30 @@ export interface ReplayOptions extends DeadLetterReadOptions {
 export async function replayDeadLetters(transport: Transport, dlqTopic: string, options: ReplayOptions = {}): Promise<string[]> {
   const wanted = options.ids ? new Set(options.ids) : undefined;
   const replayed: string[] = [];
+  // Not replayed: moved to the end of the DLQ, so the group's position can pass it (log
+  // transports commit contiguous offsets) and it stays listed.
+  const keep = (m: Message): Promise<void> =>
+    transport.publish(dlqTopic, { id: m.id, payload: m.payload, headers: { ...m.headers, [REPUBLISHED_AT_HEADER]: new Date().toISOString() } });
   await sweep(transport, dlqTopic, options, async (m) => {
-    const original = m.headers['x-original-topic'];
-    if ((wanted && !wanted.has(m.id)) || !original) {
-      // Not replayed: move it to the end of the DLQ, so the group's position can pass it (log
-      // transports commit contiguous offsets) and it stays listed.
-      await transport.publish(dlqTopic, { id: m.id, payload: m.payload, headers: { ...m.headers, [REPUBLISHED_AT_HEADER]: new Date().toISOString() } });
+    if (wanted && !wanted.has(m.id)) {
+      await keep(m);
       return 'ack';
     }
-    await (options.to ?? transport).publish(original, restore(m));
+    const original = m.headers['x-original-topic'];
+    if (!original) {
+      options.onSkip?.(m.id, 'it has no x-original-topic header, so where it came from is unknown');
+      await keep(m);
+      return 'ack';
+    }
+    try {
+      await (options.to ?? transport).publish(original, restore(m));
+    } catch (error) {
+      // Left unacknowledged, it would pin the group's position, and every later letter (replayed
+      // and removed meanwhile) would come back in the next sweep and be replayed twice.
+      options.onSkip?.(m.id, `publishing it to "${original}" failed: ${toError(error).message}`);
+      await keep(m);
+      return 'ack';
+    }
     replayed.push(m.id);
     return 'ack';
   });

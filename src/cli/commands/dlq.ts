@@ -87,10 +87,14 @@ export function registerDlq(program: Command): void {
       }
       const bus = transportFor(opts);
       try {
-        const replayed = await replayDeadLetters(bus, dlqTopic(topic), { idleMs: opts.idle, ...(opts.id ? { ids: opts.id } : {}) });
+        const skipped = new Map<string, string>();
+        const onSkip = (id: string, reason: string): void => void skipped.set(id, reason);
+        const replayed = await replayDeadLetters(bus, dlqTopic(topic), { idleMs: opts.idle, onSkip, ...(opts.id ? { ids: opts.id } : {}) });
         for (const id of replayed) console.log(`replayed ${id}`);
-        const missing = (opts.id ?? []).filter((id) => !replayed.includes(id));
-        console.log(`${replayed.length} message(s) replayed from ${dlqTopic(topic)}`);
+        for (const [id, reason] of skipped) console.error(`not replayed ${id}: ${reason}; it stays in ${dlqTopic(topic)}`);
+        const missing = (opts.id ?? []).filter((id) => !replayed.includes(id) && !skipped.has(id));
+        console.log(`${replayed.length} message(s) replayed from ${dlqTopic(topic)}${skipped.size > 0 ? `, ${skipped.size} not replayed` : ''}`);
+        if (skipped.size > 0) process.exitCode = 1;
         if (missing.length > 0) {
           console.error(`not found in ${dlqTopic(topic)}: ${missing.join(', ')}`);
           process.exitCode = 1;
