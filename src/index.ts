@@ -41,6 +41,7 @@ export { memory, MemoryTransport, MemoryBroker, type MemoryOptions } from './tra
 // ── Router and reliability middleware (issue 7) ────────────────────────────────────────────
 export {
   Router,
+  AttemptContext,
   compose,
   contextKey,
   processSignals,

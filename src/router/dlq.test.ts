@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineCodec } from '../core/codec.ts';
 import { DecodeError } from '../core/errors.ts';
+import type { OutgoingMessage } from '../core/message.ts';
 import { deadLetter } from '../middleware/dead-letter.ts';
 import { harness, record } from '../middleware/harness.test-support.ts';
 import { retry } from '../middleware/retry.ts';
@@ -86,7 +87,11 @@ describe('poison messages and the dead-letter topic', () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-dlq-'));
     const bus = embedded({ dir, fsync: 'never' });
     const dlq = `replay.${Date.now().toString(36)}.dlq`;
-    const letter = (id: string, originalTopic?: string) => ({ id, payload: encoder.encode(id), headers: originalTopic ? { 'x-original-topic': originalTopic, 'x-error': 'boom' } : { 'x-error': 'boom' } });
+    const letter = (id: string, originalTopic?: string): OutgoingMessage => ({
+      id,
+      payload: encoder.encode(id),
+      headers: { 'x-error': 'boom', ...(originalTopic ? { 'x-original-topic': originalTopic } : {}) },
+    });
     // The unreplayable ones come first: left unacknowledged, they would hold the group's position back.
     await bus.publish(dlq, [letter('no-origin'), letter('wildcard', 'orders.>'), letter('good-1', 'orders.placed'), letter('good-2', 'orders.placed')]);
     const got = new Inbox();
