@@ -30,6 +30,27 @@ describe('Router', () => {
     expect(router.inspector.handler('sum')?.counters).toMatchObject({ received: 2, succeeded: 2, failed: 0 });
   });
 
+  it('logs a message that fails on every attempt a few times, not once per redelivery', async () => {
+    const bus = memory();
+    const t = topic('poison');
+    const warnings: string[] = [];
+    const logger: Logger = { ...quiet, warn: (message) => void warnings.push(message) };
+    let attempts = 0;
+    const enough = Promise.withResolvers<void>();
+    const router = new Router({ logger }).handle('poisoned', { from: bus, topic: t, group: 'g', codec }, async () => {
+      if (++attempts === 500) enough.resolve();
+      throw new Error('fails every time');
+    });
+    await router.start();
+    await bus.publish(t, codec.encode({ n: 1 }));
+    await enough.promise;
+    await router.stop();
+    expect(router.inspector.handler('poisoned')?.counters.failed).toBeGreaterThanOrEqual(500);
+    const failures = warnings.filter((w) => w.startsWith('handler "poisoned" failed'));
+    expect(failures).toHaveLength(10); // the first window's lines; the rest within 10 s are counted, not logged
+    expect(failures[0]).toMatch(/^handler "poisoned" failed on message \S+ \(attempt 1\); it will be delivered again$/);
+  });
+
   it('sends ctx.publish() messages only after the handler succeeded, to the route’s "to" transport', async () => {
     const from = memory();
     const to = memory();

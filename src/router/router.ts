@@ -3,6 +3,7 @@ import type { Message } from '../core/message.ts';
 import { groupProblems, patternProblems } from '../core/topic.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { compose, type Terminal } from './compose.ts';
+import { FailureLog } from './failure-log.ts';
 import { HandlerContext, type RouteInfo } from './handler-context.ts';
 import type { HandlerCounters, HandlerSnapshot, HandlerState, RouterEvent, RouterInspector, RouterState } from './inspector.ts';
 import { delay, processSignals, whenAborted } from './shutdown.ts';
@@ -48,6 +49,8 @@ class Route {
   inFlight = 0;
   counters: HandlerCounters = { received: 0, succeeded: 0, failed: 0, published: 0 };
   lastError: { message: string; at: number } | undefined;
+  /** Keeps the failure warnings of a message failing on every attempt from flooding the log. */
+  readonly failureLog = new FailureLog();
   subscription: Subscription | undefined;
   middleware: readonly Middleware[] = [];
   /** The observers of the middleware leading the chain, called around each delivery (not as layers). */
@@ -325,10 +328,14 @@ export class Router {
     } catch (thrown) {
       const error = toError(thrown);
       r.counters.failed++;
-      r.lastError = { message: error.message, at: Date.now() };
-      this.#logger.warn(`handler "${r.name}" failed on message ${message.id} (attempt ${message.attempt}); it will be delivered again`, {
-        error: error.message,
-      });
+      const now = Date.now();
+      r.lastError = { message: error.message, at: now };
+      const unlogged = r.failureLog.admit(now);
+      if (unlogged !== undefined) {
+        this.#logger.warn(`handler "${r.name}" failed on message ${message.id} (attempt ${message.attempt}); it will be delivered again${unlogged}`, {
+          error: error.message,
+        });
+      }
       this.#emit({ type: 'delivery-failed', handler: r.name, messageId: message.id, topic: message.topic, attempt: ctx.attempt, error });
       throw error;
     } finally {
