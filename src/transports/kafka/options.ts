@@ -2,6 +2,7 @@ import type { SASLOptions } from '@platformatic/kafka';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigError } from '../../core/errors.ts';
 import { topicProblems } from '../../core/topic.ts';
+import { kafkaTopicProblem } from './topic-name.ts';
 import { nodeTlsOptions, tlsOptionProblems, type TlsConnectOptions } from '../../internal/transport-tls.ts';
 
 /** Compression codecs @platformatic/kafka writes and reads (zstd needs Node's zlib zstd, Node ≥ 22.15). */
@@ -198,7 +199,9 @@ export function resolveKafkaOptions(options: KafkaOptions): ResolvedKafkaOptions
   if (typeof topics !== 'object' || topics === null) problems.push('topics must be an object: { "orders.placed": { partitions: 6 } }');
   else {
     for (const [name, spec] of Object.entries(topics)) {
-      problems.push(...topicProblems(name).map((m) => `topics: ${m}`));
+      const nameProblems = topicProblems(name);
+      const unfit = nameProblems.length === 0 ? kafkaTopicProblem(name, 'topic') : undefined;
+      problems.push(...nameProblems.map((m) => `topics: ${m}`), ...(unfit ? [`topics: ${unfit}`] : []));
       if (typeof spec !== 'object' || spec === null) {
         problems.push(`topics["${name}"] must be an object`);
         continue;

@@ -4,7 +4,7 @@ import { ClosedError, ConfigError } from '../../core/errors.ts';
 import { normalizeOutgoing, type OutgoingMessage } from '../../core/message.ts';
 import { redact } from '../../core/redact.ts';
 import { resolveSubscribeOptions } from '../../core/subscribe-options.ts';
-import { groupProblems } from '../../core/topic.ts';
+import { groupProblems, isPattern } from '../../core/topic.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
 import { checkMessageLimits, DEFAULT_MAX_HEADER_BYTES } from '../../internal/message-limits.ts';
 import { skipsVerify, warnSkipVerify } from '../../internal/transport-tls.ts';
@@ -14,6 +14,7 @@ import { MESSAGE_ID_HEADER } from './mapping.ts';
 import { baseClientOptions, resolveKafkaOptions, type KafkaOptions, type ResolvedKafkaOptions } from './options.ts';
 import { KafkaPublisher } from './producer.ts';
 import { declareTopics, type TopologyReport } from './topology.ts';
+import { kafkaTopicProblem } from './topic-name.ts';
 
 /** Options of `kafka()` plus what only the transport (not the clients) needs. */
 export interface KafkaTransportOptions extends KafkaOptions {
@@ -108,6 +109,8 @@ export class KafkaTransport implements Transport {
   async publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
     if (this.#closed) throw new ClosedError('kafka transport');
     const batch = normalizeOutgoing(topic, messages);
+    const unfit = kafkaTopicProblem(topic, 'topic');
+    if (unfit) throw new ConfigError(unfit);
     const reserved = batch.findIndex((m) => Object.hasOwn(m.headers, MESSAGE_ID_HEADER));
     if (reserved >= 0) {
       throw new ConfigError(`publish to "${topic}": header "${MESSAGE_ID_HEADER}" is reserved for the message id (set message.id instead)`);
@@ -125,6 +128,8 @@ export class KafkaTransport implements Transport {
 
   async subscribe(topic: string, options: SubscribeOptions, handler: Handler): Promise<Subscription> {
     const resolved = resolveSubscribeOptions(this, topic, options, handler);
+    const unfit = kafkaTopicProblem(topic, isPattern(topic) ? 'pattern' : 'topic');
+    if (unfit) throw new ConfigError(unfit);
     if (this.#closed) throw new ClosedError('kafka transport');
     await this.connect();
     const sub = new KafkaSubscription(this.config, this.#admin!, topic, resolved, handler, () => this.#subscriptions.delete(sub));
