@@ -249,7 +249,7 @@ export class Router {
       await Promise.all([...transports].map((t) => t.connect()));
       for (const r of this.#routes.values()) await this.#subscribe(r);
     } catch (error) {
-      this.#logger.error('router failed to start', { error: toError(error).message });
+      // Not logged: start() and run() reject with it, and a caller that also logged it showed it twice.
       this.#stopping ??= this.#stopNow();
       await this.#stopping;
       throw error;
