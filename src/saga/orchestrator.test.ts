@@ -89,6 +89,10 @@ describe('SagaOrchestrator', () => {
       'saga.completed',
     ]);
     expect(await o.status('s-ok')).toEqual(record);
+    // Settled: no orchestrator holds it any more (saga show must not show a lease), though the
+    // record still says who settled it.
+    expect(record.leaseUntil).toBeUndefined();
+    expect(record.owner).toBe(o.owner);
   });
 
   for (const [i, failing] of STEPS.entries()) {

@@ -516,17 +516,20 @@ export class SagaOrchestrator {
     await active.emitting;
     active.emitting = undefined;
     const full = event && this.#event(record.id, record.saga, record.version + 1, event);
+    // A settled instance is nobody's to resume: the write that settles it gives up the lease
+    // (`owner` stays, saying who settled it).
+    const lease = patch.status !== undefined && isSettled(patch.status) ? undefined : this.#lease;
     if (full && finalOutcome(full.type) !== undefined) {
       // Recovery never resumes a settled instance, so nothing would re-publish this event if the
       // process died right after the write: publish it first. These two transitions follow from
       // the record alone, so an instance resumed after a crash before the write makes the same
       // transition again and publishes the event again, under the same id (see #event).
       await this.#publish(full);
-      const saved = await this.store.update({ ...record, ...patch, lastEvent: full }, this.#lease);
+      const saved = await this.store.update({ ...record, ...patch, lastEvent: full }, lease);
       this.#announce(full);
       return saved;
     }
-    const saved = await this.store.update({ ...record, ...patch, lastEvent: full }, this.#lease);
+    const saved = await this.store.update({ ...record, ...patch, lastEvent: full }, lease);
     if (full) active.emitting = this.#emit(full);
     return saved;
   }
