@@ -74,6 +74,7 @@ describe('raw and text codecs', () => {
     expect(raw().encode(payload).headers).toEqual({ 'content-type': 'application/octet-stream' });
     expect(text().decode({ ...at, payload: bytes('zażółć 🚀') })).toBe('zażółć 🚀');
     expect(failure(() => text().decode({ ...at, payload: Uint8Array.of(0xc3, 0x28) })).code).toBe('DECODE');
+    expect(text().decode({ ...at, payload: text().encode('\uFEFFbom kept').payload })).toBe('\uFEFFbom kept'); // a leading BOM is text too
   });
 });
 
@@ -105,11 +106,34 @@ describe('protobuf codec', () => {
     expect(error.message).toMatch(/malformed shop.OrderPlaced protobuf/);
   });
 
+  it('raises DecodeError for a truncated message, also when the bytes come as a Node Buffer (as broker clients hand them over)', () => {
+    const whole = codec.encode({ orderId: 'order-123', totalCents: '99', items: ['a'], status: 'PAID', customer: { id: 'c-1' } }).payload;
+    for (const payload of [Buffer.from(whole.subarray(0, 5)), whole.subarray(0, 5)]) {
+      const error = failure(() => codec.decode({ ...at, payload }));
+      expect(error.code).toBe('DECODE');
+      expect(error.message).toMatch(/malformed shop.OrderPlaced protobuf: index out of range/);
+    }
+  });
+
   it('refuses values that cannot become the message instead of dropping them', () => {
     const error = failure(() =>
       codec.encode({ orderId: 'o-2', totalCents: '1', items: [], status: 'NEW', customer: 'bob' as unknown as { id: string } }),
     );
     expect(error.code).toBe('VALIDATION');
     expect(error.message).toMatch(/shop.OrderPlaced: .*customer: object expected/);
+  });
+
+  it('refuses what fromObject would coerce or drop, naming every field, and takes the JSON shape as it comes', () => {
+    const error = failure(() =>
+      codec.encode({ orderId: 5, totalCents: '12x', items: ['a', 7], status: 'NOPE', customer: { id: 'c', age: 3 }, bogus: 1 } as never),
+    );
+    expect(error.code).toBe('VALIDATION');
+    expect(error.message).toContain(
+      'orderId: string expected, got 5; totalCents: 64-bit integer (a number or a decimal string) expected, got "12x"; items[1]: string expected, got 7; ' +
+        'status: "NOPE" is not one of NEW, PAID; customer.age: no such field; bogus: no such field',
+    );
+    // 64-bit integers as numbers or strings, enums as names or numbers, unset fields as null.
+    const ok = codec.encode({ orderId: 'o', totalCents: 42 as unknown as string, items: [], status: 1 as unknown as string, customer: null });
+    expect(codec.decode({ ...at, payload: ok.payload })).toMatchObject({ totalCents: '42', status: 'PAID', customer: null });
   });
 });

@@ -1,5 +1,6 @@
 import { defineCodec, type Codec } from '../core/codec.ts';
 import { DecodeError, ValidationError } from '../core/errors.ts';
+import { hasFields, protobufProblems } from './protobuf-check.ts';
 
 /**
  * A Protocol Buffers message type in the shape protobufjs gives (`root.lookupType('Order')`, or a
@@ -19,9 +20,13 @@ export interface ProtobufType<T> {
 /**
  * Protocol Buffers payloads through protobufjs.
  *
- * Values are converted with the type's `fromObject` and checked with `verify` before encoding
- * (a value that cannot be converted is a ValidationError, not silently dropped), and decoded values are plain objects (`toObject` with longs as strings and
- * enums as names), so handlers get the same shape as JSON consumers would.
+ * Before encoding, a value is checked field by field as given (with protobufjs reflection: a
+ * string where a number goes, 1.9 for an int32, an unknown enum name or field is a
+ * ValidationError naming each field, where `fromObject` alone would coerce or drop it), then
+ * converted with `fromObject` and checked with `verify`. Decoding refuses truncated bytes with a
+ * DecodeError, and decoded values are plain objects (`toObject` with longs as strings and enums
+ * as names), so handlers get the same shape as JSON consumers would. String fields are not
+ * checked for valid UTF-8 (protobufjs replaces invalid sequences).
  *
  * @example
  * ```ts
@@ -32,11 +37,18 @@ export interface ProtobufType<T> {
  */
 export function protobuf<T>(type: ProtobufType<unknown>): Codec<T> {
   const typeName = (type.fullName ?? type.name ?? 'message').replace(/^\./, '');
+  // With reflection (protobufjs Type), values are checked as given, before fromObject coerces them.
+  const checked = hasFields(type) ? type : undefined;
+  checked?.resolveAll?.();
   return defineCodec<T>({
     contentType: `application/x-protobuf; messageType=${typeName}`,
     toBytes: (value) => {
       // fromObject converts the JSON-like shape handlers use (64-bit integers as decimal strings,
       // enums as names) and throws on what cannot be converted; verify catches the rest.
+      if (checked) {
+        const problems = protobufProblems(checked, value);
+        if (problems.length > 0) throw encodeRejected(typeName, problems.join('; '));
+      }
       let message: unknown;
       try {
         message = type.fromObject ? type.fromObject(value as Record<string, unknown>) : value;
@@ -50,7 +62,9 @@ export function protobuf<T>(type: ProtobufType<unknown>): Codec<T> {
     fromBytes: (bytes, at) => {
       let decoded: unknown;
       try {
-        decoded = type.decode(bytes);
+        // As a plain Uint8Array view: protobufjs reads a Node Buffer with a reader that clamps
+        // lengths to the bytes there are, so a truncated message decoded into partial fields.
+        decoded = type.decode(Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes);
       } catch (error) {
         throw new DecodeError(at, `malformed ${typeName} protobuf: ${(error as Error).message}`, { cause: error });
       }

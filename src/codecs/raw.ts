@@ -6,7 +6,8 @@ export function raw(contentType = 'application/octet-stream'): Codec<Uint8Array>
   return defineCodec({ contentType, toBytes: (value) => value, fromBytes: (bytes) => bytes });
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the text, so what was encoded comes back exactly.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /** UTF-8 text; invalid UTF-8 is a DecodeError. */

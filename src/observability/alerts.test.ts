@@ -91,4 +91,20 @@ describe('alert rules', () => {
     expect(rules.evaluate().map((e) => `${e.type} ${e.rule}`)).toEqual(['alert.firing partition-skew', 'alert.resolved key-skew']);
     await bus.close();
   });
+
+  it('judges partition skew among the partitions a consumer read: a group member owning two of eight is not skewed', () => {
+    const registry = new Registry();
+    const set = metricSet(registry);
+    const s = set.consumeSeries('kafka', 'orders', 'billing', 'h');
+    const rules = alertRules({ registry, errorRate: false, latency: false, throughput: false, skew: { minMessages: 100, factor: 1.5 } });
+    rules.evaluate(); // the baseline window
+    s.partitions[6] = 1_000;
+    s.partitions[7] = 1_000;
+    expect(rules.evaluate()).toEqual([]);
+    s.partitions[6] += 100;
+    s.partitions[7] += 1_900;
+    expect(rules.evaluate().map((e) => [e.type, e.rule, e.message])).toEqual([
+      ['alert.firing', 'partition-skew', expect.stringMatching(/partition 7 took 95 % of 2000 messages across 2 partitions/)],
+    ]);
+  });
 });

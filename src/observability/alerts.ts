@@ -176,8 +176,11 @@ export class AlertRules {
         const total = counts.reduce((a, b) => a + b, 0);
         const top = Math.max(0, ...counts);
         const share = total > 0 ? top / total : 0;
-        const limit = counts.length > 1 ? Math.min(1, factor / counts.length) : 1;
-        judge('partition-skew', 'warning', subject, share, limit, total >= minMessages && counts.length > 1 ? share > limit : undefined, `${where}: partition ${counts.indexOf(top)} took ${(share * 100).toFixed(0)} % of ${total} messages across ${counts.length} partitions`);
+        // Shares among the partitions this consumer read in the window: a group member owns only
+        // some partitions, and the highest index seen says nothing about how many it has.
+        const active = counts.filter((c) => c > 0).length;
+        const limit = active > 1 ? Math.min(1, factor / active) : 1;
+        judge('partition-skew', 'warning', subject, share, limit, total >= minMessages && active > 1 ? share > limit : undefined, `${where}: partition ${counts.indexOf(top)} took ${(share * 100).toFixed(0)} % of ${total} messages across ${active} partitions`);
       }
     }
     if (o.skew !== false) {

@@ -95,6 +95,26 @@ describe('lag monitor', () => {
     expect(monitor.lagging).toHaveLength(0);
   });
 
+  it('closes the alert of a lagging group that is no longer reported (lag.recovered, gone), so alerts stay balanced', async () => {
+    const groups = new Map<string, number>([['billing', 500], ['shipping', 0]]);
+    const source: LagSource = { name: 'groups', read: async () => [...groups].map(([group, messages]) => ({ transport: 'test', topic: 't', group, messages })) };
+    const registry = new Registry();
+    const monitor = lagMonitor({ sources: [source], high: { messages: 100 }, registry });
+    const events: LagEvent[] = [];
+    monitor.on((e) => events.push(e));
+    await monitor.sample();
+    groups.delete('billing'); // deleted, or its subscription closed
+    await monitor.sample();
+    await monitor.sample();
+    expect(events.map((e) => [e.type, e.type === 'lag.error' ? '' : e.reading.group, e.type === 'lag.recovered' ? e.gone : undefined])).toEqual([
+      ['lag.high', 'billing', undefined],
+      ['lag.recovered', 'billing', true],
+    ]);
+    expect(monitor.lagging).toEqual([]);
+    const samples = parseProm(await registry.metrics());
+    expect(valueOf(samples, METRIC_NAMES.alerts, { type: 'lag.recovered', rule: 'lag' })).toBe(1);
+  });
+
   it('reports every configuration problem at once', () => {
     expect(() => lagMonitor({ sources: [], intervalMs: 0, high: {} })).toThrow(/3 problems/);
     expect(() => lagMonitor({ sources: [scripted(), scripted()] })).toThrow(/"scripted" appears more than once/);

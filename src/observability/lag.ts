@@ -42,7 +42,8 @@ export interface LagThresholds {
 /** What the lag monitor reports; switch on `type`. */
 export type LagEvent =
   | { type: 'lag.high'; source: string; reading: LagReading; threshold: LagThresholds; at: number }
-  | { type: 'lag.recovered'; source: string; reading: LagReading; threshold: LagThresholds; at: number; highForMs: number }
+  /** `gone`: the group is no longer reported (deleted, or its subscription closed); `reading` is its last. */
+  | { type: 'lag.recovered'; source: string; reading: LagReading; threshold: LagThresholds; at: number; highForMs: number; gone?: true }
   | { type: 'lag.error'; source: string; error: Error; at: number };
 
 /** Settings of `lagMonitor()`. */
@@ -66,6 +67,8 @@ export interface LagMonitorOptions {
 interface GroupState {
   high: boolean;
   since: number;
+  /** The source and reading that raised `lag.high`, to close it if the group goes away. */
+  raised?: { source: string; reading: LagReading };
 }
 
 /**
@@ -197,7 +200,16 @@ export class LagMonitor {
         this.#judge(source.name, key, reading, now);
       }
     }
-    for (const key of [...this.#state.keys()]) if (!seen.has(key)) this.#state.delete(key);
+    for (const [key, state] of [...this.#state]) {
+      if (seen.has(key)) continue;
+      this.#state.delete(key);
+      // A lagging group that is no longer reported closes its alert, or it would stay open forever.
+      if (state.high && state.raised) {
+        const { source, reading } = state.raised;
+        this.#logger?.info(`consumer lag alert closed: group "${reading.group}" on "${reading.topic}" is no longer reported`, fields(reading));
+        this.#emit({ type: 'lag.recovered', source, reading, threshold: this.#recovered, at: now, highForMs: now - state.since, gone: true });
+      }
+    }
     if (this.#set) for (const key of [...this.#set.lag.keys()]) if (key.startsWith(`${this.#id}\u0000`) && !seen.has(key)) this.#set.lag.delete(key);
     this.#last = all;
     return all;
@@ -210,7 +222,7 @@ export class LagMonitor {
         if (!state) this.#state.set(key, { high: false, since: now });
         return;
       }
-      this.#state.set(key, { high: true, since: now });
+      this.#state.set(key, { high: true, since: now, raised: { source, reading } });
       this.#logger?.warn(`consumer lag high: group "${reading.group}" is ${reading.messages} messages behind on "${reading.topic}"`, fields(reading));
       this.#emit({ type: 'lag.high', source, reading, threshold: this.#high, at: now });
       return;
