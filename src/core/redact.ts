@@ -10,6 +10,12 @@ export const REDACTED = '***';
 // scheme://user:password@ — the password is everything up to the last "@" of the authority.
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s/?#]*@/gi;
 
+// ?password=… / &sslpassword=… and the like: clients such as pg take credentials as query parameters.
+const QUERY_SECRET = /([?&](?:[a-z_]*pass(?:word)?|[a-z_]*secret|[a-z_]*token|[a-z_]*key)=)[^&#\s]*/gi;
+
+/** Query parameters that hold credentials (pg's `password`, `sslpassword`, a `token`…). */
+const SECRET_PARAM = /^(?:[a-z_]*pass(?:word)?|[a-z_]*secret|[a-z_]*token|[a-z_]*key)$/i;
+
 /**
  * Replaces the password of every `scheme://user:password@host` in `text` and every occurrence
  * of the given `secrets` (passwords, tokens, seeds) with `***`. Secrets shorter than 3
@@ -22,7 +28,7 @@ const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s/?#]*@/gi;
  * ```
  */
 export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
-  let out = text.replace(URL_PASSWORD, `$1${REDACTED}@`);
+  let out = text.replace(URL_PASSWORD, `$1${REDACTED}@`).replace(QUERY_SECRET, `$1${REDACTED}`);
   const list = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 3).sort((a, b) => b.length - a.length);
   for (const secret of list) out = out.split(secret).join(REDACTED);
   return out;
@@ -43,6 +49,7 @@ export function redactUrl(url: string, options: { userIsSecret?: boolean } = {})
     const u = new URL(url);
     if (u.password) u.password = REDACTED;
     else if (options.userIsSecret && u.username) u.username = REDACTED;
+    for (const name of [...u.searchParams.keys()]) if (SECRET_PARAM.test(name)) u.searchParams.set(name, REDACTED);
     return u.toString();
   } catch {
     return '(invalid url)';
@@ -53,7 +60,8 @@ export function redactUrl(url: string, options: { userIsSecret?: boolean } = {})
 export function urlSecrets(url: string): string[] {
   try {
     const u = new URL(url);
-    return [u.password, decodeURIComponent(u.password)].filter((s) => s !== '');
+    const fromQuery = [...u.searchParams].filter(([name]) => SECRET_PARAM.test(name)).map(([, value]) => value);
+    return [u.password, decodeURIComponent(u.password), ...fromQuery].filter((s) => s !== '');
   } catch {
     return [];
   }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
-import { redactUrl } from '../../core/redact.ts';
+import { redact, redactUrl } from '../../core/redact.ts';
 import { postgresSagaStore } from '../../saga/postgres-saga-store.ts';
 import { retrySaga } from '../../saga/retry-saga.ts';
 import { SAGA_STATUSES, type SagaRecord, type SagaStatus, type SagaStore } from '../../saga/saga-store.ts';
@@ -57,7 +57,7 @@ async function withStore<T>(opts: StoreOptions, work: (store: SagaStore) => Prom
   } catch (error) {
     throw new ConfigError('reading a PostgreSQL saga store needs the "pg" package: npm install pg', { cause: error });
   }
-  const where = `PostgreSQL at ${url.startsWith('/') ? url : redactUrl(url)}`;
+  const where = `PostgreSQL at ${url.startsWith('/') ? redact(url) : redactUrl(url)}`;
   // A bounded wait: a host that drops packets would otherwise leave the command hanging for minutes.
   const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   pool.on('error', () => undefined); // an idle connection dropped by the server; the next query reports it
