@@ -33,6 +33,16 @@ describe('NATS options', () => {
     expect(problems.join('\n')).toMatch(/backoffMs needs consumers.maxDeliver/);
   });
 
+  it('never shows a server string that may hold credentials, and takes none without a scheme', () => {
+    const problems = problemsOf({ servers: ['app:S3cretPass@127.0.0.1:4222', 'nats//app:S3cretPass@127.0.0.1:4222', 'TopSecretToken123@127.0.0.1:4999', 'nats-1:4222x'] });
+    expect(problems).toEqual([
+      'server 1 (29 characters, not shown as it may hold credentials) is not a NATS URL (expected nats://host:port, nats://user:pass@host:port or host:port)',
+      'server 2 (35 characters, not shown as it may hold credentials) is not a NATS URL (expected nats://host:port, nats://user:pass@host:port or host:port)',
+      'server 3 (32 characters, not shown as it may hold credentials) is not a NATS URL (expected nats://host:port, nats://user:pass@host:port or host:port)',
+      'server "nats-1:4222x" is not a NATS URL (expected nats://host:port, nats://user:pass@host:port or host:port)',
+    ]);
+  });
+
   it('rejects a declared stream named twice and invalid subjects', () => {
     const problems = problemsOf({ streams: [{ name: 'A', subjects: ['a..b'] }, { name: 'A', subjects: ['c'] }] });
     expect(problems.some((p) => p.includes('declared twice'))).toBe(true);

@@ -203,11 +203,15 @@ export function resolveNatsOptions(options: NatsOptions = {}, env: Record<string
   const rawServers = options.servers ?? env['SWITCHYARD_NATS_URL'] ?? DEFAULT_NATS_URL;
   const servers = (Array.isArray(rawServers) ? rawServers : String(rawServers).split(',')).map((s) => String(s).trim()).filter(Boolean);
   if (servers.length === 0) problems.push('servers must name at least one NATS server, e.g. "nats://127.0.0.1:4222"');
-  for (const s of servers) {
-    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s) && !/^[^\s/:]+:\d+$/.test(s)) {
-      problems.push(`server "${s}" is not a NATS URL (expected nats://host:port or host:port)`);
+  servers.forEach((s, i) => {
+    // host:port without a scheme takes no credentials: "user:pass@host:port" must be a URL, so
+    // they are masked wherever it is shown.
+    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s) && !/^[^\s/:@]+:\d+$/.test(s)) {
+      // Shown only when it cannot hold credentials: a mistyped "nats//user:pass@host" would print them.
+      const shown = s.includes('@') ? `${i + 1} (${s.length} characters, not shown as it may hold credentials)` : `"${s}"`;
+      problems.push(`server ${shown} is not a NATS URL (expected nats://host:port, nats://user:pass@host:port or host:port)`);
     }
-  }
+  });
   const mode = options.mode ?? 'jetstream';
   if (mode !== 'jetstream' && mode !== 'core') problems.push(`mode must be "jetstream" or "core", got ${JSON.stringify(mode)}`);
   const streamPrefix = options.streamPrefix ?? 'SY_';
