@@ -22,4 +22,21 @@ describe('rabbitmq options', () => {
     expect(problems.join('\n')).toMatch(/amqp:\/\//);
     expect(problems.join('\n')).toMatch(/reject-publish-dlx/);
   });
+
+  it('checks managementUrl when the options are read, never showing it', () => {
+    const problemsOf = (managementUrl: string): string[] => {
+      try {
+        resolveOptions({ managementUrl });
+        return [];
+      } catch (error) {
+        return (error as { problems: string[] }).problems;
+      }
+    };
+    expect(problemsOf('http//admin:MgmtSecret99@127.0.0.1:15672')).toEqual([
+      'managementUrl is not a URL (40 characters, not shown as it may hold a password): expected http(s)://user:pass@host:15672',
+    ]);
+    expect(problemsOf('http://admin:%E0%A4%A@127.0.0.1:15672').join()).toMatch(/^managementUrl is not a URL \(\d+ characters, not shown/);
+    expect(problemsOf('amqp://admin:x@127.0.0.1:15672')).toEqual(['managementUrl must be http: or https:, got amqp:: expected http(s)://user:pass@host:15672']);
+    expect(problemsOf('http://admin:MgmtSecret99@127.0.0.1:15672')).toEqual([]);
+  });
 });

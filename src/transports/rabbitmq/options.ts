@@ -186,6 +186,7 @@ export function resolveOptions(options: RabbitMQOptions = {}): ResolvedRabbitMQO
   }
   if (options.queueName !== undefined && typeof options.queueName !== 'function') problems.push('queueName must be a function (topic, group) => string');
   problems.push(...tlsOptionProblems('tls', options.tls));
+  if (options.managementUrl !== undefined) problems.push(...managementUrlProblems(options.managementUrl));
   ConfigError.throwIfAny(problems);
   return {
     url,
@@ -212,4 +213,22 @@ export function resolveOptions(options: RabbitMQOptions = {}): ResolvedRabbitMQO
     managementUrl: options.managementUrl,
     onEvent: options.onEvent ?? (() => {}),
   };
+}
+
+/**
+ * What is wrong with a management API URL, checked when the options are read (not at the first lag
+ * reading). The URL is never shown: it may hold the management user's password.
+ */
+function managementUrlProblems(value: unknown): string[] {
+  const expected = 'expected http(s)://user:pass@host:15672';
+  if (typeof value !== 'string') return [`managementUrl must be a string: ${expected}`];
+  let url: URL;
+  try {
+    url = new URL(value);
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    return [`managementUrl is not a URL (${value.length} characters, not shown as it may hold a password): ${expected}`];
+  }
+  return url.protocol === 'http:' || url.protocol === 'https:' ? [] : [`managementUrl must be http: or https:, got ${url.protocol}: ${expected}`];
 }
