@@ -170,6 +170,79 @@ describe('bridge on the memory transport', () => {
     expect(await registry.getSingleMetricAsString('switchyard_messages_dead_lettered_total')).toMatch(/handler="strict"\} 1/);
   });
 
+  it('dead-letters a message whose header would add topic levels to the destination, with the reason, and forwards the next', async () => {
+    const { shop, warehouse } = pair();
+    const b = await bridge(
+      { transports: { shop, warehouse }, routes: [{ name: 'ship', from: { transport: 'shop', topic: 'orders.placed', start: 'earliest' }, to: { transport: 'warehouse', topic: 'shipments.{headers.region}' } }] },
+      { logger: quiet },
+    );
+    open.push(b);
+    const out = await collect(warehouse, '>');
+    const dlq = await collect(shop, 'orders.placed.dlq');
+    await shop.publish('orders.placed', [
+      { id: 'inject', payload: new Uint8Array(), headers: { region: 'eu.internal.admin' } },
+      { id: 'ok', payload: new Uint8Array(), headers: { region: 'eu' } },
+    ]);
+    await dlq.untilCount(1, 5_000);
+    await out.untilCount(1, 5_000);
+    expect(dlq.messages[0]).toMatchObject({
+      id: 'inject',
+      headers: { 'x-error': expect.stringContaining('{headers.region} is "eu.internal.admin", which is not one topic token') as unknown, 'x-original-topic': 'orders.placed' },
+    });
+    expect(out.messages.map((m) => `${m.id} -> ${m.topic}`)).toEqual(['ok -> shipments.eu']);
+  });
+
+  it('dead-letters to the default topic when the deadLetter.topic template renders no valid topic, warns once, and is not held up', async () => {
+    const { shop, warehouse } = pair();
+    const warnings: Array<{ message: string; fields: Record<string, unknown> | undefined }> = [];
+    const logger = { ...quiet, warn: (message: string, fields?: Record<string, unknown>) => warnings.push({ message, fields }) };
+    const b = await bridge(
+      {
+        transports: { shop, warehouse },
+        routes: [
+          {
+            name: 'ship',
+            from: { transport: 'shop', topic: 'orders.placed', start: 'earliest' },
+            to: { transport: 'warehouse', topic: 'shipments' },
+            transform: (m: BridgeMessage) => {
+              if (m.headers.fail === 'yes') throw new PermanentError('refused');
+              return { payload: m.payload };
+            },
+            retry: { attempts: 2, initialDelayMs: 10 },
+            deadLetter: { topic: 'dlq.{headers.region}' },
+          },
+        ],
+      },
+      { logger },
+    );
+    open.push(b);
+    const out = await collect(warehouse, 'shipments');
+    const fallback = await collect(shop, 'orders.placed.dlq');
+    const regional = await collect(shop, 'dlq.*');
+    const long = 'x'.repeat(250); // one token, but dlq.<it> is longer than a topic may be
+    await shop.publish('orders.placed', [
+      { id: 'wild', payload: new Uint8Array(), headers: { region: '>', fail: 'yes' } },
+      { id: 'long', payload: new Uint8Array(), headers: { region: long, fail: 'yes' } },
+      { id: 'eu', payload: new Uint8Array(), headers: { region: 'eu', fail: 'yes' } },
+      { id: 'next', payload: new Uint8Array(), headers: { region: 'eu' } },
+    ]);
+    await out.untilCount(1, 5_000);
+    await fallback.untilCount(2, 5_000);
+    await regional.untilCount(1, 5_000);
+    expect(out.messages.map((m) => m.id)).toEqual(['next']);
+    expect(fallback.messages.map((m) => [m.id, m.headers['x-error']])).toEqual([
+      ['wild', 'PermanentError: refused'],
+      ['long', 'PermanentError: refused'],
+    ]);
+    expect(regional.messages.map((m) => `${m.id} -> ${m.topic}`)).toEqual(['eu -> dlq.eu']);
+    const fellBack = warnings.filter((w) => w.message.includes('gives no valid topic'));
+    expect(fellBack).toHaveLength(1);
+    expect(fellBack[0]!.message).toBe('route "ship": deadLetter.topic "dlq.{headers.region}" gives no valid topic for message wild; dead-lettering to "orders.placed.dlq" instead (logged once per route)');
+    expect(fellBack[0]!.fields).toEqual({ error: expect.stringContaining('{headers.region} is ">", which is not one topic token') as unknown });
+    await b.stop();
+    expect(b.stats()[0]).toMatchObject({ received: 4, forwarded: 1, deadLettered: 3 });
+  });
+
   it('reports each route\'s consumer lag through the observability lag sources', async () => {
     const { shop, warehouse } = pair();
     const gate = Promise.withResolvers<void>();

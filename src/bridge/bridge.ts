@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
-import { ConfigError, isClosedError, isPermanentError } from '../core/errors.ts';
-import { isPattern, topicMatches } from '../core/topic.ts';
+import { ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
+import { isPattern, topicMatches, topicProblems } from '../core/topic.ts';
 import type { Transport } from '../core/transport.ts';
 import { deadLetter } from '../middleware/dead-letter.ts';
 import { retry } from '../middleware/retry.ts';
@@ -218,7 +218,7 @@ export async function prepareBridge(input: BridgeConfig | unknown, options: Brid
   const compiled: CompiledRoute[] = [];
   const extras: Array<{ spec: RouteSpec; use: Middleware[] }> = [];
   for (const [i, spec] of config.routes.entries()) {
-    const r = await compileRoute(spec, i, created.byName, schemas.types, baseDir);
+    const r = await compileRoute(spec, i, created.byName, schemas.types, baseDir, options.logger ?? consoleLogger);
     if ('problems' in r) problems.push(...r.problems);
     else {
       compiled.push(r.route);
@@ -276,12 +276,21 @@ export async function bridge(input: BridgeConfig | unknown, options: BridgeOptio
   return b;
 }
 
+// The router's default, for the few lines the bridge logs itself.
+const consoleLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: (message, fields) => console.warn(`switchyard: ${message}`, fields ?? ''),
+  error: (message, fields) => console.error(`switchyard: ${message}`, fields ?? ''),
+};
+
 async function compileRoute(
   spec: RouteSpec,
   i: number,
   transports: ReadonlyMap<string, Transport>,
   types: SchemaTypes,
   baseDir: string,
+  logger: Logger,
 ): Promise<{ route: CompiledRoute; use: Middleware[] } | { problems: string[] }> {
   const problems: string[] = [];
   const at = (...path: PropertyKey[]): string => formatPath(['routes', i, ...path]);
@@ -292,7 +301,8 @@ async function compileRoute(
   if (isPattern(spec.from.topic) && !from.capabilities.wildcards) {
     problems.push(`${at('from', 'topic')}: the ${from.name} transport "${spec.from.transport}" does not support wildcard subscriptions ("${spec.from.topic}")`);
   }
-  const template = (source: string): Template => compileTemplate(source) as Template; // checked by validateBridgeConfig
+  // Checked by validateBridgeConfig. Topic templates only take one-token values from message data.
+  const template = (source: string, topic = false): Template => compileTemplate(source, { topic }) as Template;
 
   const load = async <F>(ref: string | F | undefined, where: string): Promise<F | undefined> => {
     if (ref === undefined || typeof ref === 'function') return ref;
@@ -310,7 +320,9 @@ async function compileRoute(
 
   const dl = spec.deadLetter === false ? undefined : (spec.deadLetter ?? {});
   const dlTransport = dl?.transport !== undefined ? transports.get(dl.transport) : from;
-  const dlTemplate = dl ? template(dl.topic ?? (isPattern(spec.from.topic) ? 'dlq.{topic}' : '{topic}.dlq')) : undefined;
+  // dlq.<topic> for a pattern source: <topic>.dlq would match the pattern and be read back.
+  const defaultDl = (topic: string): string => (isPattern(spec.from.topic) ? `dlq.${topic}` : `${topic}.dlq`);
+  const dlTemplate = dl ? template(dl.topic ?? (isPattern(spec.from.topic) ? 'dlq.{topic}' : '{topic}.dlq'), true) : undefined;
   if (dl && dlTemplate && dlTransport === from) {
     const sample = spec.from.topic.replaceAll('>', 'x').replaceAll('*', 'x');
     let rendered: string | undefined;
@@ -338,16 +350,31 @@ async function compileRoute(
   // Stopping (a ClosedError) is no failure of the message: straight back to the transport.
   const use: Middleware[] = [retry({ attempts, initialDelayMs, maxDelayMs, multiplier, retryable: (e) => !isPermanentError(e) && !isClosedError(e) })];
   if (dl && dlTemplate) {
+    let warnedDlFallback = false;
     use.push(
       deadLetter({
         maxAttempts: dl.maxAttempts ?? attempts,
         ...(dlTransport && dlTransport !== from ? { transport: dlTransport } : {}),
         topic: (m) => {
+          // A dead-letter topic that cannot be published to would fail every attempt and redeliver
+          // the message forever, holding the route up: fall back to the default, never lose it.
+          let why: string;
           try {
-            return dlTemplate.render(m);
-          } catch {
-            return `${m.topic}.dlq`; // a header the template wants is missing: still never lose the message
+            const rendered = dlTemplate.render(m);
+            const wrong = topicProblems(rendered);
+            if (wrong.length === 0) return rendered;
+            why = wrong.join('; ');
+          } catch (error) {
+            why = toError(error).message; // a header it wants is missing, or not one topic token
           }
+          const fallback = defaultDl(m.topic);
+          // Once per route: a stream of such messages must not flood the log; the dead letters
+          // themselves carry their failure in x-error.
+          if (!warnedDlFallback) {
+            warnedDlFallback = true;
+            logger.warn(`route "${spec.name}": deadLetter.topic "${dlTemplate.source}" gives no valid topic for message ${m.id}; dead-lettering to "${fallback}" instead (logged once per route)`, { error: why });
+          }
+          return fallback;
         },
       }),
     );
@@ -361,7 +388,7 @@ async function compileRoute(
       sink: `${spec.to.transport}:${spec.to.topic}`,
       from,
       to,
-      topic: template(spec.to.topic),
+      topic: template(spec.to.topic, true),
       key: spec.to.key !== undefined ? template(spec.to.key) : undefined,
       headers: Object.entries(spec.to.headers ?? {}).map(([name, source]) => [name, template(source)] as const),
       filter: filter as CompiledRoute['filter'],

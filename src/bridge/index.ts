@@ -7,7 +7,7 @@ export { bridge, prepareBridge, Bridge, type BridgeOptions, type BridgeEvent, ty
 export { parseBridgeConfig, MAX_CONFIG_BYTES, type ParseConfigOptions } from './parse-config.ts';
 export { validateBridgeConfig, type ConfigResult } from './validate-config.ts';
 export { loadBridgeConfig, type LoadedConfig } from './load-config.ts';
-export { compileTemplate, type Template, type TemplateInput } from './template.ts';
+export { compileTemplate, type Template, type TemplateInput, type TemplateOptions } from './template.ts';
 export { compileFilter, type MessageFilter } from './filter.ts';
 export { progressLine, showProgress, type StatsSource } from './progress.ts';
 export { routeLagSources, type RouteSource } from './lag.ts';

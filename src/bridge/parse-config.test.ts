@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, PermanentError } from '../core/errors.ts';
 import { parseBridgeConfig } from './parse-config.ts';
 import { closest, editDistance } from './suggest.ts';
 import { compileTemplate } from './template.ts';
@@ -145,6 +145,38 @@ describe('templates and suggestions', () => {
     expect(() => t.render({ topic: 'orders.placed', key: 'c1', id: 'm1', headers: {} })).toThrow(/message m1: the message has no header "region"/);
     expect(compileTemplate('a.{{literal}}')).toMatchObject({ constant: true });
     expect(compileTemplate('a.{nope')).toEqual({ problems: ['unclosed "{" at position 2'] });
+  });
+
+  it('in a topic template, lets a header, key or id fill exactly one token, naming the placeholder and value otherwise', () => {
+    const t = compileTemplate('shipments.{headers.region}.{key}.{id}.{topic}', { topic: true });
+    if ('problems' in t) throw new Error(t.problems.join());
+    const input = { topic: 'orders.placed', key: 'c-1:x@y_z', id: 'm1', headers: { region: 'eu' } };
+    // {topic} is a whole topic the transport delivered: its dots are levels on purpose.
+    expect(t.render(input)).toBe('shipments.eu.c-1:x@y_z.m1.orders.placed');
+    const refusal = (region: string): string => {
+      try {
+        t.render({ ...input, headers: { region } });
+      } catch (error) {
+        expect(error).toBeInstanceOf(PermanentError);
+        return (error as Error).message;
+      }
+      throw new Error(`rendered ${JSON.stringify(region)}`);
+    };
+    expect(refusal('eu.internal.admin')).toBe(
+      'template "shipments.{headers.region}.{key}.{id}.{topic}" cannot be filled in for message m1: {headers.region} is "eu.internal.admin", ' +
+        'which is not one topic token (only letters, digits, "_", "-", ":" and "@"; no ".", "*" or ">")',
+    );
+    expect(refusal('>')).toMatch(/\{headers\.region\} is ">"/);
+    expect(refusal('*')).toMatch(/\{headers\.region\} is "\*"/);
+    expect(refusal('eu west')).toMatch(/\{headers\.region\} is "eu west"/);
+    expect(refusal('')).toMatch(/the message has no header "region"/);
+    expect(() => t.render({ ...input, key: 'a.b' })).toThrow(/\{key\} is "a\.b"/);
+    expect(() => t.render({ ...input, id: 'm.1' })).toThrow(/\{id\} is "m\.1"/);
+    expect(() => t.render({ ...input, id: '' })).toThrow(/the message has no id/);
+    // Keys and header values are free text elsewhere: only topic templates are held to one token.
+    const text = compileTemplate('{headers.region}/{key}');
+    if ('problems' in text) throw new Error(text.problems.join());
+    expect(text.render({ ...input, key: 'a.b', headers: { region: 'eu.internal' } })).toBe('eu.internal/a.b');
   });
 
   it('suggests only close names', () => {

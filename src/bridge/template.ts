@@ -21,11 +21,28 @@ export interface Template {
   readonly source: string;
   /** True when the template has no placeholder: it renders to `source` for every message. */
   readonly constant: boolean;
-  /** Fills the template in; a placeholder with no value (a missing header, token or empty key) is a PermanentError. */
+  /**
+   * Fills the template in; a placeholder with no value (a missing header, token or empty key) is a
+   * PermanentError, and so is, in a topic template, a header, key or id that is not one topic token.
+   */
   render(input: TemplateInput): string;
   /** The template with every placeholder replaced by `filler` (to check the shape of the result). */
   sample(filler: string): string;
 }
+
+/** How a template's result is used. */
+export interface TemplateOptions {
+  /**
+   * The template renders a topic: a value taken from message data (`{headers.NAME}`, `{key}`,
+   * `{id}`) must fill exactly one topic token, or rendering is a PermanentError. Without this a
+   * sender could pick the destination's depth (`eu.internal.admin`) or a wildcard (`>`) through a
+   * header. Default false (keys and header values may hold anything).
+   */
+  topic?: boolean;
+}
+
+// The characters of one topic token (src/core/topic.ts); no ".", "*" or ">".
+const TOKEN = /^[A-Za-z0-9_\-:@]+$/;
 
 const PLACEHOLDERS = 'use {topic}, {topic[N]} (the N-th dot-separated token, from 0; -1 is the last), {key}, {id} or {headers.NAME}';
 
@@ -40,7 +57,8 @@ const PLACEHOLDERS = 'use {topic}, {topic[N]} (the N-th dot-separated token, fro
  * if ('render' in t) t.render({ topic: 'orders.placed', key: '', id: 'm1', headers: { region: 'de' } }); // 'eu.de.placed'
  * ```
  */
-export function compileTemplate(source: string): Template | { problems: string[] } {
+export function compileTemplate(source: string, options: TemplateOptions = {}): Template | { problems: string[] } {
+  const topic = options.topic === true;
   const parts: Part[] = [];
   const problems: string[] = [];
   let text = '';
@@ -77,7 +95,7 @@ export function compileTemplate(source: string): Template | { problems: string[]
   return {
     source,
     constant,
-    render: (input) => (constant ? text : parts.map((p) => value(p, input, source)).join('')),
+    render: (input) => (constant ? text : parts.map((p) => value(p, input, source, topic)).join('')),
     sample: (filler) => parts.map((p) => (p.kind === 'text' ? p.text : filler)).join(''),
   };
 }
@@ -93,7 +111,7 @@ function placeholder(inner: string): Part | undefined {
   return undefined;
 }
 
-function value(part: Part, input: TemplateInput, source: string): string {
+function value(part: Part, input: TemplateInput, source: string, topic: boolean): string {
   let v: string | undefined;
   switch (part.kind) {
     case 'text':
@@ -101,7 +119,9 @@ function value(part: Part, input: TemplateInput, source: string): string {
     case 'topic':
       return input.topic;
     case 'id':
-      return input.id;
+      if (!topic) return input.id;
+      v = input.id;
+      break;
     case 'key':
       v = input.key;
       break;
@@ -115,8 +135,21 @@ function value(part: Part, input: TemplateInput, source: string): string {
       break;
   }
   if (v === undefined || v === '') {
-    const what = part.kind === 'key' ? 'the message has no key' : part.kind === 'token' ? `topic "${input.topic}" has no token ${part.index}` : `the message has no header "${(part as { name: string }).name}"`;
+    const what =
+      part.kind === 'key' ? 'the message has no key'
+      : part.kind === 'id' ? 'the message has no id'
+      : part.kind === 'token' ? `topic "${input.topic}" has no token ${part.index}`
+      : `the message has no header "${(part as { name: string }).name}"`;
     throw new PermanentError(`template "${source}" cannot be filled in for message ${input.id}: ${what}`);
+  }
+  // Topic tokens come from a topic the transport delivered, already valid; message data is not.
+  if (topic && part.kind !== 'token' && !TOKEN.test(v)) {
+    const name = part.kind === 'header' ? `{headers.${part.name}}` : `{${part.kind}}`;
+    const shown = JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v);
+    throw new PermanentError(
+      `template "${source}" cannot be filled in for message ${input.id}: ${name} is ${shown}, which is not one topic token ` +
+        '(only letters, digits, "_", "-", ":" and "@"; no ".", "*" or ">")',
+    );
   }
   return v;
 }
