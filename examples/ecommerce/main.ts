@@ -56,6 +56,12 @@ export interface DemoOptions {
   afterRun?: (summary: DemoSummary) => Promise<void>;
   /** Warnings and errors from the router and the orchestrator. Default: counted, not printed. */
   logger?: Logger;
+  /**
+   * Aborting it (Ctrl-C) stops the load and the wait for orders to settle: runDemo then throws
+   * the abort reason after stopping the shop and closing the broker and stores (and removing the
+   * temporary data folder), with no summary.
+   */
+  signal?: AbortSignal;
   /** Longest wait for in-flight orders to settle after the load stops, in ms. */
   settleTimeoutMs?: number;
   /** With rate 0: orders placed and not yet settled at most (default 200). */
@@ -209,14 +215,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       lastSettled = settled;
     };
     const ticker = setInterval(() => void report().catch(() => {}), 1_000);
+    // Interrupted: no summary (it would verify a cut-short run), only the cleanup below.
+    const interrupted = (): void => {
+      if (!options.signal?.aborted) return;
+      clearInterval(ticker);
+      for (const t of crashTimers) clearTimeout(t);
+      options.signal.throwIfAborted();
+    };
 
-    const result = await generator.run();
+    const result = await generator.run(options.signal);
     for (const t of crashTimers) clearTimeout(t);
     await Promise.all(crashes);
+    interrupted();
     phase = 'settling';
     // Wait until every order settled and every queue is drained (or give up: the summary says which are stuck).
     const deadline = Date.now() + (options.settleTimeoutMs ?? 30_000);
     while (Date.now() < deadline) {
+      interrupted();
       const settledAll = result.orderIds.every((id) => stats.settledIds.has(id));
       const projection = await shop.projection.status();
       const realtimeDone = shop.realtime.attempted === shop.realtime.published + shop.realtime.failed;

@@ -38,6 +38,7 @@ interface DemoRunOptions {
   onProgress?: (progress: unknown) => void;
   onStart?: (view: unknown) => void;
   afterRun?: (summary: { ok: boolean }) => Promise<void>;
+  signal?: AbortSignal;
   logger?: { debug(m: string): void; info(m: string): void; warn(m: string, f?: unknown): void; error(m: string, f?: unknown): void };
 }
 
@@ -60,7 +61,7 @@ interface DemoFlags {
   workerCrashes?: number;
   verbose?: boolean;
   dashboard: boolean;
-  dashboardPort: number;
+  dashboardPort?: number;
   dashboardHost?: string;
   keepOpen?: boolean;
 }
@@ -104,7 +105,8 @@ export function registerDemo(program: Command): void {
     .option('--worker-crashes <n>', 'times the fulfillment worker is killed mid-run and restarted (default 1)', number('--worker-crashes', 0, 20))
     .option('--verbose', 'print warnings and errors from the router and the saga orchestrator')
     .option('--no-dashboard', 'no live dashboard (it is off with --json too)')
-    .option('--dashboard-port <port>', 'dashboard port on 127.0.0.1 (default: any free port)', number('--dashboard-port', 0, 65_535), 0)
+    // No default value given: commander would print "(default: 0)" after our wording; 0 is applied below.
+    .option('--dashboard-port <port>', 'dashboard port on 127.0.0.1 (default: any free port)', number('--dashboard-port', 0, 65_535))
     .option('--dashboard-host <host>', 'bind the dashboard to this address instead of 127.0.0.1 (then $SWITCHYARD_DASHBOARD_TOKEN is required and every request must carry it)')
     .option('--keep-open', 'keep the dashboard up after the run until Ctrl-C')
     .action(async (flags: DemoFlags) => {
@@ -122,13 +124,30 @@ export function registerDemo(program: Command): void {
         slowDownstreamS: flags.slowDownstream ?? base.slowDownstreamS,
         workerCrashes: flags.workerCrashes ?? base.workerCrashes,
       };
+      // Ctrl-C (or SIGTERM) must not kill the demo mid-run: that skips every cleanup and leaves the
+      // temporary data folder (broker socket, lock, logs) behind. Abort the load and let runDemo
+      // stop the shop and remove its data; a second signal means "now" and exits at once.
+      const stop = new AbortController();
+      let interrupted: NodeJS.Signals | undefined;
+      const exitCode = (signal: NodeJS.Signals): number => (signal === 'SIGINT' ? 130 : 143); // 128 + signal number, as shells report
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (interrupted) process.exit(exitCode(signal));
+        interrupted = signal;
+        process.stderr.write('\ninterrupted — stopping and cleaning up… (press Ctrl-C again to exit at once)\n');
+        stop.abort(new Error(`interrupted by ${signal}`));
+      };
+      const listen = (on: boolean): void => {
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) (on ? process.on : process.off).call(process, signal, onSignal);
+      };
+      listen(true);
       const out = flags.json ? process.stderr : process.stdout;
       const live = out.isTTY === true;
-      const dashboard = flags.dashboard && !flags.json ? await ((await import(pathToFileURL(fileURLToPath(DASHBOARD)).href)) as DashboardModule).startDashboard(flags.dashboardPort, flags.dashboardHost ? { host: flags.dashboardHost } : {}) : undefined;
+      const dashboard = flags.dashboard && !flags.json ? await ((await import(pathToFileURL(fileURLToPath(DASHBOARD)).href)) as DashboardModule).startDashboard(flags.dashboardPort ?? 0, flags.dashboardHost ? { host: flags.dashboardHost } : {}) : undefined;
       if (!flags.json) console.log(`switchyard demo: ${flags.duration} s at ${flags.rate === 0 ? 'full speed' : `${flags.rate} orders/s`}, profile ${flags.profile}${flags.faults ? ', faults injected' : ''}`);
       if (dashboard) console.log(`dashboard: ${dashboard.url}`);
       try {
         await demo.runDemo({
+          signal: stop.signal,
           profile: flags.profile,
           ...(flags.dir ? { dir: flags.dir } : {}),
           durationS: flags.duration,
@@ -152,6 +171,8 @@ export function registerDemo(program: Command): void {
             dashboard.finish(summary);
             if (flags.keepOpen) {
               console.log(`dashboard still at ${dashboard.url}; Ctrl-C to stop`);
+              // Here Ctrl-C is the expected way to end a finished run, not an interruption.
+              listen(false);
               await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
             }
           },
@@ -159,8 +180,15 @@ export function registerDemo(program: Command): void {
             ? { logger: { debug: () => {}, info: () => {}, warn: (m: string, f?: unknown) => console.error(`warn: ${redacted(m, f)}`), error: (m: string, f?: unknown) => console.error(`error: ${redacted(m, f)}`) } }
             : {}),
         });
+      } catch (error) {
+        if (!interrupted) throw error; // the abort reason: the run was cut short on purpose
       } finally {
         await dashboard?.close();
+        listen(false);
+      }
+      if (interrupted) {
+        process.exitCode = exitCode(interrupted);
+        process.stderr.write(flags.dir ? `stopped; the data stays in ${flags.dir}\n` : 'stopped; the temporary data folder was removed\n');
       }
     });
 }
