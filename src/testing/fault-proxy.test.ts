@@ -72,6 +72,22 @@ describe('faultProxy', () => {
     expect(performance.now() - start).toBeGreaterThanOrEqual(75);
   });
 
+  it('keeps order when the latency is lowered or healed while bytes are delayed', async () => {
+    const { socket, read } = await setup();
+    proxy!.latency(150, 'upstream');
+    const start = performance.now();
+    socket.write('1-first;');
+    await new Promise((r) => setTimeout(r, 20)); // the first chunk is on its way, delayed
+    proxy!.latency(0, 'upstream');
+    socket.write('2-second;');
+    await new Promise((r) => setTimeout(r, 20));
+    proxy!.heal();
+    socket.write('3-third;');
+    expect(await read(25)).toBe('1-first;2-second;3-third;');
+    // The later chunks waited for the first: nothing arrived before its 150 ms were up.
+    expect(performance.now() - start).toBeGreaterThanOrEqual(145);
+  });
+
   it('blackholes bytes silently without closing, then heals', async () => {
     const { socket, read } = await setup();
     proxy!.blackhole('upstream');

@@ -16,11 +16,14 @@ export interface FaultProxy {
   readonly port: number;
   /** Open client connections. */
   readonly connections: number;
-  /** Delays every chunk travelling in `direction` by `ms` (order kept). 0 removes the delay. */
+  /**
+   * Delays every chunk travelling in `direction` by `ms`. 0 removes the delay. Order is kept: a
+   * chunk never overtakes one sent before it, also when the latency is lowered or healed.
+   */
   latency(ms: number, direction?: Direction): void;
   /** Silently drops bytes in `direction`: no error, no close — a network partition as TCP sees one. */
   blackhole(direction?: Direction): void;
-  /** Ends the blackhole and any latency; new bytes flow again. */
+  /** Ends the blackhole and any latency; new bytes flow again (behind bytes still delayed). */
   heal(): void;
   /** Resets (RST) every open connection, as a crashed peer or a firewall would. */
   reset(): void;
@@ -54,14 +57,36 @@ export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy
   const dropping = { upstream: false, downstream: false };
 
   const forward = (from: Socket, to: Socket, way: 'upstream' | 'downstream'): void => {
+    // Chunks held back by latency, oldest first. Each is written no earlier than the one before
+    // it: lowering the latency or heal() must not let newer bytes overtake older ones, as TCP
+    // never reorders a stream (one timer per chunk would).
+    const held: Array<{ chunk: Buffer; due: number }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = (): void => {
+      timer = undefined;
+      const now = performance.now();
+      while (held.length > 0 && held[0]!.due <= now) {
+        const { chunk } = held.shift()!;
+        if (!dropping[way] && !to.destroyed) to.write(chunk); // a blackhole swallows what was in flight
+      }
+      if (held.length > 0) timer = setTimeout(flush, held[0]!.due - now);
+    };
     from.on('data', (chunk: Buffer) => {
       if (dropping[way]) return;
-      if (delay[way] > 0) {
-        setTimeout(() => {
-          if (!dropping[way] && !to.destroyed) to.write(chunk);
-        }, delay[way]);
-      } else if (!to.destroyed) to.write(chunk);
+      if (delay[way] === 0 && held.length === 0) {
+        if (!to.destroyed) to.write(chunk);
+        return;
+      }
+      const due = Math.max(performance.now() + delay[way], held.at(-1)?.due ?? 0);
+      held.push({ chunk, due });
+      timer ??= setTimeout(flush, held[0]!.due - performance.now());
     });
+    const stop = (): void => {
+      clearTimeout(timer);
+      held.length = 0;
+    };
+    from.once('close', stop);
+    to.once('close', stop);
   };
 
   const server: Server = createServer((client) => {
