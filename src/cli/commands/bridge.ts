@@ -13,6 +13,7 @@ interface BridgeCommandOptions {
   progress: boolean;
   interval: number;
   metricsPort?: number;
+  metricsHost: string;
 }
 
 /**
@@ -33,7 +34,8 @@ export function registerBridge(program: Command): void {
       if (!Number.isFinite(n) || n < 100) throw new ConfigError(`--interval must be a number of milliseconds ≥ 100, got "${v}"`);
       return n;
     }, 1_000)
-    .option('--metrics-port <port>', 'serve per-route Prometheus metrics and consumer lag at http://0.0.0.0:PORT/metrics', portNumber('--metrics-port'))
+    .option('--metrics-port <port>', 'serve per-route Prometheus metrics and consumer lag at http://HOST:PORT/metrics', portNumber('--metrics-port'))
+    .option('--metrics-host <host>', 'where --metrics-port listens; other than loopback needs $SWITCHYARD_DASHBOARD_TOKEN', '127.0.0.1')
     .action(async (file: string, opts: BridgeCommandOptions) => {
       const { config, baseDir, secrets } = await loadBridgeConfig(file);
       let registry: import('prom-client').Registry | undefined;
@@ -57,9 +59,10 @@ export function registerBridge(program: Command): void {
           // Each route's consumer lag, as switchyard_consumer_lag_messages{group="bridge.<route>",…}.
           const { lagMonitor } = await import('../../observability/lag.ts');
           monitor = lagMonitor({ sources: await b.lagSources(), registry, intervalMs: 10_000 });
-          let port: number;
-          ({ server, port } = await serveMetrics(metricsHandler({ registry }), opts.metricsPort!));
-          console.error(`serving metrics at http://0.0.0.0:${port}/metrics`);
+          let url: string;
+          let token: boolean;
+          ({ server, url, token } = await serveMetrics(metricsHandler({ registry }), opts.metricsPort!, opts.metricsHost));
+          console.error(`serving metrics at ${url}${token ? ' (Authorization: Bearer $SWITCHYARD_DASHBOARD_TOKEN)' : ''}`);
         }
         stopProgress = opts.progress ? showProgress(b, process.stderr, opts.interval) : undefined;
         b.on((e) => {

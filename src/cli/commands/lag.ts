@@ -80,9 +80,10 @@ export function registerLag(program: Command): void {
     .option('-w, --watch', 'sample repeatedly until Ctrl-C')
     .option('--interval <ms>', 'time between samples with --watch', milliseconds('--interval'), 5_000)
     .option('--high <messages>', 'with --watch: report lag.high at this many messages behind', positiveNumber('--high'), 10_000)
-    .option('--metrics-port <port>', 'with --watch: serve switchyard_consumer_lag_* at http://0.0.0.0:PORT/metrics', portNumber('--metrics-port'))
+    .option('--metrics-port <port>', 'with --watch: serve switchyard_consumer_lag_* at http://HOST:PORT/metrics', portNumber('--metrics-port'))
+    .option('--metrics-host <host>', 'where --metrics-port listens; other than loopback needs $SWITCHYARD_DASHBOARD_TOKEN', '127.0.0.1')
     .option('--json', 'print JSON instead of a table')
-    .action(async (opts: LagChoice & { watch?: boolean; interval: number; high: number; metricsPort?: number; json?: boolean }) => {
+    .action(async (opts: LagChoice & { watch?: boolean; interval: number; high: number; metricsPort?: number; metricsHost: string; json?: boolean }) => {
       // One reading is printed and the process ends before anything could scrape it.
       if (opts.metricsPort !== undefined && !opts.watch) throw new ConfigError('--metrics-port goes with --watch: without it lag prints one reading and exits; add --watch');
       const { sources, bus } = lagSources(opts);
@@ -114,9 +115,10 @@ export function registerLag(program: Command): void {
           else console.log(`${when} ${e.type} ${e.reading.topic} ${e.reading.group}: ${e.reading.messages} behind`);
         });
         if (opts.metricsPort !== undefined) {
-          let port: number;
-          ({ server, port } = await serveMetrics(metricsHandler({ registry }), opts.metricsPort));
-          console.error(`serving lag metrics at http://0.0.0.0:${port}/metrics`);
+          let url: string;
+          let token: boolean;
+          ({ server, url, token } = await serveMetrics(metricsHandler({ registry }), opts.metricsPort, opts.metricsHost));
+          console.error(`serving lag metrics at ${url}${token ? ' (Authorization: Bearer $SWITCHYARD_DASHBOARD_TOKEN)' : ''}`);
         }
         const stop = new AbortController();
         process.once('SIGINT', () => stop.abort());

@@ -50,6 +50,16 @@ describe('--metrics-port on a port in use', () => {
   });
 });
 
+describe('--metrics-host', () => {
+  it('other than loopback needs a token, as every Switchyard HTTP endpoint (exit 2)', async () => {
+    const { code, stderr } = await spawnCli(['lag', '--dir', dir, '--watch', '--metrics-port', '0', '--metrics-host', '0.0.0.0']).done;
+    expect(stderr.trim()).toBe(
+      'switchyard: --metrics-host: binding 0.0.0.0 makes it reachable from other machines, so it needs a token: pass { token } or set SWITCHYARD_DASHBOARD_TOKEN, or bind 127.0.0.1',
+    );
+    expect(code).toBe(2);
+  });
+});
+
 describe('lag --metrics-port without --watch', () => {
   it('is a usage error (exit 2): one reading ends before anything could scrape it', async () => {
     const { code, stdout, stderr } = await spawnCli(['lag', '--dir', dir, '--metrics-port', '0']).done;
