@@ -59,6 +59,13 @@ export interface Transport {
   /** A short name for logs and metrics: `memory`, `embedded`, `kafka`, `rabbitmq`, `nats`. */
   readonly name: string;
   readonly capabilities: Capabilities;
+  /**
+   * True while the transport has a live connection to its broker; false while it is disconnected
+   * or reconnecting, before it connected and after `close()`; undefined when the transport cannot
+   * tell. A cheap read of state the transport already tracks (no round trip to the broker). Health
+   * checks use it: `connect()` resolves at once once connected, even after the connection dropped.
+   */
+  readonly connected?: boolean;
   /** Opens connections and declares topology. Rejects with TransportError or ConfigError. */
   connect(): Promise<void>;
   /**

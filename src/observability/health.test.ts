@@ -1,8 +1,16 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ClosedError } from '../core/errors.ts';
+import type { Transport } from '../core/transport.ts';
 import { Router } from '../router/router.ts';
+import { spawnOwner } from '../transports/embedded/fixtures/spawn-owner.ts';
+import { embedded } from '../transports/embedded/index.ts';
 import { memory } from '../transports/memory/index.ts';
 import { health, healthHandler } from './health.ts';
 import { routes } from './http.ts';
+import { instrument } from './instrument.ts';
 import { quiet, serve } from './harness.test-support.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -66,4 +74,93 @@ describe('health', () => {
     const report = await health({ checks: { database: () => Promise.reject(new Error('connection refused')) } }).check();
     expect(report).toMatchObject({ live: true, ready: false, components: [{ name: 'database', kind: 'check', ready: false, detail: 'connection refused' }] });
   });
+
+  it('takes a transport that says it is not connected as not ready at once, though connect() resolves', async () => {
+    const state = { connected: false as boolean | undefined, connect: () => Promise.resolve() };
+    const t = fake(state);
+    const h = health({ transports: [t], timeoutMs: 10_000 });
+    expect(await h.check()).toMatchObject({ live: true, ready: false, components: [{ name: 'fake', live: true, ready: false, detail: expect.stringMatching(/disconnected/) }] });
+    // Nor is it waited for when its connect() hangs (a reconnect in progress): no 10 s probe.
+    state.connect = () => new Promise(() => {});
+    const t0 = performance.now();
+    expect((await h.check()).ready).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    state.connected = true;
+    state.connect = () => Promise.resolve();
+    expect((await h.check()).ready).toBe(true);
+    // A transport that cannot tell is judged by its connect() probe, as before.
+    state.connected = undefined;
+    state.connect = () => new Promise(() => {});
+    expect((await health({ transports: [t], timeoutMs: 50 }).check()).components[0]).toMatchObject({ ready: false, detail: 'no answer within 50 ms' });
+  });
+
+  it('is ready when connect() connects the transport within the check, and not live when it is closed', async () => {
+    const state = { connected: false as boolean | undefined, connect: async () => void (state.connected = true) };
+    expect((await health({ transports: [fake(state)] }).check()).ready).toBe(true);
+    state.connected = false;
+    state.connect = () => Promise.reject(new ClosedError('fake transport'));
+    expect((await health({ transports: [fake(state)] }).check()).components[0]).toMatchObject({ live: false, ready: false, detail: expect.stringMatching(/closed/) });
+  });
+
+  it('sees connected through instrument()', async () => {
+    const state = { connected: true as boolean | undefined, connect: () => Promise.resolve() };
+    const wrapped = instrument(fake(state), { registry: false });
+    expect(wrapped.connected).toBe(true);
+    state.connected = false;
+    expect(wrapped.connected).toBe(false);
+    expect((await health({ transports: [wrapped] }).check()).ready).toBe(false);
+  });
+
+  it('memory: connected until closed', async () => {
+    const bus = memory();
+    const h = health({ transports: [bus] });
+    expect(bus.connected).toBe(true);
+    expect((await h.check()).ready).toBe(true);
+    await bus.close();
+    expect(bus.connected).toBe(false);
+    expect(await h.check()).toMatchObject({ live: false, ready: false });
+  });
+
+  it('embedded: owner and socket client are connected while open; a client stays ready across its owner dying', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-health-'));
+    const owner = await spawnOwner(dir);
+    cleanups.push(() => (owner.child.exitCode === null && owner.child.signalCode === null ? owner.stop() : undefined));
+    const client = embedded({ dir });
+    cleanups.push(() => client.close());
+    expect(client.connected).toBe(false);
+    await client.connect();
+    expect(client.role).toBe('client');
+    expect(client.connected).toBe(true);
+    const h = health({ transports: [client] });
+    expect((await h.check()).ready).toBe(true);
+
+    const exited = new Promise((resolve) => owner.child.once('exit', resolve));
+    owner.child.kill('SIGKILL');
+    await exited;
+    // The client takes the directory over (or reconnects); until then it is not connected.
+    const deadline = Date.now() + 10_000;
+    while (!(client.role === 'owner' && (await h.check()).ready) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(client.role).toBe('owner');
+    expect(client.connected).toBe(true);
+    expect((await h.check()).ready).toBe(true);
+
+    await client.close();
+    expect(client.connected).toBe(false);
+    expect(await h.check()).toMatchObject({ live: false, ready: false });
+  });
 });
+
+/** A transport whose `connected` and `connect()` the test sets. */
+function fake(state: { connected: boolean | undefined; connect: () => Promise<void> }): Transport {
+  return {
+    name: 'fake',
+    capabilities: memory().capabilities,
+    get connected() {
+      return state.connected;
+    },
+    connect: () => state.connect(),
+    publish: () => Promise.resolve(),
+    subscribe: () => Promise.reject(new Error('not in this test')),
+    close: () => Promise.resolve(),
+  };
+}

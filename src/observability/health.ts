@@ -26,7 +26,11 @@ export interface HealthReport {
 export interface HealthOptions {
   /** Routers (or their inspectors): the router's state and each handler's. */
   routers?: ReadonlyArray<{ readonly inspector: RouterInspector } | RouterInspector>;
-  /** Transports probed with `connect()` (idempotent; connects one that is not yet connected). */
+  /**
+   * Transports. One whose `connected` is false (disconnected, reconnecting, not connected yet) is
+   * not ready at once; the others are probed with `connect()` (idempotent; connects one that is not
+   * yet connected). A transport that cannot tell (`connected` undefined) is judged by the probe alone.
+   */
   transports?: readonly Transport[];
   /** A handler with messages in flight and no delivery settled for this long is stalled (not live). Default 60,000 ms. */
   stallMs?: number;
@@ -71,14 +75,26 @@ export class Health {
     });
     const timeoutMs = this.#options.timeoutMs ?? 2_000;
     const probes = [
-      ...(this.#options.transports ?? []).map((t, i) => ({ name: `${t.name}${countOf(this.#options.transports!, t.name) > 1 ? ` ${i + 1}` : ''}`, kind: 'transport' as const, run: () => t.connect() })),
-      ...Object.entries(this.#options.checks ?? {}).map(([name, run]) => ({ name, kind: 'check' as const, run: async () => void (await run()) })),
+      ...(this.#options.transports ?? []).map((t, i) => ({
+        name: `${t.name}${countOf(this.#options.transports!, t.name) > 1 ? ` ${i + 1}` : ''}`,
+        kind: 'transport' as const,
+        run: () => probeTransport(t),
+      })),
+      ...Object.entries(this.#options.checks ?? {}).map(([name, run]) => ({
+        name,
+        kind: 'check' as const,
+        run: async () => {
+          await run();
+          return false;
+        },
+      })),
     ];
     components.push(
       ...(await Promise.all(
         probes.map(async (p): Promise<ComponentHealth> => {
           try {
-            await withTimeout(p.run, timeoutMs);
+            const disconnected = await withTimeout(p.run, timeoutMs);
+            if (disconnected) return { name: p.name, kind: p.kind, live: true, ready: false, detail: DISCONNECTED };
             return { name: p.name, kind: p.kind, live: true, ready: true };
           } catch (thrown) {
             const error = toError(thrown);
@@ -104,14 +120,34 @@ export class Health {
   }
 }
 
+const DISCONNECTED = 'disconnected from the broker (connecting or reconnecting)';
+
+/**
+ * Probes a transport; resolves true when it reports itself disconnected. `connect()` resolves at
+ * once for a transport that connected before, even if that connection dropped since, so a
+ * transport that says `connected === false` is not waited for: its `connect()` is still called (it
+ * starts connecting one that never did, and rejects at once for a closed one, which then reports
+ * its error), but only given until the next turn of the event loop.
+ */
+async function probeTransport(t: Transport): Promise<boolean> {
+  if (t.connected !== false) {
+    await t.connect();
+    return false;
+  }
+  const connecting = t.connect();
+  connecting.catch(() => undefined); // settles after this probe has answered: nobody is waiting for it
+  await Promise.race([connecting, new Promise((resolve) => setImmediate(resolve))]);
+  return t.connected === false;
+}
+
 function countOf(transports: readonly Transport[], name: string): number {
   return transports.filter((t) => t.name === name).length;
 }
 
-async function withTimeout(run: () => Promise<unknown>, ms: number): Promise<void> {
+async function withTimeout<T>(run: () => Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([run(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
+    return await Promise.race([run(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
   } finally {
     clearTimeout(timer);
   }

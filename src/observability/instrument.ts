@@ -36,7 +36,7 @@ export interface InstrumentedTransport<T extends Transport = Transport> extends 
  * is counted (`switchyard_messages_published_total`, `…_publish_failed_total`) and runs in a
  * PRODUCER span `send <topic>` whose context goes into each message's `traceparent`/`tracestate`
  * headers. The parent is the trace context the messages already carry (from `tracing()`), else the
- * active span. Subscribing, connecting and closing pass straight through.
+ * active span. Subscribing, connecting, closing and `connected` pass straight through.
  *
  * @example
  * ```ts
@@ -66,6 +66,9 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
     inner: transport,
     name,
     capabilities: transport.capabilities,
+    get connected() {
+      return transport.connected;
+    },
     connect: () => transport.connect(),
     subscribe: (topic, opts, handler) => transport.subscribe(topic, opts, handler),
     close: () => transport.close(),

@@ -70,6 +70,11 @@ export class SocketClient {
     socket.on('close', () => this.#lost(new Error('connection closed')));
   }
 
+  /** True until the socket to the owner is lost or closed. */
+  get connected(): boolean {
+    return this.#error === undefined && !this.#closing && !this.#socket.destroyed;
+  }
+
   /** Connects to the owner's socket, retrying while it is not listening yet, until `timeoutMs`. */
   static async connect(path: string, timeoutMs: number): Promise<SocketClient> {
     const deadline = Date.now() + timeoutMs;

@@ -205,6 +205,16 @@ export class EmbeddedTransport implements Transport {
     return this.#owned ? 'owner' : this.#client ? 'client' : 'disconnected';
   }
 
+  /**
+   * True while this process owns the broker or its socket to the owner is connected; false before
+   * `connect()`, after `close()`, and after the owner went away until the transport reconnected.
+   */
+  get connected(): boolean {
+    if (this.#closed) return false;
+    if (this.#owned) return true;
+    return this.#client?.connected ?? false;
+  }
+
   /** The broker, when this process owns the directory (for tools and tests). */
   get broker(): Broker | undefined {
     return this.#owned?.broker;

@@ -410,6 +410,11 @@ export class MemoryTransport implements Transport {
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   }
 
+  /** True until `close()`: the in-process broker is always reachable. */
+  get connected(): boolean {
+    return !this.#closed;
+  }
+
   async connect(): Promise<void> {
     if (this.#closed) throw new ClosedError('memory transport');
   }

@@ -70,6 +70,8 @@ export class NatsTransport implements Transport {
   #connecting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
+  /** The client's socket is up: cleared by its `disconnect` status, set again by `reconnect`. */
+  #live = false;
 
   constructor(options: NatsOptions = {}) {
     this.options = resolveNatsOptions(options);
@@ -101,6 +103,14 @@ export class NatsTransport implements Transport {
   get native(): NatsNative {
     if (!this.#nc) throw new TransportError('the NATS transport is not connected yet: await connect() first', { retryable: false });
     return { connection: this.#nc, jetstream: this.#js, manager: this.#jsm };
+  }
+
+  /**
+   * True while the client is connected to a server; false before `connect()` finished, from a
+   * `disconnected` status until `reconnected`, and once the connection is closed.
+   */
+  get connected(): boolean {
+    return this.#live && !this.#closed && this.#nc !== undefined && !this.#nc.isClosed();
   }
 
   /** Listens to connection and consumer status events; returns the function that stops listening. */
@@ -168,14 +178,18 @@ export class NatsTransport implements Transport {
       await nc.close();
       throw new ClosedError('nats transport');
     }
+    this.#live = true;
     this.#status.emit({ type: 'connected', server: nc.getServer() });
     void (async () => {
       for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.#live = false;
+        else if (s.type === 'reconnect') this.#live = true;
         const status = fromClientStatus(s);
         if (status && status.type !== 'closed') this.#status.emit(status);
       }
     })().catch(() => undefined);
     void nc.closed().then((error) => {
+      this.#live = false;
       this.#status.emit(error ? { type: 'closed', error } : { type: 'closed' });
       if (!this.#closed) {
         const reason = new NatsTransportError(`the NATS connection closed${error ? `: ${error.message}` : ''}`, 'connection-closed', { cause: error });

@@ -1,4 +1,4 @@
-import { Connection, type AsyncMessage, type Publisher, type ReturnedMessage } from 'rabbitmq-client';
+import { AMQPChannelError, AMQPConnectionError, Connection, type AsyncMessage, type Publisher, type ReturnedMessage } from 'rabbitmq-client';
 import type { Capabilities } from '../../core/capabilities.ts';
 import { ClosedError, ConfigError, isConfigError, TimeoutError, toError, TransportError } from '../../core/errors.ts';
 import type { Message, OutgoingMessage } from '../../core/message.ts';
@@ -19,6 +19,9 @@ import { declareTopology, exchangeDeclaration, queueDeclaration, type QueueSetti
 
 /** Codes of connection errors that retrying will not fix: fail `connect()` at once. */
 const FATAL_CONNECT = new Set(['ACCESS_REFUSED', 'NOT_ALLOWED']);
+
+/** An error of one channel, not of the connection (AMQPConnectionError extends AMQPChannelError). */
+const channelOnly = (error: unknown): boolean => error instanceof AMQPChannelError && !(error instanceof AMQPConnectionError);
 
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -65,6 +68,8 @@ export class RabbitMQTransport implements Transport {
   #closed = false;
   #blocked: { reason: string; since: Date } | undefined;
   #ready = false;
+  /** The AMQP connection is open: set on `connection`, cleared by the `error` rabbitmq-client emits when it drops. */
+  #live = false;
   /** Largest content header frame the connection takes; lowered if the broker negotiated less. */
   #frameMax = FRAME_MAX;
   readonly #subscriptions = new Set<RabbitMQSubscription>();
@@ -171,12 +176,16 @@ export class RabbitMQTransport implements Transport {
       // Wrong credentials, a refused vhost or a certificate that fails verification will not
       // fix themselves: fail connect() now instead of retrying until connectTimeoutMs.
       if (!this.#ready && ((code !== undefined && FATAL_CONNECT.has(code)) || tlsFailure(error))) fatal?.(error);
+      // rabbitmq-client emits `error` here when the socket closed unexpectedly (it is reconnecting
+      // then, and `ready` is false), and for a channel error nobody handled (the connection stays open).
+      if (!connection.ready && !channelOnly(error)) this.#live = false;
       if (this.#ready) this.#event({ type: 'disconnected', error: toError(error) });
       else this.#event({ type: 'error', error: toError(error), context: 'connecting' });
     });
     connection.on('connection', () => {
       this.#blocked = undefined; // a block is per connection: a new one starts unblocked
       this.#frameMax = negotiatedFrameMax(connection);
+      this.#live = true;
       const again = this.#ready;
       this.#event({ type: 'connected' });
       if (again) void this.#redeclare(connection);
@@ -291,6 +300,14 @@ export class RabbitMQTransport implements Transport {
         error.timeoutMs,
       );
     });
+  }
+
+  /**
+   * True while the AMQP connection is open (also while the broker blocks publishing: see `blocked`);
+   * false before `connect()` finished, while reconnecting after a dropped connection, and after `close()`.
+   */
+  get connected(): boolean {
+    return this.#ready && this.#live && !this.#closed;
   }
 
   /** Why and since when the broker blocks this connection's publishing (a resource alarm), or undefined. */
