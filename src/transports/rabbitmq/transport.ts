@@ -426,10 +426,23 @@ export class RabbitMQTransport implements Transport {
     this.#closed = true;
     await this.#connecting?.catch(() => undefined);
     await Promise.all([...this.#subscriptions].map((s) => s.close()));
-    await Promise.allSettled([...this.#pending]);
-    await Promise.allSettled([this.#publisher?.close(), this.#redeliverer?.close()]);
+    // Publishes still waiting for a confirm get their own timeout, no more: with the broker gone
+    // the client retries them as long as it reconnects, and close() would wait for ever.
+    const deadline = Date.now() + this.options.publishTimeoutMs;
+    await settledWithin(Promise.allSettled([...this.#pending]), deadline - Date.now());
+    await settledWithin(Promise.allSettled([this.#publisher?.close(), this.#redeliverer?.close()]), Math.max(0, deadline - Date.now()));
     await this.#connection?.close().catch(() => undefined);
   }
+}
+
+/** Waits for `work` at most `ms` (the timer does not keep the process alive). */
+function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([work.then(() => undefined), late]).finally(() => clearTimeout(timer));
 }
 
 /**
