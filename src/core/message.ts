@@ -14,7 +14,11 @@ export interface OutgoingMessage {
   headers?: Record<string, string>;
 }
 
-/** A message as a handler receives it. */
+/**
+ * A message as a handler receives it. Treat `payload` as read-only: in-process transports (memory,
+ * embedded) may hand every group the same bytes, so a handler that changes them in place changes them
+ * for the others too — copy first (`payload.slice()`).
+ */
 export interface Message extends Required<OutgoingMessage> {
   topic: string;
   /** Milliseconds since epoch, set at publish. */
