@@ -4,22 +4,16 @@ import { isConfigError, type ConfigError } from '../../core/errors.ts';
 import type { Message } from '../../core/message.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { FRAME_MAX, headerFrameBytes } from './header-frame.ts';
-import { rabbitmq, type RabbitMQOptions, type RabbitMQTransport } from './index.ts';
-import { deleteDeclared } from './test-support.ts';
+import { isolatedTransports } from './test-support.ts';
 
 // Metadata that must fit in one AMQP frame, against the real broker. Every name carries a run id;
 // everything declared is deleted afterwards.
 const run = randomBytes(4).toString('hex');
-const made: RabbitMQTransport[] = [];
-const open = (options: RabbitMQOptions = {}): RabbitMQTransport => {
-  const t = rabbitmq({ exchange: `switchyard.test.${run}`, queueName: (topic, group) => `${topic}.${group}.${run}`, redeliveryDelaysMs: [0], ...options });
-  made.push(t);
-  return t;
-};
+const { open, cleanUp } = isolatedTransports(run);
 const text = (m: Message): string => Buffer.from(m.payload).toString();
 const WAIT = 20_000;
 
-afterAll(() => deleteDeclared(made));
+afterAll(cleanUp);
 
 describe('rabbitmq metadata larger than one frame', () => {
   it('refuses the whole batch with a ConfigError naming each message and the limit, and sends none of it', async () => {

@@ -2,24 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isTransportError } from '../../core/errors.ts';
 import { Inbox } from '../../testing/inbox.ts';
-import { rabbitmq, type RabbitMQOptions, type RabbitMQTransport } from './index.ts';
-import { deleteDeclared } from './test-support.ts';
+import { isolatedTransports } from './test-support.ts';
 
 // Ids longer than AMQP's 255-byte message-id, against the real broker. Every name carries a run
 // id; everything declared is deleted afterwards.
 const run = randomBytes(4).toString('hex');
-const made: RabbitMQTransport[] = [];
-const open = (options: RabbitMQOptions = {}): RabbitMQTransport => {
-  const t = rabbitmq({ exchange: `switchyard.test.${run}`, queueName: (topic, group) => `${topic}.${group}.${run}`, redeliveryDelaysMs: [0], ...options });
-  made.push(t);
-  return t;
-};
+const { open, cleanUp } = isolatedTransports(run);
 const WAIT = 20_000;
 const prefix = 'order-'.padEnd(255, 'x');
 // Two that differ only past byte 255, and two whose 255th byte is inside a character.
 const ids = [`${prefix}-A`, `${prefix}-B`, 'é'.repeat(128), `${'🚀'.repeat(64)}x`];
 
-afterAll(() => deleteDeclared(made));
+afterAll(cleanUp);
 
 describe('rabbitmq message ids over 255 bytes', () => {
   it('arrive exactly as published and stay distinct, also when redelivered', async () => {

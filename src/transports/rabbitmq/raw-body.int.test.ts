@@ -1,21 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Inbox } from '../../testing/inbox.ts';
-import { rabbitmq, type RabbitMQTransport } from './index.ts';
-import { deleteDeclared } from './test-support.ts';
+import { isolatedTransports } from './test-support.ts';
 
 // Bodies from other AMQP clients with a content type rabbitmq-client would decode, against the
 // real broker. Every name carries a run id; everything declared is deleted afterwards.
 const run = randomBytes(4).toString('hex');
-const made: RabbitMQTransport[] = [];
+const { open, cleanUp } = isolatedTransports(run);
 const WAIT = 20_000;
 
-afterAll(() => deleteDeclared(made));
+afterAll(cleanUp);
 
 describe('rabbitmq bodies of other clients', () => {
   it('reach the handler byte for byte whatever their content type, also when redelivered', async () => {
-    const bus = rabbitmq({ exchange: `switchyard.test.${run}`, queueName: (topic, group) => `${topic}.${group}.${run}`, redeliveryDelaysMs: [0] });
-    made.push(bus);
+    const bus = open();
     const topic = `raw.body.${run}`;
     const inbox = new Inbox();
     await bus.subscribe(topic, { group: 'g' }, async (m) => {

@@ -1,6 +1,6 @@
 import { Connection } from 'rabbitmq-client';
-import { defaultAmqpUrl } from './options.ts';
-import type { RabbitMQTransport } from './transport.ts';
+import { defaultAmqpUrl, type RabbitMQOptions } from './options.ts';
+import { rabbitmq, type RabbitMQTransport } from './transport.ts';
 
 /**
  * For tests against a shared broker: deletes every queue and exchange the given transports
@@ -24,4 +24,28 @@ export async function deleteDeclared(transports: readonly RabbitMQTransport[], e
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * Transports for one test file on a shared broker: every exchange and queue they declare carries
+ * `run` in its name, so files running at once never meet, and `cleanUp()` (for `afterAll`) closes
+ * them and deletes what they declared. Failed messages come back at once unless `options` say.
+ *
+ * @example
+ * ```ts
+ * const { open, cleanUp } = isolatedTransports(randomBytes(4).toString('hex'));
+ * afterAll(cleanUp);
+ * const bus = open({ prefetch: 10 });
+ * ```
+ */
+export function isolatedTransports(run: string): { open: (options?: RabbitMQOptions) => RabbitMQTransport; cleanUp: () => Promise<void> } {
+  const made: RabbitMQTransport[] = [];
+  return {
+    open(options = {}) {
+      const t = rabbitmq({ exchange: `switchyard.test.${run}`, queueName: (topic, group) => `${topic}.${group}.${run}`, redeliveryDelaysMs: [0], ...options });
+      made.push(t);
+      return t;
+    },
+    cleanUp: () => deleteDeclared(made),
+  };
 }
