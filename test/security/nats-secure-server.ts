@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
+import { freePort } from '../../src/internal/free-port.test-support.ts';
 
 /** The nats-server binary the tests start (override with SWITCHYARD_NATS_SERVER_BIN). */
 export const NATS_SERVER_BIN = process.env['SWITCHYARD_NATS_SERVER_BIN'] ?? 'nats-server';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestPki } from './certs.ts';
-import { freePort } from './ports.ts';
+import { freePort } from '../../src/internal/free-port.test-support.ts';
 
 const run = promisify(execFile);
 

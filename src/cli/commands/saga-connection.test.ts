@@ -1,18 +1,9 @@
-import { createServer } from 'node:net';
 import { expect, it } from 'vitest';
+import { freePort } from '../../internal/free-port.test-support.ts';
 import { spawnCli } from './cli.test-support.ts';
 
 // pg's own errors ("getaddrinfo ENOTFOUND base", "connect ECONNREFUSED …") name neither
 // PostgreSQL nor the option to fix; the saga commands say both, without the password.
-
-/** A local port nothing listens on: one the OS just handed out and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 it('an unparsable --pg is a usage error (exit 2) that does not echo the string (it may hold a password)', async () => {
   const { code, stderr } = await spawnCli(['saga', 'list', '--pg', 'not-a-url']).done;
@@ -27,7 +18,7 @@ it('a URL of another scheme is a usage error naming the scheme', async () => {
 });
 
 it('a server that refuses the connection: names PostgreSQL, the URL without its password, and --pg (exit 1)', async () => {
-  const port = await closedPort();
+  const port = await freePort(); // nothing listens there
   const { code, stderr } = await spawnCli(['saga', 'list', '--pg', `postgres://postgres:s3cret@127.0.0.1:${port}/test`]).done;
   expect(stderr.trim()).toBe(
     `switchyard: cannot connect to PostgreSQL at postgres://postgres:***@127.0.0.1:${port}/test (--pg): nothing listens on 127.0.0.1:${port}; is PostgreSQL running there?`,

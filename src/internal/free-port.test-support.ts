@@ -1,6 +1,9 @@
 import { createServer } from 'node:net';
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
+/**
+ * A TCP port free on `host` right now: the OS picks it, and it is closed again — for a server a
+ * test starts, or for an address where nothing listens.
+ */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
