@@ -158,13 +158,19 @@ export async function ensureReachable(o: BrokerOptions, stderr: NodeJS.WritableS
     stderr.write(`connecting to ${where}: no answer from ${host}:${port} yet; still trying\n`);
     return;
   }
-  const reason =
-    outcome.code === 'ECONNREFUSED'
-      ? `nothing listens on ${host}:${port}; is RabbitMQ running there?`
-      : outcome.code === 'ENOTFOUND' || outcome.code === 'EAI_AGAIN'
-        ? `host ${host} not found; check the URL`
-        : outcome.message;
-  throw new Error(`cannot connect to ${where}: ${reason}`, { cause: outcome });
+  throw new Error(`cannot connect to ${where}: ${connectProblem(outcome, 'RabbitMQ', { host, port })}`, { cause: outcome });
+}
+
+/**
+ * A failed connect in words a user can act on (a client's own message names neither the service
+ * nor the option): refused, unknown host, or the error's message. `at` is where it was aimed,
+ * when known better than the error's own address (a host name rather than the address it became).
+ */
+export function connectProblem(error: unknown, service: string, at?: { host: string; port: number }): string {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  if (e.code === 'ECONNREFUSED') return `nothing listens on ${at?.host ?? e.address ?? '?'}:${at?.port ?? e.port ?? '?'}; is ${service} running there?`;
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `host ${at?.host ?? e.hostname ?? '?'} not found; check the URL`;
+  return e.message;
 }
 
 /** How long a throwaway group's queue (RabbitMQ) or consumer (NATS) outlives its reader. */

@@ -5,6 +5,7 @@ import { postgresSagaStore } from '../../saga/postgres-saga-store.ts';
 import { retrySaga } from '../../saga/retry-saga.ts';
 import { SAGA_STATUSES, type SagaRecord, type SagaStatus, type SagaStore } from '../../saga/saga-store.ts';
 import { wholeNumber } from '../option-parsers.ts';
+import { connectProblem } from '../broker-choice.ts';
 
 interface StoreOptions {
   pg?: string;
@@ -33,14 +34,6 @@ function pgUrl(opts: StoreOptions): { url: string; source: string } {
   return { url, source };
 }
 
-/** What went wrong connecting, in words: pg's own messages name neither PostgreSQL nor the option. */
-function connectProblem(error: unknown): string {
-  const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
-  if (e.code === 'ECONNREFUSED') return `nothing listens on ${e.address ?? '?'}:${e.port ?? '?'}; is PostgreSQL running there?`;
-  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `host ${e.hostname ?? '?'} not found; check the URL`;
-  return e.message;
-}
-
 /** How long connecting to PostgreSQL may take. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -67,7 +60,7 @@ async function withStore<T>(opts: StoreOptions, work: (store: SagaStore) => Prom
     try {
       found = (await pool.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [store.table])).rows[0]?.found;
     } catch (error) {
-      throw new Error(`cannot connect to ${where} (${source}): ${connectProblem(error)}`, { cause: error });
+      throw new Error(`cannot connect to ${where} (${source}): ${connectProblem(error, 'PostgreSQL')}`, { cause: error });
     }
     if (!found) throw new ConfigError(`no table ${opts.table} in ${where}; check --table (default switchyard_sagas)`);
     return await work(store);
