@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isTimeoutError } from '../core/errors.ts';
 import { ContiguousCommit } from './contiguous-commit.ts';
 import { KeyedQueue } from './keyed-queue.ts';
-import { withTimeout } from './with-timeout.ts';
+import { waitAtMost, withTimeout } from './with-timeout.ts';
 
 describe('ContiguousCommit', () => {
   it('advances only over the contiguous acknowledged prefix', () => {
@@ -157,5 +157,15 @@ describe('withTimeout', () => {
     expect(isTimeoutError(error)).toBe(true);
     expect((error as Error).message).toBe('publish to "orders" timed out after 20 ms');
     await expect(withTimeout(Promise.resolve(7), 1000, 'x')).resolves.toBe(7);
+  });
+});
+
+describe('waitAtMost', () => {
+  it('resolves when the promise settles, failed or not, or when the time is up, whichever comes first', async () => {
+    const order: string[] = [];
+    await waitAtMost(new Promise(() => {}), 20).then(() => order.push('gave up on a promise that never settles'));
+    await waitAtMost(Promise.reject(new Error('ignored')), 60_000).then(() => order.push('a rejection ends the wait'));
+    await waitAtMost(undefined, 60_000).then(() => order.push('nothing to wait for'));
+    expect(order).toEqual(['gave up on a promise that never settles', 'a rejection ends the wait', 'nothing to wait for']);
   });
 });

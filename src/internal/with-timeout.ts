@@ -13,3 +13,22 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   });
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Waits for `promise` to settle, its outcome ignored, at most `ms`: for closing and rebalancing,
+ * which must go on when a broker stopped answering. The timer never keeps the process alive.
+ *
+ * @example
+ * ```ts
+ * await waitAtMost(stream.close(), 5_000);
+ * ```
+ */
+export async function waitAtMost(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  await Promise.race([promise?.catch(() => undefined), late]);
+  clearTimeout(timer);
+}

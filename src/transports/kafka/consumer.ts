@@ -6,7 +6,7 @@ import type { Handler, Subscription } from '../../core/transport.ts';
 import { ContiguousCommit } from '../../internal/contiguous-commit.ts';
 import { deferred } from '../../internal/deferred.ts';
 import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
-import { withTimeout } from '../../internal/with-timeout.ts';
+import { waitAtMost, withTimeout } from '../../internal/with-timeout.ts';
 import { subscriptionAwareAssigner } from './assignor.ts';
 import { toKafkaError } from './errors.ts';
 import { fromRecord, text } from './mapping.ts';
@@ -53,9 +53,6 @@ class PartitionState {
 
 const partitionKey = (topic: string, partition: number): string => `${topic}:${partition}`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
-/** Waits for `promise` (ignoring its outcome) at most `ms`. */
-const within = (promise: Promise<unknown> | undefined, ms: number): Promise<unknown> =>
-  Promise.race([promise?.catch(() => undefined), sleep(ms)]);
 
 /**
  * A Kafka consumer-group member running a handler over one topic.
@@ -528,9 +525,9 @@ export class KafkaSubscription implements Subscription {
     const revoking = (async () => {
       // Commit what completed right away, while the group still takes commits of this generation
       // (a broker may refuse them once other members have rejoined), then again after the drain.
-      await within(this.#commitNow(true), Math.min(2_000, budget));
+      await waitAtMost(this.#commitNow(true), Math.min(2_000, budget));
       await this.#idle(budget, false);
-      await within(this.#commitNow(true), Math.min(5_000, budget));
+      await waitAtMost(this.#commitNow(true), Math.min(5_000, budget));
     })();
     this.#revoking = revoking;
     return revoking;
@@ -556,13 +553,13 @@ export class KafkaSubscription implements Subscription {
     void (async () => {
       const limit = this.#config.requestTimeoutMs;
       await this.#idle(this.#config.consumer.drainTimeoutMs, false);
-      await within(this.#commitNow(true), Math.min(2_000, limit));
+      await waitAtMost(this.#commitNow(true), Math.min(2_000, limit));
       for (const [key, state] of this.#states) this.#drop(key, state);
       this.#revoking = undefined;
       const stream = this.#stream;
       this.#stream = undefined;
       // A client stuck on an unreachable broker must not stall the restart.
-      await within(stream?.close(), limit);
+      await waitAtMost(stream?.close(), limit);
       let keep = source === 'stream' && consumer.isActive();
       let backoff = 250;
       let attempts = 0;
@@ -572,14 +569,14 @@ export class KafkaSubscription implements Subscription {
           else {
             const old = this.#consumer;
             this.#consumer = undefined;
-            await within(old?.close(true), limit);
+            await waitAtMost(old?.close(true), limit);
             await this.#open();
           }
           break;
         } catch {
           const brokenStream = this.#stream as MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
           this.#stream = undefined;
-          await within(brokenStream?.close(), limit);
+          await waitAtMost(brokenStream?.close(), limit);
           if (++attempts >= 5 || !consumer.isActive()) keep = false;
           await sleep(backoff);
           backoff = Math.min(backoff * 2, 5_000);

@@ -5,6 +5,7 @@ import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, Subscription } from '../../core/transport.ts';
 import { deferred } from '../../internal/deferred.ts';
 import type { KeyedEntry } from '../../internal/keyed-queue.ts';
+import { waitAtMost } from '../../internal/with-timeout.ts';
 import { Dispatcher, type KeyHold } from './dispatcher.ts';
 import { fromJetStream, parseAckSubject, type DeliveryInfo } from './mapping.ts';
 import { redeliveryDelay, type ResolvedNatsOptions } from './options.ts';
@@ -35,13 +36,6 @@ const TERM = new TextEncoder().encode('+TERM');
  * subscription costs one small request and one status message per second.
  */
 const PULL_EXPIRES_MS = 1_000;
-
-/** Waits for `p` (ignoring its failure) at most `ms`: closing must not hang on a dead link. */
-async function bounded(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}
 
 /** What a JetStream subscription needs from its transport. */
 export interface JetStreamSubscriptionContext {
@@ -336,7 +330,7 @@ export class JetStreamSubscription implements Subscription {
     // inbox (what arrives meanwhile is queued, never run); only then hand back what no handler
     // started on, so no redelivery can go to a dead inbox.
     if (this.#request && !nc.isClosed()) await new Promise<void>((resolve) => (this.#requestEnded = resolve));
-    if (this.#sub && !nc.isClosed()) await bounded(this.#sub.drain(), 5_000);
+    if (this.#sub && !nc.isClosed()) await waitAtMost(this.#sub.drain(), 5_000);
     this.#endRequest(false);
     // Keys with no handler running go back at once. A running handler may still fail, and its
     // message must reach the next member before the later ones of its key (the server redelivers
@@ -351,7 +345,7 @@ export class JetStreamSubscription implements Subscription {
     this.#handBack(this.#dispatcher.takeWaiting());
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#pullTimer);
-    if (!nc.isClosed()) await bounded(nc.flush(), 5_000); // acks are on the wire (unless the link is down)
+    if (!nc.isClosed()) await waitAtMost(nc.flush(), 5_000); // acks are on the wire (unless the link is down)
     this.#closed.resolve(error);
   }
 

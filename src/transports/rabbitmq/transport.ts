@@ -8,7 +8,7 @@ import { groupProblems, isPattern, patternProblems } from '../../core/topic.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
 import { checkMessageLimits } from '../../internal/message-limits.ts';
 import { nodeTlsOptions, skipsVerify, tlsFailure, warnSkipVerify } from '../../internal/transport-tls.ts';
-import { withTimeout } from '../../internal/with-timeout.ts';
+import { waitAtMost, withTimeout } from '../../internal/with-timeout.ts';
 import { amqpCode, connectError, toSwitchyardError } from './errors.ts';
 import { FRAME_MAX, negotiatedFrameMax, publishProblems } from './header-frame.ts';
 import { asBuffer, bindingKey, bodyBytes, redeliveryEnvelope, retryQueueName, toEnvelope, wireId } from './mapping.ts';
@@ -429,20 +429,10 @@ export class RabbitMQTransport implements Transport {
     // Publishes still waiting for a confirm get their own timeout, no more: with the broker gone
     // the client retries them as long as it reconnects, and close() would wait for ever.
     const deadline = Date.now() + this.options.publishTimeoutMs;
-    await settledWithin(Promise.allSettled([...this.#pending]), deadline - Date.now());
-    await settledWithin(Promise.allSettled([this.#publisher?.close(), this.#redeliverer?.close()]), Math.max(0, deadline - Date.now()));
+    await waitAtMost(Promise.allSettled([...this.#pending]), deadline - Date.now());
+    await waitAtMost(Promise.allSettled([this.#publisher?.close(), this.#redeliverer?.close()]), Math.max(0, deadline - Date.now()));
     await this.#connection?.close().catch(() => undefined);
   }
-}
-
-/** Waits for `work` at most `ms` (the timer does not keep the process alive). */
-function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    timer.unref();
-  });
-  return Promise.race([work.then(() => undefined), late]).finally(() => clearTimeout(timer));
 }
 
 /**
