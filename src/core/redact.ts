@@ -10,11 +10,12 @@ export const REDACTED = '***';
 // scheme://user:password@ — the password is everything up to the last "@" of the authority.
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s/?#]*@/gi;
 
-// ?password=… / &sslpassword=… and the like: clients such as pg take credentials as query parameters.
-const QUERY_SECRET = /([?&](?:[a-z_]*pass(?:word)?|[a-z_]*secret|[a-z_]*token|[a-z_]*key)=)[^&#\s]*/gi;
+/** Names of query parameters that hold credentials (pg's `password`, `sslpassword`, a `token`…). */
+const SECRET_NAME = '[a-z_]*pass(?:word)?|[a-z_]*secret|[a-z_]*token|[a-z_]*key';
+const SECRET_PARAM = new RegExp(`^(?:${SECRET_NAME})$`, 'i');
 
-/** Query parameters that hold credentials (pg's `password`, `sslpassword`, a `token`…). */
-const SECRET_PARAM = /^(?:[a-z_]*pass(?:word)?|[a-z_]*secret|[a-z_]*token|[a-z_]*key)$/i;
+// ?password=… / &sslpassword=… in free text: clients such as pg take credentials as query parameters.
+const QUERY_SECRET = new RegExp(`([?&](?:${SECRET_NAME})=)[^&#\\s]*`, 'gi');
 
 /**
  * Replaces the password of every `scheme://user:password@host` in `text` and every occurrence
