@@ -91,7 +91,7 @@ describe('health', () => {
     // A transport that cannot tell is judged by its connect() probe, as before.
     state.connected = undefined;
     state.connect = () => new Promise(() => {});
-    expect((await health({ transports: [t], timeoutMs: 50 }).check()).components[0]).toMatchObject({ ready: false, detail: 'no answer within 50 ms' });
+    expect((await health({ transports: [t], timeoutMs: 50 }).check()).components[0]).toMatchObject({ ready: false, detail: 'the check timed out after 50 ms' });
   });
 
   it('is ready when connect() connects the transport within the check, and not live when it is closed', async () => {

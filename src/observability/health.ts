@@ -1,5 +1,6 @@
 import { isClosedError, toError } from '../core/errors.ts';
 import type { Transport } from '../core/transport.ts';
+import { withTimeout } from '../internal/with-timeout.ts';
 import type { HandlerSnapshot, RouterInspector } from '../router/inspector.ts';
 import { sendJson, type HttpHandler } from './http.ts';
 
@@ -93,7 +94,8 @@ export class Health {
       ...(await Promise.all(
         probes.map(async (p): Promise<ComponentHealth> => {
           try {
-            const disconnected = await withTimeout(p.run, timeoutMs);
+            // p.run() inside then(): a check that throws at once is reported like one that rejects.
+            const disconnected = await withTimeout(Promise.resolve().then(p.run), timeoutMs, 'the check');
             if (disconnected) return { name: p.name, kind: p.kind, live: true, ready: false, detail: DISCONNECTED };
             return { name: p.name, kind: p.kind, live: true, ready: true };
           } catch (thrown) {
@@ -142,15 +144,6 @@ async function probeTransport(t: Transport): Promise<boolean> {
 
 function countOf(transports: readonly Transport[], name: string): number {
   return transports.filter((t) => t.name === name).length;
-}
-
-async function withTimeout<T>(run: () => Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([run(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
