@@ -9,7 +9,7 @@ import { Inbox } from '../testing/inbox.ts';
 import type { EmbeddedTransport } from '../transports/embedded/index.ts';
 import { startOwnCluster, testBrokers, usingMock, type OwnCluster } from '../transports/kafka/test-cluster.ts';
 import { nats, type NatsTransport } from '../transports/nats/index.ts';
-import { startTestNatsServer, type TestNatsServer } from '../transports/nats/test-server.ts';
+import { startTestNatsServer, type TestNatsServer } from '../transports/nats/test-server.test-support.ts';
 import type { RabbitMQTransport } from '../transports/rabbitmq/index.ts';
 import { defaultAmqpUrl } from '../transports/rabbitmq/options.ts';
 import { deleteDeclared } from '../transports/rabbitmq/test-support.ts';

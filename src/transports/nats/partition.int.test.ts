@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faultProxy, type FaultProxy } from '../../testing/fault-proxy.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { nats, type JetStreamSubscription, type NatsStatus, type NatsTransport } from './index.ts';
-import { startTestNatsServer, type TestNatsServer } from './test-server.ts';
+import { startTestNatsServer, type TestNatsServer } from './test-server.test-support.ts';
 
 const TOTAL = 10_000;
 const BATCH = 250;

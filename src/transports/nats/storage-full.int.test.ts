@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Inbox } from '../../testing/inbox.ts';
 import { publishUntilRefused } from '../../testing/publish-until-refused.ts';
 import { nats, NatsTransportError, planStream, type NatsTransport } from './index.ts';
-import { startTestNatsServer, type TestNatsServer } from './test-server.ts';
+import { startTestNatsServer, type TestNatsServer } from './test-server.test-support.ts';
 
 /**
  * JetStream out of storage, for real: a private nats-server whose JetStream may keep 1 MiB, the

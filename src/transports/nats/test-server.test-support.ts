@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../internal/free-port.test-support.ts';
 
 /**
  * @internal For integration tests: a private nats-server (JetStream on, its own port and store
@@ -21,18 +21,6 @@ export interface TestNatsServer {
 }
 
 const BINARY = process.env['SWITCHYARD_NATS_SERVER_BIN'] ?? '/usr/sbin/nats-server';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * @internal Starts a private JetStream-enabled nats-server for a test; `config` is extra
