@@ -16,21 +16,35 @@ export const positiveNumber =
     return n;
   };
 
-/** A duration in ms > 0 that a timer can wait (`--interval`, `--idle`). */
+/** A number from `min` to `max` (`--duration`, `--rate`). */
+export const numberBetween =
+  (name: string, min: number, max = Number.POSITIVE_INFINITY) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new ConfigError(`${name} must be a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ''}, got "${v}"`);
+    }
+    return n;
+  };
+
+/** A duration in ms > 0 (or ≥ `min`) that a timer can wait (`--interval`, `--idle`). */
 export const milliseconds =
-  (name: string) =>
+  (name: string, min?: number) =>
   (v: string): number => {
     const n = positiveNumber(name)(v);
+    if (min !== undefined && n < min) throw new ConfigError(`${name} must be at least ${min} ms, got "${v}"`);
     if (n > MAX_TIMER_MS) throw new ConfigError(`${name} must be at most ${MAX_TIMER_MS} ms, got "${v}"`);
     return n;
   };
 
-/** A whole number ≥ `min` (`--rounds`, `--limit`). */
+/** A whole number ≥ `min`, and ≤ `max` when given (`--rounds`, `--limit`). */
 export const wholeNumber =
-  (name: string, min = 1) =>
+  (name: string, min = 1, max = Number.MAX_SAFE_INTEGER) =>
   (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new ConfigError(`${name} must be a whole number ≥ ${min}, got "${v}"`);
+    if (v.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${name} must be a whole number ${max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `≥ ${min}`}, got "${v}"`);
+    }
     return n;
   };
 

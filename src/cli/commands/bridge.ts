@@ -6,7 +6,7 @@ import { showProgress } from '../../bridge/progress.ts';
 import { redact } from '../../bridge/substitute-env.ts';
 import { ConfigError, isConfigError } from '../../core/errors.ts';
 import { serveMetrics } from '../metrics-server.ts';
-import { portNumber } from '../option-parsers.ts';
+import { milliseconds, portNumber } from '../option-parsers.ts';
 
 interface BridgeCommandOptions {
   dryRun?: boolean;
@@ -29,11 +29,7 @@ export function registerBridge(program: Command): void {
     .argument('<config>', 'the bridge configuration (.yaml, .yml or .json); ${ENV_NAME} in values is read from the environment')
     .option('--dry-run', 'check the configuration (and load its modules and schemas) without connecting, then exit')
     .option('--no-progress', 'do not print the progress line')
-    .option('--interval <ms>', 'time between progress lines', (v) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < 100) throw new ConfigError(`--interval must be a number of milliseconds ≥ 100, got "${v}"`);
-      return n;
-    }, 1_000)
+    .option('--interval <ms>', 'time between progress lines', milliseconds('--interval', 100), 1_000)
     .option('--metrics-port <port>', 'serve per-route Prometheus metrics and consumer lag at http://HOST:PORT/metrics', portNumber('--metrics-port'))
     .option('--metrics-host <host>', 'where --metrics-port listens; other than loopback needs $SWITCHYARD_DASHBOARD_TOKEN', '127.0.0.1')
     .action(async (file: string, opts: BridgeCommandOptions) => {

@@ -4,6 +4,7 @@ import { inspect } from 'node:util';
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
 import { redact } from '../../core/redact.ts';
+import { numberBetween, portNumber, wholeNumber } from '../option-parsers.ts';
 
 /** The parts of examples/ecommerce/main.ts this command uses (kept local: examples are not part of the build). */
 interface DemoModule {
@@ -73,12 +74,6 @@ const DASHBOARD = new URL('../../../examples/ecommerce/dashboard.ts', import.met
 /** A log line with its fields, credentials in URLs masked (`--verbose` output may be shared). */
 const redacted = (message: string, fields?: unknown): string => redact(fields === undefined ? message : `${message} ${inspect(fields, { depth: 4, breakLength: Infinity })}`);
 
-const number = (name: string, min: number, max = Number.POSITIVE_INFINITY) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(`${name} must be a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ''}, got "${v}"`);
-  return n;
-};
-
 /**
  * `switchyard demo`: the Black Friday e-commerce demo (examples/ecommerce) with injected faults,
  * a live progress display and a verified summary; exit code 0 only when every check holds.
@@ -87,26 +82,26 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run the Black Friday e-commerce demo with injected faults and verify the outcome from the system state')
-    .option('--duration <s>', 'seconds of load', number('--duration', 1), 30)
-    .option('--rate <orders/s>', 'orders per second (0 = full speed)', number('--rate', 0), 50)
+    .option('--duration <s>', 'seconds of load', numberBetween('--duration', 1), 30)
+    .option('--rate <orders/s>', 'orders per second (0 = full speed)', numberBetween('--rate', 0), 50)
     .option('--profile <name>', 'where it runs: embedded (no services needed) or mixed (Kafka, RabbitMQ, NATS, PostgreSQL from `npm run services`; SWITCHYARD_KAFKA_BROKERS, SWITCHYARD_AMQP_URL, SWITCHYARD_NATS_URL, SWITCHYARD_PG_URL override)', 'embedded')
     .option('--json', 'print the summary as JSON (progress goes to stderr)')
-    .option('--customers <n>', 'distinct customers', number('--customers', 1), 200)
-    .option('--products <n>', 'products in the catalog', number('--products', 4), 50)
+    .option('--customers <n>', 'distinct customers', wholeNumber('--customers', 1), 200)
+    .option('--products <n>', 'products in the catalog', wholeNumber('--products', 4), 50)
     .option('--dir <path>', 'keep the data here (default: a temporary folder, removed afterwards)')
     .option('--no-faults', 'inject no faults')
-    .option('--payment-failures <pct>', 'percent of cards declined (default 5)', number('--payment-failures', 0, 100))
-    .option('--transient-failures <pct>', 'percent of charge attempts failing transiently (default 5)', number('--transient-failures', 0, 100))
-    .option('--duplicates <pct>', 'percent of order requests delivered twice (default 5)', number('--duplicates', 0, 100))
-    .option('--poison <n>', 'malformed order requests (default 5)', number('--poison', 0))
-    .option('--shipping-failures <pct>', 'percent of orders no courier takes (default 2)', number('--shipping-failures', 0, 100))
-    .option('--realtime-failures <pct>', 'percent of real-time updates dropped (default 5)', number('--realtime-failures', 0, 100))
-    .option('--slow-downstream <s>', 'seconds the email provider hangs mid-run (default 2)', number('--slow-downstream', 0))
-    .option('--worker-crashes <n>', 'times the fulfillment worker is killed mid-run and restarted (default 1)', number('--worker-crashes', 0, 20))
+    .option('--payment-failures <pct>', 'percent of cards declined (default 5)', numberBetween('--payment-failures', 0, 100))
+    .option('--transient-failures <pct>', 'percent of charge attempts failing transiently (default 5)', numberBetween('--transient-failures', 0, 100))
+    .option('--duplicates <pct>', 'percent of order requests delivered twice (default 5)', numberBetween('--duplicates', 0, 100))
+    .option('--poison <n>', 'malformed order requests (default 5)', wholeNumber('--poison', 0))
+    .option('--shipping-failures <pct>', 'percent of orders no courier takes (default 2)', numberBetween('--shipping-failures', 0, 100))
+    .option('--realtime-failures <pct>', 'percent of real-time updates dropped (default 5)', numberBetween('--realtime-failures', 0, 100))
+    .option('--slow-downstream <s>', 'seconds the email provider hangs mid-run (default 2)', numberBetween('--slow-downstream', 0))
+    .option('--worker-crashes <n>', 'times the fulfillment worker is killed mid-run and restarted (default 1)', wholeNumber('--worker-crashes', 0, 20))
     .option('--verbose', 'print warnings and errors from the router and the saga orchestrator')
     .option('--no-dashboard', 'no live dashboard (it is off with --json too)')
     // No default value given: commander would print "(default: 0)" after our wording; 0 is applied below.
-    .option('--dashboard-port <port>', 'dashboard port on 127.0.0.1 (default: any free port)', number('--dashboard-port', 0, 65_535))
+    .option('--dashboard-port <port>', 'dashboard port on 127.0.0.1 (default: any free port)', portNumber('--dashboard-port'))
     .option('--dashboard-host <host>', 'bind the dashboard to this address instead of 127.0.0.1 (then $SWITCHYARD_DASHBOARD_TOKEN is required and every request must carry it)')
     .option('--keep-open', 'keep the dashboard up after the run until Ctrl-C')
     .action(async (flags: DemoFlags) => {
