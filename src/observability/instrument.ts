@@ -1,6 +1,6 @@
 import { context, isSpanContextValid, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { register as defaultRegistry, type Registry } from 'prom-client';
-import { toError } from '../core/errors.ts';
+import { ConfigError, toError } from '../core/errors.ts';
 import type { OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import { metricSet, type PublishSeries } from './metric-set.ts';
@@ -24,6 +24,12 @@ export interface InstrumentOptions extends TracingOptions {
   registry?: Registry | false;
   /** Track messages per key for the key-skew alert. Default: when an alert rule asks for it. */
   trackKeys?: boolean;
+  /**
+   * The `topic` label of the publish counters for a topic. Default: the topic itself. Fold an
+   * open-ended set of topics (one per tenant, say) into a few labels, as `metrics({ topicLabel })`
+   * does on the consuming side; a function that throws or returns no string leaves the topic.
+   */
+  topicLabel?: (topic: string) => string;
 }
 
 /** A transport wrapped by `instrument()`; `inner` is the original (for native and transport-specific calls). */
@@ -52,11 +58,24 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
   const name = transport.name;
   const system = messagingSystem(name);
 
+  const topicLabel = options.topicLabel;
+  if (topicLabel !== undefined && typeof topicLabel !== 'function') throw new ConfigError(`instrument: topicLabel must be a function, got ${typeof topicLabel}`);
+  /** Counting must not fail a publish: a label function that fails leaves the topic as the label. */
+  const labelFor = (topic: string): string => {
+    if (!topicLabel) return topic;
+    try {
+      const label = topicLabel(topic);
+      return typeof label === 'string' ? label : topic;
+    } catch {
+      return topic;
+    }
+  };
+
   const seriesFor = (topic: string): PublishSeries | undefined => {
     if (!set) return undefined;
     let s = series.get(topic);
     if (!s) {
-      s = set.publishSeries(name, topic);
+      s = set.publishSeries(name, labelFor(topic));
       series.set(topic, s);
     }
     return s;

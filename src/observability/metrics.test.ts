@@ -13,6 +13,7 @@ import { observeCircuit } from './circuit.ts';
 import { METRIC_NAMES } from './metric-names.ts';
 import { metricSet } from './metric-set.ts';
 import { metricsHandler } from './metrics-handler.ts';
+import { instrument } from './instrument.ts';
 import { metrics } from './metrics.ts';
 import { expectKnownWorkload, knownWorkload, parseProm, quiet, scrape, serve, valueOf } from './harness.test-support.ts';
 
@@ -132,6 +133,33 @@ describe('metrics', () => {
     expect(valueOf(samples, `${METRIC_NAMES.handlerDuration}_count`, { handler: 'sampled' })).toBe(2);
     expect(valueOf(samples, `${METRIC_NAMES.endToEndLatency}_count`, { handler: 'sampled' })).toBe(2);
     expect(() => metrics({ registry, timeEvery: 0 })).toThrow(/timeEvery must be 'auto' or a whole number ≥ 1, got 0/);
+  });
+
+  it('folds topics into the label topicLabel gives, on both sides, and falls back to the topic when it fails', async () => {
+    const registry = new Registry();
+    const bus = instrument(memory(), { registry, topicLabel: (topic) => topic.replace(/^(.*)\.tenant-\d+$/, '$1.tenant-*') });
+    const base = topicName('orders');
+    const warnings: string[] = [];
+    const done = new Inbox();
+    const router = new Router({ logger: { ...quiet, warn: (line) => warnings.push(line) }, closeTransports: false });
+    router.use(metrics({ registry, topicLabel: (topic, route) => (topic.endsWith('.tenant-3') ? (undefined as unknown as string) : route) }));
+    router.handle('tenants', { from: bus, topic: `${base}.*`, group: 'g' }, async (msg) => done.push({ ...msg, payload: msg.bytes }));
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    for (const tenant of [1, 2, 3]) await bus.publish(`${base}.tenant-${tenant}`, Array.from({ length: tenant }, () => ({ payload: new Uint8Array(1) })));
+    await done.untilCount(6, 10_000);
+    await router.stop();
+    const samples = parseProm(await registry.metrics());
+    // Consumed: tenants 1 and 2 under the route's pattern; tenant 3's label function failed, so its own topic.
+    expect(valueOf(samples, METRIC_NAMES.acked, { handler: 'tenants', topic: `${base}.*` })).toBe(3);
+    expect(valueOf(samples, METRIC_NAMES.acked, { handler: 'tenants', topic: `${base}.tenant-3` })).toBe(3);
+    expect(warnings).toEqual([`metrics: topicLabel returned undefined for topic "${base}.tenant-3"; labelling its series with the topic itself`]);
+    // Published: all three tenants folded into one series.
+    expect(valueOf(samples, METRIC_NAMES.published, { transport: 'memory', topic: `${base}.tenant-*` })).toBe(6);
+    expect(() => metrics({ registry, topicLabel: 'route' as never })).toThrow(/topicLabel must be a function, got string/);
   });
 
   it('exports a circuit breaker state as 0 closed, 2 open', async () => {
