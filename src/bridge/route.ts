@@ -3,6 +3,7 @@ import { CONTENT_TYPE_HEADER } from '../core/codec.ts';
 import { ClosedError, isClosedError, isConfigError, isPermanentError, PermanentError, toError } from '../core/errors.ts';
 import type { OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
+import { curable } from '../internal/curable.ts';
 import { delay } from '../router/shutdown.ts';
 import type { RouteHandler, RouterContext } from '../router/types.ts';
 import type { BridgeMessage, BridgeOutput, TransformFunction } from './config-schema.ts';
@@ -56,7 +57,8 @@ export type SinkEvent = { type: 'sink-retry'; route: string; attempt: number; de
  * with backoff for as long as it takes, holding the message (so order per key holds); the
  * route's other messages wait behind it. A permanent failure (a template with no value, a
  * payload the output format cannot encode, the sink rejecting the message as invalid) throws a
- * PermanentError: the dead-letter middleware takes the message.
+ * PermanentError: the dead-letter middleware takes the message. So does a broker's refusal (a
+ * TransportError marked not retryable, such as Kafka's MESSAGE_TOO_LARGE) after `SINK_REFUSALS` tries.
  *
  * @example
  * ```ts
@@ -133,7 +135,13 @@ function encodePayload(route: CompiledRoute, value: unknown, id: string): Uint8A
   }
 }
 
-/** Publishes, retrying transient failures with backoff until the sink takes the messages or the route stops. */
+/** Publishes a sink refused (an error `curable()` says trying again cannot cure) before it is dead-lettered. */
+export const SINK_REFUSALS = 5;
+
+/**
+ * Publishes, retrying transient failures with backoff until the sink takes the messages or the
+ * route stops; a refusal is tried `SINK_REFUSALS` times, then dead-lettered.
+ */
 async function publishToSink(
   route: CompiledRoute,
   topic: string,
@@ -143,6 +151,7 @@ async function publishToSink(
   stopping: AbortSignal,
 ): Promise<void> {
   const { initialDelayMs, maxDelayMs, multiplier } = route.backoff;
+  let refusals = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       await route.to.publish(topic, messages);
@@ -152,6 +161,12 @@ async function publishToSink(
       // Invalid messages (a rendered topic that is no topic, a header the sink reserves) will never go through.
       if (isConfigError(thrown) || isPermanentError(thrown)) {
         throw new PermanentError(`route "${route.name}": the sink refused the message for "${topic}": ${toError(thrown).message}`, { cause: thrown });
+      }
+      // A broker's refusal (a TransportError marked not retryable: too large, not authorised) is
+      // tried a few times, in case it was an operator's passing mistake, then dead-lettered:
+      // waited on for ever, it would hold up every message behind it.
+      if (!curable(thrown) && ++refusals >= SINK_REFUSALS) {
+        throw new PermanentError(`route "${route.name}": the sink refused the message for "${topic}" ${refusals} times: ${toError(thrown).message}`, { cause: thrown });
       }
       // Stopping: leave the message unacknowledged (it is delivered again later) rather than wait
       // for a sink that may not come back before the drain time is up.

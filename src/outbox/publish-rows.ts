@@ -1,5 +1,6 @@
-import { isConfigError, isPermanentError, isTransportError, toError } from '../core/errors.ts';
+import { toError } from '../core/errors.ts';
 import type { Transport } from '../core/transport.ts';
+import { curable } from '../internal/curable.ts';
 
 /** An outbox row as the relay publishes it. */
 export interface OutboxRow {
@@ -19,16 +20,6 @@ export interface PublishOutcome {
   readonly refused: Array<{ readonly row: OutboxRow; readonly error: Error }>;
   /** A failure trying again may cure (the broker or the connection), which ended the round early. */
   readonly failed?: Error;
-}
-
-/**
- * Whether a failed publish may succeed later as it is: a broker that is down or busy, yes; a
- * message or topic the broker refuses (PermanentError, ConfigError, a TransportError marked not
- * retryable), no. Unknown errors count as curable, so they never set a row aside.
- */
-export function curable(error: unknown): boolean {
-  if (isPermanentError(error) || isConfigError(error)) return false;
-  return !isTransportError(error) || error.retryable;
 }
 
 const toOutgoing = (r: OutboxRow) => ({ id: r.msg_id, key: r.key, payload: new Uint8Array(r.payload), headers: r.headers });
