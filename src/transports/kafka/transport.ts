@@ -1,6 +1,6 @@
 import { Admin } from '@platformatic/kafka';
 import type { Capabilities } from '../../core/capabilities.ts';
-import { ClosedError, ConfigError } from '../../core/errors.ts';
+import { ClosedError, ConfigError, isTransportError } from '../../core/errors.ts';
 import { normalizeOutgoing, type OutgoingMessage } from '../../core/message.ts';
 import { redact } from '../../core/redact.ts';
 import { resolveSubscribeOptions } from '../../core/subscribe-options.ts';
@@ -8,6 +8,8 @@ import { groupProblems, isPattern } from '../../core/topic.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
 import { checkMessageLimits, DEFAULT_MAX_HEADER_BYTES } from '../../internal/message-limits.ts';
 import { skipsVerify, warnSkipVerify } from '../../internal/transport-tls.ts';
+import { withTimeout } from '../../internal/with-timeout.ts';
+import { ClusterLink } from './cluster-link.ts';
 import { KafkaSubscription } from './consumer.ts';
 import { toKafkaError } from './errors.ts';
 import { MESSAGE_ID_HEADER } from './mapping.ts';
@@ -43,6 +45,7 @@ export class KafkaTransport implements Transport {
   readonly #maxHeaderBytes: number;
   #publisher: KafkaPublisher | undefined;
   #admin: Admin | undefined;
+  #link: ClusterLink | undefined;
   #connecting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
@@ -80,6 +83,26 @@ export class KafkaTransport implements Transport {
     return { producer: this.#publisher, admin: this.#admin, subscriptions: this.#subscriptions };
   }
 
+  /**
+   * Whether the transport can reach the cluster, from what its clients already see (no request is
+   * sent to answer it). False before `connect()` succeeded and after `close()`. True from then on
+   * while the cluster answers: when the last broker connection of the transport's producer and admin
+   * client closes, or a publish fails with a retryable error (at most once a second), the admin client sends one Metadata
+   * request to the first broker that takes a connection (bootstrap brokers first, then those the
+   * cluster advertised), and `connected` stays true while that runs. It turns false when that
+   * request fails (every known broker refused or timed out: within `connectTimeoutMs` per
+   * broker, or `requestTimeoutMs` on a connection that stopped answering), and true again once the
+   * same request, repeated every 250 ms to 5 s (and at once when a client opens a connection), succeeds.
+   *
+   * It cannot see one broker of several down (the cluster still answers, though publishes to
+   * partitions led by that broker fail until leadership moves), and it does not follow the
+   * subscriptions' consumers: a connection that silently stops answering (no close, no reset) is
+   * noticed only through a failing publish.
+   */
+  get connected(): boolean {
+    return !this.#closed && this.#link?.up === true;
+  }
+
   connect(): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError('kafka transport'));
     this.#connecting ??= this.#connect().catch((error: unknown) => {
@@ -92,10 +115,17 @@ export class KafkaTransport implements Transport {
   async #connect(): Promise<void> {
     const admin = new Admin(baseClientOptions(this.config, 'admin'));
     const publisher = new KafkaPublisher(this.config);
+    const { connectTimeoutMs, requestTimeoutMs } = this.config;
+    const link = new ClusterLink(() =>
+      withTimeout(admin.metadata({ topics: [], forceUpdate: true, retries: 0 }), connectTimeoutMs + requestTimeoutMs, 'Kafka cluster check'),
+    );
+    link.watch(admin);
+    link.watch(publisher.client);
     try {
       await admin.metadata({ topics: [] });
       this.topology = await declareTopics(admin, this.config.topics);
     } catch (error) {
+      link.stop();
       await admin.close().catch(() => undefined);
       await publisher.close().catch(() => undefined);
       const failure = toKafkaError(`connect to Kafka at ${this.config.brokers.join(',')}`, error);
@@ -104,6 +134,9 @@ export class KafkaTransport implements Transport {
     }
     this.#admin = admin;
     this.#publisher = publisher;
+    this.#link = link;
+    if (this.#closed) link.stop();
+    else link.start();
   }
 
   async publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
@@ -123,7 +156,10 @@ export class KafkaTransport implements Transport {
       payloadHint: "together with the broker's message.max.bytes and the topic's max.message.bytes",
     });
     await this.connect();
-    await this.#publisher!.publish(topic, batch);
+    await this.#publisher!.publish(topic, batch).catch((error: unknown) => {
+      if (isTransportError(error) && error.retryable) this.#link?.suspect();
+      throw error;
+    });
   }
 
   async subscribe(topic: string, options: SubscribeOptions, handler: Handler): Promise<Subscription> {
@@ -180,6 +216,7 @@ export class KafkaTransport implements Transport {
 
   async #close(): Promise<void> {
     await this.#connecting?.catch(() => undefined);
+    this.#link?.stop();
     await Promise.all([...this.#subscriptions].map((s) => s.close().catch(() => undefined)));
     await this.#publisher?.close();
     await this.#admin?.close().catch(() => undefined);
