@@ -3,11 +3,16 @@ import { ConfigError } from './errors.ts';
 import { groupProblems, isPattern, patternProblems } from './topic.ts';
 import type { Handler, SubscribeOptions } from './transport.ts';
 
+/** The longest delay a Node timer takes (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Subscribe options with defaults applied. */
 export interface ResolvedSubscribeOptions {
   group: string;
   from: 'earliest' | 'latest';
   concurrency: number;
+  /** As given; undefined: the transport's own drain time applies. */
+  drainTimeoutMs?: number;
 }
 
 /**
@@ -35,7 +40,12 @@ export function resolveSubscribeOptions(
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     problems.push(`concurrency must be a whole number ≥ 1, got ${JSON.stringify(concurrency)}`);
   }
+  const { drainTimeoutMs } = options;
+  // The upper bound is a timer's: Node fires a longer one after 1 ms.
+  if (drainTimeoutMs !== undefined && !(Number.isFinite(drainTimeoutMs) && drainTimeoutMs >= 0 && drainTimeoutMs <= MAX_TIMER_MS)) {
+    problems.push(`drainTimeoutMs must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${typeof drainTimeoutMs === 'number' ? drainTimeoutMs : JSON.stringify(drainTimeoutMs)}`);
+  }
   if (typeof handler !== 'function') problems.push('handler must be a function (message, context) => Promise<void>');
   ConfigError.throwIfAny(problems);
-  return { group: options.group, from, concurrency };
+  return { group: options.group, from, concurrency, drainTimeoutMs };
 }

@@ -3,7 +3,10 @@ import type { Message, OutgoingMessage } from './message.ts';
 
 /** What a handler gets besides the message. */
 export interface HandlerContext {
-  /** Aborted when the subscription is closing and its drain time is up; handlers should stop then. */
+  /**
+   * Aborted when the subscription is closing and its drain time (`drainTimeoutMs`) is up; handlers
+   * should stop then, as `close()` no longer waits for them.
+   */
   signal: AbortSignal;
 }
 
@@ -24,6 +27,14 @@ export interface SubscribeOptions {
    * Above 1, messages with different keys run in parallel; messages with the same key never do.
    */
   concurrency?: number;
+  /**
+   * How long `close()` waits for this subscription's in-flight handlers to settle. Then it aborts
+   * their `signal` and gives up on them: their messages are not acknowledged or committed and are
+   * delivered again, as after a crash (a handler that ignores its signal may still be running
+   * then; whatever it returns later is ignored). Default: the transport's own `drainTimeoutMs`,
+   * 30,000 ms unless set (on Kafka `consumer.drainTimeoutMs`).
+   */
+  drainTimeoutMs?: number;
 }
 
 /** A running consumer. Also `await using`-disposable. */
@@ -42,8 +53,9 @@ export interface Subscription extends AsyncDisposable {
   /** True between `pause()` and `resume()`. */
   readonly paused: boolean;
   /**
-   * Stops intake, waits for in-flight handlers to settle, acknowledges/commits what succeeded and
-   * leaves the rest to be delivered again (to this group's other or future members). Idempotent.
+   * Stops intake, waits for in-flight handlers to settle (at most `drainTimeoutMs`, then it aborts
+   * their signal and gives up on them), acknowledges/commits what succeeded and leaves the rest to
+   * be delivered again (to this group's other or future members). Idempotent.
    */
   close(): Promise<void>;
 }
@@ -82,8 +94,9 @@ export interface Transport {
    */
   subscribe(topic: string, options: SubscribeOptions, handler: Handler): Promise<Subscription>;
   /**
-   * Closes every subscription (draining in-flight handlers, committing what succeeded), waits for
-   * pending publishes, then disconnects. Idempotent. Afterwards `publish` rejects with ClosedError.
+   * Closes every subscription (draining in-flight handlers, for at most each one's
+   * `drainTimeoutMs`, and committing what succeeded), waits for pending publishes, then
+   * disconnects. Idempotent. Afterwards `publish` rejects with ClosedError.
    */
   close(): Promise<void>;
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isTimeoutError } from '../core/errors.ts';
+import { isClosedError, isTimeoutError } from '../core/errors.ts';
 import { ContiguousCommit } from './contiguous-commit.ts';
 import { KeyedQueue } from './keyed-queue.ts';
-import { waitAtMost, withTimeout } from './with-timeout.ts';
+import { drainWithin, waitAtMost, withTimeout } from './with-timeout.ts';
 
 describe('ContiguousCommit', () => {
   it('advances only over the contiguous acknowledged prefix', () => {
@@ -167,5 +167,30 @@ describe('waitAtMost', () => {
     await waitAtMost(Promise.reject(new Error('ignored')), 60_000).then(() => order.push('a rejection ends the wait'));
     await waitAtMost(undefined, 60_000).then(() => order.push('nothing to wait for'));
     expect(order).toEqual(['gave up on a promise that never settles', 'a rejection ends the wait', 'nothing to wait for']);
+  });
+});
+
+describe('drainWithin', () => {
+  it('resolves true when the handlers settle in time, their signal untouched', async () => {
+    const abort = new AbortController();
+    await expect(drainWithin(Promise.resolve(), 60_000, abort)).resolves.toBe(true);
+    await expect(drainWithin(Promise.reject(new Error('a failed handler settled too')), 60_000, abort)).resolves.toBe(true);
+    expect(abort.signal.aborted).toBe(false);
+  });
+
+  it('when the time is up, aborts the signal with a ClosedError and resolves false', async () => {
+    const abort = new AbortController();
+    await expect(drainWithin(new Promise(() => {}), 20, abort)).resolves.toBe(false);
+    expect(isClosedError(abort.signal.reason)).toBe(true);
+  });
+
+  it('caps a time longer than a Node timer can hold instead of giving up at once', async () => {
+    const abort = new AbortController();
+    let settle!: () => void;
+    const draining = drainWithin(new Promise<void>((resolve) => (settle = resolve)), 1e12, abort);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    settle();
+    await expect(draining).resolves.toBe(true);
+    expect(abort.signal.aborted).toBe(false);
   });
 });

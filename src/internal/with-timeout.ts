@@ -1,4 +1,4 @@
-import { TimeoutError } from '../core/errors.ts';
+import { ClosedError, TimeoutError } from '../core/errors.ts';
 
 /**
  * Settles like `promise`, or rejects with TimeoutError naming `what` once `ms` have passed.
@@ -31,4 +31,26 @@ export async function waitAtMost(promise: Promise<unknown> | undefined, ms: numb
   });
   await Promise.race([promise?.catch(() => undefined), late]);
   clearTimeout(timer);
+}
+
+/**
+ * Waits for in-flight handlers to settle (`idle`), at most `ms`; then aborts their signal through
+ * `abort` and stops waiting. Resolves true when they settled in time, false when they were given
+ * up on. Unlike waitAtMost's, the timer keeps the process alive: a program awaiting `close()`
+ * with nothing else left to do goes on once it resolves, rather than exiting in the middle of it.
+ */
+export async function drainWithin(idle: Promise<unknown>, ms: number, abort: AbortController): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    // Node fires a longer timer after 1 ms instead.
+    timer = setTimeout(() => {
+      abort.abort(new ClosedError('subscription'));
+      resolve(false);
+    }, Math.min(ms, 2 ** 31 - 1));
+  });
+  try {
+    return await Promise.race([idle.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -19,7 +19,7 @@ export interface RouterOptions {
    * How long handlers get to settle after the drain time aborted their signals. Then `stop()`
    * logs the ones still running and closes anyway: their messages are not acknowledged (delivered
    * again, at-least-once), and a transport they were consumed from is left closing until they
-   * settle. Default: `drainTimeoutMs`, at most 5,000 ms.
+   * settle or, a second later, it gives up on them too. Default: `drainTimeoutMs`, at most 5,000 ms.
    */
   abortGraceMs?: number;
   /** Close the transports the handlers use once stopped. Default true. */
@@ -286,9 +286,13 @@ export class Router {
     };
     r.state = 'starting';
     this.#handlerState(r);
+    // The subscription gives up on stuck handlers a little after stop() does: stop() decides
+    // when, aborts the signals and names the handlers it leaves behind, not the transport.
+    // (At most the longest delay a timer takes.)
+    const drainTimeoutMs = Math.min(this.#drainTimeoutMs + this.#abortGraceMs + 1_000, 2 ** 31 - 1);
     r.subscription = await o.from.subscribe(
       o.topic,
-      { group: o.group, from: o.start ?? 'latest', concurrency: o.concurrency ?? 1 },
+      { group: o.group, from: o.start ?? 'latest', concurrency: o.concurrency ?? 1, drainTimeoutMs },
       (message, tctx) => this.#deliver(r, message, tctx.signal),
     );
     if (r.pausedBeforeStart) r.subscription.pause();
@@ -350,8 +354,9 @@ export class Router {
    * signals), commits what succeeded, and closes the transports (unless `closeTransports: false`).
    * Handlers still running `abortGraceMs` after their signals were aborted are logged and left
    * behind: their messages are not acknowledged (they are delivered again) and the transports
-   * they came from are left to finish closing once they settle. Idempotent; resolves when
-   * everything else is closed. A stopped router cannot be started again.
+   * they came from are left to finish closing once they settle (or give up on them a second
+   * later). Idempotent; resolves when everything else is closed. A stopped router cannot be
+   * started again.
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {

@@ -21,9 +21,9 @@ if (env.TRANSPORT === 'embedded') {
   const { embedded } = await import('../transports/embedded/index.ts');
   bus = embedded({ dir: env.DIR! });
 } else {
-  // The transport's own drain timer runs as long as the router's: with a handler that never
-  // settles, it is what holds the process after run() resolved.
-  bus = memory({ drainTimeoutMs: Number(env.DRAIN_MS ?? 30_000) });
+  // With a handler that never settles, its subscription's drain timer is what holds the process
+  // after run() resolved: the router sets it a second past its own drain time and grace.
+  bus = memory();
 }
 
 const router = new Router({

@@ -19,6 +19,7 @@ export type ConformanceCase =
   | 'failing-yields'
   | 'concurrency-bound'
   | 'close-drains'
+  | 'close-gives-up'
   | 'group-resume'
   | 'replay'
   | 'latest'
@@ -369,6 +370,45 @@ export function describeTransport(
       [notPersistent],
     );
 
+    // Where the group keeps the message for its next member; elsewhere (at-most-once) only that close() ends is checked.
+    const redelivers = caps.redelivery && caps.persistentGroups;
+    test(
+      'close-gives-up',
+      redelivers
+        ? 'close() gives up on a handler that ignores its aborted signal after drainTimeoutMs; the group gets that message again'
+        : `close() gives up on a handler that ignores its aborted signal after drainTimeoutMs (${name} does not redeliver: only that close() ends is checked)`,
+      async () => {
+        const t = await transport();
+        const topic = topicFor('close-gives-up');
+        const started = new Inbox();
+        const stuck = Promise.withResolvers<void>();
+        let aborted = false;
+        try {
+          const sub = await subscribe(t, topic, { group: 'g', drainTimeoutMs: 500 }, async (m, { signal }) => {
+            started.push(m);
+            signal.addEventListener('abort', () => (aborted = true));
+            await stuck.promise; // a call that takes no signal and does not return
+          });
+          await t.publish(topic, { id: 'stuck-1', key: 'k', payload: Buffer.from('stuck') });
+          await started.untilCount(1, wait);
+          // Not a measure of speed: only that close() ends long before it would by itself (never).
+          let timer: NodeJS.Timeout | undefined;
+          const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still waiting'), wait / 2)));
+          const outcome = await Promise.race([sub.close().then(() => 'closed'), hung]);
+          clearTimeout(timer);
+          expect(outcome).toBe('closed');
+          expect(aborted).toBe(true);
+          if (!redelivers) return;
+          const again = new Inbox();
+          await subscribe(t, topic, { group: 'g' }, async (m) => again.push(m));
+          await again.untilCount(1, wait);
+          expect(again.messages[0]!.id).toBe('stuck-1');
+        } finally {
+          stuck.resolve(); // the abandoned handler returns now; nothing it does may break the transport
+        }
+      },
+    );
+
     test(
       'group-resume',
       'a new member of a group continues after the last acknowledged message: nothing acknowledged again, nothing unacknowledged missed',
@@ -500,6 +540,7 @@ export function describeTransport(
         t.subscribe(topic, { group: 'has space' }, ignore),
         t.subscribe(topic, { group: 'g', concurrency: 0 }, ignore),
         t.subscribe(topic, { group: 'g', from: 'middle' as 'earliest' }, ignore),
+        t.subscribe(topic, { group: 'g', drainTimeoutMs: -1 }, ignore),
         t.publish('orders.*', { payload: Buffer.from('x') }),
         t.publish('white space', { payload: Buffer.from('x') }),
         t.publish(topic, { payload: 'not bytes' as unknown as Uint8Array }),

@@ -41,7 +41,10 @@ export interface EmbeddedOptions {
   topics?: Record<string, EmbeddedTopicOptions>;
   /** Wait before a failed message is delivered again, ms. Default 0. */
   redeliveryDelayMs?: number;
-  /** How long `close()` lets in-flight handlers run before aborting their signal. Default 30,000 ms. */
+  /**
+   * How long `close()` lets in-flight handlers run before aborting their signal and giving up on
+   * them (their messages are delivered again). Default 30,000 ms; `subscribe` may set its own.
+   */
   drainTimeoutMs?: number;
   /** How often retention and compaction run, ms. Default 60,000. */
   maintenanceIntervalMs?: number;

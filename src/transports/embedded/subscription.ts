@@ -1,8 +1,8 @@
-import { ClosedError } from '../../core/errors.ts';
 import type { Message } from '../../core/message.ts';
 import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, Subscription } from '../../core/transport.ts';
 import { deferred } from '../../internal/deferred.ts';
+import { drainWithin } from '../../internal/with-timeout.ts';
 
 /** What a subscription needs from where its messages come from (the broker, or the owner's socket). */
 export interface SubscriptionSource {
@@ -26,8 +26,9 @@ export class EmbeddedSubscription implements Subscription {
   readonly #closed = deferred<Error | undefined>();
   readonly closed = this.#closed.promise;
   readonly #drainTimeoutMs: number;
+  /** The `done` of each message whose handler runs. */
+  readonly #running = new Set<(ok: boolean) => void>();
   source: SubscriptionSource | undefined;
-  inflight = 0;
   stopping = false;
   #paused = false;
   #idle = deferred();
@@ -35,12 +36,18 @@ export class EmbeddedSubscription implements Subscription {
   /** Called when the subscription has stopped (closed or failed). */
   onClosed: (() => void) | undefined;
 
+  /** `drainTimeoutMs`: the transport's, unless `options` has one. */
   constructor(topic: string, options: ResolvedSubscribeOptions, handler: Handler, drainTimeoutMs: number) {
     this.topic = topic;
     this.options = options;
     this.handler = handler;
-    this.#drainTimeoutMs = drainTimeoutMs;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? drainTimeoutMs;
     this.#idle.resolve();
+  }
+
+  /** Handlers running now. */
+  get inflight(): number {
+    return this.#running.size;
   }
 
   get group(): string {
@@ -53,7 +60,8 @@ export class EmbeddedSubscription implements Subscription {
 
   /** Runs the handler for `message`, then reports the outcome to `done`. */
   run(message: Message, done: (ok: boolean) => void): void {
-    if (this.inflight++ === 0) this.#idle = deferred();
+    if (this.#running.size === 0) this.#idle = deferred();
+    this.#running.add(done);
     const source = this.source;
     const handler = this.handler;
     const signal = this.#abort.signal;
@@ -70,7 +78,8 @@ export class EmbeddedSubscription implements Subscription {
   }
 
   #finish(done: (ok: boolean) => void, ok: boolean, source: SubscriptionSource | undefined): void {
-    if (--this.inflight === 0) this.#idle.resolve();
+    if (!this.#running.delete(done)) return; // abandoned by close()
+    if (this.#running.size === 0) this.#idle.resolve();
     done(ok);
     // Started before a failover: `done` woke the old source, but the room it frees is the new
     // source's, which may have held deliveries back while this handler ran.
@@ -97,11 +106,13 @@ export class EmbeddedSubscription implements Subscription {
   async #close(): Promise<void> {
     this.stopping = true;
     this.source?.setPaused(true);
-    const timer = setTimeout(() => this.#abort.abort(new ClosedError('subscription')), this.#drainTimeoutMs);
-    try {
-      await this.#idle.promise;
-    } finally {
-      clearTimeout(timer);
+    if (!(await drainWithin(this.#idle.promise, this.#drainTimeoutMs, this.#abort))) {
+      // Given up on: the handlers still running count as failed, so the group delivers their
+      // messages again (before the ones behind them); what they return later is ignored.
+      const running = [...this.#running];
+      this.#running.clear();
+      this.#idle.resolve();
+      for (const done of running) done(false);
     }
     try {
       await this.source?.leave();

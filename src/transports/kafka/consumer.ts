@@ -605,7 +605,9 @@ export class KafkaSubscription implements Subscription {
     this.#stopping = true;
     clearInterval(this.#refreshTimer);
     this.#stream?.pause();
-    await this.#idle(this.#config.consumer.drainTimeoutMs, true);
+    // Handlers still running then are given up on: commits stop before their messages, so the
+    // group's next member reads those again. (Rebalances keep consumer.drainTimeoutMs.)
+    await this.#idle(this.options.drainTimeoutMs ?? this.#config.consumer.drainTimeoutMs, true);
     await this.#commitRunning;
     let error: Error | undefined;
     try {

@@ -8,6 +8,7 @@ import type { Handler, SubscribeOptions, Subscription, Transport } from '../../c
 import { ContiguousCommit } from '../../internal/contiguous-commit.ts';
 import { deferred } from '../../internal/deferred.ts';
 import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
+import { drainWithin } from '../../internal/with-timeout.ts';
 
 /** Fewest messages dropped at once by retention (see `#trim`). */
 const TRIM_CHUNK = 1_024;
@@ -21,7 +22,10 @@ export interface MemoryOptions {
   retain?: number;
   /** Wait before a failed message is delivered again, in ms. Default 0. */
   redeliveryDelayMs?: number;
-  /** How long `close()` lets in-flight handlers run before aborting their signal. Default 30,000 ms. */
+  /**
+   * How long `close()` lets in-flight handlers run before aborting their signal and giving up on
+   * them (their messages are delivered again). Default 30,000 ms; `subscribe` may set its own.
+   */
   drainTimeoutMs?: number;
   /** Attach to an existing in-process broker instead of creating one (retain/redelivery then come from it). */
   broker?: MemoryBroker;
@@ -161,7 +165,8 @@ class Group {
 /** One subscription's attachment to one topic's group. */
 class Member {
   readonly subscription: MemorySubscription;
-  inflight = 0;
+  /** Entries whose handler runs. */
+  readonly #running = new Set<Entry>();
   #idle = deferred();
 
   constructor(subscription: MemorySubscription) {
@@ -171,16 +176,27 @@ class Member {
 
   hasCapacity(): boolean {
     const sub = this.subscription;
-    return !sub.paused && !sub.stopping && this.inflight < sub.options.concurrency;
+    return !sub.paused && !sub.stopping && this.#running.size < sub.options.concurrency;
   }
 
   get idle(): Promise<void> {
     return this.#idle.promise;
   }
 
+  /**
+   * close() stopped waiting for the handlers still running: their messages count as failed, so
+   * the group delivers them again; what the handlers return later is ignored.
+   */
+  abandon(group: Group): void {
+    for (const entry of this.#running) group.settle(entry, false);
+    this.#running.clear();
+    this.#idle.resolve();
+  }
+
   run(group: Group, entry: Entry): void {
     const stored = group.topic.at(entry.seq)!;
-    if (this.inflight++ === 0) this.#idle = deferred();
+    if (this.#running.size === 0) this.#idle = deferred();
+    this.#running.add(entry);
     const message: Message = {
       topic: group.topic.name,
       id: stored.id,
@@ -194,7 +210,8 @@ class Member {
     };
     const sub = this.subscription;
     const settle = (ok: boolean): void => {
-      if (--this.inflight === 0) this.#idle.resolve();
+      if (!this.#running.delete(entry)) return; // abandoned by close()
+      if (this.#running.size === 0) this.#idle.resolve();
       group.settle(entry, ok);
     };
     // Run on a later tick so a handler that throws synchronously cannot break the pump.
@@ -263,16 +280,12 @@ class MemorySubscription implements Subscription {
     this.stopping = true;
     this.transport.detach(this);
     const drained = Promise.all([...this.members.values()].map((m) => m.idle));
-    const timer = setTimeout(() => this.#abort.abort(new ClosedError('subscription')), this.transport.drainTimeoutMs);
-    try {
-      await drained;
-    } finally {
-      clearTimeout(timer);
-    }
+    const settled = await drainWithin(drained, this.options.drainTimeoutMs ?? this.transport.drainTimeoutMs, this.#abort);
     for (const [topic, member] of this.members) {
       const group = topic.groups.get(this.group);
       if (!group) continue;
       group.members.splice(group.members.indexOf(member), 1);
+      if (!settled) member.abandon(group);
       group.pump(); // hand anything left to the group's other members
     }
     this.#closed.resolve(undefined);

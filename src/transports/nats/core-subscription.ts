@@ -1,10 +1,10 @@
 import type { Msg, NatsConnection, Subscription as NatsSub } from '@nats-io/transport-node';
-import { ClosedError } from '../../core/errors.ts';
 import type { Message } from '../../core/message.ts';
 import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, Subscription } from '../../core/transport.ts';
 import { deferred } from '../../internal/deferred.ts';
 import type { KeyedEntry } from '../../internal/keyed-queue.ts';
+import { drainWithin } from '../../internal/with-timeout.ts';
 import { Dispatcher, type KeyHold } from './dispatcher.ts';
 import { fromCoreMsg } from './mapping.ts';
 import type { ResolvedNatsOptions } from './options.ts';
@@ -122,16 +122,13 @@ export class CoreSubscription implements Subscription {
     if (this.#sub && !this.#ctx.nc.isClosed()) this.#sub.unsubscribe();
     this.#paused = false;
     this.#dispatcher.resume();
-    const timer = setTimeout(() => {
-      this.#abort.abort(new ClosedError('subscription'));
+    const drainTimeoutMs = this.#options.drainTimeoutMs ?? this.#ctx.options.drainTimeoutMs;
+    if (!(await drainWithin(this.#dispatcher.until(() => this.#dispatcher.held === 0), drainTimeoutMs, this.#abort))) {
+      // At-most-once: what has not run is dropped, and the handlers still running are left to it.
       this.#dispatcher.stop();
-      this.#dispatcher.takeWaiting();
-      this.#dispatcher.notify();
-    }, this.#ctx.options.drainTimeoutMs);
-    try {
-      await this.#dispatcher.until(() => this.#dispatcher.held === 0 || (this.#abort.signal.aborted && this.#dispatcher.inflight === 0));
-    } finally {
-      clearTimeout(timer);
+      const dropped = this.#dispatcher.takeWaiting().length;
+      const detail = `close() gave up after ${drainTimeoutMs} ms on ${this.#dispatcher.inflight} running handler(s)`;
+      this.#ctx.status.emit({ type: 'consumer', topic: this.topic, group: this.group, detail: dropped > 0 ? `${detail} and dropped ${dropped} message(s) not handled yet` : detail });
     }
     this.#closed.resolve(error);
   }

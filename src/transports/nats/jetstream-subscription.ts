@@ -1,11 +1,10 @@
 import { createInbox, nanos, type Msg, type NatsConnection, type Subscription as NatsSub } from '@nats-io/transport-node';
-import { ClosedError } from '../../core/errors.ts';
 import type { Message } from '../../core/message.ts';
 import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, Subscription } from '../../core/transport.ts';
 import { deferred } from '../../internal/deferred.ts';
 import type { KeyedEntry } from '../../internal/keyed-queue.ts';
-import { waitAtMost } from '../../internal/with-timeout.ts';
+import { drainWithin, waitAtMost } from '../../internal/with-timeout.ts';
 import { Dispatcher, type KeyHold } from './dispatcher.ts';
 import { fromJetStream, parseAckSubject, type DeliveryInfo } from './mapping.ts';
 import { redeliveryDelay, type ResolvedNatsOptions } from './options.ts';
@@ -93,6 +92,8 @@ export class JetStreamSubscription implements Subscription {
   #paused = false;
   #offline = false;
   #stopping = false;
+  /** close() stopped waiting for the handlers still running: it nak'ed their messages, their results are ignored. */
+  #abandoned = false;
   #closing: Promise<void> | undefined;
 
   constructor(
@@ -249,6 +250,7 @@ export class JetStreamSubscription implements Subscription {
     } catch {
       ok = false;
     }
+    if (this.#abandoned) return 0;
     if (ok) {
       this.#bySeq.delete(entry.seq);
       this.#send(entry.reply, ACK);
@@ -336,13 +338,18 @@ export class JetStreamSubscription implements Subscription {
     // message must reach the next member before the later ones of its key (the server redelivers
     // in the order of the naks): those wait for it, and go back in stream order with it.
     this.#handBack(this.#dispatcher.takeIdle());
-    const timer = setTimeout(() => this.#abort.abort(new ClosedError('subscription')), this.#ctx.options.drainTimeoutMs);
-    try {
-      await this.#dispatcher.until(() => this.#dispatcher.inflight === 0);
-    } finally {
-      clearTimeout(timer);
+    const drainTimeoutMs = this.#options.drainTimeoutMs ?? this.#ctx.options.drainTimeoutMs;
+    const idle = this.#dispatcher.until(() => this.#dispatcher.inflight === 0);
+    if (await drainWithin(idle, drainTimeoutMs, this.#abort)) this.#handBack(this.#dispatcher.takeWaiting());
+    else {
+      // Given up on: the running handlers' messages go back too, each before the later ones of its
+      // key (stream order), instead of waiting out the ack wait.
+      this.#abandoned = true;
+      const running = this.#dispatcher.inflight;
+      this.#dispatcher.takeWaiting();
+      this.#handBack([...this.#bySeq.values()].sort((a, b) => a.seq - b.seq));
+      this.#report(`close() gave up after ${drainTimeoutMs} ms on ${running} running handler(s); their messages go back to the group`);
     }
-    this.#handBack(this.#dispatcher.takeWaiting());
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#pullTimer);
     if (!nc.isClosed()) await waitAtMost(nc.flush(), 5_000); // acks are on the wire (unless the link is down)

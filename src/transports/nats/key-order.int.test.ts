@@ -4,6 +4,8 @@ import type { Message } from '../../core/message.ts';
 import { deferred } from '../../internal/deferred.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { nats, natsLag, planStream } from './index.ts';
+import type { JetStreamSubscription } from './jetstream-subscription.ts';
+import { parseAckSubject } from './mapping.ts';
 
 // Per-key order after failed handlers, with more messages waiting than a subscription pulls ahead
 // (`prefetch`, 64 by default): the case where a nak'ed message used to be overtaken.
@@ -150,5 +152,47 @@ describe('NATS JetStream per-key order after failures', () => {
     await inbox.untilCount(10, 20_000);
     expect(inbox.messages.map((m) => m.id)).toEqual(messages.map((m) => m.id));
     expect(inbox.messages[0]!.attempt).toBe(2);
+  });
+
+  it("on close, a handler that ignores its aborted signal is given up on: its message is nak'ed ahead of the later ones of its key, and its late success acks nothing", async () => {
+    // An ack wait far beyond the test: the message can only come back this soon because it was nak'ed.
+    const bus = transport({ consumers: { ackWaitMs: 120_000 } });
+    const topic = `${run}.gives-up`;
+    const messages = batch(10, 1);
+    await bus.publish(topic, messages);
+    const details: string[] = [];
+    bus.on('status', (s) => s.type === 'consumer' && details.push(s.detail));
+    const started = deferred();
+    const stuck = deferred();
+    const first = (await bus.subscribe(topic, { group: 'g', from: 'earliest', concurrency: 1, drainTimeoutMs: 100 }, async () => {
+      started.resolve();
+      await stuck.promise; // ignores its signal
+    })) as JetStreamSubscription;
+    // Every ack this group's members send, by stream sequence (the connection hears its own).
+    const acks: Array<[number, string]> = [];
+    bus.native.connection.subscribe('$JS.ACK.>', {
+      callback: (_, m) => {
+        const info = parseAckSubject(m.subject);
+        if (info?.stream === first.stream && info.consumer === first.consumerName) acks.push([info.streamSequence, m.string()]);
+      },
+    });
+    await bus.native.connection.flush();
+    await started.promise;
+    await first.close();
+    expect(details).toEqual([expect.stringMatching(/^close\(\) gave up after 100 ms on 1 running handler\(s\)/)]);
+    const inbox = new Inbox();
+    await bus.subscribe(topic, { group: 'g', concurrency: 1 }, async (m) => {
+      inbox.push(m);
+      if (m.id === 'm-0') stuck.resolve(); // the abandoned handler succeeds now, while its message runs here
+    });
+    await inbox.untilCount(10, 20_000);
+    expect(inbox.messages.map((m) => m.id)).toEqual(messages.map((m) => m.id));
+    expect(inbox.messages[0]!.attempt).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const acked = acks.filter(([, data]) => data === '+ACK').map(([seq]) => seq);
+    expect(acked).toHaveLength(10); // one per message: none from the abandoned handler
+    expect(new Set(acked).size).toBe(10);
+    expect(acks.filter(([, data]) => data === '-NAK')).toHaveLength(10); // the running one, then the nine waiting behind it
+    expect(await natsLag(bus, [{ topic, group: 'g' }])).toMatchObject([{ pending: 0, ackPending: 0 }]);
   });
 });

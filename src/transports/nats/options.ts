@@ -128,7 +128,10 @@ export interface NatsOptions {
   publishTimeoutMs?: number;
   /** Wait for one JetStream publish ack before trying again, in ms. Default 5,000. */
   ackTimeoutMs?: number;
-  /** How long `close()` lets in-flight handlers run before aborting their signal, in ms. Default 30,000. */
+  /**
+   * How long `close()` lets in-flight handlers run before aborting their signal and giving up on
+   * them (their messages are delivered again). Default 30,000 ms; `subscribe` may set its own.
+   */
   drainTimeoutMs?: number;
   /**
    * Largest payload `publish()` accepts. Default: the server's `max_payload` (which also counts

@@ -82,7 +82,10 @@ export interface RabbitMQOptions {
   connectTimeoutMs?: number;
   /** Reconnect backoff: first step and ceiling. Default 250 ms and 10,000 ms. */
   reconnectDelayMs?: { min?: number; max?: number };
-  /** How long `close()` lets in-flight handlers run before aborting their signal. Default 30,000 ms. */
+  /**
+   * How long `close()` lets in-flight handlers run before aborting their signal and giving up on
+   * them (their messages are delivered again). Default 30,000 ms; `subscribe` may set its own.
+   */
   drainTimeoutMs?: number;
   /**
    * Largest payload accepted by `publish()`. Default 16 MiB (RabbitMQ 4's `max_message_size`;

@@ -1,10 +1,11 @@
 import type { AsyncMessage, Channel, Connection } from 'rabbitmq-client';
-import { ClosedError, isConfigError, toError } from '../../core/errors.ts';
+import { isConfigError, TimeoutError, toError } from '../../core/errors.ts';
 import type { Message } from '../../core/message.ts';
 import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, Subscription } from '../../core/transport.ts';
 import { deferred } from '../../internal/deferred.ts';
 import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
+import { drainWithin } from '../../internal/with-timeout.ts';
 import { toSwitchyardError } from './errors.ts';
 import { fromDelivery, retryDelay, retryQueueName } from './mapping.ts';
 import type { RabbitMQEvent } from './options.ts';
@@ -29,6 +30,7 @@ export interface ConsumePlan {
 /** What a subscription needs from its transport. */
 export interface SubscriptionHost {
   readonly connection: Connection;
+  /** For subscriptions that do not set their own. */
   readonly drainTimeoutMs: number;
   readonly redeliveryDelaysMs: readonly number[];
   readonly reconnectDelayMs: { min: number; max: number };
@@ -71,6 +73,8 @@ export class RabbitMQSubscription implements Subscription {
   #consumerTag: string | undefined;
   #paused = false;
   #stopping = false;
+  /** close() stopped waiting for the handlers still running: their results are ignored. */
+  #abandoned = false;
   #started = false;
   #failures = 0;
   #reportedDecodedBody = false;
@@ -238,7 +242,8 @@ export class RabbitMQSubscription implements Subscription {
   async #settle(entry: Entry, ok: boolean): Promise<void> {
     const { channel: ch, delivery, message } = entry;
     // Channel gone: the broker delivers the message again (a duplicate if the handler succeeded).
-    if (!ch.active) return;
+    // Abandoned: its channel is closing, which puts the message back into the queue.
+    if (!ch.active || this.#abandoned) return;
     if (ok) {
       ack(ch, delivery);
       return;
@@ -290,11 +295,12 @@ export class RabbitMQSubscription implements Subscription {
     const ch = this.#channel;
     const tag = this.#consumerTag;
     if (ch?.active && tag) await ch.basicCancel(tag).catch(() => undefined);
-    const timer = setTimeout(() => this.#abort.abort(new ClosedError('subscription')), this.#host.drainTimeoutMs);
-    try {
-      await this.#idle.promise;
-    } finally {
-      clearTimeout(timer);
+    const drainTimeoutMs = this.options.drainTimeoutMs ?? this.#host.drainTimeoutMs;
+    if (!(await drainWithin(this.#idle.promise, drainTimeoutMs, this.#abort))) {
+      // Left unacknowledged: closing the channel puts their messages back into the queue.
+      this.#abandoned = true;
+      const error = new TimeoutError(`close() waiting for ${this.#inflight} running handler(s)`, drainTimeoutMs);
+      this.#host.event({ type: 'error', error, context: `consumer of queue "${this.plan.queue}" gave up on them; their messages go back to the queue` });
     }
     // Deliveries that never started go back to the queue, in order, when the channel closes.
     this.#waiting.drain();
