@@ -1,11 +1,10 @@
 import { ConfigError } from '../core/errors.ts';
+import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 
 // Commander hands option values over as strings; these turn them into numbers or refuse them with
 // a ConfigError (exit code 2) naming the option, before the command does anything. Number() rather
 // than parseInt(): "10abc" and "2.5" are mistakes to report, not 10 and 2.
 
-/** The longest delay setTimeout honours; beyond it Node warns and fires after 1 ms instead. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** A number > 0 (`--high`). */
 export const positiveNumber =

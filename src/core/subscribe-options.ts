@@ -1,10 +1,9 @@
 import type { Capabilities } from './capabilities.ts';
 import { ConfigError } from './errors.ts';
+import { MAX_TIMER_MS } from './timer-limit.ts';
 import { groupProblems, isPattern, patternProblems } from './topic.ts';
 import type { Handler, SubscribeOptions } from './transport.ts';
 
-/** The longest delay a Node timer takes (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Subscribe options with defaults applied. */
 export interface ResolvedSubscribeOptions {

@@ -1,4 +1,5 @@
 import { ClosedError, TimeoutError } from '../core/errors.ts';
+import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 
 /**
  * Settles like `promise`, or rejects with TimeoutError naming `what` once `ms` have passed.
@@ -46,7 +47,7 @@ export async function drainWithin(idle: Promise<unknown>, ms: number, abort: Abo
     timer = setTimeout(() => {
       abort.abort(new ClosedError('subscription'));
       resolve(false);
-    }, Math.min(ms, 2 ** 31 - 1));
+    }, Math.min(ms, MAX_TIMER_MS));
   });
   try {
     return await Promise.race([idle.then(() => true, () => true), late]);

@@ -371,3 +371,12 @@ describe('Router', () => {
     expect(idle.inspector.state).toBe('stopped');
   });
 });
+
+describe('Router options', () => {
+  it('refuses a drain time or abort grace no timer can wait, naming each', () => {
+    expect(() => new Router({ drainTimeoutMs: Number.POSITIVE_INFINITY, abortGraceMs: -1 })).toThrow(
+      /2 problems:\n- new Router\(\): drainTimeoutMs must be a number of ms from 0 to 2147483647, got Infinity\n- new Router\(\): abortGraceMs must be a number of ms from 0 to 2147483647, got -1/,
+    );
+    expect(() => new Router({ drainTimeoutMs: 2 ** 31 })).toThrow(/drainTimeoutMs must be a number of ms from 0 to 2147483647, got 2147483648/);
+  });
+});

@@ -1,6 +1,7 @@
 import { ClosedError, ConfigError, toError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import { groupProblems, patternProblems } from '../core/topic.ts';
+import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { compose, type Terminal } from './compose.ts';
 import { FailureLog } from './failure-log.ts';
@@ -157,6 +158,11 @@ export class Router {
     this.#logger = options.logger ?? consoleLogger;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.#abortGraceMs = options.abortGraceMs ?? Math.min(this.#drainTimeoutMs, 5_000);
+    const problems = [this.#drainTimeoutMs, this.#abortGraceMs].flatMap((ms, i) => {
+      const name = i === 0 ? 'drainTimeoutMs' : 'abortGraceMs';
+      return Number.isFinite(ms) && ms >= 0 && ms <= MAX_TIMER_MS ? [] : [`new Router(): ${name} must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${String(ms)}`];
+    });
+    ConfigError.throwIfAny(problems);
     this.#closeTransports = options.closeTransports ?? true;
     const inspector = {
       handlers: () => [...this.#routes.values()].map((r) => r.snapshot()),
@@ -289,7 +295,7 @@ export class Router {
     // The subscription gives up on stuck handlers a little after stop() does: stop() decides
     // when, aborts the signals and names the handlers it leaves behind, not the transport.
     // (At most the longest delay a timer takes.)
-    const drainTimeoutMs = Math.min(this.#drainTimeoutMs + this.#abortGraceMs + 1_000, 2 ** 31 - 1);
+    const drainTimeoutMs = Math.min(this.#drainTimeoutMs + this.#abortGraceMs + 1_000, MAX_TIMER_MS);
     r.subscription = await o.from.subscribe(
       o.topic,
       { group: o.group, from: o.start ?? 'latest', concurrency: o.concurrency ?? 1, drainTimeoutMs },

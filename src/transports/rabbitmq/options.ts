@@ -1,5 +1,6 @@
 import { ConfigError } from '../../core/errors.ts';
 import { topicProblems } from '../../core/topic.ts';
+import { MAX_TIMER_MS } from '../../core/timer-limit.ts';
 import { DEFAULT_MAX_HEADER_BYTES } from '../../internal/message-limits.ts';
 import { tlsOptionProblems, type TlsConnectOptions } from '../../internal/transport-tls.ts';
 import { defaultQueueName } from './mapping.ts';
@@ -169,7 +170,7 @@ export function resolveOptions(options: RabbitMQOptions = {}): ResolvedRabbitMQO
   check('maxPayloadBytes', options.maxPayloadBytes, 1);
   check('maxHeaderBytes', options.maxHeaderBytes, 1);
   const delays = options.redeliveryDelaysMs ?? [1_000, 5_000, 30_000];
-  if (!Array.isArray(delays) || delays.some((d) => !whole(d, 0) || d > 2 ** 31 - 1)) {
+  if (!Array.isArray(delays) || delays.some((d) => !whole(d, 0) || d > MAX_TIMER_MS)) {
     problems.push(`redeliveryDelaysMs must be a list of whole numbers of milliseconds ≥ 0, got ${JSON.stringify(delays)}`);
   }
   const exchange = options.exchange ?? 'switchyard.topics';
