@@ -23,6 +23,7 @@ import {
 import { AppendSignal, startSubscription } from './event-subscription.ts';
 import { publishEvents, type PublishOptions } from './publish.ts';
 import { noUpcasting, type Upcasting } from './upcasting.ts';
+import { MAX_KEY_BYTES, unstorableText } from '../internal/storable-text.ts';
 
 /** Options every event store takes, whatever its backend. */
 export interface EventStoreOptions {
@@ -197,6 +198,8 @@ function checkStreamId(streamId: unknown): void {
   if (typeof streamId !== 'string' || streamId === '') {
     throw new ConfigError(`stream id must be a non-empty string, got ${JSON.stringify(streamId)}`);
   }
+  const problem = unstorableText(streamId, MAX_KEY_BYTES);
+  if (problem !== undefined) throw new ConfigError(`stream id ${problem}`);
 }
 
 function encode(codec: Codec<unknown>, data: unknown, at: string): Uint8Array {
@@ -215,20 +218,30 @@ function validateAppend<E extends DomainEvent>(
 ): EventToStore[] {
   const problems: string[] = [];
   if (typeof streamId !== 'string' || streamId === '') problems.push(`appendToStream: stream id must be a non-empty string, got ${JSON.stringify(streamId)}`);
+  else {
+    const problem = unstorableText(streamId, MAX_KEY_BYTES);
+    if (problem !== undefined) problems.push(`appendToStream: stream id ${problem}`);
+  }
   if (!(expected === 'any' || expected === 'noStream' || expected === 'exists' || (Number.isInteger(expected) && (expected as number) >= 0))) {
     problems.push(`appendToStream: expectedVersion must be 'any', 'noStream', 'exists' or a version ≥ 0, got ${JSON.stringify(expected)}`);
   }
   const out: EventToStore[] = [];
   list.forEach((event, i) => {
-    const at = `appendToStream("${streamId}"), event ${i}`;
+    const at = `appendToStream("${String(streamId).length > 60 ? `${String(streamId).slice(0, 60)}…` : streamId}"), event ${i}`;
     if (typeof event !== 'object' || event === null) {
       problems.push(`${at}: expected an event object { type, data }, got ${event === null ? 'null' : typeof event}`);
       return;
     }
     if (typeof event.type !== 'string' || event.type === '') problems.push(`${at}: type must be a non-empty string`);
+    else if (unstorableText(event.type) !== undefined) problems.push(`${at}: type ${unstorableText(event.type)}`);
     if (event.id !== undefined && (typeof event.id !== 'string' || event.id === '')) problems.push(`${at}: id must be a non-empty string when given`);
+    else if (event.id !== undefined && unstorableText(event.id) !== undefined) problems.push(`${at}: id ${unstorableText(event.id)}`);
     for (const [name, value] of Object.entries(event.metadata ?? {})) {
       if (typeof value !== 'string') problems.push(`${at}: metadata "${name}" must be a string, got ${typeof value}`);
+      else {
+        const problem = unstorableText(name) ?? unstorableText(value);
+        if (problem !== undefined) problems.push(`${at}: metadata "${name}": ${problem}`);
+      }
     }
     if (problems.length === 0) {
       try {

@@ -277,6 +277,20 @@ export function describeEventStore(
       expect(isConfigError(await store.appendToStream('', { type: 'A', data: 1 }).catch((err: unknown) => err))).toBe(true);
       expect(isConfigError(await store.readStream(stream, { limit: -1 }).catch((err: unknown) => err))).toBe(true);
       expect(await store.streamVersion(stream)).toBe(0);
+      // What one backend cannot keep, none accepts: PostgreSQL refuses U+0000 in text and jsonb,
+      // and index entries above ~2.7 kB.
+      const long = `${stream}-${'ab'.repeat(600)}`;
+      const unstorable = await store
+        .appendToStream(long, [{ type: 'A\u0000', data: 1 }, { type: 'Ok', data: 1, metadata: { note: 'x\u0000y' } }])
+        .catch((err: unknown) => err);
+      expect(isConfigError(unstorable), String(unstorable)).toBe(true);
+      expect((unstorable as Error).message).toMatch(/3 problems/);
+      expect((unstorable as Error).message).toMatch(/stream id ".*"… is \d+ bytes long; the limit is 1024/);
+      expect((unstorable as Error).message).toMatch(/type "A\\u0000" holds U\+0000/);
+      expect((unstorable as Error).message).toMatch(/metadata "note": "x\\u0000y" holds U\+0000/);
+      expect(isConfigError(await store.readStream(long).catch((err: unknown) => err))).toBe(true);
+      expect(isConfigError(await store.appendToStream(`${stream}-\u0000`, { type: 'A', data: 1 }).catch((err: unknown) => err))).toBe(true);
+      expect((await store.readAll({ filter: { streamPrefix: stream } })).length).toBe(0); // nothing written
     });
 
     test('upcasting', 'upcasts old event versions on read and writes new events at the current version', async () => {

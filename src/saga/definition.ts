@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/errors.ts';
+import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 
 /** How often a failing action or compensation is tried, and how long to wait in between. */
 export interface RetryPolicy {
@@ -129,7 +130,10 @@ export function validateSaga<I, O>(definition: SagaDefinition<I, O>): SagaDefini
     if (step?.compensate !== undefined && typeof step.compensate !== 'function') problems.push(`${at}: compensate must be a function or absent`);
     for (const key of ['timeoutMs', 'compensationTimeoutMs'] as const) {
       const v = step?.[key];
-      if (v !== undefined && !(typeof v === 'number' && v > 0)) problems.push(`${at}: ${key} must be a positive number of ms, got ${JSON.stringify(v)}`);
+      // Up to what one timer can wait: asked for longer (Infinity included), setTimeout fires at once.
+      if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= MAX_TIMER_MS)) {
+        problems.push(`${at}: ${key} must be a positive number of ms up to ${MAX_TIMER_MS} (~24.8 days), got ${JSON.stringify(v)}`);
+      }
     }
     for (const key of ['retry', 'compensationRetry'] as const) {
       const policy = step?.[key];
@@ -139,7 +143,9 @@ export function validateSaga<I, O>(definition: SagaDefinition<I, O>): SagaDefini
       }
       for (const field of ['initialDelayMs', 'maxDelayMs', 'multiplier'] as const) {
         const v = policy[field];
-        if (v !== undefined && !(typeof v === 'number' && v >= 0)) problems.push(`${at}: ${key}.${field} must be a number ≥ 0, got ${JSON.stringify(v)}`);
+        if (v !== undefined && !(typeof v === 'number' && v >= 0 && (field === 'multiplier' ? Number.isFinite(v) : v <= MAX_TIMER_MS))) {
+          problems.push(`${at}: ${key}.${field} must be a number ≥ 0${field === 'multiplier' ? '' : ` up to ${MAX_TIMER_MS} ms`}, got ${JSON.stringify(v)}`);
+        }
       }
     }
   }
@@ -175,5 +181,6 @@ export function compensationKey(sagaId: string, step: string): string {
 export function backoffMs(policy: RetryPolicy | undefined, n: number): number {
   const initial = policy?.initialDelayMs ?? 100;
   const base = Math.min(policy?.maxDelayMs ?? 5_000, initial * (policy?.multiplier ?? 2) ** (n - 1));
-  return Math.max(0, Math.round(base * (0.8 + Math.random() * 0.4)));
+  // The jitter must not push a wait past what a timer keeps (it would fire at once).
+  return Math.min(MAX_TIMER_MS, Math.max(0, Math.round(base * (0.8 + Math.random() * 0.4))));
 }

@@ -74,6 +74,37 @@ describe('SagaOrchestrator on the PostgreSQL saga store', () => {
     });
   }
 
+  it('an output or error text PostgreSQL cannot store (U+0000, a lone surrogate) rolls the saga back with the action run once, instead of re-running it forever', async () => {
+    const runs = new Map<string, number>();
+    const undone: string[] = [];
+    const count = (name: string): void => void runs.set(name, (runs.get(name) ?? 0) + 1);
+    const definition = defineSaga<number>('pg-unstorable-text')
+      .step({ name: 'reserve', action: async () => (count('reserve'), { note: 'ok' }), compensate: async () => void undone.push('reserve') })
+      .step({ name: 'nul', action: async () => (count('nul'), { note: 'a\u0000b' }), compensate: async (out) => void undone.push(`nul(${String(out)})`) })
+      .build();
+    const failsWithText = defineSaga<number>('pg-unstorable-error')
+      .step({ name: 'reserve', action: async () => (count('reserve2'), 1), compensate: async () => void undone.push('reserve2') })
+      .step({ name: 'binary-error', retry: { attempts: 1 }, action: async () => (count('binary-error'), Promise.reject(new Error('got \u0000\ud800'))) })
+      .build();
+    // The old code logged the store's refusal and left the saga to recovery, which ran the step again, forever.
+    const storeFailed = Promise.withResolvers<never>();
+    const logger = { warn: () => {}, error: (message: string) => storeFailed.reject(new Error(message)) };
+    const o = new SagaOrchestrator({ store: postgresSagaStore({ pool, table }), sagas: [definition, failsWithText], logger, recoveryIntervalMs: 20 });
+    await o.start();
+    try {
+      const [a, b] = await Promise.race([Promise.all([o.run(definition, 0, { id: 'pg-nul-output' }), o.run(failsWithText, 0, { id: 'pg-nul-error' })]), storeFailed.promise]);
+      expect(a.status).toBe('rolled_back');
+      expect(a.error).toMatch(/step "nul" returned an output that cannot be stored as JSON \(.*U\+0000/);
+      expect(b.status).toBe('rolled_back');
+      expect(b.error).toContain('Error: got \\u0000\uFFFD');
+      expect(Object.fromEntries(runs)).toEqual({ reserve: 1, nul: 1, reserve2: 1, 'binary-error': 1 });
+      expect(undone.toSorted()).toEqual(['nul(undefined)', 'reserve', 'reserve2']);
+      expect(await persisted('pg-nul-output')).toEqual(['rolled_back', 'action:reserve:completed', 'action:nul:completed', 'compensation:nul:completed', 'compensation:reserve:completed']);
+    } finally {
+      await o.close();
+    }
+  });
+
   it('a step that never answers times out and the completed steps are compensated', async () => {
     const calls: string[] = [];
     const definition = saga(calls, undefined, 'ship');

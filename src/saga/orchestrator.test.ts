@@ -174,9 +174,32 @@ describe('SagaOrchestrator', () => {
     const record = await orchestrator({ sagas: [saga] }).run(saga, 1);
     expect(record.status).toBe('rolled_back');
     expect(calls).toEqual(['do:reserve', 'do:charge', 'undo:charge(undefined)', 'undo:reserve']);
-    expect(record.error).toMatch(/^step "charge" returned an output that cannot be stored as JSON \(.*BigInt.*\); return plain data: no BigInt, no cycles$/);
+    expect(record.error).toMatch(/^step "charge" returned an output that cannot be stored as JSON \(.*BigInt.*\); return plain data: no BigInt, no cycles, no U\+0000 or lone surrogates in strings$/);
     expect(record.history[1]).toMatchObject({ step: 'charge', kind: 'action', outcome: 'completed', attempts: 1, error: expect.stringMatching(/^output not stored: .*BigInt/) });
     expect(record.history[1]).not.toHaveProperty('output');
+  });
+
+  it('an action or compensation written without async succeeds with its plain return value: run once, compensated once', async () => {
+    const calls: string[] = [];
+    // As plain JavaScript would pass them: no Promise returned.
+    const saga = defineSaga<number>('sync-steps')
+      .step({ name: 'reserve', action: ((n: number) => (calls.push('do:reserve'), { id: `r-${n}` })) as never, compensate: ((r: { id: string }) => void calls.push(`undo:${r.id}`)) as never })
+      .step({ name: 'charge', retry: { attempts: 1 }, action: async () => Promise.reject(new PermanentError('declined')) })
+      .build();
+    const record = await orchestrator({ sagas: [saga] }).run(saga, 7);
+    expect(record.status).toBe('rolled_back');
+    expect(calls).toEqual(['do:reserve', 'undo:r-7']);
+    expect(summary(record)).toEqual(['action:reserve:completed', 'action:charge:failed', 'compensation:reserve:completed']);
+  });
+
+  it('refuses, with one ConfigError saying why, an input or id that no saga store can keep', async () => {
+    const saga = fourSteps({ calls: [], keys: [] });
+    const o = orchestrator({ sagas: [saga] });
+    await expect(o.begin(saga, { n: 1, big: 1n } as never)).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/saga input cannot be stored as JSON \(.*BigInt/) });
+    await expect(o.begin(saga, { n: 1, note: 'a\u0000' } as never)).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/saga input .*U\+0000/) });
+    await expect(o.begin(saga, { n: 1 }, { id: 'x'.repeat(1_025) })).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/saga id "x+"… is 1025 bytes long; the limit is 1024/) });
+    await expect(o.begin(saga, { n: 1 }, { id: '' })).rejects.toMatchObject({ code: 'CONFIG' });
+    expect(await o.list()).toEqual([]);
   });
 
   it('times out a step that never answers, aborts its signal and compensates the steps before it', async () => {
@@ -494,6 +517,13 @@ describe('SagaOrchestrator', () => {
     await o.run(saga, { n: 1 }, { id: 'dup' });
     await expect(o.begin(saga, { n: 2 }, { id: 'dup' })).rejects.toMatchObject({ code: 'CONCURRENCY' });
     await expect(o.begin('nope', {})).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/unknown saga "nope"/) });
+  });
+
+  it('refuses waits longer than a timer can keep (Infinity included), which would fire at once', () => {
+    expect(() => defineSaga('long').step({ name: 'a', action: async () => 1, timeoutMs: Infinity }).build()).toThrow(/timeoutMs must be a positive number of ms up to 2147483647/);
+    expect(() => defineSaga('long').step({ name: 'a', action: async () => 1, compensationTimeoutMs: 2 ** 31, retry: { maxDelayMs: Infinity } }).build()).toThrow(/2 problems/);
+    const saga = fourSteps({ calls: [], keys: [] });
+    expect(() => new SagaOrchestrator({ store: memorySagaStore(), sagas: [saga], leaseMs: Infinity, recoveryIntervalMs: 2 ** 40 })).toThrow(/2 problems/);
   });
 
   it('reports every definition problem at once', () => {

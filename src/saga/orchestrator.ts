@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ClosedError, ConfigError, isConcurrencyError, toError } from '../core/errors.ts';
+import { MAX_TIMER_MS } from '../core/timer-limit.ts';
+import { MAX_KEY_BYTES, unstorableText } from '../internal/storable-text.ts';
 import type { Transport } from '../core/transport.ts';
 import { actionKey, compensationKey, validateSaga, type SagaDefinition, type SagaStep } from './definition.ts';
 import { SAGA_EVENT_TYPES, SAGA_EVENTS_TOPIC, sagaEventMessage, type SagaEvent, type SagaEventType } from './events.ts';
@@ -128,7 +130,12 @@ export class SagaOrchestrator {
     if (!options?.store || typeof options.store.update !== 'function') problems.push('store is required: memorySagaStore(), postgresSagaStore({ pool })');
     if (!Array.isArray(options?.sagas) || options.sagas.length === 0) problems.push('sagas must list at least one definition (defineSaga(...).build())');
     const leaseMs = options?.leaseMs ?? 30_000;
-    if (!(leaseMs > 0)) problems.push(`leaseMs must be a positive number of ms, got ${JSON.stringify(options?.leaseMs)}`);
+    // Timers wait at most MAX_TIMER_MS; asked for longer (Infinity included), they fire at once.
+    if (!(leaseMs > 0 && leaseMs <= MAX_TIMER_MS)) problems.push(`leaseMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${JSON.stringify(options?.leaseMs)}`);
+    for (const key of ['recoveryIntervalMs', 'drainTimeoutMs'] as const) {
+      const v = options?.[key];
+      if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= MAX_TIMER_MS)) problems.push(`${key} must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${JSON.stringify(v)}`);
+    }
     for (const type of options?.publish ?? []) {
       if (!SAGA_EVENT_TYPES.includes(type)) problems.push(`publish lists "${String(type)}", which is not a saga event type (${SAGA_EVENT_TYPES.join(', ')})`);
     }
@@ -185,6 +192,14 @@ export class SagaOrchestrator {
     const name = typeof saga === 'string' ? saga : saga.name;
     if (!this.#sagas.has(name)) throw new ConfigError(`unknown saga "${name}"; this orchestrator runs ${[...this.#sagas.keys()].join(', ')}`);
     const id = options.id ?? randomUUID();
+    const problems: string[] = [];
+    const badId = invalidSagaId(id);
+    if (badId !== undefined) problems.push(badId);
+    // Checked here, so the caller gets a ConfigError saying why rather than a store's own error
+    // (a TypeError from JSON.stringify, or PostgreSQL refusing the jsonb).
+    const unstorable = unstorableReason(input);
+    if (unstorable !== undefined) problems.push(`saga input cannot be stored as JSON (${unstorable}); pass plain data`);
+    ConfigError.throwIfAny(problems);
     this.#recovery.heartbeat();
     const event = this.#event(id, name, 1, { type: 'saga.started' });
     const unmark = this.#markStarting(id);
@@ -389,7 +404,7 @@ export class SagaOrchestrator {
           // lost to a restart: the saga cannot go on. Retrying would run the action again and again
           // (recovery resumes from the last write), so it fails now — and since the action's effect
           // happened, its own compensation runs first (with no output).
-          const error = `step "${step.name}" returned an output that cannot be stored as JSON (${unstorable}); return plain data: no BigInt, no cycles`;
+          const error = `step "${step.name}" returned an output that cannot be stored as JSON (${unstorable}); return plain data: no BigInt, no cycles, no U+0000 or lone surrogates in strings`;
           return this.#write(
             active,
             record,
@@ -414,7 +429,7 @@ export class SagaOrchestrator {
             { type: 'saga.step.completed', step: step.name, index, attempts: outcome.attempts },
           );
         }
-        const error = `${outcome.error.name}: ${outcome.error.message}`;
+        const error = describeError(outcome.error);
         return this.#write(
           active,
           record,
@@ -466,7 +481,7 @@ export class SagaOrchestrator {
             { type: 'saga.compensation.completed', step: step.name, index, attempts: outcome.attempts },
           );
         }
-        const error = `${outcome.error.name}: ${outcome.error.message}`;
+        const error = describeError(outcome.error);
         // Two writes: the failure with its event first, still `compensating`, so that a crash
         // before the report went out leaves an instance recovery resumes (and reports); then the
         // settling one. Settling at once would leave the event and dead-letter record to a
@@ -606,17 +621,44 @@ export class SagaOrchestrator {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-/** The result of the last completed run of step `index`'s action. */
-/** Why `value` cannot be stored as JSON (as every saga store keeps step outputs), or undefined when it can. */
+/**
+ * Why `value` cannot be stored as JSON by every saga store, or undefined when it can. Besides what
+ * JSON.stringify refuses (BigInt, cycles), PostgreSQL's jsonb refuses strings (values or keys)
+ * holding U+0000 or a lone UTF-16 surrogate. Such a value must be caught before the write: a
+ * write the store keeps refusing looks like a store outage, and recovery would run the step
+ * again and again, never settling the saga.
+ */
 function unstorableReason(value: unknown): string | undefined {
+  let problem: string | undefined;
   try {
-    JSON.stringify(value);
-    return undefined;
+    JSON.stringify(value, (key: string, v: unknown) => {
+      const text = unstorableText(key) ?? (typeof v === 'string' ? unstorableText(v) : undefined);
+      if (text !== undefined) problem ??= `the string ${text}`;
+      return v;
+    });
   } catch (error) {
     return toError(error).message;
   }
+  return problem;
 }
 
+/**
+ * An error as the text kept in the record (`error`, history), made storable: an error message
+ * may quote binary data (U+0000, lone surrogates), and a failure that cannot be recorded must not
+ * keep the saga from compensating.
+ */
+function describeError(error: Error): string {
+  return `${error.name}: ${error.message}`.replaceAll('\u0000', '\\u0000').toWellFormed();
+}
+
+/** Why `id` cannot name a saga instance in every store, or undefined when it can. */
+function invalidSagaId(id: unknown): string | undefined {
+  if (typeof id !== 'string' || id === '') return `saga id must be a non-empty string, got ${JSON.stringify(id)}`;
+  const problem = unstorableText(id, MAX_KEY_BYTES);
+  return problem === undefined ? undefined : `saga id ${problem}`;
+}
+
+/** The result of the last completed run of step `index`'s action. */
 function outputOf(record: SagaRecord, index: number): unknown {
   return completedAction(record, index)?.output;
 }

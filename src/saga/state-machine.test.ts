@@ -81,6 +81,31 @@ describe('runStateMachine', () => {
     await bus.close();
   });
 
+  it('a deadline further away than a timer can wait (30 days) does not fire early', async () => {
+    const bus = memory();
+    const store = memorySagaStore();
+    const late = new Inbox();
+    await bus.subscribe('orders.month-late', { group: 't' }, async (m) => late.push(m));
+    await bus.subscribe('orders.soon-late', { group: 't' }, async (m) => late.push(m));
+    const month = 30 * 24 * 3_600_000;
+    const monthly = await watchDeadlines({ name: 'sla-month', start: 'orders.placed', expect: 'shipment.created', withinMs: month, timeoutTopic: 'orders.month-late' }, { transport: bus, store });
+    // The clock of this test: a watcher of the same start with a short deadline. The old code
+    // armed the 30-day timer for 1 ms, so its timeout came well before this one.
+    const soon = await watchDeadlines(
+      { name: 'sla-soon', start: 'orders.placed', expect: 'shipment.created', withinMs: 100, timeoutTopic: 'orders.soon-late' },
+      { transport: bus, store: memorySagaStore() }, // a store of its own: both key their instance by the correlation id
+    );
+    await bus.publish('orders.placed', json<unknown>().encode({ orderId: 'o-7' }, { id: 'start-7', headers: { [CORRELATION_HEADER]: 'conv-7' } }));
+    await late.untilCount(1, 5_000);
+    expect(late.messages.map((m) => m.topic)).toEqual(['orders.soon-late']);
+    const record = (await store.list({ saga: 'sla-month' }))[0];
+    expect(record?.status).toBe('in_progress');
+    expect(record?.deadlineAt).toBeGreaterThan(Date.now() + month - 60_000);
+    await monthly.close();
+    await soon.close();
+    await bus.close();
+  });
+
   it('re-arms a persisted deadline after a restart and fires it', async () => {
     const bus = memory();
     const store = memorySagaStore();

@@ -2,6 +2,7 @@ import { ConfigError, isConcurrencyError, toError } from '../core/errors.ts';
 import type { Message, OutgoingMessage } from '../core/message.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { CAUSATION_HEADER, CORRELATION_HEADER } from './choreography.ts';
+import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 import { isSettled, type PendingMessage, type SagaRecord, type SagaStatus, type SagaStore } from './saga-store.ts';
 
 /** The input a state machine gets when its deadline passed. */
@@ -116,13 +117,17 @@ export async function runStateMachine<S, E extends { readonly type: string }>(
       () => {
         timers.delete(record.id);
         const deadline = record.deadlineAt!;
+        // A deadline further away than one timer can wait is waited for in steps.
+        if (Date.now() < deadline) return arm(record);
         void apply(record.id, { type: 'saga.timed_out', deadline }, `${TIMEOUT_PREFIX}${deadline}`, undefined).catch((error: unknown) => {
           options.onError?.(toError(error), undefined);
           // Try again shortly: the deadline is persisted, so nothing is forgotten meanwhile.
           if (!closed) arm({ ...record, deadlineAt: deadline });
         });
       },
-      Math.max(0, record.deadlineAt - Date.now()),
+      // setTimeout fires at once when asked to wait more than 2^31 - 1 ms (~24.8 days): a
+      // 30-day deadline would time out the instance right away.
+      Math.min(MAX_TIMER_MS, Math.max(0, record.deadlineAt - Date.now())),
     );
     // Not unref'd: a pending deadline is work to do; close() clears it.
     timers.set(record.id, timer);

@@ -68,7 +68,10 @@ export async function runWithRetry<T>(
     for (let n = 1; n <= attempts; n++) {
       const deadline = whole ?? new Deadline(options.timeoutMs, options.what, stop);
       try {
-        const value = await race(fn({ ...base, attempt: n, signal: deadline.signal }), deadline.signal);
+        // Promise.resolve: an action written without `async` that returns a plain value (or
+        // undefined, for a compensation) succeeded — it must not count as a failed try, be run
+        // again and end uncompensated.
+        const value = await race(Promise.resolve(fn({ ...base, attempt: n, signal: deadline.signal })), deadline.signal);
         return { ok: true, value, attempts: n };
       } catch (thrown) {
         if (stop.aborted) throw new StepInterrupted(`${options.what} interrupted`, { cause: thrown });
