@@ -28,11 +28,16 @@ export class ContiguousCommit {
     return true;
   }
 
-  /** Moves the position forward without acknowledgements (retention dropped older data). */
+  /**
+   * Moves the position forward without acknowledgements (retention or compaction dropped older
+   * data). In one step, whatever the distance: a gap can span millions of offsets, and walking it
+   * one at a time blocked the event loop for a quarter of a second per 20 million.
+   */
   skipTo(offset: number): void {
-    while (this.#committed < offset) {
-      this.#done.delete(this.#committed);
-      this.#committed++;
-    }
+    if (offset <= this.#committed) return;
+    // Acknowledgements below the new position are no longer needed; few are held (at most the
+    // messages in flight), so this is cheaper than the distance.
+    for (const done of this.#done) if (done < offset) this.#done.delete(done);
+    this.#committed = offset;
   }
 }

@@ -16,6 +16,18 @@ describe('ContiguousCommit', () => {
     c.skipTo(20);
     expect(c.committed).toBe(20);
   });
+
+  it('skips a gap of any size in one step, forgetting the acknowledgements inside it and keeping those after it', () => {
+    const c = new ContiguousCommit(0);
+    c.ack(5); // inside the gap
+    c.ack(2 ** 40 + 1); // after it
+    c.skipTo(2 ** 40); // a walk of 2^40 offsets would never end
+    expect(c.committed).toBe(2 ** 40);
+    expect(c.ack(2 ** 40)).toBe(true);
+    expect(c.committed).toBe(2 ** 40 + 2);
+    c.skipTo(3); // behind the position: nothing moves
+    expect(c.committed).toBe(2 ** 40 + 2);
+  });
 });
 
 describe('KeyedQueue', () => {
