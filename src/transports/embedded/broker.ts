@@ -60,6 +60,8 @@ export class GroupPartition {
   hint: ReadHint | undefined;
   /** The committed position moved since it was last written. */
   moved = false;
+  /** Gaps `[from, to)` above the committed position, by `from` (see `#skipGap`). */
+  readonly #gaps = new Map<number, number>();
 
   constructor(partition: number, log: PartitionLog, start: number) {
     this.partition = partition;
@@ -83,10 +85,30 @@ export class GroupPartition {
     return true;
   }
 
-  /** Offsets with no record (deleted by retention or compaction) count as acknowledged. */
+  /**
+   * Acknowledges `offset`; true when the committed position moved. A gap the position reaches is
+   * passed at once, and the offsets acknowledged after it with it.
+   */
+  ack(offset: number): boolean {
+    if (!this.commit.ack(offset)) return false;
+    for (let to = this.#gaps.get(this.commit.committed); to !== undefined; to = this.#gaps.get(this.commit.committed)) {
+      this.#gaps.delete(this.commit.committed);
+      // The gap's last offset has no record: acknowledging it moves on over what follows it.
+      this.commit.skipTo(to - 1);
+      this.commit.ack(to - 1);
+    }
+    return true;
+  }
+
+  /**
+   * Offsets with no record (deleted by retention or compaction) count as acknowledged. A gap above
+   * the committed position (records before it still out) is kept as one range until the position
+   * reaches it: acknowledging each of its offsets held one entry per offset, and a gap of 2^24
+   * (a key updated that often, then compacted) ended the group with "Set maximum size exceeded".
+   */
   #skipGap(from: number, to: number): void {
     if (this.commit.committed >= from) this.commit.skipTo(to);
-    else for (let o = from; o < to; o++) this.commit.ack(o);
+    else this.#gaps.set(from, to);
   }
 }
 
@@ -356,7 +378,7 @@ export class Broker {
     if (ok) {
       gp.queue.release(entry);
       gp.records.delete(entry.seq);
-      if (gp.commit.ack(entry.seq)) this.#committed(group, gp);
+      if (gp.ack(entry.seq)) this.#committed(group, gp);
       group.pump();
       return;
     }

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { Message } from '../../core/message.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { embedded, tombstone } from './index.ts';
+import { encodeRecords } from './record.ts';
+import { Segment } from './segment.ts';
 
 const temp = (): string => mkdtempSync(join(tmpdir(), 'sy-compact-'));
 
@@ -132,5 +134,42 @@ describe('embedded compaction', () => {
     const again = embedded({ dir, share: false });
     expect((await again.inspect())[0]!.partitions[0]).toMatchObject({ startOffset: first, endOffset: 300, segments: 1 });
     await again.close();
+  });
+
+  // Regression: each offset of a gap ahead of a record still in flight was acknowledged one by
+  // one, into a Set — past 2^24 offsets the group ended with "Set maximum size exceeded".
+  it('lets a group pass a gap of more than 2^24 offsets while the record before it is still being handled', async () => {
+    const dir = temp();
+    const setup = embedded({ dir, share: false, topics: { kv: { compact: true } } });
+    await setup.publish('kv', []);
+    await setup.close();
+    // The files compaction leaves after key "b" was updated GAP times in a row (too many to publish
+    // here): "a" at offset 0, the latest "b" at offset GAP, and an empty active segment.
+    const GAP = 20_000_000;
+    const partitionDir = join(dir, 'topics', 'kv', '0');
+    const record = (key: string) => ({ id: key, key, payload: Buffer.from(key), headers: {}, timestamp: Date.now() });
+    const write = (segment: Segment, key: string): void => {
+      segment.append([encodeRecords([record(key)], segment.base)], 1);
+      segment.writeIndex();
+      segment.close();
+    };
+    write(Segment.open(partitionDir, 0), 'a');
+    write(Segment.create(partitionDir, GAP), 'b');
+    Segment.create(partitionDir, GAP + 1).close();
+
+    const bus = embedded({ dir, share: false });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const inbox = new Inbox();
+    const sub = await bus.subscribe('kv', { group: 'g', from: 'earliest', concurrency: 2 }, async (m) => {
+      inbox.push(m);
+      if (m.offset === '0') await held; // still in flight while the group reads past the gap
+    });
+    const outcome = await Promise.race([inbox.until(() => inbox.messages.some((m) => m.offset === String(GAP)), 30_000, () => `offset ${GAP}`), sub.closed]);
+    expect(outcome).toBeUndefined();
+    release();
+    await sub.close();
+    expect((await bus.inspect())[0]!.groups).toEqual([{ group: 'g', partitions: [{ partition: 0, committed: GAP + 1, lag: 0 }], lag: 0 }]);
+    await bus.close();
   });
 });

@@ -1,8 +1,9 @@
-import { closeSync, mkdtempSync, rmSync, openSync, readdirSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, rmSync, openSync, readdirSync, readSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Inbox } from '../../testing/inbox.ts';
+import { isTransportError } from '../../core/errors.ts';
 import { isCorruptLogError, type CorruptLogError } from './errors.ts';
 import { embedded } from './index.ts';
 
@@ -107,5 +108,32 @@ describe('embedded log corruption', () => {
     expect(e.offset).toBe(10);
     expect(e.reason).toContain(`an intact record (offset 11) starts at byte ${11 * frame}: the length field of this record is damaged`);
     expect(statSync(file).size).toBe(size); // nothing was cut
+  });
+
+  // Regression: an empty meta.json (its bytes lost in an OS crash with fsync 'never') stopped the
+  // broker from opening with a bare "SyntaxError: Unexpected end of JSON input", naming no file.
+  it('refuses to open a topic whose settings file is damaged, naming the file and how to write it again', async () => {
+    const dir = temp();
+    const bus = embedded({ dir, share: false, partitions: 3 });
+    await bus.publish('orders', { payload: Buffer.from('x') });
+    await bus.close();
+    const meta = join(dir, 'topics', 'orders', 'meta.json');
+    for (const [contents, problem] of [
+      ['', 'it is empty'],
+      ['{"name":"orders","parti', 'not the JSON object the broker wrote'],
+      ['{"partitions":0}', 'not a whole number ≥ 1'],
+    ]) {
+      writeFileSync(meta, contents!);
+      const error = await embedded({ dir, share: false })
+        .connect()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(isTransportError(error), String(error)).toBe(true);
+      expect((error as Error).message).toContain(meta);
+      expect((error as Error).message).toContain(problem);
+      expect((error as Error).message).toContain('{"name":"orders","partitions":3}');
+    }
   });
 });

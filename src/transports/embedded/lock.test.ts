@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,27 @@ describe('owner lock', () => {
     expect(Number.parseInt(readFileSync(join(dir, LOCK_FILE), 'utf8'), 10)).toBe(process.pid);
     expect(existsSync(join(dir, `${LOCK_FILE}.takeover`))).toBe(false);
     if (lock.owned) lock.release();
+  });
+
+  // Regression: a process killed between creating the lock and writing its pid (or an OS crash
+  // before the pid reached the disk) left an empty lock, and the directory could never be opened.
+  it('takes over a lock or a takeover guard left without a pid, once it is too old to be still being written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-lock-'));
+    writeFileSync(join(dir, LOCK_FILE), '');
+    expect(tryLock(dir).owned).toBe(false); // its creator may be writing it right now
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(join(dir, LOCK_FILE), past, past);
+    const lock = tryLock(dir);
+    expect(lock.owned).toBe(true);
+    if (lock.owned) lock.release();
+
+    writeFileSync(join(dir, LOCK_FILE), String(DEAD_PID));
+    writeFileSync(join(dir, `${LOCK_FILE}.takeover`), '');
+    utimesSync(join(dir, `${LOCK_FILE}.takeover`), past, past);
+    const again = tryLock(dir);
+    expect(again.owned).toBe(true);
+    expect(existsSync(join(dir, `${LOCK_FILE}.takeover`))).toBe(false);
+    if (again.owned) again.release();
   });
 
   it('waits for a live process that is taking over instead of racing it', () => {

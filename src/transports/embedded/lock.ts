@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { diskError } from './disk-error.ts';
 
@@ -37,6 +37,22 @@ function identity(pid: number): string | undefined {
 }
 
 let ownIdentity: string | undefined | null = null;
+
+/**
+ * How long a lock or takeover guard may stay without a pid because its creator is still writing
+ * it (microseconds, normally). One older than that was left so by a creator that died in between —
+ * `kill -9`, or an OS crash before the bytes reached the disk — and would lock the directory for ever.
+ */
+const WRITE_GRACE_MS = 2_000;
+
+/** True when the file at `path` (without a pid) is older than WRITE_GRACE_MS: its writer is gone. */
+function abandoned(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > WRITE_GRACE_MS;
+  } catch {
+    return false; // removed meanwhile: look again
+  }
+}
 
 /** `<pid> <random token> <identity or ->`: the pid first, as earlier versions read only that. */
 function lockContents(): string {
@@ -91,7 +107,7 @@ function removeStale(path: string, stale: string): number | undefined {
     const holder = Number.parseInt(contents, 10);
     if (Number.isInteger(holder) && holderRuns(holder, contents)) return holder;
     try {
-      if (Number.isInteger(holder)) unlinkSync(guard); // its holder died mid-takeover
+      if (Number.isInteger(holder) || abandoned(guard)) unlinkSync(guard); // its holder died mid-takeover
     } catch {
       // gone already
     }
@@ -156,10 +172,9 @@ export function tryLock(dir: string): LockResult {
     }
     const pid = Number.parseInt(found, 10);
     if (Number.isNaN(pid)) {
-      // Being written by a process that just created it; look again.
-      continue;
-    }
-    if (pid > 0 && holderRuns(pid, found)) return { owned: false, pid };
+      // Being written by a process that just created it (look again), unless it was left empty.
+      if (!abandoned(path)) continue;
+    } else if (pid > 0 && holderRuns(pid, found)) return { owned: false, pid };
     const taker = removeStale(path, found);
     if (taker !== undefined) return { owned: false, pid: taker };
   }

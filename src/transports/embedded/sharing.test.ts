@@ -30,6 +30,26 @@ describe('one embedded broker shared by local processes', () => {
     expect((error as Error).message).toContain('too long');
   });
 
+  // Regression: the error said only "connect ENOENT …/broker.sock", not that a live process owns
+  // the directory without sharing it.
+  it('says which process owns the directory when it does not answer on its socket (share: false)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-share-'));
+    const owner = await spawnOwner(dir, 1, { share: false });
+    try {
+      const error = await embedded({ dir, connectTimeoutMs: 300 })
+        .connect()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(isTransportError(error), String(error)).toBe(true);
+      expect((error as Error).message).toContain(`process ${owner.child.pid} owns it (owner.lock)`);
+      expect((error as Error).message).toContain('share: false');
+    } finally {
+      await owner.stop();
+    }
+  });
+
   // Regression: the client could reconnect to the dying owner's socket, lose it again while
   // re-attaching, and leave its subscription failed; and handlers started before a failover did
   // not wake the new source, so nothing more was delivered (about one run in three).

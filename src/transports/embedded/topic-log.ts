@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { syncDir } from './sync-dir.ts';
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError, TransportError } from '../../core/errors.ts';
 import type { NormalizedMessage } from '../../core/message.ts';
 import { partitionForKey } from './murmur2.ts';
 import { PartitionLog, type PartitionLogOptions } from './partition-log.ts';
@@ -16,6 +16,31 @@ export interface TopicConfig {
   retentionBytes?: number;
   /** Keep only the latest record per key (and drop keys whose latest record is a tombstone). */
   compact?: boolean;
+}
+
+/**
+ * The settings stored in a topic's `meta.json`. One that cannot be read — empty after an OS crash
+ * with fsync 'never' (its bytes never reached the disk), or edited by hand — is an error naming
+ * the file and how to repair it; it used to surface as a bare "Unexpected end of JSON input".
+ */
+function readMeta(name: string, path: string): Partial<TopicConfig> {
+  const text = readFileSync(path, 'utf8');
+  let problem = text.trim() === '' ? 'it is empty' : 'it is not the JSON object the broker wrote';
+  try {
+    const meta = JSON.parse(text) as Partial<TopicConfig> | null;
+    if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) {
+      if (meta.partitions === undefined || (Number.isInteger(meta.partitions) && meta.partitions > 0)) return meta;
+      problem = `its partitions (${JSON.stringify(meta.partitions)}) is not a whole number ≥ 1`;
+    }
+  } catch {
+    // problem says what is wrong
+  }
+  const partitions = readdirSync(dirname(path)).filter((f) => /^\d+$/.test(f)).length;
+  throw new TransportError(
+    `cannot open topic "${name}": its settings file ${path} is damaged (${problem}). Restore it from a backup, or write it again as ` +
+      `${JSON.stringify({ name, partitions: Math.max(partitions, 1) })} (one partition per numbered folder beside it) with its retention and compact settings, if it had any.`,
+    { retryable: false },
+  );
 }
 
 /** A topic: its partitions and how keys map onto them. */
@@ -37,7 +62,7 @@ export class TopicLog {
     const metaPath = join(dir, 'meta.json');
     let stored = config;
     if (existsSync(metaPath)) {
-      stored = { ...config, ...(JSON.parse(readFileSync(metaPath, 'utf8')) as TopicConfig) };
+      stored = { ...config, ...readMeta(name, metaPath) };
     } else {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       writeFileSync(`${metaPath}.tmp`, JSON.stringify({ name, ...config }), { mode: 0o600, flush: logOptions.fsync !== 'never' });

@@ -8,7 +8,7 @@ import { resolveSubscribeOptions } from '../../core/subscribe-options.ts';
 import { groupProblems } from '../../core/topic.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
 import { Broker, type Consumer, type Delivery, type TopicInfo } from './broker.ts';
-import { tryLock } from './lock.ts';
+import { LOCK_FILE, tryLock } from './lock.ts';
 import { resolveOptions, type EmbeddedOptions, type ResolvedEmbeddedOptions } from './options.ts';
 import { SocketClient } from './socket-client.ts';
 import { ensurePrivateDir } from './private-dir.ts';
@@ -51,7 +51,8 @@ interface OwnedEntry {
 
 const owned = new Map<string, OwnedEntry>();
 
-async function openOwned(dir: string, options: ResolvedEmbeddedOptions): Promise<OwnedBroker | undefined> {
+/** This process's broker of `dir` (opened now, or shared), or the pid of the process whose lock holds the directory. */
+async function openOwned(dir: string, options: ResolvedEmbeddedOptions): Promise<OwnedBroker | number> {
   for (;;) {
     const existing = owned.get(dir);
     if (!existing) break;
@@ -69,7 +70,7 @@ async function openOwned(dir: string, options: ResolvedEmbeddedOptions): Promise
     // Not a broker of ours (that would be in `owned`): an embedded store given this dir as its own.
     throw new ConfigError(`${dir} is locked by an embedded store of this process; give the store a directory of its own, or open it on this transport`);
   }
-  if (!lock.owned) return undefined;
+  if (!lock.owned) return lock.pid;
   const opening = (async (): Promise<OwnedBroker> => {
     let broker: Broker | undefined;
     try {
@@ -239,7 +240,7 @@ export class EmbeddedTransport implements Transport {
     const deadline = Date.now() + this.options.connectTimeoutMs;
     for (;;) {
       const o = await openOwned(this.#dir, this.options);
-      if (o) {
+      if (typeof o !== 'number') {
         this.#owned = o;
         return;
       }
@@ -252,7 +253,14 @@ export class EmbeddedTransport implements Transport {
       } catch (error) {
         // The owner may have died between our lock check and the connection: try to take over.
         if (Date.now() >= deadline) {
-          throw new TransportError(`cannot open or connect to the embedded broker in ${this.#dir}: ${(error as Error).message}`, { cause: error });
+          // Say who holds the directory: an owner that is alive yet never listens runs with
+          // share: false (or is still recovering a large log) — the bare ENOENT did not tell.
+          const holder = Number.isInteger(o) ? `process ${o}` : 'another process';
+          throw new TransportError(
+            `cannot open or connect to the embedded broker in ${this.#dir}: ${holder} owns it (${LOCK_FILE}) but did not answer on ${SOCKET_FILE} within connectTimeoutMs (${this.options.connectTimeoutMs} ms) — ` +
+              `it runs with share: false, or is still recovering its log (${(error as Error).message})`,
+            { cause: error },
+          );
         }
         await new Promise((r) => setTimeout(r, 50));
       }
