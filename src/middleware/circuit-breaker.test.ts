@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { PermanentError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import { Router } from '../router/router.ts';
 import { Inbox } from '../testing/inbox.ts';
@@ -138,6 +139,42 @@ describe('circuitBreaker()', () => {
     expect(events.slice(0, 4)).toEqual(['open', 'half-open', 'open', 'half-open']);
     expect(events.at(-1)).toBe('closed');
     expect(mostInHalfOpen).toBe(2);
+  });
+
+  it('with probes > 1, lets the next message in after a held message probed successfully (intake does not stay paused)', async () => {
+    const breaker = circuitBreaker({ failureThreshold: 1, resetTimeoutMs: 10, probes: 2 });
+    const closed = nextEvent(breaker, 'closed');
+    let failed = false;
+    const h = await harness('breaker-probes-resume', [breaker], async (msg, _ctx, h) => {
+      if (!failed) {
+        failed = true;
+        throw new Error('downstream down'); // opens; this message is held and probes first
+      }
+      record(h.done, msg);
+    });
+    await h.publish([1, 2, 3].map((n) => ({ n })));
+    await closed;
+    await h.done.untilCount(3, 5_000);
+    await h.stop();
+    expect(h.router.inspector.handler('breaker-probes-resume')?.state).toBe('stopped');
+  });
+
+  it('lets the next message in when a probe ends without a verdict (a bad message) and none is held', async () => {
+    const breaker = circuitBreaker({ failureThreshold: 1, resetTimeoutMs: 10 });
+    const closed = nextEvent(breaker, 'closed');
+    let calls = 0;
+    const h = await harness<{ n: number }>('breaker-probe-abandoned', [deadLetter(), breaker], async (msg, _ctx, h) => {
+      calls++;
+      if (calls === 1) throw new Error('downstream down'); // opens; held, it probes next
+      if (calls === 2) throw new PermanentError('bad message'); // the probe says nothing of the downstream
+      record(h.done, msg);
+    });
+    await h.publish([1, 2].map((n) => ({ n })));
+    await h.dlq.untilCount(1, 5_000);
+    await closed;
+    await h.done.untilCount(1, 5_000);
+    await h.stop();
+    expect(h.done.messages.map((m) => h.codec.decode(m).n)).toEqual([2]);
   });
 
   it('lets a held message go as soon as the router stops: stop() does not wait the drain time, nothing is dead-lettered, the message comes again', async () => {

@@ -1,5 +1,7 @@
-import { ClosedError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
+import { ClosedError, ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
+import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 import type { IntakeControl, Middleware, RouterContext } from '../router/types.ts';
+import { positiveMsProblems, rangeProblems, wholeProblems } from './option-problems.ts';
 
 /** Where a circuit breaker is. */
 export type CircuitState = 'closed' | 'open' | 'half-open';
@@ -57,6 +59,23 @@ export interface CircuitBreaker extends Middleware {
  * ```
  */
 export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreaker {
+  const where = 'circuitBreaker()';
+  const r = options.failureRate;
+  ConfigError.throwIfAny([
+    ...wholeProblems(where, 'failureThreshold', options.failureThreshold, 1),
+    ...(r === undefined
+      ? []
+      : typeof r !== 'object' || r === null
+        ? [`${where}: failureRate must be { rate, windowMs, minimumCalls? }`]
+        : [
+            ...(typeof r.rate === 'number' && r.rate > 0 && r.rate <= 1 ? [] : [`${where}: failureRate.rate must be a fraction above 0, at most 1, got ${String(r.rate)}`]),
+            ...positiveMsProblems(where, 'failureRate.windowMs', r.windowMs ?? Number.NaN),
+            ...wholeProblems(where, 'failureRate.minimumCalls', r.minimumCalls, 1),
+          ]),
+    ...rangeProblems(where, 'resetTimeoutMs', options.resetTimeoutMs, 0, MAX_TIMER_MS, ' of ms'),
+    // No probe at all would leave the circuit half-open, and the intake paused, for good.
+    ...wholeProblems(where, 'probes', options.probes, 1),
+  ]);
   const threshold = options.failureThreshold ?? 5;
   const rate = options.failureRate;
   const resetTimeoutMs = options.resetTimeoutMs ?? 30_000;
@@ -99,15 +118,22 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     timer.unref();
     emit({ type: 'open', at: Date.now(), failures, error });
   };
+  /**
+   * A half-open probe slot is free: a held message takes it, or, with none held, the paused intake
+   * lets the next one in. (Waking no one would leave intake paused and the circuit half-open for
+   * good: after a probe that succeeded short of `probes`, or one cut short.)
+   */
+  const letProbeIn = (): void => {
+    if (waiters.length > 0) wake();
+    else for (const intake of intakes) intake.resume();
+  };
   const halfOpen = (): void => {
     state = 'half-open';
     epoch++;
     probing = 0;
     probeSuccesses = 0;
     emit({ type: 'half-open', at: Date.now() });
-    // A held message probes; with none held, let one in.
-    if (waiters.length > 0) wake();
-    else for (const intake of intakes) intake.resume();
+    letProbeIn();
   };
   const close = (): void => {
     state = 'closed';
@@ -133,7 +159,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   const probeAbandoned = (of: number): void => {
     if (of !== epoch) return;
     probing--;
-    wake();
+    letProbeIn();
   };
 
   /**
@@ -205,7 +231,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
           probing--;
           probeSuccesses++;
           if (probeSuccesses >= probes) close();
-          else wake();
+          else letProbeIn();
         }
       } else if (state === 'closed') {
         consecutive = 0;

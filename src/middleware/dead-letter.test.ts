@@ -111,6 +111,27 @@ describe('deadLetter()', () => {
     expect(dead.messages[0]!.headers['x-attempts']).toBe('2');
   });
 
+  for (const order of ['inside retry()', 'outside retry()'] as const) {
+    it(`dead-letters a message whose publishes the transport keeps refusing, after maxAttempts deliveries (${order})`, async () => {
+      const runs: number[] = [];
+      const use = [retry({ attempts: 2, initialDelayMs: 0 }), deadLetter({ maxAttempts: 3 })];
+      const name = order === 'inside retry()' ? 'dl-refused-inside' : 'dl-refused-outside';
+      const h = await harness(name, order === 'inside retry()' ? use : use.reverse(), async (msg, ctx) => {
+        runs.push(msg.attempt);
+        ctx.publish('not a topic', { payload: new Uint8Array([1]) }); // refused by the transport, every time
+      });
+      await h.publish({ n: 1 });
+      await h.dlq.untilCount(1, 5_000);
+      await h.stop();
+      const letter = h.dlq.messages[0];
+      // Each delivery ran once (the send failed after the handler succeeded: no in-process retry).
+      expect(runs).toEqual([1, 2, 3]);
+      expect(letter!.headers['x-attempts']).toBe('3');
+      expect(letter!.headers['x-error']).toMatch(/not a topic/);
+      expect(h.router.inspector.handler(name)?.counters.published).toBe(0);
+    });
+  }
+
   it('refuses to dead-letter into a topic the handler’s own pattern consumes, naming the fix', async () => {
     const bus = memory();
     const errors: string[] = [];

@@ -4,6 +4,7 @@ import type { Message } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import { ensureDeadLetterGroup } from '../router/dead-letter-group.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
+import { wholeProblems } from './option-problems.ts';
 import { retriedInProcess } from './retry.ts';
 
 /** Headers a dead-lettered message carries besides its original ones. */
@@ -54,6 +55,14 @@ export interface DeadLetterOptions {
  * ```
  */
 export function deadLetter(options: DeadLetterOptions = {}): Middleware {
+  const where = 'deadLetter()';
+  ConfigError.throwIfAny([
+    ...wholeProblems(where, 'maxAttempts', options.maxAttempts, 1),
+    ...wholeProblems(where, 'maxErrorLength', options.maxErrorLength, 1),
+    ...wholeProblems(where, 'stackLines', options.stackLines, 0),
+    ...(options.topic !== undefined && typeof options.topic !== 'function' ? [`${where}: topic must be a function (msg) => string`] : []),
+    ...(options.transport !== undefined && typeof options.transport?.publish !== 'function' ? [`${where}: transport must be a transport`] : []),
+  ]);
   const maxAttempts = options.maxAttempts ?? 3;
   const topicFor = options.topic ?? ((m: Message) => `${m.topic}.dlq`);
   const maxErrorLength = options.maxErrorLength ?? 1_000;
@@ -92,9 +101,24 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
     ctx.logger.warn(`handler "${ctx.handler}" dead-lettered message ${msg.id} to "${dlqTopic}"`, { error: error.message });
   };
 
-  // Not async: a success passes through as next()'s own promise plus one rejection handler.
+  /**
+   * The handler succeeded but queued messages: send them here, where a failure can still be
+   * dead-lettered. Left to the router (which sends them after the whole chain), a publish the
+   * transport keeps refusing (a topic it rejects) failed the message after this middleware, on
+   * every delivery, for ever. No in-process retry follows a failed send (`retry()` saw success),
+   * so it counts as a final attempt: the transport delivers it again until `maxAttempts`.
+   */
+  const flushFailed = (thrown: unknown, msg: Message, ctx: RouterContext): Promise<void> => {
+    ctx.final = true;
+    return onFailure(thrown, msg, ctx);
+  };
+
+  // Not async: a success passes through as next()'s own promise plus one reaction.
   return function deadLetter(msg, ctx, next) {
-    return next().then(undefined, (thrown: unknown) => onFailure(thrown, msg, ctx));
+    return next().then(
+      () => (ctx.pending > 0 ? ctx.flush().then(undefined, (thrown: unknown) => flushFailed(thrown, msg, ctx)) : undefined),
+      (thrown: unknown) => onFailure(thrown, msg, ctx),
+    );
   };
 }
 

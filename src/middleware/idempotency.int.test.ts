@@ -12,6 +12,8 @@ import { Inbox } from '../testing/inbox.ts';
 import { MemoryBroker, memory } from '../transports/memory/index.ts';
 import { quiet } from './harness.test-support.ts';
 import { idempotency } from './idempotency.ts';
+import { retry } from './retry.ts';
+import { timeout } from './timeout.ts';
 
 const PG_URL = process.env.SWITCHYARD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.SWITCHYARD_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -82,4 +84,61 @@ describe('idempotency() with shared stores: concurrent copies on two consumers r
     expect(effects.size).toBe(20);
     expect([...effects.values()].every((n) => n === 1)).toBe(true);
   });
+});
+
+describe('idempotency() with the transactional PostgreSQL store: an attempt that timed out and writes late', () => {
+  // timeout() in the route's use sits inside the router's idempotency(): the claim rolls back when
+  // the attempt times out, while the handler runs on. Its late write must not land in the retry's
+  // transaction (nor outside any): one effect.
+  for (const when of ['took the transaction before the timeout', 'asks for it after the timeout'] as const) {
+    it(`writes nothing when the handler ${when}`, async () => {
+      const suffix = when.startsWith('took') ? 'early' : 'late';
+      const effects = `idem_int_late_effects_${suffix}_${run}`;
+      const keys = `idem_int_late_keys_${suffix}_${run}`;
+      tables.push(effects, keys);
+      await pool.query(`CREATE TABLE ${effects} (msg_id text NOT NULL, attempt int NOT NULL)`);
+      const bus = memory();
+      const topic = `idem-int-late.${suffix}.${run}`;
+      const acked = new Inbox();
+      const refusals: string[] = [];
+      let secondWrote!: () => void;
+      const afterSecondWrote = new Promise<void>((resolve) => (secondWrote = resolve));
+      let firstTried!: () => void;
+      const afterFirstTried = new Promise<void>((resolve) => (firstTried = resolve));
+      const router = new Router({ logger: quiet, closeTransports: false })
+        .use(
+          async function observe(msg, _ctx, next) {
+            await next();
+            acked.push(msg);
+          },
+          retry({ attempts: 2, initialDelayMs: 0 }),
+          idempotency({ store: postgresIdempotencyStore({ pool, table: keys }) }),
+        )
+        .handle('late-writer', { from: bus, topic, group: 'g', codec, use: [timeout(100)] }, async (msg, ctx) => {
+          const attempt = ctx.attempt;
+          if (attempt === 1) {
+            const early = suffix === 'early' ? pgTransaction(ctx) : undefined;
+            await afterSecondWrote; // ignores its signal: still running when attempt 2 holds the key
+            try {
+              await (early ?? pgTransaction(ctx)).query(`INSERT INTO ${effects} VALUES ($1, $2)`, [msg.id, attempt]);
+            } catch (error) {
+              refusals.push((error as Error).name);
+            }
+            firstTried();
+            return;
+          }
+          await pgTransaction(ctx).query(`INSERT INTO ${effects} VALUES ($1, $2)`, [msg.id, attempt]);
+          secondWrote();
+          await afterFirstTried; // the late write happens while this transaction is open
+        });
+      await router.start();
+      await bus.publish(topic, codec.encode({ n: 1 }));
+      await acked.untilCount(1, 10_000);
+      await router.stop();
+      await bus.close();
+      const r = await pool.query<{ attempt: number }>(`SELECT attempt FROM ${effects}`);
+      expect(r.rows).toEqual([{ attempt: 2 }]);
+      expect(refusals).toEqual(['ClosedError']);
+    });
+  }
 });

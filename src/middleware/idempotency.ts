@@ -1,9 +1,10 @@
-import { ClosedError, SwitchyardError, toError } from '../core/errors.ts';
+import { ClosedError, ConfigError, SwitchyardError, toError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import { attemptEndedError } from '../router/attempt-context.ts';
 import { delay } from '../router/shutdown.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
 import type { IdempotencyClaim, IdempotencyStore } from '../stores/idempotency/store.ts';
+import { positiveMsProblems } from './option-problems.ts';
 
 type Claimed = Extract<IdempotencyClaim, { status: 'claimed' }>;
 
@@ -38,6 +39,11 @@ export interface IdempotencyOptions {
 export function idempotency(options: IdempotencyOptions): Middleware {
   const { store } = options;
   if (typeof store?.claim !== 'function') throw new TypeError('idempotency({ store }): store must be an IdempotencyStore');
+  ConfigError.throwIfAny([
+    ...positiveMsProblems('idempotency()', 'ttlMs', options.ttlMs),
+    ...positiveMsProblems('idempotency()', 'leaseMs', options.leaseMs),
+    ...(options.key !== undefined && typeof options.key !== 'function' ? ['idempotency(): key must be a function (msg, ctx) => string'] : []),
+  ]);
   const custom = options.key;
   const ttlMs = options.ttlMs ?? 7 * 24 * 3600_000;
   const leaseMs = options.leaseMs ?? 60_000;

@@ -1,6 +1,7 @@
-import { ClosedError } from '../core/errors.ts';
+import { ClosedError, ConfigError } from '../core/errors.ts';
 import { delay } from '../router/shutdown.ts';
 import type { Middleware } from '../router/types.ts';
+import { rangeProblems } from './option-problems.ts';
 
 /** Rate limit settings. */
 export interface RateLimitOptions {
@@ -22,7 +23,11 @@ export interface RateLimitOptions {
  */
 export function rateLimit(options: RateLimitOptions): Middleware {
   const perSecond = options?.perSecond;
-  if (!(perSecond > 0)) throw new RangeError(`rateLimit({ perSecond }): perSecond must be a positive number, got ${perSecond}`);
+  ConfigError.throwIfAny([
+    // Infinity made the refill 0/0 = NaN: every message waited NaN ms.
+    ...(typeof perSecond === 'number' && perSecond > 0 && Number.isFinite(perSecond) ? [] : [`rateLimit({ perSecond }): perSecond must be a positive number (finite), got ${String(perSecond)}`]),
+    ...rangeProblems('rateLimit()', 'burst', options?.burst, 1),
+  ]);
   const burst = options.burst ?? 1;
   const interval = 1_000 / perSecond;
   let tokens = burst;

@@ -1,6 +1,8 @@
-import { isClosedError, isPermanentError } from '../core/errors.ts';
+import { ConfigError, isClosedError, isPermanentError } from '../core/errors.ts';
+import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 import { delay } from '../router/shutdown.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
+import { positiveMsProblems, rangeProblems, wholeProblems } from './option-problems.ts';
 
 /** Retry policy. Every field has a default. */
 export interface RetryOptions {
@@ -49,11 +51,21 @@ export interface RetryOptions {
  * ```
  */
 export function retry(options: RetryOptions = {}): Middleware {
+  const where = 'retry()';
+  ConfigError.throwIfAny([
+    ...wholeProblems(where, 'attempts', options.attempts, 1, true),
+    ...rangeProblems(where, 'initialDelayMs', options.initialDelayMs, 0, MAX_TIMER_MS, ' of ms'),
+    ...rangeProblems(where, 'multiplier', options.multiplier, 1),
+    ...rangeProblems(where, 'maxDelayMs', options.maxDelayMs, 0, MAX_TIMER_MS, ' of ms'),
+    ...rangeProblems(where, 'jitter', options.jitter, 0, 1),
+    ...(options.maxElapsedMs === Number.POSITIVE_INFINITY ? [] : positiveMsProblems(where, 'maxElapsedMs', options.maxElapsedMs)),
+    ...(options.retryable !== undefined && typeof options.retryable !== 'function' ? [`${where}: retryable must be a function (error) => boolean`] : []),
+  ]);
   const attempts = options.attempts ?? 3;
   const initial = options.initialDelayMs ?? 100;
   const multiplier = options.multiplier ?? 2;
   const maxDelay = options.maxDelayMs ?? 10_000;
-  const jitter = Math.min(Math.max(options.jitter ?? 0.2, 0), 1);
+  const jitter = options.jitter ?? 0.2;
   const maxElapsed = options.maxElapsedMs ?? Number.POSITIVE_INFINITY;
   const retryable = options.retryable ?? ((error: unknown) => !isPermanentError(error));
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { ConfigError } from '../../core/errors.ts';
+import { ClosedError, ConfigError } from '../../core/errors.ts';
 import { explainPgResources, pgResourceError } from '../../internal/pg-errors.ts';
+import { attemptEndedError } from '../../router/attempt-context.ts';
 import { contextKey, type RouterContext } from '../../router/types.ts';
 import type { ClaimOptions, IdempotencyClaim, IdempotencyStore } from './store.ts';
 
@@ -36,6 +37,9 @@ const txKey = contextKey<PoolClient>('switchyard.postgres.transaction');
  * ```
  */
 export function pgTransaction(ctx: RouterContext): PoolClient {
+  // An attempt that ended (its timeout() fired) and still runs would get the transaction of the
+  // attempt that follows it, from the context they share, and its writes would commit with that one.
+  if (ctx.ended) throw attemptEndedError(ctx, 'pgTransaction(ctx)');
   const client = ctx.get(txKey);
   if (!client) {
     throw new ConfigError(
@@ -43,6 +47,32 @@ export function pgTransaction(ctx: RouterContext): PoolClient {
     );
   }
   return client;
+}
+
+/**
+ * The handler's view of a claim's connection: its queries go through until the claim commits or
+ * rolls back, then they are refused. By then the connection is back in the pool, maybe in another
+ * message's transaction: a query that a handler whose attempt timed out sends late would run
+ * there and commit with it, or outside any transaction — a second effect either way.
+ */
+function guardedClient(client: PoolClient, key: string, isDone: () => boolean): PoolClient {
+  const query = (...args: unknown[]): unknown => {
+    if (!isDone()) return (client.query as (...a: unknown[]) => unknown)(...args);
+    const error = new ClosedError(`the PostgreSQL transaction of message key "${key}"`, {
+      detail: "it was committed or rolled back (its attempt ended: an error, or its timeout() fired); a late query is refused, as it would run in another message's transaction or in none",
+    });
+    const callback = args.at(-1);
+    if (typeof callback !== 'function') return Promise.reject(error);
+    queueMicrotask(() => (callback as (e: Error) => void)(error));
+    return undefined;
+  };
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'query') return query;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 /** Quotes a possibly schema-qualified table name, rejecting anything but plain identifiers. */
@@ -140,7 +170,7 @@ export function postgresIdempotencyStore(options: PostgresIdempotencyOptions): I
     }
     return {
       status: 'claimed',
-      attach: (ctx) => ctx.set(txKey, client),
+      attach: (ctx) => ctx.set(txKey, guardedClient(client, key, () => done)),
       complete: () => finish('COMMIT'),
       release: () => finish('ROLLBACK'),
     };
