@@ -5,7 +5,8 @@ import { commandHandler } from './command-handler.ts';
 import type { Decider } from './decider.ts';
 import type { DomainEvent, EventStore } from './event-store.ts';
 import { memoryEventStore } from './memory-event-store.ts';
-import { memorySnapshotStore } from './snapshots.ts';
+import { saveSnapshot } from './load-aggregate.ts';
+import { memorySnapshotStore, resolveSnapshots } from './snapshots.ts';
 
 type OrderEvent = DomainEvent<'ItemAdded', { priceCents: number }> | DomainEvent<'OrderPlaced', { customerId: string }>;
 type Command = { type: 'AddItem'; priceCents: number } | { type: 'PlaceOrder'; customerId: string };
@@ -67,6 +68,23 @@ describe('commandHandler', () => {
     expect(version).toBe(6);
     expect(state.totalCents).toBe(600);
     expect(reads).toBe(1); // only the event after the snapshot
+  });
+
+  it('ignores and deletes a snapshot ahead of its stream (events lost in a crash, a newer backup restored): commands go on', async () => {
+    const store = memoryEventStore<OrderEvent>();
+    const snapshots = memorySnapshotStore();
+    const orders = commandHandler({ store, decider: orderDecider, snapshots: { store: snapshots, policy: { every: 2 } }, maxBackoffMs: 0 });
+    for (let i = 0; i < 3; i++) await orders.handle('o', add);
+    // A snapshot at version 5 of a stream that has 3 events. Loaded, every append expected
+    // version 5 and failed with ConcurrencyError.
+    await saveSnapshot(resolveSnapshots({ store: snapshots }), 'o', { totalCents: 9_999, status: 'draft' }, 5);
+    const result = await orders.handle('o', add);
+    expect(result).toMatchObject({ version: 4, attempts: 1, state: { totalCents: 400 } });
+    // Replaced by a snapshot of the stream as it is (the policy's, taken by the load that dropped it).
+    const fresh = await snapshots.load('o', 'default');
+    expect(fresh?.version).toBe(3);
+    expect(JSON.parse(new TextDecoder().decode(fresh!.state))).toEqual({ totalCents: 300, status: 'draft' });
+    expect(await orders.load('o')).toEqual({ state: { totalCents: 400, status: 'draft' }, version: 4 });
   });
 
   it('reports bad options at construction', () => {

@@ -20,8 +20,10 @@ const PAGE = 1_000;
 
 /**
  * Loads one aggregate: the latest snapshot (if any, and if its schema version is current) plus
- * the events after it, read from that stream only. When `snapshots` are configured and the
- * policy says one is due (for example a stale snapshot was ignored), a fresh one is saved.
+ * the events after it, read from that stream only. A snapshot of a version the stream does not
+ * reach is deleted and the stream folded from its start (`loadedFromSnapshot` is then 0). When
+ * `snapshots` are configured and the policy says one is due (for example a stale snapshot was
+ * ignored), a fresh one is saved.
  *
  * @example
  * ```ts
@@ -44,14 +46,29 @@ export async function loadAggregate<State, Event extends DomainEvent>(
       version = snapshotVersion = snapshot.version;
     }
   }
-  const loadedFromSnapshot = snapshotVersion;
+  let loadedFromSnapshot = snapshotVersion;
   let eventsRead = 0;
-  for (;;) {
-    const page = await store.readStream(streamId, { from: version + 1, limit: PAGE });
-    for (const event of page) state = decider.evolve(state, event);
-    eventsRead += page.length;
-    if (page.length > 0) version = page[page.length - 1]!.version;
-    if (page.length < PAGE) break;
+  const fold = async (): Promise<void> => {
+    for (;;) {
+      const page = await store.readStream(streamId, { from: version + 1, limit: PAGE });
+      for (const event of page) state = decider.evolve(state, event);
+      eventsRead += page.length;
+      if (page.length > 0) version = page[page.length - 1]!.version;
+      if (page.length < PAGE) break;
+    }
+  };
+  await fold();
+  // Nothing after the snapshot: it may be ahead of the stream (events lost in a crash of a store
+  // that did not fsync them, or a snapshot store restored from a newer backup). Its state has
+  // events the stream lacks, and every append expecting its version would fail with
+  // ConcurrencyError: fold the stream from the start instead, and delete the snapshot, so that
+  // it is not used once the stream grows past it with other events, and so that a fresh one can
+  // replace it (a save never moves a snapshot backwards).
+  if (snapshots && loadedFromSnapshot > 0 && eventsRead === 0 && (await store.streamVersion(streamId)) < loadedFromSnapshot) {
+    await snapshots.store.delete(streamId, snapshots.name);
+    state = decider.initialState();
+    version = snapshotVersion = loadedFromSnapshot = 0;
+    await fold();
   }
   if (snapshots && snapshotDue(snapshots.policy, version, snapshotVersion)) {
     await saveSnapshot(snapshots, streamId, state, version);

@@ -36,7 +36,7 @@ describe('choreography over the memory transport', () => {
     expect(missed).toHaveLength(1);
     expect(JSON.parse(Buffer.from(missed[0]!.payload).toString())).toMatchObject({ correlationId: stuck, started: { orderId: 'o-2' } });
     expect(released.headers[CAUSATION_HEADER]).toBe(missed[0]!.id);
-    expect((await app.store.get(stuck))?.status).toBe('rolled_back');
+    expect((await app.store.get(app.recordId(stuck)))?.status).toBe('rolled_back');
     await app.watcherStatus(ok, 'completed');
     expect(app.seen.messages.some((m) => m.topic.endsWith('inventory.released') && m.headers[CORRELATION_HEADER] === ok)).toBe(false);
     await app.close();

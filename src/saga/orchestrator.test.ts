@@ -511,6 +511,41 @@ describe('SagaOrchestrator', () => {
     await bus.close();
   });
 
+  it('a store write that fails while no recovery scan would resume the instance rejects its waiters, saying how to resume it', async () => {
+    const store = memorySagaStore();
+    const crashed = dieOnceAtWrite(store, 'in_progress');
+    const log: Log = { calls: [], keys: [] };
+    const saga = fourSteps(log);
+    const o = orchestrator({ sagas: [saga], store }); // never started, recoveryIntervalMs 0
+    const handle = await o.begin(saga, { n: 1 }, { id: 'blip-1' });
+    // The drive ends with the failed write; its waiters are told before it does (they used to wait for ever).
+    const outcome = await Promise.race([handle.settled.then(() => 'settled', (error: Error) => error), o.idle().then(() => 'still waiting')]);
+    await crashed;
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toMatch(/^saga blip-1 stopped: the process died before this write reached the store; .*recover\(\)/);
+    expect(((outcome as Error).cause as Error).message).toBe('the process died before this write reached the store');
+    expect((await store.get('blip-1'))!.status).toBe('initiated');
+
+    // As the message says: a scan resumes it, re-running the step whose outcome was not written.
+    const settled = o.settled('blip-1');
+    expect(await o.recover()).toBe(1);
+    expect((await settled).status).toBe('completed');
+    expect(log.calls).toEqual(['do:reserve', 'do:reserve', 'do:charge', 'do:ship', 'do:notify']);
+  });
+
+  it('a store write that fails while recovery scans is left to the next scan, and the waiter gets the settled record', async () => {
+    const store = memorySagaStore();
+    const crashed = dieOnceAtWrite(store, 'in_progress');
+    const log: Log = { calls: [], keys: [] };
+    const saga = fourSteps(log);
+    const o = orchestrator({ sagas: [saga], store, recoveryIntervalMs: 10 });
+    await o.start();
+    const record = await o.run(saga, { n: 1 }, { id: 'blip-2' });
+    await crashed;
+    expect(record.status).toBe('completed');
+    expect(log.calls).toEqual(['do:reserve', 'do:reserve', 'do:charge', 'do:ship', 'do:notify']);
+  });
+
   it('rejects a second saga with the same id and an unknown saga name', async () => {
     const saga = fourSteps({ calls: [], keys: [] });
     const o = orchestrator({ sagas: [saga] });

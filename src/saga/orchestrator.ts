@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { ClosedError, ConfigError, isConcurrencyError, toError } from '../core/errors.ts';
+import { ClosedError, ConfigError, isConcurrencyError, SwitchyardError, toError } from '../core/errors.ts';
 import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 import { MAX_KEY_BYTES, unstorableText } from '../internal/storable-text.ts';
 import type { Transport } from '../core/transport.ts';
@@ -214,8 +214,11 @@ export class SagaOrchestrator {
   }
 
   /**
-   * `begin` and wait until settled. Rejects with ClosedError if this orchestrator closes first, or
-   * ConcurrencyError if another orchestrator took the instance over (it carries on there).
+   * `begin` and wait until settled. Rejects with ClosedError if this orchestrator closes first,
+   * ConcurrencyError if another orchestrator took the instance over (it carries on there), or a
+   * SwitchyardError (`cause`: the store's error) if a store write failed while no recovery scan
+   * would resume the instance (`start()` not called, `recoveryIntervalMs: 0`, or closing). With
+   * recovery scanning, a failed write is only logged: the next scan resumes the instance.
    */
   async run<I>(saga: SagaDefinition<I, unknown> | string, input: I, options: { id?: string } = {}): Promise<SagaRecord> {
     return (await this.begin(saga, input, options)).settled;
@@ -233,16 +236,21 @@ export class SagaOrchestrator {
 
   /**
    * Puts a `compensation_failed` instance back to `compensating` and drives it: the failed
-   * compensation is tried again, then the earlier ones. Resolves with its next settled record.
+   * compensation is tried again, then the earlier ones. Resolves with its next settled record;
+   * rejects like `retrySaga` (unknown id, another status, ConcurrencyError if it changed
+   * meanwhile) and like `run`.
    */
   async retry(id: string): Promise<SagaRecord> {
-    await retrySaga(this.store, id);
-    const settled = this.#settled(id);
     this.#recovery.heartbeat();
+    let settled: Promise<SagaRecord>;
     const unmark = this.#markStarting(id);
     try {
-      const record = await this.store.acquire(id, this.#lease);
-      if (record) this.#startDrive(record, false);
+      // The write that releases the instance leases it to us: released unowned, another
+      // orchestrator's scan could claim it before we did, and this would wait for ever on an
+      // instance settled elsewhere.
+      const record = await retrySaga(this.store, id, this.#lease);
+      settled = this.#settled(id);
+      this.#startDrive(record, false);
     } finally {
       unmark();
     }
@@ -370,9 +378,19 @@ export class SagaOrchestrator {
       } else if (isConcurrencyError(thrown)) {
         this.#logger.warn(`saga ${record.id}: another orchestrator took it over; stopping here`, { owner: this.owner });
         this.#notify(record.id, { error: thrown });
-      } else {
-        // The store failed: the instance stays leased to us and the next recovery scan resumes it.
+      } else if (this.#started && !this.#closing && (this.#options.recoveryIntervalMs ?? 5_000) > 0) {
+        // The store failed: the instance stays leased to us and the next recovery scan resumes it
+        // (and settles it, which resolves its waiters).
         this.#logger.error(`saga ${record.id}: ${toError(thrown).message}; it will be resumed by recovery`, { owner: this.owner });
+      } else {
+        // No scan is coming (not started, recoveryIntervalMs 0, or closing): nothing here would
+        // resume the instance, so its waiters would wait for ever. Tell them instead.
+        const error = new SwitchyardError(
+          `saga ${record.id} stopped: ${toError(thrown).message}; it is left in the store where it stopped, for a recovery scan to resume (start() with recoveryIntervalMs > 0, or recover())`,
+          { cause: thrown },
+        );
+        this.#logger.error(error.message, { owner: this.owner });
+        this.#notify(record.id, { error });
       }
     }
   }

@@ -60,7 +60,7 @@ export interface SagaRecord {
   readonly status: SagaStatus;
   /** Grows by one on every write; writes name the version they read (optimistic concurrency). */
   readonly version: number;
-  /** The saga's input. */
+  /** The saga's input; for a state machine, `{ correlationId }`: what its `correlate` returned. */
   readonly input: unknown;
   /**
    * Orchestrated sagas: the step running (`in_progress`) or being compensated (`compensating`);

@@ -7,6 +7,7 @@ import { CORRELATION_HEADER } from './choreography.ts';
 import { deadlineWatcher, watchDeadlines } from './deadline-watcher.ts';
 import { memorySagaStore } from './memory-saga-store.ts';
 import { SagaSpecification } from './specification.ts';
+import type { SagaStore } from './saga-store.ts';
 import { runStateMachine, type SagaStateMachine } from './state-machine.ts';
 
 const sla = deadlineWatcher({ name: 'sla', start: 'orders.placed', expect: 'shipment.created', withinMs: 1_000, timeoutTopic: 'orders.late' });
@@ -69,9 +70,10 @@ describe('runStateMachine', () => {
       codec.encode({ by: 1, account: 'a' }, { id: 'm4', key: 'a' }), // after completion: ignored
     ]);
     await totals.until(() => totals.messages.some((m) => json<{ total: number }>().decode(m).total === 100), 5_000, () => 'total 100 for a');
-    const a = await store.get('a');
+    // Record ids are namespaced by the machine: another machine on the same key keeps its own.
+    const a = await store.get('counter:a');
     expect(a).toMatchObject({ saga: 'counter', status: 'completed', state: { total: 100 }, handled: ['m1', 'm3'] });
-    expect((await store.get('b'))?.state).toEqual({ total: 5 });
+    expect((await store.get('counter:b'))?.state).toEqual({ total: 5 });
     const forA = totals.messages.filter((m) => m.headers[CORRELATION_HEADER] === 'a');
     // The duplicate re-published its transition's message with the same id; nothing new was decided.
     expect(forA.map((m) => json<{ total: number }>().decode(m).total)).toEqual([10, 10, 100]);
@@ -93,7 +95,7 @@ describe('runStateMachine', () => {
     // armed the 30-day timer for 1 ms, so its timeout came well before this one.
     const soon = await watchDeadlines(
       { name: 'sla-soon', start: 'orders.placed', expect: 'shipment.created', withinMs: 100, timeoutTopic: 'orders.soon-late' },
-      { transport: bus, store: memorySagaStore() }, // a store of its own: both key their instance by the correlation id
+      { transport: bus, store },
     );
     await bus.publish('orders.placed', json<unknown>().encode({ orderId: 'o-7' }, { id: 'start-7', headers: { [CORRELATION_HEADER]: 'conv-7' } }));
     await late.untilCount(1, 5_000);
@@ -113,7 +115,7 @@ describe('runStateMachine', () => {
     await bus.subscribe('orders.late', { group: 't' }, async (m) => late.push(m));
     const options = { name: 'sla', start: 'orders.placed', expect: 'shipment.created', withinMs: 200, timeoutTopic: 'orders.late' };
     const opened = Promise.withResolvers<void>();
-    const first = await watchDeadlines(options, { transport: bus, store, onTransition: (r) => r.id === 'conv-9' && opened.resolve() });
+    const first = await watchDeadlines(options, { transport: bus, store, onTransition: (r) => r.id === 'sla:conv-9' && opened.resolve() });
     await bus.publish('orders.placed', json<unknown>().encode({ orderId: 'o-9' }, { id: 'start-9', headers: { [CORRELATION_HEADER]: 'conv-9' } }));
     await opened.promise;
     await first.close(); // the process stops before the deadline
@@ -121,8 +123,98 @@ describe('runStateMachine', () => {
     const second = await watchDeadlines(options, { transport: bus, store });
     await late.untilCount(1, 5_000);
     expect(late.messages[0]!.headers[CORRELATION_HEADER]).toBe('conv-9');
-    expect((await store.get('conv-9'))?.status).toBe('rolled_back');
+    expect((await store.get('sla:conv-9'))?.status).toBe('rolled_back');
     await second.close();
+    await bus.close();
+  });
+
+  it('two machines on one store and one conversation keep a record each, and both time out with its correlation id', async () => {
+    const bus = memory();
+    const store = memorySagaStore();
+    const late = new Inbox();
+    await bus.subscribe('payment.late', { group: 't' }, async (m) => late.push(m));
+    await bus.subscribe('shipping.late', { group: 't' }, async (m) => late.push(m));
+    const payment = await watchDeadlines({ name: 'payment-sla', start: 'orders.placed', expect: 'payment.charged', withinMs: 50, timeoutTopic: 'payment.late' }, { transport: bus, store });
+    const shipping = await watchDeadlines({ name: 'shipping-sla', start: 'orders.placed', expect: 'shipment.created', withinMs: 80, timeoutTopic: 'shipping.late' }, { transport: bus, store });
+    await bus.publish('orders.placed', json<unknown>().encode({ orderId: 'o-1' }, { id: 'start-1', headers: { [CORRELATION_HEADER]: 'conv-1' } }));
+    // Before the fix, both used the record "conv-1": the second saw the first's start as a replay and never watched.
+    await late.untilCount(2, 5_000);
+    expect(late.messages.map((m) => m.topic).sort()).toEqual(['payment.late', 'shipping.late']);
+    expect(late.messages.map((m) => m.headers[CORRELATION_HEADER])).toEqual(['conv-1', 'conv-1']);
+    expect(new Set(late.messages.map((m) => m.id)).size).toBe(2);
+    const records = await store.list();
+    expect(records.map((r) => `${r.id} ${r.saga} ${r.status}`).sort()).toEqual(['payment-sla:conv-1 payment-sla rolled_back', 'shipping-sla:conv-1 shipping-sla rolled_back']);
+    await payment.close();
+    await shipping.close();
+    await bus.close();
+  });
+
+  it('finds a record stored under the bare correlation id by an earlier version, but not another machine\'s', async () => {
+    const bus = memory();
+    const store = memorySagaStore();
+    const late = new Inbox();
+    await bus.subscribe('orders.late', { group: 't' }, async (m) => late.push(m));
+    const deadline = Date.now() - 1; // already due: fires when the machine starts
+    const waiting = { phase: 'waiting', deadline, started: { orderId: 'o-3' }, correlationId: 'conv-3' };
+    await store.create({ id: 'conv-3', saga: 'sla', status: 'in_progress', input: null, step: 0, history: [], state: waiting, deadlineAt: deadline, handled: ['start-3'] });
+    // Another machine's record under the key this machine will see next.
+    await store.create({ id: 'conv-4', saga: 'other', status: 'in_progress', input: null, step: 0, history: [], state: { phase: 'idle' }, handled: [] });
+    const opened = Promise.withResolvers<void>();
+    const runner = await watchDeadlines(
+      { name: 'sla', start: 'orders.placed', expect: 'shipment.created', withinMs: 60_000, timeoutTopic: 'orders.late' },
+      { transport: bus, store, onTransition: (r) => r.id === 'sla:conv-4' && opened.resolve() },
+    );
+    await late.untilCount(1, 5_000);
+    expect(late.messages[0]!.headers[CORRELATION_HEADER]).toBe('conv-3');
+    expect(await store.get('conv-3')).toMatchObject({ saga: 'sla', status: 'rolled_back' });
+    expect(await store.get('sla:conv-3')).toBeUndefined();
+
+    await bus.publish('orders.placed', json<unknown>().encode({ orderId: 'o-4' }, { id: 'start-4', headers: { [CORRELATION_HEADER]: 'conv-4' } }));
+    await opened.promise;
+    expect(await store.get('sla:conv-4')).toMatchObject({ saga: 'sla', status: 'in_progress', state: { phase: 'waiting', correlationId: 'conv-4' } });
+    expect(await store.get('conv-4')).toMatchObject({ saga: 'other', version: 1 });
+    await runner.close();
+    await bus.close();
+  });
+
+  it('waits longer and longer before trying a failing timeout transition again, and fires once the store is back', async () => {
+    const bus = memory();
+    const inner = memorySagaStore();
+    let down = false;
+    let failedGets = 0;
+    const store: SagaStore = {
+      ...inner,
+      // An outage of the store: every read fails at once.
+      get: async (id) => {
+        if (!down) return inner.get(id);
+        failedGets++;
+        throw new Error('store unavailable');
+      },
+    };
+    const late = new Inbox();
+    await bus.subscribe('orders.late', { group: 't' }, async (m) => late.push(m));
+    const firstFailure = Promise.withResolvers<void>();
+    let errors = 0;
+    const runner = await watchDeadlines(
+      { name: 'sla', start: 'orders.placed', expect: 'shipment.created', withinMs: 20, timeoutTopic: 'orders.late' },
+      {
+        transport: bus,
+        store,
+        onTransition: () => void (down = true), // the wait is persisted; then the store goes down
+        onError: () => void (errors++, firstFailure.resolve()),
+      },
+    );
+    await bus.publish('orders.placed', json<unknown>().encode({ orderId: 'o-5' }, { id: 'start-5', headers: { [CORRELATION_HEADER]: 'conv-5' } }));
+    await firstFailure.promise;
+    // A window of 300 ms after the first failure. With the backoff (100 ms, then 200 ms, …) the
+    // timeout is tried at most twice more in it; re-armed at once, it was tried hundreds of times.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(failedGets).toBeLessThanOrEqual(3);
+    expect(errors).toBe(failedGets);
+    down = false;
+    await late.untilCount(1, 10_000);
+    expect(late.messages[0]!.headers[CORRELATION_HEADER]).toBe('conv-5');
+    await runner.close();
     await bus.close();
   });
 });

@@ -72,6 +72,9 @@ const encoder = new TextEncoder();
 const TIMEOUT_PREFIX = 'timeout@';
 /** Transitions whose messages are kept for replays. */
 const KEEP_PENDING = 10;
+/** Waits before trying a failed timeout transition again: doubling from the first to the last. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5_000;
 
 /**
  * Runs a state-machine saga: consumes its topics, persists each instance's state after every
@@ -81,6 +84,11 @@ const KEEP_PENDING = 10;
  * instance); the messages of a transition are stored with it (for the last 10 transitions) and
  * re-published with the same ids when it is replayed, so a crash between the write and the
  * publish loses nothing. Delivery of decided messages is at least once, with stable ids.
+ *
+ * An instance's record id is `<machine name>:<correlation id>`, so machines sharing a store
+ * and a conversation (two deadline watchers on one order) keep a record each. Records written
+ * by earlier versions under the bare correlation id are still found (if their `saga` is this
+ * machine's name) and kept under that id until the instance ends.
  *
  * @example
  * ```ts
@@ -109,7 +117,8 @@ export async function runStateMachine<S, E extends { readonly type: string }>(
     }
   };
 
-  const arm = (record: SagaRecord): void => {
+  /** Sets the timer of `record`'s deadline; `retryMs` is the wait after a failed try (0 before any). */
+  const arm = (record: SagaRecord, retryMs = 0): void => {
     clearTimeout(timers.get(record.id));
     timers.delete(record.id);
     if (closed || record.deadlineAt === undefined || isSettled(record.status)) return;
@@ -119,24 +128,40 @@ export async function runStateMachine<S, E extends { readonly type: string }>(
         const deadline = record.deadlineAt!;
         // A deadline further away than one timer can wait is waited for in steps.
         if (Date.now() < deadline) return arm(record);
-        void apply(record.id, { type: 'saga.timed_out', deadline }, `${TIMEOUT_PREFIX}${deadline}`, undefined).catch((error: unknown) => {
+        void apply(keyOf(record), { type: 'saga.timed_out', deadline }, `${TIMEOUT_PREFIX}${deadline}`, undefined).catch((error: unknown) => {
           options.onError?.(toError(error), undefined);
-          // Try again shortly: the deadline is persisted, so nothing is forgotten meanwhile.
-          if (!closed) arm({ ...record, deadlineAt: deadline });
+          // Try again later: the deadline is persisted, so nothing is forgotten meanwhile. The
+          // wait doubles, so a store that stays down is not hammered (nor onError flooded) by
+          // a retry loop as fast as its failures come back.
+          if (!closed) arm({ ...record, deadlineAt: deadline }, Math.min(RETRY_MAX_MS, Math.max(RETRY_FIRST_MS, retryMs * 2)));
         });
       },
       // setTimeout fires at once when asked to wait more than 2^31 - 1 ms (~24.8 days): a
       // 30-day deadline would time out the instance right away.
-      Math.min(MAX_TIMER_MS, Math.max(0, record.deadlineAt - Date.now())),
+      Math.max(retryMs, Math.min(MAX_TIMER_MS, Math.max(0, record.deadlineAt - Date.now()))),
     );
     // Not unref'd: a pending deadline is work to do; close() clears it.
     timers.set(record.id, timer);
   };
 
+  /**
+   * Instance `key`'s record (`key` is what `correlate` returned): under this machine's own id,
+   * or under the bare key, where earlier versions kept it — that one only if it is this
+   * machine's (another machine may have used the same key).
+   */
+  const load = async (key: string): Promise<SagaRecord | undefined> => {
+    const own = await store.get(recordId(machine.name, key));
+    if (own) return own;
+    const legacy = await store.get(key);
+    return legacy?.saga === machine.name ? legacy : undefined;
+  };
+
   /** One event into one instance: decide, evolve, persist with the outgoing messages, publish. */
-  const apply = async (id: string, event: E | SagaTimedOut, inputId: string, message: Message | undefined): Promise<void> => {
+  const apply = async (key: string, event: E | SagaTimedOut, inputId: string, message: Message | undefined): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
-      const record = await store.get(id);
+      const record = await load(key);
+      // Message ids below are derived from the record's id, so a legacy record keeps its own.
+      const id = record?.id ?? recordId(machine.name, key);
       if (record?.handled?.includes(inputId)) {
         // A replay (a redelivery after a crash, a second timer): send what that transition
         // decided again, with the same ids, in case the crash came before they were sent.
@@ -149,7 +174,7 @@ export async function runStateMachine<S, E extends { readonly type: string }>(
       const state = (record ? record.state : machine.initialState()) as S;
       const outputs = machine.decide(event, state);
       const next = machine.evolve(state, event);
-      const correlationId = message?.headers[CORRELATION_HEADER] || id;
+      const correlationId = message?.headers[CORRELATION_HEADER] || key;
       const pending: PendingMessage[] = outputs.map((o, i) => ({
         topic: o.topic,
         id: `${id}/${inputId}/${i}`,
@@ -170,9 +195,10 @@ export async function runStateMachine<S, E extends { readonly type: string }>(
       };
       let saved: SagaRecord;
       try {
+        // A new record keeps the key as its input: a timeout, which has no message, is correlated by it.
         saved = record
           ? await store.update({ ...withoutDeadline(record), ...fields })
-          : await store.create({ id, saga: machine.name, input: null, step: 0, history: [], ...fields });
+          : await store.create({ id, saga: machine.name, input: { correlationId: key }, step: 0, history: [], ...fields });
       } catch (error) {
         if (isConcurrencyError(error) && attempt < 20) continue; // someone else wrote first: read again
         throw error;
@@ -201,9 +227,9 @@ export async function runStateMachine<S, E extends { readonly type: string }>(
         try {
           const event = machine.toEvent(message);
           if (event === undefined) return;
-          const id = machine.correlate(event, message);
-          if (id === undefined) return;
-          await apply(id, event, message.id, message);
+          const key = machine.correlate(event, message);
+          if (key === undefined) return;
+          await apply(key, event, message.id, message);
         } catch (error) {
           options.onError?.(toError(error), message);
           throw error;
@@ -219,6 +245,17 @@ export async function runStateMachine<S, E extends { readonly type: string }>(
     await Promise.all(subscriptions.map((s) => s.close()));
   };
   return { close, [Symbol.asyncDispose]: close };
+}
+
+/** The record id of instance `key` of machine `name`. */
+function recordId(name: string, key: string): string {
+  return `${name}:${key}`;
+}
+
+/** What `correlate` returned for the instance of `record`: kept as its input, or (legacy records) its id. */
+function keyOf(record: SagaRecord): string {
+  const input = record.input as { correlationId?: unknown } | null;
+  return typeof input?.correlationId === 'string' ? input.correlationId : record.id;
 }
 
 function withoutDeadline(record: SagaRecord): SagaRecord {

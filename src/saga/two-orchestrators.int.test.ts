@@ -1,18 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
+import { PermanentError } from '../core/errors.ts';
 import { defineSaga } from './definition.ts';
 import { SagaOrchestrator } from './orchestrator.ts';
 import { postgresSagaStore } from './postgres-saga-store.ts';
-import type { SagaRecord } from './saga-store.ts';
+import type { SagaRecord, SagaStore } from './saga-store.ts';
 
 const url = process.env.SWITCHYARD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const table = `saga_two_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 const pools = [new pg.Pool({ connectionString: url, max: 5 }), new pg.Pool({ connectionString: url, max: 5 })];
 const quiet = { warn: () => {}, error: () => {} };
 
+const retryTable = `${table}_retry`;
+
 afterAll(async () => {
   await pools[0]!.query(`DROP TABLE IF EXISTS "${table}"`);
+  await pools[0]!.query(`DROP TABLE IF EXISTS "${retryTable}"`);
   for (const p of pools) await p.end();
 });
 
@@ -121,5 +125,57 @@ it('when an owner cannot renew its lease (partition, stall), the other takes ove
   expect(calls).toEqual(['A:takeover-1:slow', 'B:takeover-1:slow']); // the same idempotency key: the re-run is safe
   const final = await store.get('takeover-1');
   expect(final!.history.map((h) => `${h.step}:${h.output}`)).toEqual(['slow:1', 'after:2']);
+  await Promise.all([a.close(), b.close()]);
+}, 60_000);
+
+it('retry(id) settles the instance it released even when another orchestrator scans right after the release', async () => {
+  let healthy = false;
+  const compensatedBy: string[] = [];
+  const saga = (owner: string) =>
+    defineSaga<string>('refund')
+      .step({
+        name: 'charge',
+        action: async () => 'charged',
+        compensationRetry: { attempts: 1 },
+        compensate: async () => {
+          if (!healthy) throw new Error('refund service down');
+          compensatedBy.push(owner);
+        },
+      })
+      .step({ name: 'ship', action: async () => Promise.reject(new PermanentError('no stock')) })
+      .build();
+  const drivenByB = Promise.withResolvers<string>();
+  const b = new SagaOrchestrator({
+    store: postgresSagaStore({ pool: pools[1]!, table: retryTable }),
+    sagas: [saga('B')],
+    owner: 'B',
+    recoveryIntervalMs: 0,
+    logger: quiet,
+    onEvent: (e) => drivenByB.resolve(`B drove it (${e.type}) while A waited`),
+  });
+  // B's recovery scan runs right after A's next write: the retry command's release of the
+  // instance. Released unowned, the instance went to B, and A's retry() waited for ever.
+  const storeA = postgresSagaStore({ pool: pools[0]!, table: retryTable });
+  let scanAfterNextWrite = false;
+  const racing: SagaStore = {
+    ...storeA,
+    update: async (record, lease) => {
+      const saved = await storeA.update(record, lease);
+      if (scanAfterNextWrite) {
+        scanAfterNextWrite = false;
+        await b.recover();
+      }
+      return saved;
+    },
+  };
+  const a = new SagaOrchestrator({ store: racing, sagas: [saga('A')], owner: 'A', recoveryIntervalMs: 0, logger: quiet });
+  expect((await a.run('refund', 'in', { id: 'retry-race-1' })).status).toBe('compensation_failed');
+
+  healthy = true;
+  scanAfterNextWrite = true;
+  const retried = await Promise.race([a.retry('retry-race-1'), drivenByB.promise]);
+  expect(retried).toMatchObject({ status: 'rolled_back', owner: 'A' });
+  expect(compensatedBy).toEqual(['A']);
+  expect(b.counts()).toEqual({});
   await Promise.all([a.close(), b.close()]);
 }, 60_000);
