@@ -44,6 +44,11 @@ export interface JetStreamSubscriptionContext {
   /** JetStream API prefix, `$JS.API` unless a domain is used. */
   apiPrefix: string;
   onClose(sub: JetStreamSubscription): void;
+  /**
+   * Creates the group's consumer again if it is gone, resuming at stream sequence `resumeAt` (see
+   * `restoreConsumer`); resolves to where it started, or undefined when it still existed.
+   */
+  restore(resumeAt: number): Promise<number | undefined>;
 }
 
 /**
@@ -89,6 +94,10 @@ export class JetStreamSubscription implements Subscription {
   /** When the next pull may go out (after an error status, to avoid a hot loop). */
   #pullAfter = 0;
   #pullTimer: NodeJS.Timeout | undefined;
+  /** Highest stream sequence received (at first the consumer's ack floor): the consumer resumes after it if it has to be created again. */
+  #lastSeq: number;
+  /** A look-up of the consumer (is it gone?) is under way. */
+  #checking = false;
   #paused = false;
   #offline = false;
   #stopping = false;
@@ -98,7 +107,7 @@ export class JetStreamSubscription implements Subscription {
 
   constructor(
     ctx: JetStreamSubscriptionContext,
-    where: { topic: string; stream: string; consumerName: string },
+    where: { topic: string; stream: string; consumerName: string; ackFloor: number },
     options: ResolvedSubscribeOptions,
     handler: Handler,
   ) {
@@ -106,6 +115,7 @@ export class JetStreamSubscription implements Subscription {
     this.topic = where.topic;
     this.stream = where.stream;
     this.consumerName = where.consumerName;
+    this.#lastSeq = where.ackFloor;
     this.#options = options;
     this.#handler = handler;
     this.#prefetch = ctx.options.consumers.prefetch ?? Math.max(64, options.concurrency * 4);
@@ -178,8 +188,10 @@ export class JetStreamSubscription implements Subscription {
     const body = JSON.stringify({ batch: want, expires: nanos(PULL_EXPIRES_MS) });
     const subject = `${this.#ctx.apiPrefix}.CONSUMER.MSG.NEXT.${this.stream}.${this.consumerName}`;
     const expires = setTimeout(() => {
-      this.#report('pull request unanswered (server restarted or link down?); pulling again');
+      this.#report('pull request unanswered (server restarted, link down, or consumer deleted?); pulling again');
       this.#endRequest();
+      // A 2.9 server answers nothing at all to pulls on a consumer that was deleted.
+      this.#checkConsumer();
     }, PULL_EXPIRES_MS + 1_000);
     expires.unref();
     this.#request = { remaining: want, expires };
@@ -210,6 +222,7 @@ export class JetStreamSubscription implements Subscription {
         // request was refused. Say so, and wait a second before asking again.
         this.#report(`${code} ${msg.headers?.description ?? ''}`.trim());
         this.#pullAfter = Date.now() + 1_000;
+        this.#checkConsumer();
       }
       this.#endRequest();
       return;
@@ -220,6 +233,7 @@ export class JetStreamSubscription implements Subscription {
   }
 
   #accept(reply: string, info: DeliveryInfo, msg: Msg): void {
+    if (info.streamSequence > this.#lastSeq) this.#lastSeq = info.streamSequence;
     if (this.#acked.has(`${info.streamSequence}:${info.timestampNanos}`)) {
       this.#suppressed++;
       this.#send(reply, ACK);
@@ -236,6 +250,36 @@ export class JetStreamSubscription implements Subscription {
     const entry: Entry = { seq: info.streamSequence, key: message.key, reply, info, message, retries: 0 };
     this.#bySeq.set(entry.seq, entry);
     this.#dispatcher.push(entry);
+  }
+
+  /**
+   * Pulls went unanswered or were refused: if the group's consumer is gone, it is created again —
+   * otherwise the group would wait for ever, its messages kept in the stream but delivered to no
+   * one. It resumes at the first message this member holds unacked, else after the last one it
+   * received (held messages come again under the new consumer and are matched by sequence).
+   */
+  #checkConsumer(): void {
+    if (this.#checking || this.#stopping || this.#offline) return;
+    this.#checking = true;
+    const held = [...this.#bySeq.keys()];
+    const resumeAt = held.length > 0 ? Math.min(...held) : this.#lastSeq + 1;
+    this.#ctx
+      .restore(resumeAt)
+      .then(
+        (startSeq) => {
+          if (startSeq === undefined) return;
+          this.#report(
+            `consumer "${this.consumerName}" was gone from stream "${this.stream}" (deleted, by its inactive_threshold, or with the stream); ` +
+              `created it again, starting at stream sequence ${startSeq}`,
+          );
+          this.#pullAfter = 0;
+        },
+        (error: unknown) => this.#report(`cannot check whether consumer "${this.consumerName}" still exists: ${(error as Error)?.message}`),
+      )
+      .finally(() => {
+        this.#checking = false;
+        this.#pull();
+      });
   }
 
   #report(detail: string): void {

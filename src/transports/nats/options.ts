@@ -32,7 +32,10 @@ export interface NatsStreamDeclaration extends NatsStreamLimits {
   subjects: string[];
 }
 
-/** Settings of the durable consumer created for each group. */
+/**
+ * Settings of the durable consumer created for each group. Applied to an existing consumer too
+ * when they changed since it was created (all but an unset `maxAckPending`).
+ */
 export interface NatsConsumerOptions {
   /** How long the server waits for an ack before delivering again, in ms. Default 30,000. */
   ackWaitMs?: number;

@@ -126,6 +126,8 @@ export interface ConsumerPlan {
   name: string;
   topic: string;
   from: 'earliest' | 'latest';
+  /** Start at this stream sequence instead of `from` (a consumer created again: see restoreConsumer). */
+  startSeq?: number;
 }
 
 /** The JetStream configuration of a group's durable consumer. */
@@ -138,6 +140,10 @@ export function consumerConfig(plan: ConsumerPlan, c: ResolvedNatsOptions['consu
     filter_subject: plan.topic,
     deliver_policy: plan.from === 'earliest' ? DeliverPolicy.All : DeliverPolicy.New,
   };
+  if (plan.startSeq !== undefined) {
+    config.deliver_policy = DeliverPolicy.StartSequence;
+    config.opt_start_seq = plan.startSeq;
+  }
   if (c.backoffMs) config.backoff = c.backoffMs.map((ms) => nanos(ms));
   if (c.maxAckPending !== undefined) config.max_ack_pending = c.maxAckPending;
   if (c.inactiveThresholdMs !== undefined) config.inactive_threshold = nanos(c.inactiveThresholdMs);
@@ -145,8 +151,33 @@ export function consumerConfig(plan: ConsumerPlan, c: ResolvedNatsOptions['consu
 }
 
 /**
- * Makes sure the group's durable consumer exists. An existing one keeps its position (that is what
- * makes the group persistent); `from` only matters when it is created.
+ * The settings of an existing consumer that differ from the options, as a `consumers.update`
+ * (JetStream changes each of these in place), or undefined when none does. Without it, an option
+ * changed between runs would be ignored for good: a durable consumer keeps the config it was
+ * created with, so raising `maxDeliver` would leave the server giving up on messages at the old
+ * count. An unset `maxAckPending` leaves the consumer's as it is (the server's default is not
+ * known here); an unset `inactiveThresholdMs` removes one set before ("never" is the default).
+ */
+export function consumerUpdate(existing: Partial<ConsumerConfig>, c: ResolvedNatsOptions['consumers']): Partial<ConsumerConfig> | undefined {
+  const want = consumerConfig({ stream: '', name: '', topic: '', from: 'latest' }, c);
+  const backoff = want.backoff ?? [];
+  const changed =
+    (existing.max_deliver ?? -1) !== want.max_deliver ||
+    // With a backoff the server sets ack_wait to its first step, so ack_wait is compared without one only.
+    (backoff.length === 0 && existing.ack_wait !== want.ack_wait) ||
+    (existing.backoff ?? []).join() !== backoff.join() ||
+    (want.max_ack_pending !== undefined && existing.max_ack_pending !== want.max_ack_pending) ||
+    (existing.inactive_threshold ?? 0) !== (want.inactive_threshold ?? 0);
+  if (!changed) return undefined;
+  const update: Partial<ConsumerConfig> = { ack_wait: want.ack_wait, max_deliver: want.max_deliver, backoff, inactive_threshold: want.inactive_threshold ?? 0 };
+  if (want.max_ack_pending !== undefined) update.max_ack_pending = want.max_ack_pending;
+  return update;
+}
+
+/**
+ * Makes sure the group's durable consumer exists, with the settings the options ask for. An
+ * existing one keeps its position (that is what makes the group persistent) and is updated when
+ * its settings differ (`consumerUpdate`); `from` only matters when it is created.
  */
 export async function ensureConsumer(jsm: JetStreamManager, plan: ConsumerPlan, c: ResolvedNatsOptions['consumers']): Promise<ConsumerInfo> {
   const lookup = async (): Promise<ConsumerInfo | undefined> => {
@@ -162,7 +193,13 @@ export async function ensureConsumer(jsm: JetStreamManager, plan: ConsumerPlan, 
     if (existing.config.filter_subject && existing.config.filter_subject !== plan.topic) {
       throw new ConfigError(`consumer "${plan.name}" on stream "${plan.stream}" filters "${existing.config.filter_subject}", not "${plan.topic}"; delete it or pick another group`);
     }
-    return existing;
+    const update = consumerUpdate(existing.config, c);
+    if (!update) return existing;
+    try {
+      return await jsm.consumers.update(plan.stream, plan.name, update);
+    } catch (error) {
+      throw natsError(`cannot update consumer "${plan.name}" on stream "${plan.stream}" to the consumers options (${JSON.stringify(update)})`, error);
+    }
   }
   try {
     return await jsm.consumers.add(plan.stream, consumerConfig(plan, c));
@@ -171,6 +208,35 @@ export async function ensureConsumer(jsm: JetStreamManager, plan: ConsumerPlan, 
     if (raced) return raced;
     throw natsError(`cannot create consumer "${plan.name}" on stream "${plan.stream}" for "${plan.topic}"`, error);
   }
+}
+
+/**
+ * Creates the group's consumer again if it is gone — deleted by an operator, by its
+ * `inactive_threshold` (a member away longer than that), or with its stream — so that the group's
+ * members do not wait for ever on a consumer that no longer exists. It resumes at `resumeAt` (the
+ * first message the member holds unacked, else the one after the last it received or the ack floor
+ * it started from), so messages stored while it was gone are not skipped; a stream created again
+ * since `consumerCreated` starts its sequences over, so the new consumer then starts at its
+ * beginning. `ensureStreamAgain` makes sure the stream exists. Resolves to the new consumer and
+ * where it started, or undefined when the consumer still existed.
+ */
+export async function restoreConsumer(
+  jsm: JetStreamManager,
+  plan: ConsumerPlan,
+  c: ResolvedNatsOptions['consumers'],
+  where: { resumeAt: number; consumerCreated: string },
+  ensureStreamAgain: () => Promise<unknown>,
+): Promise<{ info: ConsumerInfo; startSeq: number } | undefined> {
+  try {
+    await jsm.consumers.info(plan.stream, plan.name);
+    return undefined;
+  } catch (error) {
+    if (!isNotFound(error)) throw natsError(`cannot look up consumer "${plan.name}" on stream "${plan.stream}"`, error);
+  }
+  await ensureStreamAgain();
+  const stream = await jsm.streams.info(plan.stream);
+  const startSeq = Date.parse(stream.created) > Date.parse(where.consumerCreated) ? 1 : where.resumeAt;
+  return { info: await ensureConsumer(jsm, { ...plan, startSeq }, c), startSeq };
 }
 
 /**

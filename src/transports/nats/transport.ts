@@ -24,7 +24,7 @@ import type { NatsNative } from './native.ts';
 import { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from './options.ts';
 import { sendRequest, startResponder, type RequestOptions, type Responder, type RespondOptions, type Responding } from './request-reply.ts';
 import { StatusEmitter, fromClientStatus, type NatsStatus, type NatsStatusListener } from './status.ts';
-import { consumerName, ensureConsumer, ensureStream, isNotFound, planStream } from './streams.ts';
+import { consumerName, ensureConsumer, ensureStream, isNotFound, planStream, restoreConsumer } from './streams.ts';
 
 /** What each mode can promise (see Capabilities). */
 export function natsCapabilities(mode: 'jetstream' | 'core', maxPayloadBytes = 1_048_576): Capabilities {
@@ -370,11 +370,21 @@ export class NatsTransport implements Transport {
     }
     const stream = await this.#stream(topic);
     const name = consumerName(resolved.group, topic);
-    await ensureConsumer(this.#jsm!, { stream, name, topic, from: resolved.from }, this.options.consumers);
+    const consumer = { stream, name, topic, from: resolved.from };
+    const info = await ensureConsumer(this.#jsm!, consumer, this.options.consumers);
     if (this.#closed) throw new ClosedError('nats transport');
+    let consumerCreated = info.created;
+    const restore = async (resumeAt: number): Promise<number | undefined> => {
+      const restored = await restoreConsumer(this.#jsm!, consumer, this.options.consumers, { resumeAt, consumerCreated }, () => {
+        this.#streams.delete(planStream(topic, this.options).name); // it may have been deleted too: look again, create it if so
+        return this.#stream(topic);
+      });
+      if (restored) consumerCreated = restored.info.created;
+      return restored?.startSeq;
+    };
     const sub = new JetStreamSubscription(
-      { nc: this.#nc!, options: this.options, status: this.#status, apiPrefix: '$JS.API', onClose },
-      { topic, stream, consumerName: name },
+      { nc: this.#nc!, options: this.options, status: this.#status, apiPrefix: '$JS.API', onClose, restore },
+      { topic, stream, consumerName: name, ackFloor: info.ack_floor.stream_seq },
       resolved,
       handler,
     );

@@ -103,4 +103,25 @@ describe.skipIf(reason !== undefined)(`rabbitmq when the broker blocks publisher
     await inbox.until(() => inbox.ids().has('after-alarm') && inbox.ids().has('during-alarm'), 10_000, () => `both messages (got ${[...inbox.ids()].join(', ')})`);
     await bus.close();
   });
+
+  it('close() ends while the broker blocks the connection (it answers neither cancel nor close), and loses nothing', async () => {
+    rabbitmqctl('set_disk_free_limit', '100000GB'); // the alarm again
+    const blocked = Promise.withResolvers<void>();
+    const bus = rabbitmq({
+      url: `amqp://guest:guest@127.0.0.1:${AMQP_PORT}`,
+      publishTimeoutMs: 1_000,
+      onEvent: (event) => event.type === 'blocked' && blocked.resolve(),
+    });
+    await bus.subscribe('alarm.close', { group: 'billing' }, async () => {});
+    await expect(bus.publish('alarm.close', [{ id: 'sent-while-blocked', payload: new Uint8Array(16) }])).rejects.toBeInstanceOf(TimeoutError);
+    await blocked.promise;
+    await bus.close(); // waited for the alarm to clear before (for ever here)
+
+    rabbitmqctl('set_disk_free_limit', '1MB');
+    const after = rabbitmq({ url: `amqp://guest:guest@127.0.0.1:${AMQP_PORT}` });
+    const inbox = new Inbox();
+    await after.subscribe('alarm.close', { group: 'billing' }, async (m) => inbox.push(m));
+    await inbox.until(() => inbox.ids().has('sent-while-blocked'), 10_000, () => `the message sent while blocked (got ${[...inbox.ids()].join(', ')})`);
+    await after.close();
+  });
 });

@@ -5,7 +5,7 @@ import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, Subscription } from '../../core/transport.ts';
 import { deferred } from '../../internal/deferred.ts';
 import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
-import { drainWithin } from '../../internal/with-timeout.ts';
+import { drainWithin, waitAtMost } from '../../internal/with-timeout.ts';
 import { toSwitchyardError } from './errors.ts';
 import { fromDelivery, retryDelay, retryQueueName } from './mapping.ts';
 import type { RabbitMQEvent } from './options.ts';
@@ -32,6 +32,8 @@ export interface SubscriptionHost {
   readonly connection: Connection;
   /** For subscriptions that do not set their own. */
   readonly drainTimeoutMs: number;
+  /** How long close() waits for the broker to answer its cancel and channel close. */
+  readonly replyTimeoutMs: number;
   readonly redeliveryDelaysMs: readonly number[];
   readonly reconnectDelayMs: { min: number; max: number };
   event(event: RabbitMQEvent): void;
@@ -294,7 +296,11 @@ export class RabbitMQSubscription implements Subscription {
     this.#host.detach(this);
     const ch = this.#channel;
     const tag = this.#consumerTag;
-    if (ch?.active && tag) await ch.basicCancel(tag).catch(() => undefined);
+    // A broker that stopped reading this connection (a resource alarm blocks it once it publishes)
+    // answers neither the cancel nor the channel close until the alarm clears: wait a bounded
+    // time. Unanswered, both still take effect once it reads again or the connection goes, and
+    // deliveries arriving meanwhile are handed back (#deliver).
+    if (ch?.active && tag) await waitAtMost(ch.basicCancel(tag), this.#host.replyTimeoutMs);
     const drainTimeoutMs = this.options.drainTimeoutMs ?? this.#host.drainTimeoutMs;
     if (!(await drainWithin(this.#idle.promise, drainTimeoutMs, this.#abort))) {
       // Left unacknowledged: closing the channel puts their messages back into the queue.
@@ -305,7 +311,7 @@ export class RabbitMQSubscription implements Subscription {
     // Deliveries that never started go back to the queue, in order, when the channel closes.
     this.#waiting.drain();
     this.#channel = undefined;
-    if (ch?.active) await ch.close().catch(() => undefined);
+    if (ch?.active) await waitAtMost(ch.close(), this.#host.replyTimeoutMs);
     this.#closed.resolve(error);
   }
 

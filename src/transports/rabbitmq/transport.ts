@@ -92,6 +92,7 @@ export class RabbitMQTransport implements Transport {
         return connection();
       },
       drainTimeoutMs: this.options.drainTimeoutMs,
+      replyTimeoutMs: this.options.publishTimeoutMs,
       redeliveryDelaysMs: this.options.redeliveryDelaysMs,
       reconnectDelayMs: this.options.reconnectDelayMs,
       event: (event) => this.#event(event),
@@ -431,7 +432,17 @@ export class RabbitMQTransport implements Transport {
     const deadline = Date.now() + this.options.publishTimeoutMs;
     await waitAtMost(Promise.allSettled([...this.#pending]), deadline - Date.now());
     await waitAtMost(Promise.allSettled([this.#publisher?.close(), this.#redeliverer?.close()]), Math.max(0, deadline - Date.now()));
-    await this.#connection?.close().catch(() => undefined);
+    // connection.close() waits for every channel to close and then for the broker's close-ok, which
+    // a broker that stopped reading (a resource alarm) never sends: after publishTimeoutMs more,
+    // drop the socket. The broker requeues whatever was left unacknowledged.
+    const connection = this.#connection;
+    if (!connection) return;
+    let closed = false;
+    await waitAtMost(
+      connection.close().then(() => (closed = true)),
+      this.options.publishTimeoutMs,
+    );
+    if (!closed) connection.unsafeDestroy();
   }
 }
 
