@@ -1,5 +1,5 @@
-import { Consumer, ListOffsetTimestamps, type Admin, type Message as KafkaRecord, type MessagesStream } from '@platformatic/kafka';
-import { ClosedError, toError } from '../../core/errors.ts';
+import { Base, Consumer, ListOffsetTimestamps, type Admin, type Message as KafkaRecord, type MessagesStream } from '@platformatic/kafka';
+import { ClosedError } from '../../core/errors.ts';
 import { isPattern, topicMatcher } from '../../core/topic.ts';
 import type { ResolvedSubscribeOptions } from '../../core/subscribe-options.ts';
 import type { Handler, Subscription } from '../../core/transport.ts';
@@ -8,7 +8,6 @@ import { deferred } from '../../internal/deferred.ts';
 import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
 import { waitAtMost, withTimeout } from '../../internal/with-timeout.ts';
 import { subscriptionAwareAssigner } from './assignor.ts';
-import { toKafkaError } from './errors.ts';
 import { fromRecord, text } from './mapping.ts';
 import { baseClientOptions, type ResolvedKafkaOptions } from './options.ts';
 
@@ -608,20 +607,27 @@ export class KafkaSubscription implements Subscription {
     // Handlers still running then are given up on: commits stop before their messages, so the
     // group's next member reads those again. (Rebalances keep consumer.drainTimeoutMs.)
     await this.#idle(this.options.drainTimeoutMs ?? this.#config.consumer.drainTimeoutMs, true);
-    await this.#commitRunning;
-    let error: Error | undefined;
-    try {
-      await this.#commitNow();
-    } catch (e) {
-      error = toError(e);
-    }
     const stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined = this.#stream;
     const consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined = this.#consumer;
-    await stream?.close().catch(() => undefined);
-    await consumer?.close(true).catch(() => undefined);
+    // The last commit and leaving the group get `requestTimeoutMs` in all: against a cluster that
+    // stopped answering, the client retries each request for minutes, and what is not committed is
+    // only delivered again (commitNow() reports nothing: a failed commit means duplicates, not loss).
+    await waitAtMost(
+      (async () => {
+        await this.#commitRunning;
+        await this.#commitNow();
+        await stream?.close().catch(() => undefined);
+        await consumer?.close(true).catch(() => undefined);
+      })(),
+      this.#config.requestTimeoutMs,
+    );
+    // Still open when that ran out, or when the group refused LeaveGroup (the client then stays
+    // open, sockets and all): close the connections anyway. The coordinator drops the member after
+    // sessionTimeoutMs, as after a crash.
+    if (stream && !stream.destroyed) stream.destroy();
+    if (consumer && !consumer.closed) await waitAtMost(Base.prototype.close.call(consumer), this.#config.requestTimeoutMs);
     this.#onClose();
     this.#closed.resolve(undefined);
-    if (error) throw toKafkaError(`close subscription to "${this.topic}"`, error);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -2,7 +2,7 @@ import { Producer, ProduceAcks, type MessageToProduce } from '@platformatic/kafk
 import { TransportError } from '../../core/errors.ts';
 import type { NormalizedMessage } from '../../core/message.ts';
 import { deferred, type Deferred } from '../../internal/deferred.ts';
-import { withTimeout } from '../../internal/with-timeout.ts';
+import { waitAtMost, withTimeout } from '../../internal/with-timeout.ts';
 import { murmur2 } from '../embedded/murmur2.ts';
 import { toKafkaError } from './errors.ts';
 import { toRecord } from './mapping.ts';
@@ -102,8 +102,13 @@ export class KafkaPublisher {
     await Promise.all([...this.#inflight]);
   }
 
+  /**
+   * Sends what is queued and waits for requests in flight, at most `producer.timeoutMs`: by then
+   * every publish waiting on them has rejected, while the client may go on retrying a request to a
+   * cluster that stopped answering for minutes (`retries` × `requestTimeoutMs` and more).
+   */
   async close(): Promise<void> {
-    await this.flush();
+    await waitAtMost(this.flush(), this.#options.timeoutMs);
     await this.client.close().catch(() => undefined);
   }
 }
