@@ -569,6 +569,8 @@ export class KafkaSubscription implements Subscription {
             const old = this.#consumer;
             this.#consumer = undefined;
             await waitAtMost(old?.close(true), limit);
+            // Refused LeaveGroup leaves the client open, sockets and all (as in #close).
+            if (old && !old.closed) await closeConnections(old, limit);
             await this.#open();
           }
           break;
@@ -625,7 +627,7 @@ export class KafkaSubscription implements Subscription {
     // open, sockets and all): close the connections anyway. The coordinator drops the member after
     // sessionTimeoutMs, as after a crash.
     if (stream && !stream.destroyed) stream.destroy();
-    if (consumer && !consumer.closed) await waitAtMost(Base.prototype.close.call(consumer), this.#config.requestTimeoutMs);
+    if (consumer && !consumer.closed) await closeConnections(consumer, this.#config.requestTimeoutMs);
     this.#onClose();
     this.#closed.resolve(undefined);
   }
@@ -633,4 +635,12 @@ export class KafkaSubscription implements Subscription {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * Closes a member's connections without leaving the group (the coordinator drops it after
+ * sessionTimeoutMs, as after a crash): for a client whose `close()` failed, which keeps them open.
+ */
+function closeConnections(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, ms: number): Promise<void> {
+  return waitAtMost(Base.prototype.close.call(consumer), ms);
 }
