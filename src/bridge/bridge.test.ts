@@ -137,6 +137,49 @@ describe('bridge on the memory transport', () => {
     expect(m.id).toBe('p-1');
   });
 
+  it('converts to text only what is text: a JSON object or bytes that are not UTF-8 are dead-lettered with the reason, not forwarded as "[object Object]"', async () => {
+    const { shop, warehouse } = pair();
+    const b = await bridge(
+      {
+        transports: { shop, warehouse },
+        routes: [
+          { name: 'json-to-text', from: { transport: 'shop', topic: 'notes', start: 'earliest' }, to: { transport: 'warehouse', topic: 'notes.text' }, format: { in: 'json', out: 'text' } },
+          { name: 'raw-to-text', from: { transport: 'shop', topic: 'blobs', start: 'earliest' }, to: { transport: 'warehouse', topic: 'blobs.text' }, format: { in: 'raw', out: 'text' } },
+        ],
+      },
+      { logger: quiet },
+    );
+    open.push(b);
+    const notes = await collect(warehouse, 'notes.text');
+    const blobs = await collect(warehouse, 'blobs.text');
+    const dlq = await collect(shop, '*.dlq');
+    await shop.publish('notes', [json().encode({ a: 1 }, { id: 'object' }), json().encode('just text', { id: 'string' })]);
+    await shop.publish('blobs', [{ id: 'binary', payload: Uint8Array.of(0xff, 0xfe) }, { id: 'utf8', payload: new Uint8Array(new TextEncoder().encode('héllo')) }]);
+    await notes.untilCount(1, 5_000);
+    await blobs.untilCount(1, 5_000);
+    await dlq.untilCount(2, 5_000);
+    expect(notes.messages.map((m) => [m.id, new TextDecoder().decode(m.payload), m.headers['content-type']])).toEqual([['string', 'just text', 'text/plain; charset=utf-8']]);
+    expect(blobs.messages.map((m) => [m.id, new TextDecoder().decode(m.payload)])).toEqual([['utf8', 'héllo']]);
+    const reasons = Object.fromEntries(dlq.messages.map((m) => [m.id, m.headers['x-error']]));
+    expect(reasons['object']).toMatch(/text output needs a string, got object/);
+    expect(reasons['binary']).toMatch(/not valid UTF-8/);
+  });
+
+  it('dead-letters undecoded bytes a route would encode as JSON, instead of forwarding {"type":"Buffer",…}', async () => {
+    const { shop, warehouse } = pair();
+    const b = await bridge(
+      { transports: { shop, warehouse }, routes: [{ name: 'raw-to-json', from: { transport: 'shop', topic: 'in', start: 'earliest' }, to: { transport: 'warehouse', topic: 'out' }, format: { in: 'raw', out: 'json' } }] },
+      { logger: quiet },
+    );
+    open.push(b);
+    const out = await collect(warehouse, 'out');
+    const dlq = await collect(shop, 'in.dlq');
+    await shop.publish('in', { id: 'bytes', payload: new TextEncoder().encode('{"a":1}') });
+    await dlq.untilCount(1, 5_000);
+    expect(dlq.messages[0]!.headers['x-error']).toMatch(/undecoded bytes \(format.in is raw\)/);
+    expect(out.messages).toEqual([]);
+  });
+
   it('dead-letters a message the transform rejects permanently, with the reason, and goes on with the next', async () => {
     const { shop, warehouse } = pair();
     const registry = new Registry();

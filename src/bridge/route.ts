@@ -1,3 +1,4 @@
+import { text } from '../codecs/raw.ts';
 import type { Codec } from '../core/codec.ts';
 import { CONTENT_TYPE_HEADER } from '../core/codec.ts';
 import { ClosedError, isClosedError, isConfigError, isPermanentError, PermanentError, toError } from '../core/errors.ts';
@@ -123,8 +124,30 @@ export function routeHandler(route: CompiledRoute, onSink: (event: SinkEvent) =>
   };
 }
 
+const TEXT_CONTENT_TYPE = text().contentType;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 function encodePayload(route: CompiledRoute, value: unknown, id: string): Uint8Array {
   if (typeof value === 'string' && route.encode.contentType === RAW_CONTENT_TYPE) return new TextEncoder().encode(value);
+  const cannot = (why: string): PermanentError => new PermanentError(`route "${route.name}": cannot encode the payload of message ${id} as ${route.encode.contentType}: ${why}`);
+  // The codecs would turn anything into bytes, silently: the text codec a decoded JSON object into
+  // "[object Object]" (and bytes into their String(): "104,105" for a Uint8Array), the JSON codec
+  // bytes into {"type":"Buffer","data":[…]}. Such output is a dead letter with the reason, not a forward.
+  if (route.encode.contentType === TEXT_CONTENT_TYPE) {
+    if (typeof value === 'string') return new TextEncoder().encode(value);
+    if (value instanceof Uint8Array) {
+      try {
+        utf8.decode(value);
+      } catch {
+        throw cannot('the payload is not valid UTF-8');
+      }
+      return value; // raw bytes that are text: forwarded as they are, now labelled as text
+    }
+    throw cannot(`text output needs a string, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value} (a transform can turn the payload into text; or use format.out: json)`);
+  }
+  if (value instanceof Uint8Array && route.encode.contentType !== RAW_CONTENT_TYPE) {
+    throw cannot('the payload is undecoded bytes (format.in is raw); set format.in to the format the bytes are in, or return a value from a transform');
+  }
   try {
     const bytes = route.encode.toBytes(value);
     if (!(bytes instanceof Uint8Array)) throw new TypeError(`expected bytes (a Uint8Array or a string), got ${typeof bytes}`);
