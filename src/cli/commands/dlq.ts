@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
 import { listDeadLetters, replayDeadLetters, type DeadLetter } from '../../router/dlq.ts';
-import { chosenBroker, ensureReachable, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
+import { chosenBroker, describeBroker, ensureReachable, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 import { confirm } from '../confirm.ts';
+import { deadLetterTopicExists } from '../dead-letter-topic.ts';
 import { milliseconds } from '../option-parsers.ts';
+import { printable } from '../printable.ts';
 
 /** The dead-letter topic of `topic`: itself when it already ends in `.dlq`. */
 function dlqTopic(topic: string): string {
@@ -25,8 +27,15 @@ function attemptsOf(d: DeadLetter): number | string {
 function deadLetterText(d: DeadLetter): string {
   const attempts = attemptsOf(d);
   const summary = `${d.id}  ${d.failedAt}  attempts=${typeof attempts === 'number' ? attempts : JSON.stringify(attempts)}  handler=${d.handler}  ${d.originalTopic}`;
-  if (d.error === '') return summary; // no x-error header: no blank line under the entry
-  return [summary, ...d.error.split(/\r?\n/).map((line) => `    ${line}`)].join('\n');
+  // Headers come from whoever wrote the dead letter (the error text often quotes the payload):
+  // control characters are printed escaped, so they cannot act on the terminal.
+  if (d.error === '') return printable(summary); // no x-error header: no blank line under the entry
+  return [printable(summary), ...d.error.split(/\r?\n/).map((line) => `    ${printable(line)}`)].join('\n');
+}
+
+/** What `dlq` says of a dead-letter topic the broker does not have (a typo, or nothing ever failed). */
+function noSuchTopic(topic: string, opts: BrokerOptions): string {
+  return `no dead letters: ${describeBroker(opts)} has no ${dlqTopic(topic)} (nothing was dead-lettered from ${topic.endsWith('.dlq') ? 'its topic' : topic}, or the name is wrong: \`switchyard topics\` lists what is there)`;
 }
 
 /**
@@ -50,6 +59,10 @@ export function registerDlq(program: Command): void {
       await ensureReachable(opts);
       const bus = transportFor(opts);
       try {
+        if (!(await deadLetterTopicExists(bus, dlqTopic(topic)))) {
+          console.log(noSuchTopic(topic, opts));
+          return;
+        }
         const letters = await listDeadLetters(bus, dlqTopic(topic), { idleMs: opts.idle });
         if (letters.length === 0) console.log(`no dead letters in ${dlqTopic(topic)}`);
         for (const d of letters) {
@@ -87,11 +100,19 @@ export function registerDlq(program: Command): void {
       }
       const bus = transportFor(opts);
       try {
+        if (!(await deadLetterTopicExists(bus, dlqTopic(topic)))) {
+          console.log(noSuchTopic(topic, opts));
+          if (opts.id) {
+            console.error(`not found in ${dlqTopic(topic)}: ${opts.id.join(', ')}`);
+            process.exitCode = 1;
+          }
+          return;
+        }
         const skipped = new Map<string, string>();
         const onSkip = (id: string, reason: string): void => void skipped.set(id, reason);
         const replayed = await replayDeadLetters(bus, dlqTopic(topic), { idleMs: opts.idle, onSkip, ...(opts.id ? { ids: opts.id } : {}) });
-        for (const id of replayed) console.log(`replayed ${id}`);
-        for (const [id, reason] of skipped) console.error(`not replayed ${id}: ${reason}; it stays in ${dlqTopic(topic)}`);
+        for (const id of replayed) console.log(printable(`replayed ${id}`));
+        for (const [id, reason] of skipped) console.error(printable(`not replayed ${id}: ${reason}; it stays in ${dlqTopic(topic)}`));
         const missing = (opts.id ?? []).filter((id) => !replayed.includes(id) && !skipped.has(id));
         console.log(`${replayed.length} message(s) replayed from ${dlqTopic(topic)}${skipped.size > 0 ? `, ${skipped.size} not replayed` : ''}`);
         if (skipped.size > 0) process.exitCode = 1;

@@ -6,6 +6,7 @@ import type { Message } from '../../core/message.ts';
 import { EmbeddedTransport } from '../../transports/embedded/index.ts';
 import { deleteThrowawayGroup, describeBroker, ensureReachable, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 import { wholeNumber } from '../option-parsers.ts';
+import { printable } from '../printable.ts';
 
 /** The payload as text: decoded when the content type is known, hex otherwise. */
 export function describePayload(message: Pick<Message, 'payload' | 'headers'>): string {
@@ -57,7 +58,8 @@ export function registerTail(program: Command): void {
           const where = m.partition === undefined ? '' : ` ${m.partition}@${m.offset}`;
           const key = m.key === '' ? '' : ` key=${m.key}`;
           const headers = opts.headers ? ` headers=${JSON.stringify(m.headers)}` : '';
-          process.stdout.write(`${when} ${m.topic}${where}${key} id=${m.id}${headers} ${describePayload(m)}\n`);
+          // One line per message, whatever the payload, key or headers hold (escapes, newlines).
+          process.stdout.write(`${printable(`${when} ${m.topic}${where}${key} id=${m.id}${headers} ${describePayload(m)}`)}\n`);
           if (opts.limit !== undefined && seen >= opts.limit) stop();
         });
         const role = bus instanceof EmbeddedTransport ? ` (${bus.role})` : '';
