@@ -100,7 +100,7 @@ describe.skipIf(missing !== undefined)('RabbitMQ over TLS with a restricted user
     const started = Date.now();
     const error = await connectError({ url: url(WRONG_PASSWORD), tls: { ca: pki.ca.cert } });
     expect(isConfigError(error)).toBe(true);
-    expect(error.message).toMatch(/authentication failed .*RabbitMQ refused user "app"; check the user name and password/);
+    expect(error.message).toMatch(/authentication failed \(ACCESS_REFUSED - .*RabbitMQ refused user "app"; check the user name and password/);
     expect(error.message).toContain('amqps://app:***@127.0.0.1');
     expect(Date.now() - started).toBeLessThan(15_000); // not retried until connectTimeoutMs
   });

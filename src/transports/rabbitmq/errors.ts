@@ -30,7 +30,7 @@ export function toSwitchyardError(error: unknown, what: string): SwitchyardError
   if (isConfigError(error) || isTransportError(error) || isTimeoutError(error)) return error;
   const code = amqpCode(error);
   const cause = (error as { cause?: unknown } | null)?.cause;
-  const message = (error instanceof Error ? error.message : String(error)).replace(/^undefined: /, '') + (cause instanceof Error ? ` (${cause.message})` : '');
+  const message = clientMessage(error) + (cause instanceof Error ? ` (${cause.message})` : '');
   const hint = /larger than configured max size/i.test(message)
     ? "the broker's max_message_size is lower than this message; raise it on the broker, or lower maxPayloadBytes to the same value so publish() refuses such messages up front"
     : code === 'CODEC' && /frame size of \d+ bytes exceeds maximum/.test(message)
@@ -42,6 +42,11 @@ export function toSwitchyardError(error: unknown, what: string): SwitchyardError
   // The client could not encode or decode a frame: sending the same thing again fails the same way.
   const retryable = code !== 'CODEC';
   return new TransportError(`rabbitmq: ${what} failed${code ? ` (${code})` : ''}: ${message}`, { cause: error, retryable });
+}
+
+/** rabbitmq-client's message, without the "undefined: " it puts before a connection-level refusal. */
+function clientMessage(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/^undefined: /, '');
 }
 
 /**
@@ -56,7 +61,7 @@ export function connectError(error: unknown, url: string): SwitchyardError {
   const tls = tlsError(what, error, 'tls', secrets);
   if (tls) return tls;
   const code = amqpCode(error);
-  const message = redact(error instanceof Error ? error.message : String(error), secrets);
+  const message = redact(clientMessage(error), secrets);
   if (code === 'ACCESS_REFUSED' && /login was refused|authentication/i.test(message)) {
     let user = '';
     try {

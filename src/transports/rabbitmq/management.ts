@@ -19,6 +19,14 @@ export async function managementGet<T>(base: string, amqpUrl: string, path: stri
   const response = await fetch(url, { headers: { authorization: `Basic ${auth}` } }).catch((error: unknown) => {
     throw new TransportError(`rabbitmq: management API ${api.origin} unreachable: ${String(error)}`, { cause: error });
   });
-  if (!response.ok) throw new TransportError(`rabbitmq: management API answered ${response.status} for ${url.pathname}`, { retryable: response.status >= 500 });
+  if (!response.ok) {
+    const hint =
+      response.status === 401
+        ? ': it refused the credentials — give the management user and password in the management URL (http://user:password@host:15672)'
+        : response.status === 403
+          ? ': the user may not use the management API — give it the monitoring or management tag (rabbitmqctl set_user_tags)'
+          : '';
+    throw new TransportError(`rabbitmq: management API answered ${response.status} for ${url.pathname}${hint}`, { retryable: response.status >= 500 });
+  }
   return (await response.json()) as T;
 }
