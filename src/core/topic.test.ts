@@ -7,6 +7,7 @@ describe('topic names and patterns', () => {
     expect(topicProblems('orders.updates.c-42')).toEqual([]);
     expect(topicProblems('orders..placed')[0]).toMatch(/empty token/);
     expect(topicProblems('.orders')[0]).toMatch(/empty token/);
+    expect(topicProblems('bad..')).toEqual(['topic "bad.." has an empty token (two dots, or a dot at an end)']); // two empty tokens, said once
     expect(topicProblems('orders placed')[0]).toMatch(/may only contain/);
     expect(topicProblems('orders.*')[0]).toMatch(/wildcards are for subscriptions/);
     expect(topicProblems('')[0]).toMatch(/non-empty string/);

@@ -26,7 +26,8 @@ function nameProblems(kind: 'topic' | 'pattern', name: unknown): string[] {
       );
     }
   });
-  return problems;
+  // One line per kind of problem: "a..b..c" has two empty tokens, but one thing to fix.
+  return [...new Set(problems)];
 }
 
 /** Problems with a topic name to publish to (no wildcards); empty when it is valid. */
