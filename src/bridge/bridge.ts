@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
 import { isPattern, topicMatches, topicProblems } from '../core/topic.ts';
 import type { Transport } from '../core/transport.ts';
+import { consoleLogger } from '../internal/console-logger.ts';
 import { deadLetter } from '../middleware/dead-letter.ts';
 import { retry } from '../middleware/retry.ts';
 import type { LagSource } from '../observability/lag.ts';
@@ -218,7 +219,7 @@ export async function prepareBridge(input: BridgeConfig | unknown, options: Brid
   const compiled: CompiledRoute[] = [];
   const extras: Array<{ spec: RouteSpec; use: Middleware[] }> = [];
   for (const [i, spec] of config.routes.entries()) {
-    const r = await compileRoute(spec, i, created.byName, schemas.types, baseDir, options.logger ?? consoleLogger);
+    const r = await compileRoute(spec, i, created.byName, schemas.types, baseDir, options.logger ?? defaultLogger);
     if ('problems' in r) problems.push(...r.problems);
     else {
       compiled.push(r.route);
@@ -277,12 +278,7 @@ export async function bridge(input: BridgeConfig | unknown, options: BridgeOptio
 }
 
 // The router's default, for the few lines the bridge logs itself.
-const consoleLogger: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: (message, fields) => console.warn(`switchyard: ${message}`, fields ?? ''),
-  error: (message, fields) => console.error(`switchyard: ${message}`, fields ?? ''),
-};
+const defaultLogger = consoleLogger();
 
 async function compileRoute(
   spec: RouteSpec,

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isClosedError, isTimeoutError } from '../core/errors.ts';
+import { consoleLogger } from './console-logger.ts';
 import { ContiguousCommit } from './contiguous-commit.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { drainWithin, waitAtMost, withTimeout } from './with-timeout.ts';
@@ -204,5 +205,22 @@ describe('drainWithin', () => {
     settle();
     await expect(draining).resolves.toBe(true);
     expect(abort.signal.aborted).toBe(false);
+  });
+});
+
+describe('consoleLogger', () => {
+  it('writes each warning on one line, however long its fields', () => {
+    const lines: unknown[][] = [];
+    const spy = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void lines.push(args));
+    try {
+      consoleLogger().warn('handler "h" dead-lettered message m1 to "t.dlq"', { error: `DecodeError: ${'x'.repeat(200)}`, attempt: 3 });
+      consoleLogger('switchyard saga').warn('no fields');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toHaveLength(1);
+    expect(lines[0]![0]).toMatch(/^switchyard: handler "h" dead-lettered message m1 to "t\.dlq" \{ error: 'DecodeError: x+', attempt: 3 \}$/);
+    expect(lines[1]).toEqual(['switchyard saga: no fields']);
   });
 });

@@ -2,6 +2,7 @@ import { ClosedError, ConfigError, toError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import { groupProblems, patternProblems } from '../core/topic.ts';
 import { MAX_TIMER_MS } from '../core/timer-limit.ts';
+import { consoleLogger } from '../internal/console-logger.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { compose, type Terminal } from './compose.ts';
 import { FailureLog } from './failure-log.ts';
@@ -35,12 +36,7 @@ export interface RunOptions {
   processSignals?: readonly NodeJS.Signals[];
 }
 
-const consoleLogger: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: (message, fields) => console.warn(`switchyard: ${message}`, fields ?? ''),
-  error: (message, fields) => console.error(`switchyard: ${message}`, fields ?? ''),
-};
+const defaultLogger = consoleLogger();
 
 class Route {
   readonly name: string;
@@ -155,7 +151,7 @@ export class Router {
   readonly inspector: RouterInspector;
 
   constructor(options: RouterOptions = {}) {
-    this.#logger = options.logger ?? consoleLogger;
+    this.#logger = options.logger ?? defaultLogger;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.#abortGraceMs = options.abortGraceMs ?? Math.min(this.#drainTimeoutMs, 5_000);
     const problems = [this.#drainTimeoutMs, this.#abortGraceMs].flatMap((ms, i) => {

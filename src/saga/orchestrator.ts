@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ClosedError, ConfigError, isConcurrencyError, SwitchyardError, toError } from '../core/errors.ts';
 import { MAX_TIMER_MS } from '../core/timer-limit.ts';
+import { consoleLogger } from '../internal/console-logger.ts';
 import { MAX_KEY_BYTES, unstorableText } from '../internal/storable-text.ts';
 import type { Transport } from '../core/transport.ts';
 import { actionKey, compensationKey, validateSaga, type SagaDefinition, type SagaStep } from './definition.ts';
@@ -75,10 +76,7 @@ interface Active {
   emitting: Promise<void> | undefined;
 }
 
-const consoleLogger: SagaLogger = {
-  warn: (message, fields) => console.warn(`switchyard saga: ${message}`, fields ?? ''),
-  error: (message, fields) => console.error(`switchyard saga: ${message}`, fields ?? ''),
-};
+const defaultLogger: SagaLogger = consoleLogger('switchyard saga');
 
 /**
  * Runs orchestrated sagas: each step's action in order, each result feeding the next; on a
@@ -152,7 +150,7 @@ export class SagaOrchestrator {
     this.topic = options.topic ?? SAGA_EVENTS_TOPIC;
     this.deadLetterTopic = options.deadLetterTopic ?? `${this.topic}.dlq`;
     this.#lease = { owner: this.owner, ms: leaseMs };
-    this.#logger = options.logger ?? consoleLogger;
+    this.#logger = options.logger ?? defaultLogger;
     this.#recovery = new RecoveryLoop({
       store: this.store,
       lease: this.#lease,
