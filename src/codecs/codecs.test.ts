@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { type } from 'arktype';
 import protobufjs from 'protobufjs';
 import * as v from 'valibot';
@@ -7,6 +8,7 @@ import { isConfigError, type DecodeError, type ValidationError } from '../core/e
 import { json } from './json.ts';
 import { protobuf } from './protobuf.ts';
 import { raw, text } from './raw.ts';
+import type { StandardSchema } from './standard-schema.ts';
 
 const at = { topic: 'orders.placed', id: 'msg-1' };
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -65,6 +67,15 @@ describe('json codec', () => {
     expect(isConfigError(error)).toBe(true);
     expect(error.message).toMatch(/validate\(\) middleware/);
   });
+
+  it('rejects a schema whose validate returns a Promise of another realm too, instead of passing undefined', () => {
+    // A schema built in a vm context (or a worker's copy) returns a Promise that is not this realm's.
+    const foreign = runInNewContext('({ then: undefined, p: Promise.resolve({ issues: [{ message: "bad" }] }) })').p as Promise<unknown>;
+    expect(foreign instanceof Promise).toBe(false);
+    const schema = { '~standard': { version: 1, vendor: 'vm', validate: () => foreign } } as unknown as StandardSchema<unknown, { id: string }>;
+    const error = failure(() => json(schema).decode({ ...at, payload: bytes('{"id":"x"}') }));
+    expect(isConfigError(error)).toBe(true);
+  });
 });
 
 describe('raw and text codecs', () => {
@@ -121,6 +132,17 @@ describe('protobuf codec', () => {
     );
     expect(error.code).toBe('VALIDATION');
     expect(error.message).toMatch(/shop.OrderPlaced: .*customer: object expected/);
+  });
+
+  it('refuses 64-bit integers beyond the range instead of sending them wrapped around', () => {
+    const order = { orderId: 'o', items: [], status: 'NEW', customer: null };
+    for (const totalCents of ['9223372036854775808', '-9223372036854775809', '99999999999999999999999', 2n ** 63n]) {
+      const error = failure(() => codec.encode({ ...order, totalCents } as never));
+      expect(error.code).toBe('VALIDATION');
+      expect(error.message).toMatch(/totalCents: 64-bit integer .* expected, got/);
+    }
+    const edge = codec.encode({ ...order, totalCents: '-9223372036854775808' });
+    expect(codec.decode({ ...at, payload: edge.payload }).totalCents).toBe('-9223372036854775808');
   });
 
   it('refuses what fromObject would coerce or drop, naming every field, and takes the JSON shape as it comes', () => {

@@ -69,7 +69,8 @@ function valueProblems(field: FieldShape, v: unknown, at: string): string[] {
   }
   if (resolved && 'fieldsArray' in resolved) return protobufProblems(resolved, v, at);
   const t = field.type;
-  const bad = (what: string): string[] => [`${at}: ${what} expected, got ${JSON.stringify(v) ?? typeof v}`];
+  // JSON.stringify throws on a bigint.
+  const bad = (what: string): string[] => [`${at}: ${what} expected, got ${typeof v === 'bigint' ? `${v}n` : (JSON.stringify(v) ?? typeof v)}`];
   if (t === 'string') return typeof v === 'string' ? [] : bad('string');
   if (t === 'bool') return typeof v === 'boolean' ? [] : bad('boolean');
   if (t === 'double' || t === 'float') return typeof v === 'number' ? [] : bad('number');
@@ -78,10 +79,14 @@ function valueProblems(field: FieldShape, v: unknown, at: string): string[] {
   if (UINT32.has(t)) return Number.isInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 32 ? [] : bad('unsigned 32-bit integer');
   if (INT64.has(t) || UINT64.has(t)) {
     const unsigned = UINT64.has(t);
+    // Strings and bigints within the type's range: fromObject (Long.fromString) wraps one beyond
+    // it without a word, so 2^63 would be sent as -2^63.
+    const [min, max] = unsigned ? [0n, 2n ** 64n - 1n] : [-(2n ** 63n), 2n ** 63n - 1n];
+    const inRange = (b: bigint): boolean => b >= min && b <= max;
     const ok =
       (typeof v === 'number' && Number.isSafeInteger(v) && (!unsigned || v >= 0)) ||
-      (typeof v === 'string' && (unsigned ? /^\d+$/ : /^-?\d+$/).test(v)) ||
-      (typeof v === 'bigint' && (!unsigned || v >= 0n)) ||
+      (typeof v === 'string' && (unsigned ? /^\d+$/ : /^-?\d+$/).test(v) && inRange(BigInt(v))) ||
+      (typeof v === 'bigint' && inRange(v)) ||
       (typeof v === 'object' && v !== null && Number.isInteger((v as { low?: unknown }).low) && Number.isInteger((v as { high?: unknown }).high));
     return ok ? [] : bad(`${unsigned ? 'unsigned ' : ''}64-bit integer (a number or a decimal string)`);
   }

@@ -38,13 +38,16 @@ function toIssues(result: Extract<StandardResult<unknown>, { issues: object }>):
 /** Validates synchronously; throws ValidationError naming the message and every issue. */
 export function validateSync<O>(schema: StandardSchema<unknown, O>, value: unknown, at: MessageLocation): O {
   const result = schema['~standard'].validate(value);
-  if (result instanceof Promise) {
+  // Any thenable, not only this realm's Promise (a schema built in a vm context or another copy of
+  // a polyfill): read as a result, it has no issues and no value, and would pass as undefined.
+  if (typeof (result as { then?: unknown }).then === 'function') {
     throw new ConfigError(
       `the ${schema['~standard'].vendor} schema for "${at.topic}" validates asynchronously; codecs need a synchronous schema (use the validate() middleware for async ones)`,
     );
   }
-  if (result.issues) throw new ValidationError(at, toIssues(result));
-  return result.value;
+  const sync = result as StandardResult<O>;
+  if (sync.issues) throw new ValidationError(at, toIssues(sync));
+  return sync.value;
 }
 
 /** Validates, awaiting async schemas; throws ValidationError naming the message and every issue. */

@@ -115,6 +115,43 @@ describe('lag monitor', () => {
     expect(valueOf(samples, METRIC_NAMES.alerts, { type: 'lag.recovered', rule: 'lag' })).toBe(1);
   });
 
+  it('does not flap when the recovery thresholds leave one out, or the age is sometimes unknown', async () => {
+    const flaps = async (options: Parameters<typeof lagMonitor>[0], readings: Array<Partial<LagReading>>): Promise<string[]> => {
+      const source = options.sources[0] as ReturnType<typeof scripted>;
+      const monitor = lagMonitor(options);
+      const events: string[] = [];
+      monitor.on((e) => events.push(e.type));
+      for (const r of readings) {
+        source.set(r);
+        await monitor.sample();
+      }
+      return events;
+    };
+    // recovered names only the age: the messages threshold still has to be met (half of high).
+    const partial = scripted();
+    expect(await flaps({ sources: [partial], high: { messages: 100, ageMs: 60_000 }, recovered: { ageMs: 1_000 }, registry: false }, [
+      { messages: 500, oldestAgeMs: 500 },
+      { messages: 500, oldestAgeMs: 500 },
+      { messages: 500, oldestAgeMs: 500 },
+      { messages: 40, oldestAgeMs: 500 },
+    ])).toEqual(['lag.high', 'lag.recovered']);
+    // A reading without an age says nothing about an age threshold; an empty backlog has recovered.
+    const ageless = scripted();
+    expect(await flaps({ sources: [ageless], high: { ageMs: 1_000 }, registry: false }, [
+      { messages: 5, oldestAgeMs: 5_000 },
+      { messages: 5, oldestAgeMs: undefined },
+      { messages: 5, oldestAgeMs: 5_000 },
+      { messages: 0, oldestAgeMs: undefined },
+    ])).toEqual(['lag.high', 'lag.recovered']);
+  });
+
+  it('refuses thresholds that would flap: high 0, or recovery at or above high', () => {
+    expect(() => lagMonitor({ sources: [scripted()], high: { messages: 0 } })).toThrow(/high.messages must be > 0/);
+    expect(() => lagMonitor({ sources: [scripted()], high: { messages: 100, ageMs: 1_000 }, recovered: { messages: 100, ageMs: 2_000 } })).toThrow(
+      /2 problems[\s\S]*recovered.messages \(100\) must be below high.messages[\s\S]*recovered.ageMs \(2000\) must be below high.ageMs/,
+    );
+  });
+
   it('reports every configuration problem at once', () => {
     expect(() => lagMonitor({ sources: [], intervalMs: 0, high: {} })).toThrow(/3 problems/);
     expect(() => lagMonitor({ sources: [scripted(), scripted()] })).toThrow(/"scripted" appears more than once/);

@@ -55,7 +55,8 @@ export interface LagMonitorOptions {
   high?: LagThresholds;
   /**
    * A lagging group has recovered once it is at or below every threshold here (hysteresis, so a
-   * group hovering around `high` does not flap). Default: half of each `high` threshold.
+   * group hovering around `high` does not flap). Each must be below its `high` counterpart; one
+   * left out is half of its `high` threshold. Default: half of each `high` threshold.
    */
   recovered?: LagThresholds;
   /** Export `switchyard_consumer_lag_messages` / `_seconds` here; `false` for none. Default: prom-client's global `register`. */
@@ -110,17 +111,27 @@ export class LagMonitor {
     if (!(intervalMs > 0)) problems.push(`lagMonitor: intervalMs must be a positive number, got ${intervalMs}`);
     const high = options?.high ?? { messages: 10_000 };
     if (high.messages === undefined && high.ageMs === undefined) problems.push('lagMonitor: high needs messages and/or ageMs');
-    for (const [name, t] of [['high', high], ['recovered', options?.recovered ?? {}]] as const) {
-      if (t.messages !== undefined && !(t.messages >= 0)) problems.push(`lagMonitor: ${name}.messages must be ≥ 0, got ${t.messages}`);
-      if (t.ageMs !== undefined && !(t.ageMs >= 0)) problems.push(`lagMonitor: ${name}.ageMs must be ≥ 0, got ${t.ageMs}`);
+    // A high threshold of 0 holds for an idle group, and recovery at or above high flaps: a reading
+    // between the two would raise lag.high and lag.recovered on alternate samples.
+    if (high.messages !== undefined && !(high.messages > 0)) problems.push(`lagMonitor: high.messages must be > 0, got ${high.messages}`);
+    if (high.ageMs !== undefined && !(high.ageMs > 0)) problems.push(`lagMonitor: high.ageMs must be > 0, got ${high.ageMs}`);
+    const recovered = options?.recovered ?? {};
+    for (const field of ['messages', 'ageMs'] as const) {
+      const r = recovered[field];
+      if (r === undefined) continue;
+      if (!(r >= 0)) problems.push(`lagMonitor: recovered.${field} must be ≥ 0, got ${r}`);
+      else if (high[field] !== undefined && !(r < high[field])) problems.push(`lagMonitor: recovered.${field} (${r}) must be below high.${field} (${high[field]}), or the group flaps between lag.high and lag.recovered`);
     }
     ConfigError.throwIfAny(problems);
     this.#sources = [...options.sources];
     this.#intervalMs = intervalMs;
     this.#high = { ...high };
-    this.#recovered = options.recovered ?? {
+    // A recovery threshold left out is half its high one: one that was not checked at all would let
+    // a group still above that high threshold recover, and go high again on the next sample.
+    this.#recovered = {
       ...(high.messages !== undefined ? { messages: Math.floor(high.messages / 2) } : {}),
       ...(high.ageMs !== undefined ? { ageMs: high.ageMs / 2 } : {}),
+      ...recovered,
     };
     this.#set = options.registry === false ? undefined : metricSet(options.registry ?? defaultRegistry);
     this.#logger = options.logger;
@@ -257,8 +268,18 @@ function exceeds(r: LagReading, t: LagThresholds): boolean {
   return (t.messages !== undefined && r.messages >= t.messages) || (t.ageMs !== undefined && r.oldestAgeMs !== undefined && r.oldestAgeMs >= t.ageMs);
 }
 
+/**
+ * At or below every recovery threshold the reading can be judged on, and judged on at least one:
+ * a reading without an age (a source that only sometimes knows it) says nothing about an age
+ * threshold, so the group stays as it was rather than recovering and going high again. A group
+ * with nothing left to process has recovered whatever its age says.
+ */
 function within(r: LagReading, t: LagThresholds): boolean {
-  return (t.messages === undefined || r.messages <= t.messages) && (t.ageMs === undefined || r.oldestAgeMs === undefined || r.oldestAgeMs <= t.ageMs);
+  if (r.messages === 0) return true;
+  const byMessages = t.messages !== undefined;
+  const byAge = t.ageMs !== undefined && r.oldestAgeMs !== undefined;
+  if (!byMessages && !byAge) return false;
+  return (!byMessages || r.messages <= t.messages!) && (!byAge || r.oldestAgeMs! <= t.ageMs!);
 }
 
 function fields(r: LagReading): Record<string, unknown> {

@@ -26,6 +26,21 @@ describe('logging', () => {
     expect(JSON.stringify(lines)).not.toMatch(/s3cret|hunter2/);
   });
 
+  it('safeFields redacts qualified credential names too (clientSecret, x-api-key, dbPassword), not look-alikes', () => {
+    const fields = safeFields({
+      clientSecret: 's1',
+      'x-api-key': 's2',
+      dbPassword: 's3',
+      headers: { 'proxy-authorization': 'Basic s4', 'x-auth-token': 's5' },
+      secretAccessKey: 's6',
+      passphrase: 's7',
+      tokenCount: 3,
+      payloadSize: 12,
+    });
+    expect(JSON.stringify(fields)).not.toMatch(/s[1-7]/);
+    expect(fields).toMatchObject({ tokenCount: 3, payloadSize: 12 });
+  });
+
   it('safeFields shows byte arrays by size and errors by name and message', () => {
     expect(safeFields({ bytes: new Uint8Array(3), error: new TypeError('x') })).toEqual({ bytes: '[3 bytes]', error: { name: 'TypeError', message: 'x' } });
   });

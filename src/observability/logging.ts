@@ -11,8 +11,11 @@ export interface PinoLike {
   error(fields: object, message: string): void;
 }
 
-/** Field names whose values are never logged (compared case-insensitively, ignoring `-` and `_`). */
-export const REDACTED_FIELDS: readonly string[] = Object.freeze(['payload', 'body', 'password', 'passwd', 'secret', 'token', 'accesstoken', 'refreshtoken', 'authorization', 'apikey', 'credentials', 'cookie', 'sasl', 'privatekey']);
+/**
+ * Field names whose values are never logged (compared case-insensitively, ignoring `-` and `_`); a
+ * name ending in one of them counts too (`clientSecret`, `x-api-key`, `dbPassword`).
+ */
+export const REDACTED_FIELDS: readonly string[] = Object.freeze(['payload', 'body', 'password', 'passwd', 'secret', 'token', 'accesstoken', 'refreshtoken', 'authorization', 'apikey', 'credentials', 'cookie', 'sasl', 'privatekey', 'passphrase', 'secretkey', 'accesskey']);
 
 /** Settings of `pinoLogger()`. */
 export interface PinoLoggerOptions {
@@ -33,7 +36,12 @@ const normalize = (name: string): string => name.toLowerCase().replace(/[-_]/g, 
  * ```
  */
 export function safeFields(fields: Record<string, unknown>, redact: readonly string[] = REDACTED_FIELDS): Record<string, unknown> {
-  const names = new Set(redact.map(normalize));
+  const names = [...new Set(redact.map(normalize))];
+  // By suffix, not only whole names: credentials mostly come qualified (clientSecret, x-api-key).
+  const secret = (key: string): boolean => {
+    const k = normalize(key);
+    return names.some((n) => k.endsWith(n));
+  };
   const clean = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') return value.includes('@') ? maskUrlPasswords(value) : value;
     if (value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
@@ -42,7 +50,7 @@ export function safeFields(fields: Record<string, unknown>, redact: readonly str
     if (depth >= 4) return '[object]';
     if (Array.isArray(value)) return value.map((v) => clean(v, depth + 1));
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = names.has(normalize(k)) ? '[redacted]' : clean(v, depth + 1);
+    for (const [k, v] of Object.entries(value)) out[k] = secret(k) ? '[redacted]' : clean(v, depth + 1);
     return out;
   };
   return clean(fields, 0) as Record<string, unknown>;
