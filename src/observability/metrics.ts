@@ -121,7 +121,9 @@ export function metrics(options: MetricsOptions = {}): Middleware {
       if (startedAt === UNTIMED) return;
       const ended = performance.now();
       s.duration.observe((ended - startedAt) / 1000);
-      if (succeeded) {
+      // A timestamp of 0 or below is none (Kafka's -1 for records without one): no latency to record,
+      // rather than 56 years of it, which would also fire the latency alert.
+      if (succeeded && msg.timestamp > 0) {
         const latency = (wallClock(ended) - msg.timestamp) / 1000;
         s.latency.observe(latency > 0 ? latency : 0);
       }

@@ -60,6 +60,12 @@ describe('rabbitmq mapping', () => {
     expect(headerText(Buffer.from('bytes'))).toBe('bytes');
   });
 
+  it("takes another client's timestamp 0 as none: the arrival time, not 1970 (56 years of end-to-end latency)", () => {
+    const before = Date.now();
+    const m = fromDelivery({ routingKey: 'users.created', body: Buffer.from('x'), timestamp: 0 } as never);
+    expect(m.timestamp).toBeGreaterThanOrEqual(before);
+  });
+
   it('redelivers with attempt + 1, keeping dead-letter headers as the handler saw them', () => {
     const delivery = { routingKey: 'dlq', messageId: 'id-9', headers: { user: 'u', 'x-death': [{ queue: 'work', reason: 'expired', count: 1 }], 'x-first-death-reason': 'expired' }, body: Buffer.from('b') };
     const first = fromDelivery(delivery as never, 'dead');

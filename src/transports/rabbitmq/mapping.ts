@@ -196,7 +196,8 @@ export function fromDelivery(msg: Pick<AsyncMessage, 'headers' | 'messageId' | '
     key: raw[KEY] !== undefined ? headerText(raw[KEY]) : '',
     payload: bodyBytes(msg.body),
     headers,
-    timestamp: Number.isFinite(ts) && ts > 0 ? ts : typeof msg.timestamp === 'number' ? msg.timestamp * 1000 : Date.now(),
+    // Another client's timestamp 0 means "not set", as a missing one does: the arrival time then.
+    timestamp: Number.isFinite(ts) && ts > 0 ? ts : typeof msg.timestamp === 'number' && msg.timestamp > 0 ? msg.timestamp * 1000 : Date.now(),
     attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
   };
 }
