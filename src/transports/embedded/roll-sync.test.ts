@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 const strace = spawnSync('strace', ['-f', '-e', 'trace=none', 'true']).status === 0;
 
 describe('rolling to a new segment', () => {
-  it.skipIf(!strace)("syncs the segment it leaves in every fsync mode, 'never' included (needs strace)", async () => {
+  it.skipIf(!strace)("syncs the segment it leaves, and a new topic's settings, in every fsync mode, 'never' included (needs strace)", async () => {
     const dir = realpathSync(mkdtempSync(join(tmpdir(), 'sy-roll-'))); // strace shows real paths
     const trace = join(dir, 'strace.out');
     const writer = fileURLToPath(new URL('./fixtures/never-writer.ts', import.meta.url));
@@ -25,5 +25,7 @@ describe('rolling to a new segment', () => {
     const synced = new Set([...readFileSync(trace, 'utf8').matchAll(/sync\(\d+<([^>]+\.log)>\) = 0/g)].map((m) => m[1]));
     // Every segment it rolled away from, and not the active one: 'never' does not sync publishes.
     expect([...synced].sort()).toEqual(segments.slice(0, -1).map((f) => join(partitionDir, f)));
+    // The topic's settings too, once, when it was created: an empty meta.json would not open.
+    expect(readFileSync(trace, 'utf8')).toMatch(new RegExp(`sync\\(\\d+<${join(dir, 'data', 'topics', 't', 'meta.json.tmp').replaceAll('.', '\\.')}>\\) = 0`));
   });
 });

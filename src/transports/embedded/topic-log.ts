@@ -65,12 +65,12 @@ export class TopicLog {
       stored = { ...config, ...readMeta(name, metaPath) };
     } else {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeFileSync(`${metaPath}.tmp`, JSON.stringify({ name, ...config }), { mode: 0o600, flush: logOptions.fsync !== 'never' });
+      // Flushed whatever `fsync` says: once per topic, it costs nothing that matters, and without it
+      // an OS crash can leave meta.json empty — a topic that no longer opens, not lost records.
+      writeFileSync(`${metaPath}.tmp`, JSON.stringify({ name, ...config }), { mode: 0o600, flush: true });
       renameSync(`${metaPath}.tmp`, metaPath);
-      if (logOptions.fsync !== 'never') {
-        syncDir(dir);
-        syncDir(dirname(dir));
-      }
+      syncDir(dir);
+      syncDir(dirname(dir));
     }
     const topic = new TopicLog(name, dir, stored);
     try {
