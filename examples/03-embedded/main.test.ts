@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -15,4 +15,15 @@ it('examples/03-embedded: a second process publishes through the owner, and the 
   // Run again on the same directory: the group continues where it left off, the data is still there.
   const again = await runExample('examples/03-embedded/main.ts', [dir]);
   expect(again.stdout).toMatch(/topic orders\.placed: 4 partition\(s\), 6 message\(s\), billing lag 0/);
+});
+
+it('examples/03-embedded without a folder removes the temporary broker folder it created', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'sy-example-tmp-')); // its own TMPDIR: what the example leaves is all that is there
+  try {
+    const { stdout } = await runExample('examples/03-embedded/main.ts', [], { TMPDIR: tmp });
+    expect(stdout).toContain('embedded: revenue 67.49');
+    expect(readdirSync(tmp)).toEqual([]);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -2,7 +2,7 @@
 // data directory; a second process (this file again, with `publisher`) shares the broker through
 // the owner's Unix socket without any configuration. Run: node examples/03-embedded/main.ts [DIR]
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,10 @@ if (process.argv[2] === 'publisher') {
   process.exit(0);
 }
 
-const dir = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'switchyard-example-'));
+// A folder given on the command line keeps its data (run again: the group continues); a temporary
+// one is removed at the end, or every run would leave a broker folder behind in the temp dir.
+const given = process.argv[2];
+const dir = given ?? mkdtempSync(join(tmpdir(), 'switchyard-example-'));
 
 // #region open
 const bus = embedded({
@@ -81,3 +84,5 @@ await bus.close(); // drains handlers, commits positions, closes files, releases
 // #endregion inspect
 
 console.log(`embedded: revenue ${revenue.toFixed(2)}`);
+
+if (given === undefined) rmSync(dir, { recursive: true, force: true });

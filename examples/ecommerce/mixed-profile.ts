@@ -4,7 +4,8 @@
 // Services are the same code as on the embedded profile; only this file differs.
 //
 // Each run works in names of its own — topics `demo.<run>.…` and a PostgreSQL schema `demo_<run>`
-// (dropped at the end) — so a run verifies exactly what it did, on brokers that outlive it.
+// (the schema and the run's RabbitMQ queues are removed at the end) — so a run verifies exactly
+// what it did, on brokers that outlive it.
 import pg from 'pg';
 import type { Transport } from 'switchyard';
 import { postgresEventStore } from 'switchyard/eventsourcing';
@@ -37,7 +38,11 @@ export function mixedConnections(env: NodeJS.ProcessEnv = process.env): MixedCon
 }
 
 const missing = (what: string, error: unknown): Error =>
-  new Error(`the mixed profile needs Kafka, RabbitMQ, NATS and PostgreSQL (\`npm run services\` starts them on this machine); ${what} is not reachable: ${(error as Error).message}`, { cause: error });
+  // Says both ways out: start the local services, or point the demo at yours.
+  new Error(
+    `the mixed profile needs Kafka, RabbitMQ, NATS and PostgreSQL (\`npm run services\` starts them on this machine, or set SWITCHYARD_KAFKA_BROKERS, SWITCHYARD_AMQP_URL, SWITCHYARD_NATS_URL, SWITCHYARD_PG_URL to yours); ${what} is not reachable: ${(error as Error).message}`,
+    { cause: error },
+  );
 
 // #region mixed
 export async function mixedInfrastructure(connections: MixedConnections = mixedConnections()): Promise<Infrastructure> {
@@ -51,7 +56,7 @@ export async function mixedInfrastructure(connections: MixedConnections = mixedC
     throw missing('PostgreSQL', error);
   });
   const kafkaBus = kafka({ brokers: connections.kafkaBrokers, clientId: `switchyard-demo-${run}` });
-  // Queues of a run are removed by the broker an hour after their last consumer left.
+  // Group queues of a run that died before it deleted them go an hour after their last consumer left.
   const rabbitBus = rabbitmq({ groupQueue: { expiresMs: 3_600_000 } });
   const natsBus = nats({ mode: 'core' });
 
@@ -72,9 +77,19 @@ export async function mixedInfrastructure(connections: MixedConnections = mixedC
     ]),
   ];
   const transports: Transport[] = [kafkaBus, rabbitBus, natsBus];
+  // The run's queues are of no use once it ended, and expiry does not cover them all: the
+  // transport declares a group's retry queues (`….retry.1000`…) without `x-expires`, so they
+  // would stay on the broker forever, a dozen per run. Delete every queue this run declared.
+  const deleteRunQueues = async (): Promise<void> => {
+    const queues = rabbitBus.declared().queues.filter((q) => q.startsWith(prefix));
+    if (queues.length === 0) return; // also when the broker was never reached
+    const { connection } = rabbitBus.native;
+    await Promise.allSettled(queues.map((queue) => connection.queueDelete({ queue })));
+  };
   const close = async (): Promise<void> => {
     await relay.stop();
     await eventStore.close();
+    await deleteRunQueues();
     await Promise.allSettled(transports.map((t) => t.close()));
     await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await pool.end();

@@ -82,7 +82,7 @@ export async function verify({ shop, eventStore, sagaStore, desk, crashes, reque
   const bySaga = new Map(sagas.map((r) => [r.id, r]));
   const crashProblems = crashes.flatMap((c) => c.inFlight.filter((id) => !['completed', 'rolled_back'].includes(bySaga.get(id)?.status ?? '')).map((id) => `${id} is ${bySaga.get(id)?.status ?? 'missing'}`));
   const inFlight = crashes.reduce((n, c) => n + c.inFlight.length, 0);
-  check('sagas of a crashed worker resumed and settled', crashProblems, crashes.length === 0 ? 'no worker crash injected' : `${crashes.length} crash(es) left ${inFlight} saga(s) in flight; the restarted worker settled all`);
+  check('sagas of a crashed worker resumed and settled', crashProblems, crashes.length === 0 ? 'no worker crash injected' : inFlight === 0 ? `${crashes.length} crash(es), none while a saga was in flight: nothing to resume` : `${crashes.length} crash(es) left ${inFlight} saga(s) in flight; the restarted worker settled all`);
   check('every saga settled and agrees with its order', sagaProblems, `${sagas.length} sagas: ${sagas.filter((s) => s.status === 'completed').length} completed, ${sagas.filter((s) => s.status === 'rolled_back').length} rolled back`);
 
   // Payments: charged once per order; confirmed orders paid in full, cancelled ones refunded.
