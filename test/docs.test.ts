@@ -23,3 +23,16 @@ describe('documentation snippets come from examples that run', () => {
     });
   }
 });
+
+describe('documentation renders', () => {
+  for (const doc of docs) {
+    it(`${doc}: every code fence is closed`, () => {
+      // An unclosed fence turns the rest of the page into code (and a snippet check above can still
+      // pass: it stops at the next fence, whoever's it is). Fences are lines starting with ```.
+      const fences = readFileSync(new URL(doc, root), 'utf8')
+        .split('\n')
+        .filter((line) => /^\s*```/.test(line));
+      expect(fences.length % 2, `${doc} has ${fences.length} fence lines`).toBe(0);
+    });
+  }
+});
