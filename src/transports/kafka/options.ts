@@ -20,6 +20,13 @@ export interface KafkaProducerOptions {
   lingerMs?: number;
   /** Most messages in one produce request. Default 10,000. */
   batchMaxMessages?: number;
+  /**
+   * Most bytes (payloads, keys and headers, estimated) of publishes merged into one produce
+   * request. Default 1,000,000, under the broker's default `message.max.bytes` (1 MiB): a merged
+   * batch above the broker's limit is refused whole, failing every publish merged into it. A
+   * single `publish()` call larger than this still goes as one request.
+   */
+  batchMaxBytes?: number;
   /** Retries of a failed produce request. Default 5. */
   retries?: number;
   /** Wait between retries, in ms (grows linearly with the attempt). Default 200. */
@@ -169,6 +176,7 @@ export function resolveKafkaOptions(options: KafkaOptions): ResolvedKafkaOptions
   if (!COMPRESSIONS.includes(compression)) problems.push(`producer.compression must be one of ${COMPRESSIONS.join(', ')}, got ${JSON.stringify(compression)}`);
   nonNegative(problems, 'producer.lingerMs', p.lingerMs);
   positive(problems, 'producer.batchMaxMessages', p.batchMaxMessages);
+  positive(problems, 'producer.batchMaxBytes', p.batchMaxBytes);
   nonNegative(problems, 'producer.retries', p.retries);
   nonNegative(problems, 'producer.retryBackoffMs', p.retryBackoffMs);
   positive(problems, 'producer.timeoutMs', p.timeoutMs);
@@ -237,6 +245,7 @@ export function resolveKafkaOptions(options: KafkaOptions): ResolvedKafkaOptions
       compression,
       lingerMs: p.lingerMs ?? 0,
       batchMaxMessages: p.batchMaxMessages ?? 10_000,
+      batchMaxBytes: p.batchMaxBytes ?? 1_000_000,
       retries: p.retries ?? 5,
       retryBackoffMs: p.retryBackoffMs ?? 200,
       timeoutMs: p.timeoutMs ?? 30_000,

@@ -34,6 +34,7 @@ export class KafkaPublisher {
   readonly #options: ResolvedKafkaOptions['producer'];
   #pending: Pending[] = [];
   #pendingCount = 0;
+  #pendingBytes = 0;
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   readonly #inflight = new Set<Promise<void>>();
 
@@ -60,9 +61,14 @@ export class KafkaPublisher {
   publish(topic: string, messages: readonly NormalizedMessage[]): Promise<void> {
     const done = deferred();
     const records = messages.map((m) => toRecord(topic, m));
+    const bytes = estimatedBytes(records);
+    // Merged with what waits, the request would pass the byte bound: send what waits first, so
+    // this publish cannot make a batch the broker refuses whole (with the others' messages in it).
+    if (this.#pending.length > 0 && this.#pendingBytes + bytes > this.#options.batchMaxBytes) this.#flush();
     this.#pending.push({ records, done });
     this.#pendingCount += records.length;
-    if (this.#pendingCount >= this.#options.batchMaxMessages) this.#flush();
+    this.#pendingBytes += bytes;
+    if (this.#pendingCount >= this.#options.batchMaxMessages || this.#pendingBytes >= this.#options.batchMaxBytes) this.#flush();
     else if (this.#timer === undefined) {
       this.#timer = this.#options.lingerMs > 0 ? setTimeout(() => this.#flush(), this.#options.lingerMs) : setImmediate(() => this.#flush());
     }
@@ -81,6 +87,7 @@ export class KafkaPublisher {
     if (batch.length === 0) return;
     this.#pending = [];
     this.#pendingCount = 0;
+    this.#pendingBytes = 0;
     const messages = batch.length === 1 ? batch[0]!.records : batch.flatMap((b) => b.records);
     const sending = this.client.send({ messages }).then(
       () => {
@@ -111,4 +118,17 @@ export class KafkaPublisher {
     await waitAtMost(this.flush(), this.#options.timeoutMs);
     await this.client.close().catch(() => undefined);
   }
+}
+
+/** A record's overhead in a batch (length, attributes, deltas…), estimated on the high side. */
+const RECORD_OVERHEAD_BYTES = 32;
+
+/** About how many bytes `records` take in a produce request (uncompressed). */
+function estimatedBytes(records: readonly MessageToProduce<Buffer, Buffer, Buffer, Buffer>[]): number {
+  let n = 0;
+  for (const r of records) {
+    n += RECORD_OVERHEAD_BYTES + (r.value?.byteLength ?? 0) + (r.key?.byteLength ?? 0);
+    if (r.headers instanceof Map) for (const [name, value] of r.headers) n += name.byteLength + value.byteLength + 2;
+  }
+  return n;
 }
