@@ -1,6 +1,6 @@
 import type { Capabilities } from './capabilities.ts';
 import { ConfigError } from './errors.ts';
-import { MAX_TIMER_MS } from './timer-limit.ts';
+import { timerMsProblem } from './timer-limit.ts';
 import { groupProblems, isPattern, patternProblems } from './topic.ts';
 import type { Handler, SubscribeOptions } from './transport.ts';
 
@@ -40,10 +40,8 @@ export function resolveSubscribeOptions(
     problems.push(`concurrency must be a whole number ≥ 1, got ${JSON.stringify(concurrency)}`);
   }
   const { drainTimeoutMs } = options;
-  // The upper bound is a timer's: Node fires a longer one after 1 ms.
-  if (drainTimeoutMs !== undefined && !(Number.isFinite(drainTimeoutMs) && drainTimeoutMs >= 0 && drainTimeoutMs <= MAX_TIMER_MS)) {
-    problems.push(`drainTimeoutMs must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${typeof drainTimeoutMs === 'number' ? drainTimeoutMs : JSON.stringify(drainTimeoutMs)}`);
-  }
+  const drainProblem = timerMsProblem('drainTimeoutMs', drainTimeoutMs);
+  if (drainProblem) problems.push(drainProblem);
   if (typeof handler !== 'function') problems.push('handler must be a function (message, context) => Promise<void>');
   ConfigError.throwIfAny(problems);
   return { group: options.group, from, concurrency, drainTimeoutMs };

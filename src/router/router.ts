@@ -1,7 +1,7 @@
 import { ClosedError, ConfigError, toError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import { groupProblems, patternProblems } from '../core/topic.ts';
-import { MAX_TIMER_MS } from '../core/timer-limit.ts';
+import { MAX_TIMER_MS, timerMsProblem } from '../core/timer-limit.ts';
 import { consoleLogger } from '../internal/console-logger.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { compose, type Terminal } from './compose.ts';
@@ -154,11 +154,8 @@ export class Router {
     this.#logger = options.logger ?? defaultLogger;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.#abortGraceMs = options.abortGraceMs ?? Math.min(this.#drainTimeoutMs, 5_000);
-    const problems = [this.#drainTimeoutMs, this.#abortGraceMs].flatMap((ms, i) => {
-      const name = i === 0 ? 'drainTimeoutMs' : 'abortGraceMs';
-      return Number.isFinite(ms) && ms >= 0 && ms <= MAX_TIMER_MS ? [] : [`new Router(): ${name} must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${String(ms)}`];
-    });
-    ConfigError.throwIfAny(problems);
+    const problems = [timerMsProblem('drainTimeoutMs', this.#drainTimeoutMs), timerMsProblem('abortGraceMs', this.#abortGraceMs)];
+    ConfigError.throwIfAny(problems.filter((p) => p !== undefined).map((p) => `new Router(): ${p}`));
     this.#closeTransports = options.closeTransports ?? true;
     const inspector = {
       handlers: () => [...this.#routes.values()].map((r) => r.snapshot()),

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ClosedError, ConfigError, isConcurrencyError, SwitchyardError, toError } from '../core/errors.ts';
-import { MAX_TIMER_MS } from '../core/timer-limit.ts';
+import { MAX_TIMER_MS, timerMsProblem } from '../core/timer-limit.ts';
 import { consoleLogger } from '../internal/console-logger.ts';
 import { MAX_KEY_BYTES, unstorableText } from '../internal/storable-text.ts';
 import type { Transport } from '../core/transport.ts';
@@ -131,8 +131,8 @@ export class SagaOrchestrator {
     // Timers wait at most MAX_TIMER_MS; asked for longer (Infinity included), they fire at once.
     if (!(leaseMs > 0 && leaseMs <= MAX_TIMER_MS)) problems.push(`leaseMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${JSON.stringify(options?.leaseMs)}`);
     for (const key of ['recoveryIntervalMs', 'drainTimeoutMs'] as const) {
-      const v = options?.[key];
-      if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= MAX_TIMER_MS)) problems.push(`${key} must be a number of ms from 0 to ${MAX_TIMER_MS}, got ${JSON.stringify(v)}`);
+      const problem = timerMsProblem(key, options?.[key]);
+      if (problem) problems.push(problem);
     }
     for (const type of options?.publish ?? []) {
       if (!SAGA_EVENT_TYPES.includes(type)) problems.push(`publish lists "${String(type)}", which is not a saga event type (${SAGA_EVENT_TYPES.join(', ')})`);
