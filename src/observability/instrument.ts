@@ -3,7 +3,7 @@ import { register as defaultRegistry, type Registry } from 'prom-client';
 import { ConfigError, toError } from '../core/errors.ts';
 import type { OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
-import { metricSet, type PublishSeries } from './metric-set.ts';
+import { metricSet, topicLabelOf, type PublishSeries } from './metric-set.ts';
 import {
   ATTR_ERROR_TYPE,
   ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
@@ -60,16 +60,7 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
 
   const topicLabel = options.topicLabel;
   if (topicLabel !== undefined && typeof topicLabel !== 'function') throw new ConfigError(`instrument: topicLabel must be a function, got ${typeof topicLabel}`);
-  /** Counting must not fail a publish: a label function that fails leaves the topic as the label. */
-  const labelFor = (topic: string): string => {
-    if (!topicLabel) return topic;
-    try {
-      const label = topicLabel(topic);
-      return typeof label === 'string' ? label : topic;
-    } catch {
-      return topic;
-    }
-  };
+  const labelFor = (topic: string): string => (topicLabel ? topicLabelOf(() => topicLabel(topic), topic).label : topic);
 
   const seriesFor = (topic: string): PublishSeries | undefined => {
     if (!set) return undefined;

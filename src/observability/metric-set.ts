@@ -296,3 +296,19 @@ export function metricSet(registry: Registry, buckets?: readonly number[]): Metr
   sets.set(registry, set);
   return set;
 }
+
+/**
+ * The `topic` label `ask()` (a call of a `topicLabel` function) gives `topic`; the topic itself,
+ * with why, when it throws or returns no string. Counting must not fail a delivery or a publish (a delivery would be
+ * redelivered, and fail again, for ever), so `metrics()` and `instrument()` fall back instead.
+ */
+export function topicLabelOf(ask: () => unknown, topic: string): { label: string; problem?: string } {
+  let label: unknown;
+  try {
+    label = ask();
+  } catch (error) {
+    label = error;
+  }
+  if (typeof label === 'string') return { label };
+  return { label: topic, problem: label instanceof Error ? `threw ${label.message}` : `returned ${typeof label}` };
+}

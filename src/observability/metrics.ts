@@ -2,7 +2,7 @@ import { register as defaultRegistry, type Registry } from 'prom-client';
 import { ConfigError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import type { DeliveryObserver, Middleware, RouterContext } from '../router/types.ts';
-import { metricSet, type ConsumeSeries } from './metric-set.ts';
+import { metricSet, topicLabelOf, type ConsumeSeries } from './metric-set.ts';
 import { coarseMs, startCoarseClock } from '../internal/coarse-clock.ts';
 import { Timing, UNTIMED } from './timing.ts';
 
@@ -146,20 +146,9 @@ export function metrics(options: MetricsOptions = {}): Middleware {
   return Object.assign(middleware, { observer });
 }
 
-/**
- * A `topicLabel` answer; the topic itself when the function throws or returns no string. Counting
- * must not fail a delivery (it would be redelivered, and fail again, for ever), so the mistake is
- * logged instead — once per topic, as the answer is cached with the series.
- */
+/** The series label of `topic`; a failing `topicLabel` is logged once per topic (the answer is cached with the series). */
 function labelOf(topicLabel: (topic: string, route: string) => string, topic: string, ctx: RouterContext): string {
-  let label: unknown;
-  try {
-    label = topicLabel(topic, ctx.route);
-  } catch (error) {
-    label = error;
-  }
-  if (typeof label === 'string') return label;
-  const problem = label instanceof Error ? `threw ${label.message}` : `returned ${typeof label}`;
-  ctx.logger.warn(`metrics: topicLabel ${problem} for topic "${topic}"; labelling its series with the topic itself`);
-  return topic;
+  const { label, problem } = topicLabelOf(() => topicLabel(topic, ctx.route), topic);
+  if (problem !== undefined) ctx.logger.warn(`metrics: topicLabel ${problem} for topic "${topic}"; labelling its series with the topic itself`);
+  return label;
 }
