@@ -20,6 +20,9 @@ export class FulfillmentWorker {
   #orchestrator: SagaOrchestrator;
   #up: Promise<void> = Promise.resolve();
   #severed: (() => void) | undefined;
+  #back: (() => void) | undefined;
+  /** Set while a crash waits for the worker's next saga write. */
+  #killAtNextWrite: (() => void) | undefined;
 
   /** `create` builds an orchestrator over the store it is given (every orchestrator of the worker gets a fresh, uncut one). */
   constructor(store: SagaStore, create: (store: SagaStore) => SagaOrchestrator) {
@@ -43,13 +46,27 @@ export class FulfillmentWorker {
     return this.#orchestrator;
   }
 
-  /** Kills the worker, keeps it down for `downMs`, then starts a new one. Resolves once it is back. */
-  async crashAndRestart(downMs: number): Promise<Crash> {
-    let back!: () => void;
-    this.#up = new Promise((resolve) => (back = resolve));
+  /**
+   * Kills the worker, keeps it down for `downMs`, then starts a new one. Resolves once it is back.
+   * A `kill -9` lands at any instant, but one between two sagas shows nothing, so the kill lands
+   * on the worker's next saga store write (within `waitMs`; an idle worker is killed when that
+   * runs out): a saga is then cut off mid-run, its progress unsaved.
+   */
+  async crashAndRestart(downMs: number, waitMs = 1_000): Promise<Crash> {
     const dead = this.#orchestrator;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#killAtNextWrite = undefined;
+        this.#kill();
+        resolve();
+      }, waitMs);
+      this.#killAtNextWrite = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    // What the dead worker still held, read through the store itself (its own access is cut).
     const inFlight = (await this.#store.list({ status: UNFINISHED_STATUSES, limit: 100_000 })).filter((r) => r.owner === dead.owner).map((r) => r.id);
-    this.#severed?.();
     // The dead worker's leftovers: drives stopped by the cut store end; nothing is released.
     await dead.close().catch(() => undefined);
     const crash: Crash = { at: Date.now(), inFlight };
@@ -57,8 +74,14 @@ export class FulfillmentWorker {
     await new Promise((resolve) => setTimeout(resolve, downMs));
     this.#orchestrator = this.#incarnation();
     await this.#orchestrator.start();
-    back();
+    this.#back?.();
     return crash;
+  }
+
+  /** The moment of death: store access cut, and requests wait for the next incarnation. */
+  #kill(): void {
+    this.#up = new Promise((resolve) => (this.#back = resolve));
+    this.#severed?.();
   }
 
   close(): Promise<void> {
@@ -70,11 +93,20 @@ export class FulfillmentWorker {
     let cut = false;
     this.#severed = () => void (cut = true);
     const store = this.#store;
+    // A crash armed by crashAndRestart() lands on the next write of a saga's progress.
+    const killIfArmed = (property: string | symbol): void => {
+      const armed = this.#killAtNextWrite;
+      if (property !== 'update' || !armed) return;
+      this.#killAtNextWrite = undefined;
+      this.#kill();
+      armed();
+    };
     const severable = new Proxy(store, {
       get(target, property, receiver) {
         const value: unknown = Reflect.get(target, property, receiver);
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
+          if (!cut) killIfArmed(property);
           if (cut) return Promise.reject(new Error('worker crashed: its saga store connection is gone'));
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };

@@ -31,6 +31,8 @@ it('switchyard demo: 10 s of Black Friday with every fault injected ends verifie
   expect(summary.observed.realtime.failed).toBeGreaterThan(0);
   // The fulfillment worker was killed twice; whatever it was driving was finished by its successor (a check of its own).
   expect(summary.observed.workerCrashes).toHaveLength(2);
+  // Each kill landed on a saga mid-run (the demo aims it at the worker's next progress write), so recovery was exercised.
+  for (const crash of summary.observed.workerCrashes) expect(crash.inFlight).toBeGreaterThan(0);
   expect(summary.checks.find((c) => c.name === 'sagas of a crashed worker resumed and settled')?.ok).toBe(true);
   // The DLQ holds exactly the injected poison messages, and nothing else is dead-lettered.
   expect(summary.deadLetters.orderRequests).toBe(poison);
