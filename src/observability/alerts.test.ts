@@ -39,7 +39,6 @@ describe('alert rules', () => {
     const first = rules.evaluate();
     expect(summary(first)).toEqual(['alert.firing error-rate']);
     expect(first[0]!.value).toBeCloseTo(10 / 110);
-    expect(rules.evaluate()).toEqual([]); // no traffic: nothing new, no flapping
     failing = false;
     await bus.publish(topic, Array.from({ length: 50 }, (_, i) => ({ payload: new Uint8Array([i]) })));
     await settled.untilCount(160, 10_000);
@@ -50,12 +49,80 @@ describe('alert rules', () => {
   it('fires on mean end-to-end latency over 5 s', () => {
     const registry = new Registry();
     const s = metricSet(registry).consumeSeries('memory', 't', 'g', 'h');
-    const rules = alertRules({ registry, errorRate: false, throughput: false, skew: false });
+    const rules = alertRules({ registry, errorRate: false, throughput: false, skew: false, latency: { minSamples: 2 } });
     s.latency.observe(6);
     s.latency.observe(7);
     expect(rules.evaluate().map((e) => [e.type, e.rule, e.value])).toEqual([['alert.firing', 'latency', 6500]]);
     s.latency.observe(0.2);
+    s.latency.observe(0.4);
     expect(summary(rules.evaluate())).toEqual(['alert.resolved latency']);
+  });
+
+  it('does not fire the latency alert on one slow message in an otherwise idle window: it needs 10 timed deliveries by default', () => {
+    const registry = new Registry();
+    const s = metricSet(registry).consumeSeries('memory', 't', 'g', 'h');
+    const rules = alertRules({ registry, errorRate: false, throughput: false, skew: false });
+    s.latency.observe(30);
+    expect(rules.evaluate()).toEqual([]);
+    for (let i = 0; i < 9; i++) s.latency.observe(6);
+    expect(rules.evaluate()).toEqual([]); // 9 samples: still too few to judge
+    for (let i = 0; i < 10; i++) s.latency.observe(6);
+    expect(rules.evaluate().map((e) => [e.type, e.rule, e.value])).toEqual([['alert.firing', 'latency', 6000]]);
+    s.latency.observe(0.1);
+    expect(rules.evaluate()).toEqual([]); // one fast message does not resolve it either
+    expect(summary(rules.firing)).toEqual(['alert.firing latency']);
+  });
+
+  it('does not fire the error-rate alert on one failed delivery of one (a 100 % rate of nothing): it needs 20 deliveries by default', () => {
+    const registry = new Registry();
+    const s = metricSet(registry).consumeSeries('memory', 't', 'g', 'h');
+    const rules = alertRules({ registry, latency: false, throughput: false, skew: false });
+    s.consumed += 1;
+    s.failed += 1;
+    expect(rules.evaluate()).toEqual([]);
+    s.consumed += 20;
+    s.failed += 2;
+    expect(summary(rules.evaluate())).toEqual(['alert.firing error-rate']);
+  });
+
+  it('closes the error-rate, latency and skew alerts when traffic stops: an empty window is no evidence of errors, slowness or skew', async () => {
+    const registry = new Registry();
+    const set = metricSet(registry);
+    const s = set.consumeSeries('kafka', 't', 'g', 'h');
+    const rules = alertRules({ registry, throughput: false, skew: { minMessages: 100 } });
+    const bus = instrument(memory(), { registry });
+    const t0 = Date.now();
+    s.consumed += 100;
+    s.failed += 30;
+    for (let i = 0; i < 10; i++) s.latency.observe(8);
+    s.partitions.push(10, 10, 180);
+    await bus.publish('keyed', Array.from({ length: 100 }, () => ({ key: 'hot', payload: new Uint8Array(1) })));
+    expect(summary(rules.evaluate(t0 + 60_000)).toSorted()).toEqual(['alert.firing error-rate', 'alert.firing key-skew', 'alert.firing latency', 'alert.firing partition-skew']);
+
+    // Some traffic, too little to judge: the alerts stay as they are.
+    s.consumed += 3; // none timed yet
+    s.partitions[0]! += 3;
+    await bus.publish('keyed', [{ key: 'cold', payload: new Uint8Array(1) }]);
+    expect(rules.evaluate(t0 + 120_000)).toEqual([]);
+
+    // No traffic at all: each closes, saying why.
+    const resolved = rules.evaluate(t0 + 180_000);
+    expect(resolved.map((e) => [e.type, e.rule, e.value, e.message, 'firingForMs' in e && e.firingForMs]).toSorted()).toEqual([
+      ['alert.resolved', 'error-rate', 0, 'handler "h" on "t": no deliveries in the window', 120_000],
+      ['alert.resolved', 'key-skew', 0, '"keyed" on memory: no keyed messages in the window', 120_000],
+      ['alert.resolved', 'latency', 0, 'handler "h" on "t": no deliveries in the window', 120_000],
+      ['alert.resolved', 'partition-skew', 0, 'handler "h" on "t": no deliveries in the window', 120_000],
+    ]);
+    expect(rules.firing).toEqual([]);
+    expect(rules.evaluate(t0 + 240_000)).toEqual([]); // still idle: nothing more to say
+    await bus.close();
+  });
+
+  it('rejects minimum counts that are not whole numbers of at least 1, naming each', () => {
+    expect(() => alertRules({ registry: new Registry(), latency: { minSamples: 0 }, errorRate: { minDeliveries: 2.5 }, skew: { minMessages: -1 } })).toThrow(
+      /latency\.minSamples must be a whole number ≥ 1, got 0[^]*errorRate\.minDeliveries must be a whole number ≥ 1, got 2\.5[^]*skew\.minMessages must be a whole number ≥ 1, got -1/,
+    );
+    expect(() => alertRules({ registry: new Registry(), latency: { maxMs: -5 } })).toThrow(/latency\.maxMs must be a positive number, got -5/);
   });
 
   it('fires on throughput under 100 msg/s only once traffic was expected (reached the floor before)', () => {

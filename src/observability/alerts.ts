@@ -25,10 +25,21 @@ export interface AlertRulesOptions {
   registry?: Registry;
   /** The evaluation window, in ms: each rule looks at what happened since the previous evaluation. Default 60,000. */
   windowMs?: number;
-  /** Failed plus dead-lettered deliveries over consumed ones, above `max` (default 0.05), given at least `minDeliveries` (default 20). */
+  /**
+   * Failed plus dead-lettered deliveries over consumed ones, above `max` (default 0.05), given at
+   * least `minDeliveries` (a whole number ≥ 1; default 20) in the window: one failure of one is
+   * 100 % of nothing. A window with fewer deliveries leaves the alert as it is; one with none
+   * resolves it (an idle handler is not failing).
+   */
   errorRate?: { max?: number; minDeliveries?: number } | false;
-  /** Mean end-to-end latency (publish to handled) over the window above `maxMs`. Default 5,000 ms. */
-  latency?: { maxMs?: number } | false;
+  /**
+   * Mean end-to-end latency (publish to handled) over the window above `maxMs` (default 5,000),
+   * given at least `minSamples` timed deliveries (a whole number ≥ 1; default 10), so one slow
+   * message in an otherwise idle window does not page anyone. A window with fewer leaves the
+   * alert as it is; one with none resolves it (a stopped consumer is the throughput rule's and
+   * the lag monitor's to report).
+   */
+  latency?: { maxMs?: number; minSamples?: number } | false;
   /**
    * Acknowledged messages per second below `min` (default 100) while traffic is expected:
    * by default once a handler has reached `min` in an earlier window (a drop, not an idle system).
@@ -38,6 +49,8 @@ export interface AlertRulesOptions {
    * One partition (of a handler's topic) or one key (of a transport's topic; needs `instrument()`)
    * taking a disproportionate share of at least `minMessages` (default 1,000) in the window:
    * a partition above `factor` (default 2) times its fair share, a key above `maxKeyShare` (default 0.5).
+   * `minMessages` is a whole number ≥ 1. A window with fewer messages leaves the alert as it is;
+   * one with none (no traffic, or no keyed traffic) resolves it.
    */
   skew?: { factor?: number; maxKeyShare?: number; minMessages?: number } | false;
   /** Where firing (warn) and resolved (info) alerts are logged. Default: none. */
@@ -58,7 +71,9 @@ interface Window {
  * error rate (> 5 %), end-to-end latency (> 5 s), throughput below a floor while traffic is
  * expected (< 100 msg/s) and partition/key skew. Each raises `alert.firing` once when its condition
  * starts to hold and `alert.resolved` once when it stops; both are logged and counted in
- * `switchyard_alerts_total`.
+ * `switchyard_alerts_total`. A window with some traffic but too little to judge leaves every
+ * alert as it is; a window with no traffic resolves the error-rate, latency and skew alerts (no
+ * traffic is no evidence of errors, slowness or skew; silence is the throughput rule's to judge).
  *
  * @example
  * ```ts
@@ -85,6 +100,17 @@ export class AlertRules {
     if (rate !== undefined && !(rate >= 0 && rate <= 1)) problems.push(`alertRules: errorRate.max must be between 0 and 1, got ${rate}`);
     const share = options.skew === false ? undefined : options.skew?.maxKeyShare;
     if (share !== undefined && !(share > 0 && share <= 1)) problems.push(`alertRules: skew.maxKeyShare must be in (0, 1], got ${share}`);
+    const maxMs = options.latency === false ? undefined : options.latency?.maxMs;
+    if (maxMs !== undefined && !(maxMs > 0)) problems.push(`alertRules: latency.maxMs must be a positive number, got ${maxMs}`);
+    // A minimum of 0 would judge empty windows as if they held data; a fraction means nothing for a count.
+    const counts: Array<[string, number | undefined]> = [
+      ['latency.minSamples', options.latency === false ? undefined : options.latency?.minSamples],
+      ['errorRate.minDeliveries', options.errorRate === false ? undefined : options.errorRate?.minDeliveries],
+      ['skew.minMessages', options.skew === false ? undefined : options.skew?.minMessages],
+    ];
+    for (const [name, n] of counts) {
+      if (n !== undefined && !(Number.isInteger(n) && n >= 1)) problems.push(`alertRules: ${name} must be a whole number ≥ 1, got ${n} (the fewest in a window to judge the rule on)`);
+    }
     ConfigError.throwIfAny(problems);
     this.#options = options;
     this.#windowMs = windowMs;
@@ -149,18 +175,23 @@ export class AlertRules {
       this.#previous.set(s, after);
       const subject: AlertSubject = { ...s.labels };
       const where = `handler "${s.labels.handler}" on "${s.labels.topic}"`;
+      const idle = `${where}: no deliveries in the window`;
       const consumed = after.consumed - before.consumed;
       if (o.errorRate !== false) {
         const max = o.errorRate?.max ?? 0.05;
         const min = o.errorRate?.minDeliveries ?? 20;
         const rate = consumed > 0 ? (after.errors - before.errors) / consumed : 0;
-        judge('error-rate', 'critical', subject, rate, max, consumed >= min ? rate > max : undefined, `${where}: error rate ${(rate * 100).toFixed(1)} % (over ${(max * 100).toFixed(1)} %)`);
+        if (consumed === 0) judge('error-rate', 'critical', subject, 0, max, false, idle);
+        else judge('error-rate', 'critical', subject, rate, max, consumed >= min ? rate > max : undefined, `${where}: error rate ${(rate * 100).toFixed(1)} % (over ${(max * 100).toFixed(1)} %)`);
       }
       if (o.latency !== false) {
         const maxMs = o.latency?.maxMs ?? 5_000;
+        const min = o.latency?.minSamples ?? 10;
+        // Timed deliveries: with sampled timing (`timeEvery`) fewer than were consumed.
         const n = after.latencyCount - before.latencyCount;
         const meanMs = n > 0 ? ((after.latencySum - before.latencySum) / n) * 1000 : 0;
-        judge('latency', 'critical', subject, meanMs, maxMs, n > 0 ? meanMs > maxMs : undefined, `${where}: end-to-end latency ${Math.round(meanMs)} ms (over ${maxMs} ms)`);
+        if (n === 0 && consumed === 0) judge('latency', 'critical', subject, 0, maxMs, false, idle);
+        else judge('latency', 'critical', subject, meanMs, maxMs, n >= min ? meanMs > maxMs : undefined, `${where}: end-to-end latency ${Math.round(meanMs)} ms over ${n} messages (over ${maxMs} ms)`);
       }
       if (o.throughput !== false) {
         const min = o.throughput?.min ?? 100;
@@ -180,7 +211,8 @@ export class AlertRules {
         // some partitions, and the highest index seen says nothing about how many it has.
         const active = counts.filter((c) => c > 0).length;
         const limit = active > 1 ? Math.min(1, factor / active) : 1;
-        judge('partition-skew', 'warning', subject, share, limit, total >= minMessages && active > 1 ? share > limit : undefined, `${where}: partition ${counts.indexOf(top)} took ${(share * 100).toFixed(0)} % of ${total} messages across ${active} partitions`);
+        if (total === 0) judge('partition-skew', 'warning', subject, 0, limit, false, idle);
+        else judge('partition-skew', 'warning', subject, share, limit, total >= minMessages && active > 1 ? share > limit : undefined, `${where}: partition ${counts.indexOf(top)} took ${(share * 100).toFixed(0)} % of ${total} messages across ${active} partitions`);
       }
     }
     if (o.skew !== false) {
@@ -207,7 +239,8 @@ export class AlertRules {
     }
     keys.clear(); // one window's worth, so memory stays bounded
     const share = total > 0 ? top / total : 0;
-    judge('key-skew', 'warning', { ...p.labels }, share, maxShare, total >= minMessages ? share > maxShare : undefined, `"${p.labels.topic}" on ${p.labels.transport}: key "${topKey}" took ${(share * 100).toFixed(0)} % of ${total} keyed messages`);
+    if (total === 0) judge('key-skew', 'warning', { ...p.labels }, 0, maxShare, false, `"${p.labels.topic}" on ${p.labels.transport}: no keyed messages in the window`);
+    else judge('key-skew', 'warning', { ...p.labels }, share, maxShare, total >= minMessages ? share > maxShare : undefined, `"${p.labels.topic}" on ${p.labels.transport}: key "${topKey}" took ${(share * 100).toFixed(0)} % of ${total} keyed messages`);
   }
 
   #emit(event: AlertEvent): void {

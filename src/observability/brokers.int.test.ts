@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, describe, expect, it } from 'vitest';
 import { json } from '../codecs/json.ts';
+import { declareGroup } from '../core/declare-group.ts';
 import type { Transport } from '../core/transport.ts';
 import { Router } from '../router/router.ts';
 import { Inbox } from '../testing/inbox.ts';
@@ -76,6 +77,25 @@ describe('observability on RabbitMQ', () => {
     await drained;
     expect((await monitor.sample())[0]).toMatchObject({ messages: 0 });
     expect(events.map((e) => e.type)).toEqual(['lag.high', 'lag.recovered']);
+    await bus.close();
+  });
+
+  it('closes a lagging group\'s alert as gone once its queue is deleted, instead of raising lag.error every sample', async () => {
+    const bus = rabbit();
+    const topic = `obs-${run}.gone`;
+    await declareGroup(bus, topic, 'billing');
+    await bus.publish(topic, Array.from({ length: 20 }, (_, i) => ({ payload: new Uint8Array([i]) })));
+    const monitor = lagMonitor({ sources: [rabbitmqLagSource(bus, [{ topic, group: 'billing' }])], high: { messages: 15 }, registry: false });
+    const events: LagEvent[] = [];
+    monitor.on((e) => events.push(e));
+    expect(await monitor.sample()).toMatchObject([{ group: 'billing', messages: 20 }]);
+    await bus.native.connection.queueDelete({ queue: bus.queueFor(topic, 'billing') });
+    expect(await monitor.sample()).toEqual([]);
+    expect(await monitor.sample()).toEqual([]);
+    expect(events.map((e) => [e.type, e.type === 'lag.recovered' ? e.gone : undefined])).toEqual([
+      ['lag.high', undefined],
+      ['lag.recovered', true],
+    ]);
     await bus.close();
   });
 });

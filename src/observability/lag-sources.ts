@@ -129,7 +129,8 @@ export function kafkaLagSource(connection: KafkaConnection, group: string, topic
 
 /**
  * Lag of RabbitMQ groups: their queues' ready plus unacknowledged messages (through `rabbitmqLag`
- * of `switchyard/rabbitmq`, loaded on first read).
+ * of `switchyard/rabbitmq`, loaded on first read). A group whose queue does not exist (yet) is
+ * left out, as on NATS: no queue is no backlog, and a read error every sample would hide real ones.
  *
  * @example
  * ```ts
@@ -142,14 +143,29 @@ export function rabbitmqLagSource(bus: RabbitMQTransport | InstrumentedTransport
     name: 'rabbitmq',
     async read(): Promise<LagReading[]> {
       const { rabbitmqLag } = await import('../transports/rabbitmq/lag.ts');
-      return Promise.all(
-        groups.map(async ({ topic, group }) => {
-          const lag = await rabbitmqLag(transport, topic, group);
-          return { transport: 'rabbitmq', topic, group, messages: lag.total };
+      const readings = await Promise.all(
+        groups.map(async ({ topic, group }): Promise<LagReading | undefined> => {
+          try {
+            const lag = await rabbitmqLag(transport, topic, group);
+            return { transport: 'rabbitmq', topic, group, messages: lag.total };
+          } catch (error) {
+            if (queueMissing(error)) return undefined;
+            throw error;
+          }
         }),
       );
+      return readings.filter((r) => r !== undefined);
     },
   };
+}
+
+/**
+ * The queue is not there: AMQP's NOT_FOUND to a passive declare (rabbitmq-client's `code` on the
+ * cause of Switchyard's error), or the management API's 404 for it.
+ */
+function queueMissing(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | null)?.cause;
+  return cause?.code === 'NOT_FOUND' || /management API answered 404 for /.test((error as Error | null)?.message ?? '');
 }
 
 /**
