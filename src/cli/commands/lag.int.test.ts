@@ -6,7 +6,7 @@ import { kafka } from '../../transports/kafka/index.ts';
 import { quickConsumer, testBrokers, uniqueTopic } from '../../transports/kafka/test-cluster.ts';
 import { nats } from '../../transports/nats/index.ts';
 import { defaultAmqpUrl, rabbitmq, type RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
-import { cleanUp, natsUrl, runCommand } from './cli.test-support.ts';
+import { cleanUp, natsUrl, runCommand, spawnCli } from './cli.test-support.ts';
 import { registerLag } from './lag.ts';
 
 // `switchyard lag` against the real brokers: the table a user gets for groups that fell behind.
@@ -44,6 +44,19 @@ describe('switchyard lag on the brokers', () => {
     expect(rows[2]).toMatch(new RegExp(`^${topic.replaceAll('.', '\\.')} +billing +3 +- +(\\d+:\\d+ ?)+$`));
   }, 60_000);
 
+  it('Kafka: a group or topic named twice is read once (one row, no clash of lag source names)', async () => {
+    const brokers = testBrokers();
+    const topic = uniqueTopic('cli-lag-twice');
+    const bus = kafka({ brokers, consumer: quickConsumer });
+    try {
+      await bus.publish(topic, payloads(2));
+    } finally {
+      await bus.close();
+    }
+    const table = await lag('--kafka', brokers.join(','), '--group', 'billing', 'billing', '--topic', topic, topic);
+    expect(table.split('\n')).toEqual([expect.stringMatching(/^TOPIC +GROUP/), expect.stringMatching(new RegExp(`^${topic.replaceAll('.', '\\.')} +billing +2 `))]);
+  }, 60_000);
+
   it('RabbitMQ: the ready messages of each group queue', async () => {
     const bus = rabbitmq({ exchange: `switchyard.cli-lag.${run}` });
     rabbits.push(bus);
@@ -63,6 +76,42 @@ describe('switchyard lag on the brokers', () => {
       await bus.close();
     }
     expect(await lag('--nats', natsUrl, '--group', 'billing', '--topic', natsTopic)).toMatch(new RegExp(`^${natsTopic.replaceAll('.', '\\.')} +billing +6 +- +-$`, 'm'));
+  });
+
+  it('NATS JetStream: a named group with no consumer on the topic is "not found", with the groups that are there — not "no consumer groups"', async () => {
+    const topic = `sy-cli-lag-${run}.payments`; // the same stream as natsTopic, removed with it
+    const bus = nats({ mode: 'jetstream' });
+    try {
+      await declareGroup(bus, topic, 'billing');
+      await declareGroup(bus, topic, 'audit');
+      await bus.publish(topic, payloads(2));
+    } finally {
+      await bus.close();
+    }
+    const where = topic.replaceAll('.', '\\.');
+    await expect(lag('--nats', natsUrl, '--group', 'biling', '--topic', topic)).rejects.toThrow(
+      new RegExp(`^group "biling" not found on topic "${where}" \\(JetStream stream "[^"]+" has no consumer for it\\); groups on "${where}": audit, billing$`),
+    );
+    // A topic nothing was published to has no stream at all.
+    await expect(lag('--nats', natsUrl, '--group', 'billing', '--topic', `sy-cli-lag-none-${run}.orders`)).rejects.toThrow(
+      `group "billing" not found on topic "sy-cli-lag-none-${run}.orders" (no JetStream stream holds "sy-cli-lag-none-${run}.orders": nothing was published there)`,
+    );
+    // Through the real CLI: the groups found are printed, the one not found fails the command (exit code 2).
+    const { code, stdout, stderr } = await spawnCli(['lag', '--nats', natsUrl, '--group', 'billing', 'biling', '--topic', topic]).done;
+    expect(stdout).toMatch(new RegExp(`^${where} +billing +2 +- +-$`, 'm'));
+    expect(stdout).not.toMatch(/no consumer groups/);
+    expect(stderr).toMatch(new RegExp(`^switchyard: group "biling" not found on topic "${where}" .*groups on "${where}": audit, billing$`, 'm'));
+    expect(code).toBe(2);
+  }, 60_000);
+
+  it('RabbitMQ: a named group without a queue is "not found" too, naming the queue looked for', async () => {
+    const bus = rabbitmq({ exchange: `switchyard.cli-lag.${run}` });
+    rabbits.push(bus);
+    const topic = `cli-lag.${run}.refunds`;
+    await declareGroup(bus, topic, 'billing');
+    const error = `group "biling" not found on topic "${topic}" (RabbitMQ has no queue "${bus.queueFor(topic, 'biling')}")`;
+    await expect(lag('--rabbitmq', defaultAmqpUrl(), '--group', 'biling', '--topic', topic)).rejects.toThrow(error);
+    await expect(lag('--rabbitmq', defaultAmqpUrl(), '--management', 'http://guest:guest@127.0.0.1:15672', '--group', 'biling', '--topic', topic)).rejects.toThrow(error);
   });
 
   it('names what is missing, and which broker could not be read', async () => {

@@ -7,7 +7,8 @@ import { lagMonitor, type LagReading, type LagSource } from '../../observability
 import { embeddedLagSource, kafkaLagSource, natsLagSource, rabbitmqLagSource } from '../../observability/lag-sources.ts';
 import { metricsHandler } from '../../observability/metrics-handler.ts';
 import type { EmbeddedTransport } from '../../transports/embedded/index.ts';
-import type { NatsTransport } from '../../transports/nats/index.ts';
+import { consumerName, type NatsTransport } from '../../transports/nats/index.ts';
+import { natsError } from '../../transports/nats/errors.ts';
 import type { RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
 import { chosenBroker, ensureReachable, kafkaConnection, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 import { serveMetrics } from '../metrics-server.ts';
@@ -38,30 +39,106 @@ interface LagChoice extends BrokerOptions {
 }
 
 /**
+ * What `lagSources` sets up: the sources, the transport to close afterwards, and how to say which
+ * named groups and topics the readings lack (one line each, with what is there instead).
+ */
+export interface LagSetup {
+  sources: LagSource[];
+  bus?: Transport;
+  notFound(readings: readonly LagReading[]): Promise<string[]>;
+}
+
+/**
  * The lag sources for the chosen broker, and the transport to close afterwards. An embedded data
  * directory lists its groups itself; on Kafka, RabbitMQ and NATS the groups and topics are named
  * (a broker holds many applications' groups, and RabbitMQ and NATS keep no list of ours).
  */
-export function lagSources(o: LagChoice): { sources: LagSource[]; bus?: Transport } {
+export function lagSources(choice: LagChoice): LagSetup {
+  // A group or topic named twice is read once: twice would print its row twice, and on Kafka
+  // give two sources the same name, which the lag monitor refuses.
+  const o: LagChoice = { ...choice, ...(choice.group ? { group: [...new Set(choice.group)] } : {}), ...(choice.topic ? { topic: [...new Set(choice.topic)] } : {}) };
   const broker = chosenBroker(o);
   if (broker === 'dir') {
     const bus = transportFor(o) as EmbeddedTransport;
-    return { sources: [embeddedLagSource(bus, { ...(o.group ? { groups: o.group } : {}), ...(o.topic ? { topics: o.topic } : {}) })], bus };
+    const sources = [embeddedLagSource(bus, { ...(o.group ? { groups: o.group } : {}), ...(o.topic ? { topics: o.topic } : {}) })];
+    return { sources, bus, notFound: () => (o.group || o.topic ? embeddedNotFound(bus, o) : Promise.resolve([])) };
   }
   if (!o.group?.length || !o.topic?.length) {
     throw new ConfigError(
       `--${broker} needs --group and --topic: which consumer groups, on which topics (e.g. --group billing --topic orders.placed); \`switchyard topics --${broker} …\` shows what is there`,
     );
   }
-  if (broker === 'kafka') return { sources: o.group.map((group) => kafkaLagSource(kafkaConnection(o), group, o.topic!)) };
+  // A Kafka group that never committed is reported (the whole topic behind), so none goes missing.
+  if (broker === 'kafka') return { sources: o.group.map((group) => kafkaLagSource(kafkaConnection(o), group, o.topic!)), notFound: () => Promise.resolve([]) };
   const pairs = o.topic.flatMap((topic) => o.group!.map((group) => ({ topic, group })));
+  const missing = (readings: readonly LagReading[]) => pairs.filter((p) => !readings.some((r) => r.topic === p.topic && r.group === p.group));
   if (broker === 'rabbitmq') {
     const bus = transportFor(o) as RabbitMQTransport;
-    return { sources: [rabbitmqLagSource(bus, pairs)], bus };
+    return {
+      sources: [rabbitmqLagSource(bus, pairs)],
+      bus,
+      // RabbitMQ lists queues only through the management API: say which queue is missing instead.
+      notFound: async (readings) => missing(readings).map(({ topic, group }) => `group "${group}" not found on topic "${topic}" (RabbitMQ has no queue "${bus.queueFor(topic, group)}")`),
+    };
   }
   const bus = transportFor(o) as NatsTransport;
-  return { sources: [natsLagSource(bus, pairs)], bus };
+  return { sources: [natsLagSource(bus, pairs)], bus, notFound: (readings) => natsNotFound(bus, missing(readings)) };
 }
+
+/** Named groups without a durable consumer on their topic, and the groups that have one there. */
+async function natsNotFound(bus: NatsTransport, missing: ReadonlyArray<{ topic: string; group: string }>): Promise<string[]> {
+  const lines: string[] = [];
+  for (const { topic, group } of missing) {
+    const located = await bus.locate(topic, group);
+    if (!located) {
+      lines.push(`group "${group}" not found on topic "${topic}" (no JetStream stream holds "${topic}": nothing was published there)`);
+      continue;
+    }
+    const groups: string[] = [];
+    try {
+      for await (const c of located.manager.consumers.list(located.stream)) {
+        if (c.config.filter_subject === topic) groups.push(groupOf(c.name, topic));
+      }
+    } catch (error) {
+      throw natsError(`cannot list the consumers of stream "${located.stream}"`, error);
+    }
+    lines.push(`group "${group}" not found on topic "${topic}" (JetStream stream "${located.stream}" has no consumer for it); ${groupList(topic, groups)}`);
+  }
+  return lines;
+}
+
+/**
+ * The group a durable consumer belongs to. Its name is the group and topic made safe for NATS,
+ * cut at 48 characters, and a hash: when that gives the name back, the group is known; otherwise
+ * (a group with other characters, or a consumer Switchyard did not create) the consumer's name is shown.
+ */
+function groupOf(consumer: string, topic: string): string {
+  const candidate = consumer.replace(/_[0-9a-f]{12}$/, '');
+  const suffix = `__${topic}`.replace(/[^A-Za-z0-9_-]/g, '_');
+  const group = candidate.endsWith(suffix) ? candidate.slice(0, -suffix.length) : undefined;
+  return group !== undefined && consumerName(group, topic) === consumer ? group : `consumer ${consumer}`;
+}
+
+/** Named groups and topics an embedded directory does not hold, and what it holds instead. */
+async function embeddedNotFound(bus: EmbeddedTransport, o: LagChoice): Promise<string[]> {
+  const topics = await bus.inspect();
+  const lines: string[] = [];
+  const named = topics.filter((t) => o.topic?.includes(t.topic));
+  for (const topic of o.topic ?? []) {
+    if (!topics.some((t) => t.topic === topic)) lines.push(`topic "${topic}" not found in ${o.dir}; topics there: ${list(topics.map((t) => t.topic))}`);
+  }
+  for (const group of o.group ?? []) {
+    if (o.topic) {
+      for (const t of named) if (!t.groups.some((g) => g.group === group)) lines.push(`group "${group}" not found on topic "${t.topic}"; ${groupList(t.topic, t.groups.map((g) => g.group))}`);
+    } else if (!topics.some((t) => t.groups.some((g) => g.group === group))) {
+      lines.push(`group "${group}" not found in ${o.dir}; groups there: ${list([...new Set(topics.flatMap((t) => t.groups.map((g) => g.group)))])}`);
+    }
+  }
+  return lines;
+}
+
+const list = (names: readonly string[]): string => (names.length > 0 ? names.toSorted().join(', ') : 'none');
+const groupList = (topic: string, groups: readonly string[]): string => `groups on "${topic}": ${list(groups)}`;
 
 /**
  * `switchyard lag --dir DIR | --kafka BROKERS | --rabbitmq URL | --nats URL`: each consumer
@@ -86,7 +163,7 @@ export function registerLag(program: Command): void {
     .action(async (opts: LagChoice & { watch?: boolean; interval: number; high: number; metricsPort?: number; metricsHost: string; json?: boolean }) => {
       // One reading is printed and the process ends before anything could scrape it.
       if (opts.metricsPort !== undefined && !opts.watch) throw new ConfigError('--metrics-port goes with --watch: without it lag prints one reading and exits; add --watch');
-      const { sources, bus } = lagSources(opts);
+      const { sources, bus, notFound } = lagSources(opts);
       const registry = new Registry();
       const monitor = lagMonitor({
         sources,
@@ -106,6 +183,13 @@ export function registerLag(program: Command): void {
           monitor.on((e) => void (e.type === 'lag.error' && errors.push(e.error)));
           const readings = await monitor.sample();
           if (errors.length > 0) throw errors[0]!;
+          // A group or topic the user named that the broker does not have fails the command, saying
+          // so, rather than print "no consumer groups" or leave a row out as if nothing were wrong.
+          const missing = await notFound(readings);
+          if (missing.length > 0) {
+            if (readings.length > 0) print(readings);
+            throw new ConfigError(missing);
+          }
           print(readings);
           return;
         }
@@ -123,8 +207,14 @@ export function registerLag(program: Command): void {
         const stop = new AbortController();
         process.once('SIGINT', () => stop.abort());
         process.once('SIGTERM', () => stop.abort());
+        // Watching, a named group may yet appear (its consumer not started yet): say so when that changes.
+        let reported = '';
         while (!stop.signal.aborted) {
-          print(await monitor.sample());
+          const readings = await monitor.sample();
+          print(readings);
+          const missing = (await notFound(readings).catch(() => [])).join('\n');
+          if (missing !== reported && missing !== '') console.error(missing);
+          reported = missing;
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, opts.interval);
             stop.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
