@@ -10,6 +10,7 @@ import { toSwitchyardError } from './errors.ts';
 import { fromDelivery, retryDelay, retryQueueName } from './mapping.ts';
 import type { RabbitMQEvent } from './options.ts';
 import { isRawBody, keepRawBodies, restoreContentType } from './raw-body.ts';
+import type { QueueDeclaration } from './retry-queues.ts';
 import type { queueDeclaration } from './topology.ts';
 
 /** What a subscription declares and consumes. */
@@ -20,8 +21,8 @@ export interface ConsumePlan {
   /** Exchange declarations needed by `bindings`. */
   exchanges: Array<{ exchange: string; type: string; durable: boolean; autoDelete?: boolean; internal?: boolean; arguments?: Record<string, unknown> }>;
   bindings: Array<{ exchange: string; routingKey: string }>;
-  /** TTL queues that dead-letter failed messages back to `queue`. */
-  retryQueues: Array<ReturnType<typeof queueDeclaration>>;
+  /** TTL queues that dead-letter failed messages back to `queue` (`retry-queues.ts`). */
+  retryQueues: QueueDeclaration[];
   /** Message topic when a delivery does not name one (native queues); else the routing key. */
   topic: string | undefined;
   prefetch: number;
@@ -39,6 +40,8 @@ export interface SubscriptionHost {
   event(event: RabbitMQEvent): void;
   /** Puts a failed message back with attempt + 1 into `queue`; resolves once the broker confirmed it. */
   redeliver(delivery: AsyncMessage, message: Message, queue: string): Promise<void>;
+  /** Declares retry queues (on a channel of their own: a refused one closes its channel). */
+  declareRetryQueues(declarations: readonly QueueDeclaration[]): Promise<void>;
   detach(subscription: RabbitMQSubscription): void;
 }
 
@@ -127,7 +130,7 @@ export class RabbitMQSubscription implements Subscription {
       if (plan.declare) await ch.queueDeclare(plan.declare);
       else await ch.queueDeclare({ queue: plan.queue, passive: true });
       for (const b of plan.bindings) await ch.queueBind({ queue: plan.queue, exchange: b.exchange, routingKey: b.routingKey });
-      for (const r of plan.retryQueues) await ch.queueDeclare(r);
+      await this.#host.declareRetryQueues(plan.retryQueues);
       await ch.basicQos({ prefetchCount: plan.prefetch });
       if (this.#stopping) {
         await ch.close();

@@ -11,9 +11,12 @@ import { nodeTlsOptions, skipsVerify, tlsFailure, warnSkipVerify } from '../../i
 import { waitAtMost, withTimeout } from '../../internal/with-timeout.ts';
 import { amqpCode, connectError, toSwitchyardError } from './errors.ts';
 import { FRAME_MAX, negotiatedFrameMax, publishProblems } from './header-frame.ts';
-import { asBuffer, bindingKey, bodyBytes, redeliveryEnvelope, retryQueueName, toEnvelope, wireId } from './mapping.ts';
+import { asBuffer, bindingKey, bodyBytes, redeliveryEnvelope, retryQueueName, toEnvelope } from './mapping.ts';
 import type { RabbitMQNative } from './native.ts';
 import { resolveOptions, type RabbitMQEvent, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options.ts';
+import { RetryPublisher } from './retry-publisher.ts';
+import { declareRetryQueues, expires, retryQueueDeclaration, type QueueDeclaration } from './retry-queues.ts';
+import { nextTick, Returns } from './returns.ts';
 import { RabbitMQSubscription, type ConsumePlan, type SubscriptionHost } from './subscription.ts';
 import { declareTopology, exchangeDeclaration, queueDeclaration, type QueueSettings } from './topology.ts';
 
@@ -22,28 +25,6 @@ const FATAL_CONNECT = new Set(['ACCESS_REFUSED', 'NOT_ALLOWED']);
 
 /** An error of one channel, not of the connection (AMQPConnectionError extends AMQPChannelError). */
 const channelOnly = (error: unknown): boolean => error instanceof AMQPChannelError && !(error instanceof AMQPConnectionError);
-
-const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Counts `basic.return`s per message id, so a confirmed publish can tell it was unroutable. */
-class Returns {
-  readonly #counts = new Map<string, number>();
-
-  add(msg: ReturnedMessage): void {
-    // The whole id: `message-id` holds only a shortened form of ids over 255 bytes.
-    const id = wireId(msg) ?? '';
-    this.#counts.set(id, (this.#counts.get(id) ?? 0) + 1);
-  }
-
-  /** True (and forgets it) if a publish of `id` came back. */
-  take(id: string): boolean {
-    const n = this.#counts.get(id) ?? 0;
-    if (n === 0) return false;
-    if (n === 1) this.#counts.delete(id);
-    else this.#counts.set(id, n - 1);
-    return true;
-  }
-}
 
 /**
  * The RabbitMQ transport, over rabbitmq-client (AMQP 0-9-1).
@@ -78,6 +59,11 @@ export class RabbitMQTransport implements Transport {
   readonly #redeliveryReturns = new Returns();
   readonly #declaredQueues = new Set<string>();
   readonly #declaredExchanges = new Set<string>();
+  /** The declaration in effect for each retry queue subscriptions declared: it says whether the queue expires. */
+  readonly #retryDeclarations = new Map<string, QueueDeclaration>();
+  /** Retry queues found without `x-expires` that were reported already. */
+  readonly #legacyReported = new Set<string>();
+  #retryPublisher: RetryPublisher | undefined;
   readonly #host: SubscriptionHost;
 
   constructor(options: RabbitMQOptions = {}) {
@@ -97,6 +83,7 @@ export class RabbitMQTransport implements Transport {
       reconnectDelayMs: this.options.reconnectDelayMs,
       event: (event) => this.#event(event),
       redeliver: (delivery, message, queue) => this.#redeliver(delivery, message, queue),
+      declareRetryQueues: (declarations) => this.#declareRetryQueues(declarations),
       detach: (sub) => void this.#subscriptions.delete(sub),
     };
     this.capabilities = Object.freeze({
@@ -214,6 +201,10 @@ export class RabbitMQTransport implements Transport {
     this.#connection = connection;
     this.#publisher = publisher;
     this.#redeliverer = redeliverer;
+    this.#retryPublisher = new RetryPublisher(
+      () => connection,
+      (error) => this.#event({ type: 'error', error, context: 'the channel that redelivers through expiring retry queues' }),
+    );
     this.#ready = true;
   }
 
@@ -362,9 +353,7 @@ export class RabbitMQTransport implements Transport {
       }
     }
     const delays = [...new Set(o.redeliveryDelaysMs.filter((d) => d > 0))];
-    const retryQueues = delays.map((d) =>
-      queueDeclaration(retryQueueName(queue, d), { type: settings.type ?? 'classic', messageTtlMs: d, deadLetterExchange: '', deadLetterRoutingKey: queue }),
-    );
+    const retryQueues = delays.map((d) => retryQueueDeclaration(queue, d, settings));
     return {
       queue,
       declare,
@@ -376,7 +365,37 @@ export class RabbitMQTransport implements Transport {
     };
   }
 
+  /**
+   * Declares a subscription's retry queues. One that an older version declared without
+   * `x-expires` is used as it is and reported once: it will not expire with its group.
+   */
+  async #declareRetryQueues(declarations: readonly QueueDeclaration[]): Promise<void> {
+    const { declared, legacy } = await declareRetryQueues(this.#host.connection, declarations);
+    for (const d of declared) this.#retryDeclarations.set(d.queue, d);
+    for (const queue of legacy) {
+      if (this.#legacyReported.has(queue)) continue;
+      this.#legacyReported.add(queue);
+      const error = new ConfigError(
+        `rabbitmq: retry queue "${queue}" exists without x-expires (declared before retry queues expired with their group), so it will not expire with its group queue; ` +
+          'it is used as it is. To have it expire, stop the group\'s subscribers, wait until the queue is empty (at most its delay), and delete it ' +
+          `(rabbitmqctl delete_queue "${queue}"): the next subscription declares it with x-expires`,
+      );
+      this.#event({ type: 'error', error, context: `declaring retry queue "${queue}"` });
+    }
+  }
+
   async #redeliver(delivery: AsyncMessage, message: Message, queue: string): Promise<void> {
+    const declaration = this.#retryDeclarations.get(queue);
+    if (declaration && expires(declaration)) {
+      const retryPublisher = this.#retryPublisher;
+      if (!retryPublisher) throw new ClosedError('rabbitmq transport');
+      try {
+        await retryPublisher.send(declaration, redeliveryEnvelope(delivery, message, queue), bodyBytes(delivery.body), message.id);
+      } catch (error) {
+        throw toSwitchyardError(error, `redelivering message ${message.id} through "${queue}"`);
+      }
+      return;
+    }
     const redeliverer = this.#redeliverer;
     if (!redeliverer) throw new ClosedError('rabbitmq transport');
     try {
@@ -415,6 +434,7 @@ export class RabbitMQTransport implements Transport {
         throw toSwitchyardError(error, `delete queue "${name}" of group "${group}"`);
       }
       this.#declaredQueues.delete(name);
+      this.#retryDeclarations.delete(name);
     }
   }
 
@@ -431,7 +451,10 @@ export class RabbitMQTransport implements Transport {
     // the client retries them as long as it reconnects, and close() would wait for ever.
     const deadline = Date.now() + this.options.publishTimeoutMs;
     await waitAtMost(Promise.allSettled([...this.#pending]), deadline - Date.now());
-    await waitAtMost(Promise.allSettled([this.#publisher?.close(), this.#redeliverer?.close()]), Math.max(0, deadline - Date.now()));
+    await waitAtMost(
+      Promise.allSettled([this.#publisher?.close(), this.#redeliverer?.close(), this.#retryPublisher?.close(Math.max(0, deadline - Date.now()))]),
+      Math.max(0, deadline - Date.now()),
+    );
     // connection.close() waits for every channel to close and then for the broker's close-ok, which
     // a broker that stopped reading (a resource alarm) never sends: after publishTimeoutMs more,
     // drop the socket. The broker requeues whatever was left unacknowledged.
