@@ -1,22 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Subscription } from '../../core/transport.ts';
+import { describe, expect, it } from 'vitest';
 import { Inbox } from '../../testing/inbox.ts';
 import type { KafkaSubscription } from './consumer.ts';
-import { startOwnCluster, usingMock, type OwnCluster } from './test-cluster.ts';
+import { privateCluster } from './private-cluster.test-support.ts';
+import { usingMock } from './test-cluster.ts';
 import { kafka, type KafkaTransport } from './transport.ts';
 
 // close() when the cluster misbehaves, on a private librdkafka mock cluster (NOT Apache Kafka;
 // random ports, killed afterwards): injected errors and silenced brokers never reach other tests.
 
-let cluster: OwnCluster;
-const open: Array<KafkaTransport | Subscription> = [];
-beforeAll(async () => {
-  if (usingMock()) cluster = await startOwnCluster();
-});
-afterAll(async () => {
-  for (const item of open.toReversed()) await item.close().catch(() => undefined);
-  await cluster?.stop();
-});
+const cluster = privateCluster();
 
 function transport(producer: { timeoutMs?: number; retries?: number } = {}): KafkaTransport {
   const t = kafka({
@@ -26,7 +18,7 @@ function transport(producer: { timeoutMs?: number; retries?: number } = {}): Kaf
     producer,
     consumer: { maxWaitMs: 100, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 15_000 },
   });
-  open.push(t);
+  cluster.keep(t);
   return t;
 }
 
@@ -35,7 +27,7 @@ async function consuming(t: KafkaTransport, topic: string): Promise<KafkaSubscri
   await cluster.control(`create-topic ${topic} 2 1`);
   const inbox = new Inbox();
   const sub = (await t.subscribe(topic, { group: `${topic}-group`, from: 'earliest' }, async (m) => inbox.push(m))) as KafkaSubscription;
-  open.push(sub);
+  cluster.keep(sub);
   await t.publish(topic, { key: 'k', payload: Buffer.from('1') });
   await inbox.untilCount(1, 10_000);
   return sub;

@@ -1,6 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isTransportError } from '../../core/errors.ts';
-import { startOwnCluster, usingMock, type OwnCluster } from './test-cluster.ts';
+import { privateCluster } from './private-cluster.test-support.ts';
+import { usingMock } from './test-cluster.ts';
 import { kafka, type KafkaTransport } from './transport.ts';
 
 // `connected` against a private librdkafka mock cluster (NOT Apache Kafka; random ports, three
@@ -8,21 +9,14 @@ import { kafka, type KafkaTransport } from './transport.ts';
 
 const BROKER_IDS = [1, 2, 3];
 
-let cluster: OwnCluster;
-const open: KafkaTransport[] = [];
-beforeAll(async () => {
-  if (usingMock()) cluster = await startOwnCluster();
-});
+const cluster = privateCluster();
 afterEach(async () => {
+  if (!usingMock()) return;
   // Whatever a test took down or slowed comes back before the next one.
   for (const id of BROKER_IDS) {
-    await cluster?.control(`broker-up ${id}`);
-    await cluster?.control(`rtt ${id} 0`);
+    await cluster.control(`broker-up ${id}`);
+    await cluster.control(`rtt ${id} 0`);
   }
-});
-afterAll(async () => {
-  for (const t of open.splice(0).reverse()) await t.close().catch(() => undefined);
-  await cluster?.stop();
 });
 
 function transport(): KafkaTransport {
@@ -32,7 +26,7 @@ function transport(): KafkaTransport {
     requestTimeoutMs: 1_000,
     producer: { timeoutMs: 2_000, retries: 1, retryBackoffMs: 100 },
   });
-  open.push(t);
+  cluster.keep(t);
   return t;
 }
 

@@ -8,6 +8,7 @@ import { deferred } from '../../internal/deferred.ts';
 import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
 import { waitAtMost, withTimeout } from '../../internal/with-timeout.ts';
 import { subscriptionAwareAssigner } from './assignor.ts';
+import { kafkaErrorIds } from './errors.ts';
 import { fromRecord, text } from './mapping.ts';
 import { baseClientOptions, type ResolvedKafkaOptions } from './options.ts';
 
@@ -169,18 +170,27 @@ export class KafkaSubscription implements Subscription {
     if (this.#refreshing || this.#stopping || this.#restarting) return;
     this.#refreshing = true;
     try {
-      const found = await this.#matchingTopics();
-      const same = found.length === this.#topics.length && found.every((t, i) => t === this.#topics[i]);
-      if (same || this.#stopping || this.#restarting) return;
-      this.#topics = found;
-      this.#fallback = 'earliest';
-      this.stats.topicChanges++;
-      this.#restart('topics');
-    } catch {
-      // The cluster could not be listed: the next refresh tries again.
+      if ((await this.#relist()) && !this.#stopping && !this.#restarting) this.#restart('topics');
     } finally {
       this.#refreshing = false;
     }
+  }
+
+  /**
+   * Lists the topics matching the pattern again; true when the set changed (then `topics` is the
+   * new set). False for a plain topic, and when the cluster could not be listed within
+   * `requestTimeoutMs` (the next look tries again).
+   */
+  async #relist(): Promise<boolean> {
+    if (!this.#matches) return false;
+    const found = await withTimeout(this.#matchingTopics(), this.#config.requestTimeoutMs, 'list topics').catch(() => undefined);
+    if (!found || this.#stopping) return false;
+    const same = found.length === this.#topics.length && found.every((t, i) => t === this.#topics[i]);
+    if (same) return false;
+    this.#topics = found;
+    this.#fallback = 'earliest';
+    this.stats.topicChanges++;
+    return true;
   }
 
   /**
@@ -500,14 +510,21 @@ export class KafkaSubscription implements Subscription {
   async #commitNow(force = false): Promise<void> {
     const consumer = this.#consumer;
     if (!consumer) return;
-    const states = [...this.#states.values()].filter((s) => force || s.committed < 0 || s.commit.committed > s.committed);
+    // Not for topics the pattern no longer matches (deleted ones): the broker refuses those
+    // (UNKNOWN_TOPIC_OR_PARTITION) and the client then fails the whole commit, so it would be
+    // retried, and fail, until the member let the topic go.
+    const current = this.#matches ? new Set(this.#topics) : undefined;
+    const states = [...this.#states.values()].filter((s) => (force || s.committed < 0 || s.commit.committed > s.committed) && (!current || current.has(s.topic)));
     if (states.length === 0) return;
     const offsets = states.map((s) => ({ topic: s.topic, partition: s.partition, offset: BigInt(s.commit.committed), leaderEpoch: s.leaderEpoch, state: s, at: s.commit.committed }));
     try {
       await consumer.commit({ offsets: offsets.map(({ topic, partition, offset, leaderEpoch }) => ({ topic, partition, offset, leaderEpoch })) });
       this.stats.commits++;
       for (const o of offsets) if (o.state.committed < o.at) o.state.committed = o.at;
-    } catch {
+    } catch (error) {
+      // A matched topic was deleted: look at the topic list now rather than at the next refresh,
+      // so the member lets it go and commits the other partitions again.
+      if (this.#matches && kafkaErrorIds(error).includes('UNKNOWN_TOPIC_OR_PARTITION')) void this.#refreshTopics();
       // Kept for the next commit (the group may be rebalancing); a revoked partition is redelivered
       // from its last committed offset, so a lost commit only means duplicates.
       if (!this.#stopping) setTimeout(() => this.#scheduleCommit(), 250).unref();
@@ -551,6 +568,9 @@ export class KafkaSubscription implements Subscription {
     if (source !== 'topics') this.stats.restarts++;
     void (async () => {
       const limit = this.#config.requestTimeoutMs;
+      // A pattern's stream fails when a topic it reads was deleted: list the topics first, so the
+      // commit below leaves that topic out and the new stream does not ask for it again.
+      const changed = source !== 'topics' && (await this.#relist());
       await this.#idle(this.#config.consumer.drainTimeoutMs, false);
       await waitAtMost(this.#commitNow(true), Math.min(2_000, limit));
       for (const [key, state] of this.#states) this.#drop(key, state);
@@ -559,7 +579,7 @@ export class KafkaSubscription implements Subscription {
       this.#stream = undefined;
       // A client stuck on an unreachable broker must not stall the restart.
       await waitAtMost(stream?.close(), limit);
-      let keep = source === 'stream' && consumer.isActive();
+      let keep = source === 'stream' && !changed && consumer.isActive();
       let backoff = 250;
       let attempts = 0;
       while (!this.#stopping) {
@@ -581,6 +601,9 @@ export class KafkaSubscription implements Subscription {
           if (++attempts >= 5 || !consumer.isActive()) keep = false;
           await sleep(backoff);
           backoff = Math.min(backoff * 2, 5_000);
+          // The refresh timer waits while this runs: look here, or a deleted topic would fail
+          // every attempt for ever. Changed topics need a new member (a new subscription).
+          if (await this.#relist()) keep = false;
         }
       }
       this.#restarting = false;

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isTransportError } from '../../core/errors.ts';
 import type { Message, OutgoingMessage } from '../../core/message.ts';
-import type { Subscription } from '../../core/transport.ts';
 import { Inbox } from '../../testing/inbox.ts';
-import { startOwnCluster, usingMock, type OwnCluster } from './test-cluster.ts';
+import { privateCluster } from './private-cluster.test-support.ts';
+import { usingMock } from './test-cluster.ts';
 import { kafkaLag } from './lag.ts';
 import { kafka, type KafkaTransport } from './transport.ts';
 
@@ -12,15 +12,7 @@ import { kafka, type KafkaTransport } from './transport.ts';
 
 const hold = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-let cluster: OwnCluster;
-const open: Array<KafkaTransport | Subscription> = [];
-beforeAll(async () => {
-  if (usingMock()) cluster = await startOwnCluster();
-});
-afterAll(async () => {
-  for (const item of open.toReversed()) await item.close().catch(() => undefined);
-  await cluster?.stop();
-});
+const cluster = privateCluster();
 
 function transport(): KafkaTransport {
   const t = kafka({
@@ -30,7 +22,7 @@ function transport(): KafkaTransport {
     producer: { timeoutMs: 3_000, retries: 3, retryBackoffMs: 100 },
     consumer: { maxWaitMs: 100, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 15_000, drainTimeoutMs: 5_000 },
   });
-  open.push(t);
+  cluster.keep(t);
   return t;
 }
 
@@ -67,7 +59,7 @@ describe.skipIf(!usingMock())('Kafka faults (private librdkafka mock cluster —
     await cluster.control('coordinator group down 1');
     const t = transport();
     const inbox = new Inbox();
-    open.push(await t.subscribe(topic, { group: 'down', concurrency: 8, from: 'earliest' }, async (m: Message) => inbox.push(m)));
+    cluster.keep(await t.subscribe(topic, { group: 'down', concurrency: 8, from: 'earliest' }, async (m: Message) => inbox.push(m)));
     let downAt = 0;
     const failures = await publishAll(t, topic, 10_000, async (sent) => {
       if (sent === 3_000) {
@@ -104,7 +96,7 @@ describe.skipIf(!usingMock())('Kafka faults (private librdkafka mock cluster —
     await cluster.control('coordinator group slow 1');
     const t = transport();
     const inbox = new Inbox();
-    open.push(await t.subscribe(topic, { group: 'slow', concurrency: 8, from: 'earliest' }, async (m: Message) => inbox.push(m)));
+    cluster.keep(await t.subscribe(topic, { group: 'slow', concurrency: 8, from: 'earliest' }, async (m: Message) => inbox.push(m)));
     let slowAt = 0;
     const failures = await publishAll(t, topic, 10_000, async (sent) => {
       if (sent === 2_000) {
@@ -138,7 +130,7 @@ describe.skipIf(!usingMock())('Kafka faults (private librdkafka mock cluster —
     await cluster.control(`create-topic ${topic} 1 1`);
     const t = transport();
     const inbox = new Inbox();
-    open.push(await t.subscribe(topic, { group: 'storage', from: 'earliest' }, async (m: Message) => inbox.push(m)));
+    cluster.keep(await t.subscribe(topic, { group: 'storage', from: 'earliest' }, async (m: Message) => inbox.push(m)));
     await t.publish(topic, [{ id: 'before', payload: Buffer.from('1') }]);
     // More errors than the producer's retries: the disk stays full for the whole publish.
     await cluster.control('push-errors Produce KAFKA_STORAGE_ERROR 20');

@@ -21,10 +21,12 @@ export interface KafkaProducerOptions {
   /** Most messages in one produce request. Default 10,000. */
   batchMaxMessages?: number;
   /**
-   * Most bytes (payloads, keys and headers, estimated) of publishes merged into one produce
-   * request. Default 1,000,000, under the broker's default `message.max.bytes` (1 MiB): a merged
-   * batch above the broker's limit is refused whole, failing every publish merged into it. A
-   * single `publish()` call larger than this still goes as one request.
+   * Most bytes (payloads, keys and headers, estimated) in one produce request. Default 1,000,000,
+   * under the broker's default `message.max.bytes` (1 MiB): a batch above the broker's limit is
+   * refused whole. Publishes are merged up to this bound; one `publish()` call larger than it (or
+   * than `batchMaxMessages`) is sent as several requests, one after another, in order, and
+   * resolves once all were acknowledged. A single message larger than this goes in a request of
+   * its own (the transport's `maxPayloadBytes` bounds a message).
    */
   batchMaxBytes?: number;
   /** Retries of a failed produce request. Default 5. */

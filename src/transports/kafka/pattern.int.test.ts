@@ -89,6 +89,32 @@ describe('kafka pattern subscriptions (integration, librdkafka mock cluster — 
     expect(new Set(assigned).size).toBe(partitions);
   }, 120_000);
 
+  it.skipIf(!usingMock())('lets a deleted topic go at once (not at the next refresh) and goes on reading the others, without duplicates', async () => {
+    const base = uniqueTopic('pattern-deleted');
+    for (const x of ['a', 'b']) await mockControl(`create-topic ${base}.${x} 1 1`);
+    // No refresh during the test: what notices the deletion is the failing stream.
+    const t = kafka({ brokers: testBrokers(), consumer: { ...quickConsumer, topicRefreshMs: 600_000, commitIntervalMs: 0 } });
+    open.push(t);
+    const inbox = new Inbox();
+    const sub = (await t.subscribe(`${base}.*`, { group: 'g', from: 'earliest' }, async (m) => inbox.push(m))) as KafkaSubscription;
+    open.push(sub);
+    await t.publish(`${base}.a`, messages('a', 3));
+    await t.publish(`${base}.b`, messages('b', 3));
+    await inbox.untilCount(6, 30_000);
+    await mockControl(`delete-topic ${base}.b`);
+    await t.publish(`${base}.a`, messages('a-after', 3));
+    await inbox.untilCount(9, 30_000);
+    expect(sub.topics).toEqual([`${base}.a`]);
+    // What was handled was committed: a new member of the group reads only what comes next.
+    await sub.close();
+    const again = new Inbox();
+    open.push(await t.subscribe(`${base}.*`, { group: 'g', from: 'earliest' }, async (m) => again.push(m)));
+    await t.publish(`${base}.a`, messages('last', 1));
+    await again.until(() => again.ids().has('last-0'), 30_000, () => `no "last-0" among ${[...again.ids()].join(', ')}`);
+    expect([...again.ids()]).toEqual(['last-0']);
+    expect(inbox.messages).toHaveLength(9);
+  }, 90_000);
+
   it('reads lag for a pattern as the topics that match it now', async () => {
     const base = uniqueTopic('pattern-lag');
     const t = transport();

@@ -1,27 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTransportError } from '../../core/errors.ts';
-import { startOwnCluster, usingMock, type OwnCluster } from './test-cluster.ts';
-import { kafka, type KafkaTransport } from './transport.ts';
+import type { MessageToProduce } from '@platformatic/kafka';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { describe, expect, it } from 'vitest';
+import { isTransportError, type TransportError } from '../../core/errors.ts';
+import type { OutgoingMessage } from '../../core/message.ts';
+import { Inbox } from '../../testing/inbox.ts';
+import { privateCluster } from './private-cluster.test-support.ts';
+import { quickConsumer, usingMock } from './test-cluster.ts';
+import { kafka } from './transport.ts';
 
 // Publishes made in the same turn are merged into one produce request, which the broker accepts
 // or refuses whole. producer.batchMaxBytes bounds what is merged, so a refusal (here one pushed
 // MESSAGE_TOO_LARGE, on a private librdkafka mock cluster — NOT Apache Kafka) fails only the
-// publish in the refused request, not others that happened to be sent with it.
+// publish in the refused request, not others that happened to be sent with it. One publish larger
+// than that bound is sent as several requests, in order, one at a time.
 
-let cluster: OwnCluster;
-const open: KafkaTransport[] = [];
-beforeAll(async () => {
-  if (usingMock()) cluster = await startOwnCluster();
-});
-afterAll(async () => {
-  for (const t of open) await t.close().catch(() => undefined);
-  await cluster?.stop();
-});
+const cluster = privateCluster();
 
 /** Publishes 2 KiB to each of two topics in one turn; what became of each publish. */
 async function twoPublishes(batchMaxBytes: number | undefined): Promise<string[]> {
   const t = kafka({ brokers: cluster.brokers, producer: { retries: 0, timeoutMs: 10_000, ...(batchMaxBytes ? { batchMaxBytes } : {}) } });
-  open.push(t);
+  cluster.keep(t);
   const run = `${Date.now().toString(36)}${batchMaxBytes ?? 'default'}`;
   const topics = [`batch.${run}.a`, `batch.${run}.b`];
   for (const topic of topics) await cluster.control(`create-topic ${topic} 1 1`);
@@ -49,4 +47,77 @@ describe.skipIf(!usingMock())('Kafka producer: publishes merged into one request
   it('go in separate requests beyond batchMaxBytes, so a refusal fails only its own publish', async () => {
     expect(await twoPublishes(3_000)).toEqual(['refused', 'published']);
   });
+});
+
+/**
+ * What the producer hands its client while `during` runs: the messages of each `send()` (one
+ * produce request per broker; a one-partition topic has one), seen on @platformatic/kafka's own
+ * diagnostics channel; and how `during` failed, if it did.
+ */
+async function sendsDuring(during: () => Promise<unknown>): Promise<{ sends: Array<readonly MessageToProduce<Buffer, Buffer, Buffer, Buffer>[]>; error: unknown }> {
+  const sends: Array<readonly MessageToProduce<Buffer, Buffer, Buffer, Buffer>[]> = [];
+  const onSend = (context: unknown): void => {
+    sends.push((context as { options: { messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] } }).options.messages);
+  };
+  const channel = 'tracing:plt:kafka:producer:sends:start';
+  subscribe(channel, onSend);
+  try {
+    return await during().then(
+      () => ({ sends, error: undefined }),
+      (error: unknown) => ({ sends, error }),
+    );
+  } finally {
+    unsubscribe(channel, onSend);
+  }
+}
+
+/** Bytes of a request's records as the producer bounds them: payload, key, headers, 32 bytes each besides. */
+const requestBytes = (records: readonly MessageToProduce<Buffer, Buffer, Buffer, Buffer>[]): number =>
+  records.reduce((n, r) => n + 32 + (r.value?.byteLength ?? 0) + (r.key?.byteLength ?? 0) + [...(r.headers as Map<Buffer, Buffer>)].reduce((h, [k, v]) => h + k.byteLength + v.byteLength + 2, 0), 0);
+
+const numbered = (count: number, bytes: number): OutgoingMessage[] => Array.from({ length: count }, (_, i) => ({ id: `m-${i}`, payload: Buffer.alloc(bytes, i % 256) }));
+
+describe.skipIf(!usingMock())('Kafka producer: one publish larger than batchMaxBytes', () => {
+  it('goes as several produce requests, each within batchMaxBytes, and every message arrives in order, before a later publish', async () => {
+    const t = cluster.keep(kafka({ brokers: cluster.brokers, producer: { timeoutMs: 60_000 }, consumer: quickConsumer }));
+    const topic = `split.${Date.now().toString(36)}`;
+    await cluster.control(`create-topic ${topic} 1 1`);
+    const inbox = new Inbox();
+    cluster.keep(await t.subscribe(topic, { group: 'g', from: 'earliest' }, async (m) => inbox.push(m)));
+    // 10,000 × 256 B, about 3.4 MB with ids and overhead: one batch that size, Kafka refuses whole
+    // (message.max.bytes, 1,048,588 by default).
+    // Not awaited in between: the small publish must not land between the parts of the large one.
+    const { sends, error } = await sendsDuring(() => Promise.all([t.publish(topic, numbered(10_000, 256)), t.publish(topic, { id: 'later', payload: Buffer.alloc(1) })]));
+    expect(error).toBeUndefined();
+    expect(sends.length).toBeGreaterThanOrEqual(5);
+    for (const records of sends) expect(requestBytes(records)).toBeLessThanOrEqual(1_000_000);
+    expect(sends.reduce((n, records) => n + records.length, 0)).toBe(10_001);
+    await inbox.untilCount(10_001, 60_000);
+    expect(inbox.messages.map((m) => m.id)).toEqual([...Array.from({ length: 10_000 }, (_, i) => `m-${i}`), 'later']);
+  }, 120_000);
+
+  it('rejects when one of its requests is refused, saying how many messages were acknowledged, and sends nothing after it', async () => {
+    const t = cluster.keep(kafka({ brokers: cluster.brokers, producer: { retries: 0, timeoutMs: 30_000, batchMaxBytes: 50_000 }, consumer: quickConsumer }));
+    const topic = `split-refused.${Date.now().toString(36)}`;
+    await cluster.control(`create-topic ${topic} 1 1`);
+    await t.publish(topic, { id: 'first', payload: Buffer.alloc(1) }); // the producer has its id and metadata
+    // The third produce request from now is refused (10: MESSAGE_TOO_LARGE), the two before pass.
+    await cluster.control('push-errors Produce 0 2');
+    await cluster.control('push-errors Produce 10 1');
+    const messages = numbered(1_000, 256);
+    const { sends, error: failure } = await sendsDuring(() => t.publish(topic, messages));
+    await cluster.control('clear-errors Produce');
+    expect(sends).toHaveLength(3); // two acknowledged, the refused one, and none after it
+    const acknowledged = sends[0]!.length + sends[1]!.length;
+    expect(isTransportError(failure)).toBe(true);
+    expect((failure as TransportError).retryable).toBe(false);
+    expect((failure as Error).message).toMatch(/MESSAGE_TOO_LARGE/);
+    expect((failure as Error).message).toContain(`${acknowledged} of 1000 messages (the first ${acknowledged}, in order) were acknowledged`);
+
+    await t.publish(topic, { id: 'last', payload: Buffer.alloc(1) });
+    const inbox = new Inbox();
+    cluster.keep(await t.subscribe(topic, { group: 'g', from: 'earliest' }, async (m) => inbox.push(m)));
+    await inbox.until(() => inbox.ids().has('last'), 60_000, () => `${inbox.messages.length} messages, no "last"`);
+    expect(inbox.messages.map((m) => m.id)).toEqual(['first', ...messages.slice(0, acknowledged).map((m) => m.id), 'last']);
+  }, 120_000);
 });

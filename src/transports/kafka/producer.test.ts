@@ -1,5 +1,6 @@
+import type { MessageToProduce } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
-import { javaCompatiblePartitioner } from './producer.ts';
+import { javaCompatiblePartitioner, splitRecords } from './producer.ts';
 
 describe('javaCompatiblePartitioner', () => {
   it("picks toPositive(murmur2(key)) like the Java client (vectors from Java's Utils.murmur2 tests)", () => {
@@ -23,5 +24,27 @@ describe('javaCompatiblePartitioner', () => {
     const partition = javaCompatiblePartitioner();
     const picks = Array.from({ length: 6 }, () => partition({ topic: 't' }, undefined) % 3);
     expect(picks).toEqual([0, 1, 2, 0, 1, 2]);
+  });
+});
+
+describe('splitRecords', () => {
+  const record = (n: number, bytes: number): MessageToProduce<Buffer, Buffer, Buffer, Buffer> => ({ topic: 't', key: Buffer.from(String(n)), value: Buffer.alloc(bytes) });
+  const numbers = (parts: Array<Array<MessageToProduce<Buffer, Buffer, Buffer, Buffer>>>): number[][] => parts.map((p) => p.map((r) => Number(r.key!.toString())));
+
+  it('cuts a publish into consecutive parts within the byte bound, in order', () => {
+    // 32 bytes of overhead + 1 key byte + 67 payload bytes = 100 bytes each.
+    const records = Array.from({ length: 10 }, (_, i) => record(i, 67));
+    expect(numbers(splitRecords(records, 300, 10_000))).toEqual([[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]);
+    expect(numbers(splitRecords(records, 1_000, 10_000))).toEqual([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]);
+  });
+
+  it('cuts at the message bound too', () => {
+    const records = Array.from({ length: 5 }, (_, i) => record(i, 1));
+    expect(numbers(splitRecords(records, 1_000_000, 2))).toEqual([[0, 1], [2, 3], [4]]);
+  });
+
+  it('puts a record larger than the bound in a part of its own, between its neighbours', () => {
+    const records = [record(0, 67), record(1, 500), record(2, 67), record(3, 67)];
+    expect(numbers(splitRecords(records, 300, 10_000))).toEqual([[0], [1], [2, 3]]);
   });
 });

@@ -37,6 +37,11 @@ export class KafkaPublisher {
   #pendingBytes = 0;
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   readonly #inflight = new Set<Promise<void>>();
+  /**
+   * Requests start in publish order: each waits for this, which a publish sent in parts holds
+   * until its last part was sent, so no later publish lands between its parts. Never rejects.
+   */
+  #gate: Promise<void> = Promise.resolve();
 
   constructor(options: ResolvedKafkaOptions) {
     this.#options = options.producer;
@@ -57,24 +62,90 @@ export class KafkaPublisher {
     });
   }
 
-  /** Queues the messages for the next batch; resolves when the broker acknowledged them. */
+  /**
+   * Queues the messages for the next batch; resolves when the broker acknowledged them. A publish
+   * larger than one request (`batchMaxBytes`, `batchMaxMessages`) goes as several requests, one
+   * after another (see `#sendInParts`), and resolves when the last was acknowledged.
+   */
   publish(topic: string, messages: readonly NormalizedMessage[]): Promise<void> {
     const done = deferred();
     const records = messages.map((m) => toRecord(topic, m));
     const bytes = estimatedBytes(records);
-    // Merged with what waits, the request would pass the byte bound: send what waits first, so
-    // this publish cannot make a batch the broker refuses whole (with the others' messages in it).
-    if (this.#pending.length > 0 && this.#pendingBytes + bytes > this.#options.batchMaxBytes) this.#flush();
+    const { batchMaxBytes, batchMaxMessages, timeoutMs } = this.#options;
+    if (bytes > batchMaxBytes || records.length > batchMaxMessages) {
+      this.#flush(); // what waits was published before this: it goes first
+      const progress = this.#sendInParts(topic, splitRecords(records, batchMaxBytes, batchMaxMessages), done);
+      return withTimeout(done.promise, timeoutMs, `publish to "${topic}"`).catch((error: unknown) => {
+        if (error instanceof TransportError) throw error;
+        // Timed out. The caller is told the publish failed: the parts not sent yet are not sent.
+        progress.abandoned = true;
+        const failure = toKafkaError(`publish to "${topic}"`, error);
+        failure.message +=
+          ` — ${progress.acknowledged} of ${records.length} messages (the first ${progress.acknowledged}, in order) had been acknowledged;` +
+          ' the request in flight may still be stored, the parts after it are not sent';
+        throw failure;
+      });
+    }
+    // Merged with what waits, the request would pass a bound: send what waits first, so this
+    // publish cannot make a batch the broker refuses whole (with the others' messages in it).
+    if (this.#pending.length > 0 && (this.#pendingBytes + bytes > batchMaxBytes || this.#pendingCount + records.length > batchMaxMessages)) this.#flush();
     this.#pending.push({ records, done });
     this.#pendingCount += records.length;
     this.#pendingBytes += bytes;
-    if (this.#pendingCount >= this.#options.batchMaxMessages || this.#pendingBytes >= this.#options.batchMaxBytes) this.#flush();
+    if (this.#pendingCount >= batchMaxMessages || this.#pendingBytes >= batchMaxBytes) this.#flush();
     else if (this.#timer === undefined) {
       this.#timer = this.#options.lingerMs > 0 ? setTimeout(() => this.#flush(), this.#options.lingerMs) : setImmediate(() => this.#flush());
     }
-    return withTimeout(done.promise, this.#options.timeoutMs, `publish to "${topic}"`).catch((error: unknown) => {
+    return withTimeout(done.promise, timeoutMs, `publish to "${topic}"`).catch((error: unknown) => {
       throw error instanceof TransportError ? error : toKafkaError(`publish to "${topic}"`, error);
     });
+  }
+
+  /**
+   * Sends the parts of one publish one at a time, each once the one before was acknowledged, and
+   * holds later requests back (`#gate`) until its last part was sent.
+   *
+   * Not concurrently: with parts of one partition in flight together, a refused part leaves a gap
+   * in the partition's idempotence sequence numbers; the client then takes a new producer id and
+   * sends the parts behind the gap again under it, so they would be stored without the refused
+   * part before them: order lost. One at a time, a failure stops the publish at a known point:
+   * the parts before it acknowledged, none after it sent.
+   */
+  #sendInParts(topic: string, parts: readonly Record[][], done: Deferred<void>): { acknowledged: number; abandoned: boolean } {
+    const progress = { acknowledged: 0, abandoned: false };
+    const total = parts.reduce((n, part) => n + part.length, 0);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const prior = this.#gate;
+    this.#gate = prior.then(() => released);
+    const sending = prior.then(async () => {
+      try {
+        for (let i = 0; i < parts.length && !progress.abandoned; i++) {
+          const part = parts[i]!;
+          const request = this.client.send({ messages: part });
+          if (i === parts.length - 1) release();
+          try {
+            await request;
+          } catch (error) {
+            const failure = toKafkaError(`publish to "${topic}"`, error);
+            const first = progress.acknowledged;
+            const last = first + part.length - 1;
+            failure.message +=
+              ` — ${first} of ${total} messages (the first ${first}, in order) were acknowledged, in ${i} of the ${parts.length} produce requests` +
+              ` this publish was split into (producer.batchMaxBytes, batchMaxMessages); messages ${first}–${last} were in the refused request` +
+              ` (not stored, or on some partitions only if it went to several brokers), the ${total - last - 1} after them were not sent`;
+            done.reject(failure);
+            return;
+          }
+          progress.acknowledged += part.length;
+        }
+        done.resolve();
+      } finally {
+        release();
+      }
+    });
+    this.#track(sending);
+    return progress;
   }
 
   #flush(): void {
@@ -89,16 +160,23 @@ export class KafkaPublisher {
     this.#pendingCount = 0;
     this.#pendingBytes = 0;
     const messages = batch.length === 1 ? batch[0]!.records : batch.flatMap((b) => b.records);
-    const sending = this.client.send({ messages }).then(
-      () => {
-        for (const b of batch) b.done.resolve();
-      },
-      (error: unknown) => {
-        const topics = [...new Set(messages.map((m) => m.topic))].map((t) => `"${t}"`).join(', ');
-        const failure = toKafkaError(`publish to ${topics}`, error);
-        for (const b of batch) b.done.reject(failure);
-      },
-    );
+    // Through the gate: a publish sent in parts before this one has sent its last part.
+    const sending = this.#gate
+      .then(() => this.client.send({ messages }))
+      .then(
+        () => {
+          for (const b of batch) b.done.resolve();
+        },
+        (error: unknown) => {
+          const topics = [...new Set(messages.map((m) => m.topic))].map((t) => `"${t}"`).join(', ');
+          const failure = toKafkaError(`publish to ${topics}`, error);
+          for (const b of batch) b.done.reject(failure);
+        },
+      );
+    this.#track(sending);
+  }
+
+  #track(sending: Promise<void>): void {
     this.#inflight.add(sending);
     void sending.finally(() => this.#inflight.delete(sending));
   }
@@ -124,11 +202,37 @@ export class KafkaPublisher {
 const RECORD_OVERHEAD_BYTES = 32;
 
 /** About how many bytes `records` take in a produce request (uncompressed). */
-function estimatedBytes(records: readonly MessageToProduce<Buffer, Buffer, Buffer, Buffer>[]): number {
+function estimatedBytes(records: readonly Record[]): number {
   let n = 0;
-  for (const r of records) {
-    n += RECORD_OVERHEAD_BYTES + (r.value?.byteLength ?? 0) + (r.key?.byteLength ?? 0);
-    if (r.headers instanceof Map) for (const [name, value] of r.headers) n += name.byteLength + value.byteLength + 2;
-  }
+  for (const r of records) n += recordBytes(r);
   return n;
+}
+
+function recordBytes(r: Record): number {
+  let n = RECORD_OVERHEAD_BYTES + (r.value?.byteLength ?? 0) + (r.key?.byteLength ?? 0);
+  if (r.headers instanceof Map) for (const [name, value] of r.headers) n += name.byteLength + value.byteLength + 2;
+  return n;
+}
+
+/**
+ * Cuts `records` into consecutive parts of at most `maxBytes` (estimated) and `maxCount` records,
+ * in order. A record larger than `maxBytes` makes a part of its own: what the broker takes as one
+ * record is checked before anything is sent (the transport's `maxPayloadBytes`, `maxHeaderBytes`).
+ */
+export function splitRecords(records: readonly Record[], maxBytes: number, maxCount: number): Record[][] {
+  const parts: Record[][] = [];
+  let part: Record[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = recordBytes(r);
+    if (part.length > 0 && (bytes + size > maxBytes || part.length >= maxCount)) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(r);
+    bytes += size;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
 }
