@@ -158,4 +158,17 @@ describe('protobuf codec', () => {
     const ok = codec.encode({ orderId: 'o', totalCents: 42 as unknown as string, items: [], status: 1 as unknown as string, customer: null });
     expect(codec.decode({ ...at, payload: ok.payload })).toMatchObject({ totalCents: '42', status: 'PAID', customer: null });
   });
+
+  it('checks fields two messages deep on the very first encode too (before protobufjs has linked the nested types)', () => {
+    const fresh = protobufjs.parse(`
+      syntax = "proto3";
+      message Order { Customer customer = 1; }
+      message Customer { Address address = 1; }
+      message Address { string street = 1; int32 no = 2; }
+    `).root;
+    const order = protobuf<{ customer: { address: Record<string, unknown> } }>(fresh.lookupType('Order'));
+    const error = failure(() => order.encode({ customer: { address: { street: 'Main', no: 'abc', floor: 3 } } }));
+    expect(error.code).toBe('VALIDATION');
+    expect(error.message).toContain('customer.address.no: 32-bit integer expected, got "abc"; customer.address.floor: no such field');
+  });
 });

@@ -37,8 +37,16 @@ export function hasFields(type: unknown): type is MessageShape {
   return Array.isArray((type as MessageShape | undefined)?.fieldsArray);
 }
 
+const resolved = new WeakSet<MessageShape>();
+
 /** Problems with `value` as a `type` message, each with its field path; empty when it is fine. */
 export function protobufProblems(type: MessageShape, value: unknown, path = ''): string[] {
+  // protobufjs links a field to its message type only when that type first encodes, so before a
+  // message's first encode its nested types' fields have no `resolvedType` and would go unchecked.
+  if (!resolved.has(type)) {
+    type.resolveAll?.();
+    resolved.add(type);
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${path || 'value'}: object expected`];
   const byName = new Map(type.fieldsArray.map((f) => [f.name, f]));
   const problems: string[] = [];

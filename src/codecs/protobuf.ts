@@ -1,6 +1,7 @@
 import { defineCodec, type Codec } from '../core/codec.ts';
 import { DecodeError, ValidationError } from '../core/errors.ts';
 import { hasFields, protobufProblems } from './protobuf-check.ts';
+import { canCheckUtf8, invalidUtf8Field } from './protobuf-utf8.ts';
 
 /**
  * A Protocol Buffers message type in the shape protobufjs gives (`root.lookupType('Order')`, or a
@@ -24,9 +25,10 @@ export interface ProtobufType<T> {
  * string where a number goes, 1.9 for an int32, an unknown enum name or field is a
  * ValidationError naming each field, where `fromObject` alone would coerce or drop it), then
  * converted with `fromObject` and checked with `verify`. Decoding refuses truncated bytes with a
- * DecodeError, and decoded values are plain objects (`toObject` with longs as strings and enums
- * as names), so handlers get the same shape as JSON consumers would. String fields are not
- * checked for valid UTF-8 (protobufjs replaces invalid sequences).
+ * DecodeError, and so are string fields whose bytes are not valid UTF-8 (protobufjs would turn
+ * them into other text without a word); that check needs reflection, so a static generated class
+ * is decoded unchecked. Decoded values are plain objects (`toObject` with longs as strings and
+ * enums as names), so handlers get the same shape as JSON consumers would.
  *
  * @example
  * ```ts
@@ -40,6 +42,7 @@ export function protobuf<T>(type: ProtobufType<unknown>): Codec<T> {
   // With reflection (protobufjs Type), values are checked as given, before fromObject coerces them.
   const checked = hasFields(type) ? type : undefined;
   checked?.resolveAll?.();
+  const utf8Checked = canCheckUtf8(type) ? type : undefined;
   return defineCodec<T>({
     contentType: `application/x-protobuf; messageType=${typeName}`,
     toBytes: (value) => {
@@ -61,13 +64,16 @@ export function protobuf<T>(type: ProtobufType<unknown>): Codec<T> {
     },
     fromBytes: (bytes, at) => {
       let decoded: unknown;
+      // As a plain Uint8Array view: protobufjs reads a Node Buffer with a reader that clamps
+      // lengths to the bytes there are, so a truncated message decoded into partial fields.
+      const view = Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
       try {
-        // As a plain Uint8Array view: protobufjs reads a Node Buffer with a reader that clamps
-        // lengths to the bytes there are, so a truncated message decoded into partial fields.
-        decoded = type.decode(Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes);
+        decoded = type.decode(view);
       } catch (error) {
         throw new DecodeError(at, `malformed ${typeName} protobuf: ${(error as Error).message}`, { cause: error });
       }
+      const badText = utf8Checked && invalidUtf8Field(utf8Checked, view);
+      if (badText) throw new DecodeError(at, `malformed ${typeName} protobuf: string field ${badText} is not valid UTF-8 (the producer must send text as UTF-8, or declare the field as bytes)`);
       const object = type.toObject ? type.toObject(decoded, { longs: String, enums: String, defaults: true }) : decoded;
       return object as T;
     },
