@@ -31,3 +31,13 @@ describe('normalizeOutgoing', () => {
     expect(error!.message).toMatch(/message 2: expected a message object, got null/);
   });
 });
+
+describe('normalizeOutgoing header names', () => {
+  // Refusing odd names on publish would also refuse to dead-letter or bridge a message another
+  // producer sent with them (its headers are republished as they came): it would loop for ever.
+  it('keeps any name — empty, with ":", spaces, control characters or non-ASCII (every transport carries them exactly)', () => {
+    const headers = { '': '0', 'a:b': '1', 'a b': '2', 'ctl\u0001': '3', 'ü': '4' };
+    const [m] = normalizeOutgoing('orders', { payload: Uint8Array.of(1), headers });
+    expect(m!.headers).toEqual(headers);
+  });
+});

@@ -64,7 +64,8 @@ describe('switchyard tail on the brokers', () => {
     const bus = nats({ servers: natsUrl, mode: 'jetstream' });
     try {
       await bus.connect();
-      const { group } = await tailThree(['--nats', natsUrl], natsTopic, bus, natsTopic);
+      // Nothing was published to the topic yet: --create, or tail refuses it as missing.
+      const { group } = await tailThree(['--nats', natsUrl, '--create'], natsTopic, bus, natsTopic);
       const where = await bus.locate(natsTopic, group);
       expect(where?.consumer).toBe(consumerName(group, natsTopic));
       const gone = await where!.manager.consumers.info(where!.stream, where!.consumer).catch((error: unknown) => error);
@@ -85,6 +86,40 @@ describe('switchyard tail on the brokers', () => {
       // The librdkafka mock has no DeleteGroups API: tail says what it left behind instead of failing.
       if (usingMock()) expect(stderr).toMatch(/left the throwaway group tail-\S+ behind: .*does not offer this API/);
       else expect(stderr).not.toContain('left the throwaway group');
+    } finally {
+      await bus.close();
+    }
+  }, 60_000);
+
+  it('Kafka: a topic that does not exist is refused (exit 1), and the cluster does not create it', async () => {
+    const brokers = testBrokers();
+    const bus = kafka({ brokers });
+    try {
+      const existing = uniqueTopic('cli-tail-there');
+      await bus.publish(existing, { payload: Buffer.from('x') });
+      const typo = `${existing}x`;
+      const { code, stderr } = await spawnCli(['tail', typo, '--kafka', brokers.join(',')]).done;
+      expect(code, stderr).toBe(1);
+      expect(stderr).toContain(`topic "${typo}" does not exist on Kafka at`);
+      expect(stderr).toContain(`(did you mean "${existing}"?); nothing was created`);
+      await bus.connect();
+      expect(await bus.clients.admin!.listTopics()).not.toContain(typo);
+    } finally {
+      await bus.close();
+    }
+  }, 60_000);
+
+  it('NATS JetStream: a topic or pattern no stream holds is refused (exit 1), and no stream is created for it', async () => {
+    const first = `sy-cli-tail-missing-${run}`;
+    const bus = nats({ servers: natsUrl, mode: 'jetstream' });
+    try {
+      await bus.connect();
+      for (const topic of [`${first}.orders`, `${first}.>`]) {
+        const { code, stderr } = await spawnCli(['tail', topic, '--nats', natsUrl]).done;
+        expect(code, stderr).toBe(1);
+        expect(stderr).toContain('nothing was created');
+      }
+      expect(await bus.native.manager!.streams.find(`${first}.orders`).catch((error: unknown) => String(error))).toMatch(/no stream matches subject/i);
     } finally {
       await bus.close();
     }

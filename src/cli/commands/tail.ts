@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { CONTENT_TYPE_HEADER } from '../../core/codec.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { patternProblems } from '../../core/topic.ts';
 import type { Message } from '../../core/message.ts';
 import { EmbeddedTransport } from '../../transports/embedded/index.ts';
 import { deleteThrowawayGroup, describeBroker, ensureReachable, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 import { wholeNumber } from '../option-parsers.ts';
 import { printable } from '../printable.ts';
+import { missingTopicProblem } from './missing-topic.ts';
 
 /** The payload as text: decoded when the content type is known, hex otherwise. */
 export function describePayload(message: Pick<Message, 'payload' | 'headers'>): string {
@@ -29,6 +31,8 @@ export function describePayload(message: Pick<Message, 'payload' | 'headers'>): 
  * messages as they arrive. Without `--group` it reads as a throwaway group of its own, so it never
  * takes messages from a real group, and deletes that group when it stops (Ctrl-C or `--limit`).
  * On an embedded broker it goes through the owner's socket when another process owns the directory.
+ * A topic that does not exist (or a pattern nothing matches) is refused, exit code 1, unless
+ * `--create` says to tail it anyway: subscribing would create it (see missing-topic.ts).
  */
 export function registerTail(program: Command): void {
   withBrokerOptions(
@@ -41,8 +45,10 @@ export function registerTail(program: Command): void {
     .option('-g, --group <group>', 'consume as this group (commits its position); default: a throwaway group')
     .option('-n, --limit <n>', 'exit after this many messages', wholeNumber('--limit'))
     .option('--headers', 'print the headers too')
-    .action(async (topic: string, opts: BrokerOptions & { from: string; group?: string; limit?: number; headers?: boolean }) => {
+    .option('--create', 'tail a topic that does not exist yet (or a pattern nothing matches yet), creating what subscribing creates on this broker')
+    .action(async (topic: string, opts: BrokerOptions & { from: string; group?: string; limit?: number; headers?: boolean; create?: boolean }) => {
       if (opts.from !== 'earliest' && opts.from !== 'latest') throw new ConfigError(`--from must be earliest or latest, got "${opts.from}"`);
+      ConfigError.throwIfAny(patternProblems(topic)); // a malformed name is a usage error, not a missing topic
       const throwaway = opts.group === undefined;
       await ensureReachable(opts);
       const bus = transportFor(opts, { throwawayGroups: throwaway });
@@ -51,6 +57,10 @@ export function registerTail(program: Command): void {
       let stop!: () => void;
       const stopped = new Promise<void>((resolve) => (stop = resolve));
       try {
+        if (!opts.create) {
+          const missing = await missingTopicProblem(bus, topic, describeBroker(opts));
+          if (missing !== undefined) throw new Error(missing);
+        }
         const sub = await bus.subscribe(topic, { group, from: opts.from }, async (m) => {
           if (opts.limit !== undefined && seen >= opts.limit) return;
           seen++;
