@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { json } from '../codecs/json.ts';
 import { declareGroup } from '../core/declare-group.ts';
@@ -7,14 +8,15 @@ import type { Transport } from '../core/transport.ts';
 import { Router } from '../router/router.ts';
 import { Inbox } from '../testing/inbox.ts';
 import { kafka } from '../transports/kafka/index.ts';
-import { testBrokers, uniqueTopic } from '../transports/kafka/test-cluster.ts';
+import { startOwnCluster, testBrokers, uniqueTopic } from '../transports/kafka/test-cluster.ts';
 import { nats, planStream } from '../transports/nats/index.ts';
 import { rabbitmq, type RabbitMQTransport } from '../transports/rabbitmq/index.ts';
 import { deleteDeclared } from '../transports/rabbitmq/test-support.ts';
 import { instrument } from './instrument.ts';
 import { lagMonitor, type LagEvent } from './lag.ts';
 import { kafkaLagSource, natsLagSource, rabbitmqLagSource } from './lag-sources.ts';
-import { expectKnownWorkload, knownWorkload, quiet } from './harness.test-support.ts';
+import { expectKnownWorkload, knownWorkload, parseProm, quiet, valueOf } from './harness.test-support.ts';
+import { METRIC_NAMES } from './metric-names.ts';
 import { tracing } from './tracing.ts';
 
 // Against the real brokers (SWITCHYARD_AMQP_URL, SWITCHYARD_NATS_URL): the same metric names and
@@ -162,6 +164,38 @@ describe('observability on Kafka', () => {
       await bus.close();
     }
   });
+
+  it('monitors the same group on two clusters: kafkaLagSource takes a name, and the gauges keep the two apart by source', async () => {
+    const other = await startOwnCluster();
+    const topic = uniqueTopic('obs-lag-two');
+    try {
+      for (const [brokers, n] of [[kafkaOptions.brokers, 3], [other.brokers, 5]] as const) {
+        const bus = kafka({ ...kafkaOptions, brokers: [...brokers] });
+        await bus.publish(topic, Array.from({ length: n }, (_, i) => ({ payload: new Uint8Array([i]) }))).finally(() => bus.close());
+      }
+      const registry = new Registry();
+      const monitor = lagMonitor({
+        sources: [
+          kafkaLagSource({ brokers: kafkaOptions.brokers }, 'billing', [topic], { name: 'kafka-shared' }),
+          kafkaLagSource({ brokers: other.brokers }, 'billing', [topic], { name: 'kafka-own' }),
+        ],
+        registry,
+      });
+      const errors: LagEvent[] = [];
+      monitor.on((e) => void (e.type === 'lag.error' && errors.push(e)));
+      await monitor.sample();
+      expect(errors).toEqual([]);
+      const samples = parseProm(await registry.metrics());
+      const lag = (source: string) => valueOf(samples, METRIC_NAMES.consumerLag, { transport: 'kafka', topic, group: 'billing', source });
+      expect([lag('kafka-shared'), lag('kafka-own')]).toEqual([3, 5]);
+      // Without a name each is "kafka:billing": refused, saying how to name them.
+      expect(() => lagMonitor({ sources: [kafkaLagSource({ brokers: kafkaOptions.brokers }, 'billing', [topic]), kafkaLagSource({ brokers: other.brokers }, 'billing', [topic])] })).toThrow(
+        /"kafka:billing" appears more than once; give each its own name \(kafkaLagSource\(…, \{ name \}\)/,
+      );
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
 });
 
 describe('one trace across brokers', () => {

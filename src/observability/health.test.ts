@@ -70,6 +70,21 @@ describe('health', () => {
     gate.resolve();
   });
 
+  it('refuses a stallMs or timeoutMs that is no wait (0, negative, NaN, Infinity, past the timer limit) and a check that is not a function, naming each', async () => {
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '5000']) {
+      const shown = typeof bad === 'number' ? String(bad) : JSON.stringify(bad);
+      expect(() => health({ stallMs: bad as number })).toThrow(`health: stallMs must be a number of ms above 0, up to 2147483647, got ${shown}`);
+      expect(() => health({ timeoutMs: bad as number })).toThrow(`health: timeoutMs must be a number of ms above 0, up to 2147483647, got ${shown}`);
+    }
+    expect(() => health({ stallMs: -5, timeoutMs: 0, checks: { db: 'SELECT 1' as unknown as () => unknown } })).toThrow(
+      /3 problems[\s\S]*stallMs[\s\S]*timeoutMs[\s\S]*checks\["db"\] must be a function that throws \(or rejects\) when not ready, got string/,
+    );
+    expect(() => health({ stallMs: 2 ** 31 - 1, timeoutMs: 1 })).not.toThrow();
+    // What a timeout past the timer limit did: Node fired it after 1 ms, so a check taking 20 ms "timed out".
+    const slow = health({ timeoutMs: 2 ** 31 - 1, checks: { slow: () => new Promise((resolve) => setTimeout(resolve, 20)) } });
+    expect((await slow.check()).ready).toBe(true);
+  });
+
   it('reports a custom check that throws as not ready, naming why', async () => {
     const report = await health({ checks: { database: () => Promise.reject(new Error('connection refused')) } }).check();
     expect(report).toMatchObject({ live: true, ready: false, components: [{ name: 'database', kind: 'check', ready: false, detail: 'connection refused' }] });

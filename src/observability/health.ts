@@ -1,4 +1,5 @@
-import { isClosedError, toError } from '../core/errors.ts';
+import { ConfigError, isClosedError, toError } from '../core/errors.ts';
+import { MAX_TIMER_MS, timerMsProblem } from '../core/timer-limit.ts';
 import type { Transport } from '../core/transport.ts';
 import { withTimeout } from '../internal/with-timeout.ts';
 import type { HandlerSnapshot, RouterInspector } from '../router/inspector.ts';
@@ -33,9 +34,12 @@ export interface HealthOptions {
    * yet connected). A transport that cannot tell (`connected` undefined) is judged by the probe alone.
    */
   transports?: readonly Transport[];
-  /** A handler with messages in flight and no delivery settled for this long is stalled (not live). Default 60,000 ms. */
+  /**
+   * A handler with messages in flight and no delivery settled for this long is stalled (not live).
+   * Above 0, up to 2³¹ − 1 (about 24.8 days, in effect never). Default 60,000 ms.
+   */
   stallMs?: number;
-  /** How long a transport probe may take before it counts as not ready. Default 2,000 ms. */
+  /** How long a transport probe or check may take before it counts as not ready. Above 0, up to 2³¹ − 1. Default 2,000 ms. */
   timeoutMs?: number;
   /** Extra readiness checks: throw (or reject) for not ready. */
   checks?: Record<string, () => unknown>;
@@ -60,8 +64,23 @@ export class Health {
   readonly #options: HealthOptions;
   readonly #progress = new Map<string, Progress>();
 
+  /** Throws a ConfigError naming every bad option. */
   constructor(options: HealthOptions) {
-    this.#options = options;
+    const problems: string[] = [];
+    for (const key of ['stallMs', 'timeoutMs'] as const) {
+      const value = options?.[key];
+      // 0 makes every handler with work in flight stalled, and every probe time out, at once. A
+      // timeout past the timer limit (or NaN, or negative) would fire after 1 ms; NaN as stallMs
+      // would never find a stall, and an unbounded probe would hold /readyz for ever.
+      if (value === 0 || timerMsProblem(key, value)) {
+        problems.push(`health: ${key} must be a number of ms above 0, up to ${MAX_TIMER_MS}, got ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`);
+      }
+    }
+    for (const [name, check] of Object.entries(options?.checks ?? {})) {
+      if (typeof check !== 'function') problems.push(`health: checks["${name}"] must be a function that throws (or rejects) when not ready, got ${typeof check}`);
+    }
+    ConfigError.throwIfAny(problems);
+    this.#options = options ?? {};
   }
 
   /** Checks everything now. `now` is for tests and replays; default `Date.now()`. */

@@ -14,7 +14,7 @@ export { metricsHandler, type MetricsHandlerOptions } from './metrics-handler.ts
 export { routes, serve, type HttpHandler, type ServeOptions } from './http.ts';
 export { observeCircuit } from './circuit.ts';
 export { LagMonitor, lagMonitor, type LagEvent, type LagMonitorOptions, type LagReading, type LagSource, type LagThresholds } from './lag.ts';
-export { memoryLagSource, embeddedLagSource, kafkaLagSource, rabbitmqLagSource, natsLagSource, type LagFilter, type MemoryGroupLag } from './lag-sources.ts';
+export { memoryLagSource, embeddedLagSource, kafkaLagSource, rabbitmqLagSource, natsLagSource, type KafkaLagSourceOptions, type LagFilter, type MemoryGroupLag } from './lag-sources.ts';
 export { AlertRules, alertRules, type AlertEvent, type AlertRule, type AlertRulesOptions, type AlertSubject } from './alerts.ts';
 export { Health, health, healthHandler, type ComponentHealth, type HealthOptions, type HealthReport } from './health.ts';
 export { pinoLogger, safeFields, messageFields, logging, REDACTED_FIELDS, type PinoLike, type PinoLoggerOptions } from './logging.ts';

@@ -97,6 +97,16 @@ export function embeddedLagSource(bus: { readonly name: string; inspect(): Promi
   };
 }
 
+/** Settings of `kafkaLagSource()`. */
+export interface KafkaLagSourceOptions {
+  /**
+   * The source's name: in `lag.error` events, logs and the lag gauges' `source` label. Sources of
+   * one monitor need names of their own, so two for the same group (on two clusters, say) need
+   * this. Default `kafka:<group>`.
+   */
+  name?: string;
+}
+
 /**
  * Lag of a Kafka consumer group: committed offset against the high watermark per partition
  * (through `kafkaLag` of `switchyard/kafka`, loaded on first read).
@@ -104,11 +114,15 @@ export function embeddedLagSource(bus: { readonly name: string; inspect(): Promi
  * @example
  * ```ts
  * kafkaLagSource({ brokers: ['127.0.0.1:9092'] }, 'billing', ['orders.placed'])
+ * // The same group on two clusters, in one monitor:
+ * lagMonitor({ sources: [kafkaLagSource(eu, 'billing', topics, { name: 'kafka-eu' }), kafkaLagSource(us, 'billing', topics, { name: 'kafka-us' })] })
  * ```
  */
-export function kafkaLagSource(connection: KafkaConnection, group: string, topics: readonly string[]): LagSource {
+export function kafkaLagSource(connection: KafkaConnection, group: string, topics: readonly string[], options: KafkaLagSourceOptions = {}): LagSource {
+  const name = options.name ?? `kafka:${group}`;
+  if (typeof name !== 'string' || name === '') throw new ConfigError(`kafkaLagSource: name must be a non-empty string, got ${JSON.stringify(name)}`);
   return {
-    name: `kafka:${group}`,
+    name,
     async read(): Promise<LagReading[]> {
       const { kafkaLag } = await import('../transports/kafka/lag.ts');
       const parts = await kafkaLag(connection, group, topics);

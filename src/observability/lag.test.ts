@@ -8,7 +8,7 @@ import { Inbox } from '../testing/inbox.ts';
 import { embedded } from '../transports/embedded/index.ts';
 import { memory } from '../transports/memory/index.ts';
 import { lagMonitor, type LagEvent, type LagReading, type LagSource } from './lag.ts';
-import { embeddedLagSource, memoryLagSource } from './lag-sources.ts';
+import { embeddedLagSource, kafkaLagSource, memoryLagSource } from './lag-sources.ts';
 import { METRIC_NAMES } from './metric-names.ts';
 import { parseProm, valueOf } from './harness.test-support.ts';
 
@@ -154,7 +154,59 @@ describe('lag monitor', () => {
 
   it('reports every configuration problem at once', () => {
     expect(() => lagMonitor({ sources: [], intervalMs: 0, high: {} })).toThrow(/3 problems/);
-    expect(() => lagMonitor({ sources: [scripted(), scripted()] })).toThrow(/"scripted" appears more than once/);
+    expect(() => lagMonitor({ sources: [scripted(), scripted()] })).toThrow(/"scripted" appears more than once; give each its own name/);
+  });
+
+  it('stop() takes the monitor\'s lag series off /metrics (no frozen lag), also when a sample was in progress; sample() brings them back', async () => {
+    const registry = new Registry();
+    const source = scripted();
+    source.set({ messages: 7, oldestAgeMs: 2_000 });
+    const other = lagMonitor({ sources: [{ name: 'other', read: async () => [{ transport: 'test', topic: 't', group: 'audit', messages: 1 }] }], registry });
+    await other.sample();
+    const monitor = lagMonitor({ sources: [source], registry });
+    monitor.start();
+    await monitor.sample();
+    const lagOf = async (group: string) => {
+      const samples = parseProm(await registry.metrics());
+      return [valueOf(samples, METRIC_NAMES.consumerLag, { group }), valueOf(samples, METRIC_NAMES.consumerLagAge, { group })];
+    };
+    expect(await lagOf('g')).toEqual([7, 2]);
+    monitor.stop();
+    expect(await lagOf('g')).toEqual([undefined, undefined]);
+    expect(await lagOf('audit')).toEqual([1, undefined]); // another monitor's series stay
+    // A sample that was reading when stop() came completes without exporting.
+    const reading = Promise.withResolvers<void>();
+    const gate = Promise.withResolvers<void>();
+    const slow: LagSource = { name: 'slow', read: async () => (reading.resolve(), await gate.promise, [{ transport: 'test', topic: 't', group: 'slow', messages: 3 }]) };
+    const stopping = lagMonitor({ sources: [slow], registry });
+    const sampled = stopping.sample();
+    await reading.promise;
+    stopping.stop();
+    gate.resolve();
+    expect(await sampled).toMatchObject([{ group: 'slow', messages: 3 }]);
+    expect(await lagOf('slow')).toEqual([undefined, undefined]);
+    // Sampling again exports again.
+    await monitor.sample();
+    expect(await lagOf('g')).toEqual([7, 2]);
+    monitor.stop();
+  });
+
+  it('keeps the same group and topic read by two sources apart on /metrics, by a source label', async () => {
+    const registry = new Registry();
+    const reads = (name: string, messages: number): LagSource => ({ name, read: async () => [{ transport: 'kafka', topic: 'orders', group: 'billing', messages }] });
+    await lagMonitor({ sources: [reads('kafka-eu', 4), reads('kafka-us', 9)], registry }).sample();
+    const samples = parseProm(await registry.metrics());
+    expect(samples.filter((s) => s.name === METRIC_NAMES.consumerLag).map((s) => [s.labels['source'], s.value])).toEqual([
+      ['kafka-eu', 4],
+      ['kafka-us', 9],
+    ]);
+  });
+
+  it('kafkaLagSource: named by its group unless given a name; an empty name is refused', () => {
+    const connection = { brokers: ['127.0.0.1:9092'] };
+    expect(kafkaLagSource(connection, 'billing', ['orders']).name).toBe('kafka:billing');
+    expect(kafkaLagSource(connection, 'billing', ['orders'], { name: 'kafka-eu' }).name).toBe('kafka-eu');
+    expect(() => kafkaLagSource(connection, 'billing', ['orders'], { name: '' })).toThrow('kafkaLagSource: name must be a non-empty string, got ""');
   });
 
   it('embedded: publish N, consume M, lag reads N − M; lag.high once, lag.recovered once after draining', async () => {

@@ -59,7 +59,10 @@ export interface LagMonitorOptions {
    * left out is half of its `high` threshold. Default: half of each `high` threshold.
    */
   recovered?: LagThresholds;
-  /** Export `switchyard_consumer_lag_messages` / `_seconds` here; `false` for none. Default: prom-client's global `register`. */
+  /**
+   * Export `switchyard_consumer_lag_messages` / `_seconds` (labels `transport`, `topic`, `group`
+   * and the source's name as `source`) here; `false` for none. Default: prom-client's global `register`.
+   */
   registry?: Registry | false;
   /** Where `lag.high` (warn), `lag.recovered` (info) and read errors (warn) are logged. Default: none. */
   logger?: Logger;
@@ -97,6 +100,8 @@ export class LagMonitor {
   #sampling: Promise<LagReading[]> | undefined;
   #last: LagReading[] = [];
   readonly #id = String(++monitors);
+  /** Counts `stop()` calls: a sample that began before one exports nothing. */
+  #epoch = 0;
 
   constructor(options: LagMonitorOptions) {
     const problems: string[] = [];
@@ -105,7 +110,7 @@ export class LagMonitor {
       options.sources.forEach((s, i) => typeof s?.read !== 'function' && problems.push(`lagMonitor: sources[${i}] is not a LagSource ({ name, read() })`));
       const names = options.sources.map((s) => s?.name);
       const twice = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
-      if (twice.length > 0) problems.push(`lagMonitor: source names must be unique; ${twice.map((n) => JSON.stringify(n)).join(', ')} appears more than once (give each LagSource its own name)`);
+      if (twice.length > 0) problems.push(`lagMonitor: source names must be unique; ${twice.map((n) => JSON.stringify(n)).join(', ')} appears more than once; give each its own name (kafkaLagSource(…, { name }); any other source: { ...source, name: '…' })`);
     }
     const intervalMs = options?.intervalMs ?? 30_000;
     if (!(intervalMs > 0)) problems.push(`lagMonitor: intervalMs must be a positive number, got ${intervalMs}`);
@@ -162,10 +167,17 @@ export class LagMonitor {
     return this;
   }
 
-  /** Stops sampling (a sample in progress completes). */
+  /**
+   * Stops sampling and takes this monitor's series off `switchyard_consumer_lag_messages` /
+   * `_seconds`: a gauge left at its last value would show that lag, frozen, on every later scrape,
+   * and nothing would tell it from a live one (Prometheus marks a series that disappears as stale
+   * instead). A sample in progress completes but exports nothing. `start()` or `sample()` exports again.
+   */
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#epoch++;
+    if (this.#set) for (const key of [...this.#set.lag.keys()]) if (key.startsWith(`${this.#id}\u0000`)) this.#set.lag.delete(key);
   }
 
   [Symbol.dispose](): void {
@@ -182,6 +194,7 @@ export class LagMonitor {
   }
 
   async #sample(): Promise<LagReading[]> {
+    const epoch = this.#epoch;
     const results = await Promise.all(
       this.#sources.map(async (source) => {
         try {
@@ -195,6 +208,7 @@ export class LagMonitor {
       }),
     );
     const now = Date.now();
+    const set = epoch === this.#epoch ? this.#set : undefined;
     const all: LagReading[] = [];
     const seen = new Set<string>();
     for (const { source, readings } of results) {
@@ -203,8 +217,9 @@ export class LagMonitor {
         all.push(reading);
         const key = this.#key(reading);
         seen.add(key);
-        this.#set?.lag.set(key, {
-          labels: { transport: reading.transport, topic: reading.topic, group: reading.group },
+        set?.lag.set(key, {
+          // The source tells apart the same group and topic read from two clusters.
+          labels: { transport: reading.transport, topic: reading.topic, group: reading.group, source: source.name },
           messages: reading.messages,
           ageSeconds: reading.oldestAgeMs === undefined ? undefined : reading.oldestAgeMs / 1000,
         });
@@ -221,7 +236,7 @@ export class LagMonitor {
         this.#emit({ type: 'lag.recovered', source, reading, threshold: this.#recovered, at: now, highForMs: now - state.since, gone: true });
       }
     }
-    if (this.#set) for (const key of [...this.#set.lag.keys()]) if (key.startsWith(`${this.#id}\u0000`) && !seen.has(key)) this.#set.lag.delete(key);
+    if (set) for (const key of [...set.lag.keys()]) if (key.startsWith(`${this.#id}\u0000`) && !seen.has(key)) set.lag.delete(key);
     this.#last = all;
     return all;
   }

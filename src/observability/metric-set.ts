@@ -74,7 +74,7 @@ export class PublishSeries {
 
 const CONSUME_LABELS = ['transport', 'topic', 'group', 'handler'] as const;
 const PUBLISH_LABELS = ['transport', 'topic'] as const;
-const LAG_LABELS = ['transport', 'topic', 'group'] as const;
+const LAG_LABELS = ['transport', 'topic', 'group', 'source'] as const;
 
 /**
  * A histogram whose series live in `Buckets` objects and are read at scrape time, so observing
@@ -119,9 +119,10 @@ class SeriesHistogram extends Histogram<string> {
   }
 }
 
-/** Lag figures the lag monitor reports, per transport, topic and group. */
+/** Lag figures the lag monitor reports, per transport, topic, group and source. */
 export interface LagFigure {
-  labels: { transport: string; topic: string; group: string };
+  /** `source`: the name of the LagSource that read it. */
+  labels: { transport: string; topic: string; group: string; source: string };
   messages: number;
   ageSeconds: number | undefined;
 }
