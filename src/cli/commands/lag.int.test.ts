@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { declareGroup } from '../../core/declare-group.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { kafka } from '../../transports/kafka/index.ts';
-import { quickConsumer, testBrokers, uniqueTopic } from '../../transports/kafka/test-cluster.ts';
+import { quickConsumer, startOwnCluster, testBrokers, uniqueTopic } from '../../transports/kafka/test-cluster.ts';
 import { nats } from '../../transports/nats/index.ts';
 import { defaultAmqpUrl, rabbitmq, type RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
 import { cleanUp, natsUrl, runCommand, spawnCli } from './cli.test-support.ts';
@@ -55,6 +55,48 @@ describe('switchyard lag on the brokers', () => {
     }
     const table = await lag('--kafka', brokers.join(','), '--group', 'billing', 'billing', '--topic', topic, topic);
     expect(table.split('\n')).toEqual([expect.stringMatching(/^TOPIC +GROUP/), expect.stringMatching(new RegExp(`^${topic.replaceAll('.', '\\.')} +billing +2 `))]);
+  }, 60_000);
+
+  it('Kafka: a named topic the cluster does not have is "not found", naming the likely one — and the topics that are there are still read', async () => {
+    const brokers = testBrokers();
+    const topic = uniqueTopic('cli-lag-known');
+    const bus = kafka({ brokers, consumer: quickConsumer });
+    try {
+      await bus.publish(topic, payloads(2));
+    } finally {
+      await bus.close();
+    }
+    const where = `Kafka at ${brokers.join(',')}`;
+    const typo = `${topic}x`;
+    // One missing topic used to fail every group's reading with the client's "Unknown topic …".
+    await expect(lag('--kafka', brokers.join(','), '--group', 'billing', '--topic', topic, typo)).rejects.toThrow(
+      new RegExp(`^topic "${typo.replaceAll('.', '\\.')}" not found on ${where.replaceAll('.', '\\.')}; (did you mean "${topic.replaceAll('.', '\\.')}"\\? \\d+ topics there|topics there: .*${topic.replaceAll('.', '\\.')})`),
+    );
+    await expect(lag('--kafka', brokers.join(','), '--group', 'billing', '--topic', 'sy-cli-lag-none.*')).rejects.toThrow(`no topic on ${where} matches "sy-cli-lag-none.*"`);
+    // Through the real CLI: the row of the topic that is there, then the error (exit code 2).
+    const { code, stdout, stderr } = await spawnCli(['lag', '--kafka', brokers.join(','), '--group', 'billing', '--topic', topic, typo]).done;
+    expect(stdout).toMatch(new RegExp(`^${topic.replaceAll('.', '\\.')} +billing +2 `, 'm'));
+    expect(stderr).toMatch(new RegExp(`^switchyard: topic "${typo.replaceAll('.', '\\.')}" not found on `, 'm'));
+    expect(stderr).not.toMatch(/Unknown topic/);
+    expect(code).toBe(2);
+  }, 60_000);
+
+  it('Kafka: a cluster with few topics lists them all in the "not found" line', async () => {
+    const cluster = await startOwnCluster();
+    try {
+      const bus = kafka({ brokers: cluster.brokers, consumer: quickConsumer });
+      try {
+        await bus.publish('orders.placed', payloads(1));
+        await bus.publish('orders.refunded', payloads(1));
+      } finally {
+        await bus.close();
+      }
+      await expect(lag('--kafka', cluster.brokers.join(','), '--group', 'billing', '--topic', 'payments')).rejects.toThrow(
+        `topic "payments" not found on Kafka at ${cluster.brokers.join(',')}; topics there: orders.placed, orders.refunded`,
+      );
+    } finally {
+      await cluster.stop();
+    }
   }, 60_000);
 
   it('RabbitMQ: the ready messages of each group queue', async () => {

@@ -1,16 +1,20 @@
 import type { Server } from 'node:http';
+import { Admin } from '@platformatic/kafka';
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
+import { closest } from '../../bridge/suggest.ts';
 import { ConfigError } from '../../core/errors.ts';
-import type { Transport } from '../../core/transport.ts';
+import { isPattern, topicMatcher } from '../../core/topic.ts';
 import { lagMonitor, type LagReading, type LagSource } from '../../observability/lag.ts';
 import { embeddedLagSource, kafkaLagSource, natsLagSource, rabbitmqLagSource } from '../../observability/lag-sources.ts';
 import { metricsHandler } from '../../observability/metrics-handler.ts';
 import type { EmbeddedTransport } from '../../transports/embedded/index.ts';
+import { toKafkaError } from '../../transports/kafka/errors.ts';
+import { baseClientOptions, resolveKafkaOptions } from '../../transports/kafka/options.ts';
 import { consumerName, type NatsTransport } from '../../transports/nats/index.ts';
 import { natsError } from '../../transports/nats/errors.ts';
 import type { RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
-import { chosenBroker, ensureReachable, kafkaConnection, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
+import { chosenBroker, describeBroker, ensureReachable, kafkaConnection, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 import { serveMetrics } from '../metrics-server.ts';
 import { milliseconds, portNumber, positiveNumber } from '../option-parsers.ts';
 
@@ -39,12 +43,13 @@ interface LagChoice extends BrokerOptions {
 }
 
 /**
- * What `lagSources` sets up: the sources, the transport to close afterwards, and how to say which
- * named groups and topics the readings lack (one line each, with what is there instead).
+ * What `lagSources` sets up: the sources, what to close afterwards, and how to say which named
+ * groups and topics the readings lack (one line each, with what is there instead).
  */
 export interface LagSetup {
   sources: LagSource[];
-  bus?: Transport;
+  /** Closes the transport or client the sources read through. */
+  close(): Promise<void>;
   notFound(readings: readonly LagReading[]): Promise<string[]>;
 }
 
@@ -61,28 +66,80 @@ export function lagSources(choice: LagChoice): LagSetup {
   if (broker === 'dir') {
     const bus = transportFor(o) as EmbeddedTransport;
     const sources = [embeddedLagSource(bus, { ...(o.group ? { groups: o.group } : {}), ...(o.topic ? { topics: o.topic } : {}) })];
-    return { sources, bus, notFound: () => (o.group || o.topic ? embeddedNotFound(bus, o) : Promise.resolve([])) };
+    return { sources, close: () => bus.close(), notFound: () => (o.group || o.topic ? embeddedNotFound(bus, o) : Promise.resolve([])) };
   }
   if (!o.group?.length || !o.topic?.length) {
     throw new ConfigError(
       `--${broker} needs --group and --topic: which consumer groups, on which topics (e.g. --group billing --topic orders.placed); \`switchyard topics --${broker} …\` shows what is there`,
     );
   }
-  // A Kafka group that never committed is reported (the whole topic behind), so none goes missing.
-  if (broker === 'kafka') return { sources: o.group.map((group) => kafkaLagSource(kafkaConnection(o), group, o.topic!)), notFound: () => Promise.resolve([]) };
+  if (broker === 'kafka') return kafkaSetup(o, o.group, o.topic);
   const pairs = o.topic.flatMap((topic) => o.group!.map((group) => ({ topic, group })));
   const missing = (readings: readonly LagReading[]) => pairs.filter((p) => !readings.some((r) => r.topic === p.topic && r.group === p.group));
   if (broker === 'rabbitmq') {
     const bus = transportFor(o) as RabbitMQTransport;
     return {
       sources: [rabbitmqLagSource(bus, pairs)],
-      bus,
+      close: () => bus.close(),
       // RabbitMQ lists queues only through the management API: say which queue is missing instead.
       notFound: async (readings) => missing(readings).map(({ topic, group }) => `group "${group}" not found on topic "${topic}" (RabbitMQ has no queue "${bus.queueFor(topic, group)}")`),
     };
   }
   const bus = transportFor(o) as NatsTransport;
-  return { sources: [natsLagSource(bus, pairs)], bus, notFound: (readings) => natsNotFound(bus, missing(readings)) };
+  return { sources: [natsLagSource(bus, pairs)], close: () => bus.close(), notFound: (readings) => natsNotFound(bus, missing(readings)) };
+}
+
+/**
+ * Kafka: the groups' lag through one admin client. A named topic the cluster does not have is
+ * left out of the readings and reported as not found, as on the other brokers: asked for with the
+ * others, it would fail every group's reading ("Unknown topic") and hide the topics that are there.
+ * A group that never committed is reported with the whole topic behind: telling it from a group
+ * that does not exist takes DescribeGroups, which the mock cluster the tests run on does not answer.
+ */
+function kafkaSetup(o: LagChoice, groups: readonly string[], topics: readonly string[]): LagSetup {
+  const admin = new Admin(baseClientOptions(resolveKafkaOptions(kafkaConnection(o)), 'lag'));
+  // The groups' sources are read together, once a sample: they share one listing.
+  let listing: Promise<string[]> | undefined;
+  const topicsThere = (): Promise<string[]> => (listing ??= admin.listTopics().finally(() => (listing = undefined)));
+  const sources = groups.map((group): LagSource => ({
+    name: `kafka:${group}`,
+    async read() {
+      let there: string[];
+      try {
+        there = await topicsThere();
+      } catch (error) {
+        // listTopics wraps the Metadata request's error in one that adds nothing ("Listing topics
+        // failed."); without it the message keeps the reason, three errors down (ECONNREFUSED …).
+        const errors = (error as Partial<AggregateError> | null)?.errors;
+        throw toKafkaError(`lag of group "${group}"`, Array.isArray(errors) && errors.length === 1 ? errors[0] : error);
+      }
+      // A pattern stands for the topics that match it now (kafkaLag lists them).
+      const present = topics.filter((t) => isPattern(t) || there.includes(t));
+      return present.length > 0 ? kafkaLagSource({ admin }, group, present).read() : [];
+    },
+  }));
+  return {
+    sources,
+    close: () => admin.close(),
+    notFound: async () => {
+      const there = await topicsThere(); // without Kafka's own (__consumer_offsets …)
+      const where = describeBroker(o);
+      return topics.flatMap((t) => {
+        if (isPattern(t)) return there.some(topicMatcher(t)) ? [] : [`no topic on ${where} matches "${t}"; ${kafkaTopicList(t, there, o.kafka!)}`];
+        return there.includes(t) ? [] : [`topic "${t}" not found on ${where}; ${kafkaTopicList(t, there, o.kafka!)}`];
+      });
+    },
+  };
+}
+
+/** Topic names listed in a "not found" line at most: a cluster may hold thousands. */
+const LISTED_TOPICS = 10;
+
+/** The topics a cluster holds, for a "not found" line: all of a few, else the likely typo and how many. */
+function kafkaTopicList(topic: string, there: readonly string[], brokers: string): string {
+  if (there.length <= LISTED_TOPICS) return `topics there: ${list(there)}`;
+  const near = isPattern(topic) ? undefined : closest(topic, there);
+  return `${near !== undefined ? `did you mean "${near}"? ` : ''}${there.length} topics there (\`switchyard topics --kafka ${brokers}\` lists them)`;
 }
 
 /** Named groups without a durable consumer on their topic, and the groups that have one there. */
@@ -163,7 +220,7 @@ export function registerLag(program: Command): void {
     .action(async (opts: LagChoice & { watch?: boolean; interval: number; high: number; metricsPort?: number; metricsHost: string; json?: boolean }) => {
       // One reading is printed and the process ends before anything could scrape it.
       if (opts.metricsPort !== undefined && !opts.watch) throw new ConfigError('--metrics-port goes with --watch: without it lag prints one reading and exits; add --watch');
-      const { sources, bus, notFound } = lagSources(opts);
+      const { sources, close, notFound } = lagSources(opts);
       const registry = new Registry();
       const monitor = lagMonitor({
         sources,
@@ -222,7 +279,7 @@ export function registerLag(program: Command): void {
         }
       } finally {
         server?.close();
-        await bus?.close();
+        await close();
       }
     });
 }
