@@ -16,6 +16,12 @@ import { TopicLog, type TopicConfig } from './topic-log.ts';
 
 /** Entries read ahead per partition and group, beyond those in flight. */
 const LOOKAHEAD = 2_000;
+/**
+ * Payload bytes read ahead per partition and group, beyond those in flight. The count alone let a
+ * group whose next records wait behind a busy key read 2,000 of them, however large: 2,000 records
+ * of 1 MiB held 2 GiB per partition.
+ */
+const LOOKAHEAD_BYTES = 16 * 1024 * 1024;
 const READ_BYTES = 1024 * 1024;
 
 /** A message waiting for (or out with) a consumer. */
@@ -62,6 +68,8 @@ export class GroupPartition {
   moved = false;
   /** Gaps `[from, to)` above the committed position, by `from` (see `#skipGap`). */
   readonly #gaps = new Map<number, number>();
+  /** Payload bytes of the records waiting in `queue` (see LOOKAHEAD_BYTES). */
+  #queuedBytes = 0;
 
   constructor(partition: number, log: PartitionLog, start: number) {
     this.partition = partition;
@@ -72,17 +80,32 @@ export class GroupPartition {
 
   /** Reads more records into the queue; false when there is nothing new. */
   refill(): boolean {
-    if (this.queue.size >= LOOKAHEAD || this.cursor >= this.log.endOffset) return false;
-    const { records, hint } = this.log.read(this.cursor, LOOKAHEAD - this.queue.size, READ_BYTES, this.hint);
+    if (this.queue.size >= LOOKAHEAD || this.#queuedBytes >= LOOKAHEAD_BYTES || this.cursor >= this.log.endOffset) return false;
+    // At least one record is read, whatever its size (a read returns its first frame whole): the
+    // limit only stops reading further ahead. A few KiB at least, so a read is never too short for a frame header.
+    const maxBytes = Math.min(READ_BYTES, Math.max(4096, LOOKAHEAD_BYTES - this.#queuedBytes));
+    const { records, hint } = this.log.read(this.cursor, LOOKAHEAD - this.queue.size, maxBytes, this.hint);
     this.hint = hint;
     if (records.length === 0) return false;
     for (const r of records) {
       if (r.offset > this.cursor) this.#skipGap(this.cursor, r.offset);
       this.records.set(r.offset, r);
       this.queue.push({ seq: r.offset, key: r.key, attempt: 1 });
+      this.#queuedBytes += r.payload.length;
       this.cursor = r.offset + 1;
     }
     return true;
+  }
+
+  /** The entry of `record` was taken from the queue for a consumer. */
+  taken(record: StoredRecord): void {
+    this.#queuedBytes -= record.payload.length;
+  }
+
+  /** Puts `entry` (taken before) back in the queue: a redelivery, or a consumer gave it back. */
+  requeue(entry: Entry, record: StoredRecord): void {
+    this.queue.push(entry);
+    this.#queuedBytes += record.payload.length;
   }
 
   /**
@@ -174,7 +197,9 @@ export class ConsumerGroup {
       while (!entry && gp.refill()) entry = gp.queue.take();
       if (entry) {
         this.#nextPartition = (this.#nextPartition + i + 1) % n;
-        return { group: this, gp, entry, record: gp.records.get(entry.seq)! };
+        const record = gp.records.get(entry.seq)!;
+        gp.taken(record);
+        return { group: this, gp, entry, record };
       }
     }
     return undefined;
@@ -328,13 +353,21 @@ export class Broker {
    */
   attach(c: Consumer): void {
     this.#attachments.set(c, []);
-    // A concrete topic is created now, so nothing published after subscribe resolves is missed.
-    if (!isPattern(c.pattern)) this.#topic(c.pattern);
-    this.#consumers.add(c);
-    const matches = topicMatcher(c.pattern);
-    for (const t of this.topics.values()) {
-      if (this.#failed.has(c)) return; // failed and detached: joining more groups would attach it again
-      if (matches(t.name) && !this.#attachments.get(c)!.some((g) => g.topic === t)) this.#join(c, this.#group(t, c.group, c.from));
+    try {
+      // A concrete topic is created now, so nothing published after subscribe resolves is missed.
+      if (!isPattern(c.pattern)) this.#topic(c.pattern);
+      this.#consumers.add(c);
+      const matches = topicMatcher(c.pattern);
+      for (const t of this.topics.values()) {
+        if (this.#failed.has(c)) return; // failed and detached: joining more groups would attach it again
+        if (matches(t.name) && !this.#attachments.get(c)!.some((g) => g.topic === t)) this.#join(c, this.#group(t, c.group, c.from));
+      }
+    } catch (error) {
+      // Its subscribe fails (a new group's position could not be saved: a full disk): a consumer
+      // left attached would still be handed messages — by the groups it joined, and by matching
+      // topics created later — for a subscription its caller was told does not exist.
+      this.detach(c);
+      throw error;
     }
   }
 
@@ -385,7 +418,7 @@ export class Broker {
     // The key stays busy during the delay so later messages of that key cannot overtake it.
     const retry = (): void => {
       gp.queue.release(entry);
-      gp.queue.push({ seq: entry.seq, key: entry.key, attempt: entry.attempt + 1 });
+      gp.requeue({ seq: entry.seq, key: entry.key, attempt: entry.attempt + 1 }, d.record);
       group.pump();
     };
     // Without a delay, still on a timer (the next turn of the event loop): a message that always
@@ -402,7 +435,7 @@ export class Broker {
   /** A consumer leaves without handling `d` (closing, or its process went away): someone else gets it. */
   giveBack(d: Delivery): void {
     d.gp.queue.release(d.entry);
-    d.gp.queue.push(d.entry);
+    d.gp.requeue(d.entry, d.record);
     d.group.pump();
   }
 

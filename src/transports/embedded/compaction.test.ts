@@ -136,6 +136,30 @@ describe('embedded compaction', () => {
     await again.close();
   });
 
+  // Regression: a commit that rolls leaves records in the segment it closes that become visible
+  // only when its fsync returns. Maintenance running meanwhile compacted that segment from its
+  // visible bytes — none here, so it removed the file — and the publish then resolved for a
+  // record that was gone.
+  it('leaves alone a closed segment whose commit is still syncing: every resolved publish survives', async () => {
+    const dir = temp();
+    const bus = embedded({ dir, share: false, segmentBytes: 1024, retention: { maxBytes: 1 }, topics: { kv: { compact: true } } });
+    await bus.connect();
+    // One commit: "a" goes into the active segment, which then rolls for "b".
+    const published = Promise.all([bus.publish('kv', { key: 'a', payload: Buffer.alloc(600, 1) }), bus.publish('kv', { key: 'b', payload: Buffer.alloc(600, 2) })]);
+    // Runs right after the commit's write (both are on the same turn's immediates), before its fsync returns.
+    const maintained = new Promise<{ deletedSegments: number; compactedSegments: number }>((resolve) => setImmediate(() => resolve(bus.broker!.maintain())));
+    const during = await maintained;
+    await published;
+    await bus.close();
+
+    const again = embedded({ dir, share: false });
+    expect((await readAll(again, 'kv')).map((m) => m.key)).toEqual(['a', 'b']);
+    expect(during).toEqual({ deletedSegments: 0, compactedSegments: 0 });
+    // Once synced, the segment is maintained as usual (here: dropped by the 1-byte size retention).
+    expect((await again.maintain()).deletedSegments).toBe(1);
+    await again.close();
+  });
+
   // Regression: each offset of a gap ahead of a record still in flight was acknowledged one by
   // one, into a Set — past 2^24 offsets the group ended with "Set maximum size exceeded".
   it('lets a group pass a gap of more than 2^24 offsets while the record before it is still being handled', async () => {

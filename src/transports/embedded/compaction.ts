@@ -64,10 +64,11 @@ function* records(segment: Segment, buf: Buffer): Generator<[position: number, r
  * Records keep their offsets (the log gets gaps, which consumers skip). Unkeyed records are kept.
  * Each segment is rewritten to a new file (frames copied as they are, CRCs intact), synced, and
  * renamed over the old one; a segment left with no record is removed. Returns the number of
- * segments rewritten or removed.
+ * segments rewritten or removed. A closed segment a commit still syncs is left alone (see
+ * `PartitionLog.settledSegments`).
  */
 export function compactPartition(log: PartitionLog, now: number, tombstoneRetentionMs: number): number {
-  const closed = log.segments.slice(0, -1);
+  const closed = log.settledSegments();
   if (closed.length === 0) return 0;
   const latest = new Map<string, number>();
   for (const segment of log.segments) {

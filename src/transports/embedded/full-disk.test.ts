@@ -98,6 +98,33 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
     await bus.close();
   });
 
+  // Regression: a subscribe refused here stayed attached — its handler got the messages of
+  // matching topics created later, for a subscription its caller was told had failed.
+  it("refuses a new group's subscribe with the reason, and hands the refused subscription nothing afterwards", async () => {
+    const mount = mountTmpfs(1024);
+    const dir = join(mount, 'data');
+    const bus = embedded({ dir, partitions: 1 });
+    await bus.publish('orders.placed', [{ id: 'o-1', payload: new Uint8Array(1) }]);
+    const filler = fillTmpfs(mount);
+    const refusedGot: string[] = [];
+    const refused = await bus.subscribe('orders.*', { group: 'billing', from: 'earliest' }, async (m) => void refusedGot.push(m.id)).then(
+      () => 'subscribed',
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(TransportError);
+    expect((refused as Error).message).toMatch(/saving consumer positions .* the disk is full.*ENOSPC/);
+
+    rmSync(filler);
+    await bus.publish('orders.shipped', [{ id: 's-1', payload: new Uint8Array(1) }]); // a topic the pattern matches
+    expect(refusedGot).toEqual([]); // it was handed out, if at all, as the publish became visible
+    const inbox = new Inbox();
+    await bus.subscribe('orders.*', { group: 'billing', from: 'earliest' }, async (m) => inbox.push(m));
+    await inbox.untilCount(2, 10_000);
+    expect(inbox.messages.map((m) => m.id).sort()).toEqual(['o-1', 's-1']);
+    expect(refusedGot).toEqual([]);
+    await bus.close();
+  });
+
   it('refuses to open on a full disk with the reason, leaves no stale lock, and opens once there is room', async () => {
     const mount = mountTmpfs(1024);
     const dir = join(mount, 'data');

@@ -48,4 +48,30 @@ describe('embedded consumer groups', () => {
     expect(inbox.messages.findIndex((m) => m.id === 'other')).toBeLessThan(inbox.messages.indexOf(retry));
     await bus.close();
   });
+
+  // Regression: read-ahead was bounded by count alone. Records waiting behind a busy key were read
+  // 2,000 at a time whatever their size — 2,000 records of 1 MiB held 2 GiB per partition.
+  it('reads ahead a bounded number of bytes while a key is busy, then delivers everything in order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-groups-'));
+    const bus = embedded({ dir, share: false, fsync: 'never' });
+    const MiB = 1024 * 1024;
+    for (let i = 0; i < 12; i++) await bus.publish('blobs', Array.from({ length: 8 }, (_, j) => ({ id: `b-${i * 8 + j}`, key: 'one', payload: Buffer.alloc(MiB / 2, j) })));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const inbox = new Inbox();
+    await bus.subscribe('blobs', { group: 'g', from: 'earliest', concurrency: 4 }, async (m) => {
+      inbox.push(m);
+      await held; // the key stays busy: the other three slots make the group read further ahead
+    });
+    await inbox.untilCount(1, 10_000);
+    const gp = bus.broker!.topics.get('blobs')!.groups.get('g')!.partitions[0]!;
+    let bytes = 0;
+    for (const r of gp.records.values()) bytes += r.payload.length;
+    expect(bytes).toBeLessThanOrEqual(16 * MiB + MiB); // the limit plus the last read (at most 1 MiB)
+    expect(gp.records.size).toBeLessThan(96);
+    release();
+    await inbox.untilCount(96, 20_000);
+    expect(inbox.messages.map((m) => m.id)).toEqual(Array.from({ length: 96 }, (_, i) => `b-${i}`));
+    await bus.close();
+  });
 });

@@ -413,10 +413,30 @@ export class PartitionLog {
     if (this.options.fsync !== 'never') syncDir(this.dir);
   }
 
-  /** Removes the oldest closed segments for which `drop` says yes (stops at the first no). */
+  /**
+   * The closed segments, oldest first, up to the first one a commit is still writing or syncing.
+   * A commit that rolls leaves records in the segment it closed that become visible only when its
+   * fsync returns: compaction copied only the visible bytes over the file — or removed it as
+   * empty — and the publish then resolved for records no longer on disk.
+   */
+  settledSegments(): Segment[] {
+    const closed: Segment[] = [];
+    for (let i = 0; i < this.segments.length - 1; i++) {
+      const s = this.segments[i]!;
+      if (s.visibleSize < s.size) break;
+      closed.push(s);
+    }
+    return closed;
+  }
+
+  /**
+   * Removes the oldest closed segments for which `drop` says yes (stops at the first no, and at a
+   * segment a commit is still syncing: its publishes have not resolved, and undoing a failed
+   * commit counts on the segments it wrote to still being there).
+   */
   dropOldest(drop: (segment: Segment, index: number) => boolean): number {
     let n = 0;
-    while (this.segments.length > 1 && drop(this.segments[0]!, n)) {
+    while (this.segments.length > 1 && this.segments[0]!.visibleSize === this.segments[0]!.size && drop(this.segments[0]!, n)) {
       this.segments.shift()!.remove();
       n++;
     }

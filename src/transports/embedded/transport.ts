@@ -294,7 +294,12 @@ export class EmbeddedTransport implements Transport {
     const sub = new EmbeddedSubscription(topic, resolved, handler, this.options.drainTimeoutMs);
     this.#subscriptions.add(sub);
     sub.onClosed = () => this.#subscriptions.delete(sub);
-    await this.#attach(sub);
+    try {
+      await this.#attach(sub);
+    } catch (error) {
+      this.#subscriptions.delete(sub); // never attached: close() has nothing of it to drain
+      throw error;
+    }
     return sub;
   }
 
