@@ -27,6 +27,22 @@ const BROKER_TROUBLE: Readonly<Record<string, string>> = {
   NOT_ENOUGH_REPLICAS_AFTER_APPEND: "the write was stored but fewer in-sync replicas than min.insync.replicas had it: it may be stored; bring the missing brokers back",
 };
 
+/**
+ * What a broker's size refusal means and what to do. The transport checks each message against
+ * `maxRecordBytes` before sending, so the broker refusing means its limit is lower than the
+ * transport's settings let through, or a request merged several messages into one batch.
+ */
+const TOO_LARGE: Readonly<Record<string, string>> = {
+  MESSAGE_TOO_LARGE:
+    "the broker refused a record batch larger than its message.max.bytes (or the topic's max.message.bytes). " +
+    "Set the transport's maxRecordBytes (default 1,048,588, Kafka's default) to that limit so a message too large for it is refused before sending, " +
+    'and producer.batchMaxBytes (default 1,000,000) below it, as it bounds the batch several merged messages make; ' +
+    'or raise message.max.bytes on the brokers (max.message.bytes on the topic) to what you send',
+  RECORD_LIST_TOO_LARGE:
+    "the broker refused a record batch larger than the topic's log segment (segment.bytes, the brokers' log.segment.bytes): " +
+    'raise segment.bytes on the topic, or lower producer.batchMaxBytes and send smaller messages',
+};
+
 interface PlatformaticErrorShape {
   code?: string;
   apiId?: string;
@@ -73,7 +89,11 @@ export function toKafkaError(what: string, error: unknown): SwitchyardError {
   // A certificate the client refused: say which check failed and what to do, and do not retry.
   const tls = tlsError(what, error, 'tls');
   if (tls) return tls;
-  if (isTimeoutError(error)) return new TransportError(`${what}: ${(error as Error).message}`, { cause: error, retryable: true });
+  if (isTimeoutError(error)) {
+    // withTimeout names what timed out, usually `what` itself: say it once.
+    const text = error.message.startsWith(what) ? error.message : `${what}: ${error.message}`;
+    return new TransportError(text, { cause: error, retryable: true });
+  }
   const ids = kafkaErrorIds(error);
   const inner = [...new Set(nestedMessages(error))].filter((m) => m.length > 0).slice(0, 3);
   const message = (error instanceof Error ? error.message : String(error)) + (inner.length > 0 ? ` (${inner.join('; ')})` : '');
@@ -92,7 +112,10 @@ export function toKafkaError(what: string, error: unknown): SwitchyardError {
     });
   }
   const permanent = ids.find((id) => PERMANENT_API_ERRORS.has(id));
-  if (permanent) return new TransportError(`${what}: ${detail}`, { cause: error, retryable: false });
+  if (permanent) {
+    const advice = ids.map((id) => TOO_LARGE[id]).find((h) => h !== undefined);
+    return new TransportError(`${what}: ${detail}${advice ? ` — ${advice}` : ''}`, { cause: error, retryable: false });
+  }
   const hint = ids.map((id) => BROKER_TROUBLE[id]).find((h) => h !== undefined);
   return new TransportError(`${what}: ${detail}${hint ? ` — ${hint}` : ''}`, { cause: error, retryable: true });
 }

@@ -26,7 +26,8 @@ export interface KafkaProducerOptions {
    * refused whole. Publishes are merged up to this bound; one `publish()` call larger than it (or
    * than `batchMaxMessages`) is sent as several requests, one after another, in order, and
    * resolves once all were acknowledged. A single message larger than this goes in a request of
-   * its own (the transport's `maxPayloadBytes` bounds a message).
+   * its own (the transport's `maxRecordBytes` bounds a message). Keep it below the brokers'
+   * `message.max.bytes`: the messages of one partition merged into a request make one batch.
    */
   batchMaxBytes?: number;
   /** Retries of a failed produce request. Default 5. */

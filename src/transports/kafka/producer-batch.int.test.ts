@@ -49,6 +49,34 @@ describe.skipIf(!usingMock())('Kafka producer: publishes merged into one request
   });
 });
 
+describe.skipIf(!usingMock())('Kafka producer: a request the broker refuses as too large', () => {
+  it("rejects with an error saying which broker, topic and transport limits to bring in line", async () => {
+    const t = cluster.keep(kafka({ brokers: cluster.brokers, producer: { retries: 0, timeoutMs: 10_000 } }));
+    const topic = `too-large.${Date.now().toString(36)}`;
+    await cluster.control(`create-topic ${topic} 1 1`);
+    await t.publish(topic, { payload: Buffer.alloc(1) }); // the producer has its id and metadata
+    // What Kafka answers a batch over message.max.bytes (the mock does not check sizes itself).
+    await cluster.control('push-errors Produce 10 1'); // 10: MESSAGE_TOO_LARGE (librdkafka calls it MSG_SIZE_TOO_LARGE)
+    const refused = await t.publish(topic, { payload: Buffer.alloc(10) }).catch((e: unknown) => e);
+    await cluster.control('clear-errors Produce');
+    expect(isTransportError(refused)).toBe(true);
+    expect((refused as TransportError).retryable).toBe(false);
+    const text = (refused as Error).message;
+    expect(text).toMatch(/^publish to "too-large\.[^"]+": .*\[MESSAGE_TOO_LARGE\] — the broker refused a record batch larger than its message\.max\.bytes \(or the topic's max\.message\.bytes\)/);
+    expect(text).toMatch(/Set the transport's maxRecordBytes \(default 1,048,588, Kafka's default\) to that limit/);
+    expect(text).toMatch(/producer\.batchMaxBytes \(default 1,000,000\) below it/);
+    expect(text).toMatch(/or raise message\.max\.bytes on the brokers \(max\.message\.bytes on the topic\)/);
+
+    await cluster.control('push-errors Produce RECORD_LIST_TOO_LARGE 1');
+    const segment = await t.publish(topic, { payload: Buffer.alloc(10) }).then(
+      () => new Error('published'),
+      (e: unknown) => e as Error,
+    );
+    await cluster.control('clear-errors Produce');
+    expect(segment.message).toMatch(/\[RECORD_LIST_TOO_LARGE\] — the broker refused a record batch larger than the topic's log segment \(segment\.bytes/);
+  });
+});
+
 /**
  * What the producer hands its client while `during` runs: the messages of each `send()` (one
  * produce request per broker; a one-partition topic has one), seen on @platformatic/kafka's own
@@ -119,5 +147,51 @@ describe.skipIf(!usingMock())('Kafka producer: one publish larger than batchMaxB
     cluster.keep(await t.subscribe(topic, { group: 'g', from: 'earliest' }, async (m) => inbox.push(m)));
     await inbox.until(() => inbox.ids().has('last'), 60_000, () => `${inbox.messages.length} messages, no "last"`);
     expect(inbox.messages.map((m) => m.id)).toEqual(['first', ...messages.slice(0, acknowledged).map((m) => m.id), 'last']);
+  }, 120_000);
+});
+
+describe.skipIf(!usingMock())('Kafka producer: one publish larger than batchMaxBytes, timing out', () => {
+  it('rejects at producer.timeoutMs saying how many messages were acknowledged, sends no further part, and holds no later publish back', async () => {
+    // The client's own request timeout far beyond the publish's: the publish times out, not the request.
+    const t = cluster.keep(
+      kafka({ brokers: cluster.brokers, requestTimeoutMs: 120_000, producer: { retries: 0, timeoutMs: 3_000, batchMaxBytes: 50_000 }, consumer: quickConsumer }),
+    );
+    const run = Date.now().toString(36);
+    const [slow, other] = [`split-timeout.${run}.slow`, `split-timeout.${run}.other`];
+    await cluster.control(`create-topic ${slow} 1 1`);
+    await cluster.control(`create-topic ${other} 1 1`);
+    await cluster.control(`set-leader ${slow} 0 1`);
+    await cluster.control(`set-leader ${other} 0 2`);
+    await t.publish(slow, { id: 'first', payload: Buffer.alloc(1) }); // the producer has its id and metadata
+    await t.publish(other, { id: 'first', payload: Buffer.alloc(1) });
+    // Broker 1 answers two produce requests at once and the third a minute late (stored, not yet acknowledged).
+    await cluster.control('broker-push-errors 1 Produce 0 2 0');
+    await cluster.control('broker-push-errors 1 Produce 0 1 60000');
+    const messages = numbered(1_000, 256);
+    const { sends, error: failure } = await sendsDuring(() => t.publish(slow, messages));
+    expect(sends).toHaveLength(3); // two acknowledged, one in flight when the time was up
+    const acknowledged = sends[0]!.length + sends[1]!.length;
+    expect(isTransportError(failure)).toBe(true);
+    expect((failure as TransportError).retryable).toBe(true);
+    expect((failure as Error).message).toContain(`publish to "${slow}" timed out after 3000 ms — `);
+    expect((failure as Error).message).not.toContain(`publish to "${slow}": publish to`); // said once
+    expect((failure as Error).message).toContain(`${acknowledged} of 1000 messages (the first ${acknowledged}, in order) had been acknowledged`);
+
+    // A publish issued after the rejection goes at once, not after the request still in flight.
+    const later = await sendsDuring(() => t.publish(other, { id: 'after', payload: Buffer.alloc(1) }));
+    expect(later.error).toBeUndefined();
+    expect(later.sends.flat().map((r) => r.topic)).toEqual([other]); // and no part of the rejected publish went with it
+
+    // Broker 1 drops its connections: the request in flight fails. Nothing of the publish is sent after it.
+    await cluster.control('broker-down 1');
+    await cluster.control('broker-up 1');
+    await t.publish(slow, { id: 'last', payload: Buffer.alloc(1) });
+    const inbox = new Inbox();
+    cluster.keep(await t.subscribe(slow, { group: 'g', from: 'earliest' }, async (m) => inbox.push(m)));
+    await inbox.until(() => inbox.ids().has('last'), 60_000, () => `${inbox.messages.length} messages, no "last"`);
+    const ids = inbox.messages.map((m) => m.id);
+    // The request in flight at the timeout "may still be stored": the mock stores a request before
+    // it delays the answer, so it is, before "last". Nothing after it is.
+    expect(ids).toEqual(['first', ...messages.slice(0, acknowledged + sends[2]!.length).map((m) => m.id), 'last']);
   }, 120_000);
 });

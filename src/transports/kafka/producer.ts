@@ -77,8 +77,9 @@ export class KafkaPublisher {
       const progress = this.#sendInParts(topic, splitRecords(records, batchMaxBytes, batchMaxMessages), done);
       return withTimeout(done.promise, timeoutMs, `publish to "${topic}"`).catch((error: unknown) => {
         if (error instanceof TransportError) throw error;
-        // Timed out. The caller is told the publish failed: the parts not sent yet are not sent.
-        progress.abandoned = true;
+        // Timed out. The caller is told the publish failed: the parts not sent yet are not sent,
+        // and later publishes no longer wait for the request in flight (see `#sendInParts`).
+        progress.abandon();
         const failure = toKafkaError(`publish to "${topic}"`, error);
         failure.message +=
           ` — ${progress.acknowledged} of ${records.length} messages (the first ${progress.acknowledged}, in order) had been acknowledged;` +
@@ -110,9 +111,16 @@ export class KafkaPublisher {
    * sends the parts behind the gap again under it, so they would be stored without the refused
    * part before them: order lost. One at a time, a failure stops the publish at a known point:
    * the parts before it acknowledged, none after it sent.
+   *
+   * `abandon()` (the publish timed out) stops it there too, and lets later requests go at once:
+   * the part in flight may wait on a slow or silent broker for as long as the client retries
+   * (`retries` × `requestTimeoutMs`), and holding every later publish behind it — to any broker —
+   * would fail them all for that long. The caller was told this publish failed; a later one may
+   * then be stored before the part that was in flight.
    */
-  #sendInParts(topic: string, parts: readonly Record[][], done: Deferred<void>): { acknowledged: number; abandoned: boolean } {
-    const progress = { acknowledged: 0, abandoned: false };
+  #sendInParts(topic: string, parts: readonly Record[][], done: Deferred<void>): { readonly acknowledged: number; abandon(): void } {
+    let acknowledged = 0;
+    let abandoned = false;
     const total = parts.reduce((n, part) => n + part.length, 0);
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -120,7 +128,7 @@ export class KafkaPublisher {
     this.#gate = prior.then(() => released);
     const sending = prior.then(async () => {
       try {
-        for (let i = 0; i < parts.length && !progress.abandoned; i++) {
+        for (let i = 0; i < parts.length && !abandoned; i++) {
           const part = parts[i]!;
           const request = this.client.send({ messages: part });
           if (i === parts.length - 1) release();
@@ -128,7 +136,7 @@ export class KafkaPublisher {
             await request;
           } catch (error) {
             const failure = toKafkaError(`publish to "${topic}"`, error);
-            const first = progress.acknowledged;
+            const first = acknowledged;
             const last = first + part.length - 1;
             failure.message +=
               ` — ${first} of ${total} messages (the first ${first}, in order) were acknowledged, in ${i} of the ${parts.length} produce requests` +
@@ -137,7 +145,7 @@ export class KafkaPublisher {
             done.reject(failure);
             return;
           }
-          progress.acknowledged += part.length;
+          acknowledged += part.length;
         }
         done.resolve();
       } finally {
@@ -145,7 +153,15 @@ export class KafkaPublisher {
       }
     });
     this.#track(sending);
-    return progress;
+    return {
+      get acknowledged() {
+        return acknowledged;
+      },
+      abandon() {
+        abandoned = true;
+        release();
+      },
+    };
   }
 
   #flush(): void {
@@ -217,7 +233,8 @@ function recordBytes(r: Record): number {
 /**
  * Cuts `records` into consecutive parts of at most `maxBytes` (estimated) and `maxCount` records,
  * in order. A record larger than `maxBytes` makes a part of its own: what the broker takes as one
- * record is checked before anything is sent (the transport's `maxPayloadBytes`, `maxHeaderBytes`).
+ * record is checked before anything is sent (the transport's `maxPayloadBytes`, `maxHeaderBytes`,
+ * `maxRecordBytes`).
  */
 export function splitRecords(records: readonly Record[], maxBytes: number, maxCount: number): Record[][] {
   const parts: Record[][] = [];

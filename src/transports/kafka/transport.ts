@@ -15,6 +15,7 @@ import { toKafkaError } from './errors.ts';
 import { MESSAGE_ID_HEADER } from './mapping.ts';
 import { baseClientOptions, resolveKafkaOptions, type KafkaOptions, type ResolvedKafkaOptions } from './options.ts';
 import { KafkaPublisher } from './producer.ts';
+import { checkRecordSizes, DEFAULT_MAX_PAYLOAD_BYTES, defaultMaxRecordBytes, KAFKA_DEFAULT_MAX_RECORD_BYTES } from './record-size.ts';
 import { declareTopics, type TopologyReport } from './topology.ts';
 import { kafkaTopicProblem } from './topic-name.ts';
 
@@ -22,12 +23,23 @@ import { kafkaTopicProblem } from './topic-name.ts';
 export interface KafkaTransportOptions extends KafkaOptions {
   /**
    * Largest payload the transport claims to carry (`capabilities.maxPayloadBytes`). Default
-   * 1,000,000: a broker's default `message.max.bytes` (1,048,588) minus record overhead. Raise it
-   * together with the broker's and topic's `max.message.bytes`.
+   * 1,000,000: a broker's default `message.max.bytes` (1,048,588) minus room for key, headers and
+   * framing. Raise it together with the broker's and topic's `max.message.bytes` (and
+   * `maxRecordBytes`, which follows it unless given).
    */
   maxPayloadBytes?: number;
   /** Largest total size of a message's headers (names and values, UTF-8); they count toward the broker's limit too. Default 65,536. */
   maxHeaderBytes?: number;
+  /**
+   * Largest record batch one message may make — payload, key, headers, the `x-message-id` header
+   * and the record format's framing, uncompressed — as the broker measures it against
+   * `message.max.bytes`: a larger message is refused with a `ConfigError` before anything is
+   * sent, instead of by the broker. Set it to the brokers' `message.max.bytes` (or the topic's
+   * `max.message.bytes` when lower). Default 1,048,588, Kafka's default; when `maxPayloadBytes` is
+   * raised above 1,000,000 and this is not given, `maxPayloadBytes` + 48,588. Must exceed
+   * `maxPayloadBytes`.
+   */
+  maxRecordBytes?: number;
 }
 
 /**
@@ -43,6 +55,7 @@ export class KafkaTransport implements Transport {
   topology: TopologyReport | undefined;
   readonly #subscriptions = new Set<KafkaSubscription>();
   readonly #maxHeaderBytes: number;
+  readonly #maxRecordBytes: number;
   #publisher: KafkaPublisher | undefined;
   #admin: Admin | undefined;
   #link: ClusterLink | undefined;
@@ -52,17 +65,24 @@ export class KafkaTransport implements Transport {
 
   constructor(options: KafkaTransportOptions) {
     this.config = resolveKafkaOptions(options);
-    const max = options.maxPayloadBytes ?? 1_000_000;
+    const max = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     const maxHeaders = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
-    ConfigError.throwIfAny(
-      [
-        ['maxPayloadBytes', max],
-        ['maxHeaderBytes', maxHeaders],
-      ]
-        .filter(([, v]) => !Number.isInteger(v) || (v as number) < 1)
-        .map(([name, v]) => `${name} must be a whole number ≥ 1, got ${JSON.stringify(v)}`),
-    );
+    const maxRecord = options.maxRecordBytes ?? (Number.isInteger(max) ? defaultMaxRecordBytes(max) : KAFKA_DEFAULT_MAX_RECORD_BYTES);
+    const limits: Array<[string, unknown]> = [
+      ['maxPayloadBytes', max],
+      ['maxHeaderBytes', maxHeaders],
+      ['maxRecordBytes', maxRecord],
+    ];
+    const problems = limits.filter(([, v]) => !Number.isInteger(v) || (v as number) < 1).map(([name, v]) => `${name} must be a whole number ≥ 1, got ${JSON.stringify(v)}`);
+    if (problems.length === 0 && max >= maxRecord) {
+      problems.push(
+        `maxPayloadBytes (${max}) must be below maxRecordBytes (${maxRecord}): a message's record batch holds its payload plus key, headers and framing; ` +
+          "set maxRecordBytes to the brokers' message.max.bytes and maxPayloadBytes below it",
+      );
+    }
+    ConfigError.throwIfAny(problems);
     this.#maxHeaderBytes = maxHeaders;
+    this.#maxRecordBytes = maxRecord;
     if (skipsVerify(options.tls ?? options.ssl)) warnSkipVerify('kafka', this.config.brokers.join(','));
     this.capabilities = Object.freeze({
       durable: true,
@@ -155,6 +175,7 @@ export class KafkaTransport implements Transport {
       maxHeaderBytes: this.#maxHeaderBytes,
       payloadHint: "together with the broker's message.max.bytes and the topic's max.message.bytes",
     });
+    checkRecordSizes(topic, batch, this.#maxRecordBytes, this.#maxHeaderBytes);
     await this.connect();
     await this.#publisher!.publish(topic, batch).catch((error: unknown) => {
       if (isTransportError(error) && error.retryable) this.#link?.suspect();
