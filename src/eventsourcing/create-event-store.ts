@@ -8,6 +8,7 @@ import {
   type AppendOptions,
   type AppendResult,
   type DomainEvent,
+  type EventFilter,
   type EventStorage,
   type EventStore,
   type EventSubscribeOptions,
@@ -72,8 +73,41 @@ export function createEventStore<E extends DomainEvent = DomainEvent>(storage: E
     } as RecordedEvent<E>;
   };
 
-  /** A page of stored events for `readAll`/`readAllPage`, not decoded yet. */
-  const readStored = (readOptions: ReadAllOptions): ReturnType<EventStorage['readAll']> => {
+  /**
+   * One decoded page of the global order: what `readAll`, `readAllPage` and subscriptions read.
+   * A type filter names the types events are read as, after upcasting; since an upcaster may
+   * rename, the backend is asked for the renaming types too and those are checked once upcast.
+   */
+  const readPage = async (from: number, limit: number, filter: EventFilter | undefined): Promise<AllPage<E>> => {
+    const wanted = filter?.types;
+    const renaming = upcasting.renamingTypes;
+    const afterUpcast = wanted !== undefined && (renaming === undefined || renaming.length > 0);
+    let pushed = filter;
+    if (afterUpcast && filter) {
+      const { types: _types, ...rest } = filter;
+      pushed = renaming === undefined ? rest : { ...rest, types: [...new Set([...wanted, ...renaming])] };
+    }
+    const page = await storage.readAll(from, limit, pushed);
+    // Events dropped after upcasting make a page short that did not reach the head.
+    const more = page.more === true || (afterUpcast && page.events.length === limit);
+    const events: RecordedEvent<E>[] = [];
+    for (const [i, stored] of page.events.entries()) {
+      let event: RecordedEvent<E>;
+      try {
+        event = decode(stored);
+      } catch (error) {
+        // A checkpointed reader gets the events before the bad one and continues at it, so it
+        // stops exactly there (with its checkpoint just before) rather than a page earlier.
+        if (i === 0) throw error;
+        return { events, next: stored.position, error: toError(error), more: false };
+      }
+      if (!afterUpcast || wanted.includes(event.type)) events.push(event);
+    }
+    return { events, next: page.next, more };
+  };
+
+  /** Checks the options of a global read and reads its page. */
+  const readChecked = (readOptions: ReadAllOptions): Promise<AllPage<E>> => {
     checkOpen('readAll');
     const from = readOptions.from ?? 1;
     const limit = readOptions.limit ?? 1_000;
@@ -81,7 +115,7 @@ export function createEventStore<E extends DomainEvent = DomainEvent>(storage: E
     if (!Number.isInteger(from) || from < 0) problems.push(`readAll: from must be a global position ≥ 0, got ${from}`);
     if (!Number.isInteger(limit) || limit < 1) problems.push(`readAll: limit must be an integer ≥ 1, got ${limit}`);
     ConfigError.throwIfAny(problems);
-    return storage.readAll(Math.max(1, from), limit, readOptions.filter);
+    return readPage(Math.max(1, from), limit, readOptions.filter);
   };
 
   const checkOpen = (what: string): void => {
@@ -146,23 +180,13 @@ export function createEventStore<E extends DomainEvent = DomainEvent>(storage: E
     },
 
     async readAll(readOptions: ReadAllOptions = {}): Promise<RecordedEvent<E>[]> {
-      return (await readStored(readOptions)).events.map(decode);
+      const page = await readChecked(readOptions);
+      if (page.error) throw page.error;
+      return page.events;
     },
 
-    async readAllPage(readOptions: ReadAllOptions = {}): Promise<AllPage<E>> {
-      const page = await readStored(readOptions);
-      const events: RecordedEvent<E>[] = [];
-      for (const stored of page.events) {
-        try {
-          events.push(decode(stored));
-        } catch (error) {
-          // A checkpointed reader gets the events before the bad one and continues at it, so it
-          // stops exactly there (with its checkpoint just before) rather than a page earlier.
-          if (events.length === 0) throw error;
-          return { events, next: stored.position, error: toError(error) };
-        }
-      }
-      return { events, next: page.next };
+    readAllPage(readOptions: ReadAllOptions = {}): Promise<AllPage<E>> {
+      return readChecked(readOptions);
     },
 
     headPosition(): Promise<number> {
@@ -173,7 +197,7 @@ export function createEventStore<E extends DomainEvent = DomainEvent>(storage: E
     subscribe(subscribeOptions: EventSubscribeOptions, handler: (event: RecordedEvent<E>) => Promise<void> | void): EventSubscription {
       checkOpen('subscribe');
       if (typeof handler !== 'function') throw new ConfigError('subscribe: handler must be a function');
-      const subscription = startSubscription(storage, subscribeOptions, async (stored) => handler(decode(stored)));
+      const subscription = startSubscription(storage, subscribeOptions, readPage, handler);
       subscriptions.add(subscription);
       void subscription.closed.then(() => subscriptions.delete(subscription));
       return subscription;

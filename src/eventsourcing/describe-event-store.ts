@@ -264,6 +264,43 @@ export function describeEventStore(
       expect((await failing.closed)?.message).toBe('projection bug');
     });
 
+    test('selective-filter', 'a subscription and a projection filtering for a rare type reach it behind more than 10,000 other events', async () => {
+      const { store, checkpoints } = await harness();
+      const cat = category('rare');
+      const rare = `Rare${cat}`;
+      const start = await store.headPosition();
+      // Memory and embedded backends look at 10,000 events per read at most: a reader must not
+      // take that short (here empty) page for the head and wait for an append that never comes.
+      const filler = Array.from({ length: 500 }, (_, i) => ({ type: 'Added', data: { by: i } }));
+      for (let i = 0; i < 21; i++) await store.appendToStream(`${cat}-filler`, filler);
+      await store.appendToStream(`${cat}-1`, { type: rare, data: { by: 1 } });
+      const got: RecordedEvent[] = [];
+      const sub = store.subscribe({ from: start + 1, filter: { types: [rare] } }, (event) => void got.push(event));
+      open.push(sub);
+      await sub.caughtUp;
+      expect(got.map((e) => e.streamId)).toEqual([`${cat}-1`]);
+      const inbox = new Inbox();
+      const seen: RecordedEvent[] = [];
+      const projection: Projection = {
+        name: `rare-${cat}`,
+        filter: { types: [rare] },
+        handle(event) {
+          seen.push(event);
+          inbox.notify();
+        },
+      };
+      await checkpoints.transaction(async (tx) => {
+        await checkpoints.load(projection.name, tx);
+        await checkpoints.save(projection.name, start, tx);
+      });
+      const runner = new ProjectionRunner({ store, projection, checkpoints });
+      open.push({ close: () => runner.stop() });
+      runner.start();
+      await inbox.until(() => seen.length > 0, timeoutMs / 2, () => `the ${rare} event (projection: ${JSON.stringify(seen)})`);
+      await runner.waitForHead();
+      expect(seen.map((e) => e.streamId)).toEqual([`${cat}-1`]);
+    });
+
     test('invalid-input', 'rejects invalid input with a ConfigError naming every problem, writing nothing', async () => {
       const { store } = await harness();
       const stream = `${category('bad')}-1`;
@@ -311,6 +348,39 @@ export function describeEventStore(
       }
       expect(second!.data).toEqual({ cents: 99 });
       expect(second!.schemaVersion).toBe(2);
+    });
+
+    test('upcast-rename-filter', 'a type filter matches the type events are read as: a renamed old type is found under its new name', async () => {
+      const stream = `${category('ren')}-1`;
+      const start = await (await harness()).store.headPosition();
+      const old = await harness();
+      await old.store.appendToStream(stream, { type: 'NameSet', data: { name: 'Ann' } });
+      const upcasters = defineUpcasters({ NameSet: { 1: ({ data }) => ({ type: 'NameChanged', data }) } });
+      const { store, checkpoints } = await harness({ upcasters });
+      await store.appendToStream(stream, { type: 'NameChanged', data: { name: 'Bo' } });
+      // Only the durable backends share storage between harnesses; the memory one has Bo only.
+      const expected = (await store.readStream(stream)).map((e) => `${e.type} ${(e.data as { name: string }).name}`);
+      expect(expected.at(-1)).toBe('NameChanged Bo');
+      expect(expected.every((e) => e.startsWith('NameChanged'))).toBe(true);
+      const names = (events: RecordedEvent[]): string[] => events.filter((e) => e.streamId === stream).map((e) => `${e.type} ${(e.data as { name: string }).name}`);
+      expect(names(await store.readAll({ from: start + 1, filter: { types: ['NameChanged'] } }))).toEqual(expected);
+      expect(names(await store.readAll({ from: start + 1, filter: { types: ['NameSet'] } }))).toEqual([]);
+      const got: RecordedEvent[] = [];
+      const sub = store.subscribe({ from: start + 1, filter: { types: ['NameChanged'] } }, (event) => void got.push(event));
+      open.push(sub);
+      await sub.caughtUp;
+      expect(names(got)).toEqual(expected);
+      const seen: RecordedEvent[] = [];
+      const projection: Projection = { name: `names-${stream}`, filter: { types: ['NameChanged'] }, handle: (event) => void seen.push(event) };
+      await checkpoints.transaction(async (tx) => {
+        await checkpoints.load(projection.name, tx);
+        await checkpoints.save(projection.name, start, tx);
+      });
+      const runner = new ProjectionRunner({ store, projection, checkpoints, batchSize: 1 });
+      open.push({ close: () => runner.stop() });
+      runner.start();
+      await runner.waitForHead();
+      expect(names(seen)).toEqual(expected);
     });
 
     test('publish', 'publishes appended events to a transport: id = event id, key = stream id, headers with type, versions and metadata', async () => {

@@ -15,6 +15,7 @@ import {
   type EventToStore,
   type ExpectedVersion,
   type ReadStreamOptions,
+  type StoragePage,
   type StoredEvent,
 } from './event-store.ts';
 import { ensurePrivateDir } from '../transports/embedded/private-dir.ts';
@@ -195,7 +196,7 @@ export class EmbeddedEventStorage implements EventStorage {
     return this.#offsets.get(streamId)?.length ?? 0;
   }
 
-  async readAll(from: number, limit: number, filter: EventFilter | undefined): Promise<{ events: StoredEvent[]; next: number }> {
+  async readAll(from: number, limit: number, filter: EventFilter | undefined): Promise<StoragePage> {
     const events: StoredEvent[] = [];
     let offset = Math.max(from - 1, this.#log.startOffset);
     const stop = Math.min(this.#log.endOffset, offset + MAX_SCAN);
@@ -212,7 +213,7 @@ export class EmbeddedEventStorage implements EventStorage {
       }
       hint = page.hint;
     }
-    return { events, next: Math.max(from, offset + 1) };
+    return { events, next: Math.max(from, offset + 1), more: events.length < limit && offset < this.#log.endOffset };
   }
 
   async headPosition(): Promise<number> {

@@ -109,6 +109,13 @@ export interface AllPage<E extends DomainEvent = DomainEvent> {
    * before it are returned, and reading from `next` throws this error again.
    */
   error?: Error;
+  /**
+   * True when events at `next` or later may already be stored although the page is short: the
+   * read stopped at a scan limit (a selective filter over many events) or events were filtered
+   * out after upcasting. Read again from `next` at once; when false, a short page means the head
+   * was reached and a reader may wait for the next append.
+   */
+  more: boolean;
 }
 
 export interface EventSubscribeOptions {
@@ -204,6 +211,15 @@ export interface StoredEvent {
   metadata: Record<string, string>;
 }
 
+/** One page of `EventStorage.readAll`. */
+export interface StoragePage {
+  events: StoredEvent[];
+  /** Where the next read starts (see `AllPage.next`). */
+  next: number;
+  /** True when the read stopped before the head with fewer than `limit` events (see `AllPage.more`). */
+  more?: boolean;
+}
+
 /** An event ready to be stored: everything but what the backend assigns. */
 export type EventToStore = Omit<StoredEvent, 'version' | 'position'>;
 
@@ -221,7 +237,12 @@ export interface EventStorage {
   append(streamId: string, events: readonly EventToStore[], expected: ExpectedVersion): Promise<StoredEvent[]>;
   readStream(streamId: string, options: Required<Pick<ReadStreamOptions, 'direction'>> & ReadStreamOptions): Promise<StoredEvent[]>;
   streamVersion(streamId: string): Promise<number>;
-  readAll(from: number, limit: number, filter: EventFilter | undefined): Promise<{ events: StoredEvent[]; next: number }>;
+  /**
+   * Up to `limit` matching events from `from`, and where to continue. A backend that stops
+   * scanning before its head for another reason than `limit` (a cap on records looked at per
+   * call) sets `more`, or readers would take the short page for the head and wait.
+   */
+  readAll(from: number, limit: number, filter: EventFilter | undefined): Promise<StoragePage>;
   headPosition(): Promise<number>;
   /**
    * Registers a callback run after each append made through this storage object (in-process

@@ -1,5 +1,5 @@
 import { ConfigError, toError } from '../core/errors.ts';
-import type { AppendWatcher, EventStorage, EventSubscribeOptions, EventSubscription, StoredEvent } from './event-store.ts';
+import type { AllPage, AppendWatcher, DomainEvent, EventFilter, EventStorage, EventSubscribeOptions, EventSubscription, RecordedEvent } from './event-store.ts';
 
 /**
  * Waits for "something may have been appended": an in-process append through the storage, the
@@ -58,11 +58,12 @@ export async function resolveStart(storage: EventStorage, from: EventSubscribeOp
   return Math.max(1, from);
 }
 
-/** The catch-up-then-live loop behind `EventStore.subscribe`. */
-export function startSubscription(
+/** The catch-up-then-live loop behind `EventStore.subscribe`: `read` gives decoded pages, `storage` the wake-ups. */
+export function startSubscription<E extends DomainEvent>(
   storage: EventStorage,
   options: EventSubscribeOptions,
-  handler: (event: StoredEvent) => Promise<void>,
+  read: (from: number, limit: number, filter: EventFilter | undefined) => Promise<AllPage<E>>,
+  handler: (event: RecordedEvent<E>) => Promise<void> | void,
 ): EventSubscription {
   const batchSize = options.batchSize ?? 500;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`subscribe: batchSize must be an integer ≥ 1, got ${batchSize}`);
@@ -76,14 +77,16 @@ export function startSubscription(
       position = await resolveStart(storage, options.from);
       while (!stopping) {
         signal.reset();
-        const page = await storage.readAll(position, batchSize, options.filter);
+        const page = await read(position, batchSize, options.filter);
         for (const event of page.events) {
           if (stopping) return undefined;
           await handler(event);
           position = event.position + 1;
         }
+        if (page.error) throw page.error; // after the events before it
         position = Math.max(position, page.next);
-        if (page.events.length < batchSize) {
+        // A short page is the head only when the read did not stop early (see AllPage.more).
+        if (page.events.length < batchSize && !page.more) {
           caughtUp.resolve();
           await signal.wait();
         }

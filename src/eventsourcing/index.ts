@@ -26,6 +26,7 @@ export type {
   StoredEvent,
   EventToStore,
   EventStorage,
+  StoragePage,
 } from './event-store.ts';
 export { streamCategory, matchesFilter } from './event-store.ts';
 export { createEventStore, type EventStoreOptions } from './create-event-store.ts';

@@ -10,6 +10,7 @@ import {
   type EventToStore,
   type ExpectedVersion,
   type ReadStreamOptions,
+  type StoragePage,
   type StoredEvent,
 } from './event-store.ts';
 
@@ -62,7 +63,7 @@ export class MemoryEventStorage implements EventStorage {
     return this.#streams.get(streamId)?.length ?? 0;
   }
 
-  async readAll(from: number, limit: number, filter: EventFilter | undefined): Promise<{ events: StoredEvent[]; next: number }> {
+  async readAll(from: number, limit: number, filter: EventFilter | undefined): Promise<StoragePage> {
     const events: StoredEvent[] = [];
     let index = from - 1;
     const stop = Math.min(this.#all.length, index + MAX_SCAN);
@@ -70,7 +71,7 @@ export class MemoryEventStorage implements EventStorage {
       const event = this.#all[index]!;
       if (matchesFilter(event, filter)) events.push(event);
     }
-    return { events, next: index + 1 };
+    return { events, next: index + 1, more: events.length < limit && index < this.#all.length };
   }
 
   async headPosition(): Promise<number> {

@@ -11,6 +11,7 @@ import {
   type EventToStore,
   type ExpectedVersion,
   type ReadStreamOptions,
+  type StoragePage,
   type StoredEvent,
 } from './event-store.ts';
 import { migration, postgresTables, type PostgresTableOptions, type PostgresTables } from './postgres-tables.ts';
@@ -212,7 +213,7 @@ export class PostgresEventStorage implements EventStorage {
     return rows.length === 0 ? 0 : Number(rows[0]!.version);
   }
 
-  async readAll(from: number, limit: number, filter: EventFilter | undefined): Promise<{ events: StoredEvent[]; next: number }> {
+  async readAll(from: number, limit: number, filter: EventFilter | undefined): Promise<StoragePage> {
     await this.migrate();
     const params: unknown[] = [from, limit];
     const where = ['position >= $1'];

@@ -171,7 +171,8 @@ export class ProjectionRunner<Tx = unknown, E extends DomainEvent = DomainEvent>
         }
         if (page.error && !this.#stopping) throw page.error; // after the events before it: the checkpoint stops right there
         if (events.length === 0 && page.next - 1 > this.#position) this.#advance(await this.#apply([], page.next - 1));
-        if (events.length < this.#batchSize && !this.#stopping) {
+        // A short page is the head only when the read did not stop early (see AllPage.more).
+        if (events.length < this.#batchSize && !page.more && !this.#stopping) {
           this.#state = 'live';
           await watcher.wait();
         }

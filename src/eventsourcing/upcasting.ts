@@ -25,6 +25,12 @@ export interface Upcasting {
   currentVersion(type: string): number;
   /** Brings data written at `schemaVersion` up to the current version. */
   upcast(type: string, schemaVersion: number, data: unknown): UpcastInput;
+  /**
+   * The stored types that may read as another type (those with upcasters, which may rename). A
+   * read filtered by type asks the backend for these as well and keeps what matches once
+   * upcast. Absent: any type may be renamed, so such a read filters every event after upcasting.
+   */
+  readonly renamingTypes?: readonly string[];
 }
 
 /**
@@ -53,6 +59,7 @@ export function defineUpcasters(map: UpcasterMap): Upcasting {
   }
   ConfigError.throwIfAny(problems);
   return {
+    renamingTypes: Object.keys(map),
     currentVersion: (type) => current.get(type) ?? 1,
     upcast(type, schemaVersion, data) {
       let event: UpcastInput = { type, data };
@@ -77,4 +84,4 @@ export function defineUpcasters(map: UpcasterMap): Upcasting {
  * const store = createEventStore(storage, { upcasters: noUpcasting }); // the default
  * ```
  */
-export const noUpcasting: Upcasting = { currentVersion: () => 1, upcast: (type, _v, data) => ({ type, data }) };
+export const noUpcasting: Upcasting = { renamingTypes: [], currentVersion: () => 1, upcast: (type, _v, data) => ({ type, data }) };
