@@ -255,6 +255,11 @@ describe('SagaOrchestrator', () => {
     const o = orchestrator({ sagas: [saga], transport: bus, metrics: { count: (type, name) => counted.push(`${name}:${type}`) } });
     const failed = await o.run(saga, 'in', { id: 'stuck-1' });
     expect(failed.status).toBe('compensation_failed');
+    // Settled until an operator retries it: no orchestrator holds it (saga show must not show a
+    // lease), though the record still says who settled it.
+    expect(failed.leaseUntil).toBeUndefined();
+    expect((await o.status('stuck-1'))?.leaseUntil).toBeUndefined();
+    expect(failed.owner).toBe(o.owner);
     expect(summary(failed)).toEqual(['action:a:completed', 'action:b:completed', 'action:c:failed', 'compensation:b:failed']);
     expect(failed.history.at(-1)).toMatchObject({ attempts: 3, error: 'Error: refund service down' });
     expect(undone).toEqual([]); // "a" is not compensated before "b": reverse order holds

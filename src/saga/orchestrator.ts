@@ -535,7 +535,8 @@ export class SagaOrchestrator {
     active.emitting = undefined;
     // The event's id names the write that recorded the failure; a recovering claim moves the version on.
     await this.#deadLetter(settled, failure!, `${record.lastEvent?.id ?? `${record.id}@${record.version}`}:dlq`);
-    return this.store.update(settled, this.#lease);
+    // Settled, like #write's settling writes: give up the lease (`owner` stays, saying who settled it).
+    return this.store.update(settled);
   }
 
   /**

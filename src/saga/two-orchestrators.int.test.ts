@@ -170,6 +170,9 @@ it('retry(id) settles the instance it released even when another orchestrator sc
   };
   const a = new SagaOrchestrator({ store: racing, sagas: [saga('A')], owner: 'A', recoveryIntervalMs: 0, logger: quiet });
   expect((await a.run('refund', 'in', { id: 'retry-race-1' })).status).toBe('compensation_failed');
+  // Settled: the lease is given up (switchyard saga show listed it as leased by A), owner kept.
+  const failed = await storeA.get('retry-race-1');
+  expect([failed?.owner, failed?.leaseUntil]).toEqual(['A', undefined]);
 
   healthy = true;
   scanAfterNextWrite = true;
