@@ -68,6 +68,7 @@ export const transportSchemas = {
     requestTimeoutMs: int(1).optional(),
     maxPayloadBytes: int(1).optional(),
     maxHeaderBytes: int(1).optional(),
+    maxRecordBytes: int(1).optional(),
   }),
   rabbitmq: strict({
     type: z.literal('rabbitmq'),
