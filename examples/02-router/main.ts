@@ -36,7 +36,7 @@ async function charge(order: OrderPlaced, signal: AbortSignal): Promise<void> {
 const bus = memory();
 const controller = new AbortController();
 const router = new Router({ logger });
-router.use(correlation(), timeout(5_000), retry({ attempts: 5, initialDelayMs: 10 }), deadLetter(), idempotency({ store: memoryIdempotencyStore() }));
+router.use(correlation(), retry({ attempts: 5, initialDelayMs: 10 }), deadLetter(), timeout(5_000), idempotency({ store: memoryIdempotencyStore() }));
 
 router.handle(
   'charge-on-order',

@@ -1,5 +1,6 @@
 import { ClosedError, ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
 import { MAX_TIMER_MS } from '../core/timer-limit.ts';
+import { withRole } from '../router/middleware-order.ts';
 import type { IntakeControl, Middleware, RouterContext } from '../router/types.ts';
 import { positiveMsProblems, rangeProblems, wholeProblems } from './option-problems.ts';
 
@@ -41,7 +42,9 @@ export interface CircuitBreaker extends Middleware {
  * already in flight (the one that tripped it included) wait inside the breaker. After
  * `resetTimeoutMs` the circuit is half-open: a waiting message (or the next one consumed) runs
  * as a probe; `probes` successes close the circuit and consumption resumes, a failure opens it
- * again. Install it inside `retry()`/`deadLetter()` (after them in `use`).
+ * again. Install it inside `retry()`/`deadLetter()` (after them in `use`) and outside `timeout()`
+ * (before it): inside `timeout()` a downstream that times out never opens the circuit, and a held
+ * message times out and is dead-lettered (the router warns about that order at start).
  *
  * A held message gives up (a ClosedError: not acknowledged, not dead-lettered, delivered again
  * later) when its attempt's signal aborts — its `timeout()` fired — or as soon as the router stops
@@ -241,7 +244,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     }
   }
 
-  return Object.defineProperties(circuitBreaker, {
+  return Object.defineProperties(withRole(circuitBreaker, 'circuitBreaker'), {
     state: { get: () => state, enumerable: true },
     on: {
       value: (listener: (event: CircuitEvent) => void) => {

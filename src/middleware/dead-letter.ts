@@ -3,6 +3,7 @@ import { topicMatches } from '../core/topic.ts';
 import type { Message } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import { ensureDeadLetterGroup } from '../router/dead-letter-group.ts';
+import { withRole } from '../router/middleware-order.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
 import { wholeProblems } from './option-problems.ts';
 import { retriedInProcess } from './retry.ts';
@@ -114,12 +115,12 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
   };
 
   // Not async: a success passes through as next()'s own promise plus one reaction.
-  return function deadLetter(msg, ctx, next) {
+  return withRole(function deadLetter(msg, ctx, next) {
     return next().then(
       () => (ctx.pending > 0 ? ctx.flush().then(undefined, (thrown: unknown) => flushFailed(thrown, msg, ctx)) : undefined),
       (thrown: unknown) => onFailure(thrown, msg, ctx),
     );
-  };
+  }, 'deadLetter');
 }
 
 function deadLetterHeaders(msg: Message, ctx: RouterContext, error: Error, maxErrorLength: number, stackLines: number): Record<string, string> {

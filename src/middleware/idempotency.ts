@@ -1,6 +1,7 @@
 import { ClosedError, ConfigError, SwitchyardError, toError } from '../core/errors.ts';
 import type { Message } from '../core/message.ts';
 import { attemptEndedError } from '../router/attempt-context.ts';
+import { withRole } from '../router/middleware-order.ts';
 import { delay } from '../router/shutdown.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
 import type { IdempotencyClaim, IdempotencyStore } from '../stores/idempotency/store.ts';
@@ -29,7 +30,8 @@ export interface IdempotencyOptions {
  * commit in one transaction: exactly-once effect. See docs/middleware.md for each store's guarantee.
  *
  * Install it inside `retry()` and `deadLetter()` (after them in `use`), so each attempt has its
- * own claim (and transaction).
+ * own claim (and transaction), and a dead-lettered message is not marked processed — its replay
+ * from the DLQ would be skipped as a duplicate (the router warns about that order at start).
  *
  * @example
  * ```ts
@@ -136,13 +138,13 @@ export function idempotency(options: IdempotencyOptions): Middleware {
     }
   };
 
-  return function idempotency(msg, ctx, next) {
+  return withRole(function idempotency(msg, ctx, next) {
     const key = claimScoped ? undefined : keyOf(msg, ctx);
     const answer = claimOf(msg, ctx, key);
     // A store that answers at once with a claim (the memory store, a new key) goes straight on.
     if (!isThenable(answer) && answer.status === 'claimed') return runClaimed(answer, msg, ctx, next, key);
     return settleKey(answer, msg, ctx, next, key);
-  };
+  }, 'idempotency');
 }
 
 /**

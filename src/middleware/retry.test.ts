@@ -1,9 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PermanentError } from '../core/errors.ts';
+import { json } from '../codecs/json.ts';
+import { isClosedError, PermanentError } from '../core/errors.ts';
+import { Router } from '../router/router.ts';
 import type { Middleware } from '../router/types.ts';
+import { Inbox } from '../testing/inbox.ts';
+import { memory } from '../transports/memory/index.ts';
 import { deadLetter } from './dead-letter.ts';
-import { harness, record } from './harness.test-support.ts';
+import { harness, quiet, record } from './harness.test-support.ts';
 import { retry } from './retry.ts';
 
 afterEach(() => {
@@ -138,6 +142,50 @@ describe('retry()', () => {
     await h.stop();
     expect(deliveries).toEqual([1, 2]);
   });
+
+  it(
+    'stop() does not wait out a backoff: the wait ends when intake stops, the message is neither retried nor dead-lettered, and it is delivered again',
+    async () => {
+      const bus = memory();
+      const topic = `mw-test.${process.pid}.retry-stop`;
+      const codec = json<{ n: number }>();
+      const dlq = new Inbox();
+      await bus.subscribe(`${topic}.dlq`, { group: 'dlq-watch', from: 'earliest' }, async (m) => dlq.push(m));
+      const failed = Promise.withResolvers<void>();
+      const errors: unknown[] = [];
+      let attempts = 0;
+      // Waits far longer than the test may run: stop() used to sit through them (and the drain time).
+      const first = new Router({ logger: quiet, closeTransports: false, drainTimeoutMs: 120_000 })
+        .use(deadLetter({ maxAttempts: 1 }), retry({ attempts: 3, initialDelayMs: 120_000, maxDelayMs: 120_000, jitter: 0, maxElapsedMs: 200_000 }))
+        .handle('h', { from: bus, topic, group: 'g', codec }, async () => {
+          attempts++;
+          failed.resolve();
+          throw new Error('downstream down');
+        });
+      first.inspector.on((e) => e.type === 'delivery-failed' && errors.push(e.error));
+      await first.start();
+      await bus.publish(topic, codec.encode({ n: 1 }));
+      await failed.promise;
+      await first.stop();
+      expect(attempts).toBe(1);
+      expect(errors).toHaveLength(1);
+      expect(isClosedError(errors[0])).toBe(true);
+      expect((errors[0] as Error).message).toMatch(/waiting to retry attempt 1.*the router is stopping/);
+      expect(first.inspector.handler('h')?.counters).toMatchObject({ failed: 1, succeeded: 0 });
+
+      // Not acknowledged: the group's next consumer gets it.
+      const done = new Inbox();
+      const second = new Router({ logger: quiet, closeTransports: false }).handle('h', { from: bus, topic, group: 'g', codec }, async (msg) => {
+        done.push({ ...msg, payload: msg.bytes });
+      });
+      await second.start();
+      await done.untilCount(1, 5_000);
+      await second.stop();
+      await bus.close();
+      expect(dlq.messages).toHaveLength(0);
+    },
+    20_000,
+  );
 
   it('keeps every wait within maxDelayMs, jitter included', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0.999); // the largest jitter: +99.8 %

@@ -1,5 +1,6 @@
-import { ConfigError, isClosedError, isPermanentError } from '../core/errors.ts';
+import { ClosedError, ConfigError, isClosedError, isPermanentError } from '../core/errors.ts';
 import { MAX_TIMER_MS } from '../core/timer-limit.ts';
+import { withRole } from '../router/middleware-order.ts';
 import { delay } from '../router/shutdown.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
 import { positiveMsProblems, rangeProblems, wholeProblems } from './option-problems.ts';
@@ -43,7 +44,9 @@ export interface RetryOptions {
  * `maxElapsedMs` counts from the start of the first attempt: after a failure, no wait starts that
  * would end past it.
  *
- * Queued `ctx.publish()` messages of a failed attempt are discarded before the next one.
+ * Queued `ctx.publish()` messages of a failed attempt are discarded before the next one. A wait
+ * ends when the router stops taking messages: the message fails with a ClosedError (neither
+ * retried nor dead-lettered, not acknowledged) and the transport delivers it again.
  *
  * @example
  * ```ts
@@ -103,16 +106,28 @@ export function retry(options: RetryOptions = {}): Middleware {
       throw error;
     }
     ctx.discardPending();
-    ctx.count('retried');
-    const waited = await delay(wait < 0 ? backoff(n) : wait, ctx.stopSignal);
-    if (!waited) throw error; // stopping: leave the message to the transport
+    // The wait ends when the router stops taking messages, not only when its drain time is up:
+    // stop() would otherwise wait out every backoff (up to maxDelayMs each) and the attempts after
+    // them, for a message the transport delivers again anyway.
+    const stopping = ctx.intake.stopped;
+    if (!stopping.aborted) ctx.count('retried');
+    const waited = await delay(wait < 0 ? backoff(n) : wait, AbortSignal.any([ctx.stopSignal, stopping]));
+    if (!waited) {
+      if (ctx.stopSignal.aborted) throw error; // drain time up: leave the message to the transport
+      // Not a failure of the message (a ClosedError): no layer outside dead-letters it or counts
+      // it against a circuit, though its wait ended before its retry deadline.
+      throw new ClosedError(`handler "${ctx.handler}" (waiting to retry attempt ${ctx.attempt})`, {
+        detail: 'the router is stopping; the message is left to be delivered again',
+        cause: error,
+      });
+    }
     ctx.attempt = first + n;
     return attempt(ctx, next, n + 1, started, first);
   };
 
-  return function retry(_msg, ctx, next) {
+  return withRole(function retry(_msg, ctx, next) {
     return attempt(ctx, next, 1, limited ? Date.now() : 0, ctx.attempt);
-  };
+  }, 'retry');
 }
 
 /**

@@ -1,5 +1,6 @@
 import { TimeoutError } from '../core/errors.ts';
 import { AttemptContext } from '../router/attempt-context.ts';
+import { withRole } from '../router/middleware-order.ts';
 import type { Middleware } from '../router/types.ts';
 
 /**
@@ -13,15 +14,19 @@ import type { Middleware } from '../router/types.ts';
  * aborted. A handler that ignores its signal keeps running in the background, so honour
  * `ctx.signal`.
  *
+ * Install it inside `retry()` and `deadLetter()` (after them in `use`): outside them it ends the
+ * attempt they run, so a message that keeps timing out is neither retried nor dead-lettered but
+ * delivered again for ever (the router warns about that order at start).
+ *
  * @example
  * ```ts
- * router.use(timeout(5_000));
+ * router.use(retry(), deadLetter(), timeout(5_000));
  * router.handle('fetcher', route, async (msg, ctx) => { await fetch(url, { signal: ctx.signal }); });
  * ```
  */
 export function timeout(ms = 30_000): Middleware {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`timeout(ms): ms must be a positive number, got ${ms}`);
-  return async function timeout(_msg, ctx, next) {
+  return withRole(async function timeout(_msg, ctx, next) {
     const controller = new AbortController();
     const attempt = new AttemptContext(ctx, AbortSignal.any([ctx.signal, controller.signal]));
     let timer: NodeJS.Timeout | undefined;
@@ -39,5 +44,5 @@ export function timeout(ms = 30_000): Middleware {
     } finally {
       clearTimeout(timer);
     }
-  };
+  }, 'timeout');
 }

@@ -6,6 +6,7 @@ import { consoleLogger } from '../internal/console-logger.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { compose, type Terminal } from './compose.ts';
 import { FailureLog } from './failure-log.ts';
+import { orderProblems } from './middleware-order.ts';
 import { HandlerContext, type RouteInfo } from './handler-context.ts';
 import type { HandlerCounters, HandlerSnapshot, HandlerState, RouterEvent, RouterInspector, RouterState } from './inspector.ts';
 import { delay, processSignals, whenAborted } from './shutdown.ts';
@@ -244,6 +245,7 @@ export class Router {
       transports.add(r.options.from);
       if (r.options.to) transports.add(r.options.to);
     }
+    this.#warnAboutOrder();
     try {
       await Promise.all([...transports].map((t) => t.connect()));
       for (const r of this.#routes.values()) await this.#subscribe(r);
@@ -254,6 +256,25 @@ export class Router {
       throw error;
     }
     this.#setState('running');
+  }
+
+  /**
+   * Warns once per mistake (naming the handlers it affects) about middleware in an order that
+   * keeps another from working — `timeout()` or `idempotency()` outside `retry()`/`deadLetter()`.
+   * A warning, not an error: such a chain runs, and one the user meant (a total time budget
+   * around the retries) is not refused; but its cost, a message redelivered for ever or a
+   * dead letter that cannot be replayed, shows only much later.
+   */
+  #warnAboutOrder(): void {
+    const handlers = new Map<string, string[]>();
+    for (const r of this.#routes.values()) {
+      for (const problem of orderProblems([...this.#middleware, ...(r.options.use ?? [])])) {
+        handlers.set(problem, [...(handlers.get(problem) ?? []), r.name]);
+      }
+    }
+    for (const [problem, names] of handlers) {
+      this.#logger.warn(`middleware order of ${names.map((n) => `handler "${n}"`).join(', ')}: ${problem}`, { handlers: names });
+    }
   }
 
   async #subscribe(r: Route): Promise<void> {
