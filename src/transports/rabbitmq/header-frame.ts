@@ -1,5 +1,6 @@
 import type { Connection } from 'rabbitmq-client';
 import type { NormalizedMessage } from '../../core/message.ts';
+import { DELIVERY_COUNT } from './dead-letters.ts';
 import { HEADER_NAMES as NAMES, headerProblems, INTERNAL_PREFIX, isLongId, MAX_SHORT_STRING_BYTES } from './mapping.ts';
 
 /**
@@ -57,7 +58,7 @@ export function headerFrameBytes(m: NormalizedMessage, topicBytes: number): numb
 
 /**
  * Every problem with the batch that AMQP or Switchyard's reserved names rule out: header names in
- * the `x-switchyard-` namespace or over 255 bytes, and messages whose metadata does not fit in one
+ * the `x-switchyard-` namespace, `x-delivery-count` (RabbitMQ's) or over 255 bytes, and messages whose metadata does not fit in one
  * frame of `frameMax` bytes. Runs on every publish: it measures strings only where a bound from
  * their lengths (at most 3 UTF-8 bytes per UTF-16 unit) cannot rule a problem out, and builds
  * strings only for problems.
@@ -74,7 +75,7 @@ export function publishProblems(topic: string, batch: readonly NormalizedMessage
       if (!Object.hasOwn(headers, name)) continue;
       const value = headers[name]!;
       // Lower-casing only names that start with x/X keeps allocations off the common path.
-      if ((name.charCodeAt(0) | 0x20) === 0x78 && name.toLowerCase().startsWith(INTERNAL_PREFIX)) badName = true;
+      if ((name.charCodeAt(0) | 0x20) === 0x78 && (name === DELIVERY_COUNT || name.toLowerCase().startsWith(INTERNAL_PREFIX))) badName = true;
       else if (name.length > MAX_SHORT_STRING_BYTES / 3 && Buffer.byteLength(name) > MAX_SHORT_STRING_BYTES) badName = true;
       bound += ENTRY + NAMES.saved.length + 3 * (name.length + value.length);
     }

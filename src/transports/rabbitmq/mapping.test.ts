@@ -71,8 +71,9 @@ describe('rabbitmq mapping', () => {
     const first = fromDelivery(delivery as never, 'dead');
     const env = redeliveryEnvelope(delivery as never, first, 'dlq.retry.100');
     expect(env).toMatchObject({ exchange: '', routingKey: 'dlq.retry.100', mandatory: true, messageId: 'id-9' });
-    // The retry queue dead-letters it back and adds its own x-death: the handler must not see it.
-    const back = fromDelivery({ ...env, routingKey: 'dlq', headers: { ...env.headers, 'x-death': [{ queue: 'dlq.retry.100', reason: 'expired' }], 'x-first-death-queue': 'dlq.retry.100' }, body: Buffer.from('b') } as never, 'dead');
+    // The retry queue dead-letters it back and adds its own x-death (as RabbitMQ writes it): the handler must not see it.
+    const retryDeath = { count: 1, reason: 'expired', queue: 'dlq.retry.100', time: 1_795_608_003, exchange: '', 'routing-keys': ['dlq.retry.100'] };
+    const back = fromDelivery({ ...env, routingKey: 'dlq', headers: { ...env.headers, 'x-death': [retryDeath], 'x-first-death-queue': 'dlq.retry.100' }, body: Buffer.from('b') } as never, 'dead');
     expect(back.attempt).toBe(2);
     expect(back.topic).toBe('dead');
     expect(back.headers).toEqual(first.headers);

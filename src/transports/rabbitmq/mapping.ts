@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AsyncMessage, Envelope } from 'rabbitmq-client';
 import { newMessageId } from '../../core/id.ts';
 import type { Message, NormalizedMessage } from '../../core/message.ts';
+import { DEATH_HEADERS, deathsSinceRedelivery, DELIVERY_COUNT, type Death } from './dead-letters.ts';
 
 /**
  * Switchyard message ⇄ AMQP message.
@@ -13,7 +14,9 @@ import type { Message, NormalizedMessage } from '../../core/message.ts';
  * - timestamp → `timestamp` property (seconds, for other clients) and `x-switchyard-ts`
  *   (milliseconds);
  * - key, attempt and the original topic of a redelivered message travel in `x-switchyard-*`
- *   headers, which handlers never see: `Message.headers` is exactly what was published.
+ *   headers, which handlers never see: `Message.headers` is exactly what was published. Nor do
+ *   they see a quorum queue's `x-delivery-count`, or a retry queue's dead-letter headers
+ *   (`dead-letters.ts`); RabbitMQ's own dead-lettering they do see.
  * - a header named `__proto__` travels as `x-switchyard-h-__proto__`: rabbitmq-client decodes
  *   header tables by plain assignment, which would drop it.
  * - payload → body, byte for byte; delivery mode 2 (persistent).
@@ -42,8 +45,8 @@ export const HEADER_NAMES = { key: KEY, attempt: ATTEMPT, timestamp: TIMESTAMP, 
 /** Longest AMQP short string (`message-id`, header names), in bytes. */
 export const MAX_SHORT_STRING_BYTES = 255;
 
-/** Headers RabbitMQ writes when it dead-letters a message. */
-const DEATH_HEADERS = new Set(['x-death', 'x-first-death-reason', 'x-first-death-queue', 'x-first-death-exchange', 'x-last-death-reason', 'x-last-death-queue', 'x-last-death-exchange']);
+/** No retry queues known: the fallback of `fromDelivery`. */
+const NO_QUEUES: ReadonlySet<string> = new Set();
 
 /**
  * A subscription pattern → an AMQP topic binding key. `*` stays `*` (one word); `>` (one or more
@@ -102,6 +105,7 @@ export function headerProblems(where: string, headers: Record<string, string>): 
   const problems: string[] = [];
   for (const name of Object.keys(headers)) {
     if (name.toLowerCase().startsWith(INTERNAL_PREFIX)) problems.push(`${where}: header "${name}" uses the prefix "${INTERNAL_PREFIX}", which Switchyard reserves for its own headers`);
+    else if (name === DELIVERY_COUNT) problems.push(`${where}: header "${name}" is RabbitMQ's own (quorum queues write their redelivery count over it) and is removed from delivered messages, so no handler would see it; send it under another name`);
     else if (Buffer.byteLength(name) > MAX_SHORT_STRING_BYTES) problems.push(`${where}: header name "${name.slice(0, 30)}…" is longer than 255 bytes (AMQP's limit)`);
   }
   return problems;
@@ -173,25 +177,40 @@ export function bodyBytes(body: unknown): Buffer {
   return Buffer.from(JSON.stringify(body) ?? '', 'utf8');
 }
 
-/** A delivery as the handler sees it. `topic` is used when the delivery does not name one. */
-export function fromDelivery(msg: Pick<AsyncMessage, 'headers' | 'messageId' | 'timestamp' | 'routingKey' | 'body' | 'contentType'>, fallbackTopic?: string): Message {
+/**
+ * A delivery as the handler sees it. `fallbackTopic` is used when the delivery does not name one;
+ * `retryQueues` are the retry queues of the queue being read (`dead-letters.ts`).
+ */
+export function fromDelivery(
+  msg: Pick<AsyncMessage, 'headers' | 'messageId' | 'timestamp' | 'routingKey' | 'body' | 'contentType'>,
+  fallbackTopic?: string,
+  retryQueues: ReadonlySet<string> = NO_QUEUES,
+): Message {
   const raw = (msg.headers ?? {}) as Record<string, unknown>;
   const redelivered = raw[ATTEMPT] !== undefined;
+  // Dead-lettered by the broker after one of our redeliveries: a new arrival in another queue.
+  // Checked only for messages that have both headers, never on the common path.
+  const since = redelivered && raw['x-death'] !== undefined ? deathsSinceRedelivery(raw['x-death'], retryQueues) : undefined;
+  const deadLettered = since !== undefined && since.length > 0;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
-    if (name.startsWith(SAVED)) setHeader(headers, name.slice(SAVED.length), headerText(value));
-    else if (name.startsWith(INTERNAL_PREFIX)) continue;
-    // After one of our redeliveries, death headers are from our retry queue: the saved ones count.
+    if (name.startsWith(SAVED)) {
+      // Saved death headers are replaced by the merged ones below.
+      if (!deadLettered || !DEATH_HEADERS.has(name.slice(SAVED.length))) setHeader(headers, name.slice(SAVED.length), headerText(value));
+    } else if (name.startsWith(INTERNAL_PREFIX) || name === DELIVERY_COUNT) continue;
+    // After one of our redeliveries, the broker's death headers are the retry queue's, or mix its
+    // death with real ones: the saved headers count, or the merged ones below.
     else if (redelivered && DEATH_HEADERS.has(name)) continue;
     // hasOwn, not `in`: a header named `constructor` or `toString` is not already there.
     else if (!Object.hasOwn(headers, name)) headers[name] = headerText(value);
   }
+  if (deadLettered) Object.assign(headers, deathHeaders(raw, since));
   // Another client's content type, where codecs look for it.
   if (msg.contentType && !Object.hasOwn(headers, 'content-type')) headers['content-type'] = msg.contentType;
   const ts = Number(headerText(raw[TIMESTAMP]));
-  const attempt = Number(headerText(raw[ATTEMPT]));
+  const attempt = deadLettered ? 1 : Number(headerText(raw[ATTEMPT]));
   return {
-    topic: raw[TOPIC] !== undefined ? headerText(raw[TOPIC]) : (fallbackTopic ?? msg.routingKey),
+    topic: raw[TOPIC] !== undefined && !deadLettered ? headerText(raw[TOPIC]) : (fallbackTopic ?? msg.routingKey),
     id: wireId(msg) || newMessageId(),
     key: raw[KEY] !== undefined ? headerText(raw[KEY]) : '',
     payload: bodyBytes(msg.body),
@@ -203,22 +222,52 @@ export function fromDelivery(msg: Pick<AsyncMessage, 'headers' | 'messageId' | '
 }
 
 /**
+ * The death headers of a message the broker dead-lettered after Switchyard redelivered it, as the
+ * broker would have written them had Switchyard not republished it: `x-death` lists the deaths
+ * since (`since`, without the retry queue's) and then those saved at the first redelivery;
+ * `x-first-death-*` is the saved first death, else the oldest of `since`; `x-last-death-*`, where
+ * the broker writes it, is the newest, which is real.
+ */
+function deathHeaders(raw: Record<string, unknown>, since: readonly Death[]): Record<string, string> {
+  const earlier = savedDeaths(raw[SAVED + 'x-death']);
+  const out: Record<string, string> = { 'x-death': headerText([...since, ...earlier]) };
+  const first = since[since.length - 1]!;
+  const savedFirst = raw[SAVED + 'x-first-death-reason'] !== undefined;
+  for (const field of ['reason', 'queue', 'exchange']) {
+    out[`x-first-death-${field}`] = headerText(savedFirst ? raw[`${SAVED}x-first-death-${field}`] : first[field]);
+    const last = raw[`x-last-death-${field}`];
+    if (last !== undefined) out[`x-last-death-${field}`] = headerText(last);
+  }
+  return out;
+}
+
+/** The `x-death` entries saved at a first redelivery (JSON text), or none if there are none or they do not parse. */
+function savedDeaths(saved: unknown): unknown[] {
+  if (saved === undefined) return [];
+  try {
+    const parsed: unknown = JSON.parse(headerText(saved));
+    return Array.isArray(parsed) ? parsed : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
  * The envelope that puts a failed message back into `queue` (directly, or through its retry
- * queue) with `attempt + 1`, keeping its id, key, timestamp, topic, headers and body.
+ * queue) with `attempt + 1`, keeping its id, key, timestamp, topic, headers and body. The
+ * dead-letter headers it keeps are those the handler saw (`message.headers`), under our prefix;
+ * the broker's own (`x-death`, `x-delivery-count`) stay behind.
  */
 export function redeliveryEnvelope(msg: Pick<AsyncMessage, 'headers' | 'contentType' | 'contentEncoding' | 'correlationId' | 'replyTo' | 'type' | 'appId' | 'priority'>, message: Message, targetQueue: string): Envelope {
   const raw = (msg.headers ?? {}) as Record<string, unknown>;
   const headers: Record<string, unknown> = {};
-  const redelivered = raw[ATTEMPT] !== undefined;
   for (const [name, value] of Object.entries(raw)) {
     if (name.startsWith(INTERNAL_PREFIX)) {
-      if (name.startsWith(SAVED)) headers[name] = value;
-    } else if (DEATH_HEADERS.has(name)) {
-      // Broker-owned: keep what the handler saw, under our prefix, so the retry queue's own
-      // dead-lettering does not mix with it.
-      if (!redelivered) headers[SAVED + name] = headerText(value);
-    } else headers[name] = value;
+      if (name.startsWith(SAVED) && !DEATH_HEADERS.has(name.slice(SAVED.length))) headers[name] = value;
+    } else if (!DEATH_HEADERS.has(name) && name !== DELIVERY_COUNT) headers[name] = value;
   }
+  // Under our prefix, so the retry queue's own dead-lettering does not mix with them.
+  for (const name of DEATH_HEADERS) if (Object.hasOwn(message.headers, name)) headers[SAVED + name] = message.headers[name];
   headers[ATTEMPT] = String(message.attempt + 1);
   headers[TOPIC] = message.topic;
   headers[TIMESTAMP] = String(message.timestamp);

@@ -65,6 +65,8 @@ export class RabbitMQSubscription implements Subscription {
   readonly topic: string;
   readonly options: ResolvedSubscribeOptions;
   readonly plan: ConsumePlan;
+  /** Names of `plan.retryQueues`: their dead-lettering is ours, not the broker's (`dead-letters.ts`). */
+  readonly #retryQueues: ReadonlySet<string>;
   readonly #handler: Handler;
   readonly #host: SubscriptionHost;
   readonly #waiting = new KeyedQueue<Entry>();
@@ -92,6 +94,7 @@ export class RabbitMQSubscription implements Subscription {
     this.options = options;
     this.#handler = handler;
     this.plan = plan;
+    this.#retryQueues = new Set(plan.retryQueues.map((d) => d.queue));
     this.#idle.resolve();
   }
 
@@ -200,7 +203,7 @@ export class RabbitMQSubscription implements Subscription {
     }
     restoreContentType(delivery);
     if (!isRawBody(delivery)) this.#reportDecodedBody(delivery);
-    const message = fromDelivery(delivery, this.plan.topic);
+    const message = fromDelivery(delivery, this.plan.topic, this.#retryQueues);
     this.#waiting.push({ seq: ++this.#seq, key: message.key, delivery, message, channel: ch });
     this.#pump();
   }
