@@ -1,7 +1,7 @@
 import { ConfigError, TimeoutError, TransportError } from '../../core/errors.ts';
 
 /** Why a NATS operation failed, where that steers what the caller does next. */
-export type NatsFailure = 'no-responders' | 'responder-failed' | 'connection-closed' | 'permission' | 'storage-full' | 'broker';
+export type NatsFailure = 'no-responders' | 'responder-failed' | 'connection-closed' | 'permission' | 'storage-full' | 'stream-full' | 'broker';
 
 /**
  * A TransportError from the NATS transport with a `reason` to switch on. Request-reply
@@ -70,6 +70,16 @@ export function natsError(what: string, error: unknown, timeoutMs?: number): Err
       `${what}: JetStream has no storage left (${message}): the server reached its max_file_store or max_memory_store, or its disk is full. ` +
         "Free space or raise the limit in the server's jetstream block, or give the stream limits (the transport's streams option: maxBytes, maxAge) so old messages make room",
       'storage-full',
+      { cause: error, retryable: true },
+    );
+  }
+  if (/maximum (messages|bytes|messages per subject) exceeded/i.test(message)) {
+    // JetStream's answer (API errors 10077-10079) from a stream with discard: new at one of its limits.
+    return new NatsTransportError(
+      `${what}: the stream is full and refuses new messages (${message}): it keeps what it has (discard: new) and reached its max_msgs, ` +
+        'max_bytes or max_msgs_per_subject. Room comes back as consumers acknowledge (workqueue or interest retention) or messages age out; ' +
+        'otherwise raise the limit or switch the stream to discard: old (nats stream edit). Messages stored before this one stay stored; publishing again is safe',
+      'stream-full',
       { cause: error, retryable: true },
     );
   }

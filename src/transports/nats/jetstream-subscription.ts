@@ -36,6 +36,18 @@ const TERM = new TextEncoder().encode('+TERM');
  */
 const PULL_EXPIRES_MS = 1_000;
 
+/**
+ * How often held messages get `+WPI`: a third of the shortest ack wait the server applies. With a
+ * `backoff` the server ignores `ack_wait` (it sets it to the first step) and gives each delivery
+ * the step of its count, so the shortest step bounds it: a keep-alive paced by `ackWaitMs` alone
+ * let a handler slower than the first step be redelivered while it ran — to another member in
+ * parallel, and using up `max_deliver` without a single failure.
+ */
+export function keepAliveEvery(consumers: Pick<ResolvedNatsOptions['consumers'], 'ackWaitMs' | 'backoffMs'>): number {
+  const ackWait = Math.min(consumers.ackWaitMs, ...(consumers.backoffMs ?? []));
+  return Math.max(100, Math.floor(ackWait / 3));
+}
+
 /** What a JetStream subscription needs from its transport. */
 export interface JetStreamSubscriptionContext {
   nc: NatsConnection;
@@ -61,7 +73,7 @@ export interface JetStreamSubscriptionContext {
  * controls the end: on `close()` no new pull is issued and the inbox is *drained* — messages the
  * server sent before it saw the unsubscribe are still received and handed back with a nak
  * instead of waiting out the ack wait. Every message held here, waiting or in a handler, gets an
- * in-progress ack every third of `ackWait`, so long handlers are not redelivered while working.
+ * in-progress ack every third of the ack wait (`keepAliveEvery`), so long handlers are not redelivered while working.
  */
 export class JetStreamSubscription implements Subscription {
   readonly topic: string;
@@ -145,7 +157,7 @@ export class JetStreamSubscription implements Subscription {
     this.#sub = nc.subscribe(this.#inbox, { callback: (error, msg) => (error ? undefined : this.#receive(msg)) });
     const keepAlive = setInterval(() => {
       for (const entry of this.#dispatcher.entries()) this.#send(entry.reply, WORKING);
-    }, Math.max(500, Math.floor(this.#ctx.options.consumers.ackWaitMs / 3)));
+    }, keepAliveEvery(this.#ctx.options.consumers));
     // Self-healing: if a pull is due and none is open (a missed trigger), send one.
     const watchdog = setInterval(() => this.#pull(), PULL_EXPIRES_MS);
     keepAlive.unref();

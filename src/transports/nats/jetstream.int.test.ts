@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { DiscardPolicy, StorageType } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isConfigError } from '../../core/errors.ts';
 import { Inbox } from '../../testing/inbox.ts';
-import { nats, natsLag, planStream, type NatsStatus, type NatsTransport } from './index.ts';
+import { nats, natsLag, NatsTransportError, planStream, type NatsStatus, type NatsTransport } from './index.ts';
 
 const run = `sy-js-${randomBytes(4).toString('hex')}`;
 const declared = `SYT_${run.replace(/-/g, '_')}_declared`;
@@ -73,6 +74,23 @@ describe('NATS JetStream specifics', () => {
       ['order-43', 'next'],
       ['order-44', 'last'],
     ]);
+  });
+
+  it('creates a stream whose maxAgeMs is shorter than the default duplicate window (the window follows it)', async () => {
+    const topic = `${run}-short-age.x`;
+    const short = nats({ defaultStream: { maxAgeMs: 60_000 } });
+    try {
+      await short.publish(topic, [
+        { id: 'a', payload: Buffer.from('1') },
+        { id: 'a', payload: Buffer.from('dropped: same id') },
+      ]);
+      const info = await short.native.manager!.streams.info(planStream(topic, short.options).name);
+      expect(info.config).toMatchObject({ max_age: 60_000_000_000, duplicate_window: 60_000_000_000 });
+      expect(info.state.messages).toBe(1);
+    } finally {
+      await short.native.manager?.streams.delete(planStream(topic, short.options).name).catch(() => undefined);
+      await short.close();
+    }
   });
 
   it('keeps the same id on two topics of one stream apart (dedup is per topic)', async () => {
@@ -166,6 +184,32 @@ describe('NATS JetStream specifics', () => {
     }
   });
 
+  it('keeps a handler slower than the first backoff step alive too: no redelivery while it runs, attempt 2 after its failure', async () => {
+    const topic = `${run}.long-backoff`;
+    // The server's ack wait is backoff[0] (1 s) here, not ackWaitMs (30 s by default).
+    const backoff = nats({ consumers: { backoffMs: [1_000, 2_000], maxDeliver: 10, redeliveryDelayMs: 0 } });
+    try {
+      const attempts: number[] = [];
+      const inbox = new Inbox();
+      await backoff.subscribe(topic, { group: 'g' }, async (m) => {
+        attempts.push(m.attempt);
+        if (attempts.length === 1) {
+          await new Promise((resolve) => setTimeout(resolve, 3_500)); // past the first two backoff steps
+          throw new Error('slow, then failed');
+        }
+        inbox.push(m);
+      });
+      await backoff.publish(topic, { id: 'slow-1', key: 'k', payload: Buffer.from('x') });
+      await inbox.untilCount(1, 20_000);
+      expect(attempts).toEqual([1, 2]);
+      const where = (await backoff.locate(topic, 'g'))!;
+      const info = await where.manager.consumers.info(where.stream, where.consumer);
+      expect(info.delivered.consumer_seq).toBe(1); // delivered once: the retry ran here, not through a redelivery
+    } finally {
+      await backoff.close();
+    }
+  });
+
   it('reports lag per group as num_pending + num_ack_pending', async () => {
     const topic = `${run}.lag`;
     const other = nats();
@@ -202,6 +246,57 @@ describe('NATS JetStream specifics', () => {
     expect(info.state.messages).toBe(1);
     expect(info.config.max_msgs).toBe(1_000);
     expect(info.config.storage).toBe('memory');
+  });
+
+  it('names the stream in the way, at once, when the stream found for a topic does not capture it', async () => {
+    const first = `${run}-foreign`;
+    const foreign = `SYT_${run.replace(/-/g, '_')}_foreign`;
+    const narrow = `SYT_${run.replace(/-/g, '_')}_narrow`;
+    const jsm = bus.native.manager!;
+    // Streams made outside Switchyard: one capturing a single topic of a first token, one narrower than its declaration.
+    await jsm.streams.add({ name: foreign, subjects: [`${first}.placed`], storage: StorageType.Memory });
+    await jsm.streams.add({ name: narrow, subjects: [`${first}-narrow.a`], storage: StorageType.Memory });
+    // A short publishTimeoutMs so the old behaviour (503s retried until it runs out) fails within the test.
+    const t = nats({ publishTimeoutMs: 5_000, streams: [{ name: narrow, subjects: [`${first}-narrow.>`] }] });
+    try {
+      await t.publish(`${first}.placed`, { payload: Buffer.from('x') }); // the foreign stream holds it
+      expect((await jsm.streams.info(foreign)).state.messages).toBe(1);
+
+      const published = await t.publish(`${first}.paid`, { payload: Buffer.from('y') }).catch((e: unknown) => e);
+      expect(isConfigError(published), String(published)).toBe(true);
+      expect((published as Error).message).toMatch(
+        new RegExp(`no JetStream stream captures "${first}.paid": stream "${foreign}" \\(subjects ${first}.placed\\), created outside Switchyard, overlaps`),
+      );
+      const subscribed = await t.subscribe(`${first}.*`, { group: 'g' }, async () => {}).catch((e: unknown) => e);
+      expect(isConfigError(subscribed), String(subscribed)).toBe(true);
+
+      const declaredWider = await t.publish(`${first}-narrow.b`, { payload: Buffer.from('z') }).catch((e: unknown) => e);
+      expect(isConfigError(declaredWider), String(declaredWider)).toBe(true);
+      expect((declaredWider as Error).message).toMatch(/exists on the server with subjects .*-narrow\.a, not .*-narrow\.> as declared/);
+      expect((await jsm.streams.info(foreign)).state.messages).toBe(1);
+      expect((await jsm.streams.info(narrow)).state.messages).toBe(0);
+    } finally {
+      await t.close();
+      for (const name of [foreign, narrow]) await jsm.streams.delete(name).catch(() => undefined);
+    }
+  });
+
+  it('a stream full under discard: new refuses with a stream-full error that says what to do; what it stored stays', async () => {
+    const full = `SYT_${run.replace(/-/g, '_')}_full`;
+    const topic = `${run}-full.x`;
+    const jsm = bus.native.manager!;
+    await jsm.streams.add({ name: full, subjects: [`${run}-full.>`], storage: StorageType.Memory, max_msgs: 2, discard: DiscardPolicy.New });
+    try {
+      const refused = await bus.publish(topic, ['1', '2', '3'].map((id) => ({ id, payload: Buffer.from(id) }))).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(NatsTransportError);
+      expect(refused).toMatchObject({ reason: 'stream-full', retryable: true });
+      expect((refused as Error).message).toMatch(
+        new RegExp(`publish to "${topic}" \\(stream "${full}"\\): the stream is full .*discard: new.*max_msgs.*publishing again is safe`),
+      );
+      expect((await jsm.streams.info(full)).state.messages).toBe(2);
+    } finally {
+      await jsm.streams.delete(full).catch(() => undefined);
+    }
   });
 
   it('refuses a pattern starting with a wildcard unless a declared stream covers it', async () => {

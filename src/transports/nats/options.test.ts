@@ -49,6 +49,17 @@ describe('NATS options', () => {
     expect(problems.some((p) => p.includes('empty token'))).toBe(true);
   });
 
+  it('refuses a duplicate window longer than maxAgeMs (JetStream would refuse the stream) or of 0 (it cannot be switched off)', () => {
+    expect(problemsOf({ defaultStream: { maxAgeMs: 60_000, duplicateWindowMs: 120_000 } })).toEqual([
+      'defaultStream.duplicateWindowMs (120000) must not exceed defaultStream.maxAgeMs (60000): JetStream refuses to remember ids longer than it keeps messages; ' +
+        'lower it, or leave it out to get the shorter of 2 minutes and maxAgeMs',
+    ]);
+    expect(problemsOf({ streams: [{ name: 'S', subjects: ['s.>'], duplicateWindowMs: 0 }] })).toEqual([
+      'streams[0].duplicateWindowMs cannot be 0: JetStream cannot switch de-duplication off (0 means its 2-minute default); give a short window, e.g. 1000',
+    ]);
+    expect(problemsOf({ defaultStream: { maxAgeMs: 60_000 } })).toEqual([]);
+  });
+
   it('picks the redelivery delay by attempt, repeating the last', () => {
     expect(redeliveryDelay([100, 500, 2_000], 1)).toBe(100);
     expect(redeliveryDelay([100, 500, 2_000], 3)).toBe(2_000);

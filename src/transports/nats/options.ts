@@ -20,7 +20,10 @@ export interface NatsStreamLimits {
   storage?: 'file' | 'memory';
   /** Copies in a cluster (1–5). Default 1. */
   replicas?: number;
-  /** How long the server remembers message ids to drop re-publishes (`Nats-Msg-Id`), in ms. Default 120,000. */
+  /**
+   * How long the server remembers message ids to drop re-publishes (`Nats-Msg-Id`), in ms; at most
+   * `maxAgeMs`. Default 120,000, or `maxAgeMs` when that is shorter. JetStream cannot switch it off.
+   */
   duplicateWindowMs?: number;
 }
 
@@ -193,7 +196,15 @@ function limitProblems(problems: string[], where: string, s: NatsStreamLimits): 
   positive(problems, `${where}.maxAgeMs`, s.maxAgeMs);
   positive(problems, `${where}.maxBytes`, s.maxBytes, { allowMinusOne: true });
   positive(problems, `${where}.maxMessages`, s.maxMessages, { allowMinusOne: true });
-  positive(problems, `${where}.duplicateWindowMs`, s.duplicateWindowMs, { allowZero: true });
+  if (s.duplicateWindowMs === 0) {
+    problems.push(`${where}.duplicateWindowMs cannot be 0: JetStream cannot switch de-duplication off (0 means its 2-minute default); give a short window, e.g. 1000`);
+  } else positive(problems, `${where}.duplicateWindowMs`, s.duplicateWindowMs);
+  if (typeof s.duplicateWindowMs === 'number' && typeof s.maxAgeMs === 'number' && s.duplicateWindowMs > s.maxAgeMs) {
+    problems.push(
+      `${where}.duplicateWindowMs (${s.duplicateWindowMs}) must not exceed ${where}.maxAgeMs (${s.maxAgeMs}): JetStream refuses to remember ids longer than it keeps messages; ` +
+        'lower it, or leave it out to get the shorter of 2 minutes and maxAgeMs',
+    );
+  }
   if (s.replicas !== undefined && (!Number.isInteger(s.replicas) || s.replicas < 1 || s.replicas > 5)) {
     problems.push(`${where}.replicas must be a whole number from 1 to 5, got ${JSON.stringify(s.replicas)}`);
   }

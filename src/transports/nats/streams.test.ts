@@ -92,4 +92,9 @@ describe('streamConfig', () => {
       duplicate_window: 120_000_000_000,
     });
   });
+
+  it('shortens the default duplicate window to maxAgeMs, which JetStream requires', () => {
+    expect(streamConfig({ name: 'S', subjects: ['s'], declared: false, limits: { maxAgeMs: 60_000 } }).duplicate_window).toBe(60_000_000_000);
+    expect(streamConfig({ name: 'S', subjects: ['s'], declared: false, limits: { maxAgeMs: 600_000 } }).duplicate_window).toBe(120_000_000_000);
+  });
 });

@@ -90,7 +90,9 @@ export function streamConfig(plan: StreamPlan): Partial<StreamConfig> & { name: 
     storage: l.storage === 'memory' ? StorageType.Memory : StorageType.File,
     num_replicas: l.replicas ?? 1,
     discard: DiscardPolicy.Old,
-    duplicate_window: nanos(l.duplicateWindowMs ?? 120_000),
+    // JetStream refuses a duplicate window longer than max_age; left unset it takes the shorter of
+    // its 2-minute default and max_age, as the server does, so a short maxAgeMs alone still works.
+    duplicate_window: nanos(l.duplicateWindowMs ?? Math.min(120_000, l.maxAgeMs ?? Infinity)),
   };
   if (l.maxAgeMs !== undefined) config.max_age = nanos(l.maxAgeMs);
   if (l.maxBytes !== undefined) config.max_bytes = l.maxBytes;
@@ -98,26 +100,81 @@ export function streamConfig(plan: StreamPlan): Partial<StreamConfig> & { name: 
   return config;
 }
 
-/** Makes sure the stream exists (creating it when missing). Resolves to the stream's name. */
-export async function ensureStream(jsm: JetStreamManager, plan: StreamPlan): Promise<string> {
+/** A stream as it is on the server: its name and the subjects it captures. */
+export interface StreamRef {
+  name: string;
+  subjects: string[];
+}
+
+/** The stream `name` as it is on the server, or undefined when there is none. */
+async function lookUpStream(jsm: JetStreamManager, name: string): Promise<StreamRef | undefined> {
   try {
-    await jsm.streams.info(plan.name);
-    return plan.name;
+    const info = await jsm.streams.info(name);
+    return { name, subjects: info.config.subjects ?? [] };
   } catch (error) {
-    if (!isNotFound(error)) throw natsError(`cannot look up stream "${plan.name}"`, error);
+    if (isNotFound(error)) return undefined;
+    throw natsError(`cannot look up stream "${name}"`, error);
   }
+}
+
+/**
+ * Makes sure the stream exists (creating it when missing). Resolves to the stream and the subjects
+ * it has on the server — which, for a stream that existed already, may not be the planned ones:
+ * see `capturingStream`.
+ */
+export async function ensureStream(jsm: JetStreamManager, plan: StreamPlan): Promise<StreamRef> {
+  const existing = await lookUpStream(jsm, plan.name);
+  if (existing) return existing;
   try {
     await jsm.streams.add(streamConfig(plan));
-    return plan.name;
+    return { name: plan.name, subjects: plan.subjects };
   } catch (error) {
-    if (/already in use/i.test(String((error as Error)?.message))) return plan.name; // another client won the race
+    if (/already in use/i.test(String((error as Error)?.message))) {
+      const raced = await lookUpStream(jsm, plan.name); // another client won the race
+      if (raced) return raced;
+    }
     if (/overlap/i.test(String((error as Error)?.message)) && !plan.declared) {
-      // An existing stream (created outside Switchyard) already captures these subjects: use it.
-      const existing = await jsm.streams.find(plan.subjects[1] ?? plan.subjects[0]!).catch(() => undefined);
-      if (existing) return existing;
+      // An existing stream (created outside Switchyard) already captures some of these subjects: use it.
+      const found = await jsm.streams.find(plan.subjects[1] ?? plan.subjects[0]!).catch(() => undefined);
+      const other = found === undefined ? undefined : await lookUpStream(jsm, found).catch(() => undefined);
+      if (other) return other;
     }
     throw natsError(`cannot create stream "${plan.name}" for subjects ${plan.subjects.join(', ')}`, error);
   }
+}
+
+/** Whether the stream captures every subject `topic` (a name or a pattern) stands for. */
+export function captures(stream: StreamRef, topic: string): boolean {
+  return stream.subjects.some((subject) => subjectCovers(subject, topic));
+}
+
+/**
+ * The name of the stream that holds `topic`, given the stream `ensureStream` resolved for its plan.
+ * That is the planned stream unless it existed already with other subjects, or could not be
+ * created because a stream made outside Switchyard overlaps it (which then stood in for it): a
+ * stream capturing only `orders.placed` cannot hold `orders.paid`. Then another stream capturing
+ * the topic is looked for (only in the overlap case) and, failing that, it is a ConfigError saying
+ * what to change — publishing there would be answered by no stream (503, retried until
+ * `publishTimeoutMs`) and a consumer refused with "filter subject is not a valid subset".
+ */
+export async function capturingStream(jsm: JetStreamManager, plan: StreamPlan, resolved: StreamRef, topic: string): Promise<string> {
+  if (captures(resolved, topic)) return resolved.name;
+  const what = `no JetStream stream captures "${topic}"`;
+  const fix = `add "${topic}" to a stream's subjects (nats stream edit), or declare a stream for it: nats({ streams: [{ name: "…", subjects: ["${topic}"] }] })`;
+  if (resolved.name !== plan.name) {
+    const found = await jsm.streams.find(topic).catch(() => undefined);
+    const other = found === undefined ? undefined : await lookUpStream(jsm, found).catch(() => undefined);
+    if (other && captures(other, topic)) return other.name;
+    throw new ConfigError(
+      `${what}: stream "${resolved.name}" (subjects ${resolved.subjects.join(', ')}), created outside Switchyard, overlaps the subjects ` +
+        `${plan.subjects.join(', ')}, so the transport cannot create its stream "${plan.name}" for them; ${fix}`,
+    );
+  }
+  throw new ConfigError(
+    `${what}: stream "${plan.name}" exists on the server with subjects ${resolved.subjects.join(', ') || '(none)'}, not ${plan.subjects.join(', ')} as ` +
+      `${plan.declared ? 'declared' : 'the transport creates it'}, and the transport does not change an existing stream's subjects; ` +
+      `add them to the stream (nats stream edit "${plan.name}")${plan.declared ? ' or change the declaration' : ''}`,
+  );
 }
 
 /** What a subscription asks of its durable consumer. */

@@ -24,7 +24,7 @@ import type { NatsNative } from './native.ts';
 import { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from './options.ts';
 import { sendRequest, startResponder, type RequestOptions, type Responder, type RespondOptions, type Responding } from './request-reply.ts';
 import { StatusEmitter, fromClientStatus, type NatsStatus, type NatsStatusListener } from './status.ts';
-import { consumerName, ensureConsumer, ensureStream, isNotFound, planStream, restoreConsumer } from './streams.ts';
+import { captures, capturingStream, consumerName, ensureConsumer, ensureStream, isNotFound, planStream, restoreConsumer, type StreamRef } from './streams.ts';
 
 /** What each mode can promise (see Capabilities). */
 export function natsCapabilities(mode: 'jetstream' | 'core', maxPayloadBytes = 1_048_576): Capabilities {
@@ -63,7 +63,7 @@ export class NatsTransport implements Transport {
   readonly #subscriptions = new Set<JetStreamSubscription | CoreSubscription>();
   readonly #responders = new Set<Responding>();
   readonly #publishing = new Set<Promise<unknown>>();
-  readonly #streams = new Map<string, Promise<string>>();
+  readonly #streams = new Map<string, Promise<StreamRef>>();
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
@@ -259,7 +259,8 @@ export class NatsTransport implements Transport {
     return out;
   }
 
-  #stream(topic: string): Promise<string> {
+  /** Makes sure the stream planned for `topic` exists (once per stream); resolves to it as it is on the server. */
+  #stream(topic: string): Promise<StreamRef> {
     const plan = planStream(topic, this.options);
     let ensured = this.#streams.get(plan.name);
     if (!ensured) {
@@ -270,15 +271,20 @@ export class NatsTransport implements Transport {
     return ensured;
   }
 
+  /** The name of the stream holding `topic`; ConfigError when the stream there does not capture it (see capturingStream). */
+  async #streamOf(topic: string): Promise<string> {
+    return capturingStream(this.#jsm!, planStream(topic, this.options), await this.#stream(topic), topic);
+  }
+
   async #publishJetStream(topic: string, prepared: Prepared[]): Promise<void> {
-    await this.#stream(topic);
+    const stream = await this.#streamOf(topic);
     const window = this.options.publishWindow;
     const pending = new Set<Promise<void>>();
     let failure: unknown;
     for (const p of prepared) {
       if (failure !== undefined) break;
       while (pending.size >= window) await Promise.race(pending);
-      const one: Promise<void> = this.#publishOne(topic, p)
+      const one: Promise<void> = this.#publishOne(topic, stream, p)
         .catch((error: unknown) => {
           failure ??= error;
         })
@@ -290,7 +296,7 @@ export class NatsTransport implements Transport {
   }
 
   /** One JetStream publish, retried with the same Nats-Msg-Id through timeouts and outages until `publishTimeoutMs`. */
-  async #publishOne(topic: string, p: Prepared): Promise<void> {
+  async #publishOne(topic: string, stream: string, p: Prepared): Promise<void> {
     const deadline = Date.now() + this.options.publishTimeoutMs;
     let wait = 100;
     for (;;) {
@@ -303,7 +309,7 @@ export class NatsTransport implements Transport {
           throw new NatsTransportError(`publish to "${topic}": the NATS connection is closed`, 'connection-closed', { cause: error, retryable: false });
         }
         const retry = isNatsTimeout(error) || isNatsNoResponders(error) || /disconnect|reconnect|connection/i.test(String((error as Error)?.message));
-        if (!retry) throw natsError(`publish to "${topic}"`, error);
+        if (!retry) throw natsError(`publish to "${topic}" (stream "${stream}")`, error);
         if (Date.now() + wait > deadline) {
           throw new NatsTransportError(
             `publish to "${topic}" was not confirmed by JetStream within ${this.options.publishTimeoutMs} ms (${(error as Error)?.message}); ` +
@@ -368,7 +374,7 @@ export class NatsTransport implements Transport {
       }
       return sub;
     }
-    const stream = await this.#stream(topic);
+    const stream = await this.#streamOf(topic);
     const name = consumerName(resolved.group, topic);
     const consumer = { stream, name, topic, from: resolved.from };
     const info = await ensureConsumer(this.#jsm!, consumer, this.options.consumers);
@@ -446,7 +452,8 @@ export class NatsTransport implements Transport {
     const known = this.#streams.get(planStream(topic, this.options).name);
     let stream: string;
     try {
-      stream = known ? await known : await this.#jsm!.streams.find(topic);
+      const ref = await known;
+      stream = ref && captures(ref, topic) ? ref.name : await this.#jsm!.streams.find(topic);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
