@@ -313,18 +313,37 @@ export class Broker {
     return state;
   }
 
-  #group(t: TopicState, name: string, from: 'earliest' | 'latest'): ConsumerGroup {
+  /**
+   * Group `name` of topic `t`, created if new. `subscribing`: created by a subscribe, which is
+   * refused when the new group's starting positions cannot be saved (a full disk) — saying so, and
+   * leaving no unsaved position behind for a later commit to save: the subscription was not made,
+   * so subscribing again starts the group afresh.
+   */
+  #group(t: TopicState, name: string, from: 'earliest' | 'latest', subscribing = false): ConsumerGroup {
     let g = t.groups.get(name);
     if (g) return g;
+    const fresh: number[] = [];
     const parts = t.log.partitions.map((log, p) => {
       const stored = this.offsets.get(t.name, name, p);
       // A stored position is clamped into the log: below its start after retention, and above its
       // end only if records it covered were lost (fsync 'never' and an OS crash).
       const start = stored !== undefined ? Math.min(Math.max(stored, log.startOffset), log.nextOffset) : from === 'earliest' ? log.startOffset : log.nextOffset;
-      if (stored === undefined) this.offsets.set(t.name, name, p, start);
+      if (stored === undefined) {
+        this.offsets.set(t.name, name, p, start);
+        fresh.push(p);
+      }
       return new GroupPartition(p, log, start);
     });
-    this.offsets.flush(); // a new group's starting point is durable before subscribe resolves
+    // A new group's starting point is durable before subscribe resolves.
+    const refused = subscribing
+      ? `Group "${name}" was not subscribed to "${t.name}" (its starting position could not be saved); subscribe again once this is fixed.`
+      : undefined;
+    try {
+      this.offsets.flush(refused);
+    } catch (error) {
+      if (subscribing) for (const p of fresh) this.offsets.forgetUnsaved(t.name, name, p);
+      throw error;
+    }
     g = new ConsumerGroup(name, t, parts, (group, error) => this.#groupFailed(group, error));
     t.groups.set(name, g);
     return g;
@@ -360,7 +379,7 @@ export class Broker {
       const matches = topicMatcher(c.pattern);
       for (const t of this.topics.values()) {
         if (this.#failed.has(c)) return; // failed and detached: joining more groups would attach it again
-        if (matches(t.name) && !this.#attachments.get(c)!.some((g) => g.topic === t)) this.#join(c, this.#group(t, c.group, c.from));
+        if (matches(t.name) && !this.#attachments.get(c)!.some((g) => g.topic === t)) this.#join(c, this.#group(t, c.group, c.from, true));
       }
     } catch (error) {
       // Its subscribe fails (a new group's position could not be saved: a full disk): a consumer

@@ -9,6 +9,10 @@ const EXPLAINED: Readonly<Record<string, string>> = {
   EACCES: 'permission denied; give this user write access to the data directory',
   EPERM: 'permission denied; give this user write access to the data directory',
   EIO: 'the disk reported an I/O error; check the device',
+  // Every segment of every partition keeps a descriptor open, so many topics reach the limit.
+  EMFILE:
+    'this process has as many files open as its limit allows (ulimit -n; the broker keeps one open per segment of every partition); raise the limit, or use fewer topics or partitions, or a larger segmentBytes',
+  ENFILE: 'the system has as many files open as it allows (fs.file-max); raise that limit or close other programs',
 };
 
 /** The error's file system code (ENOSPC…), when it has one. */

@@ -125,6 +125,35 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
     await bus.close();
   });
 
+  // Regression: the refusal said the positions "are kept in memory and saved by the next commit"
+  // — what a background commit does — and so they were: once subscribed again, a 'latest' group
+  // started where the refused subscribe would have started it, and got what was published between.
+  it("says a refused new group's subscribe was not made and is to be tried again, and the next subscribe starts afresh", async () => {
+    const mount = mountTmpfs(1024);
+    const dir = join(mount, 'data');
+    const bus = embedded({ dir, partitions: 1 });
+    await bus.publish('orders', [{ id: 'o-1', payload: new Uint8Array(1) }]);
+    const filler = fillTmpfs(mount);
+    const refused = await bus.subscribe('orders', { group: 'audit', from: 'latest' }, async () => undefined).then(
+      () => 'subscribed',
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(TransportError);
+    const message = (refused as Error).message;
+    expect(message).toMatch(/saving consumer positions to .*offsets\.jsonl failed: the disk is full; free space on it \(ENOSPC\)\./);
+    expect(message).toContain('Group "audit" was not subscribed to "orders" (its starting position could not be saved); subscribe again once this is fixed.');
+    expect(message).not.toContain('next commit');
+
+    rmSync(filler);
+    await bus.publish('orders', [{ id: 'o-2', payload: new Uint8Array(1) }]); // before the group exists: not for it
+    const inbox = new Inbox();
+    await bus.subscribe('orders', { group: 'audit', from: 'latest' }, async (m) => inbox.push(m));
+    await bus.publish('orders', [{ id: 'o-3', payload: new Uint8Array(1) }]);
+    await inbox.untilCount(1, 10_000);
+    expect(inbox.messages.map((m) => m.id)).toEqual(['o-3']); // o-2, one partition, would have come first
+    await bus.close();
+  });
+
   it('refuses to open on a full disk with the reason, leaves no stale lock, and opens once there is room', async () => {
     const mount = mountTmpfs(1024);
     const dir = join(mount, 'data');

@@ -74,6 +74,15 @@ export class GroupOffsets {
     this.#dirty.add(key);
   }
 
+  /**
+   * Drops a position set but not yet written (a refused subscribe's starting position), so that
+   * no later flush saves it. One already written stays: the file has it.
+   */
+  forgetUnsaved(topic: string, group: string, partition: number): void {
+    const key = keyOf(topic, group, partition);
+    if (this.#dirty.delete(key)) this.#committed.delete(key);
+  }
+
   get dirty(): boolean {
     return this.#dirty.size > 0;
   }
@@ -98,7 +107,10 @@ export class GroupOffsets {
     return [...this.#committed.values()].map((e) => ({ topic: e.t, group: e.g, partition: e.p, offset: e.o }));
   }
 
-  /** Writes the changed positions (one write call), synced to disk before it returns unless fsync is 'never'. */
+  /**
+   * Writes the changed positions (one write call), synced to disk before it returns unless fsync
+   * is 'never'. A failure is thrown as a TransportError ending with `outcome`: what became of them.
+   */
   flush(outcome = UNSAVED): void {
     if (!this.#write(outcome)) return;
     if (this.#sync) {

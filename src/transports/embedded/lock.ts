@@ -123,16 +123,39 @@ function removeStale(path: string, stale: string): number | undefined {
   return undefined;
 }
 
+/** Looks at a lock found without a pid (its creator still writing it) before calling it held. */
+const EMPTY_LOOKS = 5;
+/**
+ * Tries in all, counting those that found the lock removed meanwhile. A lock that keeps coming and
+ * going (processes opening and closing the directory), or stays held by a dead process another
+ * process is busy taking over from, is reported as held by the last pid seen (`NaN`: none); the
+ * caller looks again, as it does while an owner is starting.
+ */
+const MAX_TRIES = 20;
+
+/** The lock's contents, or undefined when it was removed meanwhile (any other failure says what it was). */
+function readLock(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw diskError(`reading the lock ${path}`, error, 'Nothing was changed; try again once this is fixed.');
+  }
+}
+
 /**
  * Tries to become the owner of `dir`: creates `owner.lock` exclusively with this process's pid, a
  * random token and (on Linux) the process's boot and start time. A lock left by a process that no
  * longer runs (it crashed or was killed, or its pid now belongs to another process) is taken over.
  * A lock this process holds is never taken over: the result then names this process's pid.
+ * A lock still without a pid (another process is creating it) is held, with pid `NaN`.
  * `release()` removes the lock only if it is still the one this call created.
  */
 export function tryLock(dir: string): LockResult {
   const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 5; attempt++) {
+  let emptyLooks = 0;
+  let lastPid = Number.NaN;
+  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
     const contents = lockContents();
     try {
       const fd = openSync(path, 'wx', 0o600);
@@ -164,20 +187,22 @@ export function tryLock(dir: string): LockResult {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    let found: string;
-    try {
-      found = readFileSync(path, 'utf8');
-    } catch {
-      continue; // removed meanwhile: try again
-    }
+    // Removed meanwhile (its holder closed, or gave up creating it): try to take it again. The
+    // last look at an empty lock used to read it once more without this, and connect() failed
+    // with a bare ENOENT when the lock went just then.
+    const found = readLock(path);
+    if (found === undefined) continue;
     const pid = Number.parseInt(found, 10);
+    lastPid = pid;
     if (Number.isNaN(pid)) {
       // Being written by a process that just created it (look again), unless it was left empty.
-      if (!abandoned(path)) continue;
+      if (!abandoned(path)) {
+        if (++emptyLooks < EMPTY_LOOKS) continue;
+        return { owned: false, pid };
+      }
     } else if (pid > 0 && holderRuns(pid, found)) return { owned: false, pid };
     const taker = removeStale(path, found);
     if (taker !== undefined) return { owned: false, pid: taker };
   }
-  const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
-  return { owned: false, pid };
+  return { owned: false, pid: lastPid };
 }

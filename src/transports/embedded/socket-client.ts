@@ -4,7 +4,7 @@ import type { Message, NormalizedMessage } from '../../core/message.ts';
 import { deferred, type Deferred } from '../../internal/deferred.ts';
 import type { TopicInfo } from './broker.ts';
 import type { EmbeddedSubscription } from './subscription.ts';
-import { FrameBuilder, FrameSplitter, FrameWriter, Op, Outcome, publishFrame, type FrameReader, type WireError } from './wire-protocol.ts';
+import { DEFAULT_PREFETCH_BYTES, FrameBuilder, FrameSplitter, FrameWriter, Op, Outcome, publishFrame, type FrameReader, type WireError } from './wire-protocol.ts';
 
 function connectOnce(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -19,8 +19,9 @@ function connectOnce(path: string): Promise<Socket> {
 
 /**
  * Messages the owner may send a subscription beyond its `concurrency`, so the next ones are
- * already here when a handler finishes (the socket round trip is not paid per message). The
- * owner still never has two messages of one key out at once, so per-key order holds.
+ * already here when a handler finishes (the socket round trip is not paid per message) — and no
+ * more than DEFAULT_PREFETCH_BYTES of payload beyond them, which the owner enforces. The owner
+ * still never has two messages of one key out at once, so per-key order holds.
  */
 const PREFETCH = 256;
 
@@ -132,7 +133,16 @@ export class SocketClient {
     const window = concurrency + PREFETCH;
     try {
       await this.#request((req) =>
-        new FrameBuilder(Op.subscribe).u32(req).u32(id).str16(sub.topic).str16(group).u8(from === 'earliest' ? 0 : 1).u32(window).done(),
+        new FrameBuilder(Op.subscribe)
+          .u32(req)
+          .u32(id)
+          .str16(sub.topic)
+          .str16(group)
+          .u8(from === 'earliest' ? 0 : 1)
+          .u32(window)
+          .u32(concurrency)
+          .u32(DEFAULT_PREFETCH_BYTES)
+          .done(),
       );
       state.attached = true;
     } catch (error) {

@@ -5,7 +5,7 @@ import type { NormalizedMessage } from '../../core/message.ts';
 import { groupProblems, patternProblems, topicProblems } from '../../core/topic.ts';
 import type { Broker, Consumer, Delivery } from './broker.ts';
 import { encodeRecords } from './record.ts';
-import { FrameBuilder, FrameSplitter, FrameWriter, Op, Outcome, toWire, type FrameReader } from './wire-protocol.ts';
+import { FrameBuilder, FrameSplitter, FrameWriter, Op, Outcome, readSubscribeBudget, toWire, type FrameReader, type SubscribeBudget } from './wire-protocol.ts';
 
 /** The socket the owner listens on, inside the data directory. */
 export const SOCKET_FILE = 'broker.sock';
@@ -17,30 +17,44 @@ class RemoteConsumer implements Consumer {
   readonly pattern: string;
   readonly group: string;
   readonly from: 'earliest' | 'latest';
-  /** Most deliveries out at once: the subscription's concurrency plus the client's prefetch. */
-  readonly window: number;
+  /**
+   * How much may be out at once. The count alone let a slow subscriber hold concurrency + 256
+   * deliveries however large — 256 of 16 MiB were 4 GiB in each process.
+   */
+  readonly budget: SubscribeBudget;
+  /** Deliveries sent and not yet settled, by delivery id (take them out with `settled`). */
   readonly out = new Map<number, Delivery>();
+  /** Payload bytes of the deliveries in `out`. */
+  #outBytes = 0;
   paused = false;
   /** The broker failed it: it gets nothing more and goes once what it holds is settled. */
   failed = false;
   #nextDelivery = 1;
 
-  constructor(conn: Connection, id: number, pattern: string, group: string, from: 'earliest' | 'latest', window: number) {
+  constructor(conn: Connection, id: number, pattern: string, group: string, from: 'earliest' | 'latest', budget: SubscribeBudget) {
     this.conn = conn;
     this.id = id;
     this.pattern = pattern;
     this.group = group;
     this.from = from;
-    this.window = window;
+    this.budget = budget;
   }
 
+  /**
+   * Room for another delivery: always while fewer than `concurrency` are out (the handlers never
+   * starve, however large the messages), and beyond that while those out are fewer than the
+   * window and hold less than `prefetchBytes` — at most one delivery crosses that limit.
+   */
   hasCapacity(): boolean {
-    return !this.paused && this.out.size < this.window;
+    if (this.paused) return false;
+    const n = this.out.size;
+    return n < this.budget.concurrency || (n < this.budget.window && this.#outBytes < this.budget.prefetchBytes);
   }
 
   deliver(d: Delivery): void {
     const id = this.#nextDelivery++;
     this.out.set(id, d);
+    this.#outBytes += d.record.payload.length;
     const r = d.record;
     const topic = d.group.topic.name;
     const f = new FrameBuilder(Op.deliver, 64 + topic.length * 3 + r.payload.length + r.id.length * 3 + r.key.length * 3)
@@ -63,10 +77,20 @@ class RemoteConsumer implements Consumer {
     if (this.out.size === 0) this.conn.consumers.delete(this.id);
   }
 
+  /** Takes delivery `id` out of `out` (its process settled it); undefined when it is not out. */
+  settled(id: number): Delivery | undefined {
+    const d = this.out.get(id);
+    if (!d) return undefined;
+    this.out.delete(id);
+    this.#outBytes -= d.record.payload.length;
+    return d;
+  }
+
   /** Hands every unsettled delivery back to the group (the consumer left or its process went away). */
   giveBackAll(broker: Broker): void {
     const held = [...this.out.values()];
     this.out.clear();
+    this.#outBytes = 0;
     for (const d of held) broker.giveBack(d);
   }
 }
@@ -134,10 +158,12 @@ class Connection {
         const pattern = r.str16();
         const group = r.str16();
         const from = r.u8() === 0 ? 'earliest' : 'latest';
-        const window = r.u32();
+        const budget = readSubscribeBudget(r, r.u32());
         const problems = [...patternProblems(pattern), ...groupProblems(group)];
-        if (problems.length > 0 || window < 1) return this.#error(req, new ConfigError(problems.length > 0 ? problems : ['window must be ≥ 1']));
-        const c = new RemoteConsumer(this, id, pattern, group, from, window);
+        if (budget.window < 1) problems.push('window must be ≥ 1');
+        if (budget.concurrency < 1 || budget.concurrency > budget.window) problems.push('concurrency must be ≥ 1 and at most the window');
+        if (problems.length > 0) return this.#error(req, new ConfigError(problems));
+        const c = new RemoteConsumer(this, id, pattern, group, from, budget);
         this.consumers.set(id, c);
         try {
           this.broker.attach(c);
@@ -155,9 +181,8 @@ class Connection {
           const c = this.consumers.get(r.u32());
           const deliveryId = r.u32();
           const outcome = r.u8();
-          const d = c?.out.get(deliveryId);
+          const d = c?.settled(deliveryId);
           if (!c || !d) continue;
-          c.out.delete(deliveryId);
           if (outcome === Outcome.givenBack) this.broker.giveBack(d);
           else this.broker.settle(d, outcome === Outcome.ok);
           if (c.failed && c.out.size === 0) this.consumers.delete(c.id);

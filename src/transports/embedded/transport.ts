@@ -255,9 +255,11 @@ export class EmbeddedTransport implements Transport {
         if (Date.now() >= deadline) {
           // Say who holds the directory: an owner that is alive yet never listens runs with
           // share: false (or is still recovering a large log) — the bare ENOENT did not tell.
-          const holder = Number.isInteger(o) ? `process ${o}` : 'another process';
+          // A lock without a pid is one another process is creating right now (one left so is
+          // taken over two seconds after it was created).
+          const holder = Number.isInteger(o) ? `process ${o} owns it (${LOCK_FILE})` : `another process is taking it (its ${LOCK_FILE} has no pid yet)`;
           throw new TransportError(
-            `cannot open or connect to the embedded broker in ${this.#dir}: ${holder} owns it (${LOCK_FILE}) but did not answer on ${SOCKET_FILE} within connectTimeoutMs (${this.options.connectTimeoutMs} ms) — ` +
+            `cannot open or connect to the embedded broker in ${this.#dir}: ${holder} but did not answer on ${SOCKET_FILE} within connectTimeoutMs (${this.options.connectTimeoutMs} ms) — ` +
               `it runs with share: false, or is still recovering its log (${(error as Error).message})`,
             { cause: error },
           );

@@ -9,7 +9,10 @@ import { decodeRecord, encodeRecords, FRAME_HEADER, type StoredRecord } from './
  */
 export const Op = {
   publish: 1, // req:u32 topic:str16 count:u32 records
-  subscribe: 2, // req:u32 sub:u32 pattern:str16 group:str16 from:u8 window:u32 (concurrency + prefetch)
+  // req:u32 sub:u32 pattern:str16 group:str16 from:u8 window:u32 (concurrency + prefetch), then
+  // concurrency:u32 prefetchBytes:u32 — trailing fields, absent from earlier clients' frames (see
+  // SubscribeBudget); an earlier owner stops reading after `window` and ignores them.
+  subscribe: 2,
   acks: 3, // count:u32 { sub:u32 delivery:u32 outcome:u8 }*
   leave: 4, // req:u32 sub:u32
   pause: 5, // sub:u32 paused:u8
@@ -18,6 +21,38 @@ export const Op = {
   deliver: 11, // sub:u32 delivery:u32 topic:str16 partition:u32 attempt:u32 record
   failed: 12, // sub:u32 error:str32 (a WireError as JSON): the owner ended the subscription
 } as const;
+
+/**
+ * The prefetch of the clients that sent no `concurrency` and `prefetchBytes` with their subscribe
+ * frame: they asked for `concurrency + EARLIER_PREFETCH` deliveries.
+ */
+export const EARLIER_PREFETCH = 256;
+
+/**
+ * Payload bytes a client takes beyond its `concurrency` deliveries, unless it says otherwise in
+ * its subscribe frame (as in-process read-ahead, LOOKAHEAD_BYTES in broker.ts).
+ */
+export const DEFAULT_PREFETCH_BYTES = 16 * 1024 * 1024;
+
+/** How much the owner may send a subscription ahead of its acknowledgements. */
+export interface SubscribeBudget {
+  /** Most deliveries out at once: `concurrency` plus the client's prefetch. */
+  window: number;
+  /** Deliveries always allowed out, whatever their size: the handlers the subscription runs at once. */
+  concurrency: number;
+  /** Beyond `concurrency` deliveries, no more are sent once those out hold this many payload bytes. */
+  prefetchBytes: number;
+}
+
+/**
+ * The budget of a subscribe frame, read after its `window`: the trailing fields when the client
+ * sent them, else what an earlier client meant (`window` = concurrency + EARLIER_PREFETCH) with
+ * the default byte limit, so earlier clients are bounded by bytes too.
+ */
+export function readSubscribeBudget(r: FrameReader, window: number): SubscribeBudget {
+  if (r.end - r.pos >= 8) return { window, concurrency: r.u32(), prefetchBytes: r.u32() };
+  return { window, concurrency: Math.max(1, window - EARLIER_PREFETCH), prefetchBytes: DEFAULT_PREFETCH_BYTES };
+}
 
 /** What a consumer reports about a delivered message. */
 export const Outcome = { failed: 0, ok: 1, givenBack: 2 } as const;
