@@ -97,7 +97,7 @@ export class EmbeddedEventStorage implements EventStorage {
     if (openDirs.has(dir)) throw inUse('another store in this process');
     ensurePrivateDir(dir); // as the broker's: 0700, an existing looser one tightened with a warning
     const lock = tryLock(dir);
-    if (!lock.owned) throw inUse(`process ${lock.pid}`);
+    if (!lock.owned) throw inUse(Number.isInteger(lock.pid) ? `process ${lock.pid}` : 'another process, still creating its lock (no pid in it yet)');
     openDirs.add(dir);
     this.#release = () => {
       openDirs.delete(dir);
