@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,6 +9,8 @@ import { json } from '../codecs/json.ts';
 import { Router } from '../router/router.ts';
 import type { Middleware } from '../router/types.ts';
 import { pgTransaction, postgresIdempotencyStore } from '../stores/idempotency/postgres.ts';
+import { embeddedIdempotencyStore } from '../stores/idempotency/embedded.ts';
+import { memoryIdempotencyStore } from '../stores/idempotency/memory.ts';
 import { redisIdempotencyStore } from '../stores/idempotency/redis.ts';
 import type { IdempotencyStore } from '../stores/idempotency/store.ts';
 import { Inbox } from '../testing/inbox.ts';
@@ -22,7 +27,10 @@ const pool = new pg.Pool({ connectionString: PG_URL, max: 20 });
 const redis = new Redis(REDIS_URL);
 const tables: string[] = [];
 
+const dirs: string[] = [];
+
 afterAll(async () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
   for (const t of tables) await pool.query(`DROP TABLE IF EXISTS ${t}`);
   await pool.end();
   const keys = await redis.keys(`switchyard-test:${run}:*`);
@@ -141,4 +149,71 @@ describe('idempotency() with the transactional PostgreSQL store: an attempt that
       expect(refusals).toEqual(['ClosedError']);
     });
   }
+});
+
+/**
+ * A handler that runs 1 s under a 300 ms lease, on one of two consumers; a duplicate is delivered
+ * (to either consumer) once it has started. The duplicate must wait (or fail and come back)
+ * until the first run is done, then be skipped: the handler runs once, never twice at a time.
+ */
+async function longHandlerWithDuplicate(store: IdempotencyStore): Promise<void> {
+  const broker = new MemoryBroker();
+  const topic = `idem-int-lease.${run}.${store.name}.${tables.length}.${dirs.length}`;
+  const entered = new Inbox();
+  const acked = new Inbox();
+  let running = 0;
+  let most = 0;
+  let runs = 0;
+  const observe: Middleware = async function observe(msg, _ctx, next) {
+    await next();
+    acked.push(msg);
+  };
+  const routers = [1, 2].map((i) =>
+    new Router({ logger: quiet }).use(observe, idempotency({ store, leaseMs: 300 })).handle(`c${i}`, { from: memory({ broker }), topic, group: 'g', codec, concurrency: 4 }, async (msg) => {
+      most = Math.max(most, ++running);
+      runs++;
+      entered.push(msg as never); // the routed message, its payload decoded
+      await new Promise((r) => setTimeout(r, 1_000)); // outlives the lease three times over
+      running--;
+    }),
+  );
+  await Promise.all(routers.map((r) => r.start()));
+  const publisher = memory({ broker });
+  await publisher.publish(topic, codec.encode({ n: 1 }, { id: `${run}-long`, key: 'first' }));
+  await entered.untilCount(1, 10_000);
+  await publisher.publish(topic, codec.encode({ n: 1 }, { id: `${run}-long`, key: 'copy' }));
+  await acked.untilCount(2, 30_000);
+  await Promise.all(routers.map((r) => r.stop()));
+  await store.close();
+  expect({ runs, most }).toEqual({ runs: 1, most: 1 });
+  const skipped = routers.reduce((sum, r) => sum + (r.inspector.handlers()[0]!.counters['skipped-duplicate'] ?? 0), 0);
+  expect(skipped).toBe(1);
+}
+
+describe('idempotency() with a handler that outlives leaseMs: the claim is renewed, the duplicate never runs alongside', () => {
+  it('memory store', async () => {
+    await longHandlerWithDuplicate(memoryIdempotencyStore());
+  });
+
+  it('embedded store', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-idem-lease-'));
+    dirs.push(dir);
+    await longHandlerWithDuplicate(embeddedIdempotencyStore({ dir }));
+  });
+
+  it('Redis store', async () => {
+    await longHandlerWithDuplicate(redisIdempotencyStore({ client: redis, prefix: `switchyard-test:${run}:lease:` }));
+  });
+
+  it('PostgreSQL store, lease mode', async () => {
+    const keys = `idem_int_lease_keys_${run}`;
+    tables.push(keys);
+    await longHandlerWithDuplicate(postgresIdempotencyStore({ pool, table: keys, transactional: false }));
+  });
+
+  it('PostgreSQL store, transactional (a row lock, no lease)', async () => {
+    const keys = `idem_int_lease_tx_keys_${run}`;
+    tables.push(keys);
+    await longHandlerWithDuplicate(postgresIdempotencyStore({ pool, table: keys }));
+  });
 });

@@ -184,3 +184,76 @@ describe('idempotency()', () => {
     expect(h.router.inspector.handler('idem-timeout')?.counters['skipped-duplicate'] ?? 0).toBe(0);
   });
 });
+
+describe('idempotency() renewing the claim of a long handler', () => {
+  /**
+   * A memory store on a clock the test moves, whose claims report each renewal; `renewFails`
+   * makes every renewal throw, as a store that cannot be reached.
+   */
+  function watchedStore(renewFails: boolean) {
+    let now = 1_000_000;
+    const inner = memoryIdempotencyStore({ now: () => now });
+    const renewals = new Inbox();
+    const store: IdempotencyStore = {
+      name: 'watched',
+      claim: (key, options) => {
+        const claim = inner.claim(key, options) as IdempotencyClaim;
+        if (claim.status !== 'claimed') return claim;
+        return {
+          status: 'claimed',
+          complete: () => claim.complete(),
+          release: () => claim.release(),
+          renew: () => {
+            renewals.push({ id: key } as never);
+            if (renewFails) throw new Error('connection lost');
+            return claim.renew!();
+          },
+        };
+      },
+      close: () => inner.close(),
+    };
+    return { store, inner, renewals, stall: (ms: number) => void (now += ms) };
+  }
+
+  for (const how of ['another consumer took the key over', 'the store could not be reached for most of the lease'] as const) {
+    it(`aborts ctx.signal and fails the attempt, marking nothing and sending nothing, when ${how}`, async () => {
+      const { store, inner, renewals, stall } = watchedStore(how.startsWith('the store'));
+      const errors: string[] = [];
+      const failed = new Inbox();
+      const h = await harness('idem-lost', [idempotency({ store, leaseMs: 100, key: (msg) => msg.id })], async (msg, ctx, h) => {
+        await renewals.untilCount(1, 5_000); // a long handler: its claim is being renewed
+        const signal = ctx.signal;
+        if (how.startsWith('another')) {
+          stall(10_000); // the process stalled past its lease, and another consumer claimed the key
+          expect((inner.claim(msg.id, { leaseMs: 60_000, ttlMs: 60_000 }) as IdempotencyClaim).status).toBe('claimed');
+        }
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        ctx.publish(`${h.topic}.out`, h.codec.encode({ n: 2 })); // ignores the abort: must not go out
+      });
+      h.router.inspector.on((e) => {
+        if (e.type !== 'delivery-failed') return;
+        errors.push(e.error.message);
+        failed.push({ id: String(errors.length) } as never);
+      });
+      const out = new Inbox();
+      await h.bus.subscribe(`${h.topic}.out`, { group: 'w', from: 'earliest' }, async (m) => out.push(m));
+      await h.publish({ n: 1 }, { id: 'long' });
+      await failed.untilCount(1, 10_000);
+      await h.stop();
+      expect(errors[0]).toMatch(how.startsWith('another') ? /claim of message key "long" was lost while its handler ran/ : /claim of message key "long" could not be renewed .*connection lost/);
+      expect(errors[0]).toMatch(/without marking the key processed or sending its publishes, and the message will be delivered again/);
+      expect(out.messages).toEqual([]);
+      // Not marked processed: taken over, the key stays the other consumer's claim; otherwise free.
+      expect((inner.claim('long', { leaseMs: 60_000, ttlMs: 60_000 }) as IdempotencyClaim).status).toBe(how.startsWith('another') ? 'busy' : 'claimed');
+    });
+  }
+
+  it('renews nothing for handlers that finish within their first period', async () => {
+    const { store, renewals } = watchedStore(false);
+    const h = await harness('idem-short', [idempotency({ store, leaseMs: 60_000 })], async (msg, _ctx, h) => record(h.done, msg));
+    await h.publish(Array.from({ length: 100 }, (_, n) => ({ n })));
+    await h.done.untilCount(100, 5_000);
+    await h.stop();
+    expect(renewals.messages).toEqual([]);
+  });
+});

@@ -5,6 +5,7 @@ import { withRole } from '../router/middleware-order.ts';
 import { delay } from '../router/shutdown.ts';
 import type { Middleware, RouterContext } from '../router/types.ts';
 import type { IdempotencyClaim, IdempotencyStore } from '../stores/idempotency/store.ts';
+import { ClaimRenewals, type Renewable } from './claim-renewals.ts';
 import { positiveMsProblems } from './option-problems.ts';
 
 type Claimed = Extract<IdempotencyClaim, { status: 'claimed' }>;
@@ -17,7 +18,11 @@ export interface IdempotencyOptions {
   key?: (message: Message, ctx: RouterContext) => string;
   /** How long a key stays processed, in ms. Default 7 days. */
   ttlMs?: number;
-  /** How long a claim lasts before another consumer may take over (crashed processor), in ms. Default 60,000. */
+  /**
+   * How long a claim lasts before another consumer may take over (crashed processor), in ms.
+   * Default 60,000. While the handler runs, the claim is renewed every quarter of it (stores with
+   * `renew`), so a handler may run longer than this; a process that stalls longer loses the key.
+   */
   leaseMs?: number;
 }
 
@@ -26,7 +31,9 @@ export interface IdempotencyOptions {
  * the handler). A key is claimed before the handler runs, so concurrent duplicates never both
  * run; a duplicate arriving while the first is in flight waits for it. After the handler
  * succeeded, its queued publishes are sent and then the key is marked processed; a failure
- * releases the key. With the transactional PostgreSQL store the handler's writes and the mark
+ * releases the key. A claim with a lease is renewed while its handler runs; if a renewal finds it
+ * lost (another consumer took the key over), `ctx.signal` aborts and the attempt fails without
+ * marking the key or sending its publishes. With the transactional PostgreSQL store the handler's writes and the mark
  * commit in one transaction: exactly-once effect. See docs/middleware.md for each store's guarantee.
  *
  * Install it inside `retry()` and `deadLetter()` (after them in `use`), so each attempt has its
@@ -51,6 +58,7 @@ export function idempotency(options: IdempotencyOptions): Middleware {
   const leaseMs = options.leaseMs ?? 60_000;
 
   const claimOptions = Object.freeze({ leaseMs, ttlMs });
+  const renewals = new ClaimRenewals(leaseMs);
   // The default key is `<group>:<message id>`; a store that takes the two apart is spared the join.
   const claimScoped = custom ? undefined : store.claimScoped?.bind(store);
   const keyOf = custom ?? ((msg: Message, ctx: RouterContext): string => `${ctx.group}:${msg.id}`);
@@ -70,14 +78,23 @@ export function idempotency(options: IdempotencyOptions): Middleware {
    */
   const runClaimed = (claim: Claimed, msg: Message, ctx: RouterContext, next: () => Promise<void>, key: string | undefined): Promise<void> => {
     claim.attach?.(ctx);
-    const fail = (error: unknown): Promise<never> => release(claim, error, msg, ctx, key);
+    // Renewed while the handler runs, the claim stays its own; a short handler costs a list entry.
+    const flight = claim.renew === undefined ? undefined : renewals.add(claim as Renewable, ctx, key, msg.id);
+    const fail = (error: unknown): Promise<never> => release(claim, flight ? renewals.end(flight, error) : error, msg, ctx, key);
+    const succeed = (): Promise<void> | void => {
+      // Still renewed while the publishes went out; a claim lost meanwhile is not marked processed.
+      const lost = flight && renewals.end(flight);
+      return lost ? fail(lost) : complete(claim, msg, ctx, key);
+    };
     // Publish before marking processed: a crash in between re-runs the message (and re-sends,
     // at-least-once) rather than losing what it had to publish.
     return next().then(() => {
       // An attempt whose timeout() fired lost its publishes and is being delivered again: marking
       // the key processed now would make that delivery skip them. Free the key instead.
       if (ctx.ended) return fail(attemptEndedError(ctx, 'marking the message key processed'));
-      return ctx.pending > 0 ? ctx.flush().then(() => complete(claim, msg, ctx, key), fail) : complete(claim, msg, ctx, key);
+      // Another consumer took the key over: it runs the message, this run must not finish too.
+      if (flight?.lost) return fail(flight.lost);
+      return ctx.pending > 0 ? ctx.flush().then(succeed, fail) : succeed();
     }, fail);
   };
 

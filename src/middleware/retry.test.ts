@@ -172,6 +172,8 @@ describe('retry()', () => {
       expect(isClosedError(errors[0])).toBe(true);
       expect((errors[0] as Error).message).toMatch(/waiting to retry attempt 1.*the router is stopping/);
       expect(first.inspector.handler('h')?.counters).toMatchObject({ failed: 1, succeeded: 0 });
+      // The retry never ran: its wait was cut short. Not counted as one.
+      expect(first.inspector.handler('h')?.counters['retried'] ?? 0).toBe(0);
 
       // Not acknowledged: the group's next consumer gets it.
       const done = new Inbox();

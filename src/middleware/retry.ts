@@ -110,7 +110,6 @@ export function retry(options: RetryOptions = {}): Middleware {
     // stop() would otherwise wait out every backoff (up to maxDelayMs each) and the attempts after
     // them, for a message the transport delivers again anyway.
     const stopping = ctx.intake.stopped;
-    if (!stopping.aborted) ctx.count('retried');
     const waited = await delay(wait < 0 ? backoff(n) : wait, AbortSignal.any([ctx.stopSignal, stopping]));
     if (!waited) {
       if (ctx.stopSignal.aborted) throw error; // drain time up: leave the message to the transport
@@ -121,6 +120,8 @@ export function retry(options: RetryOptions = {}): Middleware {
         cause: error,
       });
     }
+    // Counted once the retry runs: a wait the router's stop cut short retried nothing.
+    ctx.count('retried');
     ctx.attempt = first + n;
     return attempt(ctx, next, n + 1, started, first);
   };

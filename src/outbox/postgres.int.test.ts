@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TransportError } from '../core/errors.ts';
 import { json } from '../codecs/json.ts';
 import { Inbox } from '../testing/inbox.ts';
+import { embedded } from '../transports/embedded/index.ts';
 import { memory } from '../transports/memory/index.ts';
 import { postgresOutbox } from './postgres.ts';
 
@@ -13,7 +17,10 @@ const pool = new pg.Pool({ connectionString: PG_URL, max: 16 });
 const tables: string[] = [];
 const codec = json<{ key: string; seq: number; tx: number }>();
 
+const dirs: string[] = [];
+
 afterAll(async () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
   for (const t of tables) await pool.query(`DROP TABLE IF EXISTS ${t}`);
   await pool.end();
 });
@@ -175,6 +182,86 @@ describe('postgresOutbox', () => {
     for (let i = 0; i < 3; i++) await expect(box.relayOnce({ transport: down, maxAttempts: 1 })).rejects.toThrow(/connection refused/);
     expect(await box.failed()).toEqual([]);
     expect(await box.pending()).toBe(1);
+    await bus.close();
+  });
+});
+
+describe('postgresOutbox: rows without a key promise no order, so none waits for another', () => {
+  /** An outbox table and an embedded broker (on disk) whose topic `topic` a consumer reads. */
+  async function setUp(name: string) {
+    const table = `outbox_${name}_${run}`;
+    tables.push(table);
+    const box = postgresOutbox({ pool, table });
+    await box.migrate();
+    const dir = mkdtempSync(join(tmpdir(), 'sy-outbox-'));
+    dirs.push(dir);
+    const bus = embedded({ dir, share: false });
+    const topic = `outbox-${name}.${run}`;
+    const got = new Inbox();
+    await bus.subscribe(topic, { group: 'g', from: 'earliest' }, async (m) => got.push(m));
+    return { box, bus, topic, got };
+  }
+  const keyless = (seq: number, tx = 0) => codec.encode({ key: '', seq, tx }, { id: `none-${seq}` });
+
+  it('lets a second relay publish keyless rows while the first still holds older ones', async () => {
+    const { box, bus, topic, got } = await setUp('keyless_share');
+    await box.enqueue(pool, topic, [1, 2, 3, 4].map((seq) => keyless(seq)));
+    // The first relay takes rows 1-2 and is stuck publishing them (a slow broker): it keeps them locked.
+    let entered!: () => void;
+    const publishing = new Promise<void>((resolve) => (entered = resolve));
+    let unblock!: () => void;
+    const blocked = new Promise<void>((resolve) => (unblock = resolve));
+    const slow = Object.create(bus) as typeof bus;
+    slow.publish = async (to, messages) => {
+      entered();
+      await blocked;
+      await bus.publish(to, messages);
+    };
+    const first = box.relayOnce({ transport: slow, batchSize: 2 });
+    await publishing;
+    // The second relay skips the locked rows and takes 3-4: nothing orders them after 1-2.
+    expect(await box.relayOnce({ transport: bus, batchSize: 2 })).toBe(2);
+    await got.untilCount(2, 5_000);
+    expect(got.messages.map((m) => m.id)).toEqual(['none-3', 'none-4']);
+    unblock();
+    expect(await first).toBe(2);
+    await got.untilCount(4, 5_000);
+    expect(await box.pending()).toBe(0);
+    await bus.close();
+  });
+
+  it('publishes every other keyless row past one the transport refuses, then sets that one aside; keyed rows keep their order', async () => {
+    const { box, bus, topic, got } = await setUp('keyless_poison');
+    let refuse = true;
+    const picky = Object.create(bus) as typeof bus;
+    picky.publish = async (to, messages) => {
+      const list = Array.isArray(messages) ? messages : [messages];
+      if (refuse && list.some((m) => codec.decode({ ...m, topic: to, id: '' } as never).tx < 0)) {
+        throw new TransportError('message refused by the broker', { retryable: false });
+      }
+      await bus.publish(to, messages);
+    };
+    const keyed = (seq: number, tx = 0) => codec.encode({ key: 'k', seq, tx }, { key: 'k', id: `k-${seq}` });
+    await box.enqueue(pool, topic, [keyless(1, -1), keyless(2), keyed(1), keyless(3), keyed(2, -1), keyed(3)]);
+    const errors: TransportError[] = [];
+    const relay = { transport: picky, maxAttempts: 2, onError: (e: Error) => errors.push(e as TransportError) };
+
+    expect(await box.relayOnce(relay)).toBe(3); // none-2, k-1, none-3; k-3 waits behind k-2
+    expect(errors.map((e) => e.message.replace(/row \d+/, 'row N'))).toEqual([
+      expect.stringMatching(/refused row N \(message none-1 .*it stays pending and is tried again next round \(it has no key, so no other row waits for it\)/),
+      expect.stringMatching(/refused row N \(message k-2 .*the rows of key "k" behind it wait/),
+    ]);
+    await box.enqueue(pool, topic, [keyless(4)]);
+    expect(await box.relayOnce({ ...relay, batchSize: 1 })).toBe(0); // none-1 alone, refused a second time: set aside
+    expect(await box.relayOnce(relay)).toBe(1); // none-4, held up by nothing; k-2 refused again (set aside), k-3 waits this round
+    expect((await box.failed()).map((f) => f.messageId)).toEqual(['none-1', 'k-2']);
+    expect(await box.relayOnce(relay)).toBe(1); // k-3
+    refuse = false;
+    expect(await box.requeueFailed()).toBe(2);
+    expect(await box.relayOnce(relay)).toBe(2);
+    await got.untilCount(7, 5_000);
+    expect(got.messages.map((m) => m.id)).toEqual(['none-2', 'k-1', 'none-3', 'none-4', 'k-3', 'none-1', 'k-2']);
+    expect(await box.pending()).toBe(0);
     await bus.close();
   });
 });

@@ -4,7 +4,7 @@ import { normalizeOutgoing, type OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import { explainPgResources, pgResourceError } from '../internal/pg-errors.ts';
 import { delay } from '../router/shutdown.ts';
-import { publishRows, type OutboxRow } from './publish-rows.ts';
+import { NO_KEY, publishRows, type OutboxRow } from './publish-rows.ts';
 import { quoteTable } from '../stores/idempotency/postgres.ts';
 
 /** What became of an enqueue that failed: it ran in the caller's transaction, which cannot commit now. */
@@ -36,7 +36,7 @@ export interface RelayOptions {
   /**
    * Refusals after which a row the transport refuses (a PermanentError, ConfigError or a
    * TransportError that is not retryable: an oversized message, a forbidden topic) is set aside,
-   * so the rows of its key behind it go on; see `failed()` and `requeueFailed()`. Failures trying
+   * so the rows of its key behind it go on (a row without a key holds up nothing meanwhile); see `failed()` and `requeueFailed()`. Failures trying
    * again may cure (the broker down) never count. Default 5.
    */
   maxAttempts?: number;
@@ -102,6 +102,8 @@ const PENDING = 'sent_at IS NULL AND failed_at IS NULL';
  * downstream with `idempotency()`). Messages of one key are published in enqueue order, also with
  * several relays running: each round locks the oldest pending rows with `FOR UPDATE SKIP LOCKED`
  * and publishes a key's rows only up to the first pending row of that key it does not hold.
+ * Messages without a key have no order to keep, as on any broker: each is published on its own,
+ * by whichever relay holds it, and one the transport refuses holds up no other.
  *
  * @example
  * ```ts
@@ -138,13 +140,19 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
         return 0;
       }
       // Per key, publish only the rows before the first pending row we do not hold (another
-      // relay has it locked, or it fell outside our batch): order per key is then kept.
+      // relay has it locked, or it fell outside our batch): order per key is then kept. Rows
+      // without a key promise no order (as on every broker): each goes out on its own, so
+      // relays share them and none waits behind another.
       const held = [...taken.rows].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
-      const gaps = await client.query<{ key: string; id: string }>(
-        `SELECT key, min(id)::text AS id FROM ${table}
-         WHERE ${PENDING} AND key = ANY($1::text[]) AND NOT (id = ANY($2::bigint[])) GROUP BY key`,
-        [[...new Set(held.map((r) => r.key))], held.map((r) => r.id)],
-      );
+      const keys = [...new Set(held.filter((r) => r.key !== NO_KEY).map((r) => r.key))];
+      const gaps =
+        keys.length === 0
+          ? { rows: [] }
+          : await client.query<{ key: string; id: string }>(
+              `SELECT key, min(id)::text AS id FROM ${table}
+               WHERE ${PENDING} AND key = ANY($1::text[]) AND NOT (id = ANY($2::bigint[])) GROUP BY key`,
+              [keys, held.map((r) => r.id)],
+            );
       const gapAt = new Map(gaps.rows.map((r) => [r.key, BigInt(r.id)]));
       const rows = held.filter((r) => {
         const gap = gapAt.get(r.key);
@@ -172,9 +180,10 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
       }
       for (const { row, error } of refused) {
         const aside = setAside.find((r) => r.id === row.id);
+        const behind = row.key === NO_KEY ? 'it has no key, so no other row waits for it' : `the rows of key "${row.key}" behind it`;
         const what = aside
-          ? `set aside after ${aside.attempts} refusals; the rows of key "${row.key}" behind it go on. Fix the cause, then requeueFailed() to publish it again`
-          : `it stays pending and is tried again next round (the rows of key "${row.key}" behind it wait)`;
+          ? `set aside after ${aside.attempts} refusals; ${row.key === NO_KEY ? behind : `${behind} go on`}. Fix the cause, then requeueFailed() to publish it again`
+          : `it stays pending and is tried again next round (${row.key === NO_KEY ? behind : `${behind} wait`})`;
         const message = `outbox relay: the transport refused row ${row.id} (message ${row.msg_id} to "${row.topic}"): ${error.message}; ${what}`;
         relay.onError?.(new TransportError(message, { cause: error, retryable: aside === undefined }));
       }

@@ -12,6 +12,9 @@ export interface OutboxRow {
   headers: Record<string, string>;
 }
 
+/** The key of a row enqueued without one: it promises no order, so it blocks no other row. */
+export const NO_KEY = '';
+
 /** What publishing a round's rows came to. */
 export interface PublishOutcome {
   /** Ids of the rows published. */
@@ -27,7 +30,8 @@ const toOutgoing = (r: OutboxRow) => ({ id: r.msg_id, key: r.key, payload: new U
 /**
  * Publishes `rows` (in id order) with one call per run of consecutive rows of one topic. When the
  * transport refuses a run, its rows go one at a time to find the ones refused; a refused row's key
- * publishes nothing more this round (order per key), while other keys go on. A curable failure
+ * publishes nothing more this round (order per key), while other keys go on — and so do the other
+ * rows without a key: they have no order to keep. A curable failure
  * ends the round: the broker's trouble would fail every publish after it.
  */
 export async function publishRows(transport: Transport, rows: readonly OutboxRow[]): Promise<PublishOutcome> {
@@ -47,7 +51,7 @@ export async function publishRows(transport: Transport, rows: readonly OutboxRow
     } catch (error) {
       if (curable(error)) return { sent, refused, failed: toError(error) };
       if (run.length === 1) {
-        blocked.add(run[0]!.key);
+        block(blocked, run[0]!);
         refused.push({ row: run[0]!, error: toError(error) });
         continue;
       }
@@ -61,10 +65,15 @@ export async function publishRows(transport: Transport, rows: readonly OutboxRow
         sent.push(row.id);
       } catch (error) {
         if (curable(error)) return { sent, refused, failed: toError(error) };
-        blocked.add(row.key);
+        block(blocked, row);
         refused.push({ row, error: toError(error) });
       }
     }
   }
   return { sent, refused };
+}
+
+/** Holds back the rows behind a refused one: those of its key, none if it has no key. */
+function block(blocked: Set<string>, row: OutboxRow): void {
+  if (row.key !== NO_KEY) blocked.add(row.key);
 }

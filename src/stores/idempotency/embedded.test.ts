@@ -8,6 +8,7 @@ import { isConfigError } from '../../core/errors.ts';
 import { describeStore } from '../../testing/describe-store.ts';
 import { embedded } from '../../transports/embedded/index.ts';
 import { embeddedIdempotencyStore } from './embedded.ts';
+import { describeRenew } from './renew-suite.test-support.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'sy-idem-'));
 let n = 0;
@@ -16,6 +17,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const long = { leaseMs: 30_000, ttlMs: 60_000 };
 
 describeStore('embedded', () => embeddedIdempotencyStore({ dir: dir() }));
+describeRenew('embedded', () => embeddedIdempotencyStore({ dir: dir() }));
 const bus = embedded({ dir: dir(), share: false });
 // describeStore makes one store per case: one topic each, on one broker.
 let topics = 0;

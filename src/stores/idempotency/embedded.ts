@@ -143,6 +143,12 @@ export function embeddedIdempotencyStore(options: EmbeddedIdempotencyOptions): E
         async release() {
           if (mine()) entries.delete(key);
         },
+        renew() {
+          const entry = entries.get(key);
+          if (entry?.state !== 'processing' || entry.token !== token) return false;
+          entry.until = now() + leaseMs;
+          return true;
+        },
       };
     },
     async compact() {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { describeStore } from '../../testing/describe-store.ts';
 import { memoryIdempotencyStore } from './memory.ts';
+import { describeRenew } from './renew-suite.test-support.ts';
 import type { IdempotencyClaim } from './store.ts';
 
 describeStore('memory', () => memoryIdempotencyStore());
+describeRenew('memory', () => memoryIdempotencyStore());
 
 describe('memoryIdempotencyStore', () => {
   it('forgets the oldest processed keys beyond maxKeys', async () => {

@@ -29,14 +29,22 @@ class MemoryClaim {
   readonly #slot: number;
   readonly #generation: number;
   readonly #ttlMs: number;
+  readonly #leaseMs: number;
 
-  constructor(store: MemoryStore, key: string, scope: string | undefined, slot: number, generation: number, ttlMs: number) {
+  constructor(store: MemoryStore, key: string, scope: string | undefined, slot: number, generation: number, ttlMs: number, leaseMs: number) {
     this.#store = store;
     this.#key = key;
     this.#scope = scope;
     this.#slot = slot;
     this.#generation = generation;
     this.#ttlMs = ttlMs;
+    this.#leaseMs = leaseMs;
+  }
+
+  renew(): boolean {
+    if (!this.#holds()) return false;
+    this.#store.table.until[this.#slot] = this.#store.now() + this.#leaseMs;
+    return true;
   }
 
   complete(): void {
@@ -103,7 +111,7 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyOptions = {}): 
     }
     table.until[slot] = at + leaseMs;
     const generation = (table.generation[slot] = (table.generation[slot]! + 1) >>> 0);
-    return new MemoryClaim(store, key, scope, slot, generation, ttlMs);
+    return new MemoryClaim(store, key, scope, slot, generation, ttlMs, leaseMs);
   };
 
   return {

@@ -93,7 +93,8 @@ export function quoteTable(table: string, what = 'table'): string {
  * the claim is `INSERT … ON CONFLICT` inside a transaction the handler writes through
  * (`pgTransaction(ctx)`); the key's row lock makes a concurrent duplicate wait for the first to
  * commit (then skip) or roll back (then run); handler failure rolls both back. Lease mode
- * (`transactional: false`) behaves like the Redis store (at-least-once effect).
+ * (`transactional: false`) behaves like the Redis store (at-least-once effect): a claim is a row
+ * with a token and an expiry, renewed while a long handler runs.
  *
  * @example
  * ```ts
@@ -192,6 +193,14 @@ export function postgresIdempotencyStore(options: PostgresIdempotencyOptions): I
       },
       async release() {
         await pool.query(`DELETE FROM ${table} WHERE key = $1 AND token = $2 AND state = 'processing'`, [key, token]);
+      },
+      async renew() {
+        // Only while the row is still our claim: the token changes when another consumer takes it over.
+        const renewing = pool.query(
+          `UPDATE ${table} SET expires_at = now() + $3 * interval '1 millisecond' WHERE key = $1 AND token = $2 AND state = 'processing'`,
+          [key, token, leaseMs],
+        );
+        return (await explainPgResources(`idempotency store: renewing the claim of key "${key}"`, renewing)).rowCount === 1;
       },
     };
   }

@@ -12,10 +12,13 @@ export interface RedisIdempotencyOptions {
 
 const DONE = 'done';
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+/** Extends the claim only while the key still holds our token: a lease another consumer took over stays theirs. */
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
 /**
  * Processed keys in Redis: a claim is `SET key token NX PX lease`, completion overwrites it with
- * a "done" mark that expires after the TTL, a release deletes it only if the claim is still ours.
+ * a "done" mark that expires after the TTL, a release deletes it only if the claim is still ours,
+ * and a renewal (while a long handler runs) extends it only if it is still ours.
  * Guarantee: concurrent duplicates never both run (while the lease lasts) and completed keys are
  * skipped across processes; but the mark is not atomic with the handler's own writes, so a crash
  * between the side effect and the mark lets the message run again (at-least-once effect).
@@ -35,8 +38,9 @@ export function redisIdempotencyStore(options: RedisIdempotencyOptions): Idempot
     async claim(key: string, { leaseMs, ttlMs }: ClaimOptions): Promise<IdempotencyClaim> {
       const k = prefix + key;
       const token = randomUUID();
+      const lease = Math.max(1, Math.round(leaseMs));
       for (let i = 0; i < 3; i++) {
-        if ((await client.set(k, token, 'PX', Math.max(1, Math.round(leaseMs)), 'NX')) === 'OK') {
+        if ((await client.set(k, token, 'PX', lease, 'NX')) === 'OK') {
           return {
             status: 'claimed',
             async complete() {
@@ -44,6 +48,9 @@ export function redisIdempotencyStore(options: RedisIdempotencyOptions): Idempot
             },
             async release() {
               await client.eval(RELEASE, 1, k, token);
+            },
+            async renew() {
+              return (await client.eval(RENEW, 1, k, token, lease)) === 1;
             },
           };
         }

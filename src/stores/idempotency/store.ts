@@ -23,6 +23,14 @@ export type IdempotencyClaim =
       complete(): Promise<void> | void;
       /** Gives the key up after a failure, so a later delivery processes it (rolls back). */
       release(): Promise<void>;
+      /**
+       * Optional, for stores whose claim is a lease: extends the claim by its `leaseMs` from now,
+       * atomically and only if the key is still claimed by this claim. Returns false when it is
+       * not (the lease ran out and another consumer took the key, or it was completed or
+       * released). The middleware calls it while a handler outlives part of its lease, so a
+       * long handler keeps its key; a store without it (a transaction's row lock) never expires.
+       */
+      renew?(): Promise<boolean> | boolean;
     };
 
 /**

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { describeStore } from '../../testing/describe-store.ts';
 import { postgresIdempotencyStore } from './postgres.ts';
 import { redisIdempotencyStore } from './redis.ts';
+import { describeRenew } from './renew-suite.test-support.ts';
 
 const PG_URL = process.env.SWITCHYARD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.SWITCHYARD_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -20,6 +21,8 @@ describeStore('postgres (transactional)', () => postgresIdempotencyStore({ pool,
   },
 });
 
+// Before the lease suite, whose cleanup ends the pool.
+describeRenew('postgres (lease)', () => postgresIdempotencyStore({ pool, table: leaseTable, transactional: false }));
 describeStore('postgres (lease)', () => postgresIdempotencyStore({ pool, table: leaseTable, transactional: false }), {
   cleanup: async () => {
     await pool.query(`DROP TABLE IF EXISTS ${leaseTable}`);
@@ -29,6 +32,7 @@ describeStore('postgres (lease)', () => postgresIdempotencyStore({ pool, table: 
 
 const redis = new Redis(REDIS_URL, { lazyConnect: true });
 const prefix = `switchyard-test:${run}:`;
+describeRenew('redis', () => redisIdempotencyStore({ client: redis, prefix }));
 describeStore('redis', () => redisIdempotencyStore({ client: redis, prefix }), {
   cleanup: async () => {
     const keys = await redis.keys(`${prefix}*`);
