@@ -29,6 +29,15 @@ export function tlsOptionProblems(name: string, value: unknown): string[] {
   if (o.dangerouslySkipVerify !== undefined && typeof o.dangerouslySkipVerify !== 'boolean') {
     problems.push(`${name}.dangerouslySkipVerify must be a boolean`);
   }
+  for (const field of ['ca', 'cert', 'key'] as const) {
+    if (pemEntries(o[field]).some(notPem)) {
+      problems.push(
+        `${name}.${field} must be PEM text (with a -----BEGIN line), not a file path or DER bytes: ` +
+          `pass the file's contents, e.g. readFileSync(path, 'utf8'), converting DER to PEM first` +
+          (field === 'ca' ? '; Node would otherwise ignore it and trust no CA at all' : ''),
+      );
+    }
+  }
   if (o.rejectUnauthorized === false && o.dangerouslySkipVerify !== true) {
     problems.push(
       `${name}.rejectUnauthorized: false would switch certificate verification off silently; pass the CA that signed the server's certificate as ${name}.ca, ` +
@@ -36,6 +45,24 @@ export function tlsOptionProblems(name: string, value: unknown): string[] {
     );
   }
   return problems;
+}
+
+/** The strings and bytes of a `ca`, `cert` or `key` option (one, a list, or `{ pem }` entries). */
+function pemEntries(value: unknown): unknown[] {
+  const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return list.map((entry: unknown) => (typeof entry === 'object' && entry !== null && !(entry instanceof Uint8Array) && 'pem' in entry ? entry.pem : entry));
+}
+
+/**
+ * True for a value Node cannot read as PEM: bytes without a PEM header (DER, or a file read in
+ * the wrong form), or a one-line string that names a file. Node ignores such a `ca` without a
+ * word, leaving no trusted CA, and every connection then fails as "not trusted" although the
+ * right CA was meant. Other strings are left to Node. Never echoed: it may be key material.
+ */
+function notPem(entry: unknown): boolean {
+  if (entry instanceof Uint8Array) return !Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).includes('-----BEGIN');
+  if (typeof entry !== 'string' || entry.includes('-----BEGIN') || entry.includes('\n')) return false;
+  return /[/\\]/.test(entry) || /\.(pem|crt|cer|der|key)$/i.test(entry);
 }
 
 /** Whether the options switch verification off. */

@@ -1,9 +1,9 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isConfigError } from '../core/errors.ts';
 import { serve } from '../observability/http.ts';
-import { exposure, isLoopback, TOKEN_COOKIE } from './http-guard.ts';
+import { exposure, isLoopback, requireToken, TOKEN_COOKIE } from './http-guard.ts';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -71,5 +71,34 @@ describe('safe HTTP exposure', () => {
     expect(cookie).toMatch(/HttpOnly; SameSite=Strict/);
     const viaCookie = await fetch(`${base}api`, { headers: { cookie: cookie.split(';')[0]! } });
     expect(viaCookie.status).toBe(200);
+  });
+
+  it('answers a request target that is no valid URL with 401 instead of crashing the process', async () => {
+    // node:http accepts the absolute form; `new URL('http://[')` throws. The guard runs before any
+    // token is checked, so anyone who can reach the port could send this. Thrown from a request
+    // listener it kills the process (serve() has no catch); here a throw is answered with 500 so
+    // the test fails with the reason instead of taking the test worker down.
+    const guarded = requireToken((_req, res) => res.end('hello\n'), token);
+    const server = createServer((req, res) => {
+      try {
+        guarded(req, res);
+      } catch (error) {
+        res.writeHead(500).end(String(error));
+      }
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const request = (target: string, extra = '') =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n${extra}Connection: close\r\n\r\n`));
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.on('end', () => resolve(text.split('\r\n')[0]!));
+        socket.on('error', reject);
+      });
+    expect(await request('http://[')).toBe('HTTP/1.1 401 Unauthorized');
+    expect(await request(`http://[?token=${token}`)).toBe('HTTP/1.1 200 OK');
+    expect(await request('http://[', `Authorization: Bearer ${token}\r\n`)).toBe('HTTP/1.1 200 OK');
   });
 });

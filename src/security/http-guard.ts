@@ -68,12 +68,22 @@ function safeDecode(value: string): string {
   }
 }
 
+/**
+ * The query string of a request target. Not through `new URL()`: it throws on targets that
+ * node:http accepts (the absolute form `GET http://[ HTTP/1.1`), and an exception here would be
+ * thrown from the server's request listener, taking the process down before any token was
+ * checked. URLSearchParams never throws.
+ */
+function queryOf(target: string | undefined): URLSearchParams {
+  const at = target?.indexOf('?') ?? -1;
+  return new URLSearchParams(at < 0 ? '' : target!.slice(at + 1));
+}
+
 /** The token a request presents: `Authorization: Bearer`, `?token=`, or the cookie. */
 function presented(req: IncomingMessage): { token: string | undefined; fromQuery: boolean } {
   const auth = req.headers.authorization;
   if (auth?.startsWith('Bearer ')) return { token: auth.slice(7).trim(), fromQuery: false };
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const query = url.searchParams.get('token');
+  const query = queryOf(req.url).get('token');
   if (query !== null) return { token: query, fromQuery: true };
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [name, ...rest] = part.trim().split('=');

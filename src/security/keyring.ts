@@ -106,11 +106,42 @@ export function resolveSigningKey(what: string, material: SigningKey, purpose: '
   }
   const secret = bytesOf(what, material as KeyBytes, problems);
   if (!secret) return undefined;
+  const der = derKeyType(secret);
+  if (der) {
+    // Taken as an HMAC secret, a public key would let anyone who has it forge signatures with
+    // alg hmac-sha256: the algorithm follows the key, so the key must not be guessed wrong.
+    problems.push(
+      `${what}: these bytes are a DER-encoded ${der} key, not an HMAC secret; pass it as a KeyObject ` +
+        `(${der === 'public' ? "createPublicKey({ key, format: 'der', type: 'spki' })" : "createPrivateKey({ key, format: 'der', type: 'pkcs8' })"}) or as PEM`,
+    );
+    return undefined;
+  }
   if (secret.length < MIN_HMAC_BYTES) {
     problems.push(`${what}: an HMAC-SHA-256 secret needs at least ${MIN_HMAC_BYTES} bytes, got ${secret.length}`);
     return undefined;
   }
   return { alg: 'hmac-sha256', secret };
+}
+
+/**
+ * Whether bytes meant as an HMAC secret are in fact a DER-encoded asymmetric key (SPKI public or
+ * PKCS #8 private), as a secret store holding `key.export({ format: 'der' })` hands it out. Random
+ * secret bytes never parse as one: DER needs a SEQUENCE tag, consistent lengths and a known OID.
+ */
+function derKeyType(bytes: Buffer): 'public' | 'private' | undefined {
+  if (bytes[0] !== 0x30) return undefined; // not a DER SEQUENCE: skip the parse attempts
+  try {
+    createPublicKey({ key: bytes, format: 'der', type: 'spki' });
+    return 'public';
+  } catch {
+    // not SPKI: try PKCS #8
+  }
+  try {
+    createPrivateKey({ key: bytes, format: 'der', type: 'pkcs8' });
+    return 'private';
+  } catch {
+    return undefined;
+  }
 }
 
 function fromKeyObject(what: string, key: KeyObject, purpose: 'sign' | 'verify', problems: string[]): ResolvedSigningKey | undefined {

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { json } from '../codecs/json.ts';
 import { isConfigError } from '../core/errors.ts';
@@ -140,5 +140,31 @@ describe('sign() / verify()', () => {
     expect(error.message).toMatch(/only Ed25519 asymmetric keys are supported, got rsa/);
     expect(error.message).toMatch(/maxAgeMs must be a positive number/);
     expect(() => sign({ keyId: 'k1', key: secret1, headers: ['x-tenant'] })('t', orders.encode({ orderId: 'o', total: 1 }))).toThrow(/x-tenant are to be signed but the message does not have them/);
+  });
+
+  it('refuses a DER-encoded Ed25519 key as an HMAC secret: with the public key anyone could forge hmac-sha256 signatures', () => {
+    const spki = ed.publicKey.export({ type: 'spki', format: 'der' });
+    const pkcs8 = ed.privateKey.export({ type: 'pkcs8', format: 'der' });
+    // The bytes (or their base64, as a secret store hands them out) used to be taken as a 44-byte
+    // HMAC secret; sign({ key: <the same public bytes> }) then produced messages this verifier accepted.
+    for (const material of [spki, spki.toString('base64')]) {
+      const error = failure(() => verifier({ keys: { 'billing-1': material } }));
+      expect(isConfigError(error)).toBe(true);
+      expect(error.message).toMatch(/verify key "billing-1": these bytes are a DER-encoded public key, not an HMAC secret; pass it as a KeyObject \(createPublicKey/);
+    }
+    expect(failure(() => sign({ keyId: 'billing-1', key: pkcs8.toString('base64') })).message).toMatch(/DER-encoded private key, not an HMAC secret/);
+    // Given as a KeyObject, the same bytes verify Ed25519 signatures; random secrets are unaffected.
+    const check = verifier({ keys: { 'billing-1': createPublicKey({ key: spki, format: 'der', type: 'spki' }), k1: secret1 } });
+    const out = sign({ keyId: 'billing-1', key: ed.privateKey })('orders.placed', orders.encode({ orderId: 'o', total: 1 }));
+    expect(() => check({ topic: 'orders.placed', key: '', ...out } as Message)).not.toThrow();
+  });
+
+  it('refuses a maxClockSkewMs that would let signing times from the far future through', () => {
+    for (const bad of [Number.NaN, -1, '60000']) {
+      const error = failure(() => verifier({ keys: { k1: secret1 }, maxClockSkewMs: bad as number }));
+      expect(isConfigError(error)).toBe(true);
+      expect(error.message).toMatch(/maxClockSkewMs must be a number ≥ 0 \(ms\), got/);
+    }
+    expect(() => verifier({ keys: { k1: secret1 }, maxClockSkewMs: 0 })).not.toThrow();
   });
 });

@@ -105,7 +105,7 @@ export interface VerifyOptions {
    * Default: no limit.
    */
   maxAgeMs?: number;
-  /** How far in the future a signing time may be (clock skew between hosts). Default 60,000 ms. */
+  /** How far in the future a signing time may be (clock skew between hosts), ≥ 0. Default 60,000 ms. */
   maxClockSkewMs?: number;
   /** The clock, for tests. Default `Date.now`. */
   now?: () => number;
@@ -139,6 +139,11 @@ export function verifier(options: VerifyOptions): Verifier {
     }
   }
   if (options?.maxAgeMs !== undefined && !(options.maxAgeMs > 0)) problems.push(`verify: maxAgeMs must be a positive number, got ${JSON.stringify(options.maxAgeMs)}`);
+  // NaN (or a non-numeric string) makes the future check `-age > skew` never true, so a signing
+  // time years ahead would pass and outlive any maxAgeMs; a negative one rejects fresh messages.
+  if (options?.maxClockSkewMs !== undefined && !(typeof options.maxClockSkewMs === 'number' && options.maxClockSkewMs >= 0)) {
+    problems.push(`verify: maxClockSkewMs must be a number ≥ 0 (ms), got ${typeof options.maxClockSkewMs === 'number' ? options.maxClockSkewMs : JSON.stringify(options.maxClockSkewMs)}`);
+  }
   ConfigError.throwIfAny(problems);
   const required = normalizeHeaderList(options.headers ?? []);
   const skew = options.maxClockSkewMs ?? 60_000;
