@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import { Admin } from '@platformatic/kafka';
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
-import { closest } from '../../bridge/suggest.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { isPattern, topicMatcher } from '../../core/topic.ts';
 import { lagMonitor, type LagReading, type LagSource } from '../../observability/lag.ts';
@@ -15,6 +14,7 @@ import { consumerName, type NatsTransport } from '../../transports/nats/index.ts
 import { natsError } from '../../transports/nats/errors.ts';
 import type { RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
 import { chosenBroker, describeBroker, ensureReachable, kafkaConnection, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
+import { likelyTypo } from '../likely-typo.ts';
 import { serveMetrics } from '../metrics-server.ts';
 import { milliseconds, portNumber, positiveNumber } from '../option-parsers.ts';
 
@@ -138,7 +138,7 @@ const LISTED_TOPICS = 10;
 /** The topics a cluster holds, for a "not found" line: all of a few, else the likely typo and how many. */
 function kafkaTopicList(topic: string, there: readonly string[], brokers: string): string {
   if (there.length <= LISTED_TOPICS) return `topics there: ${list(there)}`;
-  const near = isPattern(topic) ? undefined : closest(topic, there);
+  const near = isPattern(topic) ? undefined : likelyTypo(topic, there);
   return `${near !== undefined ? `did you mean "${near}"? ` : ''}${there.length} topics there (\`switchyard topics --kafka ${brokers}\` lists them)`;
 }
 

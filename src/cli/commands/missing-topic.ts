@@ -1,10 +1,10 @@
-import { closest } from '../../bridge/suggest.ts';
 import { isPattern, topicMatcher } from '../../core/topic.ts';
 import type { Transport } from '../../core/transport.ts';
 import { EmbeddedTransport } from '../../transports/embedded/index.ts';
 import { KafkaTransport } from '../../transports/kafka/index.ts';
 import { NatsTransport } from '../../transports/nats/index.ts';
 import { deadLetterTopicExists } from '../dead-letter-topic.ts';
+import { likelyTypo } from '../likely-typo.ts';
 import { listNatsStreams } from '../topics/nats.ts';
 
 /** Topic names listed in the message at most; `switchyard topics` shows the rest. */
@@ -35,9 +35,7 @@ export async function missingTopicProblem(bus: Transport, topic: string, where: 
   const matches = pattern ? topicMatcher(topic) : (name: string) => name === topic;
   if (existing?.some(matches)) return undefined;
   const what = pattern ? `no topic on ${where} matches "${topic}"` : `topic "${topic}" does not exist on ${where}`;
-  // closest() compares a few hundred names at most; a cluster may hold thousands, and a typo's
-  // match is about as long as the typo.
-  const near = pattern || existing === undefined ? undefined : closest(topic, existing.filter((name) => Math.abs(name.length - topic.length) <= topic.length / 3 + 1));
+  const near = pattern || existing === undefined ? undefined : likelyTypo(topic, existing);
   const shown =
     existing === undefined
       ? ''
