@@ -17,3 +17,17 @@ const SHORT: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t'
 export function printable(text: string): string {
   return text.replace(CONTROL, (c) => SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/** The characters {@link CONTROL} matches that JSON.stringify leaves as they are (it escapes only U+0000–U+001F). */
+const CONTROL_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `JSON.stringify(value, null, space)` with every control character escaped, for `--json` output
+ * that lands on a terminal as often as in a pipe. The same value: such characters only occur in
+ * JSON strings, where `\u009b` and the raw character mean the same.
+ */
+export function printableJson(value: unknown, space?: number): string {
+  const json = JSON.stringify(value, null, space) as string | undefined; // undefined for undefined, a function…
+  if (json === undefined) return String(value);
+  return json.replace(CONTROL_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

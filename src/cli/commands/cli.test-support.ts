@@ -35,34 +35,40 @@ export async function cleanUp(rabbits: readonly RabbitMQTransport[], natsTopic: 
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
 
-/** A `switchyard` process: what it printed once it exits, and a wait for a text on its stderr. */
+/** A `switchyard` process: what it printed once it exits, waits for a text on its stderr or stdout, and a way to signal it. */
 export interface CliProcess {
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
   stderrUntil(text: string): Promise<string>;
+  stdoutUntil(text: string): Promise<string>;
+  kill(signal: NodeJS.Signals): void;
 }
 
 /** Starts `switchyard ARGS` as its own process (the real CLI, through `src/cli/main.ts`). */
 export function spawnCli(args: readonly string[]): CliProcess {
   const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const waiters: Array<{ text: string; resolve: (stderr: string) => void }> = [];
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
+  const text = { stdout: '', stderr: '' };
+  const waiters: Array<{ stream: 'stdout' | 'stderr'; text: string; resolve: (seen: string) => void }> = [];
+  const onData = (stream: 'stdout' | 'stderr') => (c: Buffer) => {
+    text[stream] += c.toString();
     for (const w of waiters.splice(0)) {
-      if (stderr.includes(w.text)) w.resolve(stderr);
+      if (w.stream === stream && text[stream].includes(w.text)) w.resolve(text[stream]);
       else waiters.push(w);
     }
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  };
+  child.stdout.on('data', onData('stdout'));
+  child.stderr.on('data', onData('stderr'));
+  // 'close' rather than 'exit': it comes once the output has been read to its end.
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('close', (code) => resolve({ code, ...text })));
+  const until = (stream: 'stdout' | 'stderr', wanted: string): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      if (text[stream].includes(wanted)) return resolve(text[stream]);
+      waiters.push({ stream, text: wanted, resolve });
+      void done.then(() => reject(new Error(`switchyard exited before printing "${wanted}" on ${stream}: ${text.stderr}`)));
+    });
   return {
     done,
-    stderrUntil: (text) =>
-      new Promise<string>((resolve, reject) => {
-        if (stderr.includes(text)) return resolve(stderr);
-        waiters.push({ text, resolve });
-        void done.then(() => reject(new Error(`switchyard exited before printing "${text}": ${stderr}`)));
-      }),
+    stderrUntil: (wanted) => until('stderr', wanted),
+    stdoutUntil: (wanted) => until('stdout', wanted),
+    kill: (signal) => void child.kill(signal),
   };
 }

@@ -42,3 +42,10 @@ it('dlq replay --id of a topic with no dead-letter topic reports the ids not fou
   expect(stderr).toContain('not found in ordres.dlq: m-1');
   expect(await topics()).toEqual(['orders']);
 });
+
+it('dlq list --json of a topic with no dead-letter topic prints no words on stdout, which carries only JSON lines', async () => {
+  const { code, stdout, stderr } = await spawnCli(['dlq', 'list', 'ordres', '--dir', dir, '--json']).done;
+  expect(code, stderr).toBe(0);
+  expect(stdout).toBe('');
+  expect(stderr).toContain(`no dead letters: the embedded broker in ${dir} has no ordres.dlq`);
+});

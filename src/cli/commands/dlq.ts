@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
-import { listDeadLetters, replayDeadLetters, type DeadLetter } from '../../router/dlq.ts';
+import { listDeadLetters, type DeadLetter } from '../../router/dlq.ts';
 import { chosenBroker, describeBroker, ensureReachable, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 import { confirm } from '../confirm.ts';
+import { DEAD_LETTERS_PER_PASS, replayInPasses } from '../dead-letter-replay.ts';
 import { deadLetterTopicExists } from '../dead-letter-topic.ts';
-import { milliseconds } from '../option-parsers.ts';
-import { printable } from '../printable.ts';
+import { interruptOnSignals } from '../interrupt.ts';
+import { milliseconds, wholeNumber } from '../option-parsers.ts';
+import { printable, printableJson } from '../printable.ts';
 
 /** The dead-letter topic of `topic`: itself when it already ends in `.dlq`. */
 function dlqTopic(topic: string): string {
@@ -53,26 +55,31 @@ export function registerDlq(program: Command): void {
       .description('list the dead letters of <topic> (reads <topic>.dlq)')
       .argument('<topic>', 'the original topic, or the .dlq topic itself'),
   )
-    .option('--json', 'print JSON lines instead of a table')
+    .option('--json', 'print JSON lines instead of a table (notes go to stderr)')
     .option('--idle <ms>', 'stop reading after this long without a new message', milliseconds('--idle'), 500)
-    .action(async (topic: string, opts: BrokerOptions & { json?: boolean; idle: number }) => {
+    .option('-n, --limit <n>', 'most dead letters read (the oldest first)', wholeNumber('--limit'), DEAD_LETTERS_PER_PASS)
+    .action(async (topic: string, opts: BrokerOptions & { json?: boolean; idle: number; limit: number }) => {
       await ensureReachable(opts);
+      // With --json, stdout carries only JSON lines (a script pipes it into jq); words go to stderr.
+      const note = (text: string): void => (opts.json ? console.error(text) : console.log(text));
       const bus = transportFor(opts);
       try {
         if (!(await deadLetterTopicExists(bus, dlqTopic(topic)))) {
-          console.log(noSuchTopic(topic, opts));
+          note(noSuchTopic(topic, opts));
           return;
         }
-        const letters = await listDeadLetters(bus, dlqTopic(topic), { idleMs: opts.idle });
-        if (letters.length === 0) console.log(`no dead letters in ${dlqTopic(topic)}`);
+        const letters = await listDeadLetters(bus, dlqTopic(topic), { idleMs: opts.idle, limit: opts.limit });
+        if (letters.length === 0) note(`no dead letters in ${dlqTopic(topic)}`);
         for (const d of letters) {
           if (opts.json) {
             const { message, ...rest } = d;
-            console.log(JSON.stringify({ ...rest, attempts: attemptsOf(d), key: message.headers['x-original-key'] ?? '', headers: message.headers, bytes: message.payload.length }));
+            console.log(printableJson({ ...rest, attempts: attemptsOf(d), key: message.headers['x-original-key'] ?? '', headers: message.headers, bytes: message.payload.length }));
           } else {
             console.log(deadLetterText(d));
           }
         }
+        // Reading stops at the limit: the DLQ may hold more, which used to go unmentioned.
+        if (letters.length >= opts.limit) console.error(`listed the first ${letters.length} dead letters of ${dlqTopic(topic)}; there may be more (--limit to read more)`);
       } finally {
         await bus.close();
       }
@@ -99,29 +106,43 @@ export function registerDlq(program: Command): void {
         return;
       }
       const bus = transportFor(opts);
-      try {
-        if (!(await deadLetterTopicExists(bus, dlqTopic(topic)))) {
-          console.log(noSuchTopic(topic, opts));
-          if (opts.id) {
-            console.error(`not found in ${dlqTopic(topic)}: ${opts.id.join(', ')}`);
-            process.exitCode = 1;
-          }
-          return;
-        }
-        const skipped = new Map<string, string>();
-        const onSkip = (id: string, reason: string): void => void skipped.set(id, reason);
-        const replayed = await replayDeadLetters(bus, dlqTopic(topic), { idleMs: opts.idle, onSkip, ...(opts.id ? { ids: opts.id } : {}) });
-        for (const id of replayed) console.log(printable(`replayed ${id}`));
-        for (const [id, reason] of skipped) console.error(printable(`not replayed ${id}: ${reason}; it stays in ${dlqTopic(topic)}`));
-        const missing = (opts.id ?? []).filter((id) => !replayed.includes(id) && !skipped.has(id));
-        console.log(`${replayed.length} message(s) replayed from ${dlqTopic(topic)}${skipped.size > 0 ? `, ${skipped.size} not replayed` : ''}`);
-        if (skipped.size > 0) process.exitCode = 1;
-        if (missing.length > 0) {
-          console.error(`not found in ${dlqTopic(topic)}: ${missing.join(', ')}`);
+      const exists = await deadLetterTopicExists(bus, dlqTopic(topic)).finally(() => bus.close());
+      if (!exists) {
+        console.log(noSuchTopic(topic, opts));
+        if (opts.id) {
+          console.error(`not found in ${dlqTopic(topic)}: ${opts.id.join(', ')}`);
           process.exitCode = 1;
         }
+        return;
+      }
+      const printed = new Set<string>();
+      const report = (id: string): void => {
+        if (printed.has(id)) return;
+        printed.add(id);
+        console.log(printable(`replayed ${id}`));
+      };
+      // Ctrl-C lets the publishes under way finish and be acknowledged; the rest stays in the DLQ.
+      const interrupt = interruptOnSignals(`interrupted: finishing the replays under way; the other dead letters stay in ${dlqTopic(topic)}`);
+      let outcome: Awaited<ReturnType<typeof replayInPasses>>;
+      try {
+        outcome = await replayInPasses(() => transportFor(opts), dlqTopic(topic), { idleMs: opts.idle, signal: interrupt.signal, onReplayed: report, ...(opts.id ? { ids: opts.id } : {}) });
       } finally {
-        await bus.close();
+        interrupt.dispose();
+      }
+      const { replayed, skipped, interrupted } = outcome;
+      for (const id of replayed) report(id);
+      for (const [id, reason] of skipped) console.error(printable(`not replayed ${id}: ${reason}; it stays in ${dlqTopic(topic)}`));
+      console.log(`${replayed.length} message(s) replayed from ${dlqTopic(topic)}${skipped.size > 0 ? `, ${skipped.size} not replayed` : ''}${interrupted ? ' before the interruption' : ''}`);
+      if (interrupted) {
+        console.error(`interrupted: what was not replayed stays in ${dlqTopic(topic)}; run the command again to replay it`);
+        process.exitCode = interrupt.exitCode();
+        return;
+      }
+      const missing = (opts.id ?? []).filter((id) => !replayed.includes(id) && !skipped.has(id));
+      if (skipped.size > 0) process.exitCode = 1;
+      if (missing.length > 0) {
+        console.error(`not found in ${dlqTopic(topic)}: ${missing.join(', ')}`);
+        process.exitCode = 1;
       }
     });
 }

@@ -6,6 +6,7 @@ import { retrySaga } from '../../saga/retry-saga.ts';
 import { SAGA_STATUSES, type SagaRecord, type SagaStatus, type SagaStore } from '../../saga/saga-store.ts';
 import { wholeNumber } from '../option-parsers.ts';
 import { connectProblem } from '../broker-choice.ts';
+import { printable, printableJson } from '../printable.ts';
 
 interface StoreOptions {
   pg?: string;
@@ -71,21 +72,33 @@ async function withStore<T>(opts: StoreOptions, work: (store: SagaStore) => Prom
 
 const time = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * One saga on one line. Ids, names, owners and errors come from the application (an error often
+ * quotes the message that caused it): control characters are printed escaped, so they cannot act
+ * on the terminal or pass for another line.
+ */
 function line(r: SagaRecord): string {
   const owner = r.owner ? `  owner=${r.owner}` : '';
-  return `${r.id}  ${r.saga}  ${r.status}  step=${r.step}  v${r.version}  updated=${time(r.updatedAt)}${owner}`;
+  return printable(`${r.id}  ${r.saga}  ${r.status}  step=${r.step}  v${r.version}  updated=${time(r.updatedAt)}${owner}`);
+}
+
+/** `text` (an error with its stack, say) as lines under `label`: the first after it, the others indented below. */
+function block(indent: string, label: string, text: string): string[] {
+  const [first = '', ...rest] = text.split(/\r?\n/);
+  return [`${indent}${label}${printable(first)}`, ...rest.map((l) => `${indent}    ${printable(l)}`)];
 }
 
 function details(r: SagaRecord): string[] {
-  const out = [line(r), `  created ${time(r.createdAt)}`, `  input ${JSON.stringify(r.input)}`];
-  if (r.error) out.push(`  error ${r.error}`);
+  const out = [line(r), `  created ${time(r.createdAt)}`, `  input ${printableJson(r.input)}`];
+  if (r.error) out.push(...block('  ', 'error ', r.error));
   if (r.leaseUntil !== undefined) out.push(`  leased until ${time(r.leaseUntil)}`);
-  if (r.state !== undefined) out.push(`  state ${JSON.stringify(r.state)}`);
+  if (r.state !== undefined) out.push(`  state ${printableJson(r.state)}`);
   if (r.deadlineAt !== undefined) out.push(`  deadline ${time(r.deadlineAt)}`);
   out.push(`  history (${r.history.length}):`);
   for (const h of r.history) {
-    const extra = h.error ? `  ${h.error}` : h.output === undefined ? '' : `  → ${JSON.stringify(h.output)}`;
-    out.push(`    ${time(h.at)}  ${h.kind} ${h.index}:${h.step}  ${h.outcome}  (${h.attempts} ${h.attempts === 1 ? 'try' : 'tries'})${extra}`);
+    const head = printable(`${time(h.at)}  ${h.kind} ${h.index}:${h.step}  ${h.outcome}  (${h.attempts} ${h.attempts === 1 ? 'try' : 'tries'})`);
+    if (h.error) out.push(...block('    ', `${head}  `, h.error));
+    else out.push(`    ${head}${h.output === undefined ? '' : `  → ${printableJson(h.output)}`}`);
   }
   return out;
 }
@@ -113,7 +126,7 @@ export function registerSaga(program: Command): void {
       const records = await withStore(opts, (s) =>
         s.list({ limit: opts.limit, ...(opts.saga ? { saga: opts.saga } : {}), ...(opts.status ? { status: opts.status as SagaStatus[] } : {}) }),
       );
-      if (opts.json) console.log(JSON.stringify(records, null, 2));
+      if (opts.json) console.log(printableJson(records, 2));
       else if (records.length === 0) console.log('no sagas');
       else for (const r of records) console.log(line(r));
     });
@@ -122,14 +135,14 @@ export function registerSaga(program: Command): void {
     .description('show one saga instance with its step history')
     .action(async (id: string, opts: StoreOptions & { json?: boolean }) => {
       const record = await withStore(opts, (s) => s.get(id));
-      if (!record) throw new ConfigError(`no saga with id ${JSON.stringify(id)}`);
-      console.log(opts.json ? JSON.stringify(record, null, 2) : details(record).join('\n'));
+      if (!record) throw new ConfigError(`no saga with id ${printableJson(id)}`);
+      console.log(opts.json ? printableJson(record, 2) : details(record).join('\n'));
     });
 
   store(saga.command('retry <id>'))
     .description('put a compensation_failed saga back to compensating; a running orchestrator resumes it')
     .action(async (id: string, opts: StoreOptions & { json?: boolean }) => {
       const record = await withStore(opts, (s) => retrySaga(s, id));
-      console.log(opts.json ? JSON.stringify(record, null, 2) : `${id}: compensating again from step ${record.step}; an orchestrator running "${record.saga}" will resume it`);
+      console.log(opts.json ? printableJson(record, 2) : printable(`${id}: compensating again from step ${record.step}; an orchestrator running "${record.saga}" will resume it`));
     });
 }

@@ -41,3 +41,13 @@ it('dlq list prints a dead letter\'s headers and error with their control charac
   expect(stdout).not.toMatch(controls);
   expect(stdout).toBe(['d-1  2026-01-02T03:04:05.000Z  attempts=1  handler=bill\\u001b[8m  orders', `    DecodeError: ok\\u001b[2J\\u001b]0;owned\\u0007\\rfake line`, '    2026-01-01T00:00:00.000Z orders id=forged \\u009b31m\\u202eevil', ''].join('\n'));
 });
+
+it('dlq list --json escapes the control characters JSON.stringify leaves as they are (C1, bidirectional overrides), keeping the same value', async () => {
+  const { code, stdout, stderr } = await spawnCli(['dlq', 'list', 'orders', '--dir', dir, '--idle', '200', '--json']).done;
+  expect(code, stderr).toBe(0);
+  expect(stdout).not.toMatch(controls);
+  expect(stdout).toContain('forged \\u009b31m\\u202eevil');
+  const letter = JSON.parse(stdout) as { handler: string; error: string };
+  expect(letter.handler).toBe('bill\u001b[8m');
+  expect(letter.error).toBe(`DecodeError: ${hostile}`);
+});
