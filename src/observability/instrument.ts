@@ -54,6 +54,7 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
   const set = options.registry === false ? undefined : metricSet(options.registry ?? defaultRegistry);
   const tracer = options.tracer ?? defaultTracer();
   const propagator = options.propagator ?? w3cTraceContext;
+  const fields = propagator.fields();
   const series = new Map<string, PublishSeries>();
   const name = transport.name;
   const system = messagingSystem(name);
@@ -99,7 +100,7 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
       // trace; the others continue the active one. One PRODUCER span per distinct parent.
       const w3c = propagator === w3cTraceContext;
       const carriedBy = (m: OutgoingMessage | undefined): string | undefined =>
-        m?.headers ? (w3c ? m.headers[TRACEPARENT_HEADER] : carriedKey(propagator.fields(), m.headers)) : undefined;
+        m?.headers ? (w3c ? m.headers[TRACEPARENT_HEADER] : carriedKey(fields, m.headers)) : undefined;
       // Usually no message carries trace context: then they are one group, with no list of members.
       const groups = new Map<string | undefined, number[] | undefined>();
       if (list.every((m) => carriedBy(m) === undefined)) groups.set(undefined, undefined);
@@ -127,6 +128,9 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
             const m = list[i]!;
             if (typeof m !== 'object' || m === null) continue; // the transport reports bad input
             const headers = { ...m.headers };
+            // What the message carried is replaced, not merged: a tracestate left from an invalid
+            // traceparent (a new trace starts) or carried alone would describe another trace.
+            for (const f of fields) if (headers[f] !== undefined) delete headers[f];
             propagator.inject(spanContext, headers, headerSetter);
             out ??= [...list];
             out[i] = { ...m, headers };

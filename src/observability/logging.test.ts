@@ -41,6 +41,19 @@ describe('logging', () => {
     expect(fields).toMatchObject({ tokenCount: 3, payloadSize: 12 });
   });
 
+  it('safeFields masks credential query parameters even in text without a URL password, and shows dates as dates', () => {
+    const fields = safeFields({ error: 'connect failed: postgres://db/app?sslmode=require&password=hunter2', at: new Date(0), never: new Date(Number.NaN) });
+    expect(fields).toEqual({ error: 'connect failed: postgres://db/app?sslmode=require&password=***', at: '1970-01-01T00:00:00.000Z', never: 'Invalid Date' });
+  });
+
+  it('pinoLogger masks passwords in the message text too, unless redact: false', () => {
+    const { lines, stream } = capture();
+    pinoLogger(pino({ level: 'debug' }, stream)).warn('closing transport "rabbitmq" failed: amqp://app:s3cret@rabbit:5672/ and pg ?password=hunter2');
+    expect(lines[0]!.msg).toBe('closing transport "rabbitmq" failed: amqp://app:***@rabbit:5672/ and pg ?password=***');
+    pinoLogger(pino({ level: 'debug' }, stream), { redact: false }).info('raw amqp://app:s3cret@rabbit');
+    expect(lines[1]!.msg).toBe('raw amqp://app:s3cret@rabbit');
+  });
+
   it('safeFields shows byte arrays by size and errors by name and message', () => {
     expect(safeFields({ bytes: new Uint8Array(3), error: new TypeError('x') })).toEqual({ bytes: '[3 bytes]', error: { name: 'TypeError', message: 'x' } });
   });

@@ -26,9 +26,16 @@ export interface PinoLoggerOptions {
 const normalize = (name: string): string => name.toLowerCase().replace(/[-_]/g, '');
 
 /**
+ * `text` with passwords in URLs (`amqp://user:secret@host`) and credential query parameters
+ * (`?password=…`, as pg takes them) masked. The `includes` tests spare most strings the regexes.
+ */
+const maskSecrets = (text: string): string => (text.includes('@') || text.includes('=') ? maskUrlPasswords(text) : text);
+
+/**
  * Makes fields safe to log: values of credential and payload fields become `[redacted]`, passwords
- * in URLs (`amqp://user:secret@host`) become `***`, byte arrays show only their size. Nested
- * objects are cleaned to a depth of 4.
+ * in URLs (`amqp://user:secret@host`) and credential query parameters (`?password=…`) become
+ * `***`, byte arrays show only their size, dates their ISO form. Nested objects are cleaned to a
+ * depth of 4.
  *
  * @example
  * ```ts
@@ -43,8 +50,10 @@ export function safeFields(fields: Record<string, unknown>, redact: readonly str
     return names.some((n) => k.endsWith(n));
   };
   const clean = (value: unknown, depth: number): unknown => {
-    if (typeof value === 'string') return value.includes('@') ? maskUrlPasswords(value) : value;
+    if (typeof value === 'string') return maskSecrets(value);
     if (value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
+    // Its fields are not its value: Object.entries() would make it {}.
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
     if (value instanceof Error) return { name: value.name, message: clean(value.message, depth) };
     if (typeof value !== 'object' || value === null) return value;
     if (depth >= 4) return '[object]';
@@ -58,7 +67,8 @@ export function safeFields(fields: Record<string, unknown>, redact: readonly str
 
 /**
  * Adapts a pino logger to Switchyard's `Logger` (for `new Router({ logger })`, `lagMonitor`,
- * `alertRules`). Fields go to pino as structured data, cleaned by `safeFields()`: credentials and
+ * `alertRules`). Fields go to pino as structured data, cleaned by `safeFields()`, and the message
+ * text gets the same masking of URL passwords and credential query parameters: credentials and
  * payloads are never logged unless `redact: false`.
  *
  * @example
@@ -70,11 +80,13 @@ export function safeFields(fields: Record<string, unknown>, redact: readonly str
 export function pinoLogger(pino: PinoLike, options: PinoLoggerOptions = {}): Logger {
   const redact = options.redact === false ? undefined : [...REDACTED_FIELDS, ...(options.redact ?? [])];
   const prepare = (fields: Record<string, unknown> | undefined): object => (fields === undefined ? {} : redact ? safeFields(fields, redact) : fields);
+  // Messages are built from error texts too (`closing transport "x" failed: …`), not fields alone.
+  const text = (message: string): string => (redact ? maskSecrets(message) : message);
   return {
-    debug: (message, fields) => pino.debug(prepare(fields), message),
-    info: (message, fields) => pino.info(prepare(fields), message),
-    warn: (message, fields) => pino.warn(prepare(fields), message),
-    error: (message, fields) => pino.error(prepare(fields), message),
+    debug: (message, fields) => pino.debug(prepare(fields), text(message)),
+    info: (message, fields) => pino.info(prepare(fields), text(message)),
+    warn: (message, fields) => pino.warn(prepare(fields), text(message)),
+    error: (message, fields) => pino.error(prepare(fields), text(message)),
   };
 }
 

@@ -139,7 +139,9 @@ export interface LagFigure {
  */
 export class MetricSet {
   readonly registry: Registry;
-  readonly bounds: readonly number[];
+  #bounds: readonly number[];
+  /** Whether `bounds` were asked for (`metrics({ buckets })`) rather than the defaults. */
+  #boundsChosen: boolean;
   readonly consume: ConsumeSeries[] = [];
   readonly publish: PublishSeries[] = [];
   readonly lag = new Map<string, LagFigure>();
@@ -150,9 +152,10 @@ export class MetricSet {
   /** Publish series track keys (for skew alerts) once an alert rule asked for it. */
   trackKeys = false;
 
-  constructor(registry: Registry, bounds: readonly number[] = DEFAULT_BUCKETS) {
+  constructor(registry: Registry, bounds?: readonly number[]) {
     this.registry = registry;
-    this.bounds = bounds;
+    this.#bounds = bounds ?? DEFAULT_BUCKETS;
+    this.#boundsChosen = bounds !== undefined;
     // The collect callbacks run with `this` bound to the prom-client metric: capture our collections.
     const { consume, publish, lag, circuits } = this;
     const flushCounter = <S extends { reported: Record<string, number>; labels: Record<string, string> }>(
@@ -196,10 +199,10 @@ export class MetricSet {
     consumeCounter(METRIC_NAMES.failed, 'Deliveries that failed and go back to the transport for redelivery.', 'failed');
     consumeCounter(METRIC_NAMES.retried, 'In-process retries of a failed attempt.', 'retried');
     consumeCounter(METRIC_NAMES.deadLettered, 'Messages sent to a dead-letter topic.', 'deadLettered');
-    new SeriesHistogram(METRIC_NAMES.handlerDuration, 'Time in the handler and its inner middleware, in seconds.', bounds, registry, function* () {
+    new SeriesHistogram(METRIC_NAMES.handlerDuration, 'Time in the handler and its inner middleware, in seconds.', this.#bounds, registry, function* () {
       for (const s of consume) yield { labels: s.labels, buckets: s.duration };
     });
-    new SeriesHistogram(METRIC_NAMES.endToEndLatency, 'Time from the message timestamp (publish) to handled, in seconds.', bounds, registry, function* () {
+    new SeriesHistogram(METRIC_NAMES.endToEndLatency, 'Time from the message timestamp (publish) to handled, in seconds.', this.#bounds, registry, function* () {
       for (const s of consume) if (s.latency.count > 0) yield { labels: s.labels, buckets: s.latency };
     });
     new Gauge({
@@ -243,12 +246,38 @@ export class MetricSet {
     this.alerts = new Counter({ name: METRIC_NAMES.alerts, help: 'Alerts raised and cleared, by event type and rule.', labelNames: ['type', 'rule'], registers: [registry] });
   }
 
+  /** The histogram bucket bounds, in seconds. */
+  get bounds(): readonly number[] {
+    return this.#bounds;
+  }
+
+  /**
+   * Takes `buckets` as the histogram bounds, for a set that something without buckets
+   * (`instrument()`, `lagMonitor()`) registered first: until a histogram series exists nothing has
+   * been observed against the defaults. Throws a ConfigError when other bounds were asked for or
+   * are in use already, rather than silently keep them.
+   */
+  useBuckets(buckets: readonly number[]): void {
+    if (sameBounds(buckets, this.#bounds)) {
+      this.#boundsChosen = true;
+      return;
+    }
+    if (this.#boundsChosen || this.consume.length > 0) {
+      const why = this.#boundsChosen ? 'were chosen already' : 'are in use already';
+      throw new ConfigError(
+        `buckets ${JSON.stringify(buckets)}: this registry's histogram buckets ${why} (${JSON.stringify(this.#bounds)}); pass the same buckets to every metrics() of a registry, or use another registry`,
+      );
+    }
+    this.#bounds = buckets;
+    this.#boundsChosen = true;
+  }
+
   /** The series of one handler on one topic (created on first use). */
   consumeSeries(transport: string, topic: string, group: string, handler: string): ConsumeSeries {
     const id = `${transport}\u0000${topic}\u0000${group}\u0000${handler}`;
     let s = this.#consumeIndex.get(id);
     if (!s) {
-      s = new ConsumeSeries({ transport, topic, group, handler }, this.bounds);
+      s = new ConsumeSeries({ transport, topic, group, handler }, this.#bounds);
       this.#consumeIndex.set(id, s);
       this.consume.push(s);
     }
@@ -275,9 +304,12 @@ export class MetricSet {
 const sets = new WeakMap<Registry, MetricSet>();
 
 /**
- * The Switchyard metrics of `registry`, registering them on first use. Throws a ConfigError when
- * a metric of the same name was registered there by something else. `metrics()`, `instrument()`,
- * `lagMonitor()`, `alertRules()` and `observeCircuit()` call it; call it yourself to read figures.
+ * The Switchyard metrics of `registry`, registering them on first use (and again after
+ * `registry.clear()`; what was created before the clear keeps counting into the cleared set).
+ * Throws a ConfigError when a metric of the same name was registered there by something else, or
+ * when `buckets` differ from those the registry's histograms already use or were given. `metrics()`,
+ * `instrument()`, `lagMonitor()`, `alertRules()` and `observeCircuit()` call it; call it yourself
+ * to read figures.
  *
  * @example
  * ```ts
@@ -286,13 +318,18 @@ const sets = new WeakMap<Registry, MetricSet>();
  * ```
  */
 export function metricSet(registry: Registry, buckets?: readonly number[]): MetricSet {
-  let set = sets.get(registry);
-  if (set) return set;
-  const taken = Object.values(METRIC_NAMES).filter((name) => registry.getSingleMetric(name) !== undefined);
-  ConfigError.throwIfAny(taken.map((name) => `metric "${name}" is already registered on this registry by something other than Switchyard's metrics; use another registry`));
   if (buckets !== undefined && (buckets.length === 0 || buckets.some((b, i) => !(b > 0) || (i > 0 && b <= buckets[i - 1]!)))) {
     throw new ConfigError(`buckets must be increasing positive numbers of seconds, got ${JSON.stringify(buckets)}`);
   }
+  let set = sets.get(registry);
+  // After `registry.clear()` (common between tests) the cached set's metrics are gone from the
+  // registry: register a new set rather than count into metrics nobody can scrape.
+  if (set && registry.getSingleMetric(METRIC_NAMES.alerts) === set.alerts) {
+    if (buckets !== undefined) set.useBuckets(buckets);
+    return set;
+  }
+  const taken = Object.values(METRIC_NAMES).filter((name) => registry.getSingleMetric(name) !== undefined);
+  ConfigError.throwIfAny(taken.map((name) => `metric "${name}" is already registered on this registry by something other than Switchyard's metrics; use another registry`));
   set = new MetricSet(registry, buckets);
   sets.set(registry, set);
   return set;
@@ -312,4 +349,8 @@ export function topicLabelOf(ask: () => unknown, topic: string): { label: string
   }
   if (typeof label === 'string') return { label };
   return { label: topic, problem: label instanceof Error ? `threw ${label.message}` : `returned ${typeof label}` };
+}
+
+function sameBounds(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -22,7 +22,8 @@ export function metricsHandler(options: MetricsHandlerOptions = {}): HttpHandler
   const registry = options.registry ?? defaultRegistry;
   return function metricsHandler(req, res) {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      send(res, 405, 'text/plain; charset=utf-8', 'metrics: use GET\n');
+      // HTTP requires a 405 to say which methods are allowed.
+      send(res, 405, 'text/plain; charset=utf-8', 'metrics: use GET\n', { allow: 'GET, HEAD' });
       return;
     }
     registry.metrics().then(

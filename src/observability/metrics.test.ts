@@ -52,7 +52,9 @@ describe('metrics', () => {
     expect(valueOf(await scrape(http.url('/metrics')), METRIC_NAMES.consumed, { handler: 'h' })).toBe(3);
     s.consumed += 2;
     expect(valueOf(await scrape(http.url('/metrics')), METRIC_NAMES.consumed, { handler: 'h' })).toBe(5);
-    expect((await fetch(http.url('/metrics'), { method: 'POST' })).status).toBe(405);
+    const post = await fetch(http.url('/metrics'), { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
   });
 
   it('counts a delivery that failed and came back from the transport as failed, then acked', async () => {
@@ -192,5 +194,55 @@ describe('metrics', () => {
     expect(() => metricSet(taken)).toThrow(/switchyard_messages_consumed_total" is already registered/);
     const ours = new Registry();
     expect(metricSet(ours)).toBe(metricSet(ours));
+  });
+
+  it('uses the buckets metrics() asks for when instrument() registered the metrics first, and refuses other buckets later', async () => {
+    const registry = new Registry();
+    const bus = instrument(memory(), { registry }); // registers the set with the default buckets
+    const topic = topicName('buckets');
+    const done = new Inbox();
+    const router = new Router({ logger: quiet, closeTransports: false });
+    router.use(metrics({ registry, buckets: [0.5, 120], timeEvery: 1 }));
+    router.handle('slow-buckets', { from: bus, topic, group: 'g' }, async (msg) => done.push({ ...msg, payload: msg.bytes }));
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    await bus.publish(topic, { payload: new Uint8Array(1) });
+    await done.untilCount(1, 10_000);
+    await router.stop();
+    const les = parseProm(await registry.metrics())
+      .filter((s) => s.name === `${METRIC_NAMES.handlerDuration}_bucket` && s.labels.handler === 'slow-buckets')
+      .map((s) => s.labels.le);
+    expect(les).toEqual(['0.5', '120', '+Inf']);
+    expect(() => metrics({ registry, buckets: [0.5, 120] })).not.toThrow();
+    expect(() => metrics({ registry, buckets: [1, 2] })).toThrow(/histogram buckets were chosen already \(\[0\.5,120\]\); pass the same buckets/);
+    const inUse = new Registry();
+    metricSet(inUse).consumeSeries('memory', 't', 'g', 'h');
+    expect(() => metrics({ registry: inUse, buckets: [1, 2] })).toThrow(/histogram buckets are in use already/);
+  });
+
+  it('registers its metrics again after registry.clear()', async () => {
+    const registry = new Registry();
+    const before = metricSet(registry);
+    registry.clear(); // as tests sharing prom-client's global register do between cases
+    const bus = memory();
+    const topic = topicName('cleared');
+    const done = new Inbox();
+    const router = new Router({ logger: quiet, closeTransports: false });
+    router.use(metrics({ registry }));
+    router.handle('after-clear', { from: bus, topic, group: 'g' }, async (msg) => done.push({ ...msg, payload: msg.bytes }));
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    await bus.publish(topic, { payload: new Uint8Array(1) });
+    await done.untilCount(1, 10_000);
+    await router.stop();
+    expect(valueOf(parseProm(await registry.metrics()), METRIC_NAMES.acked, { handler: 'after-clear' })).toBe(1);
+    expect(metricSet(registry)).not.toBe(before);
+    expect(metricSet(registry)).toBe(metricSet(registry));
   });
 });

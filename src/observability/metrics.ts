@@ -33,7 +33,10 @@ interface Tracked {
 export interface MetricsOptions {
   /** The prom-client registry to register on. Default: prom-client's global `register`. */
   registry?: Registry;
-  /** Histogram buckets in seconds (for the first use of a registry). Default 1 ms … 60 s. */
+  /**
+   * Histogram buckets in seconds. Default 1 ms … 60 s. One set per registry: every `metrics()` of a
+   * registry must pass the same (or none); `instrument()` and the lag monitor may come first.
+   */
   buckets?: readonly number[];
   /**
    * Which deliveries the duration and latency histograms time, per handler and topic: one in this

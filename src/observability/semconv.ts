@@ -5,6 +5,8 @@ export const ATTR_MESSAGING_SYSTEM = 'messaging.system';
 export const ATTR_MESSAGING_OPERATION_TYPE = 'messaging.operation.type';
 export const ATTR_MESSAGING_OPERATION_NAME = 'messaging.operation.name';
 export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name';
+/** The pattern a destination matched (`tenant.*.orders`): the low-cardinality name spans are named after. */
+export const ATTR_MESSAGING_DESTINATION_TEMPLATE = 'messaging.destination.template';
 export const ATTR_MESSAGING_DESTINATION_SUBSCRIPTION_NAME = 'messaging.destination.subscription.name';
 export const ATTR_MESSAGING_DESTINATION_PARTITION_ID = 'messaging.destination.partition.id';
 export const ATTR_MESSAGING_CONSUMER_GROUP_NAME = 'messaging.consumer.group.name';

@@ -113,6 +113,46 @@ describe('tracing', () => {
     expect(secondTry!.attributes['switchyard.attempt']).toBe(2);
   });
 
+  it('names the span of a pattern route after the pattern (low cardinality), with the topic as destination', async () => {
+    const { exporter, provider } = sdk();
+    const tracer = provider.getTracer('test');
+    const bus = memory();
+    const base = topicName('tenant');
+    const handled = new Inbox();
+    const router = new Router({ logger: quiet, closeTransports: false });
+    router.use(tracing({ tracer }));
+    router.handle('tenants', { from: bus, topic: `${base}.*`, group: 'g' }, async (msg) => void handled.push(msg));
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    await bus.publish(`${base}.t1`, { payload: new Uint8Array([1]) });
+    await bus.publish(`${base}.t2`, { payload: new Uint8Array([2]) });
+    await handled.untilCount(2, 10_000);
+    await router.stop();
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.name)).toEqual([`process ${base}.*`, `process ${base}.*`]);
+    expect(spans.map((s) => s.attributes['messaging.destination.name'])).toEqual([`${base}.t1`, `${base}.t2`]);
+    expect(spans[0]!.attributes['messaging.destination.template']).toBe(`${base}.*`);
+  });
+
+  it('starts a new trace for a message whose traceparent is invalid, and drops the tracestate that came with it', async () => {
+    const { exporter, provider } = sdk();
+    const tracer = provider.getTracer('test');
+    const bus = instrument(memory(), { registry: false, tracer });
+    const topic = topicName('foreign');
+    const out = new Inbox();
+    await bus.subscribe(topic, { group: 'watch' }, async (m) => out.push(m));
+    cleanups.push(() => bus.close());
+    await bus.publish(topic, { payload: new Uint8Array([1]), headers: { traceparent: '00-not-a-valid-traceparent-01', tracestate: 'foreign=1' } });
+    await out.untilCount(1, 10_000);
+    const [send] = exporter.getFinishedSpans();
+    expect(send!.parentSpanContext).toBeUndefined();
+    expect(out.messages[0]!.headers.traceparent).toBe(`00-${send!.spanContext().traceId}-${send!.spanContext().spanId}-01`);
+    expect(out.messages[0]!.headers.tracestate).toBeUndefined();
+  });
+
   it('without an SDK, passes an incoming traceparent on unchanged and adds nothing to messages that had none', async () => {
     const bus = instrument(memory(), { registry: false });
     const topic = topicName('no-sdk');

@@ -8,6 +8,7 @@ import {
   ATTR_MESSAGING_DESTINATION_NAME,
   ATTR_MESSAGING_DESTINATION_PARTITION_ID,
   ATTR_MESSAGING_DESTINATION_SUBSCRIPTION_NAME,
+  ATTR_MESSAGING_DESTINATION_TEMPLATE,
   ATTR_MESSAGING_MESSAGE_BODY_SIZE,
   ATTR_MESSAGING_MESSAGE_ID,
   ATTR_MESSAGING_OPERATION_NAME,
@@ -46,7 +47,8 @@ export function noSdkRegistered(): boolean {
 
 /**
  * Router middleware that runs each delivery in a CONSUMER span `process <topic>` (OpenTelemetry
- * messaging conventions), a child of the trace context the message carries in its headers, and
+ * messaging conventions; `process <pattern>` for a pattern route, with the pattern in
+ * `messaging.destination.template`), a child of the trace context the message carries in its headers, and
  * puts the span's context into `ctx.outgoingHeaders`, so what the handler publishes with
  * `ctx.publish()` continues the trace on any transport. Messages queued by `ctx.publish()` are
  * sent inside the span. The span records a failed attempt's error.
@@ -74,7 +76,9 @@ export function tracing(options: TracingOptions = {}): Middleware {
     const carries = !w3c || msg.headers[TRACEPARENT_HEADER] !== undefined;
     const active = context.active();
     const parent = carries ? propagator.extract(active, msg.headers, headerGetter) : active;
-    const span = tracer.startSpan(`process ${msg.topic}`, { kind: SpanKind.CONSUMER }, parent);
+    // Named after the route: for a pattern (`tenant.*`) one name, not one per matching topic, as
+    // span names must have low cardinality; the topic is in messaging.destination.name.
+    const span = tracer.startSpan(`process ${ctx.route}`, { kind: SpanKind.CONSUMER }, parent);
     if (!span.isRecording()) {
       if (carries) propagator.inject(trace.setSpan(parent, span), ctx.outgoingHeaders, headerSetter);
       return next();
@@ -91,6 +95,7 @@ export function tracing(options: TracingOptions = {}): Middleware {
       [ATTR_SWITCHYARD_HANDLER]: ctx.handler,
       [ATTR_SWITCHYARD_ATTEMPT]: msg.attempt,
       ...(msg.partition !== undefined ? { [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(msg.partition) } : {}),
+      ...(ctx.route !== msg.topic ? { [ATTR_MESSAGING_DESTINATION_TEMPLATE]: ctx.route } : {}),
     });
     const spanContext = trace.setSpan(parent, span);
     propagator.inject(spanContext, ctx.outgoingHeaders, headerSetter);
