@@ -6,6 +6,7 @@ import { deferred } from '../../internal/deferred.ts';
 import type { KeyedEntry } from '../../internal/keyed-queue.ts';
 import { drainWithin, waitAtMost } from '../../internal/with-timeout.ts';
 import { Dispatcher, type KeyHold } from './dispatcher.ts';
+import { ADVISORY_QUEUE, advisorySubject, parseAdvisory, type GaveUp } from './max-deliveries.ts';
 import { fromJetStream, parseAckSubject, type DeliveryInfo } from './mapping.ts';
 import { redeliveryDelay, type ResolvedNatsOptions } from './options.ts';
 import type { StatusEmitter } from './status.ts';
@@ -61,6 +62,11 @@ export interface JetStreamSubscriptionContext {
    * `restoreConsumer`); resolves to where it started, or undefined when it still existed.
    */
   restore(resumeAt: number): Promise<number | undefined>;
+  /**
+   * Reports a message that reached `maxDeliver` (see max-deliveries.ts); `message` undefined: read
+   * it back from the stream. Resolves to false when it could not be dead-lettered; never rejects.
+   */
+  gaveUp(g: Pick<GaveUp, 'streamSequence' | 'deliveries' | 'message' | 'reason'>): Promise<boolean>;
 }
 
 /**
@@ -90,6 +96,10 @@ export class JetStreamSubscription implements Subscription {
   readonly #prefetch: number;
   readonly #inbox = createInbox();
   #sub: NatsSub | undefined;
+  /** The group's MAX_DELIVERIES advisories (with `maxDeliver` set). */
+  #advisories: NatsSub | undefined;
+  /** Reports of messages that reached `maxDeliver` under way from advisories: close() waits for them. */
+  readonly #reporting = new Set<Promise<unknown>>();
   /** The outstanding pull request: messages it may still bring, and when it is given up. */
   #request: { remaining: number; expires: NodeJS.Timeout } | undefined;
   #timers: NodeJS.Timeout[] = [];
@@ -155,6 +165,12 @@ export class JetStreamSubscription implements Subscription {
   async start(): Promise<void> {
     const nc = this.#ctx.nc;
     this.#sub = nc.subscribe(this.#inbox, { callback: (error, msg) => (error ? undefined : this.#receive(msg)) });
+    if (this.#ctx.options.consumers.maxDeliver > 0) {
+      this.#advisories = nc.subscribe(advisorySubject(this.stream, this.consumerName), {
+        queue: ADVISORY_QUEUE,
+        callback: (error, msg) => (error ? undefined : this.#advisory(msg.data)),
+      });
+    }
     const keepAlive = setInterval(() => {
       for (const entry of this.#dispatcher.entries()) this.#send(entry.reply, WORKING);
     }, keepAliveEvery(this.#ctx.options.consumers));
@@ -172,9 +188,22 @@ export class JetStreamSubscription implements Subscription {
         this.#offline = false;
         this.#endRequest();
       }
-    });
+    }, true);
     await nc.flush();
     this.#pull();
+  }
+
+  /**
+   * The server gave up on a message without a failure here: its deliveries ran out while members
+   * held it (crashed, cut off, or slower than the ack wait). Reported from here, the one member of
+   * the group the advisory went to.
+   */
+  #advisory(data: Uint8Array): void {
+    const a = parseAdvisory(data);
+    if (!a) return;
+    const reason = `delivered ${a.deliveries} times without being acknowledged: a member holding it stopped, lost its connection, or ran its handler longer than the ack wait`;
+    const p = this.#ctx.gaveUp({ ...a, message: undefined, reason }).finally(() => this.#reporting.delete(p));
+    this.#reporting.add(p);
   }
 
   #send(subject: string, data: Uint8Array): void {
@@ -301,12 +330,26 @@ export class JetStreamSubscription implements Subscription {
   async #run(entry: Entry): Promise<KeyHold> {
     const message = { ...entry.message, attempt: entry.info.deliveryCount + entry.retries };
     let ok = true;
+    let failure: unknown;
     try {
       await this.#handler(message, { signal: this.#abort.signal });
-    } catch {
+    } catch (error) {
       ok = false;
+      failure = error;
     }
     if (this.#abandoned) return 0;
+    const maxDeliver = this.#ctx.options.consumers.maxDeliver;
+    if (!ok && maxDeliver > 0 && message.attempt >= maxDeliver) {
+      // The last attempt failed: JetStream would drop it from the group's work without a word. Say
+      // so (and dead-letter it) while the error is known, then terminate it as the server would.
+      const reason = `its handler failed: ${(failure as Error)?.message ?? String(failure)}`;
+      const reported = await this.#ctx.gaveUp({ streamSequence: entry.seq, deliveries: message.attempt, message, reason });
+      if (this.#abandoned) return 0;
+      this.#bySeq.delete(entry.seq);
+      // Not dead-lettered (its publish failed): left to the server, whose advisory brings it back for another try.
+      this.#send(entry.reply, reported ? TERM : NAK);
+      return 0;
+    }
     if (ok) {
       this.#bySeq.delete(entry.seq);
       this.#send(entry.reply, ACK);
@@ -328,8 +371,8 @@ export class JetStreamSubscription implements Subscription {
    * not fetched yet. Kept here, the message never leaves the window: it stays ack-pending on the
    * server (so `max_ack_pending` accounts for it), is kept alive with `+WPI` like every held
    * message, goes back into its key's line ahead of the later ones, and its key stays busy for the
-   * delay. `attempt` counts these runs on top of the delivery count; `maxDeliver` is honoured by
-   * terminating the message (`+TERM`, what the server does once a message reaches `max_deliver`).
+   * delay. `attempt` counts these runs on top of the delivery count; `#run` honours `maxDeliver`
+   * before this is called, reporting the message and terminating it (`+TERM`).
    */
   #failed(entry: Entry, attempt: number): KeyHold {
     const consumers = this.#ctx.options.consumers;
@@ -337,11 +380,6 @@ export class JetStreamSubscription implements Subscription {
     if (entry.key === '') {
       this.#bySeq.delete(entry.seq);
       this.#send(entry.reply, delay > 0 ? new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: nanos(delay) })}`) : NAK);
-      return 0;
-    }
-    if (consumers.maxDeliver > 0 && attempt >= consumers.maxDeliver) {
-      this.#bySeq.delete(entry.seq);
-      this.#send(entry.reply, TERM);
       return 0;
     }
     // A new entry: the Dispatcher forgets the settled one once this returns.
@@ -382,6 +420,7 @@ export class JetStreamSubscription implements Subscription {
     this.#stopping = true;
     this.#ctx.onClose(this);
     this.#offStatus?.();
+    if (this.#advisories && !this.#ctx.nc.isClosed()) this.#advisories.unsubscribe(); // another member takes them from now on
     this.#dispatcher.stop();
     const nc = this.#ctx.nc;
     // Let the open pull request end (filled, or expired within PULL_EXPIRES_MS), then drain the
@@ -406,6 +445,7 @@ export class JetStreamSubscription implements Subscription {
       this.#handBack([...this.#bySeq.values()].sort((a, b) => a.seq - b.seq));
       this.#report(`close() gave up after ${drainTimeoutMs} ms on ${running} running handler(s); their messages go back to the group`);
     }
+    await Promise.all(this.#reporting);
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#pullTimer);
     if (!nc.isClosed()) await waitAtMost(nc.flush(), 5_000); // acks are on the wire (unless the link is down)

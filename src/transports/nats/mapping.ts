@@ -390,6 +390,21 @@ export function fromJetStream(m: Msg, info: DeliveryInfo): Message {
   };
 }
 
+/** A message read from a stream by sequence (the stream's get-message API) → the Message its handler saw, delivery count aside. */
+export function fromStored(m: { subject: string; seq: number; header: MsgHdrs; data: Uint8Array; time: Date }, stream: string, attempt: number): Message {
+  const f = fromWireHeaders(m.subject, linesOf(m.header));
+  return {
+    topic: m.subject,
+    id: f.id ?? `${stream}:${m.seq}`,
+    key: f.key ?? '',
+    payload: m.data,
+    headers: f.headers,
+    timestamp: f.timestamp ?? m.time.getTime(),
+    attempt,
+    offset: String(m.seq),
+  };
+}
+
 /** A core NATS message → the Message a handler sees (always attempt 1: core mode never redelivers). */
 export function fromCoreMsg(m: Msg, receivedAt?: number): Message {
   const f = fromWireHeaders(m.subject, wireLinesOf(m));

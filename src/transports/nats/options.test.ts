@@ -33,6 +33,12 @@ describe('NATS options', () => {
     expect(problems.join('\n')).toMatch(/backoffMs needs consumers.maxDeliver/);
   });
 
+  it('refuses a consumers.deadLetterTopic that is not a function, saying what it takes', () => {
+    expect(problemsOf({ consumers: { deadLetterTopic: 'orders.dlq' as never } })).toEqual([
+      'consumers.deadLetterTopic must be a function (message) => topic, e.g. (m) => `${m.topic}.dlq`',
+    ]);
+  });
+
   it('never shows a server string that may hold credentials, and takes none without a scheme', () => {
     const problems = problemsOf({ servers: ['app:S3cretPass@127.0.0.1:4222', 'nats//app:S3cretPass@127.0.0.1:4222', 'TopSecretToken123@127.0.0.1:4999', 'nats-1:4222x'] });
     expect(problems).toEqual([

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../core/errors.ts';
+import type { Message } from '../../core/message.ts';
 import { patternProblems } from '../../core/topic.ts';
 import { DEFAULT_MAX_HEADER_BYTES } from '../../internal/message-limits.ts';
 import { tlsOptionProblems, type SkipVerifyOption } from '../../internal/transport-tls.ts';
@@ -6,7 +7,10 @@ import { tlsOptionProblems, type SkipVerifyOption } from '../../internal/transpo
 /** How a JetStream stream keeps messages (`retention` in the stream config). */
 export type NatsRetention = 'limits' | 'interest' | 'workqueue';
 
-/** Limits and storage of a JetStream stream. Absent fields take the server's defaults. */
+/**
+ * Limits and storage of a JetStream stream. Absent fields take the server's defaults. Those set are
+ * applied to a stream that exists already too (see docs/nats.md); `storage` cannot change there.
+ */
 export interface NatsStreamLimits {
   /** `limits` (default): keep until a limit drops them; `interest`: until every consumer acked; `workqueue`: until one did. */
   retention?: NatsRetention;
@@ -42,7 +46,10 @@ export interface NatsStreamDeclaration extends NatsStreamLimits {
 export interface NatsConsumerOptions {
   /** How long the server waits for an ack before delivering again, in ms. Default 30,000. */
   ackWaitMs?: number;
-  /** Deliveries before JetStream gives up on a message (it stays in the stream). Default unlimited (-1). */
+  /**
+   * Deliveries before JetStream gives up on a message (it stays in the stream). Default unlimited (-1).
+   * Such a message is reported in a `max-deliveries` status (and dead-lettered with `deadLetterTopic`).
+   */
   maxDeliver?: number;
   /** JetStream redelivery delays after ack timeouts (`backoff`), in ms; needs `maxDeliver` greater than its length. */
   backoffMs?: number[];
@@ -60,6 +67,12 @@ export interface NatsConsumerOptions {
    * (`inactive_threshold`). Default: never — a group keeps its place however long it is away.
    */
   inactiveThresholdMs?: number;
+  /**
+   * Where a message that reached `maxDeliver` is published, with `x-error` and the other dead-letter
+   * headers (as `deadLetter()` writes them), e.g. `` (m) => `${m.topic}.dlq` ``. Unset: it is reported
+   * in a `max-deliveries` status only (and stays in the stream). See docs/nats.md.
+   */
+  deadLetterTopic?: (message: Message) => string;
 }
 
 /** Reconnection and liveness settings of the NATS connection. */
@@ -158,8 +171,8 @@ export interface ResolvedNatsOptions {
   streams: NatsStreamDeclaration[];
   defaultStream: NatsStreamLimits;
   streamPrefix: string;
-  consumers: Required<Omit<NatsConsumerOptions, 'backoffMs' | 'maxAckPending' | 'prefetch' | 'inactiveThresholdMs'>> &
-    Pick<NatsConsumerOptions, 'backoffMs' | 'maxAckPending' | 'prefetch' | 'inactiveThresholdMs'>;
+  consumers: Required<Omit<NatsConsumerOptions, 'backoffMs' | 'maxAckPending' | 'prefetch' | 'inactiveThresholdMs' | 'deadLetterTopic'>> &
+    Pick<NatsConsumerOptions, 'backoffMs' | 'maxAckPending' | 'prefetch' | 'inactiveThresholdMs' | 'deadLetterTopic'>;
   reconnect: Required<NatsReconnectOptions>;
   tls: NatsTlsOptions | undefined;
   auth: NatsAuth | undefined;
@@ -266,6 +279,9 @@ export function resolveNatsOptions(options: NatsOptions = {}, env: Record<string
       problems.push(`consumers.backoffMs needs consumers.maxDeliver greater than its length (${c.backoffMs.length}); JetStream rejects it otherwise`);
     }
   }
+  if (c.deadLetterTopic !== undefined && typeof c.deadLetterTopic !== 'function') {
+    problems.push('consumers.deadLetterTopic must be a function (message) => topic, e.g. (m) => `${m.topic}.dlq`');
+  }
   const delays = c.redeliveryDelayMs ?? [100, 500, 2_000, 5_000];
   const delayList = Array.isArray(delays) ? delays : [delays];
   if (delayList.length === 0 || delayList.some((n) => typeof n !== 'number' || !Number.isFinite(n) || n < 0)) {
@@ -313,6 +329,7 @@ export function resolveNatsOptions(options: NatsOptions = {}, env: Record<string
       maxAckPending: c.maxAckPending,
       prefetch: c.prefetch,
       inactiveThresholdMs: c.inactiveThresholdMs,
+      deadLetterTopic: c.deadLetterTopic,
     },
     reconnect: {
       maxReconnects: r.maxReconnects ?? -1,

@@ -104,3 +104,28 @@ describe('NATS request-reply', () => {
     }
   });
 });
+
+describe('NATS responder whose error reply cannot be sent as it is', () => {
+  it('a responder error too large for max_payload reaches the requester shortened, instead of rejecting unhandled (which ends the process)', async () => {
+    const subject = `${run}.huge-error`;
+    const bus = nats({ mode: 'core' });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const responding = await bus.respond(subject, {}, async () => {
+        throw new Error(`cannot price ${'x'.repeat(2_000_000)}`); // e.g. an error quoting a large request
+      });
+      const error = await bus.request(subject, new Uint8Array([1]), { timeoutMs: 2_000 }).catch((e: unknown) => e);
+      expect(isTransportError(error) && (error as { reason?: string }).reason).toBe('responder-failed');
+      expect((error as Error).message).toMatch(/the responder failed: cannot price x+…$/);
+      expect((error as Error).message.length).toBeLessThan(5_000);
+      await responding.close(); // it waits for the answer: settled, not rejected
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await bus.close();
+    }
+  });
+});

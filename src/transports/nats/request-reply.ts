@@ -94,27 +94,53 @@ export function capturedBy(reply: Pick<Msg, 'data' | 'headers'>): string | undef
   return undefined;
 }
 
-/** Subscribes a responder (see NatsTransport.respond). */
+/** Longest responder error message sent back (`Sy-Error`), in characters. */
+const MAX_REASON = 4_000;
+
+/** Subscribes a responder (see NatsTransport.respond); `onError` hears of replies that could not be sent. */
 export async function startResponder<Req, Res>(
   nc: NatsConnection,
   subject: string,
   options: RespondOptions<Req, Res>,
   handler: Responder<Req, Res>,
   onClose: (r: Responding) => void,
+  onError: (error: Error) => void,
 ): Promise<Responding> {
   const group = options.group ?? 'switchyard-responders';
   ConfigError.throwIfAny([...topicProblems(subject), ...groupProblems(group), ...(typeof handler === 'function' ? [] : ['responder must be a function'])]);
   const inflight = new Set<Promise<void>>();
+  /**
+   * Sends the error reply. That can throw too (the reply beyond max_payload, the connection
+   * draining or closed) and nothing awaits `answer`: left to reject, it was an unhandled
+   * rejection, which ends a Node process by default. Then the requester times out; `onError` says why.
+   */
+  const fail = (msg: Msg, error: unknown, what: string): void => {
+    let reason = toError(error).message.replace(/[\r\n]+/g, ' ').trim() || 'error';
+    // An error message can be anything, a dump of the request included: one beyond max_payload
+    // could not be sent at all.
+    if (reason.length > MAX_REASON) reason = `${reason.slice(0, MAX_REASON - 1)}…`;
+    try {
+      msg.respond(new Uint8Array(0), { headers: natsHeadersOf([[WIRE.error, reason]]) });
+    } catch (sending) {
+      onError(natsError(`respond on "${subject}": cannot send the reply to a request (${what}: ${reason})`, sending));
+    }
+  };
   const answer = async (msg: Msg): Promise<void> => {
     const message = fromCoreMsg(msg);
+    let out: OutgoingMessage;
     try {
       const result = await handler(decodeValue(message, options.codec), message);
-      const out = encodeValue(`reply on "${subject}"`, result, options.replyCodec);
-      const lines = toWireHeaders(subject, { id: out.id ?? newMessageId(), key: out.key ?? '', headers: out.headers ?? {}, timestamp: Date.now() });
+      out = encodeValue(`reply on "${subject}"`, result, options.replyCodec);
+    } catch (error) {
+      fail(msg, error, 'the responder failed');
+      return;
+    }
+    const lines = toWireHeaders(subject, { id: out.id ?? newMessageId(), key: out.key ?? '', headers: out.headers ?? {}, timestamp: Date.now() });
+    try {
       msg.respond(out.payload, { headers: natsHeadersOf(lines) });
     } catch (error) {
-      const reason = toError(error).message.replace(/[\r\n]+/g, ' ').trim() || 'error';
-      msg.respond(new Uint8Array(0), { headers: natsHeadersOf([[WIRE.error, reason]]) });
+      // Too large for max_payload, or the connection is gone: tell the requester if it still can be told.
+      fail(msg, error, 'sending its answer failed');
     }
   };
   let sub: NatsSub;
@@ -123,7 +149,10 @@ export async function startResponder<Req, Res>(
       queue: group,
       callback: (error, msg) => {
         if (error) return;
-        const p = answer(msg).finally(() => inflight.delete(p));
+        // Never rejects (see `fail`); anything unforeseen is reported the same way.
+        const p = answer(msg)
+          .catch((error: unknown) => onError(natsError(`respond on "${subject}"`, error)))
+          .finally(() => inflight.delete(p));
         inflight.add(p);
       },
     });

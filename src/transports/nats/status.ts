@@ -18,6 +18,26 @@ export type NatsStatus =
   | { type: 'error'; error: Error }
   /** A group's consumer reported trouble (pull request unanswered, consumer or stream deleted). */
   | { type: 'consumer'; topic: string; group: string; detail: string }
+  /**
+   * A message of a group reached `consumers.maxDeliver`: JetStream delivers it to the group no more.
+   * `reason` is the last error of its handler, or why it went unacknowledged (see docs/nats.md). It
+   * stays in the stream at `streamSequence` until the stream's limits drop it; `deadLetterTopic` is
+   * where a copy was published (`consumers.deadLetterTopic`), absent when none was. With no status
+   * listener, `detail` is written as a process warning (code `SWITCHYARD_NATS_MAX_DELIVERIES`).
+   */
+  | {
+      type: 'max-deliveries';
+      topic: string;
+      group: string;
+      stream: string;
+      streamSequence: number;
+      deliveries: number;
+      messageId?: string;
+      reason: string;
+      deadLetterTopic?: string;
+      /** All of the above in one sentence, for logs. */
+      detail: string;
+    }
   /** The connection is closed for good (by `close()` or after `maxReconnects`). */
   | { type: 'closed'; error?: Error };
 
@@ -51,11 +71,21 @@ export function fromClientStatus(s: Status): NatsStatus | undefined {
 /** Fans status events out to listeners and to `for await` readers. A throwing listener cannot break the others. */
 export class StatusEmitter {
   readonly #listeners = new Set<NatsStatusListener>();
+  /** Listeners of the transport's own parts (subscriptions following the connection), not the application's. */
+  readonly #internal = new WeakSet<NatsStatusListener>();
 
-  /** Adds a listener; returns the function that removes it. */
-  on(listener: NatsStatusListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  /** Adds a listener; returns the function that removes it. `internal`: the transport's own, not the application's. */
+  on(listener: NatsStatusListener, internal = false): () => void {
+    const own = internal ? (s: NatsStatus) => listener(s) : listener;
+    if (internal) this.#internal.add(own);
+    this.#listeners.add(own);
+    return () => this.#listeners.delete(own);
+  }
+
+  /** Whether the application listens (else what must not go unnoticed is also written as a process warning). */
+  get listening(): boolean {
+    for (const listener of this.#listeners) if (!this.#internal.has(listener)) return true;
+    return false;
   }
 
   emit(status: NatsStatus): void {

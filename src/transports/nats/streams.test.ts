@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isConfigError } from '../../core/errors.ts';
 import { resolveNatsOptions } from './options.ts';
-import { consumerName, encodeToken, planStream, streamConfig, subjectCovers } from './streams.ts';
+import { consumerName, encodeToken, planStream, streamConfig, streamUpdate, subjectCovers } from './streams.ts';
 
 describe('subjectCovers', () => {
   it.each([
@@ -96,5 +96,21 @@ describe('streamConfig', () => {
   it('shortens the default duplicate window to maxAgeMs, which JetStream requires', () => {
     expect(streamConfig({ name: 'S', subjects: ['s'], declared: false, limits: { maxAgeMs: 60_000 } }).duplicate_window).toBe(60_000_000_000);
     expect(streamConfig({ name: 'S', subjects: ['s'], declared: false, limits: { maxAgeMs: 600_000 } }).duplicate_window).toBe(120_000_000_000);
+  });
+});
+
+describe('streamUpdate', () => {
+  const plan = (limits: object) => ({ name: 'S', subjects: ['s.>'], limits, declared: true });
+  const existing = { max_age: 3_600_000 * 1e6, max_bytes: 1_000, max_msgs: 10, duplicate_window: 120_000 * 1e6, num_replicas: 1 };
+
+  it('changes only the limits the options set and the stream has otherwise', () => {
+    expect(streamUpdate(existing, plan({}))).toBeUndefined();
+    expect(streamUpdate(existing, plan({ maxBytes: 1_000, maxMessages: 10 }))).toBeUndefined();
+    expect(streamUpdate(existing, plan({ maxMessages: 20 }))).toEqual({ max_msgs: 20 });
+  });
+
+  it('brings the duplicate window down with a shorter maxAgeMs unless duplicateWindowMs is set', () => {
+    expect(streamUpdate(existing, plan({ maxAgeMs: 10_000 }))).toEqual({ max_age: 10_000 * 1e6, duplicate_window: 10_000 * 1e6 });
+    expect(streamUpdate(existing, plan({ maxAgeMs: 10_000, duplicateWindowMs: 5_000 }))).toEqual({ max_age: 10_000 * 1e6, duplicate_window: 5_000 * 1e6 });
   });
 });

@@ -106,11 +106,11 @@ export interface StreamRef {
   subjects: string[];
 }
 
-/** The stream `name` as it is on the server, or undefined when there is none. */
-async function lookUpStream(jsm: JetStreamManager, name: string): Promise<StreamRef | undefined> {
+/** The stream `name` as it is on the server (with its whole config), or undefined when there is none. */
+async function lookUpStream(jsm: JetStreamManager, name: string): Promise<(StreamRef & { config: StreamConfig }) | undefined> {
   try {
     const info = await jsm.streams.info(name);
-    return { name, subjects: info.config.subjects ?? [] };
+    return { name, subjects: info.config.subjects ?? [], config: info.config };
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw natsError(`cannot look up stream "${name}"`, error);
@@ -124,14 +124,14 @@ async function lookUpStream(jsm: JetStreamManager, name: string): Promise<Stream
  */
 export async function ensureStream(jsm: JetStreamManager, plan: StreamPlan): Promise<StreamRef> {
   const existing = await lookUpStream(jsm, plan.name);
-  if (existing) return existing;
+  if (existing) return applyLimits(jsm, plan, existing);
   try {
     await jsm.streams.add(streamConfig(plan));
     return { name: plan.name, subjects: plan.subjects };
   } catch (error) {
     if (/already in use/i.test(String((error as Error)?.message))) {
       const raced = await lookUpStream(jsm, plan.name); // another client won the race
-      if (raced) return raced;
+      if (raced) return applyLimits(jsm, plan, raced);
     }
     if (/overlap/i.test(String((error as Error)?.message)) && !plan.declared) {
       // An existing stream (created outside Switchyard) already captures some of these subjects: use it.
@@ -140,6 +140,79 @@ export async function ensureStream(jsm: JetStreamManager, plan: StreamPlan): Pro
       if (other) return other;
     }
     throw natsError(`cannot create stream "${plan.name}" for subjects ${plan.subjects.join(', ')}`, error);
+  }
+}
+
+/** The option a stream config field comes from, for messages. */
+const OPTION: Record<string, string> = {
+  max_age: 'maxAgeMs',
+  max_bytes: 'maxBytes',
+  max_msgs: 'maxMessages',
+  num_replicas: 'replicas',
+  duplicate_window: 'duplicateWindowMs',
+  retention: 'retention',
+  storage: 'storage',
+};
+
+/**
+ * The limits of an existing stream that differ from the ones the options set, as the fields of a
+ * `streams.update`, or undefined when none does. Only limits the options set are compared: one left
+ * out keeps whatever the stream has (an operator's `nats stream edit` is not undone). A
+ * `maxAgeMs` shorter than the stream's duplicate window brings the window down with it when
+ * `duplicateWindowMs` is not set, as at creation (JetStream refuses a window longer than max_age).
+ * `storage` is left out: JetStream cannot change it (see `applyLimits`).
+ */
+export function streamUpdate(existing: Partial<StreamConfig>, plan: StreamPlan): Partial<StreamConfig> | undefined {
+  const l = plan.limits;
+  const want = streamConfig(plan);
+  const update: Partial<StreamConfig> = {};
+  if (l.maxAgeMs !== undefined && existing.max_age !== want.max_age) update.max_age = want.max_age;
+  if (l.maxBytes !== undefined && existing.max_bytes !== want.max_bytes) update.max_bytes = want.max_bytes;
+  if (l.maxMessages !== undefined && existing.max_msgs !== want.max_msgs) update.max_msgs = want.max_msgs;
+  if (l.replicas !== undefined && existing.num_replicas !== want.num_replicas) update.num_replicas = want.num_replicas;
+  if (l.retention !== undefined && existing.retention !== want.retention) update.retention = want.retention;
+  const maxAge = update.max_age ?? existing.max_age ?? 0;
+  if (l.duplicateWindowMs !== undefined) {
+    if (existing.duplicate_window !== want.duplicate_window) update.duplicate_window = want.duplicate_window;
+  } else if (maxAge > 0 && (existing.duplicate_window ?? 0) > maxAge) {
+    update.duplicate_window = want.duplicate_window;
+  }
+  return Object.keys(update).length > 0 ? update : undefined;
+}
+
+/**
+ * Brings an existing stream's limits to the ones the options declare (`streamUpdate`); without
+ * this, limits changed between runs were ignored for good, since a stream keeps the config it was
+ * created with. A change JetStream cannot make is a ConfigError naming the field and what to do:
+ * `storage` (file or memory) never changes, and the server may refuse others (`retention` on some
+ * versions, `replicas` above 1 on a server outside a cluster).
+ */
+async function applyLimits(jsm: JetStreamManager, plan: StreamPlan, existing: StreamRef & { config: StreamConfig }): Promise<StreamRef> {
+  const ref = { name: existing.name, subjects: existing.subjects };
+  const where = plan.declared ? `streams option (stream "${plan.name}")` : 'defaultStream option';
+  const storage = plan.limits.storage;
+  if (storage !== undefined && existing.config.storage !== streamConfig(plan).storage) {
+    throw new ConfigError(
+      `stream "${plan.name}" exists with storage "${existing.config.storage}", but the ${where} asks for storage "${storage}": JetStream cannot change a ` +
+        `stream's storage. Set storage: "${existing.config.storage}", or delete the stream (nats stream rm ${plan.name}, which deletes its messages) to have it created again`,
+    );
+  }
+  const update = streamUpdate(existing.config, plan);
+  if (!update) return ref;
+  try {
+    await jsm.streams.update(plan.name, update);
+    return ref;
+  } catch (error) {
+    const fields = Object.keys(update).map((k) => `${OPTION[k] ?? k} (${JSON.stringify(existing.config[k as keyof StreamConfig])} → ${JSON.stringify(update[k as keyof StreamConfig])})`);
+    const message = String((error as Error)?.message);
+    if ((error as { api_error?: unknown })?.api_error !== undefined || /stream configuration|can not|cannot|not supported|invalid/i.test(message)) {
+      throw new ConfigError(
+        `stream "${plan.name}" exists with other limits than the ${where} sets, and JetStream refused to change ${fields.join(', ')}: ${message}. ` +
+          `Set ${fields.length > 1 ? 'these' : 'it'} to what the stream has, or delete the stream (nats stream rm ${plan.name}, which deletes its messages) to have it created again`,
+        { cause: error },
+      );
+    }
+    throw natsError(`cannot update stream "${plan.name}" to the limits of the ${where} (${fields.join(', ')})`, error);
   }
 }
 

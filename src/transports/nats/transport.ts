@@ -19,7 +19,8 @@ import { nodeTlsOptions, skipsVerify, tlsError, warnSkipVerify } from '../../int
 import { CoreSubscription } from './core-subscription.ts';
 import { isNatsClosed, isNatsNoResponders, isNatsTimeout, natsError, NatsTransportError } from './errors.ts';
 import { JetStreamSubscription } from './jetstream-subscription.ts';
-import { encodeHeaders, toWireHeaders } from './mapping.ts';
+import { encodeHeaders, fromStored, toWireHeaders } from './mapping.ts';
+import { reportGaveUp, type GaveUp } from './max-deliveries.ts';
 import type { NatsNative } from './native.ts';
 import { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from './options.ts';
 import { sendRequest, startResponder, type RequestOptions, type Responder, type RespondOptions, type Responding } from './request-reply.ts';
@@ -388,8 +389,10 @@ export class NatsTransport implements Transport {
       if (restored) consumerCreated = restored.info.created;
       return restored?.startSeq;
     };
+    const gaveUp = (g: Pick<GaveUp, 'streamSequence' | 'deliveries' | 'message' | 'reason'>): Promise<boolean> =>
+      this.#gaveUp({ ...g, topic, group: resolved.group, stream });
     const sub = new JetStreamSubscription(
-      { nc: this.#nc!, options: this.options, status: this.#status, apiPrefix: '$JS.API', onClose, restore },
+      { nc: this.#nc!, options: this.options, status: this.#status, apiPrefix: '$JS.API', onClose, restore, gaveUp },
       { topic, stream, consumerName: name, ackFloor: info.ack_floor.stream_seq },
       resolved,
       handler,
@@ -402,6 +405,20 @@ export class NatsTransport implements Transport {
       throw natsError(`subscribe to "${topic}"`, error);
     }
     return sub;
+  }
+
+  /** Reports a message that reached `maxDeliver`, reading it back from the stream when the caller does not have it (see max-deliveries.ts). */
+  async #gaveUp(g: GaveUp): Promise<boolean> {
+    let message = g.message;
+    if (!message) {
+      try {
+        const stored = await this.#jsm!.streams.getMessage(g.stream, { seq: g.streamSequence });
+        if (stored) message = fromStored(stored, g.stream, g.deliveries);
+      } catch {
+        // Gone (deleted, or dropped by the stream's limits): reported without it.
+      }
+    }
+    return reportGaveUp({ status: this.#status, options: this.options, publish: (topic, m) => this.publish(topic, m) }, { ...g, message });
   }
 
   /**
@@ -437,7 +454,14 @@ export class NatsTransport implements Transport {
   ): Promise<Responding> {
     if (this.#closed) throw new ClosedError('nats transport');
     await this.connect();
-    const responding = await startResponder(this.#nc!, subject, options, handler, (r) => this.#responders.delete(r));
+    const responding = await startResponder(
+      this.#nc!,
+      subject,
+      options,
+      handler,
+      (r) => this.#responders.delete(r),
+      (error) => this.#status.emit({ type: 'error', error }),
+    );
     this.#responders.add(responding);
     return responding;
   }

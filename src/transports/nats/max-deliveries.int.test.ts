@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Message } from '../../core/message.ts';
+import { deferred } from '../../internal/deferred.ts';
+import { Inbox } from '../../testing/inbox.ts';
+import { consumerName, nats, planStream, type NatsOptions, type NatsStatus, type NatsTransport } from './index.ts';
+
+const run = `sy-maxdel-${randomBytes(4).toString('hex')}`;
+type MaxDeliveries = Extract<NatsStatus, { type: 'max-deliveries' }>;
+
+describe('NATS messages that reach consumers.maxDeliver', () => {
+  const opened: NatsTransport[] = [];
+  const open = (options: NatsOptions): NatsTransport => {
+    const bus = nats(options);
+    opened.push(bus);
+    return bus;
+  };
+  const reports = (bus: NatsTransport, count: number): { list: MaxDeliveries[]; done: Promise<void> } => {
+    const list: MaxDeliveries[] = [];
+    const done = deferred();
+    bus.on('status', (s) => {
+      if (s.type === 'max-deliveries' && list.push(s) >= count) done.resolve();
+    });
+    return { list, done: done.promise };
+  };
+  const dlq = (m: Message): string => `${m.topic}.dlq`;
+  afterAll(async () => {
+    await Promise.all(opened.map((b) => b.close()));
+    const admin = nats();
+    await admin.connect();
+    await admin.native.manager!.streams.delete(planStream(`${run}.x`, admin.options).name).catch(() => undefined);
+    await admin.close();
+  });
+
+  it('a handler failing on every attempt: the message is reported with its error and dead-lettered, keyed or not', async () => {
+    const bus = open({ consumers: { maxDeliver: 2, redeliveryDelayMs: 0, deadLetterTopic: dlq } });
+    const topic = `${run}.failing`;
+    const seen = reports(bus, 2);
+    await bus.subscribe(topic, { group: 'g', from: 'earliest' }, async (m) => {
+      throw new Error(`cannot handle ${m.id}`);
+    });
+    await bus.publish(topic, [
+      { id: 'plain-1', payload: new TextEncoder().encode('one'), headers: { 'x-trace': 't-1' } },
+      { id: 'keyed-1', key: 'k', payload: new TextEncoder().encode('two') },
+    ]);
+    await seen.done;
+    const byId = new Map(seen.list.map((s) => [s.messageId, s]));
+    for (const id of ['plain-1', 'keyed-1']) {
+      expect(byId.get(id)).toMatchObject({
+        topic,
+        group: 'g',
+        stream: planStream(topic, bus.options).name,
+        deliveries: 2,
+        reason: `its handler failed: cannot handle ${id}`,
+        deadLetterTopic: `${topic}.dlq`,
+      });
+    }
+    const letters = new Inbox();
+    await bus.subscribe(`${topic}.dlq`, { group: 'dlq-reader', from: 'earliest' }, async (m) => letters.push(m));
+    await letters.untilCount(2, 10_000);
+    const plain = letters.messages.find((m) => m.id === 'plain-1')!;
+    expect(new TextDecoder().decode(plain.payload)).toBe('one');
+    expect(plain.headers).toMatchObject({
+      'x-trace': 't-1',
+      'x-error': 'its handler failed: cannot handle plain-1',
+      'x-original-topic': topic,
+      'x-original-offset': String(byId.get('plain-1')!.streamSequence),
+      'x-original-group': 'g',
+      'x-attempts': '2',
+    });
+    expect(letters.messages.find((m) => m.id === 'keyed-1')!.headers['x-original-key']).toBe('k');
+  });
+
+  it('deliveries that ran out without a failure here (a member that crashed holding it) are reported from the server\'s advisory, the message read back', async () => {
+    const bus = open({ consumers: { maxDeliver: 2, ackWaitMs: 1_000, deadLetterTopic: dlq } });
+    const topic = `${run}.crashing`;
+    const seen = reports(bus, 1);
+    const sub = await bus.subscribe(topic, { group: 'g', from: 'earliest' }, async () => {
+      throw new Error('this member never gets it');
+    });
+    sub.pause(); // the deliveries go to the "crashing" member below
+    const jsm = bus.native.manager!;
+    const stream = planStream(topic, bus.options).name;
+    const name = consumerName('g', topic);
+    // Wait for the paused member's open pull request to expire (it could take the message).
+    while ((await jsm.consumers.info(stream, name)).num_waiting > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    await bus.publish(topic, { id: 'crash-1', payload: new TextEncoder().encode('three') });
+    // Another member of the group that takes the message and dies before acking, twice.
+    const crashing = jetstream(bus.native.connection);
+    const consumer = await crashing.consumers.get(stream, name);
+    for (let i = 1; i <= 2; i++) expect((await consumer.next({ expires: 10_000 }))?.info.deliveryCount).toBe(i);
+    expect(await consumer.next({ expires: 3_000 })).toBeNull(); // the server gave up on it
+    await seen.done;
+    expect(seen.list).toEqual([
+      expect.objectContaining({ topic, group: 'g', stream, messageId: 'crash-1', deliveries: 2, deadLetterTopic: `${topic}.dlq`, reason: expect.stringMatching(/^delivered 2 times without being acknowledged/) }),
+    ]);
+    const letters = new Inbox();
+    await bus.subscribe(`${topic}.dlq`, { group: 'dlq-reader', from: 'earliest' }, async (m) => letters.push(m));
+    await letters.untilCount(1, 10_000);
+    expect(letters.messages[0]).toMatchObject({ id: 'crash-1', headers: expect.objectContaining({ 'x-original-topic': topic, 'x-attempts': '2' }) });
+    expect(new TextDecoder().decode(letters.messages[0]!.payload)).toBe('three');
+  });
+
+  it('without a dead-letter topic the message is still reported, and written as a process warning when no one listens to statuses', async () => {
+    const bus = open({ consumers: { maxDeliver: 1 } });
+    const topic = `${run}.unheard`;
+    const warned = deferred<Error>();
+    const onWarning = (w: Error): void => {
+      if ((w as { code?: string }).code === 'SWITCHYARD_NATS_MAX_DELIVERIES') warned.resolve(w);
+    };
+    process.on('warning', onWarning);
+    try {
+      await bus.subscribe(topic, { group: 'g', from: 'earliest' }, async () => {
+        throw new Error('bad input');
+      });
+      await bus.publish(topic, { id: 'lone-1', payload: new Uint8Array([1]) });
+      const warning = await warned.promise;
+      expect(warning.message).toMatch(/message lone-1 \(stream "SY_[^"]+", sequence \d+\) of group "g" on ".*unheard" reached consumers.maxDeliver after 1 deliveries \(its handler failed: bad input\); JetStream delivers it no more/);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
