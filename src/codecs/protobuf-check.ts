@@ -9,23 +9,9 @@
  * (a static class) is not checked here.
  */
 
-interface EnumShape {
-  readonly values: Readonly<Record<string, number>>;
-}
+import type { FieldShape, MessageShape } from './protobuf-shape.ts';
 
-interface FieldShape {
-  readonly name: string;
-  readonly type: string;
-  readonly repeated?: boolean;
-  readonly map?: boolean;
-  readonly resolvedType?: MessageShape | EnumShape | null;
-}
-
-/** The part of a protobufjs `Type` this needs. */
-export interface MessageShape {
-  readonly fieldsArray: readonly FieldShape[];
-  resolveAll?(): unknown;
-}
+export type { MessageShape };
 
 const INT32 = new Set(['int32', 'sint32', 'sfixed32']);
 const UINT32 = new Set(['uint32', 'fixed32']);

@@ -9,24 +9,10 @@
  * field anywhere in it is never walked.
  */
 
-interface EnumShape {
-  readonly values: Readonly<Record<string, number>>;
-}
-
-interface FieldShape {
-  readonly name: string;
-  readonly id: number;
-  readonly type: string;
-  readonly map?: boolean;
-  readonly keyType?: string;
-  readonly resolvedType?: TypeShape | EnumShape | null;
-}
+import type { FieldShape, MessageShape } from './protobuf-shape.ts';
 
 /** The part of a protobufjs `Type` this needs. */
-export interface TypeShape {
-  readonly fieldsArray: readonly FieldShape[];
-  resolveAll?(): unknown;
-}
+export type TypeShape = MessageShape;
 
 /** What to do with a length-delimited field: check its bytes as text, or look inside. */
 type Step = { readonly name: string; readonly text: true } | { readonly name: string; readonly text: false; readonly inner: Plan };
