@@ -89,6 +89,33 @@ routes:
     ]);
   });
 
+
+  it('refuses routes that hand every message around a ring between them, unless a filter or transform can stop it', () => {
+    const hop = (name: string, from: string, to: string, extra = ''): string => `  - name: ${name}\n    from: { transport: ${from} }\n    to: { transport: ${to} }\n${extra}`;
+    expect(problems(hop('there', 'local, topic: orders.placed', 'kafka, topic: orders.placed') + hop('back', 'kafka, topic: orders.placed', 'local, topic: orders.placed'))).toEqual([
+      'routes[0]: with routes[1] this route forms a loop: "there" (local:orders.placed → kafka:orders.placed), then "back" (kafka:orders.placed → local:orders.placed) brings every message back to where it started, to be bridged again, forever; send one of them elsewhere, or stop the echo with a filter (mark bridged messages with to.headers and filter out marked ones)',
+    ]);
+    // Through templates and patterns, over three routes.
+    const ring = hop('a', 'local, topic: "orders.*"', 'kafka, topic: "audit.{topic[1]}"') + hop('b', 'kafka, topic: "audit.*"', 'local, topic: "archive.{headers.region}"') + hop('c', 'local, topic: "archive.*"', 'local, topic: "orders.{key}"');
+    expect(problems(ring)).toEqual([expect.stringMatching(/^routes\[0\]: with routes\[1\] and routes\[2\] this route forms a loop: "a" .* then "b" .* then "c" /)]);
+    // A filter (bidirectional replication that skips what it bridged itself) breaks the ring; so does a chain that ends.
+    const marked = '    filter: { headers: { x-bridged: { exists: false } } }\n';
+    expect(problems(hop('there', 'local, topic: orders.placed', 'kafka, topic: orders.placed') + hop('back', 'kafka, topic: orders.placed', 'local, topic: orders.placed', marked))).toEqual([]);
+    expect(problems(hop('a', 'local, topic: "orders.*"', 'kafka, topic: "audit.{topic[1]}"') + hop('b', 'kafka, topic: "audit.*"', 'local, topic: "archive.{topic[1]}"'))).toEqual([]);
+  });
+
+  it('refuses two routes reading one topic in one group (competing consumers: each would get only part of the messages)', () => {
+    const reader = (name: string, group: string, topic = 'orders.placed'): string =>
+      `  - name: ${name}\n    from: { transport: kafka, topic: ${topic}${group ? `, group: ${group}` : ''} }\n    to: { transport: local, topic: ${name}.out }\n`;
+    expect(problems(reader('a', 'mirror') + reader('b', 'mirror'))).toEqual([
+      'routes[1].from.group: routes[0] reads "orders.placed" on transport "kafka" in the same group "mirror": the two routes would share its messages, each getting only part of them; give each route its own group (or leave group out: the default is bridge.<route name>)',
+    ]);
+    // A group named like another route's default group is the same group.
+    expect(problems(reader('a', '') + reader('b', 'bridge.a'))).toHaveLength(1);
+    // Distinct groups, or one group on different topics (separate queues, subscriptions), are fine.
+    expect(problems(reader('a', '') + reader('b', ''))).toEqual([]);
+    expect(problems(reader('a', 'mirror') + reader('b', 'mirror', 'orders.paid'))).toEqual([]);
+  });
   it('reports unset environment variables by path and never shows values read from the environment', () => {
     const result = parseBridgeConfig(
       `transports:\n  r: { type: rabbitmq, url: "\${AMQP_URL}", prefetch: "\${PREFETCH}" }\n  k: { type: kafka, brokers: "\${BROKERS}" }\nroutes:\n  - name: x\n    from: { transport: r, topic: a }\n    to: { transport: k, topic: b }`,

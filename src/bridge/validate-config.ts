@@ -4,8 +4,9 @@ import type { Transport } from '../core/transport.ts';
 import { configSchema, TRANSPORT_TYPES, transportSchemas, type BridgeConfig, type TransportType } from './config-schema.ts';
 import { compileFilter } from './filter.ts';
 import { formatPath } from './path.ts';
+import { routeLoops, sampleRender, sampleTopic, type RouteEnds } from './route-loops.ts';
 import { didYouMean } from './suggest.ts';
-import { compileTemplate, type Template } from './template.ts';
+import { compileTemplate } from './template.ts';
 
 /** Problems reported at most; the rest are counted. */
 const MAX_PROBLEMS = 200;
@@ -57,10 +58,13 @@ export function validateBridgeConfig(input: unknown): ConfigResult {
   const schemaNames = isRecord(raw.schemas) ? Object.keys(raw.schemas) : [];
   const routes = Array.isArray(raw.routes) ? raw.routes : [];
   const names = new Map<string, number>();
+  const readers = new Map<string, number>();
+  const ends: RouteEnds[] = [];
   for (const [i, route] of routes.entries()) {
     if (problems.length >= MAX_PROBLEMS) break; // enough to fix first; bounds the work on hostile input
-    if (isRecord(route)) problems.push(...routeProblems(route, i, { transportNames, schemaNames, names })); // else zod reported it
+    if (isRecord(route)) problems.push(...routeProblems(route, i, { transportNames, schemaNames, names, readers, ends })); // else zod reported it
   }
+  if (problems.length === 0) problems.push(...routeLoops(ends));
   if (problems.length > 0) {
     const list = inFileOrder(unique(problems));
     return { ok: false, problems: list.length > MAX_PROBLEMS ? [...list.slice(0, MAX_PROBLEMS), `… and ${list.length - MAX_PROBLEMS} more problems`] : list };
@@ -89,6 +93,10 @@ interface Known {
   transportNames: string[];
   schemaNames: string[];
   names: Map<string, number>;
+  /** The first route reading each transport, topic and group. */
+  readers: Map<string, number>;
+  /** Where each well-formed route reads and writes, for routeLoops. */
+  ends: RouteEnds[];
 }
 
 function routeProblems(route: Record<string, unknown>, i: number, known: Known): string[] {
@@ -114,6 +122,20 @@ function routeProblems(route: Record<string, unknown>, i: number, known: Known):
   if (str(from.topic)) problems.push(...patternProblems(from.topic).map((p) => `${at('from', 'topic')}: ${p}`));
   const group = from.group ?? (str(route.name) ? `bridge.${route.name}` : undefined);
   if (from.group !== undefined && typeof from.group === 'string') problems.push(...groupProblems(group).map((p) => `${at('from', 'group')}: ${p}`));
+  // Two routes reading one topic in one group are competing consumers: each would get only part
+  // of the messages (RabbitMQ round-robins the shared queue, Kafka splits the partitions), and
+  // nothing would say so. Each route needs the whole stream, so its own group.
+  if (str(from.transport) && str(from.topic) && typeof group === 'string') {
+    const reader = `${from.transport}\u0000${from.topic}\u0000${group}`;
+    const first = known.readers.get(reader);
+    if (first === undefined) known.readers.set(reader, i);
+    else {
+      problems.push(
+        `${at('from', 'group')}: routes[${first}] reads "${from.topic}" on transport "${from.transport}" in the same group "${group}": ` +
+          'the two routes would share its messages, each getting only part of them; give each route its own group (or leave group out: the default is bridge.<route name>)',
+      );
+    }
+  }
 
   // Templates: check their syntax, and that what they produce can be a topic.
   const template = (v: unknown, kind: 'topic' | 'text', ...path: PropertyKey[]): ReturnType<typeof compileTemplate> | undefined => {
@@ -124,6 +146,9 @@ function routeProblems(route: Record<string, unknown>, i: number, known: Known):
     return t;
   };
   const toTopic = template(to.topic, 'topic', 'to', 'topic');
+  if (str(route.name) && str(from.transport) && str(from.topic) && str(to.transport) && toTopic && !('problems' in toTopic)) {
+    known.ends.push({ index: i, name: route.name, fromTransport: from.transport, fromTopic: from.topic, toTransport: to.transport, toTopic, canStop: route.filter !== undefined || route.transform !== undefined });
+  }
   template(to.key, 'text', 'to', 'key');
   if (isRecord(to.headers)) for (const [name, value] of Object.entries(to.headers)) template(value, 'text', 'to', 'headers', name);
 
@@ -165,24 +190,6 @@ function routeProblems(route: Record<string, unknown>, i: number, known: Known):
     problems.push(`${at('retry', 'maxDelayMs')}: must be at least initialDelayMs (${retry.initialDelayMs})`);
   }
   return problems;
-}
-
-/** What a template gives for a message on `topic` with a key and any header; undefined when it cannot be filled in. */
-function sampleRender(t: Template, topic: string): string | undefined {
-  const headers = new Proxy<Record<string, string>>({}, { get: () => 'x', getOwnPropertyDescriptor: () => ({ value: 'x', enumerable: true, configurable: true }) });
-  try {
-    return t.render({ topic, key: 'key', id: 'id', headers });
-  } catch {
-    return undefined;
-  }
-}
-
-/** A concrete topic a pattern matches, to test templates and loops with. */
-function sampleTopic(pattern: string): string {
-  return pattern
-    .split('.')
-    .map((t) => (t === '*' || t === '>' ? 'x' : t))
-    .join('.');
 }
 
 /**
