@@ -38,6 +38,10 @@ describe('health', () => {
     ]);
     expect((await fetch(http.url('/livez'))).status).toBe(200);
     expect((await fetch(http.url('/other'))).status).toBe(404);
+    expect((await fetch(http.url('/readyz'), { method: 'HEAD' })).status).toBe(200);
+    const post = await fetch(http.url('/readyz'), { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
 
     await router.stop(); // closes the transport too
     expect((await fetch(http.url('/readyz'))).status).toBe(503);

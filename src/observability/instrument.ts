@@ -16,7 +16,7 @@ import {
   messagingSystem,
 } from './semconv.ts';
 import { headerGetter, headerSetter, TRACEPARENT_HEADER, w3cTraceContext } from './trace-context.ts';
-import { defaultTracer, type TracingOptions } from './tracing.ts';
+import { defaultTracer, noSdkRegistered, type TracingOptions } from './tracing.ts';
 
 /** Settings of `instrument()`. */
 export interface InstrumentOptions extends TracingOptions {
@@ -42,7 +42,9 @@ export interface InstrumentedTransport<T extends Transport = Transport> extends 
  * is counted (`switchyard_messages_published_total`, `…_publish_failed_total`) and runs in a
  * PRODUCER span `send <topic>` whose context goes into each message's `traceparent`/`tracestate`
  * headers. The parent is the trace context the messages already carry (from `tracing()`), else the
- * active span. Subscribing, connecting, closing and `connected` pass straight through.
+ * active span. Subscribing, connecting, closing and `connected` pass straight through. With the
+ * default tracer, no OpenTelemetry SDK registered and no span context active, a publish is only
+ * counted: every span would be a no-op that leaves the messages as they are.
  *
  * @example
  * ```ts
@@ -62,6 +64,12 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
   const topicLabel = options.topicLabel;
   if (topicLabel !== undefined && typeof topicLabel !== 'function') throw new ConfigError(`instrument: topicLabel must be a function, got ${typeof topicLabel}`);
   const labelFor = (topic: string): string => (topicLabel ? topicLabelOf(() => topicLabel(topic), topic).label : topic);
+
+  const defaultTracing = options.tracer === undefined;
+  // With no SDK every span is a no-op, and a no-op span changes a message only by passing on a
+  // valid active span context (one a message carries stays as it is): with none active, there is
+  // nothing to do — no span, no grouping, no copies. Checked per publish: an SDK may register later.
+  const idle = (): boolean => defaultTracing && noSdkRegistered() && !activeSpanContextValid();
 
   const seriesFor = (topic: string): PublishSeries | undefined => {
     if (!set) return undefined;
@@ -84,18 +92,24 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
     subscribe: (topic, opts, handler) => transport.subscribe(topic, opts, handler),
     close: () => transport.close(),
     async publish(topic, messages) {
-      const list: readonly OutgoingMessage[] = Array.isArray(messages) ? messages : [messages as OutgoingMessage];
       const s = seriesFor(topic);
       if (s && (options.trackKeys ?? set!.trackKeys)) {
         s.keys ??= new Map();
-        for (const m of list) {
-          if (!m?.key) continue;
-          const n = s.keys.get(m.key);
-          // At most 10,000 distinct keys per alert window: enough to see a hot key, bounded memory.
-          if (n !== undefined) s.keys.set(m.key, n + 1);
-          else if (s.keys.size < 10_000) s.keys.set(m.key, 1);
-        }
+        if (Array.isArray(messages)) for (const m of messages as readonly OutgoingMessage[]) countKey(s.keys, m);
+        else countKey(s.keys, messages as OutgoingMessage);
       }
+      if (idle()) {
+        const count = Array.isArray(messages) ? messages.length : 1;
+        try {
+          await transport.publish(topic, messages);
+          if (s) s.published += count;
+        } catch (thrown) {
+          if (s) s.failed += count;
+          throw thrown;
+        }
+        return;
+      }
+      const list: readonly OutgoingMessage[] = Array.isArray(messages) ? messages : [messages as OutgoingMessage];
       // Messages that carry trace context (from tracing(), or set by the caller) continue their own
       // trace; the others continue the active one. One PRODUCER span per distinct parent.
       const w3c = propagator === w3cTraceContext;
@@ -166,6 +180,21 @@ export function instrument<T extends Transport>(transport: T, options: Instrumen
       }
     },
   };
+}
+
+/** Counts one published message's key for the key-skew alert. */
+function countKey(keys: Map<string, number>, m: OutgoingMessage | undefined): void {
+  if (!m?.key) return;
+  const n = keys.get(m.key);
+  // At most 10,000 distinct keys per alert window: enough to see a hot key, bounded memory.
+  if (n !== undefined) keys.set(m.key, n + 1);
+  else if (keys.size < 10_000) keys.set(m.key, 1);
+}
+
+/** Whether the active context holds a span context a publish would pass on. */
+function activeSpanContextValid(): boolean {
+  const sc = trace.getSpanContext(context.active());
+  return sc !== undefined && isSpanContextValid(sc);
 }
 
 /** The values of a propagator's fields in `headers`, as one key; undefined when it carries none. */

@@ -58,6 +58,57 @@ describe('logging', () => {
     expect(safeFields({ bytes: new Uint8Array(3), error: new TypeError('x') })).toEqual({ bytes: '[3 bytes]', error: { name: 'TypeError', message: 'x' } });
   });
 
+  it('safeFields keeps an error\'s code and its cause chain, cleaned the same way and depth-bounded', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5672'), { code: 'ECONNREFUSED', errno: -111 });
+    const failed = new Error('cannot reach amqp://app:s3cret@rabbit:5672/', { cause: refused });
+    const withObjectCause = Object.assign(new Error('rejected', { cause: { status: 401, token: 'hunter2' } }), { code: 42 });
+    const fields = safeFields({ error: failed, other: withObjectCause, odd: Object.assign(new Error('x'), { code: { nested: true } }) });
+    expect(fields).toEqual({
+      error: {
+        name: 'Error',
+        message: 'cannot reach amqp://app:***@rabbit:5672/',
+        cause: { name: 'Error', message: 'connect ECONNREFUSED 127.0.0.1:5672', code: 'ECONNREFUSED' },
+      },
+      other: { name: 'Error', message: 'rejected', code: 42, cause: { status: 401, token: '[redacted]' } },
+      odd: { name: 'Error', message: 'x' }, // a code that is neither string nor number is left out
+    });
+    expect(JSON.stringify(fields)).not.toMatch(/s3cret|hunter2/);
+    // A cause that loops back on itself ends at the depth limit.
+    const looped = new Error('loop');
+    looped.cause = looped;
+    let cause = safeFields({ e: looped }).e as { cause?: unknown };
+    let links = 0;
+    while (typeof cause === 'object' && cause.cause !== undefined) {
+      cause = cause.cause as { cause?: unknown };
+      links++;
+    }
+    expect(links).toBe(4);
+    expect(cause).toBe('[cause]');
+  });
+
+  it('pinoLogger does not clean fields or text for a level pino has off', () => {
+    const { lines, stream } = capture();
+    let reads = 0;
+    const fields = {
+      get details(): string {
+        reads++;
+        return 'amqp://app:s3cret@rabbit';
+      },
+    };
+    const logger = pinoLogger(pino({ level: 'info' }, stream));
+    logger.debug('not logged', fields);
+    expect(reads).toBe(0);
+    logger.info('logged', fields);
+    expect(reads).toBe(1);
+    expect(lines).toEqual([expect.objectContaining({ msg: 'logged', details: 'amqp://app:***@rabbit' })]);
+    // Without isLevelEnabled (another pino-like logger), every level is cleaned as before.
+    const seen: Array<[object, string]> = [];
+    const bare = { debug: (f: object, m: string) => void seen.push([f, m]), info() {}, warn() {}, error() {} };
+    pinoLogger(bare).debug('kept', fields);
+    expect(reads).toBe(2);
+    expect(seen).toEqual([[{ details: 'amqp://app:***@rabbit' }, 'kept']]);
+  });
+
   it('logging() logs each delivery with transport, topic, group, handler, message id and attempt — and no payload', async () => {
     const { lines, stream } = capture();
     const bus = memory();

@@ -9,6 +9,8 @@ export interface PinoLike {
   info(fields: object, message: string): void;
   warn(fields: object, message: string): void;
   error(fields: object, message: string): void;
+  /** Whether `level` is logged (pino has it): when it says no, the adapter does not clean fields for nothing. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 /**
@@ -34,8 +36,9 @@ const maskSecrets = (text: string): string => (text.includes('@') || text.includ
 /**
  * Makes fields safe to log: values of credential and payload fields become `[redacted]`, passwords
  * in URLs (`amqp://user:secret@host`) and credential query parameters (`?password=…`) become
- * `***`, byte arrays show only their size, dates their ISO form. Nested objects are cleaned to a
- * depth of 4.
+ * `***`, byte arrays show only their size, dates their ISO form, errors their name, message,
+ * `code` (a string or number) and `cause` (cleaned the same way). Nested objects and cause chains
+ * are cleaned to a depth of 4.
  *
  * @example
  * ```ts
@@ -54,12 +57,23 @@ export function safeFields(fields: Record<string, unknown>, redact: readonly str
     if (value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
     // Its fields are not its value: Object.entries() would make it {}.
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
-    if (value instanceof Error) return { name: value.name, message: clean(value.message, depth) };
+    if (value instanceof Error) return cleanError(value, depth);
     if (typeof value !== 'object' || value === null) return value;
     if (depth >= 4) return '[object]';
     if (Array.isArray(value)) return value.map((v) => clean(v, depth + 1));
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = secret(k) ? '[redacted]' : clean(v, depth + 1);
+    return out;
+  };
+  // Name and message, with the error `code` (ECONNREFUSED) and the `cause` chain, which often say
+  // more than the message; not the stack or other own fields, which may hold anything.
+  const cleanError = (error: Error, depth: number): Record<string, unknown> => {
+    const out: Record<string, unknown> = { name: error.name, message: clean(error.message, depth) };
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string') out.code = maskSecrets(code);
+    else if (typeof code === 'number') out.code = code;
+    // Depth-bounded like nested objects: a cause chain can be long, or loop back on itself.
+    if (error.cause !== undefined) out.cause = depth >= 4 ? '[cause]' : clean(error.cause, depth + 1);
     return out;
   };
   return clean(fields, 0) as Record<string, unknown>;
@@ -69,7 +83,8 @@ export function safeFields(fields: Record<string, unknown>, redact: readonly str
  * Adapts a pino logger to Switchyard's `Logger` (for `new Router({ logger })`, `lagMonitor`,
  * `alertRules`). Fields go to pino as structured data, cleaned by `safeFields()`, and the message
  * text gets the same masking of URL passwords and credential query parameters: credentials and
- * payloads are never logged unless `redact: false`.
+ * payloads are never logged unless `redact: false`. A level the pino logger has off costs no
+ * cleaning (when it has `isLevelEnabled()`, as pino does).
  *
  * @example
  * ```ts
@@ -82,11 +97,21 @@ export function pinoLogger(pino: PinoLike, options: PinoLoggerOptions = {}): Log
   const prepare = (fields: Record<string, unknown> | undefined): object => (fields === undefined ? {} : redact ? safeFields(fields, redact) : fields);
   // Messages are built from error texts too (`closing transport "x" failed: …`), not fields alone.
   const text = (message: string): string => (redact ? maskSecrets(message) : message);
+  // Cleaning fields walks them all: not for a level pino drops anyway (debug, mostly).
+  const enabled = typeof pino.isLevelEnabled === 'function' ? (level: string): boolean => pino.isLevelEnabled!(level) : (): boolean => true;
   return {
-    debug: (message, fields) => pino.debug(prepare(fields), text(message)),
-    info: (message, fields) => pino.info(prepare(fields), text(message)),
-    warn: (message, fields) => pino.warn(prepare(fields), text(message)),
-    error: (message, fields) => pino.error(prepare(fields), text(message)),
+    debug: (message, fields) => {
+      if (enabled('debug')) pino.debug(prepare(fields), text(message));
+    },
+    info: (message, fields) => {
+      if (enabled('info')) pino.info(prepare(fields), text(message));
+    },
+    warn: (message, fields) => {
+      if (enabled('warn')) pino.warn(prepare(fields), text(message));
+    },
+    error: (message, fields) => {
+      if (enabled('error')) pino.error(prepare(fields), text(message));
+    },
   };
 }
 

@@ -318,19 +318,22 @@ const sets = new WeakMap<Registry, MetricSet>();
  * ```
  */
 export function metricSet(registry: Registry, buckets?: readonly number[]): MetricSet {
-  if (buckets !== undefined && (buckets.length === 0 || buckets.some((b, i) => !(b > 0) || (i > 0 && b <= buckets[i - 1]!)))) {
-    throw new ConfigError(`buckets must be increasing positive numbers of seconds, got ${JSON.stringify(buckets)}`);
+  // Finite: the +Inf bucket is always there, and a bound of Infinity would make a second one.
+  if (buckets !== undefined && (!Array.isArray(buckets) || buckets.length === 0 || buckets.some((b, i) => typeof b !== 'number' || !Number.isFinite(b) || b <= 0 || (i > 0 && b <= buckets[i - 1]!)))) {
+    throw new ConfigError(`buckets must be finite positive numbers of seconds in increasing order, without repeats (the +Inf bucket is added), got ${describeBuckets(buckets)}`);
   }
+  // A copy: the caller's array changing later must not move the bounds of series already counting.
+  const bounds = buckets === undefined ? undefined : Object.freeze([...buckets]);
   let set = sets.get(registry);
   // After `registry.clear()` (common between tests) the cached set's metrics are gone from the
   // registry: register a new set rather than count into metrics nobody can scrape.
   if (set && registry.getSingleMetric(METRIC_NAMES.alerts) === set.alerts) {
-    if (buckets !== undefined) set.useBuckets(buckets);
+    if (bounds !== undefined) set.useBuckets(bounds);
     return set;
   }
   const taken = Object.values(METRIC_NAMES).filter((name) => registry.getSingleMetric(name) !== undefined);
   ConfigError.throwIfAny(taken.map((name) => `metric "${name}" is already registered on this registry by something other than Switchyard's metrics; use another registry`));
-  set = new MetricSet(registry, buckets);
+  set = new MetricSet(registry, bounds);
   sets.set(registry, set);
   return set;
 }
@@ -353,4 +356,9 @@ export function topicLabelOf(ask: () => unknown, topic: string): { label: string
 
 function sameBounds(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** `buckets` for an error message: JSON shows Infinity and NaN as null, which would hide the problem. */
+function describeBuckets(buckets: unknown): string {
+  return Array.isArray(buckets) ? `[${buckets.map((b) => (typeof b === 'number' ? String(b) : JSON.stringify(b))).join(', ')}]` : JSON.stringify(buckets);
 }

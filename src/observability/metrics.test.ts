@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../core/errors.ts';
 import { circuitBreaker } from '../middleware/circuit-breaker.ts';
 import { retry } from '../middleware/retry.ts';
 import { Router } from '../router/router.ts';
@@ -221,6 +222,30 @@ describe('metrics', () => {
     const inUse = new Registry();
     metricSet(inUse).consumeSeries('memory', 't', 'g', 'h');
     expect(() => metrics({ registry: inUse, buckets: [1, 2] })).toThrow(/histogram buckets are in use already/);
+  });
+
+  it('refuses histogram buckets that are not finite, positive, increasing and distinct, registering nothing', async () => {
+    const registry = new Registry();
+    for (const buckets of [[1, Infinity], [Number.NaN], [0.5, 2, 1], [1, 1], [0, 1], [-1], [], ['1']] as unknown as number[][]) {
+      expect(() => metrics({ registry, buckets }), JSON.stringify(buckets)).toThrow(ConfigError);
+    }
+    expect(() => metrics({ registry, buckets: [1, Infinity] })).toThrow(/buckets must be finite positive numbers of seconds in increasing order.*got \[1, Infinity\]/);
+    expect(registry.getMetricsAsArray()).toEqual([]);
+    // The same registry still takes good buckets, and the scrape ends in exactly one +Inf bucket.
+    const set = metricSet(registry, [1, 10]);
+    set.consumeSeries('memory', 't', 'g', 'h').duration.observe(0.5);
+    const les = parseProm(await registry.metrics())
+      .filter((s) => s.name === `${METRIC_NAMES.handlerDuration}_bucket`)
+      .map((s) => s.labels.le);
+    expect(les).toEqual(['1', '10', '+Inf']);
+  });
+
+  it('keeps its own copy of the buckets it was given', () => {
+    const registry = new Registry();
+    const buckets = [1, 10];
+    const set = metricSet(registry, buckets);
+    buckets.push(100);
+    expect(set.bounds).toEqual([1, 10]);
   });
 
   it('registers its metrics again after registry.clear()', async () => {
