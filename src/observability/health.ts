@@ -3,7 +3,7 @@ import { MAX_TIMER_MS, timerMsProblem } from '../core/timer-limit.ts';
 import type { Transport } from '../core/transport.ts';
 import { withTimeout } from '../internal/with-timeout.ts';
 import type { HandlerSnapshot, RouterInspector } from '../router/inspector.ts';
-import { send, sendJson, type HttpHandler } from './http.ts';
+import { refusedMethod, sendJson, type HttpHandler } from './http.ts';
 
 /** One thing the health check looked at. */
 export interface ComponentHealth {
@@ -189,11 +189,7 @@ export function health(options: HealthOptions): Health {
  */
 export function healthHandler(h: Health, probe: 'live' | 'ready' = 'ready'): HttpHandler {
   return function healthHandler(req, res) {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      // HTTP requires a 405 to say which methods are allowed.
-      send(res, 405, 'text/plain; charset=utf-8', 'health: use GET\n', { allow: 'GET, HEAD' });
-      return;
-    }
+    if (refusedMethod(req, res, 'health')) return;
     h.check().then(
       (report) => sendJson(res, report[probe] ? 200 : 503, report),
       (error: unknown) => sendJson(res, 500, { error: toError(error).message }),

@@ -17,6 +17,16 @@ export function send(res: ServerResponse, status: number, contentType: string, b
   res.end(body);
 }
 
+/**
+ * Answers anything but GET and HEAD with 405 (and the `Allow` header HTTP requires for it);
+ * true when it did, so the handler stops there.
+ */
+export function refusedMethod(req: IncomingMessage, res: ServerResponse, what: string): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return false;
+  send(res, 405, 'text/plain; charset=utf-8', `${what}: use GET\n`, { allow: 'GET, HEAD' });
+  return true;
+}
+
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(value, null, 2)}\n`);
 }

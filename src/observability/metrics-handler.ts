@@ -1,6 +1,6 @@
 import { register as defaultRegistry, type Registry } from 'prom-client';
 import { toError } from '../core/errors.ts';
-import { send, type HttpHandler } from './http.ts';
+import { refusedMethod, send, type HttpHandler } from './http.ts';
 
 /** Settings of `metricsHandler()`. */
 export interface MetricsHandlerOptions {
@@ -21,11 +21,7 @@ export interface MetricsHandlerOptions {
 export function metricsHandler(options: MetricsHandlerOptions = {}): HttpHandler {
   const registry = options.registry ?? defaultRegistry;
   return function metricsHandler(req, res) {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      // HTTP requires a 405 to say which methods are allowed.
-      send(res, 405, 'text/plain; charset=utf-8', 'metrics: use GET\n', { allow: 'GET, HEAD' });
-      return;
-    }
+    if (refusedMethod(req, res, 'metrics')) return;
     registry.metrics().then(
       (body) => send(res, 200, registry.contentType, body),
       (error: unknown) => send(res, 500, 'text/plain; charset=utf-8', `metrics: ${toError(error).message}\n`),
