@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
+import { ClosedError, ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
 import { isPattern, topicMatches, topicProblems } from '../core/topic.ts';
 import type { Transport } from '../core/transport.ts';
 import { consoleLogger } from '../internal/console-logger.ts';
@@ -165,22 +165,74 @@ export class Bridge {
     return routeLagSources(this.#routes.map((r) => ({ name: r.name, from: r.from, topic: r.fromTopic, group: r.group })));
   }
 
-  /** Connects the transports and subscribes every route; resolves once all consume. */
-  start(): Promise<void> {
-    return this.#router.start();
+  /**
+   * Connects the transports and subscribes every route; resolves once all consume. Starting can
+   * take long (a consumer group rebalancing, a broker that does not answer): when `signal` aborts
+   * first, the start is given up as `stop()` gives it up — what was opened is closed — and
+   * start() rejects with a ClosedError whose cause is the signal's reason.
+   *
+   * @example
+   * ```ts
+   * await b.start({ signal: AbortSignal.timeout(60_000) });
+   * ```
+   */
+  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
+    if (!signal) return this.#router.start();
+    if (signal.aborted) return this.#abandonStart(signal);
+    let onAbort!: () => void;
+    const aborted = new Promise<void>((resolve) => {
+      onAbort = resolve;
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    const started = this.#router.start();
+    try {
+      // Not waiting for the start itself once aborted: a consumer group join notices that its
+      // transport closed only when its own timeout (about a minute) runs out.
+      await Promise.race([started, aborted]);
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (!signal.aborted) return;
+    started.catch(() => undefined); // failing because its transports closed under it
+    return this.#abandonStart(signal);
+  }
+
+  async #abandonStart(signal: AbortSignal): Promise<never> {
+    await this.stop();
+    throw new ClosedError('bridge', { detail: 'its start was aborted; what it had opened is closed', cause: signal.reason });
   }
 
   /**
    * Stops every route (in-flight messages finish and are acknowledged; a message waiting for its
    * sink stays unacknowledged and comes again), then closes the transports the bridge created.
+   *
+   * Called while the bridge starts, it closes those transports at once instead of waiting for the
+   * start to end: a start can wait ~30 s on a consumer group's rebalance or on a broker's
+   * timeouts, and a process told to stop (SIGTERM) must not hold its connections, group
+   * memberships and embedded directory that long. Messages that routes already running had taken
+   * are then not acknowledged, and come again. The router stops once its start has ended; stop()
+   * waits for that only when routes use transports the bridge did not create (given as objects),
+   * whose subscriptions only the router can close.
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      try {
-        await this.#router.stop();
-      } finally {
-        await Promise.all([...this.#owned].map((t) => t.close().catch(() => undefined)));
+      const closeOwned = (): Promise<unknown> => Promise.all([...this.#owned].map((t) => t.close().catch(() => undefined)));
+      if (this.#router.inspector.state !== 'starting') {
+        try {
+          await this.#router.stop();
+        } finally {
+          await closeOwned();
+        }
+        return;
       }
+      const routerStopped = this.#router.stop(); // takes effect once the start has ended
+      await closeOwned();
+      const foreign = [...this.#transports.values()].some((t) => !this.#owned.has(t));
+      if (foreign) await routerStopped;
+      else routerStopped.catch(() => undefined);
     })();
     return this.#stopping;
   }

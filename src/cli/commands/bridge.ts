@@ -5,6 +5,7 @@ import { loadBridgeConfig } from '../../bridge/load-config.ts';
 import { showProgress } from '../../bridge/progress.ts';
 import { redact } from '../../bridge/substitute-env.ts';
 import { ConfigError, isConfigError } from '../../core/errors.ts';
+import { interruptOnSignals } from '../interrupt.ts';
 import { serveMetrics } from '../metrics-server.ts';
 import { milliseconds, portNumber } from '../option-parsers.ts';
 
@@ -48,6 +49,13 @@ export function registerBridge(program: Command): void {
       let server: Server | undefined;
       let monitor: import('../../observability/lag.ts').LagMonitor | undefined;
       let stopProgress: (() => void) | undefined;
+      // b.run() handles SIGINT/SIGTERM only once every route runs. Before that a start can wait
+      // ~30 s (a restarted bridge's Kafka group rebalancing, a broker not answering), and a signal
+      // then killed the process with its connections, group members and embedded directory lock
+      // still held: the group waited a session timeout for members that never left. From here
+      // on a signal gives the start up and closes what was opened; a second one exits at once.
+      const interrupt = interruptOnSignals('interrupted while starting: closing what was opened');
+      let interrupted: number | undefined;
       try {
         // Inside the try: a port that cannot be had still closes what prepareBridge built.
         if (registry) {
@@ -65,15 +73,30 @@ export function registerBridge(program: Command): void {
           if (e.type === 'sink-retry' && e.attempt === 1) console.error(`\nroute ${e.route}: sink refused (${e.error.message}); backing off`);
           if (e.type === 'sink-recovered') console.error(`\nroute ${e.route}: sink recovered after ${e.attempts} attempts`);
         });
-        await b.start();
+        try {
+          await b.start({ signal: interrupt.signal });
+        } catch (error) {
+          if (!interrupt.signal.aborted) throw error;
+          interrupted = interrupt.exitCode();
+          return; // start() closed what it had opened; the finally below finds it stopped
+        }
+        // Handed over with no await in between, so no signal falls between the two handlers:
+        // run() installs its own (stop intake, drain, acknowledge, close) before it returns.
+        interrupt.dispose();
+        const running = b.run(); // until SIGINT/SIGTERM
         monitor?.start();
         console.error(`bridge running ${b.routes.length} route(s) from ${file}; Ctrl-C to stop`);
-        await b.run(); // until SIGINT/SIGTERM: stop intake, drain, acknowledge, close
+        await running;
       } finally {
+        interrupt.dispose();
         stopProgress?.();
         monitor?.stop();
         server?.close();
         await b.stop();
+        if (interrupted !== undefined) {
+          console.error(`switchyard: bridge interrupted while starting (exit code ${interrupted}); the connections it had opened are closed`);
+          process.exitCode = interrupted;
+        }
       }
     });
 }
