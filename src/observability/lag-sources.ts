@@ -105,15 +105,23 @@ export interface KafkaLagSourceOptions {
    * this. Default `kafka:<group>`.
    */
   name?: string;
+  /**
+   * Called on every read with the named topics the cluster does not have (sorted), when there
+   * are any. They are left out of the readings, as RabbitMQ and NATS leave out a group with no
+   * queue or consumer; the topics that are there are still read.
+   */
+  onMissing?: (topics: string[]) => void;
 }
 
 /**
  * Lag of a Kafka consumer group: committed offset against the high watermark per partition
- * (through `kafkaLag` of `switchyard/kafka`, loaded on first read).
+ * (through `kafkaLag` of `switchyard/kafka`, loaded on first read). A named topic the cluster does
+ * not have (yet) is left out — no topic is no backlog — rather than failing the whole reading;
+ * `onMissing` hears of it.
  *
  * @example
  * ```ts
- * kafkaLagSource({ brokers: ['127.0.0.1:9092'] }, 'billing', ['orders.placed'])
+ * kafkaLagSource({ brokers: ['127.0.0.1:9092'] }, 'billing', ['orders.placed'], { onMissing: (topics) => logger.warn(`no topic ${topics.join(', ')}`) })
  * // The same group on two clusters, in one monitor:
  * lagMonitor({ sources: [kafkaLagSource(eu, 'billing', topics, { name: 'kafka-eu' }), kafkaLagSource(us, 'billing', topics, { name: 'kafka-us' })] })
  * ```
@@ -121,11 +129,14 @@ export interface KafkaLagSourceOptions {
 export function kafkaLagSource(connection: KafkaConnection, group: string, topics: readonly string[], options: KafkaLagSourceOptions = {}): LagSource {
   const name = options.name ?? `kafka:${group}`;
   if (typeof name !== 'string' || name === '') throw new ConfigError(`kafkaLagSource: name must be a non-empty string, got ${JSON.stringify(name)}`);
+  if (options.onMissing !== undefined && typeof options.onMissing !== 'function') {
+    throw new ConfigError(`kafkaLagSource: onMissing must be a function (topics) => void, got ${typeof options.onMissing}`);
+  }
   return {
     name,
     async read(): Promise<LagReading[]> {
       const { kafkaLag } = await import('../transports/kafka/lag.ts');
-      const parts = await kafkaLag(connection, group, topics);
+      const parts = await kafkaLag(connection, group, topics, options.onMissing ? { onMissing: options.onMissing } : {});
       const byTopic = new Map<string, LagReading>();
       for (const p of parts) {
         let r = byTopic.get(p.topic);
