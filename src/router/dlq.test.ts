@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { defineCodec } from '../core/codec.ts';
 import { DecodeError } from '../core/errors.ts';
 import type { OutgoingMessage } from '../core/message.ts';
+import type { Transport } from '../core/transport.ts';
 import { deadLetter } from '../middleware/dead-letter.ts';
 import { harness, record } from '../middleware/harness.test-support.ts';
 import { retry } from '../middleware/retry.ts';
@@ -108,6 +109,78 @@ describe('poison messages and the dead-letter topic', () => {
     expect((await listDeadLetters(bus, dlq, { idleMs: 100 })).map((d) => d.id).sort()).toEqual(['no-origin', 'wildcard']);
     await got.untilCount(2, 5_000);
     expect(got.messages.map((m) => m.id)).toEqual(['good-1', 'good-2']); // once each
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Regression: the letters a full pass held beyond its limit went back to the DLQ group a turn of
+  // the event loop late, so a second pass through the same transport took the letters behind them
+  // first and stopped its commit 50 short (19,950 instead of 20,000); after a restart those 50
+  // replayed letters were replayed again.
+  it('replays 20,050 letters in passes of 10,000 through one transport, each letter once, the DLQ group committing exactly what was replayed, across a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-dlq-'));
+    const dlq = 'passes.dlq';
+    const total = 20_050;
+    const letters: OutgoingMessage[] = Array.from({ length: total }, (_, i) => ({
+      id: `l-${i}`,
+      payload: encoder.encode(String(i)),
+      headers: { 'x-error': 'boom', 'x-original-topic': 'passes' },
+    }));
+    const committed = async (bus: ReturnType<typeof embedded>): Promise<number | undefined> =>
+      (await bus.inspect()).find((t) => t.topic === dlq)?.groups.find((g) => g.group === 'switchyard.dlq')?.partitions[0]?.committed;
+    let bus = embedded({ dir, fsync: 'never' });
+    for (let i = 0; i < total; i += 1_000) await bus.publish(dlq, letters.slice(i, i + 1_000));
+
+    const first = await replayDeadLetters(bus, dlq, { idleMs: 100, limit: 10_000 });
+    expect(new Set(first)).toEqual(new Set(letters.slice(0, 10_000).map((l) => l.id)));
+    expect(await committed(bus)).toBe(10_000);
+    const second = await replayDeadLetters(bus, dlq, { idleMs: 100, limit: 10_000 });
+    expect(new Set(second)).toEqual(new Set(letters.slice(10_000, 20_000).map((l) => l.id))); // the oldest left
+    expect(await committed(bus)).toBe(20_000);
+    await bus.close();
+
+    bus = embedded({ dir, fsync: 'never' });
+    const third = await replayDeadLetters(bus, dlq, { idleMs: 100, limit: 10_000 });
+    expect(new Set(third)).toEqual(new Set(letters.slice(20_000).map((l) => l.id)));
+    const replayed = [...first, ...second, ...third];
+    expect(new Set(replayed).size).toBe(total);
+    expect(replayed).toHaveLength(total); // none twice
+    expect((await bus.inspect()).find((t) => t.topic === 'passes')?.partitions[0]?.endOffset).toBe(total);
+    expect(await listDeadLetters(bus, dlq, { idleMs: 100 })).toEqual([]);
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Regression: a replay ran up to `limit` (10,000) publishes at once, which held their letters
+  // in memory and made an interrupted replay (Ctrl-C) wait for thousands of them.
+  it('replays with at most 256 publishes in flight, and as many letters as its limit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-dlq-'));
+    const bus = embedded({ dir, fsync: 'never' });
+    const dlq = 'window.dlq';
+    await bus.publish(dlq, Array.from({ length: 3_000 }, (_, i) => ({ id: `w-${i}`, payload: encoder.encode(String(i)), headers: { 'x-original-topic': 'window' } })));
+    let inFlight = 0;
+    let most = 0;
+    // The real transport, with its publishes to the original topic counted while they run.
+    const counted: Transport = {
+      name: bus.name,
+      capabilities: bus.capabilities,
+      connect: () => bus.connect(),
+      close: () => bus.close(),
+      subscribe: (topic, options, handler) => bus.subscribe(topic, options, handler),
+      publish: async (topic, messages) => {
+        if (topic === dlq) return bus.publish(topic, messages);
+        most = Math.max(most, ++inFlight);
+        try {
+          await bus.publish(topic, messages);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    expect(await replayDeadLetters(counted, dlq, { idleMs: 100, limit: 2_500 })).toHaveLength(2_500);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(256);
+    expect((await listDeadLetters(bus, dlq, { idleMs: 100 })).map((d) => d.id)).toEqual(Array.from({ length: 500 }, (_, i) => `w-${2_500 + i}`));
     await bus.close();
     rmSync(dir, { recursive: true, force: true });
   });

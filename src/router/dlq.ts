@@ -44,19 +44,29 @@ function toDeadLetter(m: Message): DeadLetter {
 }
 
 /**
+ * Letters a replay handles at once. Its letters are acknowledged as it goes, so a small window
+ * does as much (each publish waits for its write, and the window's publishes share one), while
+ * thousands of publishes at once held memory and made an interrupted replay wait for all of them.
+ */
+const REPLAY_WINDOW = 256;
+
+/**
  * Reads the dead-letter topic with the DLQ group, handing each message to `decide`: `'ack'`
  * removes it (after `decide` resolved), `'keep'` leaves it where it is (it is handed back
  * unacknowledged once the topic has been quiet for `idleMs`). A message seen twice in one sweep
- * (one that `decide` moved to the end of the topic) is kept.
+ * (one that `decide` moved to the end of the topic) is kept. `window`: messages held at once; a
+ * sweep that keeps every message needs `limit` (each it keeps is held until the sweep ends).
  */
 async function sweep(
   transport: Transport,
   dlqTopic: string,
   options: DeadLetterReadOptions,
+  window: 'limit' | number,
   decide: (m: Message) => Promise<'ack' | 'keep'>,
 ): Promise<void> {
   const idleMs = options.idleMs ?? 500;
   const limit = options.limit ?? 10_000;
+  const concurrency = window === 'limit' ? limit : Math.min(window, limit);
   const release = deferred<void>();
   const seen = new Set<string>();
   // Assigned once subscribe resolves; `done` may run before that.
@@ -72,7 +82,7 @@ async function sweep(
     clearTimeout(timer);
     timer = setTimeout(done, idleMs);
   };
-  sub = await transport.subscribe(dlqTopic, { group: options.group ?? DLQ_GROUP, from: 'earliest', concurrency: limit }, async (m) => {
+  sub = await transport.subscribe(dlqTopic, { group: options.group ?? DLQ_GROUP, from: 'earliest', concurrency }, async (m) => {
     const first = !seen.has(m.id) && seen.size < limit;
     seen.add(m.id);
     if (first) {
@@ -99,7 +109,7 @@ async function sweep(
  */
 export async function listDeadLetters(transport: Transport, dlqTopic: string, options: DeadLetterReadOptions = {}): Promise<DeadLetter[]> {
   const found: DeadLetter[] = [];
-  await sweep(transport, dlqTopic, options, async (m) => {
+  await sweep(transport, dlqTopic, options, 'limit', async (m) => {
     found.push(toDeadLetter(m));
     return 'keep';
   });
@@ -124,7 +134,8 @@ export interface ReplayOptions extends DeadLetterReadOptions {
  * Publishes dead letters back to their original topic (`x-original-topic`) with their original
  * id, key, payload and headers (the `x-` dead-letter headers removed), and removes each from the
  * DLQ only after its publish succeeded. Dead letters not selected by `ids` are moved to the end of
- * the DLQ (same id, payload and headers). Returns the replayed ids.
+ * the DLQ (same id, payload and headers). At most 256 letters are handled at once. Returns the
+ * replayed ids.
  *
  * @example
  * ```ts
@@ -139,7 +150,7 @@ export async function replayDeadLetters(transport: Transport, dlqTopic: string, 
   // transports commit contiguous offsets) and it stays listed.
   const keep = (m: Message): Promise<void> =>
     transport.publish(dlqTopic, { id: m.id, payload: m.payload, headers: { ...m.headers, [REPUBLISHED_AT_HEADER]: new Date().toISOString() } });
-  await sweep(transport, dlqTopic, options, async (m) => {
+  await sweep(transport, dlqTopic, options, REPLAY_WINDOW, async (m) => {
     if (wanted && !wanted.has(m.id)) {
       await keep(m);
       return 'ack';

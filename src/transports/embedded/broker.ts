@@ -242,6 +242,9 @@ export class Broker {
   /** Consumers detached because their group could not read its log. */
   readonly #failed = new WeakSet<Consumer>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Groups to pump on the next turn of the event loop (see `#pumpSoon`). */
+  readonly #pumpLater = new Set<ConsumerGroup>();
+  #pumpTimer: NodeJS.Timeout | undefined;
   #commitTimer: NodeJS.Timeout | undefined;
   /** Groups whose committed position moved since the last write. */
   readonly #moved: Array<[ConsumerGroup, GroupPartition]> = [];
@@ -424,7 +427,12 @@ export class Broker {
     }
   }
 
-  /** The handler of `d` finished: acknowledge it, or schedule its redelivery with attempt + 1. */
+  /**
+   * The handler of `d` finished: acknowledge it, or put it back for redelivery with attempt + 1.
+   * A consumer in this process must not pump (`wake`) right after a failure: without a delay, the
+   * message is back in the queue and would go out again at once, on microtasks alone (see
+   * `#pumpSoon`). One behind the socket may: its next result comes back through I/O.
+   */
   settle(d: Delivery, ok: boolean): void {
     const { group, gp, entry } = d;
     if (ok) {
@@ -434,21 +442,46 @@ export class Broker {
       group.pump();
       return;
     }
-    // The key stays busy during the delay so later messages of that key cannot overtake it.
-    const retry = (): void => {
+    const again: Entry = { seq: entry.seq, key: entry.key, attempt: entry.attempt + 1 };
+    if (this.options.redeliveryDelayMs === 0 || this.#closed) {
+      // Back in its place at once, before the messages behind it. On a timer, it was out of the
+      // queue for a turn of the event loop: a member joining meanwhile (a subscription of the
+      // group opened right after another closed) was given those later messages first, and the
+      // committed position then stopped below the failed ones while the later ones were
+      // acknowledged — a gap that a restart turns into those later messages handled twice.
       gp.queue.release(entry);
-      gp.requeue({ seq: entry.seq, key: entry.key, attempt: entry.attempt + 1 }, d.record);
+      gp.requeue(again, d.record);
+      this.#pumpSoon(group);
+      return;
+    }
+    // The key stays busy during the delay so later messages of that key cannot overtake it.
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      gp.queue.release(entry);
+      gp.requeue(again, d.record);
       group.pump();
-    };
-    // Without a delay, still on a timer (the next turn of the event loop): a message that always
-    // fails would otherwise be retried on microtasks alone, and timers, I/O and signals never run.
-    if (!this.#closed) {
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        retry();
-      }, this.options.redeliveryDelayMs);
-      this.#timers.add(timer);
-    } else retry();
+    }, this.options.redeliveryDelayMs);
+    this.#timers.add(timer);
+    // The failed consumer has room again for other messages.
+    this.#pumpSoon(group);
+  }
+
+  /**
+   * Pumps `group` on the next turn of the event loop (one timer for every group asking in this
+   * turn), not now: a message that always fails would otherwise be delivered again on microtasks
+   * alone, and timers, I/O and signals would never run. Messages other handlers acknowledge
+   * meanwhile still pump at once, so a failed message may go out again within the turn — but
+   * only as often as something else succeeded.
+   */
+  #pumpSoon(group: ConsumerGroup): void {
+    if (this.#closed) return;
+    this.#pumpLater.add(group);
+    this.#pumpTimer ??= setTimeout(() => {
+      this.#pumpTimer = undefined;
+      const groups = [...this.#pumpLater];
+      this.#pumpLater.clear();
+      for (const g of groups) g.pump();
+    }, 0);
   }
 
   /** A consumer leaves without handling `d` (closing, or its process went away): someone else gets it. */
@@ -573,6 +606,9 @@ export class Broker {
     if (this.#maintenance) clearInterval(this.#maintenance);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
+    if (this.#pumpTimer) clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = undefined;
+    this.#pumpLater.clear();
     await Promise.all([...this.topics.values()].map((t) => t.log.close()));
     this.#collectMoved();
     this.offsets.close(); // writes them; a failure (a full disk) is thrown once the file is closed

@@ -49,6 +49,36 @@ describe('embedded consumer groups', () => {
     await bus.close();
   });
 
+  // Regression: a failed message went back to its group on a timer (the next turn of the event
+  // loop), so a subscription of the group opened meanwhile got the messages behind it first; the
+  // committed position then stopped below the failed ones while later ones were acknowledged, and
+  // a restart handed those out a second time (a DLQ replay pass replayed 50 letters twice).
+  it('gives the messages a closing subscription failed to the next subscription of its group first, in order, before those behind them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-groups-'));
+    const bus = embedded({ dir, share: false, fsync: 'never' });
+    await bus.publish('jobs', Array.from({ length: 6 }, (_, i) => ({ id: `m-${i}`, payload: Buffer.from(String(i)) })));
+    const held = new Inbox();
+    const release = Promise.withResolvers<void>();
+    const first = await bus.subscribe('jobs', { group: 'g', from: 'earliest', concurrency: 2 }, async (m) => {
+      held.push(m);
+      await release.promise;
+      throw new Error('not handled here: handed back');
+    });
+    await held.untilCount(2, 10_000);
+    first.pause();
+    release.resolve();
+    await first.close();
+    const order: string[] = [];
+    const second = new Inbox();
+    await bus.subscribe('jobs', { group: 'g', from: 'earliest' }, async (m) => {
+      order.push(`${m.id}#${m.attempt}`);
+      second.push(m);
+    });
+    await second.untilCount(6, 10_000);
+    expect(order).toEqual(['m-0#2', 'm-1#2', 'm-2#1', 'm-3#1', 'm-4#1', 'm-5#1']);
+    await bus.close();
+  });
+
   // Regression: read-ahead was bounded by count alone. Records waiting behind a busy key were read
   // 2,000 at a time whatever their size — 2,000 records of 1 MiB held 2 GiB per partition.
   it('reads ahead a bounded number of bytes while a key is busy, then delivers everything in order', async () => {

@@ -157,7 +157,9 @@ class LocalConsumer implements Consumer, SubscriptionSource {
   deliver(d: Delivery): void {
     this.sub.run(toMessage(d), (ok) => {
       this.broker.settle(d, ok);
-      this.broker.wake(this);
+      // After a failure the broker pumps on the next turn (see Broker.settle): waking now would
+      // hand the failed message straight back, on microtasks alone while it keeps failing.
+      if (ok) this.broker.wake(this);
     });
   }
 
