@@ -77,9 +77,9 @@ export async function mixedInfrastructure(connections: MixedConnections = mixedC
     ]),
   ];
   const transports: Transport[] = [kafkaBus, rabbitBus, natsBus];
-  // The run's queues are of no use once it ended, and expiry does not cover them all: the
-  // transport declares a group's retry queues (`….retry.1000`…) without `x-expires`, so they
-  // would stay on the broker forever, a dozen per run. Delete every queue this run declared.
+  // The run's queues are of no use once it ended. Expiry would remove them (retry queues too),
+  // but only after expiresMs of disuse, a dozen per run meanwhile: delete every queue this run
+  // declared at once.
   const deleteRunQueues = async (): Promise<void> => {
     const queues = rabbitBus.declared().queues.filter((q) => q.startsWith(prefix));
     if (queues.length === 0) return; // also when the broker was never reached

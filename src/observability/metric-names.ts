@@ -31,9 +31,9 @@ export const METRIC_NAMES = Object.freeze({
   inFlight: 'switchyard_messages_in_flight',
   /** Gauge {circuit}: 0 closed, 1 half-open, 2 open. */
   circuitState: 'switchyard_circuit_state',
-  /** Gauge {transport, topic, group}: messages the group still has to process. */
+  /** Gauge {transport, topic, group, source}: messages the group still has to process (`source`: the lag source's name). */
   consumerLag: 'switchyard_consumer_lag_messages',
-  /** Gauge {transport, topic, group}: age of the oldest unprocessed message, seconds (where the source knows it). */
+  /** Gauge {transport, topic, group, source}: age of the oldest unprocessed message, seconds (where the source knows it). */
   consumerLagAge: 'switchyard_consumer_lag_seconds',
   /** Counter {type, rule}: alerts raised and cleared (`lag.high`, `lag.recovered`, `alert.firing`, `alert.resolved`). */
   alerts: 'switchyard_alerts_total',

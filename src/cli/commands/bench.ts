@@ -13,7 +13,7 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('run the benchmarks side by side with the raw clients and the physical floor, and write a table')
     .option('-s, --scenario <names...>', `only these scenarios (${scenarios.map((s) => s.name).join(', ')})`)
-    .option('-q, --quick', 'fewer messages and 3 rounds: a smoke run for CI (under 2 minutes)')
+    .option('-q, --quick', 'fewer messages and 3 rounds: a smoke run for CI (a few minutes)')
     .option('--rounds <n>', 'rounds per figure (default 5, quick 3)', wholeNumber('--rounds'))
     .option('--json <file>', 'also write the JSON report here')
     .option('--out <dir>', 'results folder', 'bench/results')
