@@ -7,6 +7,7 @@ import { ContiguousCommit } from '../../internal/contiguous-commit.ts';
 import { deferred } from '../../internal/deferred.ts';
 import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
 import { waitAtMost, withTimeout } from '../../internal/with-timeout.ts';
+import { abortable } from '../../internal/abortable.ts';
 import { subscriptionAwareAssigner } from './assignor.ts';
 import { kafkaErrorIds } from './errors.ts';
 import { fromRecord, text } from './mapping.ts';
@@ -78,6 +79,11 @@ export class KafkaSubscription implements Subscription {
   readonly #config: ResolvedKafkaOptions;
   readonly #admin: Admin;
   readonly #abort = new AbortController();
+  /**
+   * Aborted (with a ClosedError) when `close()` is called: `start()` and restarts stop waiting for
+   * what they wait on — position lookups, a group join that may take minutes — and go no further.
+   */
+  readonly #halt = new AbortController();
   readonly #context = { signal: this.#abort.signal };
   readonly #closed = deferred<Error | undefined>();
   readonly closed: Promise<Error | undefined> = this.#closed.promise;
@@ -153,12 +159,21 @@ export class KafkaSubscription implements Subscription {
     return this.#topics;
   }
 
-  /** Joins the group and starts fetching; resolves once positions are fixed. */
+  /**
+   * Joins the group and starts fetching; resolves once positions are fixed. Rejects with a
+   * ClosedError as soon as `close()` is called before then (close() still closes the member and
+   * its connections), instead of waiting for the join to end.
+   */
   async start(): Promise<void> {
-    this.#topics = this.#matches ? await this.#matchingTopics() : [this.topic];
-    await this.#fixStartPositions(this.#topics);
+    this.#topics = this.#matches ? await this.#unlessClosed(this.#matchingTopics()) : [this.topic];
+    await this.#unlessClosed(this.#fixStartPositions(this.#topics));
     await this.#open();
     if (this.#matches) this.#refreshTimer = setInterval(() => void this.#refreshTopics(), this.#config.consumer.topicRefreshMs).unref();
+  }
+
+  /** Settles like `step`, or rejects with a ClosedError once `close()` was called. */
+  #unlessClosed<T>(step: Promise<T>): Promise<T> {
+    return abortable(step, this.#halt.signal);
   }
 
   async #matchingTopics(): Promise<string[]> {
@@ -241,6 +256,8 @@ export class KafkaSubscription implements Subscription {
   }
 
   async #open(): Promise<void> {
+    // Closed meanwhile: no member may join after close() looked for one to close.
+    this.#halt.signal.throwIfAborted();
     const c = this.#config.consumer;
     const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
       ...baseClientOptions(this.#config, 'consumer'),
@@ -276,12 +293,19 @@ export class KafkaSubscription implements Subscription {
       maxWaitTime: c.maxWaitMs,
       highWaterMark: 256,
     });
-    const stream = await withTimeout(joining, c.rebalanceTimeoutMs + this.#config.requestTimeoutMs, `join group "${this.group}"`);
+    let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+    try {
+      stream = await this.#unlessClosed(withTimeout(joining, c.rebalanceTimeoutMs + this.#config.requestTimeoutMs, `join group "${this.group}"`));
+    } catch (error) {
+      // close() stopped waiting: a stream the join still yields (its member already closed) reads for no one.
+      if (this.#stopping) joining.then((late) => late.close(), () => undefined).catch(() => undefined);
+      throw error;
+    }
     if (this.#stopping) {
-      // close() ran while we were joining: it may have missed this member.
+      // close() ran while the join was answered: it may have missed this member.
       await stream.close().catch(() => undefined);
       await consumer.close(true).catch(() => undefined);
-      return;
+      this.#halt.signal.throwIfAborted();
     }
     this.#stream = stream;
     // Fetch positions are fixed once the stream has listed its offsets (after every join): commit
@@ -308,7 +332,7 @@ export class KafkaSubscription implements Subscription {
     stream.on('data', (record: Record) => this.#receive(record));
     stream.on('error', (error: Error) => this.#failed(consumer, error, 'stream'));
     if (this.#fetchPaused) stream.pause();
-    await positioned;
+    await this.#unlessClosed(positioned);
   }
 
   #joined(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, generation: number): void {
@@ -620,7 +644,14 @@ export class KafkaSubscription implements Subscription {
     this.#pump();
   }
 
+  /**
+   * Stops intake, drains, commits and leaves the group (see the class). Called while `start()` is
+   * under way (a subscribe() still joining), it makes `start()` reject with a ClosedError at once.
+   */
   close(): Promise<void> {
+    if (!this.#halt.signal.aborted) {
+      this.#halt.abort(new ClosedError(`kafka subscription to "${this.topic}" as group "${this.group}"`, { detail: 'close() was called before subscribe() had finished' }));
+    }
     this.#closing ??= this.#close();
     return this.#closing;
   }

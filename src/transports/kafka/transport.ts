@@ -8,7 +8,8 @@ import { groupProblems, isPattern } from '../../core/topic.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../../core/transport.ts';
 import { checkMessageLimits, DEFAULT_MAX_HEADER_BYTES } from '../../internal/message-limits.ts';
 import { skipsVerify, warnSkipVerify } from '../../internal/transport-tls.ts';
-import { withTimeout } from '../../internal/with-timeout.ts';
+import { waitAtMost, withTimeout } from '../../internal/with-timeout.ts';
+import { abortable } from '../../internal/abortable.ts';
 import { ClusterLink } from './cluster-link.ts';
 import { KafkaSubscription } from './consumer.ts';
 import { toKafkaError } from './errors.ts';
@@ -62,6 +63,8 @@ export class KafkaTransport implements Transport {
   #connecting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #closed = false;
+  /** Aborted by `close()`: a connect attempt under way stops waiting for the cluster. */
+  readonly #halt = new AbortController();
 
   constructor(options: KafkaTransportOptions) {
     this.config = resolveKafkaOptions(options);
@@ -123,6 +126,12 @@ export class KafkaTransport implements Transport {
     return !this.#closed && this.#link?.up === true;
   }
 
+  /**
+   * Connects the admin client (one Metadata request) and declares `topics`; publish() and
+   * subscribe() call it themselves. Rejects with a ClosedError when `close()` is called before it
+   * finished (it does not wait for a cluster that does not answer), and with a TransportError when
+   * the cluster cannot be reached; a later call tries again.
+   */
   connect(): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError('kafka transport'));
     this.#connecting ??= this.#connect().catch((error: unknown) => {
@@ -142,12 +151,19 @@ export class KafkaTransport implements Transport {
     link.watch(admin);
     link.watch(publisher.client);
     try {
-      await admin.metadata({ topics: [] });
-      this.topology = await declareTopics(admin, this.config.topics);
+      // Against brokers that accept connections but do not answer, this takes the client's retries
+      // of requestTimeoutMs: close() does not wait for that (closing the clients below fails the
+      // requests still pending).
+      const declaring = (async () => {
+        await admin.metadata({ topics: [] });
+        return declareTopics(admin, this.config.topics);
+      })();
+      this.topology = await abortable(declaring, this.#halt.signal);
     } catch (error) {
       link.stop();
-      await admin.close().catch(() => undefined);
+      await waitAtMost(admin.close(), this.config.requestTimeoutMs);
       await publisher.close().catch(() => undefined);
+      if (this.#closed) throw new ClosedError('kafka transport', { detail: 'close() was called while it was connecting' });
       const failure = toKafkaError(`connect to Kafka at ${this.config.brokers.join(',')}`, error);
       failure.message = redact(failure.message, this.#secrets());
       throw failure;
@@ -176,6 +192,7 @@ export class KafkaTransport implements Transport {
       payloadHint: "together with the broker's message.max.bytes and the topic's max.message.bytes",
     });
     checkRecordSizes(topic, batch, this.#maxRecordBytes, this.#maxHeaderBytes);
+    // Not #connected(): a publish issued before close() is still sent, and close() waits for it.
     await this.connect();
     await this.#publisher!.publish(topic, batch).catch((error: unknown) => {
       if (isTransportError(error) && error.retryable) this.#link?.suspect();
@@ -188,7 +205,7 @@ export class KafkaTransport implements Transport {
     const unfit = kafkaTopicProblem(topic, isPattern(topic) ? 'pattern' : 'topic');
     if (unfit) throw new ConfigError(unfit);
     if (this.#closed) throw new ClosedError('kafka transport');
-    await this.connect();
+    await this.#connected();
     const sub = new KafkaSubscription(this.config, this.#admin!, topic, resolved, handler, () => this.#subscriptions.delete(sub));
     this.#subscriptions.add(sub);
     try {
@@ -215,12 +232,18 @@ export class KafkaTransport implements Transport {
   async deleteGroup(group: string): Promise<void> {
     if (this.#closed) throw new ClosedError('kafka transport');
     ConfigError.throwIfAny(groupProblems(group));
-    await this.connect();
+    await this.#connected();
     try {
       await this.#admin!.deleteGroups({ groups: [group] });
     } catch (error) {
       throw toKafkaError(`delete group "${group}"`, error);
     }
+  }
+
+  /** Connects, and rejects with a ClosedError when close() was called meanwhile (its clients are closing). */
+  async #connected(): Promise<void> {
+    await this.connect();
+    if (this.#closed) throw new ClosedError('kafka transport');
   }
 
   /** The SASL password (when a string), so messages built from client errors can be scrubbed of it. */
@@ -229,13 +252,22 @@ export class KafkaTransport implements Transport {
     return typeof password === 'string' ? [password] : [];
   }
 
+  /**
+   * Closes every subscription (see `KafkaSubscription.close()`), then the producer (waiting for
+   * publishes in flight at most `producer.timeoutMs`) and the admin client. A connect under way is
+   * given up at once: it, and the publish() and subscribe() calls waiting on it, reject with a
+   * ClosedError, as do subscribe() calls still joining their group. Later calls reject with a
+   * ClosedError too; calling close() again returns the same promise.
+   */
   close(): Promise<void> {
     this.#closed = true;
+    this.#halt.abort();
     this.#closing ??= this.#close();
     return this.#closing;
   }
 
   async #close(): Promise<void> {
+    // Settles at once now (aborted above), once the attempt's clients are closed.
     await this.#connecting?.catch(() => undefined);
     this.#link?.stop();
     await Promise.all([...this.#subscriptions].map((s) => s.close().catch(() => undefined)));
