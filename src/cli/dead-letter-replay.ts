@@ -48,8 +48,10 @@ export async function replayInPasses(open: () => Transport, dlqTopic: string, op
   const wanted = options.ids ? new Set(options.ids) : undefined;
   const notYet = (): string[] => [...(wanted ?? [])].filter((id) => !replayed.includes(id) && !skipped.has(id));
   while (!options.signal.aborted) {
-    // A transport of its own per pass: a second pass through the transport of the first started
-    // (on the embedded broker) 50 letters before where the first had committed, replaying them twice.
+    // A transport of its own per pass, closed when the pass ends: what the pass handed back is
+    // settled with the broker before the next one reads. (It also kept the CLI clear of an
+    // embedded-broker defect, since fixed, that made a second pass through one transport replay
+    // 50 letters twice.)
     const bus = open();
     const pass = watchedPass(bus, dlqTopic, options.signal, options.onReplayed);
     let got: string[];
