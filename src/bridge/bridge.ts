@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { ClosedError, ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
 import { isPattern, topicMatches, topicProblems } from '../core/topic.ts';
 import type { Transport } from '../core/transport.ts';
+import { abortable } from '../internal/abortable.ts';
 import { consoleLogger } from '../internal/console-logger.ts';
 import { deadLetter } from '../middleware/dead-letter.ts';
 import { retry } from '../middleware/retry.ts';
@@ -180,20 +181,13 @@ export class Bridge {
     const { signal } = options;
     if (!signal) return this.#router.start();
     if (signal.aborted) return this.#abandonStart(signal);
-    let onAbort!: () => void;
-    const aborted = new Promise<void>((resolve) => {
-      onAbort = resolve;
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
     const started = this.#router.start();
     try {
       // Not waiting for the start itself once aborted: a consumer group join notices that its
       // transport closed only when its own timeout (about a minute) runs out.
-      await Promise.race([started, aborted]);
+      await abortable(started, signal);
     } catch (error) {
       if (!signal.aborted) throw error;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
     }
     if (!signal.aborted) return;
     started.catch(() => undefined); // failing because its transports closed under it

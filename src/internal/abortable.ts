@@ -1,8 +1,9 @@
 /**
  * Settles like `promise`, or rejects with `signal.reason` as soon as `signal` aborts (at once when
- * it has already): for the steps `close()` must not wait for — a group join, a connect to a
- * cluster that does not answer. `promise` itself goes on, its outcome handled here: whoever aborts
- * cleans up what it leaves behind (closing the client fails its pending requests).
+ * it has already): for steps nobody must wait for once told to stop — a group join, a connect to
+ * a cluster that does not answer, a saga action that never returns. `promise` itself goes on, its
+ * outcome handled here: whoever aborts cleans up what it leaves behind (closing the client fails
+ * its pending requests).
  *
  * @example
  * ```ts

@@ -1,4 +1,5 @@
 import { isPermanentError, TimeoutError, toError } from '../core/errors.ts';
+import { abortable } from '../internal/abortable.ts';
 import { backoffMs, type RetryPolicy, type StepContext } from './definition.ts';
 
 /** How a run of an action or compensation ended. */
@@ -71,7 +72,7 @@ export async function runWithRetry<T>(
         // Promise.resolve: an action written without `async` that returns a plain value (or
         // undefined, for a compensation) succeeded — it must not count as a failed try, be run
         // again and end uncompensated.
-        const value = await race(Promise.resolve(fn({ ...base, attempt: n, signal: deadline.signal })), deadline.signal);
+        const value = await abortable(Promise.resolve(fn({ ...base, attempt: n, signal: deadline.signal })), deadline.signal);
         return { ok: true, value, attempts: n };
       } catch (thrown) {
         if (stop.aborted) throw new StepInterrupted(`${options.what} interrupted`, { cause: thrown });
@@ -92,25 +93,6 @@ export async function runWithRetry<T>(
   } finally {
     whole?.dispose();
   }
-}
-
-/** Settles like `promise`, or rejects as soon as `signal` aborts (an action that never answers). */
-function race<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 /** True after `ms`; false if `signal` aborted first. */
