@@ -1,5 +1,6 @@
 import { SwitchyardError, toError } from '../core/errors.ts';
 import { MAX_TIMER_MS } from '../core/timer-limit.ts';
+import { abortAttempt } from '../router/attempt-context.ts';
 import type { RouterContext } from '../router/types.ts';
 import type { IdempotencyClaim } from '../stores/idempotency/store.ts';
 
@@ -30,10 +31,8 @@ export class Flight {
   renewing = false;
   /** Why the claim is no longer this handler's, once a renewal found that out. */
   lost: Error | undefined;
-  /** Aborted when the claim is lost; made at the first renewal (a short handler never gets one). */
-  #lose: AbortController | undefined;
-  /** `ctx.signal` before the first renewal put one that also aborts on loss in its place. */
-  #signalBefore: AbortSignal | undefined;
+  /** Gives the context a signal not aborted, once the attempt whose claim was lost is over. */
+  #restoreSignal: (() => void) | undefined;
 
   constructor(claim: Renewable, ctx: RouterContext, key: string | undefined, messageId: string, index: number, born: number) {
     this.claim = claim;
@@ -51,26 +50,18 @@ export class Flight {
   }
 
   /**
-   * From the first renewal on, `ctx.signal` also aborts when the claim is lost. Done only now, not
-   * per message: a handler this long is rare, and a signal of its own per message costs more than
-   * the claim. What the handler reads from `ctx.signal` from now on sees the loss.
+   * Aborts the attempt's `ctx.signal` — also as the handler read it before — so the handler stops.
+   * Nothing is made per message for it: the context makes its signal abortable when first read.
    */
-  watch(): void {
-    if (this.#lose) return;
-    this.#lose = new AbortController();
-    this.#signalBefore = this.ctx.signal;
-    this.ctx.signal = AbortSignal.any([this.#signalBefore, this.#lose.signal]);
-  }
-
   lose(error: Error): void {
     if (this.lost) return;
     this.lost = error;
-    this.#lose?.abort(error);
+    this.#restoreSignal = abortAttempt(this.ctx, error);
   }
 
-  /** Gives the context its own signal back, for the attempt that follows. */
-  unwatch(): void {
-    if (this.#signalBefore !== undefined) this.ctx.signal = this.#signalBefore;
+  /** Once the attempt is over: the attempt that follows on the same context gets a signal not aborted. */
+  attemptOver(): void {
+    this.#restoreSignal?.();
   }
 }
 
@@ -83,7 +74,7 @@ export class Flight {
  * costs one entry in a list. Each tick renews the claims that have lived through a full period
  * (between one and two periods old, so within half the lease), and those renewed before, every
  * period (a quarter of the lease). A renewal that finds the claim gone — or none confirmed for
- * three periods, the store unreachable — marks it lost: `ctx.signal` aborts, and the middleware
+ * three periods, the store unreachable or not answering — marks it lost: `ctx.signal` aborts, and the middleware
  * fails the attempt instead of marking the key processed alongside the run that took it.
  */
 export class ClaimRenewals {
@@ -120,7 +111,7 @@ export class ClaimRenewals {
         last.index = i;
       }
       flight.index = -1;
-      flight.unwatch();
+      flight.attemptOver();
     }
     return flight.lost ?? error;
   }
@@ -133,12 +124,15 @@ export class ClaimRenewals {
       return;
     }
     for (const flight of this.#flights) {
-      if (period - flight.born >= 2 && !flight.renewing && !flight.lost) this.#renew(flight, period);
+      if (period - flight.born < 2 || flight.lost) continue;
+      if (!flight.renewing) this.#renew(flight, period);
+      // A renewal the store never answers (a pool with no free connection, a dead socket) counts
+      // as unconfirmed all the same: waiting on it would let the lease run out unnoticed.
+      else if (period - flight.confirmed >= UNCONFIRMED_PERIODS) this.#unconfirmed(flight, 'the store did not answer');
     }
   }
 
   #renew(flight: Flight, period: number): void {
-    flight.watch();
     let answer: Promise<boolean> | boolean;
     try {
       answer = flight.claim.renew();
@@ -179,16 +173,21 @@ export class ClaimRenewals {
 
   #failed(flight: Flight, error: unknown): void {
     if (flight.index < 0) return;
-    const unconfirmed = this.#period - flight.confirmed;
-    if (unconfirmed < UNCONFIRMED_PERIODS) {
+    if (this.#period - flight.confirmed < UNCONFIRMED_PERIODS) {
       flight.ctx.logger.warn(`idempotency: renewing the claim of "${flight.key}" failed; trying again in ${Math.round(this.#periodMs)} ms`, { error: String(error) });
       return;
     }
+    this.#unconfirmed(flight, toError(error).message, error);
+  }
+
+  /** Marks `flight` lost: no renewal confirmed for most of its lease, for the reason `why`. */
+  #unconfirmed(flight: Flight, why: string, cause?: unknown): void {
+    const unconfirmed = this.#period - flight.confirmed;
     flight.lose(
       new SwitchyardError(
-        `idempotency: the claim of message key "${flight.key}" could not be renewed for ${Math.round(unconfirmed * this.#periodMs)} ms of its ${this.#leaseMs} ms lease (${toError(error).message}), ` +
+        `idempotency: the claim of message key "${flight.key}" could not be renewed for ${Math.round(unconfirmed * this.#periodMs)} ms of its ${this.#leaseMs} ms lease (${why}), ` +
           'so another consumer may hold it now; this attempt fails without marking the key processed or sending its publishes, and the message will be delivered again',
-        { cause: error },
+        cause === undefined ? undefined : { cause },
       ),
     );
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TimeoutError } from '../core/errors.ts';
 import { memoryIdempotencyStore } from '../stores/idempotency/memory.ts';
 import type { IdempotencyClaim, IdempotencyStore } from '../stores/idempotency/store.ts';
 import type { Middleware } from '../router/types.ts';
@@ -247,6 +248,117 @@ describe('idempotency() renewing the claim of a long handler', () => {
       expect((inner.claim('long', { leaseMs: 60_000, ttlMs: 60_000 }) as IdempotencyClaim).status).toBe(how.startsWith('another') ? 'busy' : 'claimed');
     });
   }
+
+  /** Resolves when `signal` aborts. */
+  const whenAborted = (signal: AbortSignal): Promise<void> =>
+    new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+
+  /**
+   * Runs one message through `use` (idempotency() among them, on `store`) whose handler reads
+   * ctx.signal at once — before any renewal, as a handler passing it to fetch() does — then loses
+   * its claim to another consumer. Returns what the early signal showed when the attempt's
+   * current one aborted, and the attempt's error.
+   */
+  async function loseClaimAfterEarlyRead(name: string, use: (store: IdempotencyStore) => Middleware[]) {
+    const { store, inner, renewals, stall } = watchedStore(false);
+    const seen: Array<{ aborted: boolean; reason: unknown }> = [];
+    const errors: string[] = [];
+    const failed = new Inbox();
+    const h = await harness(name, use(store), async (msg, ctx) => {
+      const early = ctx.signal;
+      await renewals.untilCount(1, 5_000);
+      stall(10_000); // the process stalled past its lease, and another consumer claimed the key
+      expect((inner.claim(msg.id, { leaseMs: 60_000, ttlMs: 60_000 }) as IdempotencyClaim).status).toBe('claimed');
+      await whenAborted(ctx.signal);
+      seen.push({ aborted: early.aborted, reason: early.reason });
+      throw ctx.signal.reason;
+    });
+    h.router.inspector.on((e) => {
+      if (e.type !== 'delivery-failed') return;
+      errors.push(e.error.message);
+      failed.push({ id: String(errors.length) } as never);
+    });
+    await h.publish({ n: 1 }, { id: 'early' });
+    await failed.untilCount(1, 10_000);
+    await h.stop();
+    return { seen, errors };
+  }
+
+  it('aborts the signal a handler read before the first renewal when the claim is lost', async () => {
+    const { seen, errors } = await loseClaimAfterEarlyRead('idem-early-signal', (store) => [idempotency({ store, leaseMs: 100, key: (msg) => msg.id })]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.aborted).toBe(true);
+    expect(String((seen[0]!.reason as Error).message)).toMatch(/claim of message key "early" was lost while its handler ran/);
+    expect(errors[0]).toMatch(/claim of message key "early" was lost while its handler ran/);
+  });
+
+  it('under timeout(), aborts the early-read signal with the lost claim as its reason, not a timeout', async () => {
+    const { seen, errors } = await loseClaimAfterEarlyRead('idem-early-signal-timeout', (store) => [timeout(60_000), idempotency({ store, leaseMs: 100, key: (msg) => msg.id })]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.aborted).toBe(true);
+    expect(seen[0]!.reason).not.toBeInstanceOf(TimeoutError);
+    expect(String((seen[0]!.reason as Error).message)).toMatch(/claim of message key "early" was lost while its handler ran/);
+    expect(errors[0]).toMatch(/claim of message key "early" was lost while its handler ran/);
+  });
+
+  it('keeps a timeout as the reason when the timeout fired first and the claim was lost after', async () => {
+    const { store, inner, renewals, stall } = watchedStore(false);
+    const seen: unknown[] = [];
+    const errors: string[] = [];
+    const failed = new Inbox();
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const h = await harness('idem-timeout-then-lost', [timeout(200), idempotency({ store, leaseMs: 100, key: (msg) => msg.id })], async (msg, ctx) => {
+      const early = ctx.signal;
+      await whenAborted(early); // the timeout; the handler goes on a little, its claim still renewed
+      const before = renewals.messages.length;
+      stall(10_000);
+      expect((inner.claim(msg.id, { leaseMs: 60_000, ttlMs: 60_000 }) as IdempotencyClaim).status).toBe('claimed');
+      await renewals.untilCount(before + 1, 5_000); // the renewal that finds the claim lost
+      seen.push(early.reason, ctx.signal.reason);
+      finish();
+    });
+    h.router.inspector.on((e) => {
+      if (e.type !== 'delivery-failed') return;
+      errors.push(e.error.message);
+      failed.push({ id: String(errors.length) } as never);
+    });
+    await h.publish({ n: 1 }, { id: 'slow' });
+    await failed.untilCount(1, 10_000);
+    await finished;
+    await h.stop();
+    expect(seen).toHaveLength(2);
+    for (const reason of seen) expect(reason).toBeInstanceOf(TimeoutError);
+    expect(errors[0]).toMatch(/timed out after 200 ms/);
+  });
+
+  it('gives the attempt retry() runs after a lost claim a signal that is not aborted', async () => {
+    const { store, inner, renewals, stall } = watchedStore(false);
+    const starts: Array<{ attempt: number; aborted: boolean }> = [];
+    const h = await harness('idem-lost-then-retry', [retry({ attempts: 2, initialDelayMs: 1, jitter: 0 }), idempotency({ store, leaseMs: 100, key: (msg) => msg.id })], async (msg, ctx, h) => {
+      const signal = ctx.signal;
+      starts.push({ attempt: ctx.attempt, aborted: signal.aborted });
+      if (ctx.attempt > 1) {
+        record(h.done, msg);
+        return;
+      }
+      await renewals.untilCount(1, 5_000);
+      stall(10_000);
+      const other = inner.claim(msg.id, { leaseMs: 60_000, ttlMs: 60_000 }) as IdempotencyClaim;
+      expect(other.status).toBe('claimed');
+      await whenAborted(signal);
+      if (other.status === 'claimed') await other.release(); // the other consumer failed: the key is free again
+      throw signal.reason;
+    });
+    await h.publish({ n: 1 }, { id: 'again' });
+    await h.done.untilCount(1, 10_000);
+    await h.stop();
+    expect(starts).toEqual([
+      { attempt: 1, aborted: false },
+      { attempt: 2, aborted: false },
+    ]);
+    expect((inner.claim('again', { leaseMs: 60_000, ttlMs: 60_000 }) as IdempotencyClaim).status).toBe('processed');
+  });
 
   it('renews nothing for handlers that finish within their first period', async () => {
     const { store, renewals } = watchedStore(false);

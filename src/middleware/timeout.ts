@@ -27,15 +27,13 @@ import type { Middleware } from '../router/types.ts';
 export function timeout(ms = 30_000): Middleware {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`timeout(ms): ms must be a positive number, got ${ms}`);
   return withRole(async function timeout(_msg, ctx, next) {
-    const controller = new AbortController();
-    const attempt = new AttemptContext(ctx, AbortSignal.any([ctx.signal, controller.signal]));
+    // Its signal follows ctx.signal and aborts when it ends; made only if the handler reads it.
+    const attempt = new AttemptContext(ctx);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const error = new TimeoutError(`handler "${ctx.handler}" (attempt ${ctx.attempt})`, ms);
-        // Ended before the abort: a waiting layer woken by the abort must already see it.
-        attempt.end(error);
-        controller.abort(error);
+        attempt.end(error); // sets `ended`, then aborts the attempt's signal
         reject(error);
       }, ms);
     });

@@ -1,6 +1,7 @@
 import { ClosedError } from '../core/errors.ts';
 import type { OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
+import { HandlerContext } from './handler-context.ts';
 import type { ContextKey, IntakeControl, Logger, RouterContext } from './types.ts';
 
 /**
@@ -9,23 +10,18 @@ import type { ContextKey, IntakeControl, Logger, RouterContext } from './types.t
  * that attempt may still be running (a handler that ignores its signal, a middleware still
  * waiting), but it shares the delivery's context with the attempt or redelivery that follows, so
  * from then on it must not act. An ended view says so in `ended` (the chain does not go on for it)
- * and refuses `publish()` and `flush()`; its signal stays aborted. Everything else is the
- * delivery's context (`parent`), read and written through — except that an ended view writes
- * nothing back (`attempt`, `final`, `retryable`, `retryDeadline`, the publish queue): those now
- * belong to the attempt that follows.
+ * and refuses `publish()` and `flush()`; its signal aborts with the reason and stays aborted.
+ * Everything else is the delivery's context (`parent`), read and written through — except that an
+ * ended view writes nothing back (`attempt`, `final`, `retryable`, `retryDeadline`, the publish
+ * queue): those now belong to the attempt that follows.
  *
  * @example
  * ```ts
  * // A deadline per message, from a header, in the way timeout() does it.
  * const headerDeadline: Middleware = async function headerDeadline(msg, ctx, next) {
  *   const ms = Number(msg.headers['x-deadline-ms'] ?? 10_000);
- *   const controller = new AbortController();
- *   const attempt = new AttemptContext(ctx, AbortSignal.any([ctx.signal, controller.signal]));
- *   const timer = setTimeout(() => {
- *     const error = new Error(`x-deadline-ms (${ms} ms) passed`);
- *     attempt.end(error);
- *     controller.abort(error);
- *   }, ms);
+ *   const attempt = new AttemptContext(ctx); // its signal follows ctx.signal, and aborts when it ends
+ *   const timer = setTimeout(() => attempt.end(new Error(`x-deadline-ms (${ms} ms) passed`)), ms);
  *   try {
  *     await next(attempt);
  *   } finally {
@@ -36,17 +32,59 @@ import type { ContextKey, IntakeControl, Logger, RouterContext } from './types.t
  */
 export class AttemptContext implements RouterContext {
   readonly parent: RouterContext;
-  signal: AbortSignal;
+  /** What `signal` follows: the signal given (or set through `signal =`); else the parent's, read when first needed. */
+  #signalBase: AbortSignal | undefined;
+  /** Aborts `signal` for this attempt (`abortAttempt()`, `end()`); made on first read of `signal` or first abort. */
+  #attemptAbort: AbortController | undefined;
+  #signal: AbortSignal | undefined;
   #ended: { reason: Error; attempt: number } | undefined;
 
-  constructor(parent: RouterContext, signal: AbortSignal) {
+  /** `signal`: what the attempt's signal follows besides its own aborts; default the parent's signal. */
+  constructor(parent: RouterContext, signal?: AbortSignal) {
     this.parent = parent;
-    this.signal = signal;
+    this.#signalBase = signal;
   }
 
-  /** Ends the attempt for good: its late calls of `publish()`, `flush()` and `next()` are refused. */
+  /**
+   * The attempt's signal: aborts with the signal it follows, and when the attempt is aborted
+   * (`abortAttempt()`) or ended. Made on first read, and shared by every read in the attempt, so
+   * a handler that took it early sees an abort that comes later.
+   */
+  get signal(): AbortSignal {
+    return (this.#signal ??= AbortSignal.any([this.#signalBase ?? this.parent.signal, (this.#attemptAbort ??= new AbortController()).signal]));
+  }
+
+  set signal(value: AbortSignal) {
+    this.#signalBase = value;
+    this.#signal = undefined;
+  }
+
+  /**
+   * Aborts `signal` with `reason` for the rest of this attempt, including every signal read from
+   * it earlier: how a middleware tells the attempt's code to stop (`idempotency()` when its claim
+   * was lost). Call `clearAttemptAbort()` once the attempt is over, so an attempt run next on this
+   * view (`retry()` inside it) gets a signal that is not aborted.
+   */
+  abortAttempt(reason: Error): void {
+    (this.#attemptAbort ??= new AbortController()).abort(reason);
+  }
+
+  /** After `abortAttempt()`, once the attempt is over: `signal` is a fresh one from now on (an ended view's stays aborted). */
+  clearAttemptAbort(): void {
+    if (this.#ended !== undefined || !this.#attemptAbort?.signal.aborted) return;
+    this.#attemptAbort = undefined;
+    this.#signal = undefined;
+  }
+
+  /**
+   * Ends the attempt for good: its late calls of `publish()`, `flush()` and `next()` are refused,
+   * and `signal` aborts with `reason` (unless aborted already: the first reason stays).
+   */
   end(reason: Error): void {
-    this.#ended ??= { reason, attempt: this.parent.attempt };
+    if (this.#ended) return;
+    // Ended before the abort: code woken by the abort must already see `ended`.
+    this.#ended = { reason, attempt: this.parent.attempt };
+    this.abortAttempt(reason);
   }
 
   get ended(): boolean {
@@ -182,6 +220,26 @@ export class AttemptContext implements RouterContext {
   get logger(): Logger {
     return this.parent.logger;
   }
+}
+
+/**
+ * Aborts `ctx.signal` — and every signal the attempt's code read from it before — with `reason`,
+ * for the rest of the attempt. Returns what to call once the attempt is over, so an attempt that
+ * runs next on the same context (`retry()`) gets a signal that is not aborted.
+ *
+ * For the router's contexts; a context of another make only has its `signal` replaced by an
+ * aborted one (what was read from it before does not see the abort).
+ */
+export function abortAttempt(ctx: RouterContext, reason: Error): () => void {
+  if (ctx instanceof AttemptContext || ctx instanceof HandlerContext) {
+    ctx.abortAttempt(reason);
+    return () => ctx.clearAttemptAbort();
+  }
+  const before = ctx.signal;
+  ctx.signal = AbortSignal.any([before, AbortSignal.abort(reason)]);
+  return () => {
+    ctx.signal = before;
+  };
 }
 
 /** The error for running the rest of the chain in an attempt that ended. */

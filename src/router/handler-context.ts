@@ -24,8 +24,9 @@ export interface RouteInfo {
 }
 
 /**
- * The router's RouterContext for one delivery. The stop signal is created on first use (most
- * handlers never look at it); it aborts exactly when `stopSource` does, with its reason.
+ * The router's RouterContext for one delivery. The stop signal and `signal` are created on first
+ * use (most handlers never look at them); the stop signal aborts exactly when `stopSource` does,
+ * with its reason, and `signal` also when a middleware aborts the attempt (`abortAttempt()`).
  */
 export class HandlerContext implements RouterContext {
   attempt: number;
@@ -36,6 +37,10 @@ export class HandlerContext implements RouterContext {
   readonly #message: Message;
   readonly #stopSource: AbortSignal;
   #stopSignal: AbortSignal | undefined;
+  /** What `signal` follows: set through `ctx.signal =`, else the stop source. */
+  #signalBase: AbortSignal | undefined;
+  /** Aborts `signal` for the current attempt; made on first read of `signal` or first abort. */
+  #attemptAbort: AbortController | undefined;
   #signal: AbortSignal | undefined;
   #outgoingHeaders: Record<string, string> | undefined;
   #queue: Array<{ topic: string; message: OutgoingMessage }> | undefined;
@@ -96,12 +101,35 @@ export class HandlerContext implements RouterContext {
     return (this.#stopSignal ??= AbortSignal.any([this.#stopSource]));
   }
 
+  /**
+   * The attempt's signal: aborts with the stop source (or the signal set in its place) and when a
+   * middleware aborts the attempt. Every read in one attempt shares the abort, so a handler that
+   * took the signal early sees an abort that comes later.
+   */
   get signal(): AbortSignal {
-    return this.#signal ?? this.stopSignal;
+    return (this.#signal ??= AbortSignal.any([this.#signalBase ?? this.#stopSource, (this.#attemptAbort ??= new AbortController()).signal]));
   }
 
   set signal(value: AbortSignal) {
-    this.#signal = value;
+    this.#signalBase = value;
+    this.#signal = undefined;
+  }
+
+  /**
+   * Aborts `signal` with `reason` for the rest of this attempt, including every signal read from
+   * it earlier: how a middleware tells the handler to stop (`idempotency()` when its claim was
+   * lost). Costs nothing per message until used. Call `clearAttemptAbort()` once the attempt is
+   * over, so an attempt run next on this context (`retry()`) gets a signal that is not aborted.
+   */
+  abortAttempt(reason: Error): void {
+    (this.#attemptAbort ??= new AbortController()).abort(reason);
+  }
+
+  /** After `abortAttempt()`, once the attempt is over: `signal` is a fresh one from now on. */
+  clearAttemptAbort(): void {
+    if (!this.#attemptAbort?.signal.aborted) return;
+    this.#attemptAbort = undefined;
+    this.#signal = undefined;
   }
 
   publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): void {

@@ -61,8 +61,8 @@ export interface RouterContext {
   /** Where `publish()` sends: the route's `to`, or `from`. */
   readonly to: Transport;
   /**
-   * Aborted when this attempt should stop: the router's drain time ran out, or a `timeout()`
-   * middleware's deadline passed. Pass it on to fetch, database calls and so on. Middleware that
+   * Aborted when this attempt should stop: the router's drain time ran out, a `timeout()`
+   * middleware's deadline passed, or `idempotency()` lost its claim on the message. Pass it on to fetch, database calls and so on. Middleware that
    * make a message wait (for a slot, a token, a circuit) give up when it aborts.
    */
   signal: AbortSignal;
