@@ -29,8 +29,10 @@ const before = encrypted(json<PaymentRequested>(), { keyring: { current: 'pay-1'
 const payments = encrypted(json<PaymentRequested>(), { keyring: { current: 'pay-2', keys: { 'pay-1': pay1, 'pay-2': pay2 } } });
 const signed = sign({ keyId: 'billing-1', key: billing.privateKey });
 
+// The payload is sealed for its topic and id: moved to another topic, or re-sent under another id,
+// it no longer decrypts.
 const request = (codec: typeof payments, orderId: string, amount: number): OutgoingMessage =>
-  signed('payments.requested', codec.encode({ orderId, card: '4111 1111 1111 1111', amount }, { key: orderId, id: `pay-${orderId}` }));
+  signed('payments.requested', codec.encode({ orderId, card: '4111 1111 1111 1111', amount }, { topic: 'payments.requested', key: orderId, id: `pay-${orderId}` }));
 // #endregion produce
 
 // #region consume
@@ -86,7 +88,7 @@ await bus.publish('payments.requested', [
   fresh,
   resigned,
   request(unknownKey, 'o-4', 5),
-  stranger('payments.requested', payments.encode({ orderId: 'o-5', card: '4000 0000 0000 0002', amount: 1_000 }, { id: 'pay-o-5' })),
+  stranger('payments.requested', payments.encode({ orderId: 'o-5', card: '4000 0000 0000 0002', amount: 1_000 }, { topic: 'payments.requested', id: 'pay-o-5' })),
 ]);
 await running;
 console.log(`security: ${charged} charged, ${dead} dead-lettered`);

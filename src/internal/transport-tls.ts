@@ -54,15 +54,15 @@ function pemEntries(value: unknown): unknown[] {
 }
 
 /**
- * True for a value Node cannot read as PEM: bytes without a PEM header (DER, or a file read in
- * the wrong form), or a one-line string that names a file. Node ignores such a `ca` without a
- * word, leaving no trusted CA, and every connection then fails as "not trusted" although the
- * right CA was meant. Other strings are left to Node. Never echoed: it may be key material.
+ * True for a value Node cannot read as PEM: anything without a PEM header — a file path, a name,
+ * base64 or DER bytes without the `-----BEGIN` line, an empty string, a number. Node ignores such
+ * a `ca` without a word, leaving no trusted CA, and every connection then fails as "not trusted"
+ * although the right CA was meant (a `cert` or `key` fails at connect as "no start line"). Never
+ * echoed: it may be key material.
  */
 function notPem(entry: unknown): boolean {
   if (entry instanceof Uint8Array) return !Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).includes('-----BEGIN');
-  if (typeof entry !== 'string' || entry.includes('-----BEGIN') || entry.includes('\n')) return false;
-  return /[/\\]/.test(entry) || /\.(pem|crt|cer|der|key)$/i.test(entry);
+  return typeof entry !== 'string' || !entry.includes('-----BEGIN');
 }
 
 /** Whether the options switch verification off. */

@@ -37,7 +37,7 @@ describe('encrypted() codec', () => {
       h.done.push({ ...msg, payload: msg.bytes } as Message);
     }, { codec });
     await h.bus.subscribe(h.topic, { group: 'spy', from: 'earliest' }, async (m) => void raws.push(m));
-    await h.publish([order, { orderId: 'o-2', customer: 'bob' }], { key: 'c-1' });
+    await h.bus.publish(h.topic, [order, { orderId: 'o-2', customer: 'bob' }].map((v) => codec.encode(v, { key: 'c-1', topic: h.topic })));
     await h.done.untilCount(2, 5_000);
     await h.stop();
     expect(received).toEqual([order, { orderId: 'o-2', customer: 'bob' }]);
@@ -46,15 +46,15 @@ describe('encrypted() codec', () => {
     expect(Buffer.from(wire.payload).includes('alice')).toBe(false);
     expect(wire.headers).toMatchObject({ [ENCRYPTION_KEY_HEADER]: 'k1', 'content-type': ENCRYPTED_CONTENT_TYPE, 'x-switchyard-enc-content-type': 'application/json' });
     // A fresh IV per message: the same value never encrypts to the same bytes.
-    const again = codec.encode(order);
-    expect(Buffer.from(again.payload).equals(Buffer.from(codec.encode(order).payload))).toBe(false);
+    const again = codec.encode(order, at);
+    expect(Buffer.from(again.payload).equals(Buffer.from(codec.encode(order, at).payload))).toBe(false);
   });
 
   it('dead-letters a tampered payload with the reason, and never calls the handler', async () => {
     const codec = encrypted(json<Order>(), { keyring: { current: 'k1', keys: { k1 } } });
     let calls = 0;
     const h = await harness<Order>('enc-tamper', [deadLetter({ maxAttempts: 5 })], () => void calls++, { codec });
-    const sealed = codec.encode(order, { id: 'tampered-1' });
+    const sealed = codec.encode(order, { id: 'tampered-1', topic: h.topic });
     const bytes = Uint8Array.from(sealed.payload);
     bytes[20] = bytes[20]! ^ 0x01; // one bit of ciphertext
     await h.bus.publish(h.topic, { ...sealed, payload: bytes });
@@ -75,8 +75,8 @@ describe('encrypted() codec', () => {
       received.push(msg.payload);
       h.done.push(msg as unknown as Message);
     }, { codec: rotated });
-    const old = before.encode(order);
-    const fresh = rotated.encode({ orderId: 'o-2', customer: 'bob' });
+    const old = before.encode(order, { topic: h.topic });
+    const fresh = rotated.encode({ orderId: 'o-2', customer: 'bob' }, { topic: h.topic });
     expect(old.headers![ENCRYPTION_KEY_HEADER]).toBe('k1');
     expect(fresh.headers![ENCRYPTION_KEY_HEADER]).toBe('k2');
     await h.bus.publish(h.topic, [old, fresh]);
@@ -92,7 +92,7 @@ describe('encrypted() codec', () => {
     const codec = encrypted(json<Order>(), { keyring: { current: 'k2', keys: { k1, k2 } } });
     let calls = 0;
     const h = await harness<Order>('enc-key-id', [deadLetter({ maxAttempts: 5 })], () => void calls++, { codec });
-    const sealed = codec.encode(order);
+    const sealed = codec.encode(order, { topic: h.topic });
     await h.bus.publish(h.topic, [
       { ...sealed, id: 'unknown-key', headers: { ...sealed.headers, [ENCRYPTION_KEY_HEADER]: 'k9' } },
       // k1 exists, but the message was encrypted with k2 (and k2 is bound into the tag).
@@ -110,19 +110,19 @@ describe('encrypted() codec', () => {
 
   it('binds chosen headers: a swapped x-tenant fails the tag, an unbound one is refused', () => {
     const codec = encrypted(json<Order>(), { keyring: { current: 'k1', keys: { k1 } }, bindHeaders: ['x-tenant'] });
-    const sealed = codec.encode(order, { headers: { 'x-tenant': 'acme' } });
+    const sealed = codec.encode(order, { ...at, headers: { 'x-tenant': 'acme' } });
     expect(codec.decode({ ...at, payload: sealed.payload, headers: sealed.headers })).toEqual(order);
     const swapped = failure(() => codec.decode({ ...at, payload: sealed.payload, headers: { ...sealed.headers, 'x-tenant': 'globex' } }));
     expect(isPermanentError(swapped)).toBe(true);
     expect((swapped as DecryptionError).reason).toMatch(/authentication tag mismatch/);
-    const loose = encrypted(json<Order>(), { keyring: { current: 'k1', keys: { k1 } } }).encode(order, { headers: { 'x-tenant': 'acme' } });
+    const loose = encrypted(json<Order>(), { keyring: { current: 'k1', keys: { k1 } } }).encode(order, { ...at, headers: { 'x-tenant': 'acme' } });
     expect(failure(() => codec.decode({ ...at, payload: loose.payload, headers: loose.headers })).message).toMatch(/header\(s\) x-tenant must be bound by the sender/);
-    expect(failure(() => codec.encode(order)).message).toMatch(/x-tenant must be set on the message/);
+    expect(failure(() => codec.encode(order, at)).message).toMatch(/x-tenant must be set on the message/);
   });
 
   it('reports damaged frames clearly: too short, unknown version', () => {
     const codec = encrypted(raw(), { keyring: { current: 'k1', keys: { k1 } } });
-    const sealed = codec.encode(Uint8Array.of(1, 2, 3));
+    const sealed = codec.encode(Uint8Array.of(1, 2, 3), at);
     expect(codec.decode({ ...at, payload: sealed.payload, headers: sealed.headers })).toEqual(Buffer.from([1, 2, 3]));
     expect(failure(() => codec.decode({ ...at, payload: sealed.payload.subarray(0, 10), headers: sealed.headers })).message).toMatch(/payload of 10 bytes is shorter than the 29-byte frame/);
     const v9 = Uint8Array.from(sealed.payload);

@@ -81,8 +81,9 @@ function queryOf(target: string | undefined): URLSearchParams {
 
 /** The token a request presents: `Authorization: Bearer`, `?token=`, or the cookie. */
 function presented(req: IncomingMessage): { token: string | undefined; fromQuery: boolean } {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return { token: auth.slice(7).trim(), fromQuery: false };
+  // The scheme is case-insensitive (RFC 9110 §11.1): clients that send `bearer` are common.
+  const bearer = /^bearer[ \t]+(.*)$/is.exec(req.headers.authorization ?? '');
+  if (bearer) return { token: bearer[1]!.trim(), fromQuery: false };
   const query = queryOf(req.url).get('token');
   if (query !== null) return { token: query, fromQuery: true };
   for (const part of (req.headers.cookie ?? '').split(';')) {

@@ -11,8 +11,10 @@ export {
   ENCRYPTED_CONTENT_TYPE_HEADER,
   ENCRYPTION_BOUND_HEADER,
   ENCRYPTION_KEY_HEADER,
+  ENCRYPTION_TOPIC_HEADER,
   type EncryptedCodec,
   type EncryptedInput,
+  type EncryptedMessageInit,
   type EncryptionOptions,
 } from './encrypted.ts';
 export { resolveKeyring, AES_KEY_BYTES, MIN_HMAC_BYTES, type Keyring, type KeyBytes, type SigningKey, type SignatureAlgorithm } from './keyring.ts';

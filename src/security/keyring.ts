@@ -96,9 +96,16 @@ export function resolveKeyring(keyring: Keyring): { current: string; keys: Reado
  */
 export function resolveSigningKey(what: string, material: SigningKey, purpose: 'sign' | 'verify', problems: string[]): ResolvedSigningKey | undefined {
   if (material instanceof KeyObject) return fromKeyObject(what, material, purpose, problems);
-  if (typeof material === 'string' && material.startsWith('-----BEGIN')) {
+  // PEM from an environment variable or a YAML block often starts with a newline or spaces: still
+  // PEM (Node reads it), never base64 to be told it is not.
+  const pem = typeof material === 'string' ? material.trimStart() : undefined;
+  if (pem?.startsWith('-----BEGIN')) {
+    if (purpose === 'sign' && pem.startsWith('-----BEGIN PUBLIC KEY-----')) {
+      problems.push(`${what}: signing needs the Ed25519 private key, got a public key (PEM "BEGIN PUBLIC KEY"); sign with the private key and give the public one to verifiers`);
+      return undefined;
+    }
     try {
-      return fromKeyObject(what, purpose === 'sign' ? createPrivateKey(material) : createPublicKey(material), purpose, problems);
+      return fromKeyObject(what, purpose === 'sign' ? createPrivateKey(pem) : createPublicKey(pem), purpose, problems);
     } catch (error) {
       problems.push(`${what}: cannot read the PEM key: ${(error as Error).message}`);
       return undefined;

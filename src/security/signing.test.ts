@@ -122,8 +122,8 @@ describe('sign() / verify()', () => {
     const k1 = randomBytes(32);
     const k2 = randomBytes(32);
     const codec = encrypted(orders, { keyring: { current: 'k2', keys: { k1, k2 } } });
-    const out = sign({ keyId: 's1', key: secret1 })('orders.placed', codec.encode({ orderId: 'o', total: 1 }));
-    expect(out.headers!['x-switchyard-sig-headers']).toBe('content-type,x-switchyard-enc-content-type,x-switchyard-enc-headers,x-switchyard-enc-key');
+    const out = sign({ keyId: 's1', key: secret1 })('orders.placed', codec.encode({ orderId: 'o', total: 1 }, { topic: 'orders.placed' }));
+    expect(out.headers!['x-switchyard-sig-headers']).toBe('content-type,x-switchyard-enc-content-type,x-switchyard-enc-headers,x-switchyard-enc-key,x-switchyard-enc-topic');
     const check = verifier({ keys: { s1: secret1 } });
     const msg = { topic: 'orders.placed', key: '', ...out } as Message;
     expect(() => check(msg)).not.toThrow();

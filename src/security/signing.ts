@@ -4,7 +4,7 @@ import { newMessageId } from '../core/id.ts';
 import type { Message, OutgoingMessage } from '../core/message.ts';
 import type { Middleware } from '../router/types.ts';
 import { canonical, headerFields, normalizeHeaderList, parseHeaderList, quoted } from './canonical.ts';
-import { ENCRYPTED_CONTENT_TYPE_HEADER, ENCRYPTION_BOUND_HEADER, ENCRYPTION_KEY_HEADER } from './encrypted.ts';
+import { ENCRYPTED_CONTENT_TYPE_HEADER, ENCRYPTION_BOUND_HEADER, ENCRYPTION_KEY_HEADER, ENCRYPTION_TOPIC_HEADER } from './encrypted.ts';
 import { VerificationError } from './errors.ts';
 import { keyIdProblems, resolveSigningKey, type ResolvedSigningKey, type SignatureAlgorithm, type SigningKey } from './keyring.ts';
 
@@ -21,7 +21,7 @@ export const SIGNED_HEADERS_HEADER = 'x-switchyard-sig-headers';
 
 const LABEL = 'switchyard-sig-v1';
 /** Headers signed by default: the content type, and the encryption headers when present. */
-const DEFAULT_HEADERS = ['content-type', ENCRYPTION_KEY_HEADER, ENCRYPTED_CONTENT_TYPE_HEADER, ENCRYPTION_BOUND_HEADER];
+const DEFAULT_HEADERS = ['content-type', ENCRYPTION_KEY_HEADER, ENCRYPTED_CONTENT_TYPE_HEADER, ENCRYPTION_BOUND_HEADER, ENCRYPTION_TOPIC_HEADER];
 
 /** How `sign()` signs. */
 export interface SignOptions {

@@ -192,12 +192,13 @@ const k1 = Buffer.alloc(32, 1);
 const k2 = Buffer.alloc(32, 2);
 const secretCodec = encrypted(json(), { keyring: { current: 'k2', keys: { k1, k2 } }, bindHeaders: ['x-tenant'] });
 const oldCodec = encrypted(json(), { keyring: { current: 'k1', keys: { k1 } }, bindHeaders: ['x-tenant'] });
+// Sealed for the topic and id every input is decoded as (`at`): both are bound into the tag.
 const SEALED = [
-  secretCodec.encode({ orderId: 'o-1', total: 42 }, { headers: { 'x-tenant': 'acme' } }),
-  oldCodec.encode([1, 2, 3], { headers: { 'x-tenant': 'globex' } }),
-  secretCodec.encode('', { headers: { 'x-tenant': '' } }),
+  secretCodec.encode({ orderId: 'o-1', total: 42 }, { ...at, headers: { 'x-tenant': 'acme' } }),
+  oldCodec.encode([1, 2, 3], { ...at, headers: { 'x-tenant': 'globex' } }),
+  secretCodec.encode('', { ...at, headers: { 'x-tenant': '' } }),
 ];
-const ENC_HEADERS = ['x-switchyard-enc-key', 'x-switchyard-enc-content-type', 'x-switchyard-enc-headers', 'x-tenant'];
+const ENC_HEADERS = ['x-switchyard-enc-key', 'x-switchyard-enc-content-type', 'x-switchyard-enc-headers', 'x-switchyard-enc-topic', 'x-tenant'];
 
 interface HeaderedInput {
   payload: Uint8Array;
