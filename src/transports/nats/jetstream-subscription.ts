@@ -420,13 +420,17 @@ export class JetStreamSubscription implements Subscription {
     this.#stopping = true;
     this.#ctx.onClose(this);
     this.#offStatus?.();
-    if (this.#advisories && !this.#ctx.nc.isClosed()) this.#advisories.unsubscribe(); // another member takes them from now on
     this.#dispatcher.stop();
     const nc = this.#ctx.nc;
     // Let the open pull request end (filled, or expired within PULL_EXPIRES_MS), then drain the
     // inbox (what arrives meanwhile is queued, never run); only then hand back what no handler
     // started on, so no redelivery can go to a dead inbox.
     if (this.#request && !nc.isClosed()) await new Promise<void>((resolve) => (this.#requestEnded = resolve));
+    // Advisories are heard until then: the server gives up on a message when it tries to deliver
+    // it to a pull request, this member's open one too, and sends its advisory once, to the
+    // members listening at that moment — with none (the group's last member closing), the message
+    // was gone without a word. From here on another member (or the next one) takes them.
+    if (this.#advisories && !nc.isClosed()) await waitAtMost(this.#advisories.drain(), 5_000);
     if (this.#sub && !nc.isClosed()) await waitAtMost(this.#sub.drain(), 5_000);
     this.#endRequest(false);
     // Keys with no handler running go back at once. A running handler may still fail, and its

@@ -3,6 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../core/message.ts';
 import { deferred } from '../../internal/deferred.ts';
+import { withTimeout } from '../../internal/with-timeout.ts';
 import { Inbox } from '../../testing/inbox.ts';
 import { consumerName, nats, planStream, type NatsOptions, type NatsStatus, type NatsTransport } from './index.ts';
 
@@ -100,6 +101,74 @@ describe('NATS messages that reach consumers.maxDeliver', () => {
     await letters.untilCount(1, 10_000);
     expect(letters.messages[0]).toMatchObject({ id: 'crash-1', headers: expect.objectContaining({ 'x-original-topic': topic, 'x-attempts': '2' }) });
     expect(new TextDecoder().decode(letters.messages[0]!.payload)).toBe('three');
+  });
+
+  it.each(['subscription', 'transport'] as const)(
+    'a message the server gives up on while a member closes (its %s), its last pull request still open, is reported and dead-lettered, not lost',
+    async (closed) => {
+      const options: NatsOptions = { consumers: { maxDeliver: 2, ackWaitMs: 30_000, deadLetterTopic: dlq } };
+      const bus = open(options);
+      const later = open(options);
+      const topic = `${run}.closing-${closed}`;
+      const seen: MaxDeliveries[] = [];
+      const reported = deferred();
+      for (const b of [bus, later]) {
+        b.on('status', (s) => {
+          if (s.type === 'max-deliveries' && seen.push(s) >= 1) reported.resolve();
+        });
+      }
+      const sub = await bus.subscribe(topic, { group: 'g', from: 'earliest' }, async () => {
+        throw new Error('this member never gets it');
+      });
+      sub.pause(); // the deliveries go to the other member below
+      const jsm = bus.native.manager!;
+      const stream = planStream(topic, bus.options).name;
+      const name = consumerName('g', topic);
+      const waiting = async (want: (n: number) => boolean): Promise<void> => {
+        while (!want((await jsm.consumers.info(stream, name)).num_waiting)) await new Promise((resolve) => setTimeout(resolve, 20));
+      };
+      await waiting((n) => n === 0);
+      await bus.publish(topic, { id: `closing-${closed}`, payload: new TextEncoder().encode('four') });
+      // Another member (on the same connection, so what it sends reaches the server after the
+      // closing member's unsubscribes) takes the message twice and holds the last delivery.
+      const other = await jetstream(bus.native.connection).consumers.get(stream, name);
+      const first = await other.next({ expires: 10_000 });
+      first!.nak();
+      const last = await other.next({ expires: 10_000 });
+      expect(last?.info.deliveryCount).toBe(2);
+      sub.resume();
+      await waiting((n) => n > 0); // the closing member's pull request is open on the server
+      const closing = closed === 'subscription' ? sub.close() : bus.close();
+      // Handed back now, the server gives up on it as it tries the open pull request: the advisory
+      // goes to the members listening at that moment.
+      last!.nak();
+      await closing;
+      // A member that comes later: an advisory sent to no one is not sent again, so it reports only
+      // what the server gives up on from now on.
+      await later.subscribe(topic, { group: 'g' }, async () => undefined);
+      await withTimeout(reported.promise, 15_000, 'the report of the message the server gave up on');
+      expect(seen).toEqual([expect.objectContaining({ topic, group: 'g', stream, messageId: `closing-${closed}`, deliveries: 2, deadLetterTopic: `${topic}.dlq` })]);
+      const letters = new Inbox();
+      await later.subscribe(`${topic}.dlq`, { group: 'dlq-reader', from: 'earliest' }, async (m) => letters.push(m));
+      await letters.untilCount(1, 10_000);
+      expect(letters.messages[0]).toMatchObject({ id: `closing-${closed}`, headers: expect.objectContaining({ 'x-original-topic': topic, 'x-attempts': '2' }) });
+    },
+  );
+
+  it('a dead-letter topic the group\'s own topic covers is refused in the report, which does not ask to set the dead-letter topic it has', async () => {
+    const bus = open({ consumers: { maxDeliver: 1, deadLetterTopic: dlq } });
+    const topic = `${run}.covered.>`;
+    const seen = reports(bus, 1);
+    await bus.subscribe(topic, { group: 'g', from: 'earliest' }, async () => {
+      throw new Error('bad input');
+    });
+    await bus.publish(`${run}.covered.a`, { id: 'covered-1', payload: new Uint8Array([1]) });
+    await seen.done;
+    const [report] = seen.list;
+    expect(report).toMatchObject({ messageId: 'covered-1', reason: 'its handler failed: bad input' });
+    expect(report!.deadLetterTopic).toBeUndefined();
+    expect(report!.detail).toContain(`consumers.deadLetterTopic gave "${run}.covered.a.dlq", which the group's own topic "${topic}" covers; give it a topic outside it`);
+    expect(report!.detail).not.toContain('set consumers.deadLetterTopic');
   });
 
   it('without a dead-letter topic the message is still reported, and written as a process warning when no one listens to statuses', async () => {

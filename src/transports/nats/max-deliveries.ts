@@ -104,7 +104,7 @@ export async function reportGaveUp(ctx: GaveUpContext, g: GaveUp): Promise<boole
     `${where} of group "${g.group}" on "${g.topic}" reached consumers.maxDeliver after ${g.deliveries} deliveries (${g.reason}); ` +
     (deadLetterTopic
       ? `published to dead-letter topic "${deadLetterTopic}"`
-      : `JetStream delivers it no more${problem ? `, and ${problem}` : ''}; it stays in the stream until its limits drop it (set consumers.deadLetterTopic to keep a copy)`);
+      : `JetStream delivers it no more${problem ? `, and ${problem}` : ''}; it stays in the stream until its limits drop it${target ? '' : ' (set consumers.deadLetterTopic to keep a copy)'}`);
   ctx.status.emit({
     type: 'max-deliveries',
     topic: g.topic,

@@ -220,9 +220,14 @@ export class NatsTransport implements Transport {
 
   async publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
     if (this.#closed) throw new ClosedError('nats transport');
+    return this.#publish(topic, messages);
+  }
+
+  /** `publish` without the closed check, for the transport's own dead letters while its subscriptions close. */
+  async #publish(topic: string, messages: OutgoingMessage | readonly OutgoingMessage[]): Promise<void> {
     const list = normalizeOutgoing(topic, messages);
     if (list.length === 0) return;
-    await this.connect();
+    if (!this.#nc || this.#nc.isClosed()) await this.connect();
     const prepared = this.#prepare(topic, list);
     const work = this.options.mode === 'jetstream' ? this.#publishJetStream(topic, prepared) : this.#publishCore(topic, prepared);
     this.#publishing.add(work);
@@ -418,7 +423,9 @@ export class NatsTransport implements Transport {
         // Gone (deleted, or dropped by the stream's limits): reported without it.
       }
     }
-    return reportGaveUp({ status: this.#status, options: this.options, publish: (topic, m) => this.publish(topic, m) }, { ...g, message });
+    // close() closes the subscriptions first, and they report what the server gives up on until
+    // their last pull request ended: the connection is still open for the dead letter then.
+    return reportGaveUp({ status: this.#status, options: this.options, publish: (topic, m) => this.#publish(topic, m) }, { ...g, message });
   }
 
   /**
