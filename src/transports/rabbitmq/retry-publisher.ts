@@ -2,6 +2,7 @@ import type { Channel, Connection, Envelope } from 'rabbitmq-client';
 import { ClosedError, toError, TransportError } from '../../core/errors.ts';
 import { deferred, type Deferred } from '../../internal/deferred.ts';
 import { waitAtMost } from '../../internal/with-timeout.ts';
+import { amqpCode } from './errors.ts';
 import { nextTick, Returns } from './returns.ts';
 import type { QueueDeclaration } from './retry-queues.ts';
 
@@ -17,12 +18,14 @@ interface Send {
  * Puts failed messages into retry queues that expire (`x-expires`, see `retry-queues.ts`) so that
  * none can expire with a message in it. On one confirming channel, for each batch of messages:
  *
- * 1. every target queue is declared (renewing its lease, or creating it again if it expired while
- *    nobody failed);
+ * 1. every target queue is declared passively, which renews its lease whatever arguments it
+ *    exists with (one an older version declared without `x-expires` and still holds messages,
+ *    or one another member just replaced); a queue that is gone (it expired while nobody failed)
+ *    is declared again as asked;
  * 2. the messages are published, mandatory;
- * 3. every target queue is declared again, on the same channel, so the broker renews the lease
- *    after the messages arrived — also when it held the publish back for long (a resource alarm
- *    stops reading the connection between a message and what follows it).
+ * 3. every target queue is declared passively again, on the same channel, so the broker renews
+ *    the lease after the messages arrived — also when it held the publish back for long (a
+ *    resource alarm stops reading the connection between a message and what follows it).
  *
  * A message counts as sent only once the broker confirmed it, it was not returned (its queue was
  * missing) and step 3 succeeded; otherwise `send` rejects and the caller keeps the original.
@@ -65,12 +68,11 @@ export class RetryPublisher {
   }
 
   async #sendBatch(batch: Send[]): Promise<void> {
-    const ch = await this.#acquire();
     const declarations = [...new Map(batch.map((s) => [s.declaration.queue, s.declaration])).values()];
-    for (const d of declarations) await ch.queueDeclare(d);
+    const ch = await this.#renewOrDeclare(declarations);
     const confirms = Promise.allSettled(batch.map((s) => ch.basicPublish(s.envelope, s.body)));
     // Asked for before any confirm is awaited: the client writes them behind the publishes.
-    const renewals = Promise.allSettled(declarations.map((d) => ch.queueDeclare(d)));
+    const renewals = Promise.allSettled(declarations.map((d) => ch.queueDeclare({ queue: d.queue, passive: true })));
     const [confirmed, renewed] = await Promise.all([confirms, renewals]);
     await nextTick(); // returns are emitted on a later tick than the confirm that follows them
     const failedRenewal = renewed.find((r) => r.status === 'rejected');
@@ -81,6 +83,26 @@ export class RetryPublisher {
       else if (failedRenewal) s.done.reject(failedRenewal.reason);
       else s.done.resolve();
     });
+  }
+
+  /**
+   * Step 1: renews the lease of each queue that exists, as it exists (a declaration with other
+   * arguments would be refused), and declares those that do not. Returns the channel to publish on.
+   */
+  async #renewOrDeclare(declarations: readonly QueueDeclaration[]): Promise<Channel> {
+    let ch = await this.#acquire();
+    const missing: QueueDeclaration[] = [];
+    for (const d of declarations) {
+      try {
+        await ch.queueDeclare({ queue: d.queue, passive: true });
+      } catch (error) {
+        if (amqpCode(error) !== 'NOT_FOUND') throw error;
+        missing.push(d);
+        ch = await this.#acquire(); // the broker closed the channel over it
+      }
+    }
+    for (const d of missing) await ch.queueDeclare(d);
+    return ch;
   }
 
   #acquire(): Promise<Channel> {

@@ -1,4 +1,5 @@
 import type { Channel, Connection } from 'rabbitmq-client';
+import { ConfigError, toError } from '../../core/errors.ts';
 import { amqpCode } from './errors.ts';
 import { retryQueueName } from './mapping.ts';
 import { queueDeclaration, type QueueSettings } from './topology.ts';
@@ -58,41 +59,67 @@ function withoutExpiry(declaration: QueueDeclaration): QueueDeclaration {
   return { ...declaration, arguments: args };
 }
 
-/** What `declareRetryQueues` declared. */
+/** What `declareRetryQueues` found besides queues declared as asked. */
 export interface DeclaredRetryQueues {
-  /** The declaration in effect for each queue, in the order given. */
-  declared: QueueDeclaration[];
-  /** Queues that existed without `x-expires` and are used as they are. */
+  /** Queues that existed without `x-expires` and empty: deleted and declared again with it. */
+  replaced: string[];
+  /** Queues that existed without `x-expires` and held messages: used as they are for now. */
   legacy: string[];
 }
 
 /**
- * Declares retry queues on a channel of their own. A queue that already exists without `x-expires`
- * (declared by an older version: RabbitMQ refuses a re-declaration with other arguments,
- * PRECONDITION_FAILED) is kept and used as it is — never deleted, as it may hold messages — and
- * named in `legacy`. Any other conflict rejects with the broker's error.
+ * Declares retry queues on a channel of their own. RabbitMQ refuses to declare an existing queue
+ * with other arguments (PRECONDITION_FAILED, which closes the channel). A queue an older version
+ * declared without `x-expires` is recognised by declaring it that way: if it is empty it is
+ * deleted (`if-empty`, so a message that arrives first keeps it) and declared with `x-expires`
+ * (`replaced`); if it holds messages it is kept as it is (`legacy`) and the next declaration that
+ * finds it empty replaces it. Any other conflict rejects with a ConfigError that names the queue,
+ * the argument and what to do: such a queue may hold messages, and its type is unknown
+ * (`if-empty` on a quorum queue closes the whole connection).
  */
 export async function declareRetryQueues(connection: Connection, declarations: readonly QueueDeclaration[]): Promise<DeclaredRetryQueues> {
-  const result: DeclaredRetryQueues = { declared: [], legacy: [] };
+  const result: DeclaredRetryQueues = { replaced: [], legacy: [] };
   if (declarations.length === 0) return result;
   let ch: Channel = await connection.acquire();
+  /** Runs `step`: undefined if it succeeded, the error if the broker refused it as PRECONDITION_FAILED (it closed the channel: a new one is taken). */
+  const refusal = async (step: () => Promise<unknown>): Promise<Error | undefined> => {
+    try {
+      await step();
+      return undefined;
+    } catch (error) {
+      if (amqpCode(error) !== 'PRECONDITION_FAILED') throw error;
+      ch = await connection.acquire();
+      return toError(error);
+    }
+  };
   try {
     for (const declaration of declarations) {
-      try {
-        await ch.queueDeclare(declaration);
-        result.declared.push(declaration);
-      } catch (error) {
-        if (amqpCode(error) !== 'PRECONDITION_FAILED' || !expires(declaration)) throw error;
-        // The broker closed the channel over the refused declaration.
-        ch = await connection.acquire();
-        const old = withoutExpiry(declaration);
-        await ch.queueDeclare(old);
-        result.declared.push(old);
+      const conflict = await refusal(() => ch.queueDeclare(declaration));
+      if (!conflict) continue;
+      if (!expires(declaration) || (await refusal(() => ch.queueDeclare(withoutExpiry(declaration))))) {
+        throw conflictingRetryQueue(declaration.queue, conflict);
+      }
+      // A classic queue with the arguments of an older version: safe to replace once empty.
+      if (await refusal(() => ch.queueDelete({ queue: declaration.queue, ifEmpty: true }))) {
         result.legacy.push(declaration.queue);
+      } else if (await refusal(() => ch.queueDeclare(declaration))) {
+        result.legacy.push(declaration.queue); // declared again meanwhile by an older version
+      } else {
+        result.replaced.push(declaration.queue);
       }
     }
   } finally {
     if (ch.active) await ch.close().catch(() => undefined);
   }
   return result;
+}
+
+/** A retry queue exists with arguments this transport does not know how to take over. */
+function conflictingRetryQueue(queue: string, cause: Error): ConfigError {
+  return new ConfigError(
+    `rabbitmq: retry queue "${queue}" exists with other arguments than this transport declares (${cause.message}). ` +
+      'It may hold failed messages waiting for their redelivery: stop the group\'s subscribers, wait until it is empty ' +
+      `(rabbitmqctl list_queues name messages), then delete it (rabbitmqctl delete_queue "${queue}"); the next subscription declares it`,
+    { cause },
+  );
 }

@@ -9,6 +9,7 @@ import { drainWithin, waitAtMost } from '../../internal/with-timeout.ts';
 import { toSwitchyardError } from './errors.ts';
 import { fromDelivery, retryDelay, retryQueueName } from './mapping.ts';
 import type { RabbitMQEvent } from './options.ts';
+import { inequivalentQueue } from './queue-conflicts.ts';
 import { isRawBody, keepRawBodies, restoreContentType } from './raw-body.ts';
 import type { QueueDeclaration } from './retry-queues.ts';
 import type { queueDeclaration } from './topology.ts';
@@ -18,6 +19,8 @@ export interface ConsumePlan {
   queue: string;
   /** Declared (idempotently) on every (re)start; undefined: the queue must exist (passive check). */
   declare: ReturnType<typeof queueDeclaration> | undefined;
+  /** The option `declare` comes from (`groupQueue`, a `topology.queues` entry), named when the broker refuses it. */
+  settingsFrom: string;
   /** Exchange declarations needed by `bindings`. */
   exchanges: Array<{ exchange: string; type: string; durable: boolean; autoDelete?: boolean; internal?: boolean; arguments?: Record<string, unknown> }>;
   bindings: Array<{ exchange: string; routingKey: string }>;
@@ -130,8 +133,12 @@ export class RabbitMQSubscription implements Subscription {
     try {
       keepRawBodies(ch);
       for (const e of plan.exchanges) await ch.exchangeDeclare(e);
-      if (plan.declare) await ch.queueDeclare(plan.declare);
-      else await ch.queueDeclare({ queue: plan.queue, passive: true });
+      if (plan.declare) {
+        const declaration = plan.declare;
+        await ch.queueDeclare(declaration).catch((error: unknown) => {
+          throw inequivalentQueue(error, declaration.queue, plan.settingsFrom) ?? error;
+        });
+      } else await ch.queueDeclare({ queue: plan.queue, passive: true });
       for (const b of plan.bindings) await ch.queueBind({ queue: plan.queue, exchange: b.exchange, routingKey: b.routingKey });
       await this.#host.declareRetryQueues(plan.retryQueues);
       await ch.basicQos({ prefetchCount: plan.prefetch });

@@ -187,6 +187,37 @@ describe('rabbitmq topology', () => {
     expect(String(error)).toMatch(/x-message-ttl/);
   });
 
+  it('names the setting to match and the command to replace a queue that exists with other arguments', async () => {
+    const queue = `conflict-hint.${run}`;
+    await open({ topology: { queues: [{ name: queue, messageTtlMs: 1_000 }] } }).connect();
+    const error = await open({ topology: { queues: [{ name: queue, messageTtlMs: 2_000 }] } })
+      .connect()
+      .catch((e: unknown) => e);
+    expect(isConfigError(error), String(error)).toBe(true);
+    expect(String(error)).toContain(`set messageTtlMs in the topology.queues entry of "${queue}"`);
+    expect(String(error)).toContain(`rabbitmqctl delete_queue "${queue}"`);
+  });
+
+  it("names groupQueue's setting when a group queue someone declared is a quorum queue or has its own dead-letter exchange", async () => {
+    const admin = open();
+    await admin.connect();
+    const cases: Array<{ topic: string; args: Record<string, unknown>; setting: string }> = [
+      { topic: `own-quorum.${run}`, args: { 'x-queue-type': 'quorum' }, setting: 'type' },
+      { topic: `own-dlx.${run}`, args: { 'x-dead-letter-exchange': `mine.${run}` }, setting: 'deadLetterExchange' },
+    ];
+    for (const { topic, args, setting } of cases) {
+      const queue = admin.queueFor(topic, 'g');
+      await admin.native.connection.queueDeclare({ queue, durable: true, arguments: args });
+      const bus = open();
+      const error = await bus.subscribe(topic, { group: 'g' }, async () => undefined).catch((e: unknown) => e);
+      await admin.native.connection.queueDelete({ queue });
+      expect(isConfigError(error), String(error)).toBe(true);
+      expect(String(error)).toContain(`queue "${queue}" exists with other settings than groupQueue gives it`);
+      expect(String(error)).toContain(`set ${setting} in groupQueue to what the queue has`);
+      expect(String(error)).toContain(`rabbitmqctl delete_queue "${queue}" — deletes the messages in it`);
+    }
+  });
+
   it('rejects connect() with a ConfigError for refused credentials and a TransportError for an unreachable broker', async () => {
     const url = new URL(defaultAmqpUrl());
     url.password = 'certainly-wrong';

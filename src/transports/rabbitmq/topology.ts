@@ -1,4 +1,5 @@
 import type { Channel } from 'rabbitmq-client';
+import { inequivalentQueue } from './queue-conflicts.ts';
 
 /**
  * Native RabbitMQ topology: exchanges, queues and bindings declared when the transport connects
@@ -168,10 +169,17 @@ export function topologyProblems(topology: RabbitMQTopology): string[] {
   return problems;
 }
 
+/** How errors name the settings of a queue declared in `topology.queues`. */
+export const topologyQueueSettings = (name: string): string => `the topology.queues entry of "${name}"`;
+
 /** Declares the topology on `ch`: exchanges, then queues, then bindings. */
 export async function declareTopology(ch: Channel, topology: RabbitMQTopology): Promise<void> {
   for (const e of topology.exchanges ?? []) await ch.exchangeDeclare(exchangeDeclaration(e));
-  for (const q of topology.queues ?? []) await ch.queueDeclare(queueDeclaration(q.name, q));
+  for (const q of topology.queues ?? []) {
+    await ch.queueDeclare(queueDeclaration(q.name, q)).catch((error: unknown) => {
+      throw inequivalentQueue(error, q.name, topologyQueueSettings(q.name)) ?? error;
+    });
+  }
   for (const b of topology.bindings ?? []) {
     if (b.toExchange !== undefined) {
       await ch.exchangeBind({ source: b.exchange, destination: b.toExchange, routingKey: b.routingKey ?? '', arguments: b.arguments ?? {} });

@@ -18,7 +18,7 @@ import { RetryPublisher } from './retry-publisher.ts';
 import { declareRetryQueues, expires, retryQueueDeclaration, type QueueDeclaration } from './retry-queues.ts';
 import { nextTick, Returns } from './returns.ts';
 import { RabbitMQSubscription, type ConsumePlan, type SubscriptionHost } from './subscription.ts';
-import { declareTopology, exchangeDeclaration, queueDeclaration, type QueueSettings } from './topology.ts';
+import { declareTopology, exchangeDeclaration, queueDeclaration, topologyQueueSettings, type QueueSettings } from './topology.ts';
 
 /** Codes of connection errors that retrying will not fix: fail `connect()` at once. */
 const FATAL_CONNECT = new Set(['ACCESS_REFUSED', 'NOT_ALLOWED']);
@@ -59,7 +59,7 @@ export class RabbitMQTransport implements Transport {
   readonly #redeliveryReturns = new Returns();
   readonly #declaredQueues = new Set<string>();
   readonly #declaredExchanges = new Set<string>();
-  /** The declaration in effect for each retry queue subscriptions declared: it says whether the queue expires. */
+  /** The declaration asked for each retry queue subscriptions declared: it says whether the queue expires. */
   readonly #retryDeclarations = new Map<string, QueueDeclaration>();
   /** Retry queues found without `x-expires` that were reported already. */
   readonly #legacyReported = new Set<string>();
@@ -333,12 +333,16 @@ export class RabbitMQTransport implements Transport {
     const existing = route?.queues?.[resolved.group];
     const queue = this.queueFor(topic, resolved.group);
     let settings: QueueSettings = o.groupQueue;
+    let settingsFrom = 'groupQueue';
     let declare: ConsumePlan['declare'];
     const exchanges: ConsumePlan['exchanges'] = [];
     const bindings: ConsumePlan['bindings'] = [];
     if (existing !== undefined) {
       const spec = (o.topology.queues ?? []).find((q) => q.name === existing);
-      if (spec) settings = spec;
+      if (spec) {
+        settings = spec;
+        settingsFrom = topologyQueueSettings(spec.name);
+      }
       declare = spec ? queueDeclaration(spec.name, spec) : undefined;
     } else {
       declare = queueDeclaration(queue, settings);
@@ -357,6 +361,7 @@ export class RabbitMQTransport implements Transport {
     return {
       queue,
       declare,
+      settingsFrom,
       exchanges,
       bindings,
       retryQueues,
@@ -367,18 +372,19 @@ export class RabbitMQTransport implements Transport {
 
   /**
    * Declares a subscription's retry queues. One that an older version declared without
-   * `x-expires` is used as it is and reported once: it will not expire with its group.
+   * `x-expires` is replaced if empty; if not, it is used as it is (renewed like the others, so it
+   * is safe once another member replaces it) and reported once.
    */
   async #declareRetryQueues(declarations: readonly QueueDeclaration[]): Promise<void> {
-    const { declared, legacy } = await declareRetryQueues(this.#host.connection, declarations);
-    for (const d of declared) this.#retryDeclarations.set(d.queue, d);
+    const { legacy } = await declareRetryQueues(this.#host.connection, declarations);
+    for (const d of declarations) this.#retryDeclarations.set(d.queue, d);
     for (const queue of legacy) {
       if (this.#legacyReported.has(queue)) continue;
       this.#legacyReported.add(queue);
       const error = new ConfigError(
-        `rabbitmq: retry queue "${queue}" exists without x-expires (declared before retry queues expired with their group), so it will not expire with its group queue; ` +
-          'it is used as it is. To have it expire, stop the group\'s subscribers, wait until the queue is empty (at most its delay), and delete it ' +
-          `(rabbitmqctl delete_queue "${queue}"): the next subscription declares it with x-expires`,
+        `rabbitmq: retry queue "${queue}" exists without x-expires (declared before retry queues expired with their group) and holds messages, ` +
+          'so it is used as it is and will not expire with its group queue until it is replaced: the next subscription or reconnect that finds it empty ' +
+          `replaces it. To replace it now, stop the group's subscribers, wait until it is empty (at most its delay), and delete it (rabbitmqctl delete_queue "${queue}")`,
       );
       this.#event({ type: 'error', error, context: `declaring retry queue "${queue}"` });
     }
