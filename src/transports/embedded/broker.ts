@@ -6,7 +6,7 @@ import { isPattern, topicMatcher } from '../../core/topic.ts';
 import { ContiguousCommit } from '../../internal/contiguous-commit.ts';
 import { KeyedQueue, type KeyedEntry } from '../../internal/keyed-queue.ts';
 import { diskError, diskErrorCode } from './disk-error.ts';
-import { GroupOffsets } from './group-state.ts';
+import { GroupOffsets, type AckedRanges } from './group-state.ts';
 import type { ResolvedEmbeddedOptions } from './options.ts';
 import type { PartitionLog, ReadHint, RecoveryNote } from './partition-log.ts';
 import type { StoredRecord } from './record.ts';
@@ -23,6 +23,11 @@ const LOOKAHEAD = 2_000;
  */
 const LOOKAHEAD_BYTES = 16 * 1024 * 1024;
 const READ_BYTES = 1024 * 1024;
+/**
+ * Acknowledged ranges above a committed position written with it, at most (the lowest): enough for
+ * the messages handled around a few failing or slow ones, and a line of the offsets file stays small.
+ */
+const MAX_ACKED_RANGES = 64;
 
 /** A message waiting for (or out with) a consumer. */
 export interface Entry extends KeyedEntry {
@@ -64,30 +69,56 @@ export class GroupPartition {
   readonly records = new Map<number, StoredRecord>();
   cursor: number;
   hint: ReadHint | undefined;
-  /** The committed position moved since it was last written. */
+  /** The committed position, or the acknowledged ranges above it, changed since they were last written. */
   moved = false;
   /** Gaps `[from, to)` above the committed position, by `from` (see `#skipGap`). */
   readonly #gaps = new Map<number, number>();
+  /**
+   * Ranges `[from, to)` acknowledged before the broker last closed (from the offsets file), that
+   * the cursor has not passed yet, lowest first: `refill` steps over them, and they are gaps.
+   */
+  readonly #restored: Array<[number, number]> = [];
   /** Payload bytes of the records waiting in `queue` (see LOOKAHEAD_BYTES). */
   #queuedBytes = 0;
 
-  constructor(partition: number, log: PartitionLog, start: number) {
+  /** `acked`: ranges above `start` acknowledged already (see `ackedAhead`); none are delivered again. */
+  constructor(partition: number, log: PartitionLog, start: number, acked: AckedRanges = []) {
     this.partition = partition;
     this.log = log;
+    // Clamped into the log like the start: nothing below it, nothing beyond what it holds.
+    const ranges = acked.map(([from, to]): [number, number] => [Math.max(from, start), Math.min(to, log.nextOffset)]).filter(([from, to]) => from < to);
+    while (ranges.length > 0 && ranges[0]![0] <= start) start = Math.max(start, ranges.shift()![1]);
     this.cursor = start;
     this.commit = new ContiguousCommit(start);
+    for (const [from, to] of ranges) {
+      this.#gaps.set(from, to);
+      this.#restored.push([from, to]);
+    }
   }
 
   /** Reads more records into the queue; false when there is nothing new. */
   refill(): boolean {
+    for (let next = this.#restored[0]; next && next[0] <= this.cursor; next = this.#restored[0]) {
+      this.cursor = Math.max(this.cursor, next[1]);
+      this.#restored.shift();
+    }
     if (this.queue.size >= LOOKAHEAD || this.#queuedBytes >= LOOKAHEAD_BYTES || this.cursor >= this.log.endOffset) return false;
     // At least one record is read, whatever its size (a read returns its first frame whole): the
     // limit only stops reading further ahead. A few KiB at least, so a read is never too short for a frame header.
     const maxBytes = Math.min(READ_BYTES, Math.max(4096, LOOKAHEAD_BYTES - this.#queuedBytes));
-    const { records, hint } = this.log.read(this.cursor, LOOKAHEAD - this.queue.size, maxBytes, this.hint);
+    // No further than the next acknowledged range: what is in it would be read only to be dropped.
+    const maxRecords = Math.min(LOOKAHEAD - this.queue.size, (this.#restored[0]?.[0] ?? Infinity) - this.cursor);
+    const { records, hint } = this.log.read(this.cursor, maxRecords, maxBytes, this.hint);
     this.hint = hint;
     if (records.length === 0) return false;
     for (const r of records) {
+      // Past the start of an acknowledged range (offsets without records lead there): step over it.
+      for (let next = this.#restored[0]; next && r.offset >= next[0]; next = this.#restored[0]) {
+        if (this.cursor < next[0]) this.#skipGap(this.cursor, next[0]);
+        this.cursor = Math.max(this.cursor, next[1]);
+        this.#restored.shift();
+      }
+      if (r.offset < this.cursor) continue; // acknowledged before the broker last closed
       if (r.offset > this.cursor) this.#skipGap(this.cursor, r.offset);
       this.records.set(r.offset, r);
       this.queue.push({ seq: r.offset, key: r.key, attempt: 1 });
@@ -114,13 +145,40 @@ export class GroupPartition {
    */
   ack(offset: number): boolean {
     if (!this.commit.ack(offset)) return false;
+    this.#passGaps();
+    return true;
+  }
+
+  /** Moves the committed position over the gaps it reached. */
+  #passGaps(): void {
     for (let to = this.#gaps.get(this.commit.committed); to !== undefined; to = this.#gaps.get(this.commit.committed)) {
       this.#gaps.delete(this.commit.committed);
       // The gap's last offset has no record: acknowledging it moves on over what follows it.
       this.commit.skipTo(to - 1);
       this.commit.ack(to - 1);
     }
-    return true;
+  }
+
+  /**
+   * The offsets above the committed position that need no delivery again — acknowledged while one
+   * before them was still out, or with no record — as at most `max` ranges, the lowest: written
+   * with the position, so that a restart does not hand out again what was handled (the ones left
+   * out beyond `max` are, at least once). Everything below the cursor not waiting in `records` is such an offset.
+   */
+  ackedAhead(max: number): Array<[number, number]> {
+    const committed = this.commit.committed;
+    const ranges: Array<[number, number]> = [];
+    // Fewer records waiting than offsets read since the committed position: some were acknowledged.
+    if (this.cursor - committed > this.records.size) {
+      let from = committed;
+      for (const offset of [...this.records.keys()].sort((a, b) => a - b)) {
+        if (offset > from) ranges.push([from, offset]);
+        from = offset + 1;
+      }
+      if (this.cursor > from) ranges.push([from, this.cursor]);
+    }
+    for (const [from, to] of this.#restored) if (to > committed) ranges.push([Math.max(from, committed), to]);
+    return ranges.slice(0, max);
   }
 
   /**
@@ -130,8 +188,10 @@ export class GroupPartition {
    * (a key updated that often, then compacted) ended the group with "Set maximum size exceeded".
    */
   #skipGap(from: number, to: number): void {
-    if (this.commit.committed >= from) this.commit.skipTo(to);
-    else this.#gaps.set(from, to);
+    if (this.commit.committed >= from) {
+      this.commit.skipTo(to);
+      this.#passGaps(); // an acknowledged range restored from the offsets file may start there
+    } else this.#gaps.set(from, to);
   }
 }
 
@@ -244,6 +304,8 @@ export class Broker {
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Groups to pump on the next turn of the event loop (see `#pumpSoon`). */
   readonly #pumpLater = new Set<ConsumerGroup>();
+  /** New topics that pattern subscriptions have not all joined yet (see `#joinPatterns`). */
+  readonly #joinsOwed = new Set<TopicState>();
   #pumpTimer: NodeJS.Timeout | undefined;
   #commitTimer: NodeJS.Timeout | undefined;
   /** Groups whose committed position moved since the last write. */
@@ -309,20 +371,60 @@ export class Broker {
     }
     // Groups known from the offsets file keep their place even before a member returns.
     for (const e of this.offsets.entries()) if (e.topic === name) this.#group(state, e.group, 'earliest');
-    // Pattern subscriptions pick up topics created after them, from the topic's first message.
+    // Pattern subscriptions pick up topics created after them, from the topic's first message:
+    // they join before anything is published to it (see `#joinPatterns`).
     for (const c of this.#consumers) {
-      if (topicMatcher(c.pattern)(name)) this.#join(c, this.#group(state, c.group, 'earliest'));
+      if (topicMatcher(c.pattern)(name)) {
+        this.#joinsOwed.add(state);
+        break;
+      }
     }
     return state;
+  }
+
+  /**
+   * Joins the pattern subscriptions that match `t` to their groups on it, if some have not yet:
+   * a group's starting position on a new topic must be saved first, and that can fail (a full
+   * disk). Throws the first failure, saying so; the topic then stays owed its joins, tried again
+   * by every publish to it (refused until they are made, so none of its messages is published
+   * before a matching group has a saved position) and by maintenance.
+   */
+  #joinPatterns(t: TopicState): void {
+    if (!this.#joinsOwed.has(t)) return;
+    let failure: unknown;
+    for (const c of [...this.#consumers]) {
+      if (!topicMatcher(c.pattern)(t.name) || this.#attachments.get(c)?.some((g) => g.topic === t)) continue;
+      try {
+        this.#join(c, this.#group(t, c.group, 'earliest', false, c.pattern));
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
+    this.#joinsOwed.delete(t);
+    if (this.#joinsOwed.size === 0) this.#reported.delete('joins');
+  }
+
+  /** `#joinPatterns` for `topics` (every topic owed joins), where no caller waits: a failure is a warning. */
+  #retryJoins(topics: Iterable<TopicState> = this.#joinsOwed): void {
+    for (const t of [...topics]) {
+      try {
+        this.#joinPatterns(t);
+      } catch (error) {
+        this.#report('joins', error);
+      }
+    }
   }
 
   /**
    * Group `name` of topic `t`, created if new. `subscribing`: created by a subscribe, which is
    * refused when the new group's starting positions cannot be saved (a full disk) — saying so, and
    * leaving no unsaved position behind for a later commit to save: the subscription was not made,
-   * so subscribing again starts the group afresh.
+   * so subscribing again starts the group afresh. `pattern`: created for a subscription to that
+   * pattern on a topic created after it (see `#joinPatterns`); its unsaved position stays, to be
+   * saved by the next flush.
    */
-  #group(t: TopicState, name: string, from: 'earliest' | 'latest', subscribing = false): ConsumerGroup {
+  #group(t: TopicState, name: string, from: 'earliest' | 'latest', subscribing = false, pattern?: string): ConsumerGroup {
     let g = t.groups.get(name);
     if (g) return g;
     const fresh: number[] = [];
@@ -335,12 +437,15 @@ export class Broker {
         this.offsets.set(t.name, name, p, start);
         fresh.push(p);
       }
-      return new GroupPartition(p, log, start);
+      return new GroupPartition(p, log, start, this.offsets.acked(t.name, name, p));
     });
     // A new group's starting point is durable before subscribe resolves.
     const refused = subscribing
       ? `Group "${name}" was not subscribed to "${t.name}" (its starting position could not be saved); subscribe again once this is fixed.`
-      : undefined;
+      : pattern !== undefined
+        ? `Group "${name}" (subscribed to "${pattern}") has not joined the new topic "${t.name}" (its starting position could not be saved), so publishing to "${t.name}" is refused and nothing of it is stored. ` +
+          'Publish again once this is fixed: the group joins first (maintenance also tries again), and gets the topic from its first message.'
+        : undefined;
     try {
       this.offsets.flush(refused);
     } catch (error) {
@@ -360,11 +465,9 @@ export class Broker {
 
   /** Appends to `topic` (created on first use); resolves when durable per the fsync mode. */
   async publish(topic: string, messages: readonly NormalizedMessage[]): Promise<void> {
-    if (messages.length === 0) {
-      this.#topic(topic);
-      return;
-    }
-    await this.#topic(topic).log.append(messages);
+    const t = this.#topic(topic);
+    this.#joinPatterns(t);
+    if (messages.length > 0) await t.log.append(messages);
   }
 
   /**
@@ -377,7 +480,11 @@ export class Broker {
     this.#attachments.set(c, []);
     try {
       // A concrete topic is created now, so nothing published after subscribe resolves is missed.
-      if (!isPattern(c.pattern)) this.#topic(c.pattern);
+      if (!isPattern(c.pattern)) {
+        const t = this.#topic(c.pattern);
+        // Not this subscription's failure: publishing to the topic is what waits for those joins.
+        this.#retryJoins([t]);
+      }
       this.#consumers.add(c);
       const matches = topicMatcher(c.pattern);
       for (const t of this.topics.values()) {
@@ -438,7 +545,10 @@ export class Broker {
     if (ok) {
       gp.queue.release(entry);
       gp.records.delete(entry.seq);
-      if (gp.ack(entry.seq)) this.#committed(group, gp);
+      gp.ack(entry.seq);
+      // Written even when the committed position stays (a message before it is still out): the
+      // acknowledged ranges above it are written with it (see GroupPartition.ackedAhead).
+      this.#committed(group, gp);
       group.pump();
       return;
     }
@@ -514,7 +624,7 @@ export class Broker {
     this.#commitTimer = undefined;
     for (const [group, gp] of this.#moved) {
       gp.moved = false;
-      this.offsets.set(group.topic.name, group.name, gp.partition, gp.commit.committed);
+      this.offsets.set(group.topic.name, group.name, gp.partition, gp.commit.committed, gp.ackedAhead(MAX_ACKED_RANGES));
     }
     this.#moved.length = 0;
   }
@@ -545,8 +655,12 @@ export class Broker {
     process.emitWarning(error instanceof Error ? error : new Error(String(error)));
   }
 
-  /** Retention and compaction of every topic; runs on a timer and on demand. */
+  /**
+   * Retention and compaction of every topic; runs on a timer and on demand. Also joins pattern
+   * subscriptions to the new topics they could not join before (see `#joinPatterns`).
+   */
   maintain(now = Date.now()): { deletedSegments: number; compactedSegments: number } {
+    this.#retryJoins();
     let deletedSegments = 0;
     let compactedSegments = 0;
     for (const t of this.topics.values()) {

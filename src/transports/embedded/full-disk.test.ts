@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,6 +154,71 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
     await bus.close();
   });
 
+  // Regression: a pattern subscription whose group's position on a new topic could not be saved
+  // never joined that topic — the publish that created it was refused (saying the positions were
+  // "kept in memory and saved by the next commit"), the next one was accepted, and the
+  // subscription never got it, even with room again.
+  it('refuses publishing to a new topic that a pattern group could not join, saying why, and joins it once there is room', async () => {
+    const mount = mountTmpfs(1024);
+    const dir = join(mount, 'data');
+    let bus = embedded({ dir, partitions: 1 });
+    const inbox = new Inbox();
+    await bus.subscribe('orders.*', { group: 'billing', from: 'latest' }, async (m) => inbox.push(m));
+    const filler = leaveOneBlockFree(mount); // room for the new topic's files, none for the group's position
+
+    const refused = await bus.publish('orders.placed', [{ id: 'o-1', payload: new Uint8Array(1) }]).then(
+      () => 'published',
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(TransportError);
+    expect((refused as TransportError).retryable).toBe(true);
+    const message = (refused as Error).message;
+    expect(message).toMatch(/saving consumer positions to .*offsets\.jsonl failed: the disk is full; free space on it \(ENOSPC\)\./);
+    expect(message).toContain('Group "billing" (subscribed to "orders.*") has not joined the new topic "orders.placed"');
+    expect(message).toContain('nothing of it is stored');
+    expect(message).not.toContain('next commit');
+    // Still refused while the disk is full: no message the group would never get.
+    await expect(bus.publish('orders.placed', [{ id: 'o-2', payload: new Uint8Array(1) }])).rejects.toThrow(/has not joined the new topic/);
+
+    rmSync(filler);
+    await bus.publish('orders.placed', [{ id: 'o-3', payload: new Uint8Array(1) }]);
+    await inbox.untilCount(1, 10_000);
+    expect(inbox.messages.map((m) => m.id)).toEqual(['o-3']);
+    await bus.close();
+
+    // Its place on the topic was saved: after a restart the group goes on from there.
+    bus = embedded({ dir, partitions: 1 });
+    const after = new Inbox();
+    await bus.subscribe('orders.*', { group: 'billing', from: 'latest' }, async (m) => after.push(m));
+    await bus.publish('orders.placed', [{ id: 'o-4', payload: new Uint8Array(1) }]);
+    await after.untilCount(1, 10_000);
+    expect(after.messages.map((m) => m.id)).toEqual(['o-4']);
+    await bus.close();
+  });
+
+  it('joins a pattern group to a new topic it could not join at the next maintenance once there is room, warning while it cannot', async () => {
+    const mount = mountTmpfs(1024);
+    const dir = join(mount, 'data');
+    const bus = embedded({ dir, partitions: 1 });
+    await bus.subscribe('orders.>', { group: 'billing' }, async () => undefined);
+    const filler = leaveOneBlockFree(mount);
+    await expect(bus.publish('orders.eu.placed', [])).rejects.toThrow(/Group "billing" \(subscribed to "orders\.>"\) has not joined the new topic "orders\.eu\.placed"/);
+
+    const warned = new Promise<Error>((resolve, reject) => {
+      process.once('warning', resolve);
+      setTimeout(() => reject(new Error('no warning about the join within 10 s')), 10_000).unref();
+    });
+    await bus.maintain();
+    expect((await warned).message).toContain('has not joined the new topic "orders.eu.placed"');
+    const groups = async (): Promise<string[]> => (await bus.inspect()).find((t) => t.topic === 'orders.eu.placed')!.groups.map((g) => g.group);
+    expect(await groups()).toEqual([]);
+
+    rmSync(filler);
+    await bus.maintain();
+    expect(await groups()).toEqual(['billing']);
+    await bus.close();
+  });
+
   it('refuses to open on a full disk with the reason, leaves no stale lock, and opens once there is room', async () => {
     const mount = mountTmpfs(1024);
     const dir = join(mount, 'data');
@@ -208,6 +273,19 @@ describe.skipIf(reason !== undefined)(`embedded broker on a full disk${reason ? 
     await bus.close();
   });
 });
+
+/**
+ * Fills the tmpfs at `mount` but for one block (a page): room for a new topic's files (its
+ * meta.json; its segment files start empty), none for a first line of the consumer positions.
+ * Returns the filler's path.
+ */
+function leaveOneBlockFree(mount: string): string {
+  const filler = fillTmpfs(mount);
+  const { bsize } = statfsSync(mount);
+  truncateSync(filler, statSync(filler).size - bsize);
+  expect(statfsSync(mount).bavail).toBe(1);
+  return filler;
+}
 
 /** The same write path under a file size limit, which needs no privilege: a segment stops growing with EFBIG. */
 describe.skipIf(process.platform === 'win32')('embedded broker under a file size limit (ulimit -f)', () => {

@@ -4,16 +4,33 @@ import { diskError } from './disk-error.ts';
 import { syncDir } from './sync-dir.ts';
 
 /**
+ * Offsets above a committed position that were acknowledged already (or hold no record), as
+ * ranges `[from, to)`, lowest first and disjoint.
+ */
+export type AckedRanges = ReadonlyArray<readonly [number, number]>;
+
+/** One line of the file. `a`: the acknowledged ranges above `o`, when there are any. */
+interface PositionLine {
+  t: string;
+  g: string;
+  p: number;
+  o: number;
+  a?: AckedRanges;
+}
+
+/**
  * Durable committed positions of every consumer group: an append-only file of JSON lines
- * `{"t":topic,"g":group,"p":partition,"o":offset}`, the last line per (topic, group, partition)
- * winning. It is rewritten compactly on open and whenever it grows well past its live entries.
+ * `{"t":topic,"g":group,"p":partition,"o":offset,"a":[[from,to],…]}`, the last line per
+ * (topic, group, partition) winning. `a` (optional) lists offsets above `o` already acknowledged:
+ * messages handled after one that is still failing or in flight, which a restart must not deliver
+ * again. It is rewritten compactly on open and whenever it grows well past its live entries.
  * A torn last line (crash while writing) is ignored: at worst a group re-reads a few messages.
  * A write that fails (a full disk) is cut off the file and its positions stay to be written by
  * the next flush: the file never holds half a line that a later line would be glued to.
  */
 export class GroupOffsets {
   readonly path: string;
-  readonly #committed = new Map<string, { t: string; g: string; p: number; o: number }>();
+  readonly #committed = new Map<string, PositionLine>();
   readonly #dirty = new Set<string>();
   #fd: number;
   /** Bytes in the file: where a failed write is cut back to. */
@@ -36,9 +53,11 @@ export class GroupOffsets {
       for (const line of readFileSync(path, 'utf8').split('\n')) {
         if (line === '') continue;
         try {
-          const e = JSON.parse(line) as { t: string; g: string; p: number; o: number };
+          const e = JSON.parse(line) as PositionLine;
           if (typeof e.t === 'string' && typeof e.g === 'string' && Number.isInteger(e.p) && Number.isInteger(e.o)) {
-            this.#committed.set(keyOf(e.t, e.g, e.p), e);
+            // Ranges that are not what this class writes are dropped: those messages come again (at least once).
+            const a = e.a === undefined || isAckedRanges(e.a, e.o) ? e.a : undefined;
+            this.#committed.set(keyOf(e.t, e.g, e.p), { t: e.t, g: e.g, p: e.p, o: e.o, ...(a && a.length > 0 ? { a } : {}) });
           }
         } catch {
           // a torn line from a crash mid-write
@@ -68,9 +87,15 @@ export class GroupOffsets {
     return this.#committed.get(keyOf(topic, group, partition))?.o;
   }
 
-  set(topic: string, group: string, partition: number, offset: number): void {
+  /** The ranges above the committed position acknowledged already (empty when none). */
+  acked(topic: string, group: string, partition: number): AckedRanges {
+    return this.#committed.get(keyOf(topic, group, partition))?.a ?? [];
+  }
+
+  /** Sets a committed position, with the ranges above it acknowledged already (see `acked`). */
+  set(topic: string, group: string, partition: number, offset: number, acked: AckedRanges = []): void {
     const key = keyOf(topic, group, partition);
-    this.#committed.set(key, { t: topic, g: group, p: partition, o: offset });
+    this.#committed.set(key, { t: topic, g: group, p: partition, o: offset, ...(acked.length > 0 ? { a: acked } : {}) });
     this.#dirty.add(key);
   }
 
@@ -235,6 +260,19 @@ export class GroupOffsets {
 const UNSAVED = 'They are kept in memory and saved by the next commit; should the process end first, the messages after the last saved position are delivered again.';
 /** What becomes of positions that could not be saved when closing. */
 const LOST_ON_CLOSE = 'The messages after the last saved position of each group will be delivered again.';
+
+/** Whether `a` is what `set` writes: whole-number ranges `[from, to)` at or above `committed`, ascending and disjoint. */
+function isAckedRanges(a: unknown, committed: number): a is AckedRanges {
+  if (!Array.isArray(a)) return false;
+  let below = committed;
+  for (const range of a as unknown[]) {
+    if (!Array.isArray(range) || range.length !== 2) return false;
+    const [from, to] = range as unknown[];
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || (from as number) < below || (to as number) <= (from as number)) return false;
+    below = to as number;
+  }
+  return true;
+}
 
 function keyOf(topic: string, group: string, partition: number): string {
   return `${topic}\u0000${group}\u0000${partition}`;

@@ -106,13 +106,22 @@ export class Segment {
     let chunkStart = 0;
     while (pos < fileSize) {
       if (pos + FRAME_HEADER > chunkStart + chunk.length || pos + FRAME_HEADER + chunk.readUInt32LE(pos - chunkStart) > chunkStart + chunk.length) {
-        // Refill so the frame at `pos` is complete in memory (when the file has it).
-        let want = Math.min(SCAN_CHUNK, fileSize - pos);
-        if (pos + FRAME_HEADER <= chunkStart + chunk.length) want = Math.max(want, Math.min(fileSize - pos, FRAME_HEADER + chunk.readUInt32LE(pos - chunkStart)));
-        const next = Buffer.allocUnsafe(want);
-        const got = readFully(this.fd, next, pos);
-        chunk = next.subarray(0, got);
+        // Refill so the frame at `pos` is complete in memory (when the file has it). Its length is
+        // known only once its header is read: the frame is read whole after it when it is longer
+        // than the chunk. Sizing the chunk by a header already in memory alone made a frame over
+        // SCAN_CHUNK whose header was not (the first of a segment) look cut short: a torn tail,
+        // in the active segment — a resolved publish of a 5 MiB message cut off on the next open.
+        const next = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, fileSize - pos));
+        chunk = next.subarray(0, readFully(this.fd, next, pos));
         chunkStart = pos;
+        const length = chunk.length >= FRAME_HEADER ? chunk.readUInt32LE(0) : 0;
+        // An impossible length is reported by checkFrame: nothing to read for it.
+        const whole = length <= MAX_BODY ? Math.min(fileSize - pos, FRAME_HEADER + length) : 0;
+        if (whole > chunk.length) {
+          const frame = Buffer.allocUnsafe(whole);
+          chunk.copy(frame);
+          chunk = frame.subarray(0, chunk.length + readFully(this.fd, frame.subarray(chunk.length), pos + chunk.length));
+        }
       }
       const at = pos - chunkStart;
       const check: FrameCheck = checkFrame(chunk, at, chunk.length, verify);
