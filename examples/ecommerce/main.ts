@@ -144,7 +144,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     throw new ConfigError(`--dir ${options.dir} is not empty; the summary verifies one run, so give a new or empty folder`);
   }
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'switchyard-demo-'));
-  const infra = await createInfrastructure(options.profile, dir);
+  const removeTemporaryDir = (): void => {
+    if (!options.dir) rmSync(dir, { recursive: true, force: true });
+  };
+  const infra = await createInfrastructure(options.profile, dir).catch((error: unknown) => {
+    removeTemporaryDir(); // a broker or database that is not there: the run never started
+    throw error;
+  });
   const f = options.faults;
   let warnings = 0;
   const logger: Logger = options.logger ?? quiet;
@@ -287,7 +293,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       if (summary && options.afterRun) await options.afterRun(summary);
     } finally {
       await infra.close();
-      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+      removeTemporaryDir();
     }
   }
   return summary;

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -99,6 +99,8 @@ export function transportFor(o: BrokerOptions, use: { throwawayGroups?: boolean 
  * Refuses a `--dir` that holds no embedded broker. Opening one creates its directory, so a
  * mistyped path would leave an empty broker behind and the command would report that there is
  * nothing in it (exit 0). Every broker directory has a `topics/` folder from its first opening on.
+ * A directory that holds brokers one level down (`switchyard demo --dir D` keeps `D/broker`) is
+ * refused with their paths, which is what the user meant.
  */
 export function requireEmbeddedDir(dir: string): void {
   const absent = (path: string): 'missing' | 'file' | undefined => {
@@ -113,7 +115,30 @@ export function requireEmbeddedDir(dir: string): void {
   const dirState = absent(dir);
   if (dirState === 'missing') throw new ConfigError(`no embedded broker in ${dir} (the directory does not exist); check --dir`);
   if (dirState === 'file') throw new ConfigError(`no embedded broker in ${dir} (it is a file, not a directory); check --dir`);
-  if (absent(join(dir, 'topics')) !== undefined) throw new ConfigError(`no embedded broker in ${dir} (the directory has no topics/ folder); check --dir`);
+  if (absent(join(dir, 'topics')) === undefined) return;
+  // A folder that holds brokers (the demo's --dir keeps broker/, realtime/ and events/): name them.
+  const inside = brokersInside(dir);
+  const hint = inside.length === 0 ? 'check --dir' : `did you mean ${inside.map((name) => `--dir ${join(dir, name)}`).join(' or ')}?`;
+  throw new ConfigError(`no embedded broker in ${dir} (the directory has no topics/ folder); ${hint}`);
+}
+
+/** The folders directly inside `dir` that hold an embedded broker (a `topics/` folder), sorted; none when it cannot be read. */
+function brokersInside(dir: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((name) => {
+      try {
+        return statSync(join(dir, name, 'topics')).isDirectory();
+      } catch {
+        return false;
+      }
+    })
+    .sort();
 }
 
 /** How long the reachability probe of {@link ensureReachable} waits for an answer. */

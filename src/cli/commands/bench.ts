@@ -6,6 +6,7 @@ import { runBench } from '../../bench/runner.ts';
 import { scenarios } from '../../bench/scenarios/index.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { wholeNumber } from '../option-parsers.ts';
+import { usePrivateTempDir } from '../private-temp-dir.ts';
 
 /** `switchyard bench`: measure on this machine and write bench/results/latest.{json,md}. */
 export function registerBench(program: Command): void {
@@ -21,7 +22,17 @@ export function registerBench(program: Command): void {
       const unknown = (opts.scenario ?? []).filter((n) => !scenarios.some((s) => s.name === n));
       if (unknown.length > 0) throw new ConfigError(`unknown scenario ${unknown.join(', ')}; choose from ${scenarios.map((s) => s.name).join(', ')}`);
       const chosen = opts.scenario ? scenarios.filter((s) => opts.scenario!.includes(s.name)) : scenarios;
-      const report = await runBench(chosen, { quick: opts.quick ?? false, rounds: opts.rounds });
+      // Scenarios write their data (up to hundreds of MB) under a folder of the run's own, which
+      // goes away with the run, also when it is interrupted: a round cannot be stopped half-way.
+      // A short name: an embedded broker's socket path inside it must stay within 103 bytes
+      // (macOS's temp dir alone is about 50).
+      const scratch = usePrivateTempDir('sy', `interrupted: the benchmark stopped and removed its data; nothing was written to ${opts.out}`);
+      let report: Awaited<ReturnType<typeof runBench>>;
+      try {
+        report = await runBench(chosen, { quick: opts.quick ?? false, rounds: opts.rounds });
+      } finally {
+        scratch.remove();
+      }
       const markdown = toMarkdown(report);
       const out = resolve(opts.out);
       mkdirSync(out, { recursive: true });

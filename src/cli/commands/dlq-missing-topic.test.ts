@@ -49,3 +49,25 @@ it('dlq list --json of a topic with no dead-letter topic prints no words on stdo
   expect(stdout).toBe('');
   expect(stderr).toContain(`no dead letters: the embedded broker in ${dir} has no ordres.dlq`);
 });
+
+it('dlq list of a mistyped topic names the topic with dead letters it most likely meant, not when the topic exists', async () => {
+  // "nothing was dead-lettered from ordres.placed, or the name is wrong" left the user to find which.
+  const other = mkdtempSync(join(tmpdir(), 'sy-cli-dlq-typo-'));
+  try {
+    const bus = embedded({ dir: other });
+    await bus.publish('orders.placed', { payload: new Uint8Array(1) });
+    await bus.publish('orders.placed.dlq', { payload: new Uint8Array(1) });
+    await bus.publish('orders.paid', { payload: new Uint8Array(1) });
+    await bus.close();
+    const typo = await spawnCli(['dlq', 'list', 'ordres.placed', '--dir', other]).done;
+    expect(typo.stdout.trim()).toBe(`no dead letters: the embedded broker in ${other} has no ordres.placed.dlq (did you mean "orders.placed"? \`switchyard topics\` lists what is there)`);
+    expect(typo.code).toBe(0);
+    const asDlq = await spawnCli(['dlq', 'list', 'ordres.placed.dlq', '--dir', other]).done;
+    expect(asDlq.stdout).toContain('(did you mean "orders.placed.dlq"?');
+    // orders.paid exists: nothing failed there, which is no typo.
+    const exists = await spawnCli(['dlq', 'list', 'orders.paid', '--dir', other]).done;
+    expect(exists.stdout).toContain('has no orders.paid.dlq (nothing was dead-lettered from orders.paid, or the name is wrong');
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
+import type { Transport } from '../../core/transport.ts';
 import { listDeadLetters, type DeadLetter } from '../../router/dlq.ts';
 import { chosenBroker, describeBroker, ensureReachable, transportFor, withBrokerOptions, type BrokerOptions } from '../broker-choice.ts';
 import { confirm } from '../confirm.ts';
@@ -7,7 +8,9 @@ import { DEAD_LETTERS_PER_PASS, replayInPasses } from '../dead-letter-replay.ts'
 import { deadLetterTopicExists } from '../dead-letter-topic.ts';
 import { interruptOnSignals } from '../interrupt.ts';
 import { milliseconds, wholeNumber } from '../option-parsers.ts';
+import { likelyTypo } from '../likely-typo.ts';
 import { printable, printableJson } from '../printable.ts';
+import { topicLister } from './missing-topic.ts';
 
 /** The dead-letter topic of `topic`: itself when it already ends in `.dlq`. */
 function dlqTopic(topic: string): string {
@@ -35,9 +38,18 @@ function deadLetterText(d: DeadLetter): string {
   return [printable(summary), ...d.error.split(/\r?\n/).map((line) => `    ${printable(line)}`)].join('\n');
 }
 
-/** What `dlq` says of a dead-letter topic the broker does not have (a typo, or nothing ever failed). */
-function noSuchTopic(topic: string, opts: BrokerOptions): string {
-  return `no dead letters: ${describeBroker(opts)} has no ${dlqTopic(topic)} (nothing was dead-lettered from ${topic.endsWith('.dlq') ? 'its topic' : topic}, or the name is wrong: \`switchyard topics\` lists what is there)`;
+/**
+ * What `dlq` says of a dead-letter topic the broker does not have (a typo, or nothing ever failed).
+ * When the original topic does not exist either, it names the dead-letter topic there that the
+ * mistyped name most likely meant, as the user wrote it (with or without `.dlq`).
+ */
+async function noSuchTopic(bus: Transport, topic: string, opts: BrokerOptions): Promise<string> {
+  const where = `no dead letters: ${describeBroker(opts)} has no ${dlqTopic(topic)}`;
+  const original = topic.endsWith('.dlq') ? topic.slice(0, -'.dlq'.length) : topic;
+  const names = await topicLister(bus)?.().catch(() => undefined); // the hint is a nicety: no listing, no hint
+  const near = names === undefined || names.includes(original) ? undefined : likelyTypo(dlqTopic(topic), names.filter((name) => name.endsWith('.dlq')));
+  if (near !== undefined) return `${where} (did you mean "${topic.endsWith('.dlq') ? near : near.slice(0, -'.dlq'.length)}"? \`switchyard topics\` lists what is there)`;
+  return `${where} (nothing was dead-lettered from ${topic.endsWith('.dlq') ? 'its topic' : topic}, or the name is wrong: \`switchyard topics\` lists what is there)`;
 }
 
 /**
@@ -65,7 +77,7 @@ export function registerDlq(program: Command): void {
       const bus = transportFor(opts);
       try {
         if (!(await deadLetterTopicExists(bus, dlqTopic(topic)))) {
-          note(noSuchTopic(topic, opts));
+          note(await noSuchTopic(bus, topic, opts));
           return;
         }
         const letters = await listDeadLetters(bus, dlqTopic(topic), { idleMs: opts.idle, limit: opts.limit });
@@ -106,9 +118,14 @@ export function registerDlq(program: Command): void {
         return;
       }
       const bus = transportFor(opts);
-      const exists = await deadLetterTopicExists(bus, dlqTopic(topic)).finally(() => bus.close());
-      if (!exists) {
-        console.log(noSuchTopic(topic, opts));
+      let noTopic: string | undefined;
+      try {
+        if (!(await deadLetterTopicExists(bus, dlqTopic(topic)))) noTopic = await noSuchTopic(bus, topic, opts);
+      } finally {
+        await bus.close();
+      }
+      if (noTopic !== undefined) {
+        console.log(noTopic);
         if (opts.id) {
           console.error(`not found in ${dlqTopic(topic)}: ${opts.id.join(', ')}`);
           process.exitCode = 1;

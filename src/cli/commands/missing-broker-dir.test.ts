@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { embedded } from '../../transports/embedded/index.ts';
 import { spawnCli } from './cli.test-support.ts';
 
 // Opening an embedded broker creates its directory. A command that only looks (or, for replay,
@@ -35,5 +36,20 @@ describe('read-only commands on a --dir that holds no embedded broker', () => {
     expect(stderr.trim()).toBe(`switchyard: no embedded broker in ${dir} (the directory has no topics/ folder); check --dir`);
     expect(code).toBe(2);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('names the brokers one level down, as `switchyard demo --dir` keeps them (broker/, realtime/)', async () => {
+    // The demo's --dir holds a broker per role, not one broker: `topics --dir` of it said only
+    // "check --dir", and nothing told the user which folder to give instead.
+    const dir = mkdtempSync(join(root, 'demo-'));
+    for (const name of ['realtime', 'broker']) {
+      const bus = embedded({ dir: join(dir, name) });
+      await bus.publish('orders', { payload: new Uint8Array(1) });
+      await bus.close();
+    }
+    mkdirSync(join(dir, 'events'));
+    const { code, stderr } = await spawnCli(['dlq', 'list', 'orders.requests', '--dir', dir]).done;
+    expect(stderr.trim()).toBe(`switchyard: no embedded broker in ${dir} (the directory has no topics/ folder); did you mean --dir ${join(dir, 'broker')} or --dir ${join(dir, 'realtime')}?`);
+    expect(code).toBe(2);
   });
 });

@@ -52,8 +52,8 @@ export async function missingTopicProblem(bus: Transport, topic: string, where: 
   );
 }
 
-/** How to list the topics of `bus`, for the brokers where subscribing creates them. */
-function topicLister(bus: Transport): (() => Promise<string[]>) | undefined {
+/** How to list the topics of `bus`, for the brokers where subscribing creates them (undefined on RabbitMQ, which cannot list them). */
+export function topicLister(bus: Transport): (() => Promise<string[]>) | undefined {
   if (bus instanceof EmbeddedTransport) return async () => (await bus.inspect()).map((t) => t.topic);
   if (bus instanceof KafkaTransport) {
     return async () => {

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../core/errors.ts';
-import { patternProblems, topicMatcher } from '../../core/topic.ts';
+import { isPattern, patternProblems, topicMatcher } from '../../core/topic.ts';
 import type { Transport } from '../../core/transport.ts';
 import type { EmbeddedTransport, TopicInfo as EmbeddedTopicInfo } from '../../transports/embedded/index.ts';
 import type { KafkaTransport } from '../../transports/kafka/index.ts';
 import type { NatsTransport } from '../../transports/nats/index.ts';
 import type { RabbitMQTransport } from '../../transports/rabbitmq/index.ts';
 import { chosenBroker, describeBroker, transportFor, withBrokerOptions, type BrokerKind, type BrokerOptions } from '../broker-choice.ts';
+import { likelyTypo } from '../likely-typo.ts';
 import { listKafkaTopics, type KafkaTopicListing } from '../topics/kafka.ts';
 import { listNatsStreams, type NatsStreamListing } from '../topics/nats.ts';
 import { listRabbitMQBindings, type RabbitMQBindingListing } from '../topics/rabbitmq.ts';
@@ -42,7 +43,12 @@ export function registerTopics(program: Command): void {
         const listing = await list(kind, bus, matches);
         // JSON: the embedded broker's topics as before; the others' listing, without the kind tag.
         if (opts.json) console.log(JSON.stringify(listing.kind === 'dir' ? listing.topics : { ...listing, kind: undefined }, null, 2));
-        else print(listing, `${describeBroker(opts)}${pattern === undefined ? '' : ` matching ${pattern}`}`);
+        else {
+          // A name that matches nothing is most often a typo: name the topic it most likely meant.
+          let near: string | undefined;
+          if (pattern !== undefined && !isPattern(pattern) && topicNames(listing).length === 0) near = likelyTypo(pattern, topicNames(await list(kind, bus, () => true)));
+          print(listing, `${describeBroker(opts)}${pattern === undefined ? '' : ` matching ${pattern}`}${near === undefined ? '' : ` (did you mean "${near}"?)`}`);
+        }
       } finally {
         await bus.close();
       }
@@ -65,6 +71,18 @@ async function list(kind: BrokerKind, bus: Transport, matches: (topic: string) =
       return { kind, streams: await listNatsStreams(bus as NatsTransport, matches) };
     case 'rabbitmq':
       return { kind, bindings: await listRabbitMQBindings(bus as RabbitMQTransport, matches) };
+  }
+}
+
+/** The topic names a listing shows. */
+function topicNames(listing: Listing): string[] {
+  switch (listing.kind) {
+    case 'nats':
+      return listing.streams.flatMap((s) => s.topics.map((t) => t.topic));
+    case 'rabbitmq':
+      return listing.bindings.map((b) => b.topic);
+    default:
+      return listing.topics.map((t) => t.topic);
   }
 }
 
