@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isConcurrencyError, isConfigError } from '../core/errors.ts';
 import { PermanentError } from '../core/errors.ts';
 import { commandHandler } from './command-handler.ts';
+import { embeddedSnapshotStore } from './embedded-snapshot-store.ts';
 import type { Decider } from './decider.ts';
 import type { DomainEvent, EventStore } from './event-store.ts';
 import { memoryEventStore } from './memory-event-store.ts';
@@ -85,6 +89,34 @@ describe('commandHandler', () => {
     expect(fresh?.version).toBe(3);
     expect(JSON.parse(new TextDecoder().decode(fresh!.state))).toEqual({ totalCents: 300, status: 'draft' });
     expect(await orders.load('o')).toEqual({ state: { totalCents: 400, status: 'draft' }, version: 4 });
+  });
+
+  it('a snapshot that cannot be saved never fails the command whose events were appended, nor later loads', async () => {
+    const store = memoryEventStore<OrderEvent>();
+    const dir = join(mkdtempSync(join(tmpdir(), 'switchyard-snapshots-')), 'snapshots');
+    const snapshots = embeddedSnapshotStore({ dir });
+    const failures: Array<{ message: string; streamId: string; version: number }> = [];
+    const orders = commandHandler({
+      store,
+      decider: orderDecider,
+      snapshots: { store: snapshots, policy: { every: 1 }, onSaveError: (error, at) => failures.push({ message: error.message, streamId: at.streamId, version: at.version }) },
+    });
+    // The snapshot directory is gone (a volume unmounted, a cleanup job): every save fails.
+    rmSync(dir, { recursive: true });
+    try {
+      const first = await orders.handle('o', add);
+      expect(first).toMatchObject({ version: 1, attempts: 1, state: { totalCents: 100 } });
+      // The caller saw success, so it does not run the command again: one event, not two.
+      expect(await store.streamVersion('o')).toBe(1);
+      expect(await orders.handle('o', add)).toMatchObject({ version: 2, state: { totalCents: 200 } });
+      expect(await orders.load('o')).toEqual({ state: { totalCents: 200, status: 'draft' }, version: 2 });
+      expect(failures.length).toBeGreaterThanOrEqual(2);
+      expect(failures[0]).toMatchObject({ streamId: 'o', version: 1, message: expect.stringMatching(/ENOENT/) });
+      // Asked for explicitly, a snapshot that cannot be saved is an error.
+      await expect(orders.snapshot('o')).rejects.toThrow(/ENOENT/);
+    } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
   });
 
   it('reports bad options at construction', () => {

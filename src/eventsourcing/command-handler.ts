@@ -1,7 +1,7 @@
 import { ConfigError, isConcurrencyError } from '../core/errors.ts';
 import { decideAll, evolveAll, type Decider } from './decider.ts';
 import type { DomainEvent, EventMetadata, EventStore, RecordedEvent } from './event-store.ts';
-import { loadAggregate, saveSnapshot } from './load-aggregate.ts';
+import { loadAggregate, saveDueSnapshot, saveSnapshot } from './load-aggregate.ts';
 import { resolveSnapshots, snapshotDue, type SnapshotOptions } from './snapshots.ts';
 
 export interface CommandHandlerOptions<State, Command, Event extends DomainEvent> {
@@ -89,8 +89,9 @@ export function commandHandler<State, Command, Event extends DomainEvent>(
           );
           const events = result.events as RecordedEvent<Event>[];
           const state = evolveAll(decider, loaded.state, events);
+          // Best effort: the events are appended, so the command succeeded whatever the snapshot store says.
           if (snapshots && snapshotDue(snapshots.policy, result.nextExpectedVersion, loaded.snapshotVersion)) {
-            await saveSnapshot(snapshots, streamId, state, result.nextExpectedVersion);
+            await saveDueSnapshot(snapshots, streamId, state, result.nextExpectedVersion);
           }
           return { events, state, version: result.nextExpectedVersion, attempts: attempt };
         } catch (error) {

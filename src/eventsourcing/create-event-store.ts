@@ -59,7 +59,13 @@ export function createEventStore<E extends DomainEvent = DomainEvent>(storage: E
     } catch (error) {
       throw error instanceof DecodeError ? undecodableEvent(stored, error) : error;
     }
-    const { type, data } = upcasting.upcast(stored.type, stored.schemaVersion, raw);
+    let upcast: { type: string; data: unknown };
+    try {
+      upcast = upcasting.upcast(stored.type, stored.schemaVersion, raw);
+    } catch (error) {
+      throw unupcastableEvent(stored, error);
+    }
+    const { type, data } = upcast;
     return {
       type,
       data,
@@ -277,6 +283,18 @@ function validateAppend<E extends DomainEvent>(
   });
   ConfigError.throwIfAny(problems);
   return out;
+}
+
+/**
+ * A stored event whose upcasters threw, as a DecodeError saying which event — an upcaster's own
+ * error (a TypeError on data it did not expect) names none — and what to fix.
+ */
+function unupcastableEvent(stored: StoredEvent, error: unknown): DecodeError {
+  return new DecodeError(
+    { topic: stored.streamId, messageId: stored.id },
+    `the upcasters of ${stored.type} from schema version ${stored.schemaVersion} threw: ${toError(error).message} (stream version ${stored.version}, global position ${stored.position}); fix the upcaster to accept this event's data — stored events are never rewritten`,
+    { cause: error },
+  );
 }
 
 /**

@@ -542,5 +542,37 @@ export function describeEventStore(
       await totalsRunner.stop();
       expect((await totalsRunner.status()).state).toBe('stopped');
     });
+
+    test('projection-rebuild-twin', 'a rebuild by one runner while another runner of the projection is live: the live one replays from zero, every event applied once', async () => {
+      const { store, checkpoints } = await harness();
+      const cat = category('rebuildtwin');
+      // One read model shared by both runners (as a table would be): how often each event was applied.
+      const applied = new Map<number, number>();
+      const projection: Projection = {
+        name: `twin-${cat}`,
+        filter: { category: cat },
+        handle: (event) => void applied.set(event.position, (applied.get(event.position) ?? 0) + 1),
+        reset: () => applied.clear(),
+      };
+      const positions: number[] = [];
+      for (let i = 0; i < 30; i++) positions.push((await store.appendToStream(`${cat}-${i % 4}`, { type: 'Added', data: { by: i } })).position);
+      const rebuilder = new ProjectionRunner({ store, projection, checkpoints, batchSize: 7 });
+      const live = new ProjectionRunner({ store, projection, checkpoints, batchSize: 7 });
+      open.push({ close: () => rebuilder.stop() }, { close: () => live.stop() });
+      rebuilder.start();
+      live.start();
+      await Promise.all([rebuilder.waitForHead(), live.waitForHead()]);
+      // The rebuilding runner goes away right after resetting (an operator's one-off rebuild, a
+      // replica shutting down): the checkpoint is 0, the read model empty, and the live runner
+      // — still at the head — is the one left to replay.
+      await rebuilder.rebuild();
+      await rebuilder.stop();
+      expect(applied.size).toBe(0);
+      positions.push((await store.appendToStream(`${cat}-9`, { type: 'Added', data: { by: 99 } })).position);
+      await live.waitForPosition(positions.at(-1)!);
+      expect(applied.get(positions.at(-1)!)).toBe(1);
+      expect([...applied.keys()].toSorted((p, q) => p - q)).toEqual(positions);
+      expect([...applied.values()].every((n) => n === 1)).toBe(true);
+    });
   });
 }

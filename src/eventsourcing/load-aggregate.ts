@@ -1,3 +1,5 @@
+import { toError } from '../core/errors.ts';
+import { consoleLogger } from '../internal/console-logger.ts';
 import type { Decider } from './decider.ts';
 import type { DomainEvent, EventStore } from './event-store.ts';
 import { snapshotDue, type ResolvedSnapshots } from './snapshots.ts';
@@ -70,8 +72,7 @@ export async function loadAggregate<State, Event extends DomainEvent>(
     version = snapshotVersion = loadedFromSnapshot = 0;
     await fold();
   }
-  if (snapshots && snapshotDue(snapshots.policy, version, snapshotVersion)) {
-    await saveSnapshot(snapshots, streamId, state, version);
+  if (snapshots && snapshotDue(snapshots.policy, version, snapshotVersion) && (await saveDueSnapshot(snapshots, streamId, state, version))) {
     snapshotVersion = version;
   }
   return { state, version, snapshotVersion, loadedFromSnapshot, eventsRead };
@@ -95,4 +96,33 @@ export async function saveSnapshot<State>(snapshots: ResolvedSnapshots<State>, s
     state: snapshots.codec.toBytes(state),
     timestamp: Date.now(),
   });
+}
+
+const logger = consoleLogger('switchyard eventsourcing');
+
+/**
+ * Saves a snapshot the policy asked for, and says whether it did. A failure is reported to
+ * `onSaveError` (default: a warning), never thrown: snapshots are an optimisation, and the load
+ * or the command it follows — whose events may already be appended — must not fail for it.
+ *
+ * @example
+ * ```ts
+ * if (snapshotDue(snapshots.policy, version, snapshotVersion)) await saveDueSnapshot(snapshots, 'order-1', state, version);
+ * ```
+ */
+export async function saveDueSnapshot<State>(snapshots: ResolvedSnapshots<State>, streamId: string, state: State, version: number): Promise<boolean> {
+  try {
+    await saveSnapshot(snapshots, streamId, state, version);
+    return true;
+  } catch (thrown) {
+    const error = toError(thrown);
+    const at = { streamId, name: snapshots.name, version };
+    try {
+      if (snapshots.onSaveError) snapshots.onSaveError(error, at);
+      else logger.warn(`could not save the "${snapshots.name}" snapshot of stream "${streamId}" at version ${version} (loads fold the events instead): ${error.message}`);
+    } catch {
+      // A throwing report must not fail what succeeded either.
+    }
+    return false;
+  }
 }

@@ -164,13 +164,15 @@ export class ProjectionRunner<Tx = unknown, E extends DomainEvent = DomainEvent>
         watcher.reset();
         const page = await this.#store.readAllPage({ from: this.#position + 1, limit: this.#batchSize, filter: this.#projection.filter });
         const events = page.events;
-        for (let i = 0; i < events.length && !this.#stopping; i += this.#perTransaction) {
+        let rewound = false;
+        for (let i = 0; i < events.length && !this.#stopping && !rewound; i += this.#perTransaction) {
           const chunk = events.slice(i, i + this.#perTransaction);
           const last = i + this.#perTransaction >= events.length ? page.next - 1 : chunk[chunk.length - 1]!.position;
-          this.#advance(await this.#apply(chunk, last));
+          rewound = !this.#advanceTo(await this.#apply(chunk, this.#position, last), last);
         }
+        if (rewound) continue; // the checkpoint went back (a rebuild): read again from it
         if (page.error && !this.#stopping) throw page.error; // after the events before it: the checkpoint stops right there
-        if (events.length === 0 && page.next - 1 > this.#position) this.#advance(await this.#apply([], page.next - 1));
+        if (events.length === 0 && page.next - 1 > this.#position && !this.#advanceTo(await this.#apply([], this.#position, page.next - 1), page.next - 1)) continue;
         // A short page is the head only when the read did not stop early (see AllPage.more).
         if (events.length < this.#batchSize && !page.more && !this.#stopping) {
           this.#state = 'live';
@@ -188,10 +190,17 @@ export class ProjectionRunner<Tx = unknown, E extends DomainEvent = DomainEvent>
     }
   }
 
-  /** One unit of work: re-reads the checkpoint (locking it), applies newer events, saves. */
-  #apply(events: readonly RecordedEvent<E>[], through: number): Promise<number> {
+  /**
+   * One unit of work: re-reads the checkpoint (locking it), applies newer events, saves. `after`
+   * is the checkpoint the events were read after. Found lower, it was set back since — a rebuild
+   * (by another runner of this projection, too) reset it and emptied the read model — and the
+   * events between it and `after` must be applied first: nothing is applied, and the checkpoint
+   * is returned for the caller to read from there.
+   */
+  #apply(events: readonly RecordedEvent<E>[], after: number, through: number): Promise<number> {
     return this.#checkpoints.transaction(async (tx) => {
       const current = await this.#checkpoints.load(this.name, tx);
+      if (current < after) return current;
       for (const event of events) {
         if (event.position <= current) continue;
         await this.#projection.handle(event, tx);
@@ -202,6 +211,12 @@ export class ProjectionRunner<Tx = unknown, E extends DomainEvent = DomainEvent>
       }
       return current;
     });
+  }
+
+  /** Moves to where a unit of work left the checkpoint; false when that is before `through` (it was set back). */
+  #advanceTo(position: number, through: number): boolean {
+    this.#advance(position);
+    return position >= through;
   }
 
   #advance(position: number): void {

@@ -46,6 +46,13 @@ export interface SnapshotOptions<State> {
   codec?: Codec<State>;
   /** Default `{ every: 100 }`. */
   policy?: SnapshotPolicy;
+  /**
+   * Called when a snapshot the policy asked for cannot be saved (the store is down, the state
+   * cannot be encoded). Such a save never fails the load or command it follows — the events are
+   * the truth, and a command whose events were appended must not look failed, or its caller
+   * would run it again. Default: a warning on stderr. `snapshot(id)`, asked for explicitly, throws instead.
+   */
+  onSaveError?: (error: Error, snapshot: { streamId: string; name: string; version: number }) => void;
 }
 
 /** Snapshot options with defaults applied. */
@@ -55,6 +62,8 @@ export interface ResolvedSnapshots<State> {
   schemaVersion: number;
   codec: Codec<State>;
   policy: SnapshotPolicy;
+  /** See `SnapshotOptions.onSaveError`. Absent: a warning on stderr. */
+  onSaveError?: SnapshotOptions<State>['onSaveError'];
 }
 
 /**
@@ -75,8 +84,11 @@ export function resolveSnapshots<State>(options: SnapshotOptions<State>): Resolv
   const schemaVersion = options.schemaVersion ?? 1;
   if (!Number.isInteger(schemaVersion)) problems.push(`snapshots: schemaVersion must be an integer, got ${schemaVersion}`);
   if (!options.store || typeof options.store.load !== 'function') problems.push('snapshots: store must be a SnapshotStore (memorySnapshotStore(), postgresSnapshotStore(...))');
+  if (options.onSaveError !== undefined && typeof options.onSaveError !== 'function') problems.push('snapshots: onSaveError must be a function');
   ConfigError.throwIfAny(problems);
-  return { store: options.store, name: options.name ?? 'default', schemaVersion, codec: options.codec ?? (json() as Codec<State>), policy };
+  const resolved: ResolvedSnapshots<State> = { store: options.store, name: options.name ?? 'default', schemaVersion, codec: options.codec ?? (json() as Codec<State>), policy };
+  if (options.onSaveError) resolved.onSaveError = options.onSaveError;
+  return resolved;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isConfigError } from '../core/errors.ts';
+import { DecodeError, isConfigError } from '../core/errors.ts';
 import { createEventStore } from './create-event-store.ts';
 import { MemoryEventStorage } from './memory-event-store.ts';
 import { memoryCheckpointStore } from './checkpoints.ts';
@@ -66,6 +66,25 @@ describe('upcasting', () => {
     await runner.waitForHead();
     await runner.stop();
     expect(names(seen)).toEqual(all);
+  });
+
+  it('an upcaster that throws on an event names that event: stream, id, version, position, type and schema version', async () => {
+    const storage = new MemoryEventStorage();
+    const legacy = createEventStore(storage);
+    await legacy.appendToStream('person-1', { type: 'NameSet', data: { name: 'Ann' } });
+    await legacy.appendToStream('person-2', { type: 'NameSet', data: null }); // data v1's upcaster does not expect
+    const store = createEventStore(storage, { upcasters });
+    const [bad] = await legacy.readStream('person-2');
+    const failure = await store.readStream('person-2').then(() => undefined, (error: unknown) => error as Error);
+    expect(failure).toBeInstanceOf(DecodeError);
+    expect(failure!.message).toContain(`message ${bad!.id} on "person-2"`);
+    expect(failure!.message).toMatch(/upcasters of NameSet from schema version 1 threw: .*null.*\(stream version 1, global position 2\)/);
+    expect(failure!.cause).toBeInstanceOf(TypeError);
+    // A global read stops right before it, the events before it delivered.
+    const page = await store.readAllPage({ from: 1 });
+    expect(page.events.map((e) => e.streamId)).toEqual(['person-1']);
+    expect(page.next).toBe(2);
+    expect(page.error?.message).toBe(failure!.message);
   });
 
   it('reports every bad definition at once', () => {

@@ -559,6 +559,17 @@ describe('SagaOrchestrator', () => {
     await expect(o.begin('nope', {})).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/unknown saga "nope"/) });
   });
 
+  it('settled() of an id the store does not have rejects with a ConfigError instead of waiting for ever; one being begun is waited for', async () => {
+    const saga = fourSteps({ calls: [], keys: [] });
+    const o = orchestrator({ sagas: [saga] });
+    await expect(o.settled('no-such-saga')).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/has no instance with this id/) });
+    const begun = o.begin(saga, { n: 1 }, { id: 'being-begun' });
+    const settled = o.settled('being-begun');
+    await begun;
+    expect((await settled).status).toBe('completed');
+    expect((await o.settled('being-begun')).status).toBe('completed');
+  });
+
   it('refuses waits longer than a timer can keep (Infinity included), which would fire at once', () => {
     expect(() => defineSaga('long').step({ name: 'a', action: async () => 1, timeoutMs: Infinity }).build()).toThrow(/timeoutMs must be a positive number of ms up to 2147483647/);
     expect(() => defineSaga('long').step({ name: 'a', action: async () => 1, compensationTimeoutMs: 2 ** 31, retry: { maxDelayMs: Infinity } }).build()).toThrow(/2 problems/);

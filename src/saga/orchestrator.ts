@@ -257,7 +257,8 @@ export class SagaOrchestrator {
 
   /**
    * Resolves with the record when this orchestrator settles instance `id` (at once if it is
-   * settled already). Rejects like `run`.
+   * settled already). Rejects like `run`, and with ConfigError when the store has no instance
+   * `id` (nothing would ever settle it).
    */
   async settled(id: string): Promise<SagaRecord> {
     let resolveNow: ((record: SagaRecord) => void) | undefined;
@@ -266,6 +267,10 @@ export class SagaOrchestrator {
     if (record && isSettled(record.status) && !this.#active.has(id)) {
       this.#forget(id, resolveNow!);
       return record;
+    }
+    if (!record && !this.#active.has(id) && !this.#starting.has(id)) {
+      this.#forget(id, resolveNow!);
+      throw new ConfigError(`settled(${JSON.stringify(id)}): the saga store (${this.store.name}) has no instance with this id; pass the id begin() returned`);
     }
     return waiting;
   }
