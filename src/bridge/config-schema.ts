@@ -170,7 +170,7 @@ export interface BridgeMessage<T = unknown> extends Omit<Message, 'payload'> {
 
 /**
  * What a transform returns per output message. Fields left out are taken from the source message
- * (id, key, headers); `topic` overrides the route's `to.topic`.
+ * (id, key, headers, timestamp); `topic` overrides the route's `to.topic`.
  */
 export interface BridgeOutput<T = unknown> {
   payload: T;
@@ -178,6 +178,8 @@ export interface BridgeOutput<T = unknown> {
   key?: string;
   headers?: Record<string, string>;
   topic?: string;
+  /** Milliseconds since epoch (whole). Default: the source message's timestamp. */
+  timestamp?: number;
 }
 
 /** A filter function: keep the message when it returns (or resolves to) true. */

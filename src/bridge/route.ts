@@ -2,7 +2,7 @@ import { text } from '../codecs/raw.ts';
 import type { Codec } from '../core/codec.ts';
 import { CONTENT_TYPE_HEADER } from '../core/codec.ts';
 import { ClosedError, isClosedError, isConfigError, isPermanentError, PermanentError, toError } from '../core/errors.ts';
-import type { OutgoingMessage } from '../core/message.ts';
+import { isValidTimestamp, type OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import { curable } from '../internal/curable.ts';
 import { delay } from '../router/shutdown.ts';
@@ -50,9 +50,9 @@ export type SinkEvent = { type: 'sink-retry'; route: string; attempt: number; de
 /**
  * The handler that moves one message along a route: decode (only if something reads the
  * payload), filter, transform, encode, render the destination, publish to the sink — and only
- * then return, so the source message is acknowledged after the sink confirmed. Keys, headers and
- * the message id are carried (a transform that fans out gets ids `<id>.1`, `<id>.2`… so a
- * redelivery produces the same ids and downstream dedup works).
+ * then return, so the source message is acknowledged after the sink confirmed. Keys, headers,
+ * the timestamp and the message id are carried (a transform that fans out gets ids `<id>.1`,
+ * `<id>.2`… so a redelivery produces the same ids and downstream dedup works).
  *
  * A sink that refuses messages for a transient reason (connection lost, timeout) is retried
  * with backoff for as long as it takes, holding the message (so order per key holds); the
@@ -96,10 +96,13 @@ export function routeHandler(route: CompiledRoute, onSink: (event: SinkEvent) =>
     } else outputs = [{ payload: source.payload }];
 
     const reencode = route.transform !== undefined || route.converting;
+    // The event's time, not the forward's: latency and event-time consumers downstream read it. A
+    // source that carried none (Kafka's -1 from an old producer) gets the forward time, as before.
+    const sourceTimestamp = isValidTimestamp(msg.timestamp) ? msg.timestamp : undefined;
     const batches: Array<{ topic: string; messages: OutgoingMessage[] }> = [];
     outputs.forEach((out, i) => {
       if (typeof out !== 'object' || out === null || !('payload' in out)) {
-        throw new PermanentError(`route "${route.name}": the transform returned ${out === null ? 'null' : typeof out} in its output ${i}; expected { payload, key?, headers?, id?, topic? }`);
+        throw new PermanentError(`route "${route.name}": the transform returned ${out === null ? 'null' : typeof out} in its output ${i}; expected { payload, key?, headers?, id?, topic?, timestamp? }`);
       }
       const headers: Record<string, string> = { ...(out.headers ?? msg.headers) };
       for (const [name, template] of route.headers) headers[name] = template.render(source);
@@ -113,6 +116,7 @@ export function routeHandler(route: CompiledRoute, onSink: (event: SinkEvent) =>
         key: out.key ?? (route.key ? route.key.render(source) : msg.key),
         payload: reencode ? encodePayload(route, out.payload, msg.id) : bytes,
         headers,
+        timestamp: out.timestamp ?? sourceTimestamp,
       };
       const topic = out.topic ?? route.topic.render(source);
       const last = batches.at(-1);

@@ -32,6 +32,40 @@ describe('normalizeOutgoing', () => {
   });
 });
 
+describe('normalizeOutgoing timestamp', () => {
+  it('keeps a given timestamp (a republished message keeps its event time) and stamps the others with now', () => {
+    const past = Date.UTC(2020, 0, 2, 3, 4, 5, 678);
+    const before = Date.now();
+    const [given, unset] = normalizeOutgoing('orders', [
+      { payload: Uint8Array.of(1), timestamp: past },
+      { payload: Uint8Array.of(2) },
+    ]);
+    expect(given!.timestamp).toBe(past);
+    expect(unset!.timestamp).toBeGreaterThanOrEqual(before);
+    expect(unset!.timestamp).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('refuses a timestamp that is not whole milliseconds since epoch, saying what was given', () => {
+    const bad: unknown[] = [1.5, 0, -1, Number.NaN, Number.POSITIVE_INFINITY, 8_640_000_000_000_001, new Date(), '1700000000000', 10n];
+    let error: ConfigError | undefined;
+    try {
+      normalizeOutgoing('orders', bad.map((timestamp) => ({ payload: Uint8Array.of(1), timestamp: timestamp as number })));
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(isConfigError(error)).toBe(true);
+    expect(error!.problems).toHaveLength(bad.length);
+    expect(error!.problems[0]).toBe('publish to "orders", message 0: timestamp must be a whole number of milliseconds since epoch, from 1 to 8640000000000000, got 1.5');
+    expect(error!.problems[6]).toMatch(/got a Date \(pass date\.getTime\(\)\)$/);
+    expect(error!.problems[7]).toMatch(/got string$/);
+    expect(error!.problems[8]).toMatch(/got 10n \(a bigint; pass a number\)$/);
+  });
+
+  it('accepts the latest time a Date holds', () => {
+    expect(normalizeOutgoing('orders', { payload: Uint8Array.of(1), timestamp: 8_640_000_000_000_000 })[0]!.timestamp).toBe(8_640_000_000_000_000);
+  });
+});
+
 describe('normalizeOutgoing header names', () => {
   // Refusing odd names on publish would also refuse to dead-letter or bridge a message another
   // producer sent with them (its headers are republished as they came): it would loop for ever.

@@ -12,6 +12,13 @@ export interface OutgoingMessage {
   payload: Uint8Array;
   /** String headers, carried by every transport. */
   headers?: Record<string, string>;
+  /**
+   * When the event happened, in whole milliseconds since epoch; default: the time of `publish`.
+   * Set it when republishing a message (a bridge, a dead letter, a replay) so consumers see the
+   * original time, not the forwarding time. Every transport delivers it to the millisecond (but
+   * see the Kafka known issue in docs/transports.md).
+   */
+  timestamp?: number;
 }
 
 /**
@@ -21,7 +28,7 @@ export interface OutgoingMessage {
  */
 export interface Message extends Required<OutgoingMessage> {
   topic: string;
-  /** Milliseconds since epoch, set at publish. */
+  /** Milliseconds since epoch: the publisher's `timestamp`, or the time of publish when it gave none. */
   timestamp: number;
   /** 1 on first delivery; grows by one on each redelivery. */
   attempt: number;
@@ -73,10 +80,35 @@ export function normalizeOutgoing(topic: string, input: OutgoingMessage | readon
         if (typeof value !== 'string') problems.push(`${where(topic, list.length, i)}: header "${name}" must be a string, got ${describe(value)}`);
       }
     }
-    out.push({ id: m.id ?? newMessageId(now), key: m.key ?? '', payload: m.payload, headers, timestamp: now });
+    if (m.timestamp !== undefined && !isValidTimestamp(m.timestamp)) {
+      problems.push(`${where(topic, list.length, i)}: timestamp must be a whole number of milliseconds since epoch, from 1 to ${MAX_TIMESTAMP}, got ${describeTimestamp(m.timestamp)}`);
+    }
+    // The id stays time-ordered by publish (not event) time: ids of one producer sort in publish order.
+    out.push({ id: m.id ?? newMessageId(now), key: m.key ?? '', payload: m.payload, headers, timestamp: m.timestamp ?? now });
   }
   ConfigError.throwIfAny(problems);
   return out;
+}
+
+/** The latest time a `Date` can hold (year 275760): beyond it a timestamp is no time at all. */
+const MAX_TIMESTAMP = 8_640_000_000_000_000;
+
+/**
+ * True for a value `publish` accepts as `timestamp`: whole milliseconds since epoch, from 1 up to
+ * the latest time a `Date` holds. For code that republishes a received message, whose timestamp
+ * another producer may have left unset (Kafka's -1) or odd.
+ */
+export function isValidTimestamp(value: unknown): value is number {
+  // Whole milliseconds: Kafka carries a 64-bit integer, so a fraction could not reach consumers.
+  // Zero is refused too: RabbitMQ (and most clients) read a timestamp of 0 as "not set".
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_TIMESTAMP;
+}
+
+function describeTimestamp(value: unknown): string {
+  if (value instanceof Date) return 'a Date (pass date.getTime())';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'bigint') return `${value}n (a bigint; pass a number)`;
+  return describe(value);
 }
 
 function where(topic: string, count: number, i: number): string {

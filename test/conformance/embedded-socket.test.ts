@@ -2,9 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { embedded } from '../../src/transports/embedded/index.ts';
+import { embedded, type EmbeddedTransport } from '../../src/transports/embedded/index.ts';
 import { spawnOwner, type OwnerProcess } from '../../src/transports/embedded/fixtures/spawn-owner.ts';
 import { describeTransport } from '../../src/testing/index.ts';
+import { describeEventTime } from './event-time.ts';
 
 // A child process owns the data directory; every transport of this suite is a second process's
 // view of it, connected through the owner's Unix socket.
@@ -17,13 +18,11 @@ afterAll(async () => {
   await owner?.stop();
 });
 
-describeTransport(
-  'embedded (through the owner socket)',
-  async () => {
-    const t = embedded({ dir });
-    await t.connect();
-    if (t.role !== 'client') throw new Error(`expected a socket client, got ${t.role}`);
-    return t;
-  },
-  embedded({ dir }).capabilities,
-);
+const throughSocket = async (): Promise<EmbeddedTransport> => {
+  const t = embedded({ dir });
+  await t.connect();
+  if (t.role !== 'client') throw new Error(`expected a socket client, got ${t.role}`);
+  return t;
+};
+describeTransport('embedded (through the owner socket)', throughSocket, embedded({ dir }).capabilities);
+describeEventTime('embedded (through the owner socket)', throughSocket, embedded({ dir }).capabilities);

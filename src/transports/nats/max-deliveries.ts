@@ -1,4 +1,4 @@
-import type { Message, OutgoingMessage } from '../../core/message.ts';
+import { isValidTimestamp, type Message, type OutgoingMessage } from '../../core/message.ts';
 import type { ResolvedNatsOptions } from './options.ts';
 import type { StatusEmitter } from './status.ts';
 import { subjectCovers } from './streams.ts';
@@ -71,7 +71,7 @@ function deadLetterOf(g: GaveUp, message: Message): OutgoingMessage {
   headers['x-attempts'] = String(g.deliveries);
   headers['x-failed-at'] = new Date().toISOString();
   // No key: dead letters of one key must not hold each other back when listed or replayed.
-  return { id: message.id, payload: message.payload, headers };
+  return { id: message.id, payload: message.payload, headers, timestamp: isValidTimestamp(message.timestamp) ? message.timestamp : undefined };
 }
 
 /**
