@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { json } from '../codecs/json.ts';
 import { PermanentError } from '../core/errors.ts';
-import type { OutgoingMessage } from '../core/message.ts';
+import type { Message, OutgoingMessage } from '../core/message.ts';
+import { replayDeadLetters } from '../router/dlq.ts';
 import { memory } from '../transports/memory/index.ts';
 import { deadLetter } from './dead-letter.ts';
 import { Router } from '../router/router.ts';
@@ -42,6 +43,24 @@ describe('deadLetter()', () => {
     await h.dlq.untilCount(2, 5_000);
     await h.stop();
     expect(h.router.inspector.handler('dl-attempts')?.counters).toMatchObject({ 'dead-lettered': 2, succeeded: 2, failed: 4 });
+  });
+
+  it('keeps the message’s own timestamp on the dead letter and on its replay (x-failed-at says when it failed)', async () => {
+    let fixed = false;
+    const seen = new Inbox();
+    const h = await harness('dl-time', [deadLetter({ maxAttempts: 1 })], async (msg) => {
+      if (!fixed) throw new PermanentError('not yet');
+      seen.push(msg as unknown as Message);
+    });
+    const happened = Date.now() - 3 * 86_400_000 - 7;
+    await h.bus.publish(h.topic, { ...h.codec.encode({ n: 1 }, { id: 'old-event' }), timestamp: happened });
+    await h.dlq.untilCount(1, 5_000);
+    expect(h.dlq.messages[0]!.timestamp).toBe(happened);
+    fixed = true;
+    expect(await replayDeadLetters(h.bus, `${h.topic}.dlq`, { idleMs: 100 })).toEqual(['old-event']);
+    await seen.untilCount(1, 5_000);
+    expect(seen.messages[0]!.timestamp).toBe(happened);
+    await h.stop();
   });
 
   it('dead-letters a permanent error at once', async () => {

@@ -1,6 +1,6 @@
 import { ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
 import { topicMatches } from '../core/topic.ts';
-import type { Message } from '../core/message.ts';
+import { isValidTimestamp, type Message } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import { ensureDeadLetterGroup } from '../router/dead-letter-group.ts';
 import { withRole } from '../router/middleware-order.ts';
@@ -97,6 +97,8 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
       // No key: dead letters of one key must not hold each other back when listed or replayed.
       payload: msg.payload,
       headers: deadLetterHeaders(msg, ctx, error, maxErrorLength, stackLines),
+      // The event's own time (x-failed-at says when it failed): replayed, it is the same event.
+      ...(isValidTimestamp(msg.timestamp) ? { timestamp: msg.timestamp } : {}),
     });
     ctx.count('dead-lettered');
     ctx.logger.warn(`handler "${ctx.handler}" dead-lettered message ${msg.id} to "${dlqTopic}"`, { error: error.message });

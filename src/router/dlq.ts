@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { toError } from '../core/errors.ts';
-import type { Message, OutgoingMessage } from '../core/message.ts';
+import { isValidTimestamp, type Message, type OutgoingMessage } from '../core/message.ts';
 import type { Subscription, Transport } from '../core/transport.ts';
 import { deferred } from '../internal/deferred.ts';
 import { DEAD_LETTER_HEADERS } from '../middleware/dead-letter.ts';
@@ -181,7 +181,14 @@ export function restore(m: Message): OutgoingMessage {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(m.headers)) if (!(DEAD_LETTER_HEADERS as readonly string[]).includes(k)) headers[k] = v;
   headers[REPUBLISHED_AT_HEADER] = new Date().toISOString();
-  return { id: m.id, payload: m.payload, headers, ...(m.headers['x-original-key'] ? { key: m.headers['x-original-key'] } : {}) };
+  return {
+    id: m.id,
+    payload: m.payload,
+    headers,
+    ...(m.headers['x-original-key'] ? { key: m.headers['x-original-key'] } : {}),
+    // The dead letter kept the event's time (deadLetter() publishes it with the original's).
+    ...(isValidTimestamp(m.timestamp) ? { timestamp: m.timestamp } : {}),
+  };
 }
 
 /** A random suffix, for tools that need a throwaway group. */
