@@ -76,6 +76,46 @@ describe('json codec', () => {
     const error = failure(() => json(schema).decode({ ...at, payload: bytes('{"id":"x"}') }));
     expect(isConfigError(error)).toBe(true);
   });
+
+  it('refuses an async schema whose validation rejects without leaving an unhandled rejection (which would crash the process)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const rejecting = { '~standard': { version: 1, vendor: 'lookup', validate: () => Promise.reject(new Error('lookup failed')) } } as unknown as StandardSchema;
+      // zod answers a transform that throws by retrying asynchronously: a promise that rejects.
+      const throwingTransform = z.object({ id: z.string() }).transform(() => {
+        throw new RangeError('no such id');
+      });
+      for (const schema of [rejecting, throwingTransform]) {
+        const error = failure(() => json(schema).decode({ ...at, payload: bytes('{"id":"x"}') }));
+        expect(isConfigError(error)).toBe(true);
+      }
+      // Node reports an unhandled rejection once the microtasks have run; setImmediate comes after.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('turns a schema that throws into a DecodeError naming the message, so the message is dead-lettered, not retried', () => {
+    const throwing = (value: unknown): never => {
+      throw new RangeError(`no such id in ${JSON.stringify(value)}`);
+    };
+    const schema = { '~standard': { version: 1, vendor: 'homemade', validate: throwing } } as unknown as StandardSchema;
+    const error = failure(() => json(schema).decode({ ...at, payload: bytes('{"id":"x"}') })) as DecodeError;
+    expect(error.code).toBe('DECODE');
+    expect(error.message).toMatch(/msg-1 on "orders.placed".*homemade schema threw.*no such id/);
+    expect(error.cause).toBeInstanceOf(RangeError);
+  });
+
+  it('refuses a schema whose validate returns no result object with a ConfigError, not a TypeError', () => {
+    const schema = { '~standard': { version: 1, vendor: 'homemade', validate: () => null } } as unknown as StandardSchema;
+    const error = failure(() => json(schema).decode({ ...at, payload: bytes('{"id":"x"}') }));
+    expect(isConfigError(error)).toBe(true);
+    expect(error.message).toMatch(/homemade schema .* returned null .*Standard Schema/);
+  });
 });
 
 describe('raw and text codecs', () => {

@@ -1,4 +1,4 @@
-import { ConfigError, ValidationError, type MessageLocation, type ValidationIssue } from '../core/errors.ts';
+import { ConfigError, DecodeError, ValidationError, type MessageLocation, type ValidationIssue } from '../core/errors.ts';
 
 /**
  * The Standard Schema protocol (standardschema.dev), which zod, valibot, arktype and others
@@ -35,15 +35,29 @@ function toIssues(result: Extract<StandardResult<unknown>, { issues: object }>):
   }));
 }
 
-/** Validates synchronously; throws ValidationError naming the message and every issue. */
+/**
+ * Validates synchronously; throws ValidationError naming the message and every issue. A schema
+ * that throws is a DecodeError (the same bytes would make it throw again: retrying cannot help).
+ */
 export function validateSync<O>(schema: StandardSchema<unknown, O>, value: unknown, at: MessageLocation): O {
-  const result = schema['~standard'].validate(value);
+  const vendor = schema['~standard'].vendor;
+  let result: unknown;
+  try {
+    result = schema['~standard'].validate(value);
+  } catch (error) {
+    throw new DecodeError(at, `the ${vendor} schema threw instead of reporting issues: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
   // Any thenable, not only this realm's Promise (a schema built in a vm context or another copy of
   // a polyfill): read as a result, it has no issues and no value, and would pass as undefined.
-  if (typeof (result as { then?: unknown }).then === 'function') {
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    // Refused unawaited: a rejection nobody handles would crash the process.
+    (result as PromiseLike<unknown>).then(undefined, () => {});
     throw new ConfigError(
-      `the ${schema['~standard'].vendor} schema for "${at.topic}" validates asynchronously; codecs need a synchronous schema (use the validate() middleware for async ones)`,
+      `the ${vendor} schema for "${at.topic}" validates asynchronously; codecs need a synchronous schema (use the validate() middleware for async ones)`,
     );
+  }
+  if (typeof result !== 'object' || result === null) {
+    throw new ConfigError(`the ${vendor} schema for "${at.topic}" returned ${result === null ? 'null' : typeof result} from validate(), not a Standard Schema result ({ value } or { issues }); check that it implements Standard Schema v1`);
   }
   const sync = result as StandardResult<O>;
   if (sync.issues) throw new ValidationError(at, toIssues(sync));

@@ -90,6 +90,39 @@ describe('postgresOutbox', () => {
     await expect(box.enqueue(pool, 'bad..topic', { payload: new Uint8Array() })).rejects.toThrow(/empty token/);
   });
 
+  it("refuses a message whose id, key or header PostgreSQL cannot store (NUL, lone surrogate) before the INSERT, so the caller's transaction still commits", async () => {
+    const table = `outbox_text_${run}`;
+    tables.push(table);
+    const box = postgresOutbox({ pool, table });
+    await box.migrate();
+    const topic = `outbox-text.${run}`;
+    const bad: Array<[string, { id?: string; key?: string; headers?: Record<string, string> }]> = [
+      ['key', { key: 'order\u00001' }],
+      ['id', { id: 'id\u00001' }],
+      ['header "trace"', { headers: { trace: 'a\u0000b' } }],
+      ['header name "x\\u0000"', { headers: { 'x\u0000': 'v' } }],
+      ['key', { key: 'order-\ud800' }],
+      ['header "trace"', { headers: { trace: '\udfff' } }],
+    ];
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`CREATE TEMP TABLE orders_${run} (id text) ON COMMIT DROP`);
+      await client.query(`INSERT INTO orders_${run} VALUES ('o-1')`);
+      for (const [field, init] of bad) {
+        const refused = box.enqueue(client, topic, { ...init, payload: new Uint8Array([1]) });
+        await expect(refused).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining(`"${topic}": ${field} contains`) as unknown });
+      }
+      // The transaction is intact: the business row and a good message commit together.
+      await box.enqueue(client, topic, { key: 'order-1', payload: new Uint8Array([2]) });
+      expect((await client.query(`SELECT count(*)::int AS n FROM orders_${run}`)).rows[0].n).toBe(1);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(await box.pending()).toBe(1);
+  });
+
   it('keeps rows whose publish failed pending, marks the ones published before the failure, and loses nothing', async () => {
     const table = `outbox_fail_${run}`;
     tables.push(table);

@@ -3,8 +3,10 @@ import { ConfigError, toError, TransportError } from '../core/errors.ts';
 import { normalizeOutgoing, type OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import { explainPgResources, pgResourceError } from '../internal/pg-errors.ts';
+import { createTables } from '../postgres/create-tables.ts';
 import { delay } from '../router/shutdown.ts';
 import { NO_KEY, publishRows, type OutboxRow } from './publish-rows.ts';
+import { assertStorable } from './storable-text.ts';
 import { quoteTable } from '../stores/idempotency/postgres.ts';
 
 /** What became of an enqueue that failed: it ran in the caller's transaction, which cannot commit now. */
@@ -200,20 +202,20 @@ export function postgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {
 
   return {
     async migrate() {
-      await pool.query(
+      // Serialised across processes: several starting at once all migrate together.
+      await createTables(pool, table, [
         `CREATE TABLE IF NOT EXISTS ${table} (id bigserial PRIMARY KEY, topic text NOT NULL, msg_id text NOT NULL, key text NOT NULL,
           payload bytea NOT NULL, headers jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), sent_at timestamptz)`,
-      );
-      // Tables made before rows could be set aside get the columns for it.
-      await pool.query(
+        // Tables made before rows could be set aside get the columns for it.
         `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS attempts integer NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS last_error text,
           ADD COLUMN IF NOT EXISTS failed_at timestamptz`,
-      );
-      await pool.query(`CREATE INDEX IF NOT EXISTS ${index} ON ${table} (key, id) WHERE sent_at IS NULL`);
+        `CREATE INDEX IF NOT EXISTS ${index} ON ${table} (key, id) WHERE sent_at IS NULL`,
+      ]);
     },
     async enqueue(tx, topic, messages) {
       const list = normalizeOutgoing(topic, messages);
       if (list.length === 0) return;
+      assertStorable(topic, list);
       const inserting = tx.query(
         `INSERT INTO ${table} (topic, msg_id, key, payload, headers)
          SELECT $1, m, k, p, h FROM unnest($2::text[], $3::text[], $4::bytea[], $5::jsonb[]) WITH ORDINALITY AS u(m, k, p, h, n) ORDER BY n`,

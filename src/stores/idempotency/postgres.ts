@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { ClosedError, ConfigError } from '../../core/errors.ts';
 import { explainPgResources, pgResourceError } from '../../internal/pg-errors.ts';
+import { createTables } from '../../postgres/create-tables.ts';
 import { attemptEndedError } from '../../router/attempt-context.ts';
 import { contextKey, type RouterContext } from '../../router/types.ts';
 import type { ClaimOptions, IdempotencyClaim, IdempotencyStore } from './store.ts';
+import { postgresKey } from './stored-key.ts';
 
 /** PostgreSQL store settings. */
 export interface PostgresIdempotencyOptions {
@@ -115,17 +117,16 @@ export function postgresIdempotencyStore(options: PostgresIdempotencyOptions): I
   const transactional = options.transactional ?? true;
   let migrated: Promise<void> | undefined;
   const migrate = (): Promise<void> => {
-    migrated ??= pool
-      .query(
-        `CREATE TABLE IF NOT EXISTS ${table} (key text PRIMARY KEY, state text NOT NULL, token text NOT NULL, expires_at timestamptz NOT NULL)`,
-      )
-      .then(
-        () => {},
-        (error: unknown) => {
-          migrated = undefined;
-          throw error;
-        },
-      );
+    // Serialised across processes: several starting at once all make their first claim together.
+    migrated ??= createTables(pool, table, [
+      `CREATE TABLE IF NOT EXISTS ${table} (key text PRIMARY KEY, state text NOT NULL, token text NOT NULL, expires_at timestamptz NOT NULL)`,
+    ]).then(
+      () => {},
+      (error: unknown) => {
+        migrated = undefined;
+        throw error;
+      },
+    );
     return migrated;
   };
 
@@ -210,7 +211,8 @@ export function postgresIdempotencyStore(options: PostgresIdempotencyOptions): I
     migrate,
     async claim(key: string, { leaseMs, ttlMs }: ClaimOptions): Promise<IdempotencyClaim> {
       await migrate();
-      return transactional ? claimInTransaction(key, ttlMs) : claimLease(key, leaseMs, ttlMs);
+      const stored = postgresKey(key);
+      return transactional ? claimInTransaction(stored, ttlMs) : claimLease(stored, leaseMs, ttlMs);
     },
     async purge() {
       await migrate();

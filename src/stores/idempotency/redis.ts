@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ClaimOptions, IdempotencyClaim, IdempotencyStore } from './store.ts';
+import { redisKey } from './stored-key.ts';
 
 /** Redis store settings. */
 export interface RedisIdempotencyOptions {
@@ -36,25 +37,27 @@ export function redisIdempotencyStore(options: RedisIdempotencyOptions): Idempot
   return {
     name: 'redis',
     async claim(key: string, { leaseMs, ttlMs }: ClaimOptions): Promise<IdempotencyClaim> {
-      const k = prefix + key;
+      const k = prefix + redisKey(key);
       const token = randomUUID();
       const lease = Math.max(1, Math.round(leaseMs));
+      const claimed: IdempotencyClaim = {
+        status: 'claimed',
+        async complete() {
+          await client.set(k, DONE, 'PX', Math.max(1, Math.round(ttlMs)));
+        },
+        async release() {
+          await client.eval(RELEASE, 1, k, token);
+        },
+        async renew() {
+          return (await client.eval(RENEW, 1, k, token, lease)) === 1;
+        },
+      };
       for (let i = 0; i < 3; i++) {
-        if ((await client.set(k, token, 'PX', lease, 'NX')) === 'OK') {
-          return {
-            status: 'claimed',
-            async complete() {
-              await client.set(k, DONE, 'PX', Math.max(1, Math.round(ttlMs)));
-            },
-            async release() {
-              await client.eval(RELEASE, 1, k, token);
-            },
-            async renew() {
-              return (await client.eval(RENEW, 1, k, token, lease)) === 1;
-            },
-          };
-        }
+        if ((await client.set(k, token, 'PX', lease, 'NX')) === 'OK') return claimed;
         const value = await client.get(k);
+        // Our own token: the SET took effect, but the connection dropped before its reply came
+        // and ioredis sent it again on reconnecting, which found the key taken — by us.
+        if (value === token) return claimed;
         if (value === DONE) return { status: 'processed' };
         if (value !== null) return { status: 'busy' };
         // Expired between SET and GET: try again.

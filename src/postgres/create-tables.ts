@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+
+/**
+ * Runs `statements` (CREATE … IF NOT EXISTS and the like) in one transaction that first takes a
+ * transaction-level advisory lock named after `name`, so processes creating the same tables at
+ * the same time take turns.
+ *
+ * Why: `IF NOT EXISTS` does not make concurrent creation safe in PostgreSQL. Two sessions that
+ * both find the table missing both create it, and the second fails with a unique violation on
+ * `pg_type_typname_nsp_index` (or `pg_class_relname_nsp_index` for an index): the first claim or
+ * `migrate()` of every process but one started together failed.
+ *
+ * @example
+ * ```ts
+ * await createTables(pool, '"public"."switchyard_outbox"', [`CREATE TABLE IF NOT EXISTS …`]);
+ * ```
+ */
+export async function createTables(pool: Pool, name: string, statements: readonly string[]): Promise<void> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [ddlLockKey(name)]);
+    for (const sql of statements) await client.query(sql);
+    await client.query('COMMIT');
+  } catch (error) {
+    // A connection that cannot even roll back is discarded, not handed to the next user.
+    await client.query('ROLLBACK').catch((rollback: unknown) => (broken = rollback as Error));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** A signed 64-bit advisory-lock key (as decimal text), the same in every process for one name. */
+function ddlLockKey(name: string): string {
+  return createHash('sha256').update(`switchyard.create-tables:${name}`).digest().readBigInt64BE(0).toString();
+}
