@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postgresOutbox } from '../outbox/postgres.ts';
+import { postgresSagaStore } from '../saga/postgres-saga-store.ts';
 import { postgresIdempotencyStore } from '../stores/idempotency/postgres.ts';
 
 const PG_URL = process.env.SWITCHYARD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -44,6 +45,16 @@ describe('tables created on first use by several processes at once', () => {
       const box = postgresOutbox({ pool: processes[0]!, table });
       await box.enqueue(processes[0]!, 'race.topic', { payload: new Uint8Array([1]) });
       expect(await box.pending()).toBe(1);
+    }
+  });
+
+  it('every saga store migrate() on a fresh table succeeds when all processes migrate at once', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const table = `saga_race_${run}_${round}`;
+      tables.push(table);
+      const migrations = await Promise.allSettled(processes.map((pool) => postgresSagaStore({ pool, table }).migrate()));
+      expect(migrations.flatMap((m) => (m.status === 'rejected' ? [(m.reason as Error).message] : []))).toEqual([]);
+      expect(await postgresSagaStore({ pool: processes[0]!, table }).get('none')).toBeUndefined();
     }
   });
 });

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { ConcurrencyError, ConfigError } from '../core/errors.ts';
 import { explainPgResources } from '../internal/pg-errors.ts';
+import { createTables } from '../postgres/create-tables.ts';
 import { UNFINISHED_STATUSES, type NewSagaRecord, type SagaQuery, type SagaRecord, type SagaStatus, type SagaStore } from './saga-store.ts';
 
 /** PostgreSQL saga store settings. */
@@ -86,8 +87,9 @@ export function postgresSagaStore(options: PostgresSagaStoreOptions): PostgresSa
   let migrated: Promise<void> | undefined;
 
   const migrate = (): Promise<void> => {
-    migrated ??= (async () => {
-      await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (
+    // Behind a lock: processes creating the table at once would fail on pg_type's unique index.
+    migrated ??= createTables(pool, table, [
+      `CREATE TABLE IF NOT EXISTS ${table} (
         id text PRIMARY KEY,
         saga text NOT NULL,
         status text NOT NULL,
@@ -97,10 +99,10 @@ export function postgresSagaStore(options: PostgresSagaStoreOptions): PostgresSa
         created_at bigint NOT NULL,
         updated_at bigint NOT NULL,
         body jsonb NOT NULL
-      )`);
-      await pool.query(`CREATE INDEX IF NOT EXISTS "${indexBase}_unfinished" ON ${table} (updated_at) WHERE status IN ${UNFINISHED}`);
-      await pool.query(`CREATE INDEX IF NOT EXISTS "${indexBase}_created" ON ${table} (created_at DESC, id DESC)`);
-    })().catch((error: unknown) => {
+      )`,
+      `CREATE INDEX IF NOT EXISTS "${indexBase}_unfinished" ON ${table} (updated_at) WHERE status IN ${UNFINISHED}`,
+      `CREATE INDEX IF NOT EXISTS "${indexBase}_created" ON ${table} (created_at DESC, id DESC)`,
+    ]).catch((error: unknown) => {
       migrated = undefined;
       throw error;
     });
