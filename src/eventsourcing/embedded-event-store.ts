@@ -5,6 +5,7 @@ import { tryLock } from '../transports/embedded/lock.ts';
 import { PartitionLog, type FsyncMode, type ReadHint } from '../transports/embedded/partition-log.ts';
 import { encodeRecords, type StoredRecord } from '../transports/embedded/record.ts';
 import { createEventStore, type EventStoreOptions } from './create-event-store.ts';
+import { AppendRecovery, appendMarkOf, type IncompleteAppend } from './embedded-append-recovery.ts';
 import {
   matchesFilter,
   versionMatches,
@@ -29,7 +30,12 @@ export interface EmbeddedEventStoreOptions extends EventStoreOptions {
   segmentBytes?: number;
 }
 
-/** The envelope travels in one header, `[type, schemaVersion, version, contentType, metadata]` as JSON: one parse per record. */
+/**
+ * The envelope travels in one header, `[type, schemaVersion, version, contentType, metadata, index, count]`
+ * as JSON: one parse per record. `index` and `count` place the record in its append, so opening
+ * the store can tell an append a crash cut short (see embedded-append-recovery.ts); envelopes
+ * written before they existed end at `metadata`.
+ */
 const ENVELOPE_HEADER = 'es-event';
 /** Records scanned per `readAll` call at most, so a selective filter cannot stall the loop. */
 const MAX_SCAN = 10_000;
@@ -39,13 +45,13 @@ const readBytesFor = (records: number): number => Math.min(MAX_READ_BYTES, Math.
 /** Directories open in this process (the lock file only keeps other processes out). */
 const openDirs = new Set<string>();
 
-function toRecord(streamId: string, event: EventToStore, version: number): NormalizedMessage {
+function toRecord(streamId: string, event: EventToStore, version: number, index: number, count: number): NormalizedMessage {
   return {
     id: event.id,
     key: streamId,
     payload: event.data,
     timestamp: event.timestamp,
-    headers: { [ENVELOPE_HEADER]: JSON.stringify([event.type, event.schemaVersion, version, event.contentType, event.metadata]) },
+    headers: { [ENVELOPE_HEADER]: JSON.stringify([event.type, event.schemaVersion, version, event.contentType, event.metadata, index, count]) },
   };
 }
 
@@ -81,6 +87,10 @@ export class EmbeddedEventStorage implements EventStorage {
   /** Each stream's version including appends still being written: what the next check sees. */
   readonly #versions = new Map<string, number>();
   readonly #listeners = new Set<() => void>();
+  /** Offsets of records of appends a crash cut short: in the log, never shown (see `#buildIndex`). */
+  readonly #hidden = new Set<number>();
+  /** Position of the last shown event: the head, which records of a cut-short append at the end are not. */
+  #head = 0;
   #closed = false;
 
   constructor(options: Pick<EmbeddedEventStoreOptions, 'dir' | 'fsync' | 'segmentBytes'>) {
@@ -109,18 +119,32 @@ export class EmbeddedEventStorage implements EventStorage {
       this.#release();
       throw error;
     }
-    this.#buildIndex();
+    this.#buildIndex(dir);
   }
 
-  #buildIndex(): void {
+  /**
+   * Scans the log once: indexes the records of complete appends and hides those of an append a
+   * crash cut short (its first records written, the rest not), so an append is seen whole or not
+   * at all, and the stream's version is what it was before it.
+   */
+  #buildIndex(dir: string): void {
+    const recovery = new AppendRecovery((streamId, offset) => {
+      this.#index(streamId, offset);
+      this.#head = offset + 1;
+    });
     let offset = this.#log.startOffset;
     let hint: ReadHint | undefined;
     for (;;) {
       const page = this.#log.read(offset, 5_000, MAX_READ_BYTES, hint);
       if (page.records.length === 0) break;
-      for (const record of page.records) this.#index(record.key, record.offset);
+      for (const record of page.records) recovery.add(record.key, record.offset, appendMarkOf(record.headers[ENVELOPE_HEADER]));
       offset = page.records[page.records.length - 1]!.offset + 1;
       hint = page.hint;
+    }
+    recovery.finish();
+    for (const cut of recovery.incomplete) {
+      for (const o of cut.offsets) this.#hidden.add(o);
+      process.emitWarning(incompleteAppendWarning(dir, cut));
     }
     for (const [stream, offsets] of this.#offsets) this.#versions.set(stream, offsets.length);
   }
@@ -136,7 +160,7 @@ export class EmbeddedEventStorage implements EventStorage {
     // From the check to reserve(): synchronous, so appends in this process cannot interleave.
     const actual = this.#versions.get(streamId) ?? 0;
     if (!versionMatches(expected, actual)) throw new ConcurrencyError(`stream "${streamId}"`, expected, actual);
-    const records = events.map((event, i) => toRecord(streamId, event, actual + i + 1));
+    const records = events.map((event, i) => toRecord(streamId, event, actual + i + 1, i, events.length));
     const first = this.#log.reserve(records.length);
     const frames = encodeRecords(records, first); // refuses what cannot be framed, before anything changed
     const written = this.#log.append(frames, records.length);
@@ -152,6 +176,7 @@ export class EmbeddedEventStorage implements EventStorage {
     }
     // Writes complete in offset order, so per-stream offsets stay sorted.
     for (let i = 0; i < records.length; i++) this.#index(streamId, first + i);
+    this.#head = Math.max(this.#head, first + records.length);
     for (const listener of this.#listeners) listener();
     return stored;
   }
@@ -206,6 +231,7 @@ export class EmbeddedEventStorage implements EventStorage {
       if (page.records.length === 0) break;
       for (const record of page.records) {
         offset = record.offset + 1;
+        if (this.#hidden.has(record.offset)) continue;
         if (matchesFilter({ streamId: record.key, type: filter?.types ? typeOf(record) : '' }, filter)) {
           events.push(fromRecord(record));
           if (events.length >= limit) break;
@@ -217,7 +243,7 @@ export class EmbeddedEventStorage implements EventStorage {
   }
 
   async headPosition(): Promise<number> {
-    return this.#log.endOffset;
+    return this.#head;
   }
 
   onAppend(listener: () => void): () => void {
@@ -235,6 +261,17 @@ export class EmbeddedEventStorage implements EventStorage {
       this.#release();
     }
   }
+}
+
+/** Says what opening the store left out and why (a process warning: the store opens regardless). */
+function incompleteAppendWarning(dir: string, cut: IncompleteAppend): string {
+  const first = cut.offsets[0]! + 1;
+  const last = cut.offsets[cut.offsets.length - 1]! + 1;
+  return (
+    `embedded event store ${dir}: ${cut.offsets.length} of the ${cut.count} events of an append to stream "${cut.streamId}" ` +
+    `(position${first === last ? ` ${first}` : `s ${first}–${last}`}) are on disk without the rest — a crash cut the write short. ` +
+    `The append is left out whole, as if it never happened (it was not acknowledged unless fsync was 'never'); the stream keeps its version before it.`
+  );
 }
 
 /**
