@@ -125,6 +125,11 @@ describe('alert rules', () => {
     expect(() => alertRules({ registry: new Registry(), latency: { maxMs: -5 } })).toThrow(/latency\.maxMs must be a positive number, got -5/);
   });
 
+  it('refuses a window past the timer limit, which Node would fire every millisecond', () => {
+    expect(() => alertRules({ registry: new Registry(), windowMs: 2 ** 31 })).toThrow(/windowMs must be a number of ms above 0, up to 2147483647, got 2147483648/);
+    expect(() => alertRules({ registry: new Registry(), windowMs: 2 ** 31 - 1 })).not.toThrow();
+  });
+
   it('fires on throughput under 100 msg/s only once traffic was expected (reached the floor before)', () => {
     const registry = new Registry();
     const s = metricSet(registry).consumeSeries('memory', 't', 'g', 'h');

@@ -1,5 +1,6 @@
 import { register as defaultRegistry, type Registry } from 'prom-client';
 import { ConfigError, toError } from '../core/errors.ts';
+import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 import type { Logger } from '../router/types.ts';
 import { metricSet, type ConsumeSeries, type MetricSet, type PublishSeries } from './metric-set.ts';
 
@@ -23,7 +24,7 @@ export type AlertEvent =
 export interface AlertRulesOptions {
   /** Where `metrics()`/`instrument()` count (the same registry). Default: prom-client's global `register`. */
   registry?: Registry;
-  /** The evaluation window, in ms: each rule looks at what happened since the previous evaluation. Default 60,000. */
+  /** The evaluation window, in ms: each rule looks at what happened since the previous evaluation. Up to 2³¹ − 1. Default 60,000. */
   windowMs?: number;
   /**
    * Failed plus dead-lettered deliveries over consumed ones, above `max` (default 0.05), given at
@@ -95,7 +96,8 @@ export class AlertRules {
   constructor(options: AlertRulesOptions = {}) {
     const problems: string[] = [];
     const windowMs = options.windowMs ?? 60_000;
-    if (!(windowMs > 0)) problems.push(`alertRules: windowMs must be a positive number, got ${windowMs}`);
+    // Past the timer limit Node fires after 1 ms: every window would be a millisecond long.
+    if (!(typeof windowMs === 'number' && windowMs > 0 && windowMs <= MAX_TIMER_MS)) problems.push(`alertRules: windowMs must be a number of ms above 0, up to ${MAX_TIMER_MS}, got ${windowMs}`);
     const rate = options.errorRate === false ? undefined : options.errorRate?.max;
     if (rate !== undefined && !(rate >= 0 && rate <= 1)) problems.push(`alertRules: errorRate.max must be between 0 and 1, got ${rate}`);
     const share = options.skew === false ? undefined : options.skew?.maxKeyShare;

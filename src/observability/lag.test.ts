@@ -157,6 +157,12 @@ describe('lag monitor', () => {
     expect(() => lagMonitor({ sources: [scripted(), scripted()] })).toThrow(/"scripted" appears more than once; give each its own name/);
   });
 
+  it('refuses an interval or read timeout past the timer limit, which Node would fire every millisecond', () => {
+    expect(() => lagMonitor({ sources: [scripted()], intervalMs: 2 ** 31, registry: false })).toThrow(/intervalMs must be a number of ms above 0, up to 2147483647, got 2147483648/);
+    expect(() => lagMonitor({ sources: [scripted()], readTimeoutMs: 0, registry: false })).toThrow(/readTimeoutMs must be a number of ms above 0, up to 2147483647, got 0/);
+    expect(() => lagMonitor({ sources: [scripted()], intervalMs: 2 ** 31 - 1, registry: false })).not.toThrow();
+  });
+
   it('stop() takes the monitor\'s lag series off /metrics (no frozen lag), also when a sample was in progress; sample() brings them back', async () => {
     const registry = new Registry();
     const source = scripted();

@@ -1,5 +1,7 @@
 import { register as defaultRegistry, type Registry } from 'prom-client';
 import { ConfigError, toError } from '../core/errors.ts';
+import { MAX_TIMER_MS } from '../core/timer-limit.ts';
+import { withTimeout } from '../internal/with-timeout.ts';
 import type { Logger } from '../router/types.ts';
 import { metricSet, type MetricSet } from './metric-set.ts';
 
@@ -49,8 +51,15 @@ export type LagEvent =
 /** Settings of `lagMonitor()`. */
 export interface LagMonitorOptions {
   sources: readonly LagSource[];
-  /** Time between samples, in ms. Default 30,000. */
+  /** Time between samples, in ms. Up to 2³¹ − 1. Default 30,000. */
   intervalMs?: number;
+  /**
+   * How long one source's `read()` may take before it counts as failed (`lag.error`), in ms. A
+   * client waiting for a broker that went away may not answer until the broker is back, and
+   * samples share the one in progress: without a limit the monitor would go quiet for as long.
+   * Up to 2³¹ − 1. Default 10,000.
+   */
+  readTimeoutMs?: number;
   /** A group is lagging once it reaches either threshold. Default `{ messages: 10_000 }`. */
   high?: LagThresholds;
   /**
@@ -90,6 +99,7 @@ interface GroupState {
 export class LagMonitor {
   readonly #sources: readonly LagSource[];
   readonly #intervalMs: number;
+  readonly #readTimeoutMs: number;
   readonly #high: LagThresholds;
   readonly #recovered: LagThresholds;
   readonly #set: MetricSet | undefined;
@@ -99,6 +109,13 @@ export class LagMonitor {
   #timer: NodeJS.Timeout | undefined;
   #sampling: Promise<LagReading[]> | undefined;
   #last: LagReading[] = [];
+  /**
+   * Each source's last readings that it could read: while it fails they keep its groups' alert
+   * state (a broker that is away is no evidence that a group caught up or went away).
+   */
+  readonly #lastRead = new Map<string, LagReading[]>();
+  /** Reads still running, by source. */
+  readonly #reading = new Map<LagSource, Promise<LagReading[]>>();
   readonly #id = String(++monitors);
   /** Counts `stop()` calls: a sample that began before one exports nothing. */
   #epoch = 0;
@@ -113,7 +130,11 @@ export class LagMonitor {
       if (twice.length > 0) problems.push(`lagMonitor: source names must be unique; ${twice.map((n) => JSON.stringify(n)).join(', ')} appears more than once; give each its own name (kafkaLagSource(…, { name }); any other source: { ...source, name: '…' })`);
     }
     const intervalMs = options?.intervalMs ?? 30_000;
-    if (!(intervalMs > 0)) problems.push(`lagMonitor: intervalMs must be a positive number, got ${intervalMs}`);
+    const readTimeoutMs = options?.readTimeoutMs ?? 10_000;
+    // Past the timer limit Node fires after 1 ms: a monitor would read its brokers a thousand times a second.
+    for (const [name, value] of [['intervalMs', intervalMs], ['readTimeoutMs', readTimeoutMs]] as const) {
+      if (!(typeof value === 'number' && value > 0 && value <= MAX_TIMER_MS)) problems.push(`lagMonitor: ${name} must be a number of ms above 0, up to ${MAX_TIMER_MS}, got ${value}`);
+    }
     const high = options?.high ?? { messages: 10_000 };
     if (high.messages === undefined && high.ageMs === undefined) problems.push('lagMonitor: high needs messages and/or ageMs');
     // A high threshold of 0 holds for an idle group, and recovery at or above high flaps: a reading
@@ -130,6 +151,7 @@ export class LagMonitor {
     ConfigError.throwIfAny(problems);
     this.#sources = [...options.sources];
     this.#intervalMs = intervalMs;
+    this.#readTimeoutMs = readTimeoutMs;
     this.#high = { ...high };
     // A recovery threshold left out is half its high one: one that was not checked at all would let
     // a group still above that high threshold recover, and go high again on the next sample.
@@ -147,9 +169,12 @@ export class LagMonitor {
     return this.#last;
   }
 
-  /** Groups currently lagging (between their `lag.high` and `lag.recovered`). */
+  /**
+   * Groups currently lagging (between their `lag.high` and `lag.recovered`), each with its last
+   * reading: for a source that cannot be read now, the one it gave before.
+   */
   get lagging(): LagReading[] {
-    return this.#last.filter((r) => this.#state.get(this.#key(r))?.high);
+    return [...this.#lastRead.values()].flat().filter((r) => this.#state.get(this.#key(r))?.high);
   }
 
   /** Calls `listener` for every event until the returned function is called. */
@@ -186,7 +211,10 @@ export class LagMonitor {
 
   /**
    * Reads every source once, updates the gauges and raises events; resolves to the readings. A
-   * source that fails raises `lag.error` and keeps its previous readings. Concurrent calls share one sample.
+   * source that fails raises `lag.error`; its groups keep their alert state (no `lag.recovered`
+   * while the broker cannot be asked), but it contributes no readings and its series leave the
+   * gauges until it can be read again — its last figures would otherwise pass for current ones.
+   * Concurrent calls share one sample.
    */
   sample(): Promise<LagReading[]> {
     this.#sampling ??= this.#sample().finally(() => (this.#sampling = undefined));
@@ -198,12 +226,13 @@ export class LagMonitor {
     const results = await Promise.all(
       this.#sources.map(async (source) => {
         try {
-          return { source, readings: await source.read() };
+          const readings = await withTimeout(this.#read(source), this.#readTimeoutMs, `reading lag from ${source.name}`);
+          return { source, readings, read: true };
         } catch (thrown) {
           const error = toError(thrown);
           this.#logger?.warn(`lag: cannot read ${source.name}`, { source: source.name, error: error.message });
           this.#emit({ type: 'lag.error', source: source.name, error, at: Date.now() });
-          return { source, readings: this.#last.filter((r) => (r as Tagged)[SOURCE] === source.name) };
+          return { source, readings: [], read: false };
         }
       }),
     );
@@ -211,12 +240,20 @@ export class LagMonitor {
     const set = epoch === this.#epoch ? this.#set : undefined;
     const all: LagReading[] = [];
     const seen = new Set<string>();
-    for (const { source, readings } of results) {
+    const exported = new Set<string>();
+    for (const { source, readings, read } of results) {
+      if (!read) {
+        // Unknown now, not gone: the groups keep their state, and their series go (below).
+        for (const reading of this.#lastRead.get(source.name) ?? []) seen.add(this.#key(reading));
+        continue;
+      }
+      this.#lastRead.set(source.name, readings);
       for (const reading of readings) {
         Object.defineProperty(reading, SOURCE, { value: source.name, enumerable: false, configurable: true });
         all.push(reading);
         const key = this.#key(reading);
         seen.add(key);
+        exported.add(key);
         set?.lag.set(key, {
           // The source tells apart the same group and topic read from two clusters.
           labels: { transport: reading.transport, topic: reading.topic, group: reading.group, source: source.name },
@@ -236,9 +273,26 @@ export class LagMonitor {
         this.#emit({ type: 'lag.recovered', source, reading, threshold: this.#recovered, at: now, highForMs: now - state.since, gone: true });
       }
     }
-    if (set) for (const key of [...set.lag.keys()]) if (key.startsWith(`${this.#id}\u0000`) && !seen.has(key)) set.lag.delete(key);
+    if (set) for (const key of [...set.lag.keys()]) if (key.startsWith(`${this.#id}\u0000`) && !exported.has(key)) set.lag.delete(key);
     this.#last = all;
     return all;
+  }
+
+  /**
+   * `source.read()`, or the read of it still running from an earlier sample that timed out: a
+   * broker that does not answer gets one question at a time, not one more every interval.
+   */
+  #read(source: LagSource): Promise<LagReading[]> {
+    let reading = this.#reading.get(source);
+    if (!reading) {
+      // In then(): a read() that throws at once is reported like one that rejects.
+      const started = Promise.resolve().then(() => source.read());
+      reading = started;
+      this.#reading.set(source, started);
+      const done = (): void => void (this.#reading.get(source) === started && this.#reading.delete(source));
+      started.then(done, done);
+    }
+    return reading;
   }
 
   #judge(source: string, key: string, reading: LagReading, now: number): void {

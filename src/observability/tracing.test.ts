@@ -1,10 +1,19 @@
 import { context, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { json } from '../codecs/json.ts';
+import { PermanentError } from '../core/errors.ts';
+import { deadLetter } from '../middleware/dead-letter.ts';
+import { retry } from '../middleware/retry.ts';
 import { Router } from '../router/router.ts';
 import { Inbox } from '../testing/inbox.ts';
+import { embedded } from '../transports/embedded/index.ts';
 import { memory } from '../transports/memory/index.ts';
+import { metrics } from './metrics.ts';
 import { instrument } from './instrument.ts';
 import { quiet } from './harness.test-support.ts';
 import { headerGetter, headerSetter, messageContext, w3cTraceContext } from './trace-context.ts';
@@ -24,6 +33,43 @@ function sdk(): { exporter: InMemorySpanExporter; provider: BasicTracerProvider 
 }
 
 describe('tracing', () => {
+  it('one span per delivery, with each in-process retry and a dead-lettering as events (the documented order: metrics, tracing, retry, deadLetter)', async () => {
+    const { exporter, provider } = sdk();
+    const tracer = provider.getTracer('test');
+    const dir = mkdtempSync(join(tmpdir(), 'sy-trace-retry-'));
+    const bus = embedded({ dir });
+    cleanups.push(async () => {
+      await bus.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const topic = topicName('orders');
+    const handled = new Inbox();
+    const deadLetters = new Inbox();
+    const watch = await bus.subscribe(`${topic}.dlq`, { group: 'watch' }, async (m) => deadLetters.push(m));
+    cleanups.push(() => watch.close());
+    const router = new Router({ logger: quiet, closeTransports: false });
+    router.use(metrics({ registry: new Registry() }), tracing({ tracer }), retry({ attempts: 3, initialDelayMs: 1 }), deadLetter({ maxAttempts: 3 }));
+    let flaky = 0;
+    router.handle('billing', { from: bus, topic, group: 'billing' }, async (msg) => {
+      if (msg.id === 'flaky' && ++flaky < 3) throw new Error('payment service down');
+      if (msg.id === 'bad') throw new PermanentError('customer unknown');
+      handled.push(msg);
+    });
+    await router.start();
+    cleanups.push(() => router.stop());
+    await bus.publish(topic, { id: 'flaky', payload: new Uint8Array([1]) });
+    await handled.untilCount(1, 10_000);
+    await bus.publish(topic, { id: 'bad', payload: new Uint8Array([2]) });
+    await deadLetters.untilCount(1, 10_000);
+    await router.stop();
+
+    const spans = exporter.getFinishedSpans().filter((s) => s.name === `process ${topic}`);
+    const events = (id: string) => spans.find((s) => s.attributes['messaging.message.id'] === id)?.events.map((e) => [e.name, e.attributes?.['switchyard.attempt']]);
+    expect(spans).toHaveLength(2); // one per delivery, not per attempt
+    expect(events('flaky')).toEqual([['switchyard.retry', 1], ['switchyard.retry', 2]]);
+    expect(events('bad')).toEqual([['switchyard.dead_lettered', 1]]);
+  });
+
   it('carries one trace id through publish → consume → publish → consume across two brokers', async () => {
     const { exporter, provider } = sdk();
     const tracer = provider.getTracer('test');

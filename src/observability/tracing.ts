@@ -51,7 +51,9 @@ export function noSdkRegistered(): boolean {
  * `messaging.destination.template`), a child of the trace context the message carries in its headers, and
  * puts the span's context into `ctx.outgoingHeaders`, so what the handler publishes with
  * `ctx.publish()` continues the trace on any transport. Messages queued by `ctx.publish()` are
- * sent inside the span. The span records a failed attempt's error.
+ * sent inside the span. The span records the error of a delivery that fails, and as events
+ * each failed attempt that `retry()` runs again (`switchyard.retry`) or `deadLetter()` takes
+ * (`switchyard.dead_lettered`), with `switchyard.attempt`: one span per delivery, however often it is tried.
  *
  * Without an OpenTelemetry SDK every span is a no-op: an incoming `traceparent` is passed on
  * unchanged and nothing else happens. Install it near the start, right after `metrics()` (which the router then runs outside the chain).
@@ -104,7 +106,18 @@ export function tracing(options: TracingOptions = {}): Middleware {
   return Object.assign(middleware, { skip: idle });
 }
 
+/** Span events for what `retry()` and `deadLetter()` inside the span do with a failed attempt. */
+const COUNTED_EVENTS: Readonly<Record<string, string>> = { retried: 'switchyard.retry', 'dead-lettered': 'switchyard.dead_lettered' };
+
 async function traced(span: Span, spanContext: Context, ctx: RouterContext, next: () => Promise<void>): Promise<void> {
+  // A delivery's failed attempts that retry() runs again, or deadLetter() takes, end nothing the
+  // span sees fail: without these events its trace would read as one clean success.
+  const outer = ctx.onCount;
+  ctx.onCount = (counter) => {
+    const event = COUNTED_EVENTS[counter];
+    if (event !== undefined) span.addEvent(event, { [ATTR_SWITCHYARD_ATTEMPT]: ctx.attempt });
+    outer?.(counter);
+  };
   try {
     await context.with(spanContext, next);
     // Send what the handler queued while the span is open, so the producer spans nest in it.
@@ -116,6 +129,7 @@ async function traced(span: Span, spanContext: Context, ctx: RouterContext, next
     span.setAttribute(ATTR_ERROR_TYPE, error.name);
     throw thrown;
   } finally {
+    ctx.onCount = outer;
     span.end();
   }
 }

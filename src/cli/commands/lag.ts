@@ -225,6 +225,8 @@ export function registerLag(program: Command): void {
       const monitor = lagMonitor({
         sources,
         intervalMs: opts.interval,
+        // Watching, a broker that went away shows as lag.error within a sample or so, not after 10 s.
+        ...(opts.watch ? { readTimeoutMs: Math.max(opts.interval, 5_000) } : {}),
         high: { messages: opts.high },
         registry,
       });
@@ -250,10 +252,13 @@ export function registerLag(program: Command): void {
           print(readings);
           return;
         }
+        let unread = 0; // sources that could not be read in this sample
         monitor.on((e) => {
           const when = new Date(e.at).toISOString();
-          if (e.type === 'lag.error') console.error(`${when} lag.error ${e.source}: ${e.error.message}`);
-          else console.log(`${when} ${e.type} ${e.reading.topic} ${e.reading.group}: ${e.reading.messages} behind`);
+          if (e.type === 'lag.error') {
+            unread++;
+            console.error(`${when} lag.error ${e.source}: ${e.error.message}`);
+          } else console.log(`${when} ${e.type} ${e.reading.topic} ${e.reading.group}: ${e.reading.messages} behind`);
         });
         if (opts.metricsPort !== undefined) {
           let url: string;
@@ -267,11 +272,16 @@ export function registerLag(program: Command): void {
         // Watching, a named group may yet appear (its consumer not started yet): say so when that changes.
         let reported = '';
         while (!stop.signal.aborted) {
+          unread = 0;
           const readings = await monitor.sample();
-          print(readings);
-          const missing = (await notFound(readings).catch(() => [])).join('\n');
-          if (missing !== reported && missing !== '') console.error(missing);
-          reported = missing;
+          // A broker that cannot be read has no table to show ("no consumer groups" would be
+          // wrong), and says nothing of which groups are there: its lag.error line says why.
+          if (unread < sources.length) print(readings);
+          if (unread === 0) {
+            const missing = (await notFound(readings).catch(() => [])).join('\n');
+            if (missing !== reported && missing !== '') console.error(missing);
+            reported = missing;
+          }
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, opts.interval);
             stop.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
