@@ -43,6 +43,11 @@ const TOO_LARGE: Readonly<Record<string, string>> = {
     'raise segment.bytes on the topic, or lower producer.batchMaxBytes and send smaller messages',
 };
 
+/** What to do about a topic the cluster does not have and would not create on first use. */
+const UNKNOWN_TOPIC =
+  "the cluster has no such topic and did not create it: check the name, create the topic (or declare it in the transport's topics option), " +
+  "or let it be created on first use (producer.autocreateTopics: true, the default, and the brokers' auto.create.topics.enable)";
+
 interface PlatformaticErrorShape {
   code?: string;
   apiId?: string;
@@ -99,7 +104,11 @@ export function toKafkaError(what: string, error: unknown): SwitchyardError {
   const message = (error instanceof Error ? error.message : String(error)) + (inner.length > 0 ? ` (${inner.join('; ')})` : '');
   const detail = ids.length > 0 ? `${message} [${[...new Set(ids)].join(', ')}]` : message;
   const code = (error as PlatformaticErrorShape | null)?.code;
-  if (code === 'PLT_KFK_USER') return new ConfigError(`${what}: ${detail}`, { cause: error });
+  if (code === 'PLT_KFK_USER') {
+    // The client's words for a topic the cluster does not have, which it will not create.
+    const advice = /^Unknown topic /.test(message) ? ` — ${UNKNOWN_TOPIC}` : '';
+    return new ConfigError(`${what}: ${detail}${advice}`, { cause: error });
+  }
   if (code === 'PLT_KFK_AUTHENTICATION' || ids.includes('SASL_AUTHENTICATION_FAILED')) {
     return new ConfigError(`${what}: SASL authentication failed (${detail}): the broker refused these credentials; check sasl.mechanism, sasl.username and sasl.password`, {
       cause: error,

@@ -26,8 +26,10 @@ export interface KafkaProducerOptions {
    * refused whole. Publishes are merged up to this bound; one `publish()` call larger than it (or
    * than `batchMaxMessages`) is sent as several requests, one after another, in order, and
    * resolves once all were acknowledged. A single message larger than this goes in a request of
-   * its own (the transport's `maxRecordBytes` bounds a message). Keep it below the brokers'
-   * `message.max.bytes`: the messages of one partition merged into a request make one batch.
+   * its own (the transport's `maxRecordBytes` bounds a message). It must stay below the brokers'
+   * `message.max.bytes`, as the messages of one partition merged into a request make one batch:
+   * at most the transport's `maxRecordBytes` minus 61 (a ConfigError otherwise), and lowered to
+   * that when not given.
    */
   batchMaxBytes?: number;
   /** Retries of a failed produce request. Default 5. */

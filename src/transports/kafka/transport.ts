@@ -16,7 +16,7 @@ import { toKafkaError } from './errors.ts';
 import { MESSAGE_ID_HEADER } from './mapping.ts';
 import { baseClientOptions, resolveKafkaOptions, type KafkaOptions, type ResolvedKafkaOptions } from './options.ts';
 import { KafkaPublisher } from './producer.ts';
-import { checkRecordSizes, DEFAULT_MAX_PAYLOAD_BYTES, defaultMaxRecordBytes, KAFKA_DEFAULT_MAX_RECORD_BYTES } from './record-size.ts';
+import { BATCH_HEADER_BYTES, checkRecordSizes, DEFAULT_MAX_PAYLOAD_BYTES, defaultMaxRecordBytes, KAFKA_DEFAULT_MAX_RECORD_BYTES } from './record-size.ts';
 import { declareTopics, type TopologyReport } from './topology.ts';
 import { kafkaTopicProblem } from './topic-name.ts';
 
@@ -38,7 +38,8 @@ export interface KafkaTransportOptions extends KafkaOptions {
    * sent, instead of by the broker. Set it to the brokers' `message.max.bytes` (or the topic's
    * `max.message.bytes` when lower). Default 1,048,588, Kafka's default; when `maxPayloadBytes` is
    * raised above 1,000,000 and this is not given, `maxPayloadBytes` + 48,588. Must exceed
-   * `maxPayloadBytes`.
+   * `maxPayloadBytes`. It bounds merged batches too: `producer.batchMaxBytes` must be at most this
+   * minus 61 (the batch header), and when not given is lowered to that.
    */
   maxRecordBytes?: number;
 }
@@ -83,6 +84,7 @@ export class KafkaTransport implements Transport {
           "set maxRecordBytes to the brokers' message.max.bytes and maxPayloadBytes below it",
       );
     }
+    if (problems.length === 0) problems.push(...this.#fitBatchToRecordLimit(options.producer?.batchMaxBytes, maxRecord));
     ConfigError.throwIfAny(problems);
     this.#maxHeaderBytes = maxHeaders;
     this.#maxRecordBytes = maxRecord;
@@ -99,6 +101,27 @@ export class KafkaTransport implements Transport {
       requestReply: false,
       maxPayloadBytes: max,
     });
+  }
+
+  /**
+   * Keeps `producer.batchMaxBytes` within `maxRecordBytes`: the messages of one partition merged
+   * into a produce request make one record batch, which the broker refuses whole above its
+   * `message.max.bytes` — failing every publish merged into it. Not given, it follows a lowered
+   * `maxRecordBytes`; given above it, it is a problem to report (the returned list).
+   */
+  #fitBatchToRecordLimit(given: number | undefined, maxRecordBytes: number): string[] {
+    // The batch header comes once per batch; the producer's estimate covers each record's framing.
+    const limit = Math.max(1, maxRecordBytes - BATCH_HEADER_BYTES);
+    if (given === undefined) {
+      this.config.producer.batchMaxBytes = Math.min(this.config.producer.batchMaxBytes, limit);
+      return [];
+    }
+    if (given <= limit) return [];
+    return [
+      `producer.batchMaxBytes (${given}) must be at most maxRecordBytes (${maxRecordBytes}) minus the ${BATCH_HEADER_BYTES}-byte batch header, ${limit}: ` +
+        "the messages of one partition merged into a produce request make one record batch, which the broker refuses whole above its message.max.bytes; " +
+        "lower producer.batchMaxBytes, or, if the brokers' message.max.bytes (and the topics' max.message.bytes) is higher, set maxRecordBytes to it",
+    ];
   }
 
   /** The producer, admin client and subscriptions' consumers (see `native.ts`). */
