@@ -4,6 +4,7 @@ import type { Capabilities } from '../core/capabilities.ts';
 import { isClosedError, isConfigError } from '../core/errors.ts';
 import type { Message, OutgoingMessage } from '../core/message.ts';
 import type { Handler, SubscribeOptions, Subscription, Transport } from '../core/transport.ts';
+import { describeEventTime } from './describe-event-time.ts';
 import { Inbox } from './inbox.ts';
 
 /** Names of the conformance cases, for `skip`. */
@@ -26,7 +27,10 @@ export type ConformanceCase =
   | 'wildcards'
   | 'partitions'
   | 'closed-publish'
-  | 'invalid-input';
+  | 'invalid-input'
+  | 'event-time'
+  | 'event-time-far-apart'
+  | 'event-time-invalid';
 
 export interface TransportSuiteOptions {
   /** Per-case time limit in ms. Default 60,000. */
@@ -562,4 +566,5 @@ export function describeTransport(
       expect(inbox.messages.map((m) => m.id)).toEqual(['valid']);
     });
   });
+  describeEventTime(name, factory, capabilities, options);
 }

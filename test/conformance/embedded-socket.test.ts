@@ -5,7 +5,6 @@ import { afterAll, beforeAll } from 'vitest';
 import { embedded, type EmbeddedTransport } from '../../src/transports/embedded/index.ts';
 import { spawnOwner, type OwnerProcess } from '../../src/transports/embedded/fixtures/spawn-owner.ts';
 import { describeTransport } from '../../src/testing/index.ts';
-import { describeEventTime } from './event-time.ts';
 
 // A child process owns the data directory; every transport of this suite is a second process's
 // view of it, connected through the owner's Unix socket.
@@ -25,4 +24,3 @@ const throughSocket = async (): Promise<EmbeddedTransport> => {
   return t;
 };
 describeTransport('embedded (through the owner socket)', throughSocket, embedded({ dir }).capabilities);
-describeEventTime('embedded (through the owner socket)', throughSocket, embedded({ dir }).capabilities);

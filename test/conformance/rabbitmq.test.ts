@@ -3,7 +3,6 @@ import { afterAll } from 'vitest';
 import { rabbitmq, type RabbitMQTransport } from '../../src/transports/rabbitmq/index.ts';
 import { deleteDeclared } from '../../src/transports/rabbitmq/test-support.ts';
 import { describeTransport } from '../../src/testing/index.ts';
-import { describeEventTime } from './event-time.ts';
 
 // Against the real broker (SWITCHYARD_AMQP_URL). A per-run exchange, and every queue the suite's
 // transports declared is deleted afterwards, so the shared broker keeps nothing.
@@ -17,4 +16,3 @@ const factory = (): RabbitMQTransport => {
 afterAll(() => deleteDeclared(made));
 
 describeTransport('rabbitmq', factory, rabbitmq().capabilities, { topicPrefix: `conformance-${run}` });
-describeEventTime('rabbitmq', factory, rabbitmq().capabilities, { topicPrefix: `conformance-${run}` });

@@ -20,6 +20,15 @@ export function javaCompatiblePartitioner(): (message: Record, key: Buffer | und
   return (_message, key) => (key && key.length > 0 ? murmur2(key) & 0x7fffffff : next++ & 0x7fffffff);
 }
 
+/**
+ * The widest spread of record times one produce request may hold. A record batch keeps each
+ * record's time as a difference from its first record's, and @platformatic/dynamic-buffer 0.3.1
+ * encodes a difference of 2^31 ms (24.8 days) or more wrongly (its 64-bit zigzag shifts by 31, not
+ * 63): the record arrives with another time. Messages publishers date far apart (a bridge
+ * replaying old history next to new messages) go in separate requests instead.
+ */
+export const MAX_TIME_SPREAD_MS = 2 ** 31 - 1;
+
 interface Pending {
   records: Record[];
   done: Deferred<void>;
@@ -35,6 +44,9 @@ export class KafkaPublisher {
   #pending: Pending[] = [];
   #pendingCount = 0;
   #pendingBytes = 0;
+  /** The earliest and latest record time among the pending records (see MAX_TIME_SPREAD_MS). */
+  #pendingEarliest = Infinity;
+  #pendingLatest = -Infinity;
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   readonly #inflight = new Set<Promise<void>>();
   /**
@@ -71,8 +83,14 @@ export class KafkaPublisher {
     const done = deferred();
     const records = messages.map((m) => toRecord(topic, m));
     const bytes = estimatedBytes(records);
+    let earliest = Infinity;
+    let latest = -Infinity;
+    for (const m of messages) {
+      if (m.timestamp < earliest) earliest = m.timestamp;
+      if (m.timestamp > latest) latest = m.timestamp;
+    }
     const { batchMaxBytes, batchMaxMessages, timeoutMs } = this.#options;
-    if (bytes > batchMaxBytes || records.length > batchMaxMessages) {
+    if (bytes > batchMaxBytes || records.length > batchMaxMessages || latest - earliest > MAX_TIME_SPREAD_MS) {
       this.#flush(); // what waits was published before this: it goes first
       const progress = this.#sendInParts(topic, splitRecords(records, batchMaxBytes, batchMaxMessages), done);
       return withTimeout(done.promise, timeoutMs, `publish to "${topic}"`).catch((error: unknown) => {
@@ -89,10 +107,19 @@ export class KafkaPublisher {
     }
     // Merged with what waits, the request would pass a bound: send what waits first, so this
     // publish cannot make a batch the broker refuses whole (with the others' messages in it).
-    if (this.#pending.length > 0 && (this.#pendingBytes + bytes > batchMaxBytes || this.#pendingCount + records.length > batchMaxMessages)) this.#flush();
+    if (
+      this.#pending.length > 0 &&
+      (this.#pendingBytes + bytes > batchMaxBytes ||
+        this.#pendingCount + records.length > batchMaxMessages ||
+        Math.max(latest, this.#pendingLatest) - Math.min(earliest, this.#pendingEarliest) > MAX_TIME_SPREAD_MS)
+    ) {
+      this.#flush();
+    }
     this.#pending.push({ records, done });
     this.#pendingCount += records.length;
     this.#pendingBytes += bytes;
+    if (earliest < this.#pendingEarliest) this.#pendingEarliest = earliest;
+    if (latest > this.#pendingLatest) this.#pendingLatest = latest;
     if (this.#pendingCount >= batchMaxMessages || this.#pendingBytes >= batchMaxBytes) this.#flush();
     else if (this.#timer === undefined) {
       this.#timer = this.#options.lingerMs > 0 ? setTimeout(() => this.#flush(), this.#options.lingerMs) : setImmediate(() => this.#flush());
@@ -175,6 +202,8 @@ export class KafkaPublisher {
     this.#pending = [];
     this.#pendingCount = 0;
     this.#pendingBytes = 0;
+    this.#pendingEarliest = Infinity;
+    this.#pendingLatest = -Infinity;
     const messages = batch.length === 1 ? batch[0]!.records : batch.flatMap((b) => b.records);
     // Through the gate: a publish sent in parts before this one has sent its last part.
     const sending = this.#gate
@@ -232,23 +261,33 @@ function recordBytes(r: Record): number {
 
 /**
  * Cuts `records` into consecutive parts of at most `maxBytes` (estimated) and `maxCount` records,
- * in order. A record larger than `maxBytes` makes a part of its own: what the broker takes as one
- * record is checked before anything is sent (the transport's `maxPayloadBytes`, `maxHeaderBytes`,
- * `maxRecordBytes`).
+ * whose times lie within MAX_TIME_SPREAD_MS of each other, in order. A record larger than
+ * `maxBytes` makes a part of its own: what the broker takes as one record is checked before
+ * anything is sent (the transport's `maxPayloadBytes`, `maxHeaderBytes`, `maxRecordBytes`).
  */
 export function splitRecords(records: readonly Record[], maxBytes: number, maxCount: number): Record[][] {
   const parts: Record[][] = [];
   let part: Record[] = [];
   let bytes = 0;
+  let earliest = Infinity;
+  let latest = -Infinity;
   for (const r of records) {
     const size = recordBytes(r);
-    if (part.length > 0 && (bytes + size > maxBytes || part.length >= maxCount)) {
+    const time = r.timestamp === undefined ? Date.now() : Number(r.timestamp);
+    if (
+      part.length > 0 &&
+      (bytes + size > maxBytes || part.length >= maxCount || Math.max(latest, time) - Math.min(earliest, time) > MAX_TIME_SPREAD_MS)
+    ) {
       parts.push(part);
       part = [];
       bytes = 0;
+      earliest = Infinity;
+      latest = -Infinity;
     }
     part.push(r);
     bytes += size;
+    if (time < earliest) earliest = time;
+    if (time > latest) latest = time;
   }
   if (part.length > 0) parts.push(part);
   return parts;

@@ -1,19 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Capabilities } from '../../src/core/capabilities.ts';
-import { isConfigError, type ConfigError } from '../../src/core/errors.ts';
-import type { OutgoingMessage } from '../../src/core/message.ts';
-import type { Subscription, Transport } from '../../src/core/transport.ts';
-import { Inbox } from '../../src/testing/index.ts';
+import type { Capabilities } from '../core/capabilities.ts';
+import { isConfigError, type ConfigError } from '../core/errors.ts';
+import type { OutgoingMessage } from '../core/message.ts';
+import type { Subscription, Transport } from '../core/transport.ts';
+import type { ConformanceCase } from './describe-transport.ts';
+import { Inbox } from './inbox.ts';
 
 const DAY = 86_400_000;
 
-/** Names of the event-time cases, for `skip`. */
-export type EventTimeCase = 'given' | 'far-apart' | 'invalid';
-
 /**
- * The conformance cases for `OutgoingMessage.timestamp`, run next to `describeTransport` for every
- * transport: a message published with a timestamp arrives with exactly that timestamp (to the
+ * The conformance cases for `OutgoingMessage.timestamp`, part of `describeTransport` (every
+ * transport runs them): a message published with a timestamp arrives with exactly that timestamp (to the
  * millisecond, also on redelivery), one published without gets the publish time, and a timestamp
  * that is no whole positive millisecond count is refused with a ConfigError, sending nothing.
  * What republishes messages (the bridge, dead letters, replays) relies on this to keep event time.
@@ -22,7 +20,7 @@ export function describeEventTime(
   name: string,
   factory: () => Transport | Promise<Transport>,
   capabilities: Capabilities,
-  options: { topicPrefix?: string; skip?: Partial<Record<EventTimeCase, string>> } = {},
+  options: { topicPrefix?: string; skip?: Partial<Record<ConformanceCase, string>> } = {},
 ): void {
   const run = `${options.topicPrefix ?? 'conformance'}.event-time.${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   let caseNumber = 0;
@@ -37,7 +35,7 @@ export function describeEventTime(
     return t;
   }
 
-  function test(id: EventTimeCase, title: string, fn: () => Promise<void>): void {
+  function test(id: ConformanceCase, title: string, fn: () => Promise<void>): void {
     const reason = options.skip?.[id];
     if (reason) it.skip(`${title} — skipped: ${reason}`, fn);
     else it(title, fn, 60_000);
@@ -49,7 +47,7 @@ export function describeEventTime(
     });
 
     test(
-      'given',
+      'event-time',
       capabilities.redelivery
         ? 'delivers the timestamp a message was published with, to the millisecond, on every attempt; the publish time when none was given'
         : 'delivers the timestamp a message was published with, to the millisecond; the publish time when none was given',
@@ -92,7 +90,7 @@ export function describeEventTime(
 
     // A bridge replaying a topic from its start forwards years-old and new messages alike, and a
     // transport may put them in one batch (Kafka's record batch keeps each time as a difference).
-    test('far-apart', 'delivers timestamps years apart, published in one batch of one key, exactly', async () => {
+    test('event-time-far-apart', 'delivers timestamps years apart, published in one batch of one key, exactly', async () => {
       const t = await transport();
       const topic = topicFor('far-apart');
       const inbox = new Inbox();
@@ -108,7 +106,7 @@ export function describeEventTime(
       expect(inbox.messages.map((m) => [m.id, m.timestamp])).toEqual(sent.map((m) => [m.id, m.timestamp]));
     });
 
-    test('invalid', 'refuses a timestamp that is not whole positive milliseconds with a ConfigError naming each, sending nothing', async () => {
+    test('event-time-invalid', 'refuses a timestamp that is not whole positive milliseconds with a ConfigError naming each, sending nothing', async () => {
       const t = await transport();
       const topic = topicFor('invalid');
       const past = Date.now() - DAY;
