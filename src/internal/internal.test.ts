@@ -223,4 +223,18 @@ describe('consoleLogger', () => {
     expect(lines[0]![0]).toMatch(/^switchyard: handler "h" dead-lettered message m1 to "t\.dlq" \{ error: 'DecodeError: x+', attempt: 3 \}$/);
     expect(lines[1]).toEqual(['switchyard saga: no fields']);
   });
+
+  it('masks credentials in the message and the fields, as pinoLogger does', () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'warn').mockImplementation((line: string) => void lines.push(line));
+    try {
+      consoleLogger().warn('connecting to amqp://app:s3cret@mq:5672/ failed', { url: new URL('postgres://pg:pgpw@db/test'), password: 'hunter2', conninfo: 'host=db password=pgpw2' });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('amqp://app:***@mq:5672/');
+    expect(lines[0]).toContain('postgres://pg:***@db/test');
+    for (const secret of ['s3cret', 'pgpw', 'hunter2']) expect(lines[0]).not.toContain(secret);
+  });
 });

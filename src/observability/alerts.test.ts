@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Router } from '../router/router.ts';
 import { Inbox } from '../testing/inbox.ts';
 import { memory } from '../transports/memory/index.ts';
@@ -143,6 +143,35 @@ describe('alert rules', () => {
     expect(summary(rules.evaluate(t0 + 3_000))).toEqual(['alert.firing throughput']);
     s.acked += 500;
     expect(summary(rules.evaluate(t0 + 4_000))).toEqual(['alert.resolved throughput']);
+  });
+
+  it('measures windows on the monotonic clock: a wall-clock step (NTP) neither fires the throughput alert nor skews how long one fired', () => {
+    // Only the wall clock is faked (as an NTP step would move it); timers and performance.now() stay real.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const registry = new Registry();
+      const s = metricSet(registry).consumeSeries('memory', 't', 'g', 'h');
+      const rules = alertRules({ registry, errorRate: false, latency: false, skew: false });
+      s.acked += 1_000_000;
+      expect(rules.evaluate()).toEqual([]); // far above 100 msg/s: traffic is expected from now on
+      vi.setSystemTime(Date.now() + 3_600_000); // the wall clock steps an hour ahead
+      s.acked += 100_000;
+      expect(rules.evaluate()).toEqual([]); // 100,000 in moments, not over "an hour" (27.8 msg/s)
+
+      // An alert that fired: stamped with wall-clock times, but how long it fired is measured, not guessed from the wall clock.
+      const stalled = alertRules({ registry, errorRate: false, latency: false, skew: false, throughput: { expected: () => true } });
+      const fired = stalled.evaluate();
+      expect(fired.map((e) => [e.type, e.rule, e.at])).toEqual([['alert.firing', 'throughput', Date.now()]]);
+      vi.setSystemTime(Date.now() - 7_200_000); // the wall clock steps two hours back
+      s.acked += 1_000_000;
+      const resolved = stalled.evaluate();
+      expect(resolved.map((e) => [e.type, e.rule, e.at])).toEqual([['alert.resolved', 'throughput', Date.now()]]);
+      const firingForMs = (resolved[0] as { firingForMs: number }).firingForMs;
+      expect(firingForMs).toBeGreaterThanOrEqual(0);
+      expect(firingForMs).toBeLessThan(3_600_000);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('warns when one partition or one key takes a disproportionate share', async () => {

@@ -88,9 +88,16 @@ export class AlertRules {
   readonly #windowMs: number;
   readonly #listeners = new Set<(event: AlertEvent) => void>();
   readonly #previous = new Map<ConsumeSeries, Window>();
+  /** `since`: on the evaluation clock (`#clock`), so `firingForMs` is a measured duration. */
   readonly #firing = new Map<string, { since: number; event: AlertEvent }>();
   readonly #armed = new Set<ConsumeSeries>();
-  #last = Date.now();
+  // Window lengths come from performance.now(), which an NTP step or a manual clock change does not
+  // move: Date.now() would stretch a window by the jump and report a throughput drop that is not
+  // there (or squeeze it to nothing and hide one). The wall clock only stamps events (`at`).
+  #lastMonotonic = performance.now();
+  #lastWall = Date.now();
+  /** Ms of evaluation time since construction: the sum of the windows' lengths. */
+  #clock = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: AlertRulesOptions = {}) {
@@ -149,10 +156,23 @@ export class AlertRules {
     this.stop();
   }
 
-  /** Evaluates the rules over what happened since the previous evaluation; returns the events raised. */
-  evaluate(now = Date.now()): AlertEvent[] {
-    const seconds = Math.max((now - this.#last) / 1000, 0.001);
-    this.#last = now;
+  /**
+   * Evaluates the rules over what happened since the previous evaluation; returns the events raised.
+   * The window's length is measured on the monotonic clock, so a wall-clock step (NTP) does not
+   * distort rates; events are stamped with `Date.now()`.
+   *
+   * @param now The time of this evaluation, in ms since the epoch, for tests and replays: when
+   *   given, it stamps the events and the window is measured from the previous evaluation's time.
+   */
+  evaluate(now?: number): AlertEvent[] {
+    const monotonic = performance.now();
+    const windowMs = now === undefined ? monotonic - this.#lastMonotonic : now - this.#lastWall;
+    now ??= Date.now();
+    this.#lastMonotonic = monotonic;
+    this.#lastWall = now;
+    this.#clock += Math.max(windowMs, 0);
+    const clock = this.#clock;
+    const seconds = Math.max(windowMs / 1000, 0.001);
     const o = this.#options;
     const events: AlertEvent[] = [];
     // `breached` undefined: too little data in this window to say either way; the alert keeps its state.
@@ -163,11 +183,11 @@ export class AlertRules {
       if (breached) {
         if (firing) return;
         const event: AlertEvent = { type: 'alert.firing', rule, severity, subject, value, threshold, message, at: now };
-        this.#firing.set(id, { since: now, event });
+        this.#firing.set(id, { since: clock, event });
         events.push(event);
       } else if (firing) {
         this.#firing.delete(id);
-        events.push({ type: 'alert.resolved', rule, severity, subject, value, threshold, message, at: now, firingForMs: now - firing.since });
+        events.push({ type: 'alert.resolved', rule, severity, subject, value, threshold, message, at: now, firingForMs: clock - firing.since });
       }
     };
 

@@ -54,6 +54,30 @@ describe('logging', () => {
     expect(lines[1]!.msg).toBe('raw amqp://app:s3cret@rabbit');
   });
 
+  it('pinoLogger masks every credential form in messages and fields, and shows URL objects redacted, not as {}', () => {
+    const { lines, stream } = capture();
+    const logger = pinoLogger(pino({ level: 'debug' }, stream));
+    logger.warn('cannot connect to amqp://app:p/ss#1?x@rabbit:5672/ or nats://tok3n-secret@nats:4222');
+    logger.error('pg failed', {
+      url: new URL('postgres://postgres:pg-s3cret@db:5432/test?sslmode=require'),
+      nats: new URL('nats://tok3n-secret@nats:4222'),
+      conninfo: "host=db user=postgres password='pg s3cret' dbname=test",
+      redis: 'redis://:re/dis s3cret@cache:6379/0',
+      kafka: { 'sasl.username': 'app', 'sasl.password': 'k-s3cret', 'bootstrap.servers': 'b:9092' },
+      error: new Error('connect failed: amqp://app:p ss s3cret@rabbit:5672/'),
+    });
+    expect(lines[0]!.msg).toBe('cannot connect to amqp://app:***@rabbit:5672/ or nats://***@nats:4222');
+    expect(lines[1]).toMatchObject({
+      url: 'postgres://postgres:***@db:5432/test?sslmode=require',
+      nats: 'nats://***@nats:4222',
+      conninfo: 'host=db user=postgres password=*** dbname=test',
+      redis: 'redis://:***@cache:6379/0',
+      kafka: { 'sasl.username': 'app', 'sasl.password': '[redacted]', 'bootstrap.servers': 'b:9092' },
+      error: { message: 'connect failed: amqp://app:***@rabbit:5672/' },
+    });
+    expect(JSON.stringify(lines)).not.toMatch(/p\/ss|tok3n|s3cret/);
+  });
+
   it('safeFields shows byte arrays by size and errors by name and message', () => {
     expect(safeFields({ bytes: new Uint8Array(3), error: new TypeError('x') })).toEqual({ bytes: '[3 bytes]', error: { name: 'TypeError', message: 'x' } });
   });

@@ -28,15 +28,18 @@ export interface PinoLoggerOptions {
 const normalize = (name: string): string => name.toLowerCase().replace(/[-_]/g, '');
 
 /**
- * `text` with passwords in URLs (`amqp://user:secret@host`) and credential query parameters
- * (`?password=…`, as pg takes them) masked. The `includes` tests spare most strings the regexes.
+ * `text` with the credentials `redact()` finds masked: URL passwords and NATS tokens (both need an
+ * "@"), credential query parameters and `password=…` keywords (both need an "="). The `includes`
+ * tests spare most strings the regexes.
  */
 const maskSecrets = (text: string): string => (text.includes('@') || text.includes('=') ? maskUrlPasswords(text) : text);
 
 /**
- * Makes fields safe to log: values of credential and payload fields become `[redacted]`, passwords
- * in URLs (`amqp://user:secret@host`) and credential query parameters (`?password=…`) become
- * `***`, byte arrays show only their size, dates their ISO form, errors their name, message,
+ * Makes fields safe to log: values of credential and payload fields become `[redacted]`, and in
+ * strings and `URL` objects the credentials `redact()` finds — URL passwords (`amqp://user:secret@host`),
+ * NATS tokens (`nats://token@host`), credential query parameters (`?password=…`) and keywords
+ * (`password=…`) — become `***`, the rest of each URL staying readable; byte arrays show only their
+ * size, dates their ISO form, errors their name, message,
  * `code` (a string or number) and `cause` (cleaned the same way). Nested objects and cause chains
  * are cleaned to a depth of 4.
  *
@@ -55,8 +58,9 @@ export function safeFields(fields: Record<string, unknown>, redact: readonly str
   const clean = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') return maskSecrets(value);
     if (value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
-    // Its fields are not its value: Object.entries() would make it {}.
+    // Their fields are not their value: Object.entries() would make them {}.
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+    if (value instanceof URL) return maskSecrets(value.href);
     if (value instanceof Error) return cleanError(value, depth);
     if (typeof value !== 'object' || value === null) return value;
     if (depth >= 4) return '[object]';
@@ -82,7 +86,7 @@ export function safeFields(fields: Record<string, unknown>, redact: readonly str
 /**
  * Adapts a pino logger to Switchyard's `Logger` (for `new Router({ logger })`, `lagMonitor`,
  * `alertRules`). Fields go to pino as structured data, cleaned by `safeFields()`, and the message
- * text gets the same masking of URL passwords and credential query parameters: credentials and
+ * text gets the same masking of credentials (`redact()`: URL passwords, NATS tokens, `password=…`): credentials and
  * payloads are never logged unless `redact: false`. A level the pino logger has off costs no
  * cleaning (when it has `isLevelEnabled()`, as pino does).
  *
