@@ -235,3 +235,34 @@ describe('circuitBreaker()', () => {
     expect(h.dlq.messages).toHaveLength(0);
   });
 });
+
+describe('circuitBreaker() listeners', () => {
+  it('logs a listener that throws and goes on: the circuit half-opens and closes, nothing crashes, the messages are handled', async () => {
+    const bus = memory();
+    const topic = `breaker-listener.${process.pid}`;
+    const logged: string[] = [];
+    const logger = { ...quiet, error: (message: string) => void logged.push(message) };
+    const breaker = circuitBreaker({
+      failureThreshold: 1,
+      resetTimeoutMs: 10,
+      onStateChange: (e) => {
+        throw new Error(`dashboard down (${e.type})`);
+      },
+    });
+    const closed = nextEvent(breaker, 'closed');
+    const done = new Inbox();
+    let calls = 0;
+    const router = new Router({ logger, closeTransports: false }).handle('breaker-listener', { from: bus, topic, group: 'g', use: [breaker] }, async (msg) => {
+      if (++calls === 1) throw new Error('downstream down'); // opens; held, it probes once half-open
+      done.push({ ...msg, payload: msg.bytes });
+    });
+    await router.start();
+    await bus.publish(topic, [1, 2].map((n) => ({ payload: new Uint8Array([n]) })));
+    await done.untilCount(2, 5_000);
+    await closed;
+    await router.stop();
+    await bus.close();
+    expect(router.inspector.handler('breaker-listener')?.counters).toMatchObject({ succeeded: 2, failed: 0 });
+    expect(logged).toEqual(['open', 'half-open', 'closed'].map((type) => expect.stringContaining(`"${type}" event threw (the circuit went on regardless): dashboard down (${type})`)));
+  });
+});

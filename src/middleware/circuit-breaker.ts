@@ -1,7 +1,7 @@
 import { ClosedError, ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
 import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 import { withRole } from '../router/middleware-order.ts';
-import type { IntakeControl, Middleware, RouterContext } from '../router/types.ts';
+import type { IntakeControl, Logger, Middleware, RouterContext } from '../router/types.ts';
 import { positiveMsProblems, rangeProblems, wholeProblems } from './option-problems.ts';
 
 /** Where a circuit breaker is. */
@@ -25,14 +25,14 @@ export interface CircuitBreakerOptions {
   probes?: number;
   /** Which errors count as the downstream failing. Default: all but permanent errors (bad messages). */
   isFailure?: (error: unknown) => boolean;
-  /** Called on every state change. */
+  /** Called on every state change. One that throws is logged on the router's logger; the circuit goes on. */
   onStateChange?: (event: CircuitEvent) => void;
 }
 
 /** The middleware, plus its state and an event subscription. */
 export interface CircuitBreaker extends Middleware {
   readonly state: CircuitState;
-  /** Calls `listener` on every state change until the returned function is called. */
+  /** Calls `listener` on every state change until the returned function is called (one that throws is logged). */
   on(listener: (event: CircuitEvent) => void): () => void;
 }
 
@@ -102,8 +102,23 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   const intakes = new Set<IntakeControl>();
   let waiters: Array<() => void> = [];
 
+  /** Where a listener that throws is reported: the logger of the last route through the breaker. */
+  let logger: Logger | undefined;
+  /**
+   * Tells every listener; one that throws is logged, not let through. Thrown from the reset
+   * timer it crashed the process; thrown elsewhere it failed the message in hand and left the
+   * state change half done (intake paused, held messages not woken, for good).
+   */
   const emit = (event: CircuitEvent): void => {
-    for (const l of listeners) l(event);
+    for (const l of listeners) {
+      try {
+        l(event);
+      } catch (error) {
+        const message = `circuitBreaker(): a listener of its "${event.type}" event threw (the circuit went on regardless): ${toError(error).message}`;
+        if (logger) logger.error(message, { error: toError(error).message });
+        else console.error(`switchyard: ${message}`);
+      }
+    }
   };
   const wake = (): void => {
     const w = waiters;
@@ -202,6 +217,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
 
   async function circuitBreaker(_msg: Parameters<Middleware>[0], ctx: RouterContext, next: Parameters<Middleware>[2]): Promise<void> {
     intakes.add(ctx.intake);
+    logger = ctx.logger;
     for (;;) {
       const probe = await admit(ctx);
       try {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RouterEvent } from '../router/inspector.ts';
+import type { Middleware } from '../router/types.ts';
+import { Router } from '../router/router.ts';
+import { memory } from '../transports/memory/index.ts';
 import { concurrency } from './concurrency.ts';
-import { harness, record } from './harness.test-support.ts';
+import { harness, quiet, record } from './harness.test-support.ts';
 import { rateLimit } from './rate-limit.ts';
 import { timeout } from './timeout.ts';
 
@@ -107,5 +110,72 @@ describe('rateLimit()', () => {
     // Each message ran once, in the delivery that was live: no timed-out wait reached the handler.
     expect(runs.map((r) => r.id).toSorted()).toEqual(['first', 'second', 'third']);
     for (const run of runs) expect(run.delivery).toBe(run.failedBefore + 1);
+  });
+});
+
+describe('waiting middleware when the router stops', () => {
+  /**
+   * A router whose route's middleware `waiter` makes messages wait, with a layer before it telling
+   * when `count` messages have reached it. Its warnings are kept (a drain that timed out says so).
+   */
+  async function waitingRoute(name: string, waiter: Middleware, count: number, handler: () => Promise<void> | void) {
+    const bus = memory();
+    const topic = `waiting-stop.${process.pid}.${name}`;
+    const warnings: string[] = [];
+    const failures: string[] = [];
+    let reached = 0;
+    let allThere!: () => void;
+    const arrived = new Promise<void>((resolve) => (allThere = resolve));
+    const arrival: Middleware = async function arrival(_msg, _ctx, next) {
+      if (++reached === count) allThere();
+      await next();
+    };
+    const router = new Router({ logger: { ...quiet, warn: (m) => void warnings.push(m) }, drainTimeoutMs: 2_000 });
+    router.handle(name, { from: bus, topic, group: 'g', concurrency: count, use: [arrival, waiter] }, handler);
+    router.inspector.on((e) => {
+      if (e.type === 'delivery-failed') failures.push(e.error.message);
+    });
+    await router.start();
+    await bus.publish(topic, Array.from({ length: count }, (_, i) => ({ payload: new Uint8Array([i]), key: `k${i}` })));
+    await arrived;
+    return { router, warnings, failures };
+  }
+
+  it('concurrency(): a message still waiting for a slot is left to be delivered again, not run after stop() began', async () => {
+    let release!: () => void;
+    const busy = new Promise<void>((resolve) => (release = resolve));
+    let runs = 0;
+    const { router, warnings, failures } = await waitingRoute('slot-stop', concurrency(1), 4, async () => {
+      runs++;
+      await busy; // the first message holds the only slot until stop() has begun
+    });
+    const stopping = new Promise<void>((resolve) => {
+      const off = router.inspector.on((e) => {
+        // Handler states change after intake stopped.
+        if (e.type === 'handler-state' && e.state === 'stopping') {
+          off();
+          resolve();
+        }
+      });
+    });
+    const stopped = router.stop();
+    await stopping;
+    release();
+    await stopped;
+    expect(runs).toBe(1);
+    expect(router.inspector.handler('slot-stop')?.counters).toMatchObject({ received: 4, succeeded: 1, failed: 3 });
+    expect(failures).toEqual(Array(3).fill(expect.stringContaining('concurrency() slot) is closed: the router is stopping')));
+    expect(warnings.filter((w) => w.startsWith('drain time'))).toEqual([]);
+  });
+
+  it('rateLimit(): messages waiting for a token are left to be delivered again, stop() does not wait for their turns', async () => {
+    let runs = 0;
+    // One message a minute: without the stop ending the waits, the drain time would run out.
+    const { router, warnings, failures } = await waitingRoute('token-stop', rateLimit({ perSecond: 1 / 60 }), 4, () => void runs++);
+    await router.stop();
+    expect(runs).toBe(1);
+    expect(router.inspector.handler('token-stop')?.counters).toMatchObject({ received: 4, succeeded: 1, failed: 3 });
+    expect(failures).toEqual(Array(3).fill(expect.stringContaining('rateLimit()) is closed: the router is stopping')));
+    expect(warnings.filter((w) => w.startsWith('drain time'))).toEqual([]);
   });
 });

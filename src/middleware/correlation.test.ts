@@ -23,4 +23,16 @@ describe('correlation()', () => {
     ]);
     await h.stop();
   });
+
+  it('carries a correlation header another client spelled in another case, instead of starting a new conversation', async () => {
+    const out = new Inbox();
+    const h = await harness('corr-case', [correlation()], async (msg, ctx, h) => {
+      ctx.publish(`${h.topic}.out`, h.codec.encode(msg.payload));
+    });
+    await h.bus.subscribe(`${h.topic}.out`, { group: 'w' }, async (m) => out.push(m));
+    await h.publish({ n: 1 }, { id: 'in-1', headers: { 'X-Correlation-ID': 'conv-7' } });
+    await out.untilCount(1, 5_000);
+    expect(out.messages[0]!.headers).toMatchObject({ 'x-correlation-id': 'conv-7', 'x-causation-id': 'in-1' });
+    await h.stop();
+  });
 });

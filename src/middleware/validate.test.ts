@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StandardSchema } from '../codecs/standard-schema.ts';
 import { deadLetter } from './dead-letter.ts';
 import { harness, record } from './harness.test-support.ts';
+import { retry } from './retry.ts';
 import { validate } from './validate.ts';
 
 /** An async Standard Schema: { n: positive number } → { n, doubled }. */
@@ -38,5 +39,37 @@ describe('validate()', () => {
     ]);
     expect(h.dlq.messages.map((m) => m.headers['x-attempts'])).toEqual(['1', '1']);
     await h.stop();
+  });
+});
+
+describe('validate() under retry()', () => {
+  it('validates once per delivery: a retried attempt gets the schema’s output as it was, not validated (and transformed) again', async () => {
+    /** Transforms its input: { s: numeric string } → number. Its output is no valid input. */
+    const numeric: StandardSchema<unknown, number> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: async (value) => {
+          const s = (value as { s?: unknown } | null)?.s;
+          return typeof s === 'string' ? { value: Number(s) } : { issues: [{ message: 'must be a numeric string', path: ['s'] }] };
+        },
+      },
+    };
+    const seen: Array<{ attempt: number; payload: unknown }> = [];
+    const h = await harness<unknown>(
+      'validate-retry',
+      [retry({ attempts: 3, initialDelayMs: 1, jitter: 0 }), deadLetter({ maxAttempts: 1 }), validate(numeric)],
+      async (msg, ctx, h) => {
+        seen.push({ attempt: ctx.attempt, payload: msg.payload });
+        if (ctx.attempt < 3) throw new Error('downstream busy'); // transient: retried in-process
+        record(h.done, msg);
+      },
+    );
+    await h.publish({ s: '7' });
+    // Handled or dead-lettered, whichever comes first.
+    await Promise.race([h.done.untilCount(1, 5_000), h.dlq.untilCount(1, 5_000)].map((p) => p.catch(() => {})));
+    await h.stop();
+    expect(h.dlq.messages).toHaveLength(0);
+    expect(seen).toEqual([1, 2, 3].map((attempt) => ({ attempt, payload: 7 })));
   });
 });

@@ -1,4 +1,5 @@
 import type { Codec } from '../core/codec.ts';
+import { isClosedError } from '../core/errors.ts';
 import { derivedMessageId } from '../core/id.ts';
 import type { Message, OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
@@ -21,6 +22,8 @@ export interface RouteInfo {
   readonly logger: Logger;
   count(counter: string): void;
   published(count: number): void;
+  /** `to` refused a publish with a ClosedError: it was closed, and stays so. */
+  toClosed(error: Error): void;
 }
 
 /**
@@ -171,7 +174,14 @@ export class HandlerContext implements RouterContext {
         ...message,
         headers: { ...outgoing, ...message.headers },
       }));
-      await this.to.publish(topic, batch);
+      try {
+        await this.to.publish(topic, batch);
+      } catch (error) {
+        // A closed transport never takes a message again: the router stops this route's intake,
+        // which would otherwise run the handler again and again for a message it cannot finish.
+        if (isClosedError(error)) this.#info.toClosed(error);
+        throw error;
+      }
       this.#queue?.splice(0, n);
       this.#info.published(n);
     }

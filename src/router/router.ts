@@ -77,6 +77,7 @@ class Route {
         }
       },
       resume: (): void => {
+        if (this.state === 'failed') return; // its transport is gone: nothing to take messages from or publish to
         this.#pausedBeforeStart = false;
         this.subscription?.resume();
         if (this.state === 'paused') {
@@ -303,6 +304,7 @@ export class Router {
       published: (n) => {
         r.counters.published += n;
       },
+      toClosed: (error) => this.#toClosed(r, error),
     };
     r.state = 'starting';
     this.#handlerState(r);
@@ -319,11 +321,46 @@ export class Router {
     r.state = r.subscription.paused ? 'paused' : 'running';
     this.#handlerState(r);
     void r.subscription.closed.then((error) => {
-      if (error && this.#state !== 'stopping' && this.#state !== 'stopped') {
+      if (this.#state === 'stopping' || this.#state === 'stopped' || r.state === 'failed') return;
+      if (error) {
         r.state = 'failed';
         this.#handlerState(r, error);
+        return;
       }
+      // Closed without an error while running: not by this router, so by the transport's close().
+      // Left 'running', the handler looked fine while it took no message any more.
+      const closed = new ClosedError(`the subscription of handler "${r.name}" to "${o.topic}"`, {
+        detail:
+          `transport "${o.from.name}" was closed while the router was running, so the handler takes no more messages. ` +
+          'A transport shared by several routers is closed by the first one to stop: give those routers closeTransports: false and close the transport once all have stopped',
+      });
+      this.#fail(r, closed);
     });
+  }
+
+  /**
+   * The route's `to` transport refused a publish as closed (see RouteInfo.toClosed): every
+   * message would fail the same way after its handler ran, redelivered at once, for ever. Its
+   * intake stops instead; those messages stay with the broker.
+   */
+  #toClosed(r: Route, error: Error): void {
+    if (r.state === 'failed' || this.#state === 'stopping' || this.#state === 'stopped') return;
+    r.subscription?.pause();
+    const closed = new ClosedError(`handler "${r.name}"`, {
+      detail:
+        `transport "${(r.options.to ?? r.options.from).name}" it publishes to was closed while the router was running, so it takes no more messages ` +
+        '(the ones it took are left to be delivered again). Close transports only after the routers using them stopped, or give the router a transport of its own',
+      cause: error,
+    });
+    this.#fail(r, closed);
+  }
+
+  /** A route can run no more while the router does: logged, and its state 'failed'. */
+  #fail(r: Route, error: Error): void {
+    r.state = 'failed';
+    r.lastError = { message: error.message, at: Date.now() };
+    this.#logger.error(error.message, { handler: r.name });
+    this.#handlerState(r, error);
   }
 
   async #deliver(r: Route, message: Message, transportSignal: AbortSignal): Promise<void> {
