@@ -45,7 +45,7 @@ export function validateSync<O>(schema: StandardSchema<unknown, O>, value: unkno
   try {
     result = schema['~standard'].validate(value);
   } catch (error) {
-    throw new DecodeError(at, `the ${vendor} schema threw instead of reporting issues: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    throw schemaThrew(vendor, at, error);
   }
   // Any thenable, not only this realm's Promise (a schema built in a vm context or another copy of
   // a polyfill): read as a result, it has no issues and no value, and would pass as undefined.
@@ -57,16 +57,42 @@ export function validateSync<O>(schema: StandardSchema<unknown, O>, value: unkno
     );
   }
   if (typeof result !== 'object' || result === null) {
-    throw new ConfigError(`the ${vendor} schema for "${at.topic}" returned ${result === null ? 'null' : typeof result} from validate(), not a Standard Schema result ({ value } or { issues }); check that it implements Standard Schema v1`);
+    throw notAResult(vendor, at, result);
   }
   const sync = result as StandardResult<O>;
   if (sync.issues) throw new ValidationError(at, toIssues(sync));
   return sync.value;
 }
 
-/** Validates, awaiting async schemas; throws ValidationError naming the message and every issue. */
+/**
+ * Validates, awaiting async schemas; throws ValidationError naming the message and every issue.
+ * A schema that throws or rejects is a DecodeError, as in `validateSync`: the same payload would
+ * make it fail again, so it is dead-lettered rather than retried.
+ */
 export async function validateAsync<O>(schema: StandardSchema<unknown, O>, value: unknown, at: MessageLocation): Promise<O> {
-  const result = await schema['~standard'].validate(value);
-  if (result.issues) throw new ValidationError(at, toIssues(result));
-  return result.value;
+  const vendor = schema['~standard'].vendor;
+  let result: unknown;
+  try {
+    result = await schema['~standard'].validate(value);
+  } catch (error) {
+    throw schemaThrew(vendor, at, error);
+  }
+  if (typeof result !== 'object' || result === null) {
+    throw notAResult(vendor, at, result);
+  }
+  const settled = result as StandardResult<O>;
+  if (settled.issues) throw new ValidationError(at, toIssues(settled));
+  return settled.value;
+}
+
+/** A schema that threw (or rejected): the same payload would make it fail again. */
+function schemaThrew(vendor: string, at: MessageLocation, error: unknown): DecodeError {
+  return new DecodeError(at, `the ${vendor} schema threw instead of reporting issues: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}
+
+/** A schema whose validate() gave something other than a Standard Schema result. */
+function notAResult(vendor: string, at: MessageLocation, result: unknown): ConfigError {
+  return new ConfigError(
+    `the ${vendor} schema for "${at.topic}" returned ${result === null ? 'null' : typeof result} from validate(), not a Standard Schema result ({ value } or { issues }); check that it implements Standard Schema v1`,
+  );
 }

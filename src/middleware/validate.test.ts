@@ -40,6 +40,31 @@ describe('validate()', () => {
     expect(h.dlq.messages.map((m) => m.headers['x-attempts'])).toEqual(['1', '1']);
     await h.stop();
   });
+
+  it('dead-letters at once a message whose async schema rejects (a refine that throws), as a DecodeError, not retried', async () => {
+    const rejecting: StandardSchema<unknown, unknown> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: async (value) => {
+          if ((value as { n?: unknown }).n === 13) throw new TypeError('refine blew up');
+          return { value };
+        },
+      },
+    };
+    let handled = 0;
+    const h = await harness<{ n: unknown }>('validate-rejects', [deadLetter({ maxAttempts: 5 }), validate(rejecting)], async (msg, _ctx, h) => {
+      handled++;
+      record(h.done, msg);
+    });
+    await h.publish([{ n: 13 }, { n: 1 }]);
+    await h.done.untilCount(1, 5_000);
+    await h.dlq.untilCount(1, 5_000);
+    expect(handled).toBe(1);
+    expect(h.dlq.messages[0]!.headers['x-error']).toMatch(/^DecodeError: .*the test schema threw instead of reporting issues: refine blew up$/);
+    expect(h.dlq.messages[0]!.headers['x-attempts']).toBe('1');
+    await h.stop();
+  });
 });
 
 describe('validate() under retry()', () => {
