@@ -54,6 +54,18 @@ function abandoned(path: string): boolean {
   }
 }
 
+/**
+ * The error for a lock or takeover guard that could not be created (a read-only file system, no
+ * write permission): nobody live owns the directory, so this process would have to write it.
+ */
+function cannotCreate(path: string, error: unknown): Error {
+  return diskError(
+    `taking the lock ${path}`,
+    error,
+    'Nothing was changed: no running process owns this directory, and the process that opens it first must write it (processes that only connect to a running owner need no write access).',
+  );
+}
+
 /** `<pid> <random token> <identity or ->`: the pid first, as earlier versions read only that. */
 function lockContents(): string {
   if (ownIdentity === null) ownIdentity = identity(process.pid);
@@ -97,7 +109,7 @@ function removeStale(path: string, stale: string): number | undefined {
     writeSync(fd, lockContents());
     closeSync(fd);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw cannotCreate(guard, error);
     let contents: string;
     try {
       contents = readFileSync(guard, 'utf8');
@@ -157,8 +169,13 @@ export function tryLock(dir: string): LockResult {
   let lastPid = Number.NaN;
   for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
     const contents = lockContents();
+    let fd: number | undefined;
     try {
-      const fd = openSync(path, 'wx', 0o600);
+      fd = openSync(path, 'wx', 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw cannotCreate(path, error);
+    }
+    if (fd !== undefined) {
       try {
         writeSync(fd, contents);
       } catch (error) {
@@ -184,8 +201,6 @@ export function tryLock(dir: string): LockResult {
           }
         },
       };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     // Removed meanwhile (its holder closed, or gave up creating it): try to take it again. The
     // last look at an empty lock used to read it once more without this, and connect() failed

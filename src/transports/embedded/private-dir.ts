@@ -16,11 +16,18 @@ export const DATA_DIR_WARNING = 'SWITCHYARD_DATA_DIR_PERMISSIONS';
  */
 export function ensurePrivateDir(dir: string): void {
   let before: number | undefined;
+  let directory = false;
   try {
-    before = statSync(dir).mode & 0o777;
+    const stat = statSync(dir);
+    before = stat.mode & 0o777;
+    directory = stat.isDirectory();
   } catch {
     // does not exist yet: created below
   }
+  // Already private: left untouched, so that a process reaching the directory through a
+  // read-only mount (it only connects to the owner's socket) is not refused for a chmod it does
+  // not need.
+  if (directory && before === 0o700) return;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // mkdir's mode is filtered by the umask and ignored for an existing directory: set it outright.
   chmodSync(dir, 0o700);

@@ -56,6 +56,8 @@ export class SocketClient {
   #nextSub = 1;
   #error: Error | undefined;
   #closing = false;
+  /** The owner is closing (Op.closing): no handler starts any more; those running are acknowledged. */
+  #ownerClosing = false;
   /**
    * The owner went away (it exited or died). The subscriptions that were attached are handed
    * over, to be attached again once a new owner (perhaps this process) has recovered the log.
@@ -154,7 +156,7 @@ export class SocketClient {
   /** Runs waiting deliveries while the subscription has room (its `concurrency`). */
   #drain(id: number, state: ClientSub): void {
     const { sub, waiting } = state;
-    while (waiting.length > 0 && !sub.paused && !sub.stopping && sub.inflight < sub.options.concurrency) {
+    while (!this.#ownerClosing && waiting.length > 0 && !sub.paused && !sub.stopping && sub.inflight < sub.options.concurrency) {
       const [delivery, message] = waiting.shift()!;
       sub.run(message, (ok) => {
         this.#ack(id, delivery, ok ? Outcome.ok : Outcome.failed);
@@ -214,6 +216,15 @@ export class SocketClient {
       this.#requests.delete(req);
       if (ok) d.resolve(text === '' ? undefined : JSON.parse(text));
       else d.reject(fromWire(JSON.parse(text) as WireError));
+      return;
+    }
+    if (type === Op.closing) {
+      // What the handlers have not started goes back now, so the owner's successor delivers it
+      // once; the running handlers' acknowledgements still reach the owner, which waits for them.
+      this.#ownerClosing = true;
+      for (const [id, state] of this.#subs) {
+        for (const [delivery] of state.waiting.splice(0)) this.#ack(id, delivery, Outcome.givenBack);
+      }
       return;
     }
     if (type === Op.failed) {

@@ -101,6 +101,10 @@ class Connection {
   readonly broker: Broker;
   readonly consumers = new Map<number, RemoteConsumer>();
   readonly writer: FrameWriter;
+  /** The owner is closing (see `drain`): its consumers get nothing more. */
+  draining = false;
+  /** Called whenever deliveries are settled or given back (acknowledgements, a subscription leaving): the owner's drain looks again. */
+  onSettled: (() => void) | undefined;
   #closed = false;
 
   constructor(socket: Socket, broker: Broker) {
@@ -164,6 +168,7 @@ class Connection {
         if (budget.concurrency < 1 || budget.concurrency > budget.window) problems.push('concurrency must be ≥ 1 and at most the window');
         if (problems.length > 0) return this.#error(req, new ConfigError(problems));
         const c = new RemoteConsumer(this, id, pattern, group, from, budget);
+        c.paused = this.draining; // the owner is closing: nothing more goes out
         this.consumers.set(id, c);
         try {
           this.broker.attach(c);
@@ -189,12 +194,13 @@ class Connection {
           woken.add(c);
         }
         for (const c of woken) this.broker.wake(c);
+        this.onSettled?.();
         return;
       }
       case Op.pause: {
         const c = this.consumers.get(r.u32());
         const paused = r.u8() === 1;
-        if (!c) return;
+        if (!c || this.draining) return;
         c.paused = paused;
         if (!paused) this.broker.wake(c);
         return;
@@ -207,6 +213,7 @@ class Connection {
           this.broker.detach(c);
           c.giveBackAll(this.broker);
           this.broker.flushCommits();
+          this.onSettled?.();
         }
         this.#result(req, true, undefined);
         return;
@@ -227,6 +234,28 @@ class Connection {
       default:
         this.socket.destroy();
     }
+  }
+
+  /** Deliveries this process holds and has not settled. */
+  get outstanding(): number {
+    let n = 0;
+    for (const c of this.consumers.values()) n += c.out.size;
+    return n;
+  }
+
+  /**
+   * The owner is closing: nothing more goes out, and the process is told (Op.closing), so that it
+   * gives back what its handlers have not started and acknowledges what they finish meanwhile.
+   */
+  drain(): void {
+    if (this.draining || this.#closed) return;
+    this.draining = true;
+    for (const c of this.consumers.values()) c.paused = true;
+    this.writer.send(new FrameBuilder(Op.closing).done());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
   }
 
   dispose(): void {
@@ -254,12 +283,15 @@ function recordFrame(r: Delivery['record']): Buffer {
 export class SocketServer {
   readonly path: string;
   readonly broker: Broker;
+  /** How long `close()` waits for connected processes to settle what they hold. */
+  readonly drainTimeoutMs: number;
   readonly #connections = new Set<Connection>();
   #server: Server | undefined;
 
-  constructor(broker: Broker, path: string) {
+  constructor(broker: Broker, path: string, drainTimeoutMs = broker.options.drainTimeoutMs) {
     this.broker = broker;
     this.path = path;
+    this.drainTimeoutMs = drainTimeoutMs;
   }
 
   async listen(): Promise<void> {
@@ -285,12 +317,45 @@ export class SocketServer {
     chmodSync(this.path, 0o600);
   }
 
+  /**
+   * Stops listening, lets connected processes finish the handlers they run (up to
+   * `drainTimeoutMs`), then closes their connections. Without the wait, the acknowledgements of
+   * handlers finishing after the owner let go were lost, and the successor delivered those
+   * messages again — to the same process, while their first handlers still ran.
+   */
   async close(): Promise<void> {
     const server = this.#server;
     if (!server) return;
     this.#server = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.#drain();
     for (const c of this.#connections) c.dispose();
     await closed;
+  }
+
+  /** Resolves once no connected process holds a delivery, or after `drainTimeoutMs`. */
+  async #drain(): Promise<void> {
+    const connections = [...this.#connections];
+    const settled = (): boolean => connections.every((c) => c.closed || c.outstanding === 0);
+    for (const c of connections) c.drain();
+    if (settled()) return;
+    const done = Promise.withResolvers<void>();
+    const check = (): void => {
+      if (settled()) done.resolve();
+    };
+    for (const c of connections) {
+      c.onSettled = check;
+      c.socket.once('close', check);
+    }
+    const timer = setTimeout(() => done.resolve(), this.drainTimeoutMs);
+    try {
+      await done.promise;
+    } finally {
+      clearTimeout(timer);
+      for (const c of connections) {
+        c.onSettled = undefined;
+        c.socket.off('close', check);
+      }
+    }
   }
 }

@@ -20,6 +20,10 @@ export const Op = {
   result: 10, // req:u32 ok:u8 json:str32
   deliver: 11, // sub:u32 delivery:u32 topic:str16 partition:u32 attempt:u32 record
   failed: 12, // sub:u32 error:str32 (a WireError as JSON): the owner ended the subscription
+  // (no body) The owner is closing: it sends nothing more; the client gives back the deliveries
+  // its handlers have not started and acknowledges those running, before the owner lets go.
+  // An earlier client ignores it, and the owner waits for its acknowledgements all the same.
+  closing: 13,
 } as const;
 
 /**
