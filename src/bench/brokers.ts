@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Transport } from '../core/transport.ts';
 import { embedded } from '../transports/embedded/index.ts';
-import { kafka, kafkaNative } from '../transports/kafka/index.ts';
+import { kafka } from '../transports/kafka/index.ts';
 import { testBrokers } from '../transports/kafka/test-cluster.ts';
 import { nats } from '../transports/nats/index.ts';
 import { defaultAmqpUrl, rabbitmq } from '../transports/rabbitmq/index.ts';
-import { dropQueues, dropStream } from './cleanup.ts';
+import { dropKafkaTopics, dropQueues, dropStream } from './cleanup.ts';
 
 /** A transport opened for one run: connected, a topic of its own, and `close` removes what the run created. */
 export interface OpenedBroker {
@@ -106,9 +106,8 @@ export const kafkaBroker: Broker = {
       bus,
       topic,
       async close() {
-        const { admin } = await kafkaNative(bus);
-        await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
         await bus.close();
+        await dropKafkaTopics(testBrokers(), (t) => t === topic);
       },
     };
   },

@@ -42,9 +42,14 @@ export async function runBench(scenarios: readonly Scenario[], options: { quick:
       report.skipped.push({ scenario: scenario.name, reason: error.message });
       continue;
     }
-    for (const c of cases) {
+    for (const [i, c] of cases.entries()) {
       try {
         report.results.push(await runCase(scenario.name, c, rounds, log));
+      } catch (error) {
+        // The run stops here, but the cases not run yet may hold what the scenario set up for
+        // them (a database schema, a topic, a pool): release that too.
+        for (const rest of cases.slice(i + 1)) await rest.close?.().catch(() => undefined);
+        throw error;
       } finally {
         await c.close?.();
       }

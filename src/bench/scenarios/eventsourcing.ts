@@ -130,7 +130,7 @@ export const eventsourcingScenario: Scenario = {
     try {
       await pool.query('SELECT 1');
     } catch (error) {
-      ctx.log(`  PostgreSQL cases skipped: ${url} is not reachable (${(error as Error).message})`);
+      ctx.skip(`PostgreSQL event store: PostgreSQL is not reachable at ${url} (${(error as Error).message}); run: npm run services`);
       await pool.end().catch(() => undefined);
       return cases;
     }

@@ -5,6 +5,7 @@ import { newMessageId } from '../../core/id.ts';
 import { MESSAGE_ID_HEADER } from '../../transports/kafka/mapping.ts';
 import { javaCompatiblePartitioner } from '../../transports/kafka/producer.ts';
 import { testBrokers, usingMock } from '../../transports/kafka/test-cluster.ts';
+import { dropKafkaTopics } from '../cleanup.ts';
 import { timed } from '../stats.ts';
 import { SkipScenario, type Sample, type Scenario } from '../types.ts';
 import { fixedRateLatency, transportLatency, type FixedRateOptions } from '../workloads.ts';
@@ -32,12 +33,22 @@ import { fixedRateLatency, transportLatency, type FixedRateOptions } from '../wo
  * group; same consumer fetch wait on both sides.
  *
  * Default cluster: the librdkafka mock (NOT Apache Kafka) — `SWITCHYARD_KAFKA_BROKERS` points it at a real one.
+ * Every row then says so, so that a figure copied out of the table keeps it.
+ *
+ * Every round writes a topic of its own and deletes it afterwards: the mock keeps topics in memory,
+ * and a full run writes hundreds of MB.
  */
 
 const BATCH = 1_000;
 const ID_HEADER = Buffer.from(MESSAGE_ID_HEADER);
 let run = 0;
 const topicName = (what: string): string => `bench.kafka.${what}.${process.pid}.${Date.now().toString(36)}.${++run}`;
+
+/** What every row's name ends with on the librdkafka mock, whose figures say nothing about Apache Kafka. */
+export const MOCK_LABEL = ' — librdkafka mock cluster, not Apache Kafka';
+
+/** Deletes `topic`, once the clients that used it are closed. */
+const dropTopic = (brokers: string[], topic: string): Promise<void> => dropKafkaTopics(brokers, (t) => t === topic);
 
 async function reachable(brokers: string[]): Promise<void> {
   const probe = new Producer({ clientId: 'bench-probe', bootstrapBrokers: brokers, retries: 0, connectTimeout: 1_000, timeout: 2_000 });
@@ -92,6 +103,7 @@ function rawLatency(brokers: string[], fixed: FixedRateOptions): Promise<Sample>
         await stream.close();
         await c.close(true).catch(() => undefined);
         await p.close();
+        await dropTopic(brokers, topic);
       },
     };
   }, fixed);
@@ -113,7 +125,11 @@ export const kafkaScenario: Scenario = {
     };
     const consumeTopic = topicName('consume');
     ctx.log(`filling ${consumeTopic} with ${count} records`);
-    await fill(brokers, consumeTopic, count, payload);
+    await fill(brokers, consumeTopic, count, payload).catch(async (error: unknown) => {
+      await dropTopic(brokers, consumeTopic);
+      throw error;
+    });
+    const onMock = usingMock() ? MOCK_LABEL : '';
     const records = Array.from({ length: BATCH }, (_, i) => ({ key: `k${i % 64}`, payload }));
     // A consume round takes well under a second and the raw side's rounds spread by up to 2× within
     // a run (fetch timing on the mock): more interleaved rounds steady the medians.
@@ -160,7 +176,7 @@ export const kafkaScenario: Scenario = {
 
     return [
       {
-        name: `produce, batches of ${BATCH}, acks=all, idempotent`,
+        name: `produce, batches of ${BATCH}, acks=all, idempotent${onMock}`,
         unit: 'msgs/s',
         target: { ratio: 0.9, label: '≥ 0.9× raw @platformatic/kafka' },
         ours: {
@@ -168,14 +184,15 @@ export const kafkaScenario: Scenario = {
           run: async (): Promise<Sample> => {
             const t = await fresh();
             const topic = topicName('produce');
-            await t.publish(topic, records.slice(0, 1)); // topic created, producer id assigned
             try {
+              await t.publish(topic, records.slice(0, 1)); // topic created, producer id assigned
               return await timed(async () => {
                 for (let sent = 0; sent < count; sent += BATCH) await t.publish(topic, records);
                 return count;
               });
             } finally {
               await t.close();
+              await dropTopic(brokers, topic);
             }
           },
         },
@@ -188,20 +205,21 @@ export const kafkaScenario: Scenario = {
             // message — built from the same input for every batch.
             const batch = (): Array<{ topic: string; key: Buffer; value: Buffer; headers: Map<Buffer, Buffer> }> =>
               records.map((r) => ({ topic, key: Buffer.from(r.key), value: r.payload, headers: new Map([[ID_HEADER, Buffer.from(newMessageId())]]) }));
-            await p.send({ messages: batch().slice(0, 1) });
             try {
+              await p.send({ messages: batch().slice(0, 1) });
               return await timed(async () => {
                 for (let sent = 0; sent < count; sent += BATCH) await p.send({ messages: batch() });
                 return count;
               });
             } finally {
               await p.close();
+              await dropTopic(brokers, topic);
             }
           },
         },
       },
       {
-        name: 'consume (fresh group, from earliest), concurrency 16',
+        name: `consume (fresh group, from earliest), concurrency 16${onMock}`,
         unit: 'msgs/s',
         rounds: consumeRounds,
         target: { ratio: 0.9, label: '≥ 0.9× raw @platformatic/kafka' },
@@ -209,25 +227,29 @@ export const kafkaScenario: Scenario = {
         baseline: { name: '@platformatic/kafka', run: () => rawConsume(false) },
       },
       {
-        name: 'consume (fresh group, from earliest), committing each message after it was handled',
+        name: `consume (fresh group, from earliest), committing each message after it was handled${onMock}`,
         unit: 'msgs/s',
         rounds: consumeRounds,
         note: 'informative: the raw client given the at-least-once contract its own way, message.commit() per message',
         ours: { name: 'switchyard kafka', run: oursConsume },
         baseline: { name: '@platformatic/kafka, message.commit()', run: () => rawConsume(true) },
+        // The last case reading the filled topic.
+        close: () => dropTopic(brokers, consumeTopic),
       },
       {
-        name: `end to end at ${fixed.rate.toLocaleString('en-US')} msgs/s, ${fixed.size} B, fresh group`,
+        name: `end to end at ${fixed.rate.toLocaleString('en-US')} msgs/s, ${fixed.size} B, fresh group${onMock}`,
         unit: 'msgs/s',
         ratioOf: 'p99',
         ours: {
           name: 'switchyard kafka',
           run: async (): Promise<Sample> => {
             const t = await fresh();
+            const prefix = topicName('latency'); // transportLatency adds a suffix of its own
             try {
-              return await transportLatency(t, `bench.kafka.latency.${Date.now().toString(36)}`, fixed, 16);
+              return await transportLatency(t, prefix, fixed, 16);
             } finally {
               await t.close();
+              await dropKafkaTopics(brokers, (topic) => topic.startsWith(`${prefix}.`));
             }
           },
         },

@@ -112,7 +112,7 @@ export const sagaScenario: Scenario = {
     try {
       pg = (await import('pg')).default;
     } catch {
-      ctx.log('  saga: the "pg" package is not installed; PostgreSQL cases skipped');
+      ctx.skip('PostgreSQL saga store: the "pg" package is not installed (npm install pg)');
       return cases;
     }
     const pool = new pg.Pool({ connectionString: url, max: 16 });
@@ -120,7 +120,7 @@ export const sagaScenario: Scenario = {
       await pool.query('SELECT 1');
     } catch (error) {
       await pool.end();
-      ctx.log(`  saga: PostgreSQL at ${url} unreachable (${(error as Error).message}); PostgreSQL cases skipped`);
+      ctx.skip(`PostgreSQL saga store: PostgreSQL is not reachable at ${url} (${(error as Error).message}); run: npm run services`);
       return cases;
     }
     const table = `bench_sagas_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
