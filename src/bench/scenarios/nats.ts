@@ -53,6 +53,7 @@ async function rawCore(servers: string, count: number, payload: Uint8Array, iden
   }
 }
 
+/** The raw JetStream client: acked publishes (with a message id and time, as the adapter's), a durable pull consumer acking each. */
 async function rawJetStream(servers: string, count: number, payload: Uint8Array): Promise<Sample> {
   const nc = await connect({ servers });
   const jsm = await jetstreamManager(nc);
@@ -61,10 +62,11 @@ async function rawJetStream(servers: string, count: number, payload: Uint8Array)
   const subject = `sybench${process.pid}x${run}.raw`;
   await jsm.streams.add({ name, subjects: [`sybench${process.pid}x${run}.>`] });
   await jsm.consumers.add(name, { durable_name: 'bench', ack_policy: AckPolicy.Explicit, filter_subject: subject });
+  // Consuming starts before the clock, as the adapter's subscribe() does.
+  const consumer = await js.consumers.get(name, 'bench');
+  const messages = await consumer.consume({ max_messages: 1_000 });
   try {
     return await timed(async () => {
-      const consumer = await js.consumers.get(name, 'bench');
-      const messages = await consumer.consume({ max_messages: 1_000 });
       const consumed = (async () => {
         let received = 0;
         for await (const m of messages) {
@@ -74,16 +76,19 @@ async function rawJetStream(servers: string, count: number, payload: Uint8Array)
       })();
       const inFlight = new Set<Promise<unknown>>();
       for (let i = 0; i < count; i++) {
-        const p = js.publish(subject, payload).finally(() => inFlight.delete(p));
+        // What the adapter's messages carry: an id the stream deduplicates on, and a publish time.
+        const h = headers();
+        h.set('Sy-Time', String(Date.now()));
+        const p = js.publish(subject, payload, { msgID: `${subject}:${newMessageId()}`, headers: h }).finally(() => inFlight.delete(p));
         inFlight.add(p);
         if (inFlight.size >= WINDOW) await Promise.race(inFlight);
       }
       await Promise.all(inFlight);
       await consumed;
-      await messages.close();
       return count;
     });
   } finally {
+    await messages.close();
     await jsm.streams.delete(name);
     await nc.close();
   }
