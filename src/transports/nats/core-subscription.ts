@@ -45,6 +45,8 @@ export class CoreSubscription implements Subscription {
   #seq = 0;
   #paused = false;
   #dropped = 0;
+  /** A `slow-consumer` status went out for the current overload; set again once the buffer drained to half. */
+  #overloaded = false;
   #closing: Promise<void> | undefined;
 
   constructor(ctx: CoreSubscriptionContext, topic: string, options: ResolvedSubscribeOptions, handler: Handler) {
@@ -88,11 +90,17 @@ export class CoreSubscription implements Subscription {
   }
 
   #accept(msg: Msg): void {
-    if (this.#dispatcher.held >= this.#ctx.options.maxBufferedMessages) {
+    const limit = this.#ctx.options.maxBufferedMessages;
+    const held = this.#dispatcher.held;
+    if (held >= limit) {
       this.#dropped++;
-      this.#ctx.status.emit({ type: 'slow-consumer', subject: this.topic, pending: this.#dispatcher.held });
+      // One status per overload, not one per dropped message: under a flood that would be as many
+      // events (and log lines) as messages, making the overload worse. `dropped` counts them all.
+      if (!this.#overloaded) this.#ctx.status.emit({ type: 'slow-consumer', subject: this.topic, pending: held, dropped: this.#dropped });
+      this.#overloaded = true;
       return;
     }
+    if (held <= limit / 2) this.#overloaded = false;
     const message = fromCoreMsg(msg);
     this.#dispatcher.push({ seq: this.#seq++, key: message.key, message });
   }

@@ -123,5 +123,29 @@ describe('NATS interop with a plain protocol client', () => {
       expect(withHeaders!.headers).toEqual({ 'x-origin': 'raw-client', 'x-unicode': 'zażółć — 日本語 🚀', 'X-Mixed-Case': 'value with: colon' });
       expect(withHeaders!.attempt).toBe(1);
     });
+
+    it(`${mode}: a Sy-Time that is no time (0, negative, empty) gives the ${mode === 'jetstream' ? "stream's" : 'arrival'} time, one with a fraction its whole milliseconds`, async () => {
+      const bus = nats({ mode });
+      open.push(bus);
+      const topic = `${run}.${mode}.times`;
+      const inbox = new Inbox();
+      await bus.subscribe(topic, { group: 'interop' }, async (m) => inbox.push(m));
+      const raw = await RawNatsClient.open(url.hostname, Number(url.port || 4222));
+      const odd = ['0', '-1700000000000', '', '1700000000123.75'];
+      const before = Date.now();
+      for (const [i, time] of odd.entries()) raw.hpub(topic, [['Nats-Msg-Id', `t-${i}`], ['Sy-Time', time]], Buffer.from(time));
+      await raw.ping();
+      const after = Date.now();
+      raw.close();
+      await inbox.untilCount(odd.length, 10_000);
+      const byId = new Map(inbox.messages.map((m) => [m.id, m.timestamp]));
+      for (const i of [0, 1, 2]) {
+        expect(byId.get(`t-${i}`), `Sy-Time ${JSON.stringify(odd[i])}`).toBeGreaterThanOrEqual(before - 1);
+        expect(byId.get(`t-${i}`)).toBeLessThanOrEqual(mode === 'jetstream' ? after + 1 : Date.now());
+      }
+      expect(byId.get('t-3')).toBe(1_700_000_000_123);
+      // Each can be published again as it came, its time included, as a dead letter or bridge does.
+      await bus.publish(`${topic}.again`, inbox.messages.map((m) => ({ id: m.id, payload: m.payload, timestamp: m.timestamp })));
+    });
   }
 });

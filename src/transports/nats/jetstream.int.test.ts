@@ -299,6 +299,28 @@ describe('NATS JetStream specifics', () => {
     }
   });
 
+  it('stores and delivers topics whose first token is long once encoded into a stream name (":", "_", "@" take three characters)', async () => {
+    // Valid topics (249 characters at most) whose stream name used to exceed JetStream's 255.
+    const topics = [`${run.replace(/-/g, ':')}${':'.repeat(200)}.orders`, `${run.replace(/-/g, '@')}${'_'.repeat(120)}${'@'.repeat(100)}`];
+    const names: string[] = [];
+    try {
+      for (const topic of topics) {
+        names.push(planStream(topic, bus.options).name);
+        const inbox = new Inbox();
+        const sub = await bus.subscribe(topic, { group: 'long', from: 'earliest' }, async (m) => inbox.push(m));
+        await bus.publish(topic, { id: 'm-1', payload: Uint8Array.of(1) });
+        await inbox.untilCount(1, 10_000);
+        expect(inbox.messages[0]).toMatchObject({ topic, id: 'm-1' });
+        await sub.close();
+        const info = await bus.native.manager!.streams.info(names.at(-1)!);
+        expect(info.state.messages).toBe(1);
+      }
+      expect(new Set(names).size).toBe(2);
+    } finally {
+      for (const name of names) await bus.native.manager!.streams.delete(name).catch(() => undefined);
+    }
+  });
+
   it('refuses a pattern starting with a wildcard unless a declared stream covers it', async () => {
     const error = await bus.subscribe('*.created', { group: 'g' }, async () => {}).catch((e: unknown) => e);
     expect(isConfigError(error), String(error)).toBe(true);

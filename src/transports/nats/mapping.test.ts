@@ -54,6 +54,15 @@ describe('NATS header mapping', () => {
     expect(fromWireHeaders('a.b', lines)).toEqual({ id: 'id-1', key: 'k-1', timestamp: base.timestamp, headers });
   });
 
+  it('reads only a Sy-Time that publish would accept again: none for no time, whole milliseconds of a fraction', () => {
+    const time = (value: string): number | undefined => fromWireHeaders('a.b', [[WIRE.id, 'a.b:i'], [WIRE.time, value]]).timestamp;
+    // Another producer's "not set" or garbage: absent, so the stream's or the arrival time is used.
+    for (const value of ['0', '-5', '', '-0.5', '8640000000000001', 'NaN', 'Infinity']) expect(time(value), JSON.stringify(value)).toBeUndefined();
+    expect(time('1700000000123.9')).toBe(1_700_000_000_123);
+    expect(time('1700000000123')).toBe(1_700_000_000_123);
+    expect(time('1')).toBe(1);
+  });
+
   it('carries headers a NATS header line cannot hold in one JSON header, and restores them', () => {
     const headers = { 'bad name': 'v', 'x:y': 'v', multi: 'a\r\nb', padded: ' p ', 'Nats-Msg-Id': 'mine', 'sy-key': 'mine too', ok: 'fine' };
     const lines = toWireHeaders('a.b', { ...base, headers });

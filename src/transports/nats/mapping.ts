@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type Match, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import { newMessageId } from '../../core/id.ts';
-import type { Message, NormalizedMessage } from '../../core/message.ts';
+import { isValidTimestamp, type Message, type NormalizedMessage } from '../../core/message.ts';
 import { REPUBLISHED_AT_HEADER } from '../../core/replay.ts';
 
 /**
@@ -110,6 +110,17 @@ export interface WireFields {
   headers: Record<string, string>;
 }
 
+/**
+ * The time a `Sy-Time` value gives, as `publish` would accept it again; undefined for one that is no
+ * time (empty, zero, negative, beyond a `Date`), so the message gets the stream's or the arrival
+ * time instead. Another producer's fraction of a millisecond is cut off: the rest is its time.
+ * So every received timestamp can be published again as it is (a dead letter, a bridge route).
+ */
+function timestampOf(value: string): number | undefined {
+  const ms = Math.floor(Number(value));
+  return isValidTimestamp(ms) ? ms : undefined;
+}
+
 /** Reads the header lines of a received message on `subject` back into its fields. */
 export function fromWireHeaders(subject: string, lines: Iterable<readonly [string, string]>): WireFields {
   const fields: WireFields = { headers: {} };
@@ -130,10 +141,7 @@ export function fromWireHeaders(subject: string, lines: Iterable<readonly [strin
       fields.id ??= scoped ? fromWireValue(value.slice(subject.length + 1)) : value;
     } else if (lower === WIRE_LOWER.ownId) fields.id = fromWireValue(value);
     else if (lower === WIRE_LOWER.key) fields.key = fromWireValue(value);
-    else if (lower === WIRE_LOWER.time) {
-      const ms = Number(value);
-      if (Number.isFinite(ms)) fields.timestamp = ms;
-    } else if (lower === WIRE_LOWER.extra) extra = value;
+    else if (lower === WIRE_LOWER.time) fields.timestamp = timestampOf(value) ?? fields.timestamp; else if (lower === WIRE_LOWER.extra) extra = value;
   }
   if (extra !== undefined) {
     try {

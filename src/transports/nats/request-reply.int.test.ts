@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json } from '../../codecs/json.ts';
+import type { Codec } from '../../core/codec.ts';
 import { isConfigError, isTimeoutError, isTransportError } from '../../core/errors.ts';
+import type { Message } from '../../core/message.ts';
+import { encrypted } from '../../security/encrypted.ts';
 import { isNoRespondersError, nats, planStream, type NatsTransport } from './index.ts';
 
 const run = `sy-rr-${randomBytes(4).toString('hex')}`;
@@ -90,6 +93,50 @@ describe('NATS request-reply', () => {
       await js.native.manager!.streams.delete(planStream(topic, js.options).name).catch(() => undefined);
       await js.close();
     }
+  });
+
+  it('seals requests and replies of an encrypted() codec for the subject they travel on, so both decrypt', async () => {
+    const keyring = { current: 'k1', keys: { k1: randomBytes(32) } };
+    // Bound to their topic (the default): the request to its subject, the reply to the requester's inbox.
+    const quote = encrypted(json<{ sku: string }>(), { keyring });
+    const price = encrypted(json<{ cents: number }>(), { keyring });
+    const bound = await bus.respond(`${run}.sealed`, { codec: quote, replyCodec: price }, async (q, msg) => {
+      expect(msg.topic).toBe(`${run}.sealed`);
+      return { cents: q.sku.length };
+    });
+    expect(await bus.request(`${run}.sealed`, { sku: 'A-12' }, { codec: quote, replyCodec: price, timeoutMs: 2_000 })).toEqual({ cents: 4 });
+    // Not bound (bindTopic: false): nothing checks the topic, but the message id still is bound.
+    const loose = encrypted(json<{ sku: string }>(), { keyring, bindTopic: false });
+    const unbound = await bus.respond(`${run}.loose`, { codec: loose, replyCodec: loose }, async (q) => q);
+    expect(await bus.request(`${run}.loose`, { sku: 'B-7' }, { codec: loose, replyCodec: loose, timeoutMs: 2_000 })).toEqual({ sku: 'B-7' });
+    await bound.close();
+    await unbound.close();
+  });
+
+  it("delivers the id and timestamp a codec put on a request or reply, as publish does", async () => {
+    const subject = `${run}.stamped`;
+    const seen: Array<Pick<Message, 'id' | 'timestamp' | 'topic'>> = [];
+    /** json(), with the id and event time the application gives, recording what arrives. */
+    const stamped = (id: string, timestamp: number): Codec<{ n: number }> => {
+      const inner = json<{ n: number }>();
+      return {
+        ...inner,
+        encode: (value, init) => inner.encode(value, { ...init, id, timestamp }),
+        decode: (message) => {
+          seen.push({ id: message.id, timestamp: (message as Message).timestamp, topic: message.topic });
+          return inner.decode(message);
+        },
+      };
+    };
+    const responding = await bus.respond(subject, { codec: stamped('unused', 1), replyCodec: stamped('reply-1', 1_600_000_000_456) }, async (v) => v);
+    await bus.request(subject, { n: 1 }, { codec: stamped('request-1', 1_500_000_000_123), replyCodec: stamped('unused', 1), timeoutMs: 2_000 });
+    expect(seen[0]).toEqual({ id: 'request-1', timestamp: 1_500_000_000_123, topic: subject });
+    expect(seen[1]).toMatchObject({ id: 'reply-1', timestamp: 1_600_000_000_456 });
+    // A time publish would refuse is refused here too, naming the request.
+    const error = await bus.request(subject, { n: 1 }, { codec: stamped('request-2', -1), timeoutMs: 2_000 }).catch((e: unknown) => e);
+    expect(isConfigError(error), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(new RegExp(`^request to "${subject}": timestamp must be a whole number`));
+    await responding.close();
   });
 
   it('works the same on a JetStream-mode transport', async () => {

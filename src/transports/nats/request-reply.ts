@@ -1,8 +1,7 @@
 import type { Msg, NatsConnection, Subscription as NatsSub } from '@nats-io/transport-node';
-import type { Codec } from '../../core/codec.ts';
+import type { Codec, MessageInit } from '../../core/codec.ts';
 import { ConfigError, TimeoutError, toError } from '../../core/errors.ts';
-import { newMessageId } from '../../core/id.ts';
-import type { Message, OutgoingMessage } from '../../core/message.ts';
+import { normalizeOutgoing, type Message, type NormalizedMessage, type OutgoingMessage } from '../../core/message.ts';
 import { groupProblems, topicProblems } from '../../core/topic.ts';
 import { isNatsNoResponders, isNatsTimeout, natsError, NatsTransportError } from './errors.ts';
 import { fromCoreMsg, natsHeadersOf, toWireHeaders, WIRE } from './mapping.ts';
@@ -39,12 +38,34 @@ export interface Responding extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-function encodeValue<T>(what: string, value: T, codec: Codec<T> | undefined, headers?: Record<string, string>): OutgoingMessage {
-  if (codec) return codec.encode(value, { headers });
-  if (!(value instanceof Uint8Array)) {
+/**
+ * The message carrying a request or reply `value` on `subject` to `to` (the request subject, or
+ * the requester's inbox for a reply), checked as `publish` checks its messages. The codec is told
+ * `to`, as an `encrypted()` codec needs to seal the payload for it (the requester and the
+ * responder both know it: the message arrives on it); other codecs ignore it. A `timestamp` the
+ * codec set is kept, as `publish` keeps it.
+ */
+function encodeValue<T>(what: string, subject: string, to: string, value: T, codec: Codec<T> | undefined, headers?: Record<string, string>): NormalizedMessage {
+  let out: OutgoingMessage;
+  if (codec) {
+    const init: MessageInit & { topic: string } = { headers, topic: to };
+    out = codec.encode(value, init);
+  } else if (value instanceof Uint8Array) {
+    out = { payload: value, headers: headers ?? {} };
+  } else {
     throw new ConfigError(`${what}: without a codec the value must be a Uint8Array; pass { codec: json() } to send other values`);
   }
-  return { payload: value, headers: headers ?? {} };
+  try {
+    return normalizeOutgoing(subject, out)[0]!;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // Its problems name a publish to the subject: name the request or reply instead.
+    const publishTo = `publish to ${JSON.stringify(subject)}`;
+    throw new ConfigError(
+      error.problems.map((p) => (p.startsWith(publishTo) ? `${what}${p.slice(publishTo.length)}` : `${what}: ${p}`)),
+      { cause: error },
+    );
+  }
 }
 
 function decodeValue<T>(message: Message, codec: Codec<T> | undefined): T {
@@ -55,8 +76,8 @@ function decodeValue<T>(message: Message, codec: Codec<T> | undefined): T {
 export async function sendRequest<Req, Res>(nc: NatsConnection, subject: string, value: Req, options: RequestOptions<Req, Res> = {}): Promise<Res> {
   ConfigError.throwIfAny(topicProblems(subject));
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const out = encodeValue(`request to "${subject}"`, value, options.codec, options.headers);
-  const lines = toWireHeaders(subject, { id: out.id ?? newMessageId(), key: out.key ?? '', headers: out.headers ?? {}, timestamp: Date.now() });
+  const out = encodeValue(`request to "${subject}"`, subject, subject, value, options.codec, options.headers);
+  const lines = toWireHeaders(subject, out);
   let reply: Msg;
   try {
     reply = await nc.request(subject, out.payload, { timeout: timeoutMs, headers: natsHeadersOf(lines) });
@@ -127,15 +148,19 @@ export async function startResponder<Req, Res>(
   };
   const answer = async (msg: Msg): Promise<void> => {
     const message = fromCoreMsg(msg);
-    let out: OutgoingMessage;
+    // The reply travels on the requester's inbox: its id is scoped by that subject, where the
+    // requester reads it back (scoped by the request subject, the requester saw "<subject>:<id>"
+    // as the id, and an encrypted() reply, which binds its id, failed to decrypt).
+    const inbox = msg.reply ?? subject;
+    let out: NormalizedMessage;
     try {
       const result = await handler(decodeValue(message, options.codec), message);
-      out = encodeValue(`reply on "${subject}"`, result, options.replyCodec);
+      out = encodeValue(`reply on "${subject}"`, subject, inbox, result, options.replyCodec);
     } catch (error) {
       fail(msg, error, 'the responder failed');
       return;
     }
-    const lines = toWireHeaders(subject, { id: out.id ?? newMessageId(), key: out.key ?? '', headers: out.headers ?? {}, timestamp: Date.now() });
+    const lines = toWireHeaders(inbox, out);
     try {
       msg.respond(out.payload, { headers: natsHeadersOf(lines) });
     } catch (error) {

@@ -14,7 +14,12 @@ export type NatsStatus =
   | { type: 'stale-connection' }
   /** The server asked clients to move (lame-duck mode) before it shuts down. */
   | { type: 'lame-duck'; server: string }
-  | { type: 'slow-consumer'; subject: string; pending: number }
+  /**
+   * Messages pile up unhandled: the client's own notice, or a core-mode subscription whose buffer
+   * (`maxBufferedMessages`) is full and drops what arrives. The latter is said once per overload
+   * (again after its buffer drained to half), with `dropped`: the messages it dropped so far.
+   */
+  | { type: 'slow-consumer'; subject: string; pending: number; dropped?: number }
   | { type: 'error'; error: Error }
   /** A group's consumer reported trouble (pull request unanswered, consumer or stream deleted). */
   | { type: 'consumer'; topic: string; group: string; detail: string }

@@ -58,3 +58,20 @@ describe('NATS declared stream limits on an existing stream', () => {
     expect((error as Error).message).toMatch(/JetStream refused to change retention \("limits" → "interest"\).*Set it to what the stream has, or delete the stream/);
   });
 });
+
+describe('NATS stream created with limits the server refuses', () => {
+  it('replicas above 1 on a server outside a cluster: a ConfigError saying to set replicas to 1, not a retryable broker error', async () => {
+    const topic = `${run}-replicas.a`;
+    const bus = nats({ defaultStream: { replicas: 3 } });
+    try {
+      const published = await bus.publish(topic, { payload: new Uint8Array([1]) }).catch((e: unknown) => e);
+      const subscribed = await bus.subscribe(topic, { group: 'g' }, async () => {}).catch((e: unknown) => e);
+      for (const error of [published, subscribed]) {
+        expect(isConfigError(error), String(error)).toBe(true);
+        expect((error as Error).message).toMatch(/JetStream refused its configuration \(replicas > 1 not supported.*\): this server is not part of a JetStream cluster, so set replicas to 1.*defaultStream option/);
+      }
+    } finally {
+      await bus.close();
+    }
+  });
+});

@@ -50,6 +50,17 @@ describe('planStream', () => {
     expect(encodeToken('orders')).toBe('orders');
     expect(encodeToken('a_b:c@d')).toBe('a_5fb_3ac_40d');
   });
+
+  it('keeps stream names within the 255 characters JetStream allows, distinct for distinct tokens', () => {
+    const options = resolveNatsOptions({});
+    const long = planStream(`${':'.repeat(249)}`, options).name;
+    const other = planStream(`${':'.repeat(248)}@`, options).name;
+    expect(long.length).toBe(255);
+    expect(long).toMatch(/^SY__3a_3a.*_[0-9a-f]{16}$/);
+    expect(other).not.toBe(long);
+    // Names that fit are as they always were.
+    expect(planStream(`${'a'.repeat(249)}.x`, options).name).toBe(`SY_${'a'.repeat(249)}`);
+  });
 });
 
 describe('consumerName', () => {

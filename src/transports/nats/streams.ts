@@ -68,7 +68,23 @@ export function planStream(topic: string, options: Pick<ResolvedNatsOptions, 'st
         `declare a stream whose subjects cover it, e.g. nats({ streams: [{ name: "ALL_EVENTS", subjects: ["${topic}"] }] })`,
     );
   }
-  return { name: `${options.streamPrefix}${encodeToken(first)}`, subjects: [first, `${first}.>`], limits: options.defaultStream, declared: false };
+  return { name: streamName(options.streamPrefix, first), subjects: [first, `${first}.>`], limits: options.defaultStream, declared: false };
+}
+
+/** The longest stream name JetStream accepts (it names the stream's directory on disk). */
+const MAX_STREAM_NAME = 255;
+
+/**
+ * The stream name of a first token: the prefix and the encoded token. A token escaped at length
+ * (a topic's first token may be 249 characters of `_`, `:` or `@`, three characters each once
+ * encoded) would pass the server's limit and be refused: such a name is cut and ends in a hash of
+ * the token instead, so it stays unique. Every name that fits is as it always was.
+ */
+function streamName(prefix: string, first: string): string {
+  const name = `${prefix}${encodeToken(first)}`;
+  if (name.length <= MAX_STREAM_NAME) return name;
+  const hash = createHash('sha256').update(first).digest('hex').slice(0, 16);
+  return `${name.slice(0, MAX_STREAM_NAME - hash.length - 1)}_${hash}`;
 }
 
 /** The durable consumer name of `group` reading `topic`: readable, and unique per (group, topic). */
@@ -139,8 +155,26 @@ export async function ensureStream(jsm: JetStreamManager, plan: StreamPlan): Pro
       const other = found === undefined ? undefined : await lookUpStream(jsm, found).catch(() => undefined);
       if (other) return other;
     }
-    throw natsError(`cannot create stream "${plan.name}" for subjects ${plan.subjects.join(', ')}`, error);
+    const what = `cannot create stream "${plan.name}" for subjects ${plan.subjects.join(', ')}`;
+    if (refusesConfig(error)) {
+      // Not a broker failure to retry: the same config is refused every time until it changes.
+      const where = plan.declared ? `streams option (stream "${plan.name}")` : 'defaultStream option';
+      const replicas = /replicas/i.test(String((error as Error)?.message))
+        ? `: this server is not part of a JetStream cluster, so set replicas to 1 (or leave it out) in the ${where}, or run a cluster`
+        : `: change the ${where} to what the server accepts`;
+      throw new ConfigError(`${what}: JetStream refused its configuration (${(error as Error)?.message})${replicas}`, { cause: error });
+    }
+    throw natsError(what, error);
   }
+}
+
+/**
+ * JetStream API errors saying a stream config cannot be had as asked (10074: replicas above 1
+ * outside a cluster; 10052: an invalid config), as opposed to failures worth retrying.
+ */
+function refusesConfig(error: unknown): boolean {
+  const e = error as { name?: string; code?: unknown } | undefined;
+  return e?.name === 'JetStreamApiError' && (e.code === 10_074 || e.code === 10_052);
 }
 
 /** The option a stream config field comes from, for messages. */
