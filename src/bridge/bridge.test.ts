@@ -137,6 +137,34 @@ describe('bridge on the memory transport', () => {
     expect(m.id).toBe('p-1');
   });
 
+  it('converts Protobuf bytes fields to base64 in JSON, as Protobuf\'s JSON mapping does, so a route back to Protobuf gives the same bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bridge-proto-bytes-'));
+    const proto = 'syntax = "proto3"; package docs; message Attachment { string name = 1; bytes content = 2; repeated bytes chunks = 3; }';
+    writeFileSync(join(dir, 'attachment.proto'), proto);
+    const type = protobufjs.parse(proto).root.lookupType('docs.Attachment');
+    const { shop, warehouse } = pair();
+    const b = await bridge(
+      {
+        transports: { shop, warehouse },
+        schemas: { attachment: { proto: 'attachment.proto', type: 'docs.Attachment' } },
+        routes: [
+          { name: 'to-json', from: { transport: 'shop', topic: 'files.pb', start: 'earliest' }, to: { transport: 'warehouse', topic: 'files.json' }, format: { in: { protobuf: 'attachment' }, out: 'json' } },
+          { name: 'back', from: { transport: 'warehouse', topic: 'files.json', start: 'earliest' }, to: { transport: 'shop', topic: 'files.again' }, format: { in: 'json', out: { protobuf: 'attachment' } } },
+        ],
+      },
+      { baseDir: dir, logger: quiet },
+    );
+    open.push(b);
+    const asJson = await collect(warehouse, 'files.json');
+    const again = await collect(shop, 'files.again');
+    const original = { name: 'logo.png', content: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 255]), chunks: [new Uint8Array([1, 2]), new Uint8Array([3])] };
+    await shop.publish('files.pb', { id: 'f-1', payload: type.encode(type.fromObject(original)).finish() });
+    await again.untilCount(1, 5_000);
+    expect(JSON.parse(new TextDecoder().decode(asJson.messages[0]!.payload))).toEqual({ name: 'logo.png', content: 'iVBORwD/', chunks: ['AQI=', 'Aw=='] });
+    const roundTripped = type.toObject(type.decode(again.messages[0]!.payload), { bytes: Array });
+    expect(roundTripped).toEqual({ name: 'logo.png', content: [...original.content], chunks: [[1, 2], [3]] });
+  });
+
   it('converts to text only what is text: a JSON object or bytes that are not UTF-8 are dead-lettered with the reason, not forwarded as "[object Object]"', async () => {
     const { shop, warehouse } = pair();
     const b = await bridge(
@@ -211,6 +239,38 @@ describe('bridge on the memory transport', () => {
     expect(dlq.messages[0]).toMatchObject({ id: 'bad', headers: { 'x-error': 'PermanentError: not ok', 'x-original-topic': 'in', 'x-handler': 'strict' } });
     expect(out.messages.map((m) => m.id)).toEqual(['good']);
     expect(await registry.getSingleMetricAsString('switchyard_messages_dead_lettered_total')).toMatch(/handler="strict"\} 1/);
+  });
+
+  it('dead-letters a message one of whose outputs to several topics is invalid before forwarding any of them', async () => {
+    const { shop, warehouse } = pair();
+    const b = await bridge(
+      {
+        transports: { shop, warehouse },
+        routes: [
+          {
+            name: 'split',
+            from: { transport: 'shop', topic: 'in', start: 'earliest' },
+            to: { transport: 'warehouse', topic: 'out' },
+            format: { in: 'json' },
+            // One output per line item, each to its own topic; an item's name is no topic token.
+            transform: (m: BridgeMessage) => (m.payload as { items: string[] }).items.map((item) => ({ payload: { item }, topic: `items.${item}` })),
+          },
+        ],
+      },
+      { logger: quiet },
+    );
+    open.push(b);
+    const items = await collect(warehouse, 'items.*');
+    const dlq = await collect(shop, 'in.dlq');
+    await shop.publish('in', [json().encode({ items: ['book', 'pen', 'big box'] }, { id: 'mixed' }), json().encode({ items: ['lamp', 'cup'] }, { id: 'fine' })]);
+    await dlq.untilCount(1, 5_000);
+    await items.untilCount(2, 5_000);
+    expect(dlq.messages[0]).toMatchObject({ id: 'mixed', headers: { 'x-error': expect.stringContaining('"items.big box"') as unknown } });
+    await b.stop();
+    // Nothing of the dead-lettered message reached the sink: a replay of the dead letter is its only copy.
+    expect(items.messages.map((m) => `${m.id} ${m.topic}`)).toEqual(['fine.1 items.lamp', 'fine.2 items.cup']);
+    expect(dlq.messages[0]!.headers['x-error']).toContain('nothing of this message was forwarded');
+    expect(b.stats()[0]).toMatchObject({ received: 2, forwarded: 1, deadLettered: 1 });
   });
 
   it('dead-letters a message whose header would add topic levels to the destination, with the reason, and forwards the next', async () => {

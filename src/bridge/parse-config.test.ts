@@ -128,6 +128,41 @@ routes:
     expect(typed.ok ? [] : typed.problems).toEqual(['transports.r.prefetch: expected number, got "***"']);
   });
 
+  it('takes numbers and booleans from the environment where a value is one unquoted reference; quoted, a reference stays text', () => {
+    const result = parseBridgeConfig(
+      `transports:
+  r:
+    type: rabbitmq
+    prefetch: \${PREFETCH}
+    confirm: \${CONFIRM:-true}
+    connectionName: "\${PREFETCH}"
+routes:
+  - name: x
+    from:
+      transport: r
+      topic: a
+      concurrency: \${CONCURRENCY:-4}
+    to: { transport: r, topic: b }
+    retry:
+      multiplier: \${MULTIPLIER}
+    filter:
+      json:
+        total:
+          gte: \${MIN_TOTAL}
+        note: \${NOTE}
+`,
+      { env: { PREFETCH: '250', MULTIPLIER: '1.5', MIN_TOTAL: '-10', NOTE: '12345678901234567890' } },
+    );
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    expect(result.config.transports['r']).toEqual({ type: 'rabbitmq', prefetch: 250, confirm: true, connectionName: '250' });
+    expect(result.config.routes[0]).toMatchObject({
+      from: { concurrency: 4 },
+      retry: { multiplier: 1.5 },
+      // An integer too large to hold exactly stays text.
+      filter: { json: { total: { gte: -10 }, note: '12345678901234567890' } },
+    });
+  });
+
   it('reports syntax errors with line and column, for YAML and JSON', () => {
     expect(parseBridgeConfig('transports:\n  a: [1, 2\nroutes: []').ok).toBe(false);
     const yaml = parseBridgeConfig('transports: {}\nroutes:\n  - name: a\n    name: b\n');

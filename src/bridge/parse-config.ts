@@ -1,6 +1,6 @@
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import { ConfigError } from '../core/errors.ts';
-import { redact, substituteEnv } from './substitute-env.ts';
+import { redact, substituteEnv, UnquotedReference, WHOLE_REFERENCE } from './substitute-env.ts';
 import { validateBridgeConfig, type ConfigResult } from './validate-config.ts';
 
 /** What `parseBridgeConfig` returns: the config (and the values it took from the environment, to hide in later messages) or every problem. */
@@ -88,6 +88,13 @@ function parseYaml(text: string): { value: unknown } | { problems: string[] } {
       }),
     };
   }
+  // An unquoted value that is one reference is typed once substituted (`concurrency: ${N}` is a
+  // number), as if its value were written there; quoted, it stays text. Keys are always text.
+  visit(doc, {
+    Scalar(key, node) {
+      if (key !== 'key' && node.type === 'PLAIN' && typeof node.value === 'string' && WHOLE_REFERENCE.test(node.value)) node.value = new UnquotedReference(node.value);
+    },
+  });
   // maxAliasCount bounds "billion laughs" alias expansion.
   return { value: doc.toJS({ maxAliasCount: 100 }) as unknown };
 }

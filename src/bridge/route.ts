@@ -1,14 +1,16 @@
+import { json } from '../codecs/json.ts';
 import { text } from '../codecs/raw.ts';
 import type { Codec } from '../core/codec.ts';
 import { CONTENT_TYPE_HEADER } from '../core/codec.ts';
 import { ClosedError, isClosedError, isConfigError, isPermanentError, PermanentError, toError } from '../core/errors.ts';
-import { isValidTimestamp, type OutgoingMessage } from '../core/message.ts';
+import { isValidTimestamp, normalizeOutgoing, type OutgoingMessage } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
 import { curable } from '../internal/curable.ts';
 import { delay } from '../router/shutdown.ts';
 import type { RouteHandler, RouterContext } from '../router/types.ts';
 import type { BridgeMessage, BridgeOutput, TransformFunction } from './config-schema.ts';
 import type { MessageFilter } from './filter.ts';
+import { bytesAsBase64 } from './json-bytes.ts';
 import type { Template } from './template.ts';
 
 const RAW_CONTENT_TYPE = 'application/octet-stream';
@@ -123,12 +125,27 @@ export function routeHandler(route: CompiledRoute, onSink: (event: SinkEvent) =>
       if (last?.topic === topic) last.messages.push(message);
       else batches.push({ topic, messages: [message] });
     });
+    // Outputs to several topics are published one topic after another: check them all first, so an
+    // invalid one (a topic that is no topic, a header that is no string) dead-letters the message
+    // before any output went out, not after the first topics had theirs (forwarded, yet dead-lettered).
+    if (batches.length > 1) for (const batch of batches) checkOutputs(route, batch.topic, batch.messages);
     for (const batch of batches) await publishToSink(route, batch.topic, batch.messages, ctx, onSink, stopping);
     ctx.count('forwarded');
   };
 }
 
+/** Throws a PermanentError when `publish` would refuse these messages as invalid (the check every transport makes first). */
+function checkOutputs(route: CompiledRoute, topic: string, messages: readonly OutgoingMessage[]): void {
+  try {
+    normalizeOutgoing(topic, messages);
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    throw new PermanentError(`route "${route.name}": the transform's output for "${topic}" cannot be published (nothing of this message was forwarded): ${error.message}`, { cause: error });
+  }
+}
+
 const TEXT_CONTENT_TYPE = text().contentType;
+const JSON_CONTENT_TYPE = json().contentType;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function encodePayload(route: CompiledRoute, value: unknown, id: string): Uint8Array {
@@ -153,7 +170,8 @@ function encodePayload(route: CompiledRoute, value: unknown, id: string): Uint8A
     throw cannot('the payload is undecoded bytes (format.in is raw); set format.in to the format the bytes are in, or return a value from a transform');
   }
   try {
-    const bytes = route.encode.toBytes(value);
+    // Bytes inside a JSON value (a Protobuf `bytes` field) as base64, not {"0":1,"1":2}.
+    const bytes = route.encode.toBytes(route.encode.contentType === JSON_CONTENT_TYPE ? bytesAsBase64(value) : value);
     if (!(bytes instanceof Uint8Array)) throw new TypeError(`expected bytes (a Uint8Array or a string), got ${typeof bytes}`);
     return bytes;
   } catch (error) {

@@ -15,12 +15,41 @@ export interface Substituted {
 
 const REFERENCE = /\$\$\{|\$\{([^}]*)\}/g;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A value that is one reference and nothing else: `${NAME}` or `${NAME:-default}`. */
+export const WHOLE_REFERENCE = /^\$\{[^}]*\}$/;
+
+/**
+ * A value that YAML read unquoted and that is one reference (`concurrency: ${CONCURRENCY:-4}`).
+ * Substituted, it is typed as YAML types a plain value written there: `8` a number, `true` a
+ * boolean, anything else text. Quoted (`"${NAME}"`), a reference always gives text.
+ */
+export class UnquotedReference {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+// YAML 1.2 core schema numbers and booleans (decimal only: what an environment variable holds).
+const INTEGER = /^[-+]?[0-9]+$/;
+const FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
+const BOOLEAN = /^(true|True|TRUE|false|False|FALSE)$/;
+
+/** `text` as YAML reads it unquoted: a number, a boolean, or the text itself (an integer too large to hold exactly stays text). */
+function plainValue(text: string): string | number | boolean {
+  if (BOOLEAN.test(text)) return text.toLowerCase() === 'true';
+  if (INTEGER.test(text)) return Number.isSafeInteger(Number(text)) ? Number(text) : text;
+  if (FLOAT.test(text)) return Number(text);
+  return text;
+}
 
 /**
  * Replaces `${NAME}` in every string value of a parsed config by the environment variable, or
  * `${NAME:-fallback}` by the fallback when it is unset or empty; `$${` is a literal `${`. Keys
  * are substituted too (maps keyed by topic). A variable that is unset with no fallback is a
- * problem at its path.
+ * problem at its path. An `UnquotedReference` (a YAML value that is one unquoted reference)
+ * becomes a number or boolean when its text is one, so numeric and boolean options can come
+ * from the environment.
  *
  * @example
  * ```ts
@@ -44,6 +73,7 @@ export function substituteEnv(tree: unknown, env: Readonly<Record<string, string
       return undefined;
     }
     if (typeof v === 'string') return v.includes('${') ? substitute(v, path) : v;
+    if (v instanceof UnquotedReference) return plainValue(substitute(v.text, path));
     if (v === null || typeof v !== 'object') return v;
     if (ancestors.has(v)) {
       problems.push(`${formatPath(path)}: contains itself (a YAML alias to an enclosing value)`);
