@@ -51,8 +51,8 @@ export interface EncryptionOptions {
    * Bind each payload to the topic it is published to, so that someone who can publish cannot
    * move it to another topic. Default true: `encode(value, { topic })` needs the topic, and
    * decoding refuses a payload sealed for another topic (or for none). `false` for topics whose
-   * name the producer cannot know (request/reply inboxes): a given `topic` is still bound, but
-   * decoding checks none. The message id is always bound.
+   * name the producer cannot know in advance: a given `topic` is still bound, but decoding checks
+   * none (NATS request/reply needs no such setting: it gives the codec the subject and inbox). The message id is always bound.
    */
   bindTopic?: boolean;
   /**
@@ -220,7 +220,7 @@ export function encrypted<T>(inner: Codec<T>, options: EncryptionOptions): Encry
       if (topic === undefined && bindTopic) {
         throw new ConfigError(
           'encrypted: encode(value, { topic }) needs the topic the message is published to: the payload is bound to it so that it cannot be moved to another topic ' +
-            '(for topics the producer cannot name, such as reply inboxes, build the codec with bindTopic: false)',
+            '(for topics the producer cannot name in advance, build the codec with bindTopic: false)',
         );
       }
       if (topic !== undefined) ConfigError.throwIfAny(topicProblems(topic).map((p) => `encrypted: encode(value, { topic }): ${p}`));
