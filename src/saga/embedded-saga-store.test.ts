@@ -132,6 +132,26 @@ describe('embedded saga store on disk', () => {
     await reopened.close();
   });
 
+  // Regression: reads showed only durable writes, and did not wait for one being made durable.
+  // A writer that lost a compare-and-set read the state before the winning write and lost again
+  // on every try: a state machine with two messages of one instance in flight failed them both
+  // (ConcurrencyError after 20 tries) until the transport redelivered them.
+  it('a writer that lost a compare-and-set reads the write that beat it, also while that write is still being made durable', async () => {
+    const store = embeddedSagaStore({ dir: dir(), fsync: 'always' });
+    const v1 = await store.create(init('contended'));
+    const winning = store.update({ ...v1, status: 'in_progress', step: 1 });
+    const lost = await store.update({ ...v1, status: 'in_progress', step: 2 }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isConcurrencyError(lost)).toBe(true);
+    const reread = await store.get('contended');
+    expect(reread).toMatchObject({ version: 2, step: 1 });
+    expect(await store.update({ ...reread!, step: 3 })).toMatchObject({ version: 3, step: 3 });
+    expect((await winning).version).toBe(2);
+    await store.close();
+  });
+
   it('has one owner: a second store on the directory is refused with a ConfigError naming the problem', async () => {
     const at = dir();
     const owner = embeddedSagaStore({ dir: at });

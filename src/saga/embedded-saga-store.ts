@@ -4,6 +4,7 @@ import type { StoredRecord } from '../transports/embedded/record.ts';
 import { isTombstone, StoreLog, type StoreLogOptions } from '../transports/embedded/store-log.ts';
 import { bodyOf, recordOf, type SagaMeta } from './record-body.ts';
 import { UNFINISHED_STATUSES, type Lease, type NewSagaRecord, type SagaQuery, type SagaRecord, type SagaStore } from './saga-store.ts';
+import { checkSagaQuery } from './check-saga-query.ts';
 
 /** Embedded saga store settings: `dir` (a directory of its own) or `transport` (a topic of an embedded broker). */
 export interface EmbeddedSagaStoreOptions extends StoreLogOptions {
@@ -50,6 +51,8 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
   readonly #latest = new Map<string, Entry>();
   /** Every instance with its newest durable state: what reads return. */
   readonly #visible = new Map<string, Entry>();
+  /** Instances with a write being made durable: settles (never rejects) once the newest one is, or failed. */
+  readonly #writing = new Map<string, Promise<void>>();
   #seq = 0;
 
   constructor(options: EmbeddedSagaStoreOptions) {
@@ -87,9 +90,16 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
    * to their last durable state.
    */
   async #write(log: StoreLog, entries: Entry[]): Promise<void> {
-    for (const e of entries) this.#latest.set(e.meta.id, e);
+    const made = Promise.withResolvers<void>();
+    for (const e of entries) {
+      this.#latest.set(e.meta.id, e);
+      this.#writing.set(e.meta.id, made.promise);
+    }
     try {
       await log.append(entries.map(toMessage));
+      for (const e of entries) {
+        if ((this.#visible.get(e.meta.id)?.seq ?? -1) < e.seq) this.#visible.set(e.meta.id, e);
+      }
     } catch (error) {
       for (const e of entries) {
         if (this.#latest.get(e.meta.id) !== e) continue;
@@ -98,9 +108,9 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
         else this.#latest.delete(e.meta.id);
       }
       throw error;
-    }
-    for (const e of entries) {
-      if ((this.#visible.get(e.meta.id)?.seq ?? -1) < e.seq) this.#visible.set(e.meta.id, e);
+    } finally {
+      for (const e of entries) if (this.#writing.get(e.meta.id) === made.promise) this.#writing.delete(e.meta.id);
+      made.resolve();
     }
   }
 
@@ -138,6 +148,10 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
 
   async get(id: string): Promise<SagaRecord | undefined> {
     await this.#ready();
+    // A write of the instance being made durable (fsync takes milliseconds) is waited for: a
+    // caller that lost a compare-and-set to it must read what beat it. Reading the state before
+    // it, the caller would lose again on every try, however often it read again.
+    await this.#writing.get(id);
     const e = this.#visible.get(id);
     return e && recordOf(e);
   }
@@ -198,6 +212,7 @@ class EmbeddedSagaStoreImpl implements EmbeddedSagaStore {
   }
 
   async list(query: SagaQuery = {}): Promise<SagaRecord[]> {
+    checkSagaQuery('embedded', query);
     await this.#ready();
     const limit = query.limit ?? 100;
     const offset = query.offset ?? 0;

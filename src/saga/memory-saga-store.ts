@@ -1,6 +1,7 @@
 import { ConcurrencyError } from '../core/errors.ts';
 import { bodyOf, recordOf, type SagaMeta } from './record-body.ts';
 import { UNFINISHED_STATUSES, type Lease, type NewSagaRecord, type SagaQuery, type SagaRecord, type SagaStore } from './saga-store.ts';
+import { checkSagaQuery } from './check-saga-query.ts';
 
 /** Memory saga store settings. */
 export interface MemorySagaStoreOptions {
@@ -108,6 +109,7 @@ export function memorySagaStore(options: MemorySagaStoreOptions = {}): SagaStore
       return held;
     },
     async list(query: SagaQuery = {}) {
+      checkSagaQuery('memory', query);
       const limit = query.limit ?? 100;
       const offset = query.offset ?? 0;
       return [...entries.values()]

@@ -646,4 +646,56 @@ describe('SagaOrchestrator', () => {
     await second.start();
     expect((await settled).history.map((h) => h.output)).toEqual([1, 2]);
   });
+
+  // Regression: close() stopped renewing leases before letting the running steps finish; a step
+  // outlasting the lease was taken over and run again by another orchestrator at the same time.
+  it('close() keeps renewing the lease of a step it lets finish: another orchestrator does not take it over meanwhile', async () => {
+    let clock = 1_000;
+    const memoryStore = memorySagaStore({ now: () => clock });
+    const renewedAfterClose = Promise.withResolvers<void>();
+    let closing = false;
+    const store: SagaStore = {
+      ...memoryStore,
+      renew: async (ids, lease) => {
+        const held = await memoryStore.renew(ids, lease);
+        if (closing && held.includes('draining')) renewedAfterClose.resolve();
+        return held;
+      },
+    };
+    const gate = Promise.withResolvers<void>();
+    const started = Promise.withResolvers<void>();
+    const runs: string[] = [];
+    const saga = (owner: string) =>
+      defineSaga<number>('slow')
+        .step({
+          name: 'one',
+          action: async () => {
+            runs.push(owner);
+            started.resolve();
+            if (owner === 'first') await gate.promise;
+            return 1;
+          },
+        })
+        .step({ name: 'two', action: async (n) => n + 1 })
+        .build();
+    const first = orchestrator({ sagas: [saga('first')], store, owner: 'first', leaseMs: 300 });
+    await first.begin('slow', 0, { id: 'draining' });
+    await started.promise;
+    closing = true;
+    const closed = first.close();
+    clock += 60_000; // far past the lease, unless it is renewed while the step drains
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 3_000).unref());
+    await Promise.race([renewedAfterClose.promise, timeout]);
+    const second = orchestrator({ sagas: [saga('second')], store: memoryStore, owner: 'second' });
+    expect(await second.recover()).toBe(0);
+    gate.resolve();
+    await closed;
+    const paused = await memoryStore.get('draining');
+    expect(paused).toMatchObject({ status: 'in_progress', step: 1 });
+    expect(paused!.owner).toBeUndefined(); // released by the orchestrator that ran the step, not taken over
+    const settled = second.settled('draining');
+    await second.recover();
+    expect((await settled).history.map((h) => h.output)).toEqual([1, 2]);
+    expect(runs).toEqual(['first']);
+  });
 });

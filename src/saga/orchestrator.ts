@@ -297,13 +297,15 @@ export class SagaOrchestrator {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    await this.#recovery.stop();
+    // The leases of the steps left to finish stay renewed until they are written.
+    await this.#recovery.stopScanning();
     const timer = setTimeout(() => {
       for (const a of this.#active.values()) a.stop.abort(new Error('orchestrator closed'));
     }, this.#options.drainTimeoutMs ?? 30_000);
     timer.unref();
     await Promise.all([...this.#active.values()].map((a) => a.done));
     clearTimeout(timer);
+    await this.#recovery.stop();
   }
 
   /**

@@ -3,6 +3,7 @@ import { ConcurrencyError, ConfigError } from '../core/errors.ts';
 import { explainPgResources } from '../internal/pg-errors.ts';
 import { createTables } from '../postgres/create-tables.ts';
 import { UNFINISHED_STATUSES, type NewSagaRecord, type SagaQuery, type SagaRecord, type SagaStatus, type SagaStore } from './saga-store.ts';
+import { checkSagaQuery } from './check-saga-query.ts';
 
 /** PostgreSQL saga store settings. */
 export interface PostgresSagaStoreOptions {
@@ -181,6 +182,7 @@ export function postgresSagaStore(options: PostgresSagaStoreOptions): PostgresSa
       return rows.map((r) => r.id);
     },
     async list(q: SagaQuery = {}) {
+      checkSagaQuery('postgres', q);
       const rows = await query(
         'listing sagas',
         `SELECT * FROM ${table}

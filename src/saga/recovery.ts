@@ -30,6 +30,8 @@ export class RecoveryLoop {
   #scanTimer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> = Promise.resolve();
+  /** No more scans: the orchestrator is closing. Leases are still renewed until `stop()`. */
+  #scanStopped = false;
   #stopped = false;
 
   constructor(options: RecoveryLoopOptions) {
@@ -39,7 +41,7 @@ export class RecoveryLoop {
   /** Claims and drives every unfinished instance it can, then scans and renews on timers. */
   async start(): Promise<void> {
     while ((await this.scan()) > 0 && this.#o.active().length < this.#o.maxActive);
-    if (this.#stopped) return;
+    if (this.#scanStopped) return;
     if (this.#o.intervalMs > 0) {
       this.#scanTimer = setInterval(() => void this.#guard(() => this.scan()), this.#o.intervalMs);
       this.#scanTimer.unref();
@@ -57,7 +59,7 @@ export class RecoveryLoop {
   /** One claim round; returns how many instances it started driving. */
   scan(): Promise<number> {
     const next = this.#running.then(async () => {
-      if (this.#stopped) return 0;
+      if (this.#scanStopped) return 0;
       const room = this.#o.maxActive - this.#o.active().length;
       if (room <= 0) return 0;
       const claimed = await this.#o.store.claim(this.#o.lease, Math.min(room, 100), { sagas: this.#o.sagas, exclude: this.#o.active() });
@@ -76,11 +78,22 @@ export class RecoveryLoop {
     for (const id of ids) if (!held.has(id)) this.#o.lost(id);
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
+  /**
+   * Takes no more instances, but keeps renewing the leases of those still driven: a closing
+   * orchestrator lets its running steps finish, and a lease running out meanwhile would hand the
+   * instance to another orchestrator, which would run the same step at the same time.
+   */
+  async stopScanning(): Promise<void> {
+    this.#scanStopped = true;
     clearInterval(this.#scanTimer);
-    clearInterval(this.#renewTimer);
     await this.#running;
+  }
+
+  /** Stops scanning and renewing. */
+  async stop(): Promise<void> {
+    await this.stopScanning();
+    this.#stopped = true;
+    clearInterval(this.#renewTimer);
   }
 
   async #guard(work: () => Promise<unknown>): Promise<void> {

@@ -116,9 +116,9 @@ export interface ClaimFilter {
 export interface SagaQuery {
   status?: readonly SagaStatus[];
   saga?: string;
-  /** Most records returned, newest first. Default 100. */
+  /** Most records returned, newest first: a whole number ≥ 0 (else ConfigError). Default 100. */
   limit?: number;
-  /** Skips this many (paging). */
+  /** Skips this many (paging): a whole number ≥ 0 (else ConfigError). */
   offset?: number;
 }
 

@@ -1,13 +1,19 @@
 import { AssertionError } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { json } from '../codecs/json.ts';
 import { Inbox } from '../testing/inbox.ts';
 import { memory } from '../transports/memory/index.ts';
 import { CORRELATION_HEADER } from './choreography.ts';
-import { deadlineWatcher, watchDeadlines } from './deadline-watcher.ts';
+import { deadlineWatcher, watchDeadlines, type DeadlineMissed } from './deadline-watcher.ts';
+import { embeddedSagaStore } from './embedded-saga-store.ts';
 import { memorySagaStore } from './memory-saga-store.ts';
 import { SagaSpecification } from './specification.ts';
-import type { SagaStore } from './saga-store.ts';
+import type { SagaRecord, SagaStore } from './saga-store.ts';
 import { runStateMachine, type SagaStateMachine } from './state-machine.ts';
 
 const sla = deadlineWatcher({ name: 'sla', start: 'orders.placed', expect: 'shipment.created', withinMs: 1_000, timeoutTopic: 'orders.late' });
@@ -83,6 +89,27 @@ describe('runStateMachine', () => {
     await bus.close();
   });
 
+  // Regression: a handler that lost a write to another handler of the same instance read again at
+  // once, in lockstep with the others: the same ones kept losing, and after 20 tries the message
+  // failed (onError, redelivery) although nothing was wrong.
+  it('messages of one instance handled at once are each applied once, none failing on the contention', async () => {
+    const bus = memory();
+    const store = memorySagaStore();
+    const errors: string[] = [];
+    const totals = new Inbox();
+    await bus.subscribe('totals', { group: 't' }, async (m) => totals.push(m));
+    const runner = await runStateMachine(counter, { transport: bus, store, concurrency: 8, onError: (e) => errors.push(e.message) });
+    const codec = json<{ by: number; account: string }>();
+    // Different keys: the transport hands them to parallel handlers, all correlated to account "hot".
+    await bus.publish('amounts', Array.from({ length: 60 }, (_, i) => codec.encode({ by: 1, account: 'hot' }, { id: `h${i}`, key: `k${i}` })));
+    await totals.untilCount(60, 10_000);
+    expect(errors).toEqual([]);
+    expect((await store.get('counter:hot'))?.state).toEqual({ total: 60 });
+    expect(totals.messages.map((m) => json<{ total: number }>().decode(m).total).toSorted((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    await runner.close();
+    await bus.close();
+  });
+
   it('a deadline further away than a timer can wait (30 days) does not fire early', async () => {
     const bus = memory();
     const store = memorySagaStore();
@@ -120,9 +147,12 @@ describe('runStateMachine', () => {
     await opened.promise;
     await first.close(); // the process stops before the deadline
     expect(late.messages).toHaveLength(0);
-    const second = await watchDeadlines(options, { transport: bus, store });
+    // A timeout that settles the instance settles it once its event went out.
+    const rolledBack = Promise.withResolvers<void>();
+    const second = await watchDeadlines(options, { transport: bus, store, onTransition: (r) => r.status === 'rolled_back' && rolledBack.resolve() });
     await late.untilCount(1, 5_000);
     expect(late.messages[0]!.headers[CORRELATION_HEADER]).toBe('conv-9');
+    await rolledBack.promise;
     expect((await store.get('sla:conv-9'))?.status).toBe('rolled_back');
     await second.close();
     await bus.close();
@@ -134,14 +164,28 @@ describe('runStateMachine', () => {
     const late = new Inbox();
     await bus.subscribe('payment.late', { group: 't' }, async (m) => late.push(m));
     await bus.subscribe('shipping.late', { group: 't' }, async (m) => late.push(m));
-    const payment = await watchDeadlines({ name: 'payment-sla', start: 'orders.placed', expect: 'payment.charged', withinMs: 50, timeoutTopic: 'payment.late' }, { transport: bus, store });
-    const shipping = await watchDeadlines({ name: 'shipping-sla', start: 'orders.placed', expect: 'shipment.created', withinMs: 80, timeoutTopic: 'shipping.late' }, { transport: bus, store });
+    // A timeout that settles the instance settles it once its event went out.
+    const settled = new Inbox();
+    const rolledBack = new Set<string>();
+    const onTransition = (r: SagaRecord): void => {
+      if (r.status === 'rolled_back') rolledBack.add(r.id);
+      settled.notify();
+    };
+    const payment = await watchDeadlines(
+      { name: 'payment-sla', start: 'orders.placed', expect: 'payment.charged', withinMs: 50, timeoutTopic: 'payment.late' },
+      { transport: bus, store, onTransition },
+    );
+    const shipping = await watchDeadlines(
+      { name: 'shipping-sla', start: 'orders.placed', expect: 'shipment.created', withinMs: 80, timeoutTopic: 'shipping.late' },
+      { transport: bus, store, onTransition },
+    );
     await bus.publish('orders.placed', json<unknown>().encode({ orderId: 'o-1' }, { id: 'start-1', headers: { [CORRELATION_HEADER]: 'conv-1' } }));
     // Before the fix, both used the record "conv-1": the second saw the first's start as a replay and never watched.
     await late.untilCount(2, 5_000);
     expect(late.messages.map((m) => m.topic).sort()).toEqual(['payment.late', 'shipping.late']);
     expect(late.messages.map((m) => m.headers[CORRELATION_HEADER])).toEqual(['conv-1', 'conv-1']);
     expect(new Set(late.messages.map((m) => m.id)).size).toBe(2);
+    await settled.until(() => rolledBack.size === 2, 5_000, () => `both instances rolled back (${[...rolledBack].join(', ')})`);
     const records = await store.list();
     expect(records.map((r) => `${r.id} ${r.saga} ${r.status}`).sort()).toEqual(['payment-sla:conv-1 payment-sla rolled_back', 'shipping-sla:conv-1 shipping-sla rolled_back']);
     await payment.close();
@@ -160,12 +204,21 @@ describe('runStateMachine', () => {
     // Another machine's record under the key this machine will see next.
     await store.create({ id: 'conv-4', saga: 'other', status: 'in_progress', input: null, step: 0, history: [], state: { phase: 'idle' }, handled: [] });
     const opened = Promise.withResolvers<void>();
+    const legacySettled = Promise.withResolvers<void>();
     const runner = await watchDeadlines(
       { name: 'sla', start: 'orders.placed', expect: 'shipment.created', withinMs: 60_000, timeoutTopic: 'orders.late' },
-      { transport: bus, store, onTransition: (r) => r.id === 'sla:conv-4' && opened.resolve() },
+      {
+        transport: bus,
+        store,
+        onTransition: (r) => {
+          if (r.id === 'sla:conv-4') opened.resolve();
+          if (r.id === 'conv-3' && r.status === 'rolled_back') legacySettled.resolve();
+        },
+      },
     );
     await late.untilCount(1, 5_000);
     expect(late.messages[0]!.headers[CORRELATION_HEADER]).toBe('conv-3');
+    await legacySettled.promise; // settled once its timeout event went out
     expect(await store.get('conv-3')).toMatchObject({ saga: 'sla', status: 'rolled_back' });
     expect(await store.get('sla:conv-3')).toBeUndefined();
 
@@ -216,5 +269,42 @@ describe('runStateMachine', () => {
     expect(late.messages[0]!.headers[CORRELATION_HEADER]).toBe('conv-5');
     await runner.close();
     await bus.close();
+  });
+
+  // Regression: a timeout transition that settles the instance (the deadline watcher's always
+  // does) was written settled, then its messages published. A crash in between lost them for
+  // good: a timeout has no message to be redelivered, and a restart re-publishes only unfinished
+  // instances' timeouts. The compensation the timeout event should have started never ran.
+  it('a crash right after a timeout transition was written loses no timeout event: the next run publishes it and settles the instance', async () => {
+    const at = mkdtempSync(join(tmpdir(), 'sy-deadline-crash-'));
+    try {
+      const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/deadline-crash.ts', import.meta.url)), at], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+      expect([code, signal], stderr).toEqual([null, 'SIGKILL']);
+
+      const store = embeddedSagaStore({ dir: at });
+      const bus = memory();
+      const late = new Inbox();
+      await bus.subscribe('orders.late', { group: 't' }, async (m) => late.push(m));
+      const runner = await watchDeadlines(
+        { name: 'sla', start: 'orders.placed', expect: 'shipment.created', withinMs: 50, timeoutTopic: 'orders.late' },
+        { transport: bus, store },
+      );
+      await late.untilCount(1, 10_000);
+      const missed = json<DeadlineMissed<{ orderId: string }>>().decode(late.messages[0]!);
+      expect(missed).toMatchObject({ correlationId: 'conv-7', started: { orderId: 'o-7' } });
+      expect(late.messages[0]!.id).toBe(`sla:conv-7/timeout@${missed.deadline}/0`);
+      expect(await store.get('sla:conv-7')).toMatchObject({ status: 'rolled_back', state: { phase: 'timed_out' } });
+      // Settled now: a later event of the conversation changes nothing.
+      await bus.publish('shipment.created', json<unknown>().encode({}, { id: 'ship-7', headers: { [CORRELATION_HEADER]: 'conv-7' } }));
+      await runner.close();
+      expect(await store.get('sla:conv-7')).toMatchObject({ status: 'rolled_back', state: { phase: 'timed_out' } });
+      await store.close();
+      await bus.close();
+    } finally {
+      rmSync(at, { recursive: true, force: true });
+    }
   });
 });

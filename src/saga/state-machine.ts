@@ -58,7 +58,10 @@ export interface StateMachineRunOptions {
   remember?: number;
   /** Called when handling fails (the transport redelivers the message). */
   onError?: (error: Error, message: Message | undefined) => void;
-  /** Called after each persisted transition, before its messages are published. */
+  /**
+   * Called after each persisted transition, before its messages are published; for a timeout
+   * that settles the instance, also after the write that settles it, once they were published.
+   */
   onTransition?: (record: SagaRecord) => void;
 }
 
@@ -156,16 +159,56 @@ export async function runStateMachine<S, E extends { readonly type: string }>(
     return legacy?.saga === machine.name ? legacy : undefined;
   };
 
+  /** The status to persist for `state`. */
+  const statusOf = (state: unknown): SagaStatus => machine.status?.(state as S) ?? 'in_progress';
+
+  /**
+   * True while a timeout transition that settles the instance is written but not yet settled:
+   * its messages may not have gone out (see `apply`). The instance takes no more events.
+   */
+  const settling = (record: SagaRecord): boolean => !isSettled(record.status) && isSettled(statusOf(record.state));
+
+  /** Publishes the messages of `record`'s transition on input `inputId` (again: same ids). */
+  const replay = (record: SagaRecord, inputId: string): Promise<void> =>
+    publish((record.pending ?? []).filter((p) => p.id.startsWith(`${record.id}/${inputId}/`)));
+
+  /** Settles a settling instance whose timeout messages went out. */
+  const settle = async (record: SagaRecord): Promise<SagaRecord> => {
+    for (let current: SagaRecord | undefined = record; ; ) {
+      if (!current || !settling(current)) return current ?? record;
+      try {
+        const saved = await store.update({ ...current, status: statusOf(current.state) });
+        options.onTransition?.(saved);
+        return saved;
+      } catch (error) {
+        if (!isConcurrencyError(error)) throw error;
+        current = await store.get(current.id); // another runner settled it meanwhile
+      }
+    }
+  };
+
+  /** Sends a settling instance's timeout messages again (same ids), then settles it: its process died in between. */
+  const finishSettling = async (record: SagaRecord): Promise<SagaRecord> => {
+    const last = record.handled?.at(-1);
+    if (last !== undefined) await replay(record, last);
+    return settle(record);
+  };
+
   /** One event into one instance: decide, evolve, persist with the outgoing messages, publish. */
   const apply = async (key: string, event: E | SagaTimedOut, inputId: string, message: Message | undefined): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       const record = await load(key);
       // Message ids below are derived from the record's id, so a legacy record keeps its own.
       const id = record?.id ?? recordId(machine.name, key);
+      if (record && settling(record)) {
+        // Its process died between the writes of a timeout transition: finish it.
+        arm(await finishSettling(record));
+        return;
+      }
       if (record?.handled?.includes(inputId)) {
         // A replay (a redelivery after a crash, a second timer): send what that transition
         // decided again, with the same ids, in case the crash came before they were sent.
-        await publish((record.pending ?? []).filter((p) => p.id.startsWith(`${id}/${inputId}/`)));
+        await replay(record, inputId);
         return;
       }
       if (record && isSettled(record.status)) return;
@@ -186,9 +229,15 @@ export async function runStateMachine<S, E extends { readonly type: string }>(
       const handled = [...(record?.handled ?? []), inputId].slice(-remember);
       // The messages of the last few transitions stay with the state, for replays.
       const kept = new Set(handled.slice(-KEEP_PENDING).map((h) => `${id}/${h}/`));
+      const status = statusOf(next);
+      // A message is redelivered until its transition's messages went out; a timeout is not, and
+      // a restart re-publishes only unfinished instances' timeouts. So a timeout transition that
+      // settles the instance is written unsettled (`settling`), published, and then settled: a
+      // crash in between leaves an instance the next run finishes.
+      const settleAfterPublish = record !== undefined && event.type === 'saga.timed_out' && pending.length > 0 && isSettled(status);
       const fields = {
         state: next,
-        status: machine.status?.(next) ?? 'in_progress',
+        status: settleAfterPublish ? record.status : status,
         handled,
         pending: [...(record?.pending ?? []), ...pending].filter((p) => kept.has(p.id.slice(0, p.id.lastIndexOf('/') + 1))),
         ...(deadlineAt === undefined ? {} : { deadlineAt }),
@@ -200,25 +249,34 @@ export async function runStateMachine<S, E extends { readonly type: string }>(
           ? await store.update({ ...withoutDeadline(record), ...fields })
           : await store.create({ id, saga: machine.name, input: { correlationId: key }, step: 0, history: [], ...fields });
       } catch (error) {
-        if (isConcurrencyError(error) && attempt < 20) continue; // someone else wrote first: read again
-        throw error;
+        if (!isConcurrencyError(error) || attempt >= 20) throw error;
+        // Someone else wrote first: read again, after a random wait that grows with the tries.
+        // Without it, handlers of one instance retry in lockstep and the same ones keep losing.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 100)));
+        continue;
       }
       options.onTransition?.(saved);
       await publish(pending);
-      arm(saved);
+      arm(settleAfterPublish ? await settle(saved) : saved);
       return;
     }
   };
 
-  // Re-arm persisted deadlines; re-publish a timeout transition's messages that a crash may have cut off.
+  // Re-arm persisted deadlines; re-publish a timeout transition's messages that a crash may have
+  // cut off. Every page is read first: settling instances below leave the pages read by offset.
+  const unfinished: SagaRecord[] = [];
   for (let offset = 0; ; offset += 500) {
     const page = await store.list({ saga: machine.name, status: ['initiated', 'in_progress', 'compensating'], limit: 500, offset });
-    for (const record of page) {
-      const last = record.handled?.at(-1);
-      if (last?.startsWith(TIMEOUT_PREFIX)) await publish((record.pending ?? []).filter((p) => p.id.startsWith(`${record.id}/${last}/`)));
+    unfinished.push(...page);
+    if (page.length < 500) break;
+  }
+  for (const record of unfinished) {
+    const last = record.handled?.at(-1);
+    if (settling(record)) arm(await finishSettling(record));
+    else {
+      if (last?.startsWith(TIMEOUT_PREFIX)) await replay(record, last);
       arm(record);
     }
-    if (page.length < 500) break;
   }
 
   for (const topic of machine.topics) {
