@@ -236,6 +236,120 @@ describe('circuitBreaker()', () => {
   });
 });
 
+/** Resolves once `handler` of `router` is in `state`. */
+function handlerState(router: Router, handler: string, state: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (router.inspector.handler(handler)?.state === state) return resolve();
+    const off = router.inspector.on((e) => {
+      if (e.type === 'handler-state' && e.handler === handler && e.state === state) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+describe('circuitBreaker() shared and reused', () => {
+  it('pauses every handler sharing it when it opens, one that had no message yet included, and resumes them when it closes', async () => {
+    const bus = memory();
+    const topic = `breaker-shared.${process.pid}`;
+    // Long enough that the circuit is still in its first open period when "idle" gets messages.
+    const breaker = circuitBreaker({ failureThreshold: 1, resetTimeoutMs: 500 });
+    const events: CircuitEvent['type'][] = [];
+    breaker.on((e) => events.push(e.type));
+    const opened = nextEvent(breaker, 'open');
+    const closed = nextEvent(breaker, 'closed');
+    let downstreamUp = false;
+    const ranWhileOpen: string[] = [];
+    const done = new Inbox();
+    const router = new Router({ logger: quiet, closeTransports: false });
+    for (const name of ['first', 'idle']) {
+      router.handle(name, { from: bus, topic: `${topic}.${name}`, group: 'g', concurrency: 4, use: [breaker] }, async (msg) => {
+        if (breaker.state === 'open') ranWhileOpen.push(name);
+        if (!downstreamUp) throw new Error('downstream down');
+        done.push({ ...msg, payload: msg.bytes });
+      });
+    }
+    await router.start();
+    await bus.publish(`${topic}.first`, { payload: new Uint8Array([0]) });
+    await opened;
+    // "idle" has not had a message: sharing the circuit, it pauses too rather than take messages it can only hold.
+    await bus.publish(`${topic}.idle`, [1, 2, 3, 4, 5, 6].map((n) => ({ payload: new Uint8Array([n]) })));
+    await handlerState(router, 'idle', 'paused');
+    // Paused by the opening itself, not only once a failed probe opened the circuit again.
+    expect(events).toEqual(['open']);
+    expect(router.inspector.handler('first')?.state).toBe('paused');
+    downstreamUp = true;
+    await closed;
+    await done.untilCount(7, 5_000);
+    expect(router.inspector.handlers().map((h) => h.state)).toEqual(['running', 'running']);
+    await router.stop();
+    await bus.close();
+    expect(ranWhileOpen).toEqual([]);
+    expect(events).toEqual(['open', 'half-open', 'closed']);
+    expect(router.inspector.handler('idle')?.counters).toMatchObject({ received: 6, succeeded: 6 });
+  });
+
+  it('does nothing more once its router stopped (no half-open, nothing resumed), and works again for a new router', async () => {
+    const bus = memory();
+    const topic = `breaker-reused.${process.pid}`;
+    const resetTimeoutMs = 50;
+    const breaker = circuitBreaker({ failureThreshold: 1, resetTimeoutMs });
+    const events: CircuitEvent['type'][] = [];
+    breaker.on((e) => events.push(e.type));
+    const opened = nextEvent(breaker, 'open');
+    const first = new Router({ logger: quiet, closeTransports: false }).handle('first', { from: bus, topic, group: 'g', use: [breaker] }, async () => {
+      throw new Error('downstream down');
+    });
+    await first.start();
+    await bus.publish(topic, { payload: new Uint8Array([1]) });
+    await opened;
+    await first.stop();
+    // Nothing to await here but the absence of events: wait well past the reset time.
+    await sleep(resetTimeoutMs * 4);
+    expect(events).toEqual(['open']);
+    expect(breaker.state).toBe('open');
+    expect(first.inspector.handler('first')?.state).toBe('stopped');
+
+    // A new router using the same instance: the circuit is still open, so it probes, then closes.
+    const closed = nextEvent(breaker, 'closed');
+    const done = new Inbox();
+    const second = new Router({ logger: quiet, closeTransports: false }).handle('second', { from: bus, topic, group: 'g', use: [breaker] }, async (msg) =>
+      done.push({ ...msg, payload: msg.bytes }),
+    );
+    await second.start();
+    await closed;
+    await done.untilCount(1, 5_000); // the message the first router left unacknowledged
+    expect(second.inspector.handler('second')?.state).toBe('running');
+    await second.stop();
+    await bus.close();
+    expect(events).toEqual(['open', 'half-open', 'closed']);
+  });
+
+  it('keeps a handler sharing it from taking any message while it is open, though that handler had none before (router calls attach())', async () => {
+    const bus = memory();
+    const topic = `breaker-attached.${process.pid}`;
+    const breaker = circuitBreaker({ failureThreshold: 1, resetTimeoutMs: 60_000 });
+    const opened = nextEvent(breaker, 'open');
+    const router = new Router({ logger: quiet, closeTransports: false })
+      .handle('first', { from: bus, topic: `${topic}.first`, group: 'g', use: [breaker] }, async () => {
+        throw new Error('downstream down');
+      })
+      .handle('idle', { from: bus, topic: `${topic}.idle`, group: 'g', concurrency: 4, use: [breaker] }, async () => {});
+    await router.start();
+    await bus.publish(`${topic}.first`, { payload: new Uint8Array([0]) });
+    await opened;
+    expect(router.inspector.handler('idle')?.state).toBe('paused');
+    const watched = new Inbox(); // another group sees them: the bus did hand them out
+    await bus.subscribe(`${topic}.idle`, { group: 'watch', from: 'earliest' }, async (m: Message) => watched.push(m));
+    await bus.publish(`${topic}.idle`, [1, 2, 3, 4].map((n) => ({ payload: new Uint8Array([n]) })));
+    await watched.untilCount(4, 5_000);
+    await router.stop();
+    await bus.close();
+    expect(router.inspector.handler('idle')?.counters.received).toBe(0);
+  });
+});
+
 describe('circuitBreaker() listeners', () => {
   it('logs a listener that throws and goes on: the circuit half-opens and closes, nothing crashes, the messages are handled', async () => {
     const bus = memory();

@@ -1,7 +1,7 @@
 import { ClosedError, ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
 import { MAX_TIMER_MS } from '../core/timer-limit.ts';
 import { withRole } from '../router/middleware-order.ts';
-import type { IntakeControl, Logger, Middleware, RouterContext } from '../router/types.ts';
+import type { IntakeControl, Logger, Middleware, MiddlewareRoute, RouterContext } from '../router/types.ts';
 import { positiveMsProblems, rangeProblems, wholeProblems } from './option-problems.ts';
 
 /** Where a circuit breaker is. */
@@ -29,11 +29,23 @@ export interface CircuitBreakerOptions {
   onStateChange?: (event: CircuitEvent) => void;
 }
 
+/** A route using a circuit breaker, as {@link CircuitBreaker.attach} is told about it. */
+export type BreakerRoute = MiddlewareRoute;
+
 /** The middleware, plus its state and an event subscription. */
 export interface CircuitBreaker extends Middleware {
   readonly state: CircuitState;
   /** Calls `listener` on every state change until the returned function is called (one that throws is logged). */
   on(listener: (event: CircuitEvent) => void): () => void;
+  /**
+   * Makes `route` one the circuit pauses and resumes, before its first message: a route sharing
+   * the breaker that has not had a message yet pauses with the others when the circuit opens (at
+   * once, when it is open already). Meant for the router, as it starts a route; the breaker also
+   * does it itself on a route's first message. The route is let go once its router stops
+   * (`intake.stopped`): with no route left, the reset timer stops too. Calling it again for the
+   * same route does nothing.
+   */
+  attach(route: BreakerRoute): void;
 }
 
 /**
@@ -52,7 +64,10 @@ export interface CircuitBreaker extends Middleware {
  * Attempts cut short that way count neither as failures nor as successes.
  *
  * One breaker instance is one circuit: give it in a route's `use` for one handler, or share the
- * instance between handlers that call the same downstream (all of them pause together).
+ * instance between handlers that call the same downstream (all of them pause together; one that
+ * has had no message yet pauses on its first while the circuit is open). Once its router stopped,
+ * the breaker pauses and resumes none of its handlers and, with no running router left, changes
+ * state no more; an instance reused by a new router goes on where it was.
  *
  * @example
  * ```ts
@@ -99,6 +114,9 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   let probing = 0;
   let probeSuccesses = 0;
   let timer: NodeJS.Timeout | undefined;
+  /** When an open circuit half-opens: the reset timer is armed only while some route uses the breaker. */
+  let resetAt = 0;
+  /** The intakes of the routes using the breaker whose routers have not stopped. */
   const intakes = new Set<IntakeControl>();
   let waiters: Array<() => void> = [];
 
@@ -131,10 +149,21 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     probing = 0;
     probeSuccesses = 0;
     for (const intake of intakes) intake.pause();
-    clearTimeout(timer);
-    timer = setTimeout(halfOpen, resetTimeoutMs);
-    timer.unref();
+    resetAt = Date.now() + resetTimeoutMs;
+    armReset();
     emit({ type: 'open', at: Date.now(), failures, error });
+  };
+  /**
+   * (Re)starts the reset timer for `resetAt`, unless no route uses the breaker any more: a timer
+   * left running after the routers stopped half-opened a circuit nobody used and resumed closed
+   * subscriptions. A route attached later arms it again.
+   */
+  const armReset = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (intakes.size === 0) return;
+    timer = setTimeout(halfOpen, Math.max(0, resetAt - Date.now()));
+    timer.unref();
   };
   /**
    * A half-open probe slot is free: a held message takes it, or, with none held, the paused intake
@@ -146,6 +175,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     else for (const intake of intakes) intake.resume();
   };
   const halfOpen = (): void => {
+    timer = undefined;
     state = 'half-open';
     epoch++;
     probing = 0;
@@ -173,6 +203,27 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     if (window.length < (rate.minimumCalls ?? 10)) return false;
     return window.filter((c) => c.failed).length / window.length >= rate.rate;
   };
+  /** No probe slot free in a half-open period: a route attached now waits paused, as the others do. */
+  const probeSlotsTaken = (): boolean => probing + probeSuccesses >= probes;
+  const detach = (intake: IntakeControl): void => {
+    intakes.delete(intake);
+    if (intakes.size === 0) armReset(); // stops the timer: no route left to probe or resume
+  };
+  const attach = (route: BreakerRoute): void => {
+    logger = route.logger;
+    const intake = route.intake;
+    if (intakes.has(intake) || intake.stopped.aborted) return;
+    intakes.add(intake);
+    intake.stopped.addEventListener('abort', () => detach(intake), { once: true });
+    // A route that joins an open circuit takes no message either: its messages would only be held.
+    if (state === 'open') {
+      intake.pause();
+      if (timer === undefined) armReset(); // reused after its routers stopped: the wait goes on
+    } else if (state === 'half-open' && probeSlotsTaken()) {
+      intake.pause();
+    }
+  };
+
   /** A probe of period `of` is over without a verdict: its slot goes to a waiting message. */
   const probeAbandoned = (of: number): void => {
     if (of !== epoch) return;
@@ -192,7 +243,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
       if (state === 'closed') return -1;
       signals ??= { attempt: ctx.signal, stopped: ctx.intake.stopped };
       if (signals.attempt.aborted || signals.stopped.aborted) throw released(ctx, signals.attempt.aborted);
-      if (state === 'half-open' && probing + probeSuccesses < probes) {
+      if (state === 'half-open' && !probeSlotsTaken()) {
         probing++;
         return epoch;
       }
@@ -216,8 +267,8 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   };
 
   async function circuitBreaker(_msg: Parameters<Middleware>[0], ctx: RouterContext, next: Parameters<Middleware>[2]): Promise<void> {
-    intakes.add(ctx.intake);
     logger = ctx.logger;
+    if (!intakes.has(ctx.intake)) attach({ handler: ctx.handler, intake: ctx.intake, logger: ctx.logger });
     for (;;) {
       const probe = await admit(ctx);
       try {
@@ -262,6 +313,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
 
   return Object.defineProperties(withRole(circuitBreaker, 'circuitBreaker'), {
     state: { get: () => state, enumerable: true },
+    attach: { value: attach },
     on: {
       value: (listener: (event: CircuitEvent) => void) => {
         listeners.add(listener);

@@ -308,6 +308,8 @@ export class Router {
     };
     r.state = 'starting';
     this.#handlerState(r);
+    // Before subscribing: a middleware that pauses the route now (an open circuit) keeps it from taking any message.
+    for (const m of new Set(r.middleware)) m.attach?.({ handler: r.name, intake: r.intake, logger: this.#logger });
     // The subscription gives up on stuck handlers a little after stop() does: stop() decides
     // when, aborts the signals and names the handlers it leaves behind, not the transport.
     // (At most the longest delay a timer takes.)

@@ -148,7 +148,22 @@ export type Middleware = ((message: Message, ctx: RouterContext, next: (attempt?
    * no SDK and no trace context to pass on): the chain then skips it without a layer's promise.
    */
   readonly skip?: (message: Message) => boolean;
+  /**
+   * Called once for each route whose chain holds this middleware, as the router starts the route
+   * (before it subscribes): how a middleware that pauses routes (`circuitBreaker()`) knows them
+   * before their first message. A route paused here takes no message until resumed.
+   */
+  readonly attach?: (route: MiddlewareRoute) => void;
 };
+
+/** A route as `Middleware.attach` is told about it. */
+export interface MiddlewareRoute {
+  /** The handler's name (as given to `router.handle`). */
+  readonly handler: string;
+  /** Pauses and resumes the route's intake; `stopped` aborts when its router stops. */
+  readonly intake: IntakeControl;
+  readonly logger: Logger;
+}
 
 /**
  * The watching half of a middleware that counts or times deliveries and changes nothing. While
