@@ -11,6 +11,7 @@ import type { Message } from '../core/message.ts';
 import { Inbox } from '../testing/inbox.ts';
 import { memory, type MemoryTransport } from '../transports/memory/index.ts';
 import { bridge, prepareBridge, type Bridge } from './bridge.ts';
+import { parseBridgeConfig } from './parse-config.ts';
 import type { BridgeConfig, BridgeMessage } from './config-schema.ts';
 import { progressLine } from './progress.ts';
 
@@ -239,6 +240,57 @@ describe('bridge on the memory transport', () => {
     expect(dlq.messages[0]).toMatchObject({ id: 'bad', headers: { 'x-error': 'PermanentError: not ok', 'x-original-topic': 'in', 'x-handler': 'strict' } });
     expect(out.messages.map((m) => m.id)).toEqual(['good']);
     expect(await registry.getSingleMetricAsString('switchyard_messages_dead_lettered_total')).toMatch(/handler="strict"\} 1/);
+  });
+
+  it('forwards a header taken from the environment exactly, braces and all, from a config file', async () => {
+    const token = 'Bearer {abc"def}{key}';
+    const parsed = parseBridgeConfig(
+      'transports: { shop: { type: memory }, warehouse: { type: memory } }\n' +
+        'routes:\n  - name: auth\n    from: { transport: shop, topic: in, start: earliest }\n    to: { transport: warehouse, topic: out, headers: { authorization: "${TOKEN}" } }\n',
+      { env: { TOKEN: token } },
+    );
+    if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+    const b = await bridge(parsed.config, { logger: quiet });
+    open.push(b);
+    const out = await collect(b.transport('warehouse') as MemoryTransport, 'out');
+    await b.transport('shop')!.publish('in', [{ id: 'm1', key: 'c1', payload: new Uint8Array([1]) }]);
+    await out.untilCount(1, 5_000);
+    expect(out.messages[0]!.headers['authorization']).toBe(token);
+  });
+
+  it('dead-letters every message when the filter function returns no boolean (a missing return), naming the filter, instead of skipping them all', async () => {
+    const { shop, warehouse } = pair();
+    // The bug this guards against (in a JavaScript module, where nothing checks types): a body
+    // without `return`, so every call gives undefined.
+    function paidOnly(m: BridgeMessage): void {
+      void ((m.payload as { status: string }).status === 'paid');
+    }
+    const b = await bridge(
+      {
+        transports: { shop, warehouse },
+        routes: [
+          {
+            name: 'paid',
+            from: { transport: 'shop', topic: 'in', start: 'earliest' },
+            to: { transport: 'warehouse', topic: 'out' },
+            format: { in: 'json' },
+            filter: { module: paidOnly as unknown as (m: BridgeMessage) => boolean },
+            deadLetter: { topic: 'rejected.{topic}' },
+          },
+        ],
+      },
+      { logger: quiet },
+    );
+    open.push(b);
+    const dlq = await collect(shop, 'rejected.in');
+    await shop.publish('in', [json().encode({ status: 'paid' }, { id: 'p1' }), json().encode({ status: 'open' }, { id: 'o1' })]);
+    await dlq.untilCount(2, 5_000);
+    expect(dlq.messages.map((m) => m.id)).toEqual(['p1', 'o1']);
+    expect(dlq.messages[0]!.headers['x-error']).toBe(
+      'PermanentError: the filter function "paidOnly" returned undefined for message p1; it must return true (forward) or false (skip): is a "return" missing?',
+    );
+    await b.stop();
+    expect(b.stats()[0]).toMatchObject({ received: 2, filtered: 0, forwarded: 0, deadLettered: 2 });
   });
 
   it('dead-letters a message one of whose outputs to several topics is invalid before forwarding any of them', async () => {

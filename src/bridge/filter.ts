@@ -1,3 +1,4 @@
+import { PermanentError } from '../core/errors.ts';
 import type { BridgeMessage, FilterFunction, FilterSpec, Predicate } from './config-schema.ts';
 
 /** A compiled test on one value; `undefined` means the value is absent. */
@@ -89,8 +90,9 @@ export function valueAt(value: unknown, path: readonly string[]): unknown {
 
 /**
  * Compiles a route's filter: every predicate on the key, the headers and JSON fields must hold,
- * then the module function (if any) must return true. Returns the problems found instead, each
- * with its path inside the filter (`json.total.matches: …`).
+ * then the module function (if any) must return true. A function that returns anything but a
+ * boolean fails the message with a PermanentError (it is dead-lettered, not silently skipped).
+ * Returns the problems found instead, each with its path inside the filter (`json.total.matches: …`).
  *
  * @example
  * ```ts
@@ -119,5 +121,18 @@ export function compileFilter(spec: FilterSpec, fn?: FilterFunction): MessageFil
   }
   if (problems.length > 0) return { problems };
   if (!fn) return (m) => tests.every((t) => t(m));
-  return (m) => tests.every((t) => t(m)) && fn(m);
+  return async (m) => tests.every((t) => t(m)) && checkedResult(await fn(m), fn, m.id);
+}
+
+/**
+ * The filter function's verdict, which must be a boolean. Anything else — most often `undefined`
+ * from a function missing its `return` — is a bug that would skip every message without a word,
+ * so it is a PermanentError: the message is dead-lettered with the reason, not lost.
+ */
+function checkedResult(result: unknown, fn: FilterFunction, id: string): boolean {
+  if (typeof result === 'boolean') return result;
+  // The kind of value, not the value: it may be message data (a header, a field), which logs must not show.
+  const got = result === undefined || result === null ? String(result) : Array.isArray(result) ? 'an array' : typeof result === 'object' ? 'an object' : `a ${typeof result}`;
+  const name = fn.name === '' ? 'the filter function' : `the filter function "${fn.name}"`;
+  throw new PermanentError(`${name} returned ${got} for message ${id}; it must return true (forward) or false (skip)${result === undefined ? ': is a "return" missing?' : ''}`);
 }

@@ -128,6 +128,37 @@ routes:
     expect(typed.ok ? [] : typed.problems).toEqual(['transports.r.prefetch: expected number, got "***"']);
   });
 
+  it('reads environment values in templates as literal text, so braces in a token are neither placeholders nor quoted in an error', () => {
+    const config = (env: Record<string, string>): ReturnType<typeof parseBridgeConfig> =>
+      parseBridgeConfig(`${transports}\nroutes:\n${route('    to: { transport: kafka, topic: "orders.${TOPIC_TOKEN:-x}", key: "${KEY:-k}", headers: { authorization: "${TOKEN}" } }')}`, { env });
+    for (const token of ['Bearer {abc"def}', 'Bearer {key}', 'Bearer abc}', 'Bearer {{abc}}', 'Bearer {']) {
+      const result = config({ TOKEN: token, KEY: '{id}' });
+      if (!result.ok) throw new Error(result.problems.join('\n'));
+      const to = result.config.routes[0]!.to;
+      const input = { topic: 'orders.placed', key: 'c1', id: 'm1', headers: {} };
+      for (const [source, expected] of [[to.headers!['authorization']!, token], [to.key!, '{id}']] as const) {
+        const template = compileTemplate(source);
+        expect('render' in template ? template.render(input) : template.problems).toBe(expected);
+      }
+    }
+    // A token that is no topic token is an error in a topic, and shows none of the secret.
+    const inTopic = config({ TOKEN: 'Bearer x', TOPIC_TOKEN: 's3cr.et{x' });
+    expect(inTopic.ok ? [] : inTopic.problems).toEqual([
+      'routes[0].to.topic: topic "orders.***": token "***" may only contain letters, digits, "_", "-", ":" and "@"',
+    ]);
+  });
+
+  it('shows no part of an environment value in a problem about where it was substituted: not its first characters, not one of its tokens', () => {
+    const secret = 'sk_live_0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ';
+    const long = problems(route(`    to: { transport: kafka, topic: out }\n    retry: { attempts: "\${SECRET}" }`), { SECRET: secret });
+    expect(long).toEqual(['routes[0].retry.attempts: expected number, got "***…"']);
+    const tokens = problems(route('    to: { transport: kafka, topic: "out.${SECRET}" }'), { SECRET: 'pass word.hunter 22' });
+    expect(tokens).toEqual(['routes[0].to.topic: topic "out.***": token "***" may only contain letters, digits, "_", "-", ":" and "@"']);
+    // Elsewhere only whole values are hidden: an environment value "kafka-9092" does not blank out "kafka".
+    const elsewhere = problems(route('    to: { transport: kafak, topic: "out.${HOST}" }'), { HOST: 'kafka-9092' });
+    expect(elsewhere).toEqual(['routes[0].to.transport: unknown transport "kafak" (did you mean "kafka"?); declared: local, kafka']);
+  });
+
   it('takes numbers and booleans from the environment where a value is one unquoted reference; quoted, a reference stays text', () => {
     const result = parseBridgeConfig(
       `transports:

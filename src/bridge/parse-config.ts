@@ -1,6 +1,8 @@
 import { LineCounter, parseDocument, visit } from 'yaml';
 import { ConfigError } from '../core/errors.ts';
-import { redact, substituteEnv, UnquotedReference, WHOLE_REFERENCE } from './substitute-env.ts';
+import { redactProblems } from './redact-problems.ts';
+import { substituteEnv, UnquotedReference, WHOLE_REFERENCE } from './substitute-env.ts';
+import { isTemplateField } from './template-fields.ts';
 import { validateBridgeConfig, type ConfigResult } from './validate-config.ts';
 
 /** What `parseBridgeConfig` returns: the config (and the values it took from the environment, to hide in later messages) or every problem. */
@@ -24,7 +26,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * string values, then every check of `validateBridgeConfig`. Pure (reads no file, imports no
  * module, connects nothing) and total: any input gives a result, never an exception other than
  * a ConfigError, and in time linear in its size. Messages never show values that came from the
- * environment.
+ * environment (nor, about where one was substituted, any part of it). In templates, such a value
+ * is literal text: its braces are no placeholders.
  *
  * @example
  * ```ts
@@ -61,11 +64,10 @@ function parseUnguarded(input: string | Uint8Array, options: ParseConfigOptions)
   // `auto`: JSON when it parses as JSON, else YAML (a superset, with better error positions).
   if (format === 'auto' && 'problems' in parsed) parsed = parseYaml(text);
   if ('problems' in parsed) return { ok: false, problems: parsed.problems };
-  const env = substituteEnv(parsed.value, options.env ?? {});
+  const env = substituteEnv(parsed.value, options.env ?? {}, { isTemplate: isTemplateField });
   const result = env.problems.length > 0 ? { ok: false as const, problems: env.problems } : validateBridgeConfig(env.value);
   if (result.ok) return { ...result, secrets: env.secrets };
-  if (env.secrets.length === 0) return result;
-  return { ok: false, problems: result.problems.map((p) => redact(p, env.secrets)) };
+  return { ok: false, problems: redactProblems(result.problems, env.secretsAt) };
 }
 
 function parseJson(text: string): { value: unknown } | { problems: string[] } {
