@@ -5,6 +5,7 @@ import type { Message } from '../../core/message.ts';
 import { deferred } from '../../internal/deferred.ts';
 import { withTimeout } from '../../internal/with-timeout.ts';
 import { Inbox } from '../../testing/inbox.ts';
+import { wireSize } from './max-payload.ts';
 import { consumerName, nats, planStream, type NatsOptions, type NatsStatus, type NatsTransport } from './index.ts';
 
 const run = `sy-maxdel-${randomBytes(4).toString('hex')}`;
@@ -154,6 +155,65 @@ describe('NATS messages that reach consumers.maxDeliver', () => {
       expect(letters.messages[0]).toMatchObject({ id: `closing-${closed}`, headers: expect.objectContaining({ 'x-original-topic': topic, 'x-attempts': '2' }) });
     },
   );
+
+  it('a message close to max_payload is still dead-lettered: the error the dead-letter headers carry is shortened to fit', async () => {
+    const bus = open({ consumers: { maxDeliver: 1, deadLetterTopic: dlq } });
+    await bus.connect();
+    const limit = bus.native.connection.info!.max_payload;
+    const topic = `${run}.near-limit`;
+    const seen = reports(bus, 1);
+    await bus.subscribe(topic, { group: 'g', from: 'earliest' }, async () => {
+      throw new Error(`cannot handle ${'e'.repeat(5_000)}`); // x-error carries up to 1,000 characters of it
+    });
+    // Fits as published (with its id, time and header), not with 1,000 characters of error more.
+    const payload = new Uint8Array(limit - 600).fill(7);
+    await bus.publish(topic, { id: 'near-1', payload, headers: { 'x-trace': 't-1' } });
+    await seen.done;
+    expect(seen.list[0]).toMatchObject({ messageId: 'near-1', deadLetterTopic: `${topic}.dlq` });
+    expect(seen.list[0]!.detail).toContain("its x-error shortened to fit the server's max_payload");
+    const letters = new Inbox();
+    await bus.subscribe(`${topic}.dlq`, { group: 'dlq-reader', from: 'earliest' }, async (m) => letters.push(m));
+    await letters.untilCount(1, 10_000);
+    const letter = letters.messages[0]!;
+    expect(letter.payload).toEqual(payload);
+    expect(letter.headers).toMatchObject({ 'x-trace': 't-1', 'x-original-topic': topic, 'x-original-group': 'g', 'x-attempts': '1' });
+    expect(letter.headers['x-error']).toMatch(/^its handler failed: cannot handle e+…$/);
+  });
+
+  it('a message whose dead letter cannot fit max_payload at all is reported once, saying so and what to do, and terminated', async () => {
+    const bus = open({ consumers: { maxDeliver: 1, deadLetterTopic: dlq } });
+    await bus.connect();
+    const limit = bus.native.connection.info!.max_payload;
+    const topic = `${run}.at-limit`;
+    const seen: MaxDeliveries[] = [];
+    const first = deferred();
+    const second = deferred();
+    bus.on('status', (s) => {
+      if (s.type !== 'max-deliveries') return;
+      seen.push(s);
+      (s.messageId === 'small-1' ? second : first).resolve();
+    });
+    await bus.subscribe(topic, { group: 'g', from: 'earliest' }, async () => {
+      throw new Error('bad input');
+    });
+    // As large as publish allows: the payload with its own headers (id and time) fills max_payload.
+    const id = 'full-1';
+    const size = limit - wireSize(topic, { id, key: '', payload: new Uint8Array(0), headers: {}, timestamp: Date.now() });
+    await bus.publish(topic, { id, payload: new Uint8Array(size) });
+    await first.promise;
+    expect(seen[0]!.deadLetterTopic).toBeUndefined();
+    expect(seen[0]!.detail).toMatch(
+      new RegExp(`^message ${id} .*its dead letter does not fit: its payload of ${size} bytes .* take \\d+ bytes, beyond the server's max_payload of ${limit} bytes; raise max_payload in the server config`),
+    );
+    // Terminated, not left to the server: its advisory would bring it back for a second, equally hopeless try.
+    const stream = planStream(topic, bus.options).name;
+    while ((await bus.native.manager!.consumers.info(stream, consumerName('g', topic))).ack_floor.stream_seq < seen[0]!.streamSequence) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await bus.publish(topic, { id: 'small-1', payload: new Uint8Array([1]) });
+    await second.promise;
+    expect(seen.map((s) => s.messageId)).toEqual([id, 'small-1']);
+  });
 
   it('a dead-letter topic the group\'s own topic covers is refused in the report, which does not ask to set the dead-letter topic it has', async () => {
     const bus = open({ consumers: { maxDeliver: 1, deadLetterTopic: dlq } });

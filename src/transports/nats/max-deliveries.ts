@@ -1,4 +1,5 @@
-import { isValidTimestamp, type Message, type OutgoingMessage } from '../../core/message.ts';
+import { isValidTimestamp, normalizeOutgoing, type Message, type NormalizedMessage, type OutgoingMessage } from '../../core/message.ts';
+import { wireSize } from './max-payload.ts';
 import type { ResolvedNatsOptions } from './options.ts';
 import type { StatusEmitter } from './status.ts';
 import { subjectCovers } from './streams.ts';
@@ -35,6 +36,8 @@ export interface GaveUpContext {
   status: StatusEmitter;
   options: ResolvedNatsOptions;
   publish(topic: string, message: OutgoingMessage): Promise<void>;
+  /** The server's `max_payload` (payload and headers together), which a dead letter must fit in. */
+  maxPayloadBytes(): number;
 }
 
 /** The advisory subject of `consumer` on `stream`. */
@@ -75,6 +78,36 @@ function deadLetterOf(g: GaveUp, message: Message): OutgoingMessage {
 }
 
 /**
+ * `letter` as it can be sent to `topic` within `limit` bytes. The dead-letter headers come on top
+ * of a message that itself may have been close to the limit; the error text is the one that can
+ * be long and the one a reader can do without in full, so it is shortened (ending in `…`) until
+ * the letter fits. `tooLarge` is the smallest size it takes when even that is not enough.
+ */
+function fitDeadLetter(topic: string, letter: NormalizedMessage, limit: number): { letter: NormalizedMessage; shortened: boolean } | { tooLarge: number } {
+  let size = wireSize(topic, letter);
+  if (size <= limit) return { letter, shortened: false };
+  let error = letter.headers['x-error'] ?? '';
+  let fitted = letter;
+  // A few rounds at most: a value that travels JSON-encoded (a newline in it) takes more bytes than it has.
+  while (size > limit && error !== '') {
+    error = cutToBytes(error, Buffer.byteLength(error) - (size - limit) - ELLIPSIS_BYTES);
+    fitted = { ...letter, headers: { ...letter.headers, 'x-error': `${error}…` } };
+    size = wireSize(topic, fitted);
+  }
+  return size <= limit ? { letter: fitted, shortened: true } : { tooLarge: size };
+}
+
+const ELLIPSIS_BYTES = Buffer.byteLength('…');
+
+/** The longest start of `text` within `bytes` UTF-8 bytes, never splitting a character. */
+function cutToBytes(text: string, bytes: number): string {
+  if (bytes <= 0) return '';
+  const cut = new TextDecoder().decode(Buffer.from(text).subarray(0, bytes));
+  // A character cut in half decodes as U+FFFD: drop it.
+  return cut.endsWith('\uFFFD') && !text.startsWith(cut) ? cut.slice(0, -1) : cut;
+}
+
+/**
  * Reports a message that reached `maxDeliver` and dead-letters it when `consumers.deadLetterTopic`
  * is set. Resolves to false only when the dead-letter publish failed (the caller then leaves the
  * message to the server, whose advisory brings it back here once more); never rejects.
@@ -82,6 +115,7 @@ function deadLetterOf(g: GaveUp, message: Message): OutgoingMessage {
 export async function reportGaveUp(ctx: GaveUpContext, g: GaveUp): Promise<boolean> {
   const where = `message ${g.message ? `${g.message.id} ` : ''}(stream "${g.stream}", sequence ${g.streamSequence})`;
   let deadLetterTopic: string | undefined;
+  let shortened = false;
   let problem: string | undefined;
   let publishFailed = false;
   const target = ctx.options.consumers.deadLetterTopic;
@@ -92,8 +126,19 @@ export async function reportGaveUp(ctx: GaveUpContext, g: GaveUp): Promise<boole
         // Its own group would consume the dead letter, fail on it and dead-letter it again, for ever.
         problem = `consumers.deadLetterTopic gave "${topic}", which the group's own topic "${g.topic}" covers; give it a topic outside it (e.g. "dlq.${g.message.topic}")`;
       } else {
-        await ctx.publish(topic, deadLetterOf(g, g.message));
-        deadLetterTopic = topic;
+        const limit = ctx.maxPayloadBytes();
+        const fit = fitDeadLetter(topic, normalizeOutgoing(topic, deadLetterOf(g, g.message))[0]!, limit);
+        if ('tooLarge' in fit) {
+          // Not retried (the caller terminates it): another try cannot make it fit.
+          problem =
+            `its dead letter does not fit: its payload of ${g.message.payload.length} bytes with its headers and the dead-letter headers ` +
+            `take ${fit.tooLarge} bytes, beyond the server's max_payload of ${limit} bytes; raise max_payload in the server config ` +
+            `(to at least ${fit.tooLarge}) to dead-letter messages this large, or read it from the stream by its sequence`;
+        } else {
+          await ctx.publish(topic, fit.letter);
+          deadLetterTopic = topic;
+          shortened = fit.shortened;
+        }
       }
     } catch (error) {
       publishFailed = true;
@@ -103,7 +148,7 @@ export async function reportGaveUp(ctx: GaveUpContext, g: GaveUp): Promise<boole
   const detail =
     `${where} of group "${g.group}" on "${g.topic}" reached consumers.maxDeliver after ${g.deliveries} deliveries (${g.reason}); ` +
     (deadLetterTopic
-      ? `published to dead-letter topic "${deadLetterTopic}"`
+      ? `published to dead-letter topic "${deadLetterTopic}"${shortened ? ' (its x-error shortened to fit the server\'s max_payload)' : ''}`
       : `JetStream delivers it no more${problem ? `, and ${problem}` : ''}; it stays in the stream until its limits drop it${target ? '' : ' (set consumers.deadLetterTopic to keep a copy)'}`);
   ctx.status.emit({
     type: 'max-deliveries',

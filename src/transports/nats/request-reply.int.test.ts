@@ -139,6 +139,28 @@ describe('NATS request-reply', () => {
     await responding.close();
   });
 
+  it('refuses a request beyond the server\'s max_payload with a ConfigError naming the size, the limit and what to do, as publish does', async () => {
+    const subject = `${run}.too-large`;
+    const limit = bus.native.connection.info!.max_payload;
+    const responding = await bus.respond(subject, {}, async (bytes) => bytes);
+    const error = await bus.request(subject, new Uint8Array(limit), { timeoutMs: 2_000 }).catch((e: unknown) => e);
+    expect(isConfigError(error), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(
+      new RegExp(`^request to "${subject}": \\d+ bytes with headers exceed the server's max_payload of ${limit} bytes \\(raise max_payload in the server config, or store large payloads elsewhere and send a reference\\)$`),
+    );
+    await responding.close();
+  });
+
+  it('a reply beyond the server\'s max_payload reaches the requester as a responder failure naming the size, the limit and what to do', async () => {
+    const subject = `${run}.reply-too-large`;
+    const limit = bus.native.connection.info!.max_payload;
+    const responding = await bus.respond(subject, {}, async () => new Uint8Array(limit));
+    const error = await bus.request(subject, Uint8Array.of(1), { timeoutMs: 2_000 }).catch((e: unknown) => e);
+    expect((error as { reason?: string }).reason, String(error)).toBe('responder-failed');
+    expect((error as Error).message).toMatch(new RegExp(`reply on "${subject}": \\d+ bytes with headers exceed the server's max_payload of ${limit} bytes \\(raise max_payload`));
+    await responding.close();
+  });
+
   it('works the same on a JetStream-mode transport', async () => {
     const js = nats();
     try {

@@ -4,7 +4,8 @@ import { ConfigError, TimeoutError, toError } from '../../core/errors.ts';
 import { normalizeOutgoing, type Message, type NormalizedMessage, type OutgoingMessage } from '../../core/message.ts';
 import { groupProblems, topicProblems } from '../../core/topic.ts';
 import { isNatsNoResponders, isNatsTimeout, natsError, NatsTransportError } from './errors.ts';
-import { fromCoreMsg, natsHeadersOf, toWireHeaders, WIRE } from './mapping.ts';
+import { encodeHeaders, fromCoreMsg, natsHeadersOf, toWireHeaders, WIRE } from './mapping.ts';
+import { exceedsMaxPayload } from './max-payload.ts';
 
 /** Options of `request()`. Without codecs the request and the reply are raw bytes. */
 export interface RequestOptions<Req, Res> {
@@ -77,10 +78,14 @@ export async function sendRequest<Req, Res>(nc: NatsConnection, subject: string,
   ConfigError.throwIfAny(topicProblems(subject));
   const timeoutMs = options.timeoutMs ?? 5_000;
   const out = encodeValue(`request to "${subject}"`, subject, subject, value, options.codec, options.headers);
-  const lines = toWireHeaders(subject, out);
+  const encoded = encodeHeaders(toWireHeaders(subject, out));
+  // Checked here, as publish checks it: the client's own refusal does not say what to do.
+  const size = out.payload.length + encoded.size;
+  const limit = nc.info?.max_payload;
+  if (limit !== undefined && size > limit) throw new ConfigError(exceedsMaxPayload(`request to "${subject}"`, size, limit));
   let reply: Msg;
   try {
-    reply = await nc.request(subject, out.payload, { timeout: timeoutMs, headers: natsHeadersOf(lines) });
+    reply = await nc.request(subject, out.payload, { timeout: timeoutMs, headers: encoded.headers });
   } catch (error) {
     if (isNatsNoResponders(error)) {
       throw new NatsTransportError(`request to "${subject}": no responders — nobody is subscribed to this subject`, 'no-responders', {
@@ -160,9 +165,16 @@ export async function startResponder<Req, Res>(
       fail(msg, error, 'the responder failed');
       return;
     }
-    const lines = toWireHeaders(inbox, out);
+    const encoded = encodeHeaders(toWireHeaders(inbox, out));
+    const size = out.payload.length + encoded.size;
+    const limit = nc.info?.max_payload;
+    if (limit !== undefined && size > limit) {
+      // The requester hears why, in the words a publish would use, rather than "max_payload size exceeded".
+      fail(msg, new Error(exceedsMaxPayload(`reply on "${subject}"`, size, limit)), 'sending its answer failed');
+      return;
+    }
     try {
-      msg.respond(out.payload, { headers: natsHeadersOf(lines) });
+      msg.respond(out.payload, { headers: encoded.headers });
     } catch (error) {
       // Too large for max_payload, or the connection is gone: tell the requester if it still can be told.
       fail(msg, error, 'sending its answer failed');

@@ -21,6 +21,7 @@ import { isNatsClosed, isNatsNoResponders, isNatsTimeout, natsError, NatsTranspo
 import { JetStreamSubscription } from './jetstream-subscription.ts';
 import { encodeHeaders, fromStored, toWireHeaders } from './mapping.ts';
 import { reportGaveUp, type GaveUp } from './max-deliveries.ts';
+import { exceedsMaxPayload } from './max-payload.ts';
 import type { NatsNative } from './native.ts';
 import { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from './options.ts';
 import { sendRequest, startResponder, type RequestOptions, type Responder, type RespondOptions, type Responding } from './request-reply.ts';
@@ -253,12 +254,7 @@ export class NatsTransport implements Transport {
       const m = list[i]!;
       const encoded = encodeHeaders(toWireHeaders(topic, m));
       const size = m.payload.length + encoded.size;
-      if (size > limit) {
-        problems.push(
-          `publish to "${topic}"${list.length > 1 ? `, message ${i}` : ''}: ${size} bytes with headers exceed the server's max_payload of ${limit} bytes ` +
-            '(raise max_payload in the server config, or store large payloads elsewhere and send a reference)',
-        );
-      }
+      if (size > limit) problems.push(exceedsMaxPayload(`publish to "${topic}"${list.length > 1 ? `, message ${i}` : ''}`, size, limit));
       out[i] = { payload: m.payload, headers: encoded.headers };
     }
     ConfigError.throwIfAny(problems);
@@ -425,7 +421,15 @@ export class NatsTransport implements Transport {
     }
     // close() closes the subscriptions first, and they report what the server gives up on until
     // their last pull request ended: the connection is still open for the dead letter then.
-    return reportGaveUp({ status: this.#status, options: this.options, publish: (topic, m) => this.#publish(topic, m) }, { ...g, message });
+    return reportGaveUp(
+      {
+        status: this.#status,
+        options: this.options,
+        publish: (topic, m) => this.#publish(topic, m),
+        maxPayloadBytes: () => this.#nc?.info?.max_payload ?? this.options.maxPayloadBytes,
+      },
+      { ...g, message },
+    );
   }
 
   /**
