@@ -1,4 +1,4 @@
-import { ConfigError, isClosedError, isPermanentError, toError } from '../core/errors.ts';
+import { ConfigError, isClosedError, isConfigError, isPermanentError, toError } from '../core/errors.ts';
 import { topicMatches } from '../core/topic.ts';
 import { isValidTimestamp, type Message } from '../core/message.ts';
 import type { Transport } from '../core/transport.ts';
@@ -92,14 +92,24 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
       );
     }
     await ensureDeadLetterGroup(target, dlqTopic);
-    await target.publish(dlqTopic, {
+    const letter = {
       id: msg.id,
       // No key: dead letters of one key must not hold each other back when listed or replayed.
       payload: msg.payload,
       headers: deadLetterHeaders(msg, ctx, error, maxErrorLength, stackLines),
       // The event's own time (x-failed-at says when it failed): replayed, it is the same event.
       ...(isValidTimestamp(msg.timestamp) ? { timestamp: msg.timestamp } : {}),
-    });
+    };
+    try {
+      await target.publish(dlqTopic, letter);
+    } catch (refused) {
+      // Refused as it is (a ConfigError): most likely too large once the failure headers were
+      // added to a message near the broker's limit (NATS max_payload, Kafka message.max.bytes).
+      // The stack and a long error text are what can go; refused again, the message stays unacknowledged.
+      if (!isConfigError(refused)) throw refused;
+      await target.publish(dlqTopic, { ...letter, headers: slimmed(letter.headers) });
+      ctx.logger.warn(`handler "${ctx.handler}": the dead letter of message ${msg.id} was refused with its full error (${toError(refused).message}); sent without x-error-stack and with x-error shortened`);
+    }
     ctx.count('dead-lettered');
     ctx.logger.warn(`handler "${ctx.handler}" dead-lettered message ${msg.id} to "${dlqTopic}"`, { error: error.message });
   };
@@ -124,6 +134,16 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
     );
   }, 'deadLetter');
 }
+
+/** Dead-letter headers cut to what a message near a broker's size limit can still carry. */
+function slimmed(headers: Record<string, string>): Record<string, string> {
+  const { 'x-error-stack': _stack, ...rest } = headers;
+  const text = rest['x-error'] ?? '';
+  return { ...rest, 'x-error': text.length > SLIM_ERROR_LENGTH ? `${text.slice(0, SLIM_ERROR_LENGTH - 1)}…` : text };
+}
+
+/** `x-error`'s length in a dead letter sent again without its stack (see `slimmed`). */
+const SLIM_ERROR_LENGTH = 200;
 
 function deadLetterHeaders(msg: Message, ctx: RouterContext, error: Error, maxErrorLength: number, stackLines: number): Record<string, string> {
   const headers: Record<string, string> = {};
