@@ -4,7 +4,7 @@ import type { Message, NormalizedMessage } from '../../core/message.ts';
 import { deferred, type Deferred } from '../../internal/deferred.ts';
 import type { TopicInfo } from './broker.ts';
 import type { EmbeddedSubscription } from './subscription.ts';
-import { DEFAULT_PREFETCH_BYTES, FrameBuilder, FrameSplitter, FrameWriter, Op, Outcome, publishFrame, type FrameReader, type WireError } from './wire-protocol.ts';
+import { DEFAULT_PREFETCH_BYTES, MAX_ACKS_PER_FRAME, FrameBuilder, FrameSplitter, FrameWriter, Op, Outcome, publishFrame, type FrameReader, type WireError } from './wire-protocol.ts';
 
 function connectOnce(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -68,7 +68,15 @@ export class SocketClient {
     this.#socket = socket;
     this.#writer = new FrameWriter((data) => socket.write(data));
     const splitter = new FrameSplitter((type, reader) => this.#onFrame(type, reader));
-    socket.on('data', (chunk: Buffer) => splitter.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        splitter.push(chunk);
+      } catch (error) {
+        // A frame this process cannot read: the stream is out of step, so the connection is lost
+        // (as if the owner went away) instead of an exception thrown out of the socket's handler.
+        socket.destroy(new Error(`unreadable frame from the owner: ${(error as Error).message}`));
+      }
+    });
     socket.on('error', (error) => this.#lost(error));
     socket.on('close', () => this.#lost(new Error('connection closed')));
   }
@@ -201,9 +209,13 @@ export class SocketClient {
     const acks = this.#acks;
     if (acks.length === 0 || this.#error) return;
     this.#acks = [];
-    const f = new FrameBuilder(Op.acks, 9 + acks.length * 3).u32(acks.length / 3);
-    for (let i = 0; i < acks.length; i += 3) f.u32(acks[i]!).u32(acks[i + 1]!).u8(acks[i + 2]!);
-    this.#writer.send(f.done());
+    // Several frames when there are very many: the owner refuses an acks frame over its size limit.
+    for (let start = 0; start < acks.length; start += MAX_ACKS_PER_FRAME * 3) {
+      const end = Math.min(acks.length, start + MAX_ACKS_PER_FRAME * 3);
+      const f = new FrameBuilder(Op.acks, 9 + (end - start) * 3).u32((end - start) / 3);
+      for (let i = start; i < end; i += 3) f.u32(acks[i]!).u32(acks[i + 1]!).u8(acks[i + 2]!);
+      this.#writer.send(f.done());
+    }
   }
 
   #onFrame(type: number, r: FrameReader): void {

@@ -5,10 +5,25 @@ import type { NormalizedMessage } from '../../core/message.ts';
 import { groupProblems, patternProblems, topicProblems } from '../../core/topic.ts';
 import type { Broker, Consumer, Delivery } from './broker.ts';
 import { encodeRecords } from './record.ts';
-import { FrameBuilder, FrameSplitter, FrameWriter, Op, Outcome, readSubscribeBudget, toWire, type FrameReader, type SubscribeBudget } from './wire-protocol.ts';
+import {
+  budgetProblems,
+  clientFrameProblem,
+  FrameBuilder,
+  FrameSplitter,
+  FrameWriter,
+  Op,
+  Outcome,
+  readSubscribeBudget,
+  toWire,
+  type FrameReader,
+  type SubscribeBudget,
+} from './wire-protocol.ts';
 
 /** The socket the owner listens on, inside the data directory. */
 export const SOCKET_FILE = 'broker.sock';
+
+/** The `code` of the process warning the owner emits when it drops a connection that broke the protocol. */
+export const PROTOCOL_WARNING = 'SWITCHYARD_EMBEDDED_PROTOCOL';
 
 /** A subscription of another process, as the owner's broker sees it. */
 class RemoteConsumer implements Consumer {
@@ -113,12 +128,17 @@ class Connection {
     this.writer = new FrameWriter((data) => {
       if (!this.#closed) socket.write(data);
     });
-    const splitter = new FrameSplitter((type, reader) => this.#onFrame(type, reader));
+    const splitter = new FrameSplitter((type, reader) => this.#onFrame(type, reader), clientFrameProblem);
     socket.on('data', (chunk: Buffer) => {
       try {
         splitter.push(chunk);
-      } catch {
-        socket.destroy(); // a malformed frame: drop the connection, give its messages back
+      } catch (error) {
+        // Not our protocol, or a frame we cannot read: nothing more from this peer can be trusted
+        // to be framed right. Drop it at once — before its announced length is buffered — give
+        // its messages back, and say why; other connections carry on.
+        if (this.#closed) return;
+        process.emitWarning(`embedded broker: closed a connection to its socket that broke the protocol: ${(error as Error).message}`, { code: PROTOCOL_WARNING });
+        this.dispose();
       }
     });
     socket.on('close', () => this.dispose());
@@ -145,8 +165,10 @@ class Connection {
       case Op.publish: {
         const req = r.u32();
         const topic = r.str16();
-        r.u32();
-        const messages: NormalizedMessage[] = r.records().map((rec) => ({ id: rec.id, key: rec.key, headers: rec.headers, payload: rec.payload, timestamp: rec.timestamp }));
+        const count = r.u32();
+        const records = r.records();
+        if (records.length !== count) throw new RangeError(`malformed frame: a publish of ${count} messages holds ${records.length} records`);
+        const messages: NormalizedMessage[] = records.map((rec) => ({ id: rec.id, key: rec.key, headers: rec.headers, payload: rec.payload, timestamp: rec.timestamp }));
         // The client validated already; the owner checks names again, as they become paths.
         const problems = topicProblems(topic);
         if (problems.length > 0) return this.#error(req, new ConfigError(problems));
@@ -163,9 +185,9 @@ class Connection {
         const group = r.str16();
         const from = r.u8() === 0 ? 'earliest' : 'latest';
         const budget = readSubscribeBudget(r, r.u32());
-        const problems = [...patternProblems(pattern), ...groupProblems(group)];
-        if (budget.window < 1) problems.push('window must be ≥ 1');
-        if (budget.concurrency < 1 || budget.concurrency > budget.window) problems.push('concurrency must be ≥ 1 and at most the window');
+        // Refused with an answer, not a dropped connection: the frame is well formed, the client
+        // gets a ConfigError naming the limits.
+        const problems = [...patternProblems(pattern), ...groupProblems(group), ...budgetProblems(budget)];
         if (problems.length > 0) return this.#error(req, new ConfigError(problems));
         const c = new RemoteConsumer(this, id, pattern, group, from, budget);
         c.paused = this.draining; // the owner is closing: nothing more goes out
@@ -232,7 +254,7 @@ class Connection {
         return;
       }
       default:
-        this.socket.destroy();
+        throw new RangeError(`unknown operation ${type}`); // clientFrameProblem refuses it first
     }
   }
 

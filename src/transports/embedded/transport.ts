@@ -14,6 +14,7 @@ import { SocketClient } from './socket-client.ts';
 import { ensurePrivateDir } from './private-dir.ts';
 import { SocketServer, SOCKET_FILE } from './socket-server.ts';
 import { EmbeddedSubscription, type SubscriptionSource } from './subscription.ts';
+import { MAX_CONCURRENCY } from './wire-protocol.ts';
 
 const capabilities: Capabilities = Object.freeze({
   durable: true,
@@ -293,6 +294,10 @@ export class EmbeddedTransport implements Transport {
 
   async subscribe(topic: string, options: SubscribeOptions, handler: Handler): Promise<Subscription> {
     const resolved = resolveSubscribeOptions(this, topic, options, handler);
+    // In this process too, so that the same subscribe works whichever process owns the directory.
+    if (resolved.concurrency > MAX_CONCURRENCY) {
+      throw new ConfigError([`concurrency ${resolved.concurrency} is more than the embedded broker runs at once per subscription (${MAX_CONCURRENCY}): use at most ${MAX_CONCURRENCY}`]);
+    }
     if (this.#closed) throw new ClosedError('embedded transport');
     await this.connect();
     const sub = new EmbeddedSubscription(topic, resolved, handler, this.options.drainTimeoutMs);

@@ -1,5 +1,5 @@
 import type { NormalizedMessage } from '../../core/message.ts';
-import { decodeRecord, encodeRecords, FRAME_HEADER, type StoredRecord } from './record.ts';
+import { decodeRecord, encodeRecords, FRAME_HEADER, MAX_BODY, MIN_BODY, type StoredRecord } from './record.ts';
 
 /**
  * The binary protocol between the owner of a data directory and the other processes using it,
@@ -37,6 +37,32 @@ export const EARLIER_PREFETCH = 256;
  * its subscribe frame (as in-process read-ahead, LOOKAHEAD_BYTES in broker.ts).
  */
 export const DEFAULT_PREFETCH_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Most handlers one subscription of the embedded broker runs at once. Its `concurrency`
+ * deliveries go out whatever their size, so without a ceiling a subscribe frame asking for
+ * 2^32 − 1 let one process make the owner hold a whole topic in memory.
+ */
+export const MAX_CONCURRENCY = 65_535;
+
+/** Most deliveries a subscribe frame may ask for beyond its `concurrency` (clients ask for 256). */
+export const MAX_PREFETCH = 65_536;
+
+/** Most payload bytes a subscribe frame may ask to have prefetched (clients ask for 16 MiB). */
+export const MAX_PREFETCH_BYTES = 1024 * 1024 * 1024;
+
+/** Why the owner refuses a subscribe frame's budget (none when it is sane). */
+export function budgetProblems(b: SubscribeBudget): string[] {
+  const problems: string[] = [];
+  if (b.concurrency < 1 || b.concurrency > MAX_CONCURRENCY) {
+    problems.push(`concurrency ${b.concurrency} is out of range: a subscription of the embedded broker runs 1 to ${MAX_CONCURRENCY} handlers at once`);
+  }
+  if (b.window < b.concurrency || b.window - b.concurrency > MAX_PREFETCH) {
+    problems.push(`a window of ${b.window} deliveries is out of range for concurrency ${b.concurrency}: it must be the concurrency plus at most ${MAX_PREFETCH}`);
+  }
+  if (b.prefetchBytes > MAX_PREFETCH_BYTES) problems.push(`a prefetch of ${b.prefetchBytes} bytes is more than the ${MAX_PREFETCH_BYTES} the owner allows`);
+  return problems;
+}
 
 /** How much the owner may send a subscription ahead of its acknowledgements. */
 export interface SubscribeBudget {
@@ -135,25 +161,39 @@ export class FrameReader {
     this.end = end;
   }
 
+  /**
+   * Throws unless `n` more bytes are within the frame. Without it, a field that runs past the end
+   * of a malformed frame was silently read from the next frame's bytes.
+   */
+  #need(n: number, what: string): void {
+    if (this.pos + n > this.end) throw new RangeError(`malformed frame: ${what} of ${n} bytes runs past the end of the frame (${this.end - this.pos} bytes left)`);
+  }
+
   u8(): number {
+    this.#need(1, 'a u8 field');
     return this.buf[this.pos++]!;
   }
 
   u32(): number {
+    this.#need(4, 'a u32 field');
     const v = this.buf.readUInt32LE(this.pos);
     this.pos += 4;
     return v;
   }
 
   str16(): string {
+    this.#need(2, 'a string length');
     const len = this.buf.readUInt16LE(this.pos);
+    this.#need(2 + len, 'a string');
     const s = this.buf.toString('utf8', this.pos + 2, this.pos + 2 + len);
     this.pos += 2 + len;
     return s;
   }
 
   str32(): string {
+    this.#need(4, 'a string length');
     const len = this.buf.readUInt32LE(this.pos);
+    this.#need(4 + len, 'a string');
     const s = this.buf.toString('utf8', this.pos + 4, this.pos + 4 + len);
     this.pos += 4 + len;
     return s;
@@ -163,8 +203,12 @@ export class FrameReader {
   records(): StoredRecord[] {
     const out: StoredRecord[] = [];
     while (this.pos < this.end) {
-      out.push(decodeRecord(this.buf, this.pos));
-      this.pos += FRAME_HEADER + this.buf.readUInt32LE(this.pos);
+      this.#need(FRAME_HEADER, 'a record header');
+      const size = FRAME_HEADER + this.buf.readUInt32LE(this.pos);
+      if (size < FRAME_HEADER + MIN_BODY) throw new RangeError(`malformed frame: a record of ${size - FRAME_HEADER} bytes, shorter than any record`);
+      this.#need(size, 'a record');
+      out.push(decodeRecord(this.buf, this.pos)); // it checks the record's own lengths add up
+      this.pos += size;
     }
     return out;
   }
@@ -177,17 +221,90 @@ export function publishFrame(req: number, topic: string, messages: readonly Norm
 }
 
 /**
+ * Largest frame (type and body) of each operation a connected process sends the owner. A publish
+ * carries any number of records, so only the 32-bit length and its own count bound it (see
+ * `publishProblem`); the others are small, and a length beyond theirs is not a frame of ours at
+ * all (an HTTP request read as one announced half a gigabyte, which the owner then waited for).
+ */
+const MAX_CLIENT_FRAME: Record<number, number> = {
+  [Op.publish]: 0xffff_ffff,
+  // req, sub, two str16 names, from, window, concurrency, prefetchBytes: 131,096 bytes at most;
+  // the rest is room for trailing fields of later versions.
+  [Op.subscribe]: 1024 * 1024,
+  // 9 bytes per acknowledgement; clients send at most MAX_ACKS_PER_FRAME per frame.
+  [Op.acks]: 16 * 1024 * 1024,
+  [Op.leave]: 1024,
+  [Op.pause]: 1024,
+  [Op.admin]: 1024 * 1024, // req and an str16 operation
+};
+
+/** Most acknowledgements a client puts in one frame (9 MB), well within MAX_CLIENT_FRAME. */
+export const MAX_ACKS_PER_FRAME = 1_000_000;
+
+const EMPTY_FRAME = 'an empty frame (length 0: it has no operation)';
+
+/** The start of a frame's body `FrameSplitter` hands its check: a publish's req, topic and count. */
+const VETTED_PREFIX = 4 + 2 + 0xffff + 4;
+
+/**
+ * Why the start of a publish frame cannot be one (none when it can, or while too little of it is
+ * here to tell): each of its `count` records takes FRAME_HEADER + MIN_BODY to FRAME_HEADER +
+ * MAX_BODY bytes, so its count bounds its length long before the records arrive.
+ */
+function publishProblem(length: number, prefix: Buffer): string | undefined {
+  if (prefix.length < 6) return undefined;
+  const topicBytes = prefix.readUInt16LE(4);
+  if (prefix.length < 10 + topicBytes) return undefined;
+  const count = prefix.readUInt32LE(6 + topicBytes);
+  const records = length - 1 - 10 - topicBytes;
+  const least = count * (FRAME_HEADER + MIN_BODY);
+  const most = count * (FRAME_HEADER + MAX_BODY);
+  if (records < least || records > most) return `a publish of ${count} messages announced ${records} bytes of records, where ${count} records take ${least} to ${most}`;
+  return undefined;
+}
+
+/**
+ * Why a frame a process sent the owner cannot be one of ours (none when it can): checked as soon
+ * as its header and the start of its body (`prefix`, perhaps not all of it yet) arrive, before
+ * the rest is waited for.
+ */
+export function clientFrameProblem(type: number, length: number, prefix: Buffer): string | undefined {
+  const max = MAX_CLIENT_FRAME[type];
+  if (max === undefined) return `unknown operation ${type} (is something other than a Switchyard process, such as an HTTP client, connected to it?)`;
+  if (length > max) return `a frame of operation ${type} announced ${length} bytes, more than the ${max} such a frame can have`;
+  return type === Op.publish ? publishProblem(length, prefix) : undefined;
+}
+
+/**
  * Splits a byte stream into frames: feed it chunks, it calls `onFrame(type, reader)` per
- * complete frame (the reader's buffer is not reused, so views into it stay valid).
+ * complete frame (the reader's buffer is not reused, so views into it stay valid). `check`, if
+ * given, vets each frame by its type, length and first body bytes as soon as they arrive; `push`
+ * throws (a RangeError) on a frame it refuses or that is empty, and the stream is then unusable:
+ * close the connection.
  */
 export class FrameSplitter {
   /** Received bytes not yet consumed: chunks are only joined once a whole frame is there. */
   #chunks: Buffer[] = [];
   #buffered = 0;
+  /** The first frame in `#chunks` was checked with all of its prefix. */
+  #headVetted = false;
   readonly #onFrame: (type: number, reader: FrameReader) => void;
+  readonly #check: ((type: number, length: number, prefix: Buffer) => string | undefined) | undefined;
 
-  constructor(onFrame: (type: number, reader: FrameReader) => void) {
+  constructor(onFrame: (type: number, reader: FrameReader) => void, check?: (type: number, length: number, prefix: Buffer) => string | undefined) {
     this.#onFrame = onFrame;
+    this.#check = check;
+  }
+
+  /** Checks the frame at `pos` with what of it is in `buf` so far; true once all of its prefix was. */
+  #vet(buf: Buffer, pos: number): boolean {
+    const length = buf.readUInt32LE(pos);
+    // Length 0 has no type byte: the old splitter took the next frame's first byte for it.
+    if (length === 0) throw new RangeError(EMPTY_FRAME);
+    const prefixEnd = pos + 4 + Math.min(length, 1 + VETTED_PREFIX);
+    const problem = this.#check?.(buf[pos + 4]!, length, buf.subarray(pos + 5, Math.min(buf.length, prefixEnd)));
+    if (problem !== undefined) throw new RangeError(problem);
+    return buf.length >= prefixEnd;
   }
 
   push(chunk: Buffer): void {
@@ -195,19 +312,29 @@ export class FrameSplitter {
     this.#buffered += chunk.length;
     if (this.#buffered < 4) return;
     let head = this.#chunks[0]!;
-    if (head.length < 4) head = this.#join();
-    const need = 4 + head.readUInt32LE(0);
-    if (this.#buffered < need) return; // wait for the rest of a large frame without copying
+    if (head.length < Math.min(5, this.#buffered)) head = this.#join();
+    const len = head.readUInt32LE(0);
+    if (len === 0) throw new RangeError(EMPTY_FRAME); // refused at once: no type byte is coming
+    if (this.#buffered < 5) return; // length and type: a frame is never shorter
+    if (!this.#headVetted) {
+      // Joined only while its prefix is coming in (64 KiB at most), not for the whole frame.
+      if (head.length < 4 + Math.min(len, 1 + VETTED_PREFIX) && this.#chunks.length > 1) head = this.#join();
+      this.#headVetted = this.#vet(head, 0);
+    }
+    if (this.#buffered < 4 + len) return; // wait for the rest of a large frame without copying
     const buf = this.#chunks.length === 1 ? head : this.#join();
     this.#chunks = [];
     this.#buffered = 0;
     let pos = 0;
-    while (buf.length - pos >= 4) {
+    let vetted = true;
+    while (buf.length - pos >= 5) {
       const len = buf.readUInt32LE(pos);
+      if (pos > 0) vetted = this.#vet(buf, pos);
       if (buf.length - pos - 4 < len) break;
       this.#onFrame(buf[pos + 4]!, new FrameReader(buf, pos + 5, pos + 4 + len));
       pos += 4 + len;
     }
+    this.#headVetted = buf.length - pos >= 5 && vetted;
     if (pos < buf.length) {
       this.#chunks.push(buf.subarray(pos));
       this.#buffered = buf.length - pos;
