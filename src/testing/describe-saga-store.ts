@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isConcurrencyError } from '../core/errors.ts';
+import { isConcurrencyError, isConfigError } from '../core/errors.ts';
 import type { NewSagaRecord, SagaRecord, SagaStore } from '../saga/saga-store.ts';
 
 /** Options of the saga store suite. */
@@ -13,8 +13,8 @@ export interface SagaStoreSuiteOptions {
 
 /**
  * The suite every saga store runs: round trips, optimistic concurrency (one of N concurrent
- * writers wins), leases (held, expired, taken over), `claim` handing each instance to one
- * claimer, `renew`, and `list`. Cases use their own ids and saga names, so one store (one
+ * writers wins, and a writer that lost reads the write that beat it), leases (held, expired, taken over), `claim` handing each instance to one
+ * claimer, `renew`, and `list` (refusing a bad `limit` or `offset` with a ConfigError). Cases use their own ids and saga names, so one store (one
  * database table) serves the whole suite.
  *
  * @param factory - returns the store under test; called once
@@ -125,6 +125,48 @@ export function describeSagaStore(name: string, factory: () => SagaStore | Promi
       expect((await s.get(v1.id))!.step).toBe((won[0] as PromiseFulfilledResult<SagaRecord>).value.step);
     }, timeoutMs);
 
+    // A writer that lost re-reads and tries again. Reading the state before the write that beat
+    // it, it would lose again on every try (the embedded store did while that write was being
+    // made durable).
+    it('a writer that lost a compare-and-set reads the write that beat it, also while that write is still being made', async () => {
+      const s = await get();
+      const saga = sagaName();
+      const v1 = await s.create(init(`${saga}-a`, saga));
+      const won = await s.update({ ...v1, status: 'in_progress', step: 1 });
+      const lost = await rejection(s.update({ ...v1, step: 2 }));
+      expect(isConcurrencyError(lost), String(lost)).toBe(true);
+      expect(await s.get(v1.id)).toEqual(won);
+
+      // Two writers of one version race; the loser reads as soon as it lost, maybe before the
+      // winner's call has resolved, and must see the winner's write and be able to write over it.
+      for (let round = 0; round < 10; round++) {
+        const base = await s.create(init(`${saga}-race-${round}`, saga));
+        const attempt = (step: number): Promise<{ won?: SagaRecord; reread?: SagaRecord }> =>
+          s.update({ ...base, status: 'in_progress', step }).then(
+            (record) => ({ won: record }),
+            async (error: unknown) => {
+              if (!isConcurrencyError(error)) throw error;
+              return { reread: await s.get(base.id) };
+            },
+          );
+        const outcomes = await Promise.all([attempt(1), attempt(2)]);
+        const winners = outcomes.flatMap((o) => (o.won ? [o.won] : []));
+        const rereads = outcomes.flatMap((o) => (o.reread ? [o.reread] : []));
+        expect(winners, `round ${round}`).toHaveLength(1);
+        expect(rereads, `round ${round}: what the loser read`).toEqual(winners);
+        expect(await s.update({ ...rereads[0]!, step: 3 })).toMatchObject({ version: 3, step: 3 });
+      }
+
+      // A read started with a write returns the state before or after it; a read started once the
+      // write resolved never returns the state before it.
+      const base = await s.create(init(`${saga}-b`, saga));
+      const writing = s.update({ ...base, status: 'in_progress', step: 1 });
+      const during = await s.get(base.id);
+      const written = await writing;
+      expect([base, written]).toContainEqual(during);
+      expect(await s.get(base.id)).toEqual(written);
+    }, timeoutMs);
+
     it('leases: a held instance cannot be acquired by another owner; its owner can; taking over bumps the version', async () => {
       const s = await get();
       const saga = sagaName();
@@ -216,6 +258,30 @@ export function describeSagaStore(name: string, factory: () => SagaStore | Promi
       expect((await s.list({ saga, status: ['rolled_back'] })).map((r) => r.id)).toEqual([ids[3], ids[1]]);
       expect((await s.list({ saga, limit: 2, offset: 1 })).map((r) => r.id)).toEqual([ids[3], ids[2]]);
       expect((await s.list({ status: ['completed'], limit: 1000 })).every((r) => r.status === 'completed')).toBe(true);
+    }, timeoutMs);
+
+    it('list refuses a limit or offset that is not a whole number ≥ 0 with a ConfigError naming it', async () => {
+      const s = await get();
+      const saga = sagaName();
+      await s.create(init(`${saga}-a`, saga));
+      const bad: Array<[field: 'limit' | 'offset', value: number]> = [
+        ['limit', -1],
+        ['limit', 1.5],
+        ['limit', Number.NaN],
+        ['offset', -1],
+        ['offset', 0.5],
+        ['offset', Number.NaN],
+      ];
+      for (const [field, value] of bad) {
+        const error = await s.list({ saga, [field]: value }).then(
+          (records) => new Error(`list({ ${field}: ${value} }) returned ${records.length} records instead of a ConfigError`),
+          (e: unknown) => e,
+        );
+        expect(isConfigError(error), `${field}: ${value}: ${String(error)}`).toBe(true);
+        expect((error as Error).message, `${field}: ${value}`).toContain(field);
+      }
+      expect((await s.list({ saga, limit: 0 })).map((r) => r.id)).toEqual([]);
+      expect((await s.list({ saga, limit: 1, offset: 0 })).map((r) => r.id)).toEqual([`${saga}-a`]);
     }, timeoutMs);
   });
 }
