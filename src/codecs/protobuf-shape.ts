@@ -18,6 +18,8 @@ export interface FieldShape {
   readonly map?: boolean;
   /** A map's key type (`string`, `int32`…). */
   readonly keyType?: string;
+  /** A message field sent as a group (start/end-group tags) rather than length-delimited. */
+  readonly delimited?: boolean;
   /** The message or enum type of the field, once protobufjs linked it (`resolveAll()`). */
   readonly resolvedType?: MessageShape | EnumShape | null;
 }

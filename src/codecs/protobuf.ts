@@ -2,6 +2,7 @@ import { defineCodec, type Codec } from '../core/codec.ts';
 import { DecodeError, ValidationError } from '../core/errors.ts';
 import { hasFields, protobufProblems } from './protobuf-check.ts';
 import { canCheckUtf8, invalidUtf8Field } from './protobuf-utf8.ts';
+import { canCheckWireTypes, wireTypeProblem } from './protobuf-wire-types.ts';
 
 /**
  * A Protocol Buffers message type in the shape protobufjs gives (`root.lookupType('Order')`, or a
@@ -25,9 +26,11 @@ export interface ProtobufType<T> {
  * string where a number goes, 1.9 for an int32, an unknown enum name or field is a
  * ValidationError naming each field, where `fromObject` alone would coerce or drop it), then
  * converted with `fromObject` and checked with `verify`. Decoding refuses truncated bytes with a
- * DecodeError, and so are string fields whose bytes are not valid UTF-8 (protobufjs would turn
- * them into other text without a word); that check needs reflection, so a static generated class
- * is decoded unchecked. Decoded values are plain objects (`toObject` with longs as strings and
+ * DecodeError, and so are known fields sent with a wire type their declared type does not have,
+ * field number 0 (protobufjs would read either into garbage without a word; unknown fields are
+ * still skipped) and string fields whose bytes are not valid UTF-8 (protobufjs would turn them
+ * into other text); those checks need reflection, so a static generated class is decoded
+ * unchecked. Decoded values are plain objects (`toObject` with longs as strings and
  * enums as names), so handlers get the same shape as JSON consumers would.
  *
  * @example
@@ -43,6 +46,7 @@ export function protobuf<T>(type: ProtobufType<unknown>): Codec<T> {
   const checked = hasFields(type) ? type : undefined;
   checked?.resolveAll?.();
   const utf8Checked = canCheckUtf8(type) ? type : undefined;
+  const wireChecked = canCheckWireTypes(type) ? type : undefined;
   return defineCodec<T>({
     contentType: `application/x-protobuf; messageType=${typeName}`,
     toBytes: (value) => {
@@ -67,6 +71,10 @@ export function protobuf<T>(type: ProtobufType<unknown>): Codec<T> {
       // As a plain Uint8Array view: protobufjs reads a Node Buffer with a reader that clamps
       // lengths to the bytes there are, so a truncated message decoded into partial fields.
       const view = Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+      // Before decode: a wrong wire type can make decode fail with an unrelated reason ("index out
+      // of range"), or worse, succeed.
+      const badWire = wireChecked && wireTypeProblem(wireChecked, view);
+      if (badWire) throw new DecodeError(at, `malformed ${typeName} protobuf: ${badWire}`);
       try {
         decoded = type.decode(view);
       } catch (error) {
