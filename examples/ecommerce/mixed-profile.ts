@@ -18,21 +18,22 @@ import { postgresSagaStore } from 'switchyard/saga';
 import type { Infrastructure } from './infrastructure.ts';
 import type { OrderEvent } from './order.ts';
 import { runScoped } from './run-scoped.ts';
+import { requireMixedServices } from './service-check.ts';
 import { TOPICS } from './topics.ts';
 
-/**
- * Where Kafka and PostgreSQL are: environment variables, else the local defaults of `npm run
- * services`. RabbitMQ and NATS need nothing here: their transports read `SWITCHYARD_AMQP_URL` and
- * `SWITCHYARD_NATS_URL` themselves, with the same local defaults.
- */
+/** Where the services are: environment variables, else the local defaults of `npm run services`. */
 export interface MixedConnections {
   kafkaBrokers: string[];
+  amqpUrl: string;
+  natsUrl: string;
   postgresUrl: string;
 }
 
 export function mixedConnections(env: NodeJS.ProcessEnv = process.env): MixedConnections {
   return {
     kafkaBrokers: (env.SWITCHYARD_KAFKA_BROKERS ?? '127.0.0.1:39092').split(',').map((b) => b.trim()),
+    amqpUrl: env.SWITCHYARD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    natsUrl: env.SWITCHYARD_NATS_URL ?? 'nats://127.0.0.1:4222',
     postgresUrl: env.SWITCHYARD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   };
 }
@@ -46,6 +47,8 @@ const missing = (what: string, error: unknown): Error =>
 
 // #region mixed
 export async function mixedInfrastructure(connections: MixedConnections = mixedConnections()): Promise<Infrastructure> {
+  // Every missing service named at once, in a moment (a client alone may retry for 15 s).
+  await requireMixedServices(connections);
   const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const prefix = `demo.${run}.`;
   const schema = `demo_${run}`;
@@ -57,8 +60,8 @@ export async function mixedInfrastructure(connections: MixedConnections = mixedC
   });
   const kafkaBus = kafka({ brokers: connections.kafkaBrokers, clientId: `switchyard-demo-${run}` });
   // Group queues of a run that died before it deleted them go an hour after their last consumer left.
-  const rabbitBus = rabbitmq({ groupQueue: { expiresMs: 3_600_000 } });
-  const natsBus = nats({ mode: 'core' });
+  const rabbitBus = rabbitmq({ url: connections.amqpUrl, groupQueue: { expiresMs: 3_600_000 } });
+  const natsBus = nats({ servers: connections.natsUrl, mode: 'core' });
 
   const events = runScoped(kafkaBus, prefix);
   const outbox = postgresOutbox({ pool, table: `${schema}.outbox` });

@@ -103,9 +103,14 @@ export function registerDemo(program: Command): void {
     // No default value given: commander would print "(default: 0)" after our wording; 0 is applied below.
     .option('--dashboard-port <port>', 'dashboard port on 127.0.0.1 (default: any free port)', portNumber('--dashboard-port'))
     .option('--dashboard-host <host>', 'bind the dashboard to this address instead of 127.0.0.1 (then $SWITCHYARD_DASHBOARD_TOKEN is required and every request must carry it)')
-    .option('--keep-open', 'keep the dashboard up after the run until Ctrl-C')
+    .option('--keep-open', 'keep the dashboard up after the run until Ctrl-C (not with --no-dashboard or --json)')
     .action(async (flags: DemoFlags) => {
       if (flags.profile !== 'embedded' && flags.profile !== 'mixed') throw new ConfigError(`unknown profile "${flags.profile}"; choose embedded or mixed`);
+      // Refused before the run rather than ignored after it: the user waiting to browse the
+      // dashboard would find the command ended.
+      if (flags.keepOpen && (!flags.dashboard || flags.json)) {
+        throw new ConfigError(`--keep-open keeps the dashboard up after the run, and ${flags.json ? '--json' : '--no-dashboard'} turns it off; drop one of them`);
+      }
       if (!existsSync(fileURLToPath(DEMO))) throw new ConfigError(`the demo runs from a Switchyard repository checkout: ${fileURLToPath(DEMO)} not found`);
       const demo = (await import(pathToFileURL(fileURLToPath(DEMO)).href)) as DemoModule;
       const base = flags.faults ? demo.defaultFaults : demo.noFaults;
