@@ -15,7 +15,7 @@ import { METRIC_NAMES } from './metric-names.ts';
 import { metricSet } from './metric-set.ts';
 import { metricsHandler } from './metrics-handler.ts';
 import { instrument } from './instrument.ts';
-import { metrics } from './metrics.ts';
+import { CACHED_TOPICS_PER_HANDLER, cachedTopicCount, metrics } from './metrics.ts';
 import { expectKnownWorkload, knownWorkload, parseProm, quiet, scrape, serve, valueOf } from './harness.test-support.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -163,6 +163,40 @@ describe('metrics', () => {
     // Published: all three tenants folded into one series.
     expect(valueOf(samples, METRIC_NAMES.published, { transport: 'memory', topic: `${base}.tenant-*` })).toBe(6);
     expect(() => metrics({ registry, topicLabel: 'route' as never })).toThrow(/topicLabel must be a function, got string/);
+  });
+
+  it('keeps its topic cache bounded over an open-ended topic set that topicLabel folds, and counts every topic in the one series', async () => {
+    const registry = new Registry();
+    const bus = memory();
+    const base = topicName('orders');
+    const tenants = 50_000;
+    let handled = 0;
+    let allHandled!: () => void;
+    const done = new Promise<void>((resolve) => (allHandled = resolve));
+    const router = new Router({ logger: quiet, closeTransports: false });
+    const middleware = metrics({ registry, topicLabel: (_topic, route) => route });
+    router.use(middleware);
+    router.handle('tenants', { from: bus, topic: `${base}.*`, group: 'g' }, async () => {
+      if (++handled === tenants + 2) allHandled();
+    });
+    await router.start();
+    cleanups.push(async () => {
+      await router.stop();
+      await bus.close();
+    });
+    // Tenant 0 before and after all the others: its cache entry is long gone the second time.
+    await bus.publish(`${base}.tenant-0`, { payload: new Uint8Array(1) });
+    for (let tenant = 1; tenant < tenants; tenant++) await bus.publish(`${base}.tenant-${tenant}`, { payload: new Uint8Array(1) });
+    await bus.publish(`${base}.tenant-0`, [{ payload: new Uint8Array(1) }, { payload: new Uint8Array(1) }]);
+    await done;
+    await router.stop();
+    expect(cachedTopicCount(middleware, 'tenants')).toBeGreaterThan(0);
+    expect(cachedTopicCount(middleware, 'tenants')).toBeLessThanOrEqual(CACHED_TOPICS_PER_HANDLER);
+    const samples = parseProm(await registry.metrics());
+    const consumed = samples.filter((s) => s.name === METRIC_NAMES.consumed && s.labels.handler === 'tenants');
+    expect(consumed.map((s) => [s.labels.topic, s.value])).toEqual([[`${base}.*`, tenants + 2]]);
+    expect(valueOf(samples, METRIC_NAMES.acked, { handler: 'tenants' })).toBe(tenants + 2);
+    expect(valueOf(samples, METRIC_NAMES.inFlight, { handler: 'tenants' })).toBe(0);
   });
 
   it('exports a circuit breaker state as 0 closed, 2 open', async () => {

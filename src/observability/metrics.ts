@@ -21,6 +21,24 @@ function wallClock(now: number): number {
   return offset + now;
 }
 
+/**
+ * Topics one handler's cache holds before it starts over. A pattern subscription can see an
+ * open-ended set of topics (one per tenant) that `topicLabel` folds into a few series; the cache
+ * only saves the label lookup, so forgetting it loses nothing but that, while keeping it would
+ * grow without bound.
+ *
+ * @internal
+ */
+export const CACHED_TOPICS_PER_HANDLER = 4_096;
+
+/** @internal The cache of each `metrics()` middleware, for tests to check that it stays bounded. */
+const caches = new WeakMap<Middleware, ReadonlyMap<string, ReadonlyMap<string, unknown>>>();
+
+/** @internal How many topics `middleware` (from `metrics()`) has cached for `handler`. */
+export function cachedTopicCount(middleware: Middleware, handler: string): number {
+  return caches.get(middleware)?.get(handler)?.size ?? 0;
+}
+
 /** A series with how it is timed. */
 interface Tracked {
   /** The message topic this entry is for (the series' label may name several, see `topicLabel`). */
@@ -100,6 +118,8 @@ export function metrics(options: MetricsOptions = {}): Middleware {
     if (!t || t.series.labels.group !== group || t.series.labels.transport !== transport) {
       const label = topicLabel ? labelOf(topicLabel, topic, ctx) : topic;
       t = { topic, series: set.consumeSeries(transport, label, group, handler), timing: new Timing(auto ? 1 : timeEvery) };
+      // Starting over keeps the series (they live in the metric set); `last` stays valid.
+      if (byTopic.size >= CACHED_TOPICS_PER_HANDLER && !byTopic.has(topic)) byTopic.clear();
       byTopic.set(topic, t);
     }
     return (last = t);
@@ -146,10 +166,12 @@ export function metrics(options: MetricsOptions = {}): Middleware {
       ctx.onCount = outer;
     }
   };
-  return Object.assign(middleware, { observer });
+  const instrumented = Object.assign(middleware, { observer });
+  caches.set(instrumented, cache);
+  return instrumented;
 }
 
-/** The series label of `topic`; a failing `topicLabel` is logged once per topic (the answer is cached with the series). */
+/** The series label of `topic`; a failing `topicLabel` is logged once per topic while the answer stays cached with the series. */
 function labelOf(topicLabel: (topic: string, route: string) => string, topic: string, ctx: RouterContext): string {
   const { label, problem } = topicLabelOf(() => topicLabel(topic, ctx.route), topic);
   if (problem !== undefined) ctx.logger.warn(`metrics: topicLabel ${problem} for topic "${topic}"; labelling its series with the topic itself`);
