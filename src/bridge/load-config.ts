@@ -3,6 +3,8 @@ import { dirname, extname, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import type { BridgeConfig } from './config-schema.ts';
 import { parseBridgeConfig } from './parse-config.ts';
+import { locateSecrets } from './redact-problems.ts';
+import type { SecretAt } from './substitute-env.ts';
 
 /** A configuration read from a file, and the directory its relative paths are resolved from. */
 export interface LoadedConfig {
@@ -10,6 +12,12 @@ export interface LoadedConfig {
   baseDir: string;
   /** Values taken from the environment (often secrets): hide them in messages with `redact`. */
   secrets: string[];
+  /**
+   * The same values with where in `config` each is: hide them, and parts of them in problems
+   * about those places, with `redactProblems` (a check quoting one broker of a list, or the first
+   * characters of a long value, shows only part of one).
+   */
+  secretsAt: SecretAt[];
 }
 
 /**
@@ -34,5 +42,6 @@ export async function loadBridgeConfig(file: string, env: Readonly<Record<string
   const ext = extname(file).toLowerCase();
   const result = parseBridgeConfig(bytes, { format: ext === '.json' ? 'json' : ext === '.yaml' || ext === '.yml' ? 'yaml' : 'auto', env });
   if (!result.ok) throw new ConfigError(result.problems.map((p) => `${file}: ${p}`));
-  return { config: result.config, baseDir: dirname(resolve(file)), secrets: result.secrets ?? [] };
+  const secrets = result.secrets ?? [];
+  return { config: result.config, baseDir: dirname(resolve(file)), secrets, secretsAt: locateSecrets(result.config, secrets) };
 }

@@ -31,6 +31,43 @@ export function redactProblems(problems: readonly string[], secretsAt: readonly 
   return [...new Set(redacted)];
 }
 
+/**
+ * Where in a substituted config each value from the environment now is: every string (or key)
+ * containing it, and every number or boolean it became. The parser does not hand its own record of
+ * substitutions on, so `loadBridgeConfig` recovers them for problems found after parsing (transport
+ * options, modules). A place that holds the same text without a reference is found too: parts of
+ * the value are then hidden in messages about it as well, which errs on the side of hiding.
+ *
+ * @example
+ * ```ts
+ * locateSecrets({ transports: { k: { brokers: 'tok_abcd,h:9092' } } }, ['tok_abcd,h:9092']);
+ * // [{ path: ['transports', 'k', 'brokers'], value: 'tok_abcd,h:9092' }]
+ * ```
+ */
+export function locateSecrets(tree: unknown, secrets: readonly string[]): SecretAt[] {
+  const found: SecretAt[] = [];
+  if (secrets.length === 0) return found;
+  const seen = new Set<object>();
+  const walk = (v: unknown, path: PropertyKey[]): void => {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      const text = String(v);
+      for (const value of secrets) if (typeof v === 'string' ? text.includes(value) : text === value) found.push({ path, value });
+      return;
+    }
+    // Loaded configs are trees, but a cycle must not hang an error message.
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (Array.isArray(v)) v.forEach((item, i) => walk(item, [...path, i]));
+    else
+      for (const [key, item] of Object.entries(v)) {
+        for (const value of secrets) if (key.includes(value)) found.push({ path: [...path, key], value });
+        walk(item, [...path, key]);
+      }
+  };
+  walk(tree, []);
+  return found;
+}
+
 /** True when `path` is `outer` or a place inside it (`routes[1]` is not inside `routes[10]`). */
 function within(path: string, outer: string): boolean {
   if (!path.startsWith(outer)) return false;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { prepareBridge } from '../../bridge/bridge.ts';
 import { loadBridgeConfig } from '../../bridge/load-config.ts';
 import { showProgress } from '../../bridge/progress.ts';
-import { redact } from '../../bridge/substitute-env.ts';
+import { redactProblems } from '../../bridge/redact-problems.ts';
 import { ConfigError, isConfigError } from '../../core/errors.ts';
 import { interruptOnSignals } from '../interrupt.ts';
 import { serveMetrics } from '../metrics-server.ts';
@@ -34,12 +34,13 @@ export function registerBridge(program: Command): void {
     .option('--metrics-port <port>', 'serve per-route Prometheus metrics and consumer lag at http://HOST:PORT/metrics', portNumber('--metrics-port'))
     .option('--metrics-host <host>', 'where --metrics-port listens; other than loopback needs $SWITCHYARD_DASHBOARD_TOKEN', '127.0.0.1')
     .action(async (file: string, opts: BridgeCommandOptions) => {
-      const { config, baseDir, secrets } = await loadBridgeConfig(file);
+      const { config, baseDir, secretsAt } = await loadBridgeConfig(file);
       let registry: import('prom-client').Registry | undefined;
       if (opts.metricsPort !== undefined) registry = new (await import('prom-client')).Registry();
       const b = await prepareBridge(config, { baseDir, ...(registry ? { registry } : {}) }).catch((error: unknown) => {
-        // Problems found while loading (transport options, modules, schemas) name the file too.
-        if (isConfigError(error)) throw new ConfigError(error.problems.map((p) => `${file}: ${redact(p, secrets)}`), { cause: error });
+        // Problems found while loading (transport options, modules, schemas) name the file too, and
+        // hide what came from the environment: whole, and in part where a check quoted only part.
+        if (isConfigError(error)) throw new ConfigError(redactProblems(error.problems, secretsAt).map((p) => `${file}: ${p}`), { cause: error });
         throw error;
       });
       if (opts.dryRun) {
