@@ -1,3 +1,4 @@
+import { TransportError } from '../../core/errors.ts';
 import { toSwitchyardError } from './errors.ts';
 import { managementGet } from './management.ts';
 import type { RabbitMQTransport } from './transport.ts';
@@ -21,7 +22,9 @@ export interface RabbitMQLag {
 }
 
 /**
- * The depth of a group's queue (ready + unacknowledged), for lag monitoring.
+ * The depth of a group's queue (ready + unacknowledged), for lag monitoring. Without
+ * `managementUrl`, rejects at once (retryable `TransportError`) while the AMQP connection is down
+ * instead of waiting for it to return.
  *
  * @example
  * ```ts
@@ -34,6 +37,12 @@ export async function rabbitmqLag(transport: RabbitMQTransport, topic: string, g
   const queue = transport.queueFor(topic, group);
   const { managementUrl } = transport.options;
   if (managementUrl) return managementLag(managementUrl, transport.options.url, queue);
+  // The client would hold the queue check until it reconnects: a lag reading must not wait that long.
+  if (!transport.connected) {
+    throw new TransportError(`rabbitmq: not connected to the broker (reconnecting), so the depth of queue "${queue}" cannot be read now; read lag again once the transport has reconnected`, {
+      retryable: true,
+    });
+  }
   let declared;
   try {
     declared = await transport.native.connection.queueDeclare({ queue, passive: true });

@@ -78,6 +78,8 @@ export class RabbitMQSubscription implements Subscription {
   readonly closed = this.#closed.promise;
   #seq = 0;
   #inflight = 0;
+  /** Deliveries whose handler is running, for `unacknowledged`. */
+  readonly #running = new Set<Entry>();
   #idle = deferred();
   #channel: Channel | undefined;
   #consumerTag: string | undefined;
@@ -111,7 +113,10 @@ export class RabbitMQSubscription implements Subscription {
 
   /** Deliveries held by this subscription, not yet acknowledged (running or waiting). */
   get unacknowledged(): number {
-    return this.#inflight + this.#waiting.size;
+    // Handlers still running from a lost channel hold nothing: the broker requeued their messages.
+    let running = 0;
+    for (const entry of this.#running) if (entry.channel === this.#channel && entry.channel.active) running++;
+    return running + this.#waiting.size;
   }
 
   /** Declares and starts consuming; rejects (ConfigError, TransportError) if the first setup fails. */
@@ -237,6 +242,7 @@ export class RabbitMQSubscription implements Subscription {
 
   #run(entry: Entry): void {
     if (this.#inflight++ === 0) this.#idle = deferred();
+    this.#running.add(entry);
     const signal = this.#abort.signal;
     // A later tick, so a handler that throws synchronously cannot break the pump.
     void Promise.resolve()
@@ -249,6 +255,7 @@ export class RabbitMQSubscription implements Subscription {
       .catch((error: unknown) => this.#host.event({ type: 'error', error: toError(error), context: `settling message ${entry.message.id}` }))
       .finally(() => {
         this.#waiting.release(entry);
+        this.#running.delete(entry);
         if (--this.#inflight === 0) this.#idle.resolve();
         this.#pump();
       });
