@@ -145,6 +145,28 @@ describe('lag monitor', () => {
     ])).toEqual(['lag.high', 'lag.recovered']);
   });
 
+  it('counts a read that does not answer within readTimeoutMs as failed (lag.error, TimeoutError), and asks again only once it settled', async () => {
+    // A source whose client waits for a broker that went away: its read settles only when told.
+    let reads = 0;
+    const answer = Promise.withResolvers<LagReading[]>();
+    const hanging: LagSource = {
+      name: 'hanging',
+      read: () => {
+        reads++;
+        return answer.promise;
+      },
+    };
+    const monitor = lagMonitor({ sources: [hanging], readTimeoutMs: 50, registry: false });
+    const events: LagEvent[] = [];
+    monitor.on((e) => events.push(e));
+    expect(await monitor.sample()).toEqual([]);
+    expect(events).toMatchObject([{ type: 'lag.error', source: 'hanging', error: { name: 'TimeoutError' } }]);
+    expect(await monitor.sample()).toEqual([]); // the read still running is waited on again, not doubled
+    expect(reads).toBe(1);
+    answer.resolve([{ transport: 'test', topic: 't', group: 'g', messages: 3 }]);
+    expect(await monitor.sample()).toMatchObject([{ topic: 't', group: 'g', messages: 3 }]);
+  });
+
   it('refuses thresholds that would flap: high 0, or recovery at or above high', () => {
     expect(() => lagMonitor({ sources: [scripted()], high: { messages: 0 } })).toThrow(/high.messages must be > 0/);
     expect(() => lagMonitor({ sources: [scripted()], high: { messages: 100, ageMs: 1_000 }, recovered: { messages: 100, ageMs: 2_000 } })).toThrow(
