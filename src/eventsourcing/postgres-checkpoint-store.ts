@@ -1,7 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 import { ConfigError } from '../core/errors.ts';
 import type { CheckpointStore } from './checkpoints.ts';
-import { inTransaction, migration, postgresTables, type PostgresTableOptions } from './postgres-tables.ts';
+import { inTransaction } from '../postgres/in-transaction.ts';
+import { migration, postgresTables, type PostgresTableOptions } from './postgres-tables.ts';
 
 export interface PostgresCheckpointStoreOptions extends PostgresTableOptions {
   /** A pg Pool; the store never ends it. */

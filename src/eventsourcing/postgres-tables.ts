@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { ConfigError } from '../core/errors.ts';
+import { advisoryLockKey, inTransaction } from '../postgres/in-transaction.ts';
 
 /** Where the PostgreSQL event-sourcing tables live. */
 export interface PostgresTableOptions {
@@ -48,30 +48,9 @@ export function postgresTables(options: PostgresTableOptions = {}): PostgresTabl
     streams: table('streams'),
     snapshots: table('snapshots'),
     checkpoints: table('checkpoints'),
-    appendLock: lockKey(`append:${events}`),
-    migrateLock: lockKey(`migrate:${events}`),
+    appendLock: advisoryLockKey(`append:${events}`),
+    migrateLock: advisoryLockKey(`migrate:${events}`),
   };
-}
-
-/** A signed 64-bit advisory-lock key (as decimal text) from a name. */
-function lockKey(name: string): string {
-  return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
-}
-
-/** Runs `work` in a transaction on one pooled client; rolls back when it throws. */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
 }
 
 /** Runs DDL once per process, serialised across processes by an advisory lock. */

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
+import { advisoryLockKey, inTransaction } from './in-transaction.ts';
 
 /**
  * Runs `statements` (CREATE … IF NOT EXISTS and the like) in one transaction that first takes a
@@ -17,23 +17,8 @@ import type { Pool } from 'pg';
  * ```
  */
 export async function createTables(pool: Pool, name: string, statements: readonly string[]): Promise<void> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [ddlLockKey(name)]);
+  await inTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryLockKey(`switchyard.create-tables:${name}`)]);
     for (const sql of statements) await client.query(sql);
-    await client.query('COMMIT');
-  } catch (error) {
-    // A connection that cannot even roll back is discarded, not handed to the next user.
-    await client.query('ROLLBACK').catch((rollback: unknown) => (broken = rollback as Error));
-    throw error;
-  } finally {
-    client.release(broken);
-  }
-}
-
-/** A signed 64-bit advisory-lock key (as decimal text), the same in every process for one name. */
-function ddlLockKey(name: string): string {
-  return createHash('sha256').update(`switchyard.create-tables:${name}`).digest().readBigInt64BE(0).toString();
+  });
 }
